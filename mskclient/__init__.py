@@ -1,0 +1,45 @@
+"""mskclient: a zero-knowledge client for MSKanban, the end-to-end encrypted kanban server."""
+
+from ._errors import (
+    ApiError,
+    AuthError,
+    ConflictError,
+    CryptoError,
+    DecryptionError,
+    EnvelopeError,
+    ForbiddenError,
+    KdfParametersError,
+    KeyTrustError,
+    MskError,
+    NotFoundError,
+    PayloadTooLargeError,
+    ProtocolError,
+    RateLimitError,
+    RecoveryKeyError,
+    TransportError,
+    UnsupportedVersionError,
+    UsageError,
+)
+from ._version import __version__
+
+__all__ = [
+    "ApiError",
+    "AuthError",
+    "ConflictError",
+    "CryptoError",
+    "DecryptionError",
+    "EnvelopeError",
+    "ForbiddenError",
+    "KdfParametersError",
+    "KeyTrustError",
+    "MskError",
+    "NotFoundError",
+    "PayloadTooLargeError",
+    "ProtocolError",
+    "RateLimitError",
+    "RecoveryKeyError",
+    "TransportError",
+    "UnsupportedVersionError",
+    "UsageError",
+    "__version__",
+]

@@ -1,0 +1,233 @@
+"""The MSKanban wire profile: every protocol choice the client makes, in one place.
+
+`../shared/spec/wire-profile.md` fixes these values; pointing mskclient at a
+server that differs should be an edit to this module only.  Choices the
+profile leaves open are marked "profile choice" with the reason.
+"""
+
+from __future__ import annotations
+
+import enum
+import re
+from dataclasses import dataclass
+from typing import Final
+
+__all__ = [
+    "API_PREFIX",
+    "ARGON2_VERSION",
+    "ATTACHMENT_CHUNK_SIZE",
+    "ATTACHMENT_MAX_CIPHERTEXT",
+    "AWARENESS_RENEW_SECONDS",
+    "ENVELOPE_MAX_CHARS",
+    "ENVELOPE_VERSION",
+    "FIELDS",
+    "ID_PATTERN",
+    "KDF_CAPS",
+    "KDF_MINIMUM",
+    "KDF_DEFAULT",
+    "KDF_CONTEXT_AUTH",
+    "KDF_CONTEXT_MASTER",
+    "KDF_SUBKEY_ID",
+    "KdfParams",
+    "LOGIN_BACKOFF_AFTER",
+    "KeyRole",
+    "FieldSpec",
+    "RATE_LIMITS",
+    "RELAY_AD_PREFIX",
+    "RELAY_CLOSE_BAD_TICKET",
+    "RELAY_CLOSE_FORBIDDEN",
+    "RELAY_CLOSE_TOO_BIG",
+    "RELAY_MAX_FRAME",
+    "SALT_BYTES",
+    "SESSION_COOKIE",
+    "SSE_HEARTBEAT_SECONDS",
+    "TICKET_TTL_SECONDS",
+    "TOTP_DIGITS",
+    "TOTP_PERIOD",
+    "TOTP_SKEW_STEPS",
+    "WEBHOOK_EVENTS",
+    "WEBHOOK_RETRY_SCHEDULE",
+    "WEBHOOK_TOLERANCE_SECONDS",
+    "ERROR_STATUS",
+    "field",
+    "is_valid_id",
+    "relay_ad",
+]
+
+# --- HTTP ---------------------------------------------------------------------------
+API_PREFIX: Final = "/api"
+SESSION_COOKIE: Final = "msk_session"
+ID_PATTERN: Final = re.compile(r"c[a-z0-9]{7,63}")
+
+#: Error codes of the public page and their HTTP status.
+ERROR_STATUS: Final[dict[str, int]] = {
+    "BAD_REQUEST": 400,
+    "UNAUTHORIZED": 401,
+    "TOTP_REQUIRED": 401,
+    "INVALID_TOTP": 401,
+    "FORBIDDEN": 403,
+    "NOT_FOUND": 404,
+    "CONFLICT": 409,
+    "PAYLOAD_TOO_LARGE": 413,
+    "RATE_LIMITED": 429,
+    "NOT_IMPLEMENTED": 501,  # profile choice: WebAuthn routes of the sandbox
+    "INTERNAL": 500,
+}
+
+
+def is_valid_id(value: object) -> bool:
+    """True for a CUID of the profile (`^c[a-z0-9]{7,63}$`)."""
+    return isinstance(value, str) and ID_PATTERN.fullmatch(value) is not None
+
+
+#: (limit, window seconds) per group, as on the public page.
+RATE_LIMITS: Final[dict[str, tuple[int, int]]] = {
+    "login": (10, 60),  # per IP
+    "register": (5, 3600),  # per IP
+    "mutation": (60, 60),  # per user
+    "read": (600, 60),  # per user
+}
+#: Failed logins per account before exponential backoff starts.
+LOGIN_BACKOFF_AFTER: Final = 3
+
+# --- Key derivation (§2) ------------------------------------------------------------
+SALT_BYTES: Final = 16
+ARGON2_VERSION: Final = 19
+KDF_SUBKEY_ID: Final = 1
+KDF_CONTEXT_AUTH: Final = b"msk-auth"
+KDF_CONTEXT_MASTER: Final = b"msk-mstr"
+
+
+@dataclass(frozen=True, slots=True)
+class KdfParams:
+    """Argon2id cost parameters as login-init announces them."""
+
+    memory_kib: int
+    iterations: int
+    parallelism: int
+    algorithm: str = "argon2id"
+    version: int = ARGON2_VERSION
+
+    def to_json(self) -> dict[str, object]:
+        return {
+            "algorithm": self.algorithm,
+            "memoryKiB": self.memory_kib,
+            "iterations": self.iterations,
+            "parallelism": self.parallelism,
+            "version": self.version,
+        }
+
+
+KDF_DEFAULT: Final = KdfParams(memory_kib=65536, iterations=3, parallelism=4)
+KDF_MINIMUM: Final = KdfParams(memory_kib=65536, iterations=3, parallelism=1)
+#: Above these the client refuses too, so a server cannot exhaust its memory or time.
+KDF_CAPS: Final = KdfParams(memory_kib=1_048_576, iterations=64, parallelism=64)
+
+# --- Envelopes (§3) -----------------------------------------------------------------
+ENVELOPE_VERSION: Final = "v1"
+#: A field longer than this is refused before any decoding (4 MiB).
+ENVELOPE_MAX_CHARS: Final = 4 * 1024 * 1024
+
+
+class KeyRole(enum.Enum):
+    """Which key of the hierarchy (§4) protects a field."""
+
+    MASTER = "masterKey"
+    USER = "userKey"
+    RECOVERY = "recoveryKey"
+    WORKSPACE = "workspaceKey"
+    BOARD = "boardKey"
+
+
+@dataclass(frozen=True, slots=True)
+class FieldSpec:
+    """One row of the profile's field table (§5)."""
+
+    entity: str
+    name: str
+    key: KeyRole
+    ad: bytes
+
+
+def _fields(*rows: tuple[str, str, KeyRole, str]) -> dict[tuple[str, str], FieldSpec]:
+    return {(e, n): FieldSpec(e, n, k, ad.encode("ascii")) for e, n, k, ad in rows}
+
+
+_M, _U, _R, _W, _B = KeyRole.MASTER, KeyRole.USER, KeyRole.RECOVERY, KeyRole.WORKSPACE, KeyRole.BOARD
+
+#: The field table of §5, keyed by (entity, JSON field name).
+FIELDS: Final[dict[tuple[str, str], FieldSpec]] = _fields(
+    ("user", "encSymmetricKey", _M, "msk1:user.symmetricKey"),
+    ("user", "encPrivateKey", _U, "msk1:user.privateKey"),
+    ("user", "encRecoveryBlob", _R, "msk1:user.recovery"),
+    ("workspace", "encName", _W, "msk1:workspace.name"),
+    ("board", "encBoardKey", _W, "msk1:board.key"),
+    ("board", "encTitle", _B, "msk1:board.title"),
+    ("board", "encDescription", _B, "msk1:board.description"),
+    ("column", "encTitle", _B, "msk1:column.title"),
+    ("card", "encTitle", _B, "msk1:card.title"),
+    ("card", "encDescription", _B, "msk1:card.description"),
+    ("card", "customFields", _B, "msk1:custom-field.value"),
+    ("label", "encName", _B, "msk1:label.name"),
+    ("milestone", "encTitle", _B, "msk1:milestone.title"),
+    ("comment", "encBody", _B, "msk1:comment.body"),
+    ("checklist", "encTitle", _B, "msk1:checklist.title"),
+    ("checklistItem", "encText", _B, "msk1:checklist-item.text"),
+    ("cardTemplate", "encTitle", _B, "msk1:card-template.title"),
+    ("cardTemplate", "encBody", _B, "msk1:card-template.body"),
+    ("customField", "encName", _B, "msk1:custom-field.name"),
+    ("customField", "encOptions", _B, "msk1:custom-field.options"),
+    ("attachment", "encName", _B, "msk1:attachment.name"),
+    ("attachment", "encMime", _B, "msk1:attachment.mime"),
+    ("attachment", "encFileKey", _B, "msk1:attachment.key"),
+    ("automation", "encName", _B, "msk1:automation.name"),
+)
+
+
+def field(entity: str, name: str) -> FieldSpec:
+    """The field-table row for `entity.name`; KeyError for a field the profile lacks."""
+    return FIELDS[(entity, name)]
+
+
+# --- Attachments (§6) -----------------------------------------------------------------
+ATTACHMENT_CHUNK_SIZE: Final = 65536
+ATTACHMENT_MAX_CIPHERTEXT: Final = 25 * 1024 * 1024
+
+# --- TOTP (§6) ------------------------------------------------------------------------
+TOTP_DIGITS: Final = 6
+TOTP_PERIOD: Final = 30
+TOTP_SKEW_STEPS: Final = 1
+
+# --- Live (§8, §9) ----------------------------------------------------------------------
+SSE_HEARTBEAT_SECONDS: Final = 15
+TICKET_TTL_SECONDS: Final = 60
+RELAY_AD_PREFIX: Final = "msk1:relay:"
+RELAY_MAX_FRAME: Final = 1024 * 1024
+RELAY_CLOSE_BAD_TICKET: Final = 4401
+RELAY_CLOSE_FORBIDDEN: Final = 4403
+RELAY_CLOSE_TOO_BIG: Final = 1009
+AWARENESS_RENEW_SECONDS: Final = 15
+
+
+def relay_ad(room: str) -> bytes:
+    """Associated data of a relay frame for `room` (`card:<id>` or `board:<id>`)."""
+    return (RELAY_AD_PREFIX + room).encode("utf-8")
+
+
+# --- Webhooks (§10) ---------------------------------------------------------------------
+WEBHOOK_TOLERANCE_SECONDS: Final = 300
+WEBHOOK_RETRY_SCHEDULE: Final = (30, 120, 600, 3600, 21600, 86400)
+WEBHOOK_EVENTS: Final = (
+    "CARD_CREATED",
+    "CARD_UPDATED",
+    "CARD_MOVED",
+    "CARD_ARCHIVED",
+    "CARD_DELETED",
+    "COMMENT_CREATED",
+    "CHECKLIST_ITEM_TOGGLED",
+    "LABEL_ATTACHED",
+    "LABEL_DETACHED",
+    "ASSIGNED",
+    "UNASSIGNED",
+    "MILESTONE_SET",
+)

@@ -1,0 +1,5 @@
+"""The `msk` command."""
+
+from ._main import main
+
+__all__ = ["main"]

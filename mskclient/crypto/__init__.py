@@ -1,0 +1,102 @@
+"""The sans-I/O crypto core: pure functions and immutable keys, no network or files.
+
+Recipes here follow `../shared/spec/wire-profile.md` §2–§6 and §9–§10;
+`_sodium` holds the thin wrappers over libsodium and libargon2 they use.
+"""
+
+from ._b64 import b64u_decode, b64u_encode
+from ._envelope import (
+    Envelope,
+    SealedEnvelope,
+    Where,
+    decrypt_field,
+    encrypt_field,
+    encrypt_with_ad,
+    open_sealed,
+    seal_to,
+)
+from ._hierarchy import (
+    AccountKeys,
+    NewAccount,
+    create_account,
+    open_file_key,
+    open_workspace_key,
+    rewrap_user_key,
+    seal_workspace_key,
+    unlock_account,
+    unlock_with_recovery,
+    unwrap_board_key,
+    wrap_board_key,
+    wrap_file_key,
+)
+from ._kdf import LoginKeys, check_login_init, derive_login_keys, normalize_email, normalize_password
+from ._keys import BoardKey, FileKey, KeyPair, MasterKey, RecoveryKey, SymmetricKey, UserKey, WorkspaceKey
+from ._misc import (
+    WebhookSignatureError,
+    fingerprint,
+    open_relay_frame,
+    seal_relay_frame,
+    sign_webhook,
+    verify_webhook_signature,
+)
+from ._recovery import format_recovery_key, parse_recovery_key
+from ._secretstream import (
+    CIPHER_CHUNK_SIZE,
+    StreamDecryptor,
+    StreamEncryptor,
+    ciphertext_size,
+    decrypt_file,
+    encrypt_file,
+)
+
+__all__ = [
+    "CIPHER_CHUNK_SIZE",
+    "AccountKeys",
+    "BoardKey",
+    "Envelope",
+    "FileKey",
+    "KeyPair",
+    "LoginKeys",
+    "MasterKey",
+    "NewAccount",
+    "RecoveryKey",
+    "SealedEnvelope",
+    "StreamDecryptor",
+    "StreamEncryptor",
+    "SymmetricKey",
+    "UserKey",
+    "WebhookSignatureError",
+    "Where",
+    "WorkspaceKey",
+    "b64u_decode",
+    "b64u_encode",
+    "check_login_init",
+    "ciphertext_size",
+    "create_account",
+    "decrypt_field",
+    "decrypt_file",
+    "derive_login_keys",
+    "encrypt_field",
+    "encrypt_file",
+    "encrypt_with_ad",
+    "fingerprint",
+    "format_recovery_key",
+    "normalize_email",
+    "normalize_password",
+    "open_file_key",
+    "open_relay_frame",
+    "open_sealed",
+    "open_workspace_key",
+    "parse_recovery_key",
+    "rewrap_user_key",
+    "seal_relay_frame",
+    "seal_to",
+    "seal_workspace_key",
+    "sign_webhook",
+    "unlock_account",
+    "unlock_with_recovery",
+    "unwrap_board_key",
+    "verify_webhook_signature",
+    "wrap_board_key",
+    "wrap_file_key",
+]

@@ -1,0 +1,31 @@
+"""base64url as the profile fixes it: no padding out; padding optional in; nothing else accepted."""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import re
+
+__all__ = ["b64u_decode", "b64u_encode"]
+
+_STRICT = re.compile(r"[A-Za-z0-9_-]*={0,2}")
+
+
+def b64u_encode(data: bytes) -> str:
+    return base64.urlsafe_b64encode(data).rstrip(b"=").decode("ascii")
+
+
+def b64u_decode(text: str) -> bytes:
+    """Decode base64url with or without padding; ValueError on any other character."""
+    if not _STRICT.fullmatch(text):
+        raise ValueError("not base64url")
+    core = text.rstrip("=")
+    if len(core) % 4 == 1:
+        raise ValueError("not base64url: impossible length")
+    padded = core + "=" * (-len(core) % 4)
+    if text != core and text != padded:
+        raise ValueError("not base64url: wrong padding")
+    try:
+        return base64.b64decode(padded, altchars=b"-_", validate=True)
+    except binascii.Error as exc:  # pragma: no cover - the pattern above rules it out
+        raise ValueError("not base64url") from exc
