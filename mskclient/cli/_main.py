@@ -1,6 +1,12 @@
-"""Entry point of `msk`: one place that turns MskError into a one-line message and exit code."""
+"""Entry point of `msk`: one place that turns MskError into a one-line message and exit code.
+
+Subcommands live in their own modules and are imported only when used, so
+`msk --version` and completion stay fast.
+"""
 
 from __future__ import annotations
+
+import importlib
 
 import click
 
@@ -9,8 +15,26 @@ from .._version import __version__
 
 __all__ = ["cli", "main"]
 
+#: command name -> "module:attribute" (relative to mskclient.cli)
+_COMMANDS: dict[str, str] = {
+}
 
-@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+
+class _LazyGroup(click.Group):
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        return sorted({*super().list_commands(ctx), *_COMMANDS})
+
+    def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
+        target = _COMMANDS.get(cmd_name)
+        if target is None:
+            return super().get_command(ctx, cmd_name)
+        module_name, attribute = target.split(":")
+        command = getattr(importlib.import_module(module_name, __package__), attribute)
+        assert isinstance(command, click.Command)
+        return command
+
+
+@click.group(cls=_LazyGroup, context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(__version__, prog_name="msk")
 def cli() -> None:
     """mskclient: zero-knowledge client for MSKanban."""
