@@ -70,7 +70,9 @@ def check_login_init(answer: object) -> tuple[bytes, KdfParams]:
     for name in ("memory_kib", "iterations", "parallelism"):
         value, low, high = getattr(params, name), getattr(KDF_MINIMUM, name), getattr(KDF_CAPS, name)
         if value < low:
-            raise KdfParametersError(f"login-init: {name}={value} is below the profile minimum {low} (downgrade refused)")
+            raise KdfParametersError(
+                f"login-init: {name}={value} is below the profile minimum {low} (downgrade refused)"
+            )
         if value > high:
             raise KdfParametersError(f"login-init: {name}={value} is above the client's cap {high}")
     return salt, params

@@ -37,7 +37,7 @@ class SymmetricKey:
         return cls(_sodium.randombytes_buf(_sodium.AEAD_KEYBYTES))
 
     def __eq__(self, other: object) -> bool:
-        return type(other) is type(self) and _sodium.sodium_memcmp(self.raw, other.raw)  # type: ignore[attr-defined]
+        return type(other) is type(self) and _sodium.sodium_memcmp(self.raw, other.raw)
 
     def __hash__(self) -> int:
         return hash((type(self), _sodium.crypto_generichash(16, self.raw)))

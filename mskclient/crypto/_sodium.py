@@ -64,7 +64,7 @@ def randombytes_buf(size: int) -> bytes:
 
 def sodium_memcmp(a: bytes, b: bytes) -> bool:
     """Constant-time equality (for equal lengths; different lengths are simply unequal)."""
-    return len(a) == len(b) and bool(_b.sodium_memcmp(a, b))  # type: ignore[attr-defined]
+    return len(a) == len(b) and bool(_b.sodium_memcmp(a, b))
 
 
 def crypto_aead_xchacha20poly1305_ietf_encrypt(m: bytes, ad: bytes, nonce: bytes, key: bytes) -> bytes:
