@@ -42,7 +42,7 @@ def cli() -> None:
 
 def main() -> None:
     try:
-        cli.main(standalone_mode=False)
+        code = cli.main(standalone_mode=False)
     except click.exceptions.Abort:
         click.echo("Aborted.", err=True)
         raise SystemExit(130) from None
@@ -52,3 +52,4 @@ def main() -> None:
     except MskError as exc:
         click.echo(f"msk: error: {exc}", err=True)
         raise SystemExit(exc.exit_code) from None
+    raise SystemExit(code if isinstance(code, int) else 0)
