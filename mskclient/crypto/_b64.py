@@ -16,7 +16,7 @@ def b64u_encode(data: bytes) -> str:
 
 
 def b64u_decode(text: str) -> bytes:
-    """Decode base64url with or without padding; ValueError on any other character."""
+    """Decode canonical base64url with or without padding; ValueError on anything else."""
     if not _STRICT.fullmatch(text):
         raise ValueError("not base64url")
     core = text.rstrip("=")
@@ -26,6 +26,11 @@ def b64u_decode(text: str) -> bytes:
     if text != core and text != padded:
         raise ValueError("not base64url: wrong padding")
     try:
-        return base64.b64decode(padded, altchars=b"-_", validate=True)
+        data = base64.b64decode(padded, altchars=b"-_", validate=True)
     except binascii.Error as exc:  # pragma: no cover - the pattern above rules it out
         raise ValueError("not base64url") from exc
+    if b64u_encode(data) != core:
+        # Unused low bits set in the last symbol: libsodium (and so a browser client)
+        # rejects such text, and accepting it would give one ciphertext many spellings.
+        raise ValueError("not base64url: non-canonical last symbol")
+    return data
