@@ -1,0 +1,112 @@
+// Checks every case of every vectors/*.json file in JavaScript, independently of
+// mskclient: Argon2id via hash-wasm (the RFC 9106 case via @noble/hashes, which
+// takes a secret and associated data), crypto_kdf / AEAD / sealed boxes /
+// secretstream via libsodium.js, HMAC via node:crypto.
+// Prints {"checked": {file: cases}, "failures": [...]} and exits 1 on any failure.
+import { readdirSync, readFileSync } from "node:fs";
+import { dirname, join } from "node:path";
+import { fileURLToPath } from "node:url";
+import { argon2id as nobleArgon2id } from "@noble/hashes/argon2.js";
+import {
+  CIPHER_CHUNK,
+  CHUNK,
+  StreamOpener,
+  assertEqual,
+  b64uDecode as d,
+  b64uEncode,
+  deriveLoginKeys,
+  openEnvelope,
+  openRelayFrame,
+  openSealed,
+  sealEnvelope,
+  sealRelayFrame,
+  signWebhook,
+  sodium,
+  text,
+} from "./common.mjs";
+
+const VECTORS = join(dirname(fileURLToPath(import.meta.url)), "..", "..", "vectors");
+
+const CHECKS = {
+  "kdf.json": async (c) => {
+    const keys = await deriveLoginKeys(c.password, d(c.salt), c.memoryKiB, c.iterations, c.parallelism);
+    assertEqual(keys.authHash, c.authHash, "authHash");
+    assertEqual(keys.masterKey, c.masterKey, "masterKey");
+  },
+  "envelope.json": (c) => {
+    const key = d(c.key);
+    const { nonce, plaintext } = openEnvelope(key, c.envelope, text(c.ad));
+    assertEqual(nonce, d(c.nonce), "nonce");
+    assertEqual(plaintext, d(c.plaintext), "plaintext");
+    assertEqual(sealEnvelope(key, d(c.plaintext), text(c.ad), d(c.nonce)), c.envelope, "re-created envelope");
+  },
+  "sealed.json": (c) => {
+    const pk = d(c.recipientPublicKey);
+    const sk = d(c.recipientSecretKey);
+    assertEqual(sodium.crypto_scalarmult_base(sk), pk, "public key of the secret key");
+    assertEqual(openSealed(c.envelope, pk, sk), d(c.plaintext), "plaintext");
+  },
+  "secretstream.json": (c) => {
+    if (c.chunkSize !== CHUNK) throw new Error("chunkSize is not the profile's");
+    const ciphertext = d(c.ciphertext);
+    const opener = new StreamOpener(d(c.key), ciphertext.subarray(0, 24));
+    const parts = [];
+    for (let at = 24; at < ciphertext.length; at += CIPHER_CHUNK) {
+      const message = opener.pull(ciphertext.subarray(at, at + CIPHER_CHUNK));
+      if (!opener.finished && message.length !== CHUNK) throw new Error("short chunk before the final one");
+      parts.push(message);
+    }
+    opener.close();
+    assertEqual(new Uint8Array(Buffer.concat(parts)), d(c.plaintext), "plaintext");
+  },
+  "relay-frame.json": (c) => {
+    const key = d(c.key);
+    assertEqual(openRelayFrame(key, c.room, d(c.frame)), d(c.message), "message");
+    assertEqual(sealRelayFrame(key, c.room, d(c.message), d(c.nonce)), d(c.frame), "re-created frame");
+  },
+  "webhook-signature.json": (c) => {
+    assertEqual(signWebhook(c.secret, c.t, d(c.body)), c.header, "header");
+  },
+  "argon2id-rfc9106.json": (c) => {
+    const tag = nobleArgon2id(d(c.passwordBytes), d(c.salt), {
+      t: c.iterations,
+      m: c.memoryKiB,
+      p: c.parallelism,
+      version: c.version,
+      key: d(c.secretValue),
+      personalization: d(c.associatedData),
+      dkLen: d(c.tag).length,
+    });
+    assertEqual(b64uEncode(tag), c.tag, "tag");
+  },
+  "xchacha20poly1305-draft03.json": (c) => {
+    const key = d(c.key);
+    const nonce = d(c.nonce);
+    const ad = d(c.associatedData);
+    const sealed = sodium.crypto_aead_xchacha20poly1305_ietf_encrypt(d(c.plaintext), ad, null, nonce, key);
+    assertEqual(sealed, new Uint8Array(Buffer.concat([d(c.ciphertext), d(c.tag)])), "ciphertext and tag");
+    assertEqual(openEnvelope(key, c.envelope, ad).plaintext, d(c.plaintext), "envelope plaintext");
+  },
+};
+
+const checked = {};
+const failures = [];
+for (const file of readdirSync(VECTORS).filter((name) => name.endsWith(".json")).sort()) {
+  const check = CHECKS[file];
+  if (!check) {
+    failures.push({ file, error: "no JavaScript check for this vector file" });
+    continue;
+  }
+  const { cases } = JSON.parse(readFileSync(join(VECTORS, file), "utf8"));
+  checked[file] = 0;
+  for (const c of cases) {
+    try {
+      await check(c);
+      checked[file] += 1;
+    } catch (error) {
+      failures.push({ file, case: c.name, error: String(error.message ?? error) });
+    }
+  }
+}
+process.stdout.write(JSON.stringify({ checked, failures }) + "\n");
+process.exitCode = failures.length ? 1 : 0;

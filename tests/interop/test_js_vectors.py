@@ -1,0 +1,17 @@
+"""Every case of every vectors/*.json file, checked independently in JavaScript."""
+
+from __future__ import annotations
+
+import json
+
+from ._node import VECTORS, run_node
+
+
+def test_javascript_checks_every_vector_case() -> None:
+    returncode, answer = run_node("check_vectors.mjs")
+    assert answer["failures"] == []
+    expected = {
+        path.name: len(json.loads(path.read_text(encoding="utf-8"))["cases"]) for path in VECTORS.glob("*.json")
+    }
+    assert answer["checked"] == expected
+    assert returncode == 0
