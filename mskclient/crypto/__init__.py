@@ -5,6 +5,7 @@ Recipes here follow `../shared/spec/wire-profile.md` §2–§6 and §9–§10;
 """
 
 from ._b64 import b64u_decode, b64u_encode
+from ._batch import decrypt_batch, encrypt_batch, uses_native
 from ._envelope import (
     Envelope,
     SealedEnvelope,
@@ -73,9 +74,11 @@ __all__ = [
     "check_login_init",
     "ciphertext_size",
     "create_account",
+    "decrypt_batch",
     "decrypt_field",
     "decrypt_file",
     "derive_login_keys",
+    "encrypt_batch",
     "encrypt_field",
     "encrypt_file",
     "encrypt_with_ad",
@@ -96,6 +99,7 @@ __all__ = [
     "unlock_account",
     "unlock_with_recovery",
     "unwrap_board_key",
+    "uses_native",
     "verify_webhook_signature",
     "wrap_board_key",
     "wrap_file_key",

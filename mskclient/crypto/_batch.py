@@ -1,0 +1,138 @@
+"""Open or seal many fields in one call: a board export holds thousands of them.
+
+The C extension built from `native/batch.c` does the work with the GIL released, split across
+threads, over PyNaCl's own libsodium; without it (no compiler at install time) or with
+`MSKCLIENT_NO_NATIVE=1` the same results come from a plain loop over `decrypt_field` /
+`encrypt_field`.  Either way a bad item yields its own error object, exactly the one
+`decrypt_field` raises for it, and never stops the rest of the batch.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable, Sequence
+from types import ModuleType
+from typing import cast
+
+from .._errors import CryptoError, UnsupportedVersionError, UsageError
+from .._profile import ENVELOPE_MAX_CHARS, FieldSpec
+from . import _sodium
+from ._envelope import Envelope, Where, _check_key, decrypt_field, encrypt_field
+from ._keys import SymmetricKey
+
+__all__ = ["decrypt_batch", "encrypt_batch", "uses_native"]
+
+#: Set to "1" to force the pure-Python path (read at every call).
+NO_NATIVE_ENV = "MSKCLIENT_NO_NATIVE"
+
+
+def _load_native() -> ModuleType | None:
+    """Import the extension and hand it PyNaCl's libsodium functions, so there is one libsodium."""
+    try:
+        from .. import _native
+    except ImportError:
+        return None
+    import nacl._sodium as pynacl  # the cffi module holding PyNaCl's libsodium
+
+    def address(function: object) -> int:
+        return int(pynacl.ffi.cast("uintptr_t", function))
+
+    lib = pynacl.lib
+    _native.bind(
+        address(lib.crypto_aead_xchacha20poly1305_ietf_decrypt),
+        address(lib.crypto_aead_xchacha20poly1305_ietf_encrypt),
+        address(lib.randombytes),  # libsodium's wrapper of randombytes_buf; PyNaCl declares no other
+    )
+    return _native
+
+
+_NATIVE = _load_native()
+
+
+def uses_native() -> bool:
+    """True when batches go through the C extension: it is built and MSKCLIENT_NO_NATIVE is not 1."""
+    return _NATIVE is not None and os.environ.get(NO_NATIVE_ENV) != "1"
+
+
+def _thread_count(threads: int | None) -> int:
+    if threads is None:
+        return os.cpu_count() or 1
+    if isinstance(threads, bool) or not isinstance(threads, int) or threads < 1:
+        raise UsageError(f"threads must be a positive integer, not {threads!r}")
+    return threads
+
+
+def _ad_for(key: SymmetricKey) -> Callable[[FieldSpec], bytes]:
+    """The native side calls this once per distinct spec: key role check, then the spec's AD."""
+
+    def ad_for(spec: FieldSpec) -> bytes:
+        _check_key(key, spec)
+        return spec.ad
+
+    return ad_for
+
+
+def _open_pure(key: SymmetricKey, text: str | Envelope, spec: FieldSpec, entity_id: str | None) -> bytes | CryptoError:
+    try:
+        return decrypt_field(key, text, spec, entity_id=entity_id)
+    except CryptoError as exc:
+        return exc
+
+
+def _native_failure(
+    code: int, key: SymmetricKey, text: str | Envelope, spec: FieldSpec, entity_id: str | None
+) -> bytes | CryptoError:
+    """The error `decrypt_field` raises for an item the extension reported with `code`."""
+    assert _NATIVE is not None
+    where = Where.of(spec, entity_id)
+    if code == _NATIVE.E_NOT_STRING:  # an Envelope object opens; anything else is "not a string"
+        return _open_pure(key, text, spec, entity_id)
+    if code == _NATIVE.E_VERSION:
+        return UnsupportedVersionError(
+            "unsupported envelope version", entity=where.entity, entity_id=where.entity_id, field=where.field
+        )
+    if code == _NATIVE.E_AUTH:
+        return where.decryption_error("does not authenticate (wrong key, tampered or moved)")
+    reasons = {
+        _NATIVE.E_TOO_LONG: "over the 4 MiB field limit",
+        _NATIVE.E_PARTS: "not three dot-separated parts",
+        _NATIVE.E_BASE64: "not base64url",
+        _NATIVE.E_NONCE: f"nonce must be {_sodium.AEAD_NPUBBYTES} bytes",
+        _NATIVE.E_SHORT: "ciphertext too short",
+    }
+    return where.envelope_error(reasons[code])
+
+
+def decrypt_batch(
+    key: SymmetricKey,
+    items: Sequence[tuple[str | Envelope, FieldSpec, str | None]],
+    *,
+    threads: int | None = None,
+) -> list[bytes | CryptoError]:
+    """Open `(envelope_text, spec, entity_id)` items under one key, in order.
+
+    Each result is the plaintext or the CryptoError `decrypt_field` would raise for that item;
+    a key of the wrong role for any spec raises TypeError before anything is opened.
+    `threads` (default: all cores) only matters on the native path.
+    """
+    count = _thread_count(threads)
+    if _NATIVE is None or not uses_native():
+        return [_open_pure(key, text, spec, entity_id) for text, spec, entity_id in items]
+    plain, failed = _NATIVE.open_batch(key.raw, items, _ad_for(key), count, ENVELOPE_MAX_CHARS)
+    results = cast("list[bytes | CryptoError]", plain)  # its None slots are exactly `failed`, filled here
+    for index, code in failed:
+        results[index] = _native_failure(code, key, *items[index])
+    return results
+
+
+def encrypt_batch(
+    key: SymmetricKey, items: Sequence[tuple[bytes, FieldSpec]], *, threads: int | None = None
+) -> list[Envelope]:
+    """Seal `(plaintext, spec)` items under one key, each with a fresh random nonce, in order.
+
+    A key of the wrong role for any spec raises TypeError before anything is sealed.
+    """
+    count = _thread_count(threads)
+    if _NATIVE is None or not uses_native():
+        return [encrypt_field(key, plaintext, spec) for plaintext, spec in items]
+    return [Envelope(nonce, body) for nonce, body in _NATIVE.seal_batch(key.raw, items, _ad_for(key), count)]

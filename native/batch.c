@@ -1,0 +1,590 @@
+/* mskclient._native: open and seal batches of profile envelopes (wire profile §1, §3) on threads.
+
+   No libsodium headers and no link against libsodium: bind() receives the addresses of
+   crypto_aead_xchacha20poly1305_ietf_{decrypt,encrypt} and randombytes (libsodium's wrapper of
+   randombytes_buf; PyNaCl's cffi module declares only that one) taken from PyNaCl's cffi module,
+   so the process has one libsodium.  Parsing follows mskclient.crypto.b64u_decode
+   and Envelope.parse exactly; every item gets its own result code and a batch never stops
+   half-way.  Python objects are only touched with the GIL held (phase 1: collect pointers and
+   allocate; phase 3: build results); the crypto runs with the GIL released, split across
+   pthreads that claim blocks of items from an atomic counter. */
+#define PY_SSIZE_T_CLEAN
+#include <Python.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdint.h>
+#include <string.h>
+
+#define NPUBBYTES 24
+#define ABYTES 16
+#define KEYBYTES 32
+#define BLOCK_ITEMS 64          /* items a lane claims at a time */
+#define BYTES_PER_LANE 65536    /* less input than this per thread is not worth a thread */
+#define MAX_LANES 64
+#define AD_CACHE 32             /* distinct field specs remembered per call */
+
+/* Per-item result codes; the Python side turns them into the pure path's errors. */
+enum { OK = 0, E_NOT_STRING, E_TOO_LONG, E_PARTS, E_VERSION, E_BASE64, E_NONCE, E_SHORT, E_AUTH };
+
+typedef int (*aead_decrypt_fn)(unsigned char *m, unsigned long long *mlen, unsigned char *nsec,
+                               const unsigned char *c, unsigned long long clen, const unsigned char *ad,
+                               unsigned long long adlen, const unsigned char *npub, const unsigned char *k);
+typedef int (*aead_encrypt_fn)(unsigned char *c, unsigned long long *clen, const unsigned char *m,
+                               unsigned long long mlen, const unsigned char *ad, unsigned long long adlen,
+                               const unsigned char *nsec, const unsigned char *npub, const unsigned char *k);
+typedef void (*randombytes_fn)(unsigned char *buf, unsigned long long size);
+
+static aead_decrypt_fn aead_decrypt;
+static aead_encrypt_fn aead_encrypt;
+static randombytes_fn randombytes;
+
+static const char ALPHABET[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
+static uint8_t B64[256]; /* 0..63, or 0xFF for a character outside base64url */
+
+/* Decodes base64url as mskclient.crypto.b64u_decode does: padding optional but exact when
+   present, unused low bits ignored, any other character refused.  Returns the decoded length
+   or -1; dst == NULL only validates. */
+static Py_ssize_t b64u_decode(const char *text, size_t n, unsigned char *dst)
+{
+    const unsigned char *s = (const unsigned char *)text;
+    size_t core = n, pad, i, o = 0;
+
+    while (core > 0 && s[core - 1] == '=')
+        core--;
+    pad = n - core;
+    if (core % 4 == 1 || (pad && (pad > 2 || (core + pad) % 4)))
+        return -1;
+    for (i = 0; i + 4 <= core; i += 4, o += 3) {
+        uint32_t a = B64[s[i]], b = B64[s[i + 1]], c = B64[s[i + 2]], d = B64[s[i + 3]];
+        if ((a | b | c | d) & 0x80)
+            return -1;
+        if (dst) {
+            uint32_t v = a << 18 | b << 12 | c << 6 | d;
+            dst[o] = (unsigned char)(v >> 16);
+            dst[o + 1] = (unsigned char)(v >> 8);
+            dst[o + 2] = (unsigned char)v;
+        }
+    }
+    if (core - i >= 2) {
+        uint32_t a = B64[s[i]], b = B64[s[i + 1]], c = core - i == 3 ? B64[s[i + 2]] : 0;
+        if ((a | b | c) & 0x80)
+            return -1;
+        if (dst) {
+            dst[o] = (unsigned char)(a << 2 | b >> 4);
+            if (core - i == 3)
+                dst[o + 1] = (unsigned char)(b << 4 | c >> 2);
+        }
+        o += core - i - 1;
+    }
+    return (Py_ssize_t)o;
+}
+
+/* ---- associated data: one call of ad_for(spec) per distinct spec (it also checks the key role) */
+
+typedef struct {
+    PyObject *fn;
+    int used;
+    struct { PyObject *spec, *ad; } e[AD_CACHE];
+} ad_cache;
+
+static PyObject *ad_lookup(ad_cache *cache, PyObject *spec) /* new reference */
+{
+    PyObject *ad;
+
+    for (int i = 0; i < cache->used; i++)
+        if (cache->e[i].spec == spec)
+            return Py_NewRef(cache->e[i].ad);
+    if (!(ad = PyObject_CallOneArg(cache->fn, spec)))
+        return NULL;
+    if (!PyBytes_Check(ad)) {
+        Py_DECREF(ad);
+        PyErr_SetString(PyExc_TypeError, "ad_for must return bytes");
+        return NULL;
+    }
+    if (cache->used < AD_CACHE) {
+        cache->e[cache->used].spec = Py_NewRef(spec);
+        cache->e[cache->used++].ad = Py_NewRef(ad);
+    }
+    return ad;
+}
+
+static void ad_cache_clear(ad_cache *cache)
+{
+    for (int i = 0; i < cache->used; i++) {
+        Py_DECREF(cache->e[i].spec);
+        Py_DECREF(cache->e[i].ad);
+    }
+}
+
+/* ---- lanes: the calling thread plus up to MAX_LANES - 1 pthreads drain one atomic counter */
+
+typedef struct batch batch;
+struct batch {
+    void (*one)(batch *b, size_t i, unsigned char *scratch);
+    void *items;
+    size_t n;
+    unsigned char key[KEYBYTES];
+    unsigned char *arena; /* open: plaintext slots */
+    atomic_size_t next;
+};
+
+typedef struct {
+    batch *b;
+    unsigned char *scratch;
+    pthread_t tid;
+    int started;
+} lane;
+
+static void *lane_run(void *arg)
+{
+    lane *l = arg;
+    batch *b = l->b;
+
+    for (;;) {
+        size_t start = atomic_fetch_add(&b->next, BLOCK_ITEMS), stop;
+        if (start >= b->n)
+            return NULL;
+        stop = b->n - start < BLOCK_ITEMS ? b->n : start + BLOCK_ITEMS;
+        for (size_t i = start; i < stop; i++)
+            b->one(b, i, l->scratch);
+    }
+}
+
+/* How many lanes a batch gets: as asked, but one per BYTES_PER_LANE of input at most. */
+static int lane_count(int threads, size_t total_bytes)
+{
+    size_t by_size = total_bytes / BYTES_PER_LANE + 1;
+    int n = threads < 1 ? 1 : threads > MAX_LANES ? MAX_LANES : threads;
+    return by_size < (size_t)n ? (int)by_size : n;
+}
+
+/* Runs the batch without the GIL; a thread that fails to start leaves its share to the others. */
+static void run_lanes(batch *b, lane *lanes, int nlanes)
+{
+    atomic_init(&b->next, 0);
+    Py_BEGIN_ALLOW_THREADS
+    for (int t = 1; t < nlanes; t++)
+        lanes[t].started = pthread_create(&lanes[t].tid, NULL, lane_run, &lanes[t]) == 0;
+    lane_run(&lanes[0]);
+    for (int t = 1; t < nlanes; t++)
+        if (lanes[t].started)
+            pthread_join(lanes[t].tid, NULL);
+    Py_END_ALLOW_THREADS
+}
+
+static int check_bound(void)
+{
+    if (aead_decrypt && aead_encrypt && randombytes)
+        return 0;
+    PyErr_SetString(PyExc_RuntimeError, "mskclient._native: bind() has not been called");
+    return -1;
+}
+
+/* ---- open */
+
+typedef struct {
+    PyObject *text_obj, *ad_obj; /* owned while the batch runs */
+    const char *text;            /* ASCII envelope, or NULL when phase 1 already set the code */
+    size_t len;
+    const unsigned char *ad;
+    size_t adlen;
+    size_t slot;                 /* plaintext slot in the arena */
+    size_t outlen;
+    int code;
+} open_item;
+
+/* Code for a str that is not ASCII (so never an envelope), as Envelope.parse would decide it. */
+static int classify_non_ascii(PyObject *s)
+{
+    int kind = PyUnicode_KIND(s);
+    const void *data = PyUnicode_DATA(s);
+    Py_ssize_t n = PyUnicode_GET_LENGTH(s), dots = 0, first = -1;
+
+    for (Py_ssize_t i = 0; i < n; i++)
+        if (PyUnicode_READ(kind, data, i) == '.' && dots++ == 0)
+            first = i;
+    if (dots != 2)
+        return E_PARTS;
+    if (first != 2 || PyUnicode_READ(kind, data, 0) != 'v' || PyUnicode_READ(kind, data, 1) != '1')
+        return E_VERSION;
+    return E_BASE64;
+}
+
+static int open_envelope(const batch *b, open_item *it, unsigned char *scratch)
+{
+    const char *s = it->text, *end = s + it->len, *d1, *d2;
+    unsigned char nonce[NPUBBYTES];
+    unsigned long long mlen;
+    Py_ssize_t nlen, clen;
+
+    if (!(d1 = memchr(s, '.', it->len)) || !(d2 = memchr(d1 + 1, '.', (size_t)(end - d1 - 1)))
+        || memchr(d2 + 1, '.', (size_t)(end - d2 - 1)))
+        return E_PARTS;
+    if (d1 - s != 2 || s[0] != 'v' || s[1] != '1')
+        return E_VERSION;
+    nlen = b64u_decode(d1 + 1, (size_t)(d2 - d1 - 1), NULL);
+    clen = b64u_decode(d2 + 1, (size_t)(end - d2 - 1), scratch);
+    if (nlen < 0 || clen < 0)
+        return E_BASE64;
+    if (nlen != NPUBBYTES)
+        return E_NONCE;
+    if (clen < ABYTES)
+        return E_SHORT;
+    b64u_decode(d1 + 1, (size_t)(d2 - d1 - 1), nonce);
+    if (aead_decrypt(b->arena + it->slot, &mlen, NULL, scratch, (unsigned long long)clen, it->ad, it->adlen,
+                     nonce, b->key) != 0)
+        return E_AUTH;
+    it->outlen = (size_t)mlen;
+    return OK;
+}
+
+static void open_one(batch *b, size_t i, unsigned char *scratch)
+{
+    open_item *it = (open_item *)b->items + i;
+    if (it->text)
+        it->code = open_envelope(b, it, scratch);
+}
+
+/* Phase 1 for one item: owned references, pointers, or a code decided already. */
+static int open_prepare(open_item *it, PyObject *item, ad_cache *cache, Py_ssize_t max_chars)
+{
+    PyObject *text;
+    Py_ssize_t len;
+
+    if (!PyTuple_Check(item) || PyTuple_GET_SIZE(item) != 3) {
+        PyErr_SetString(PyExc_TypeError, "items must be (text, spec, entity_id) tuples");
+        return -1;
+    }
+    if (!(it->ad_obj = ad_lookup(cache, PyTuple_GET_ITEM(item, 1))))
+        return -1;
+    it->ad = (const unsigned char *)PyBytes_AS_STRING(it->ad_obj);
+    it->adlen = (size_t)PyBytes_GET_SIZE(it->ad_obj);
+    text = PyTuple_GET_ITEM(item, 0);
+    if (!PyUnicode_Check(text)) {
+        it->code = E_NOT_STRING;
+        return 0;
+    }
+#if PY_VERSION_HEX < 0x030C0000
+    if (PyUnicode_READY(text) < 0)
+        return -1;
+#endif
+    if (PyUnicode_GET_LENGTH(text) > max_chars) {
+        it->code = E_TOO_LONG;
+        return 0;
+    }
+    if (!PyUnicode_IS_ASCII(text)) {
+        it->code = classify_non_ascii(text);
+        return 0;
+    }
+    if (!(it->text = PyUnicode_AsUTF8AndSize(text, &len)))
+        return -1;
+    it->text_obj = Py_NewRef(text);
+    it->len = (size_t)len;
+    return 0;
+}
+
+static PyObject *open_results(const batch *b, const open_item *items)
+{
+    PyObject *plain = PyList_New((Py_ssize_t)b->n), *failed = PyList_New(0), *v;
+
+    if (!plain || !failed)
+        goto fail;
+    for (size_t i = 0; i < b->n; i++) {
+        if (items[i].code == OK) {
+            v = PyBytes_FromStringAndSize((const char *)b->arena + items[i].slot, (Py_ssize_t)items[i].outlen);
+            if (!v)
+                goto fail;
+            PyList_SET_ITEM(plain, (Py_ssize_t)i, v);
+            continue;
+        }
+        PyList_SET_ITEM(plain, (Py_ssize_t)i, Py_NewRef(Py_None));
+        v = Py_BuildValue("(ni)", (Py_ssize_t)i, items[i].code);
+        if (!v || PyList_Append(failed, v) < 0) {
+            Py_XDECREF(v);
+            goto fail;
+        }
+        Py_DECREF(v);
+    }
+    return Py_BuildValue("(NN)", plain, failed);
+fail:
+    Py_XDECREF(plain);
+    Py_XDECREF(failed);
+    return NULL;
+}
+
+PyDoc_STRVAR(open_batch_doc,
+"open_batch(key, items, ad_for, threads, max_chars) -> (plaintexts, failures)\n\n"
+"items: sequence of (text, spec, entity_id); ad_for(spec) -> associated data bytes.\n"
+"plaintexts[i] is bytes, or None when (i, code) is in failures.");
+
+static PyObject *open_batch(PyObject *self, PyObject *args)
+{
+    const char *key;
+    Py_ssize_t keylen, max_chars, n;
+    PyObject *items, *seq = NULL, *result = NULL;
+    ad_cache cache = {0};
+    open_item *it = NULL;
+    lane *lanes = NULL;
+    unsigned char *scratch = NULL;
+    size_t arena_size = 0, scratch_size = 1, total = 0;
+    int threads, nlanes;
+    batch b = {.one = open_one};
+
+    (void)self;
+    if (check_bound() < 0 || !PyArg_ParseTuple(args, "y#OOin", &key, &keylen, &items, &cache.fn, &threads, &max_chars))
+        return NULL;
+    if (keylen != KEYBYTES)
+        return PyErr_Format(PyExc_ValueError, "key must be %d bytes", KEYBYTES);
+    if (!(seq = PySequence_Fast(items, "items must be a sequence")))
+        return NULL;
+    n = PySequence_Fast_GET_SIZE(seq);
+    if (!(it = PyMem_Calloc((size_t)n + 1, sizeof *it)))
+        goto nomem;
+    for (Py_ssize_t i = 0; i < n; i++) {
+        if (open_prepare(&it[i], PySequence_Fast_GET_ITEM(seq, i), &cache, max_chars) < 0)
+            goto done;
+        if (it[i].text) {
+            size_t slot = it[i].len / 4 * 3 + 3; /* bounds the decoded ciphertext */
+            it[i].slot = arena_size;
+            arena_size += slot;
+            scratch_size = slot > scratch_size ? slot : scratch_size;
+            total += it[i].len;
+        }
+    }
+    nlanes = lane_count(threads, total);
+    lanes = PyMem_Calloc((size_t)nlanes, sizeof *lanes);
+    scratch = PyMem_RawMalloc(scratch_size * (size_t)nlanes);
+    b.arena = PyMem_RawMalloc(arena_size + 1);
+    if (!lanes || !scratch || !b.arena)
+        goto nomem;
+    for (int t = 0; t < nlanes; t++)
+        lanes[t] = (lane){.b = &b, .scratch = scratch + scratch_size * (size_t)t};
+    memcpy(b.key, key, KEYBYTES);
+    b.items = it;
+    b.n = (size_t)n;
+    run_lanes(&b, lanes, nlanes);
+    result = open_results(&b, it);
+    goto done;
+nomem:
+    PyErr_NoMemory();
+done:
+    if (it)
+        for (Py_ssize_t i = 0; i < n; i++) {
+            Py_XDECREF(it[i].text_obj);
+            Py_XDECREF(it[i].ad_obj);
+        }
+    if (b.arena)
+        explicit_bzero(b.arena, arena_size + 1); /* plaintext copies do not outlive the call */
+    explicit_bzero(b.key, KEYBYTES);
+    PyMem_RawFree(b.arena);
+    PyMem_RawFree(scratch);
+    PyMem_Free(lanes);
+    PyMem_Free(it);
+    ad_cache_clear(&cache);
+    Py_DECREF(seq);
+    return result;
+}
+
+/* ---- seal */
+
+typedef struct {
+    PyObject *m_obj, *ad_obj; /* owned while the batch runs */
+    const unsigned char *m, *ad;
+    size_t mlen, adlen;
+    unsigned char *nonce, *c; /* the buffers of fresh bytes objects in the result */
+} seal_item;
+
+static void seal_one(batch *b, size_t i, unsigned char *scratch)
+{
+    seal_item *it = (seal_item *)b->items + i;
+
+    (void)scratch;
+    randombytes(it->nonce, NPUBBYTES);
+    aead_encrypt(it->c, NULL, it->m, it->mlen, it->ad, it->adlen, NULL, it->nonce, b->key);
+}
+
+/* Phase 1 for one item: owned references and the (nonce, ciphertext) pair to fill. */
+static PyObject *seal_prepare(seal_item *it, PyObject *item, ad_cache *cache)
+{
+    PyObject *m, *nonce, *c;
+
+    if (!PyTuple_Check(item) || PyTuple_GET_SIZE(item) != 2) {
+        PyErr_SetString(PyExc_TypeError, "items must be (plaintext, spec) tuples");
+        return NULL;
+    }
+    m = PyTuple_GET_ITEM(item, 0);
+    if (!PyBytes_Check(m)) {
+        PyErr_SetString(PyExc_TypeError, "plaintext must be bytes");
+        return NULL;
+    }
+    if (!(it->ad_obj = ad_lookup(cache, PyTuple_GET_ITEM(item, 1))))
+        return NULL;
+    it->m_obj = Py_NewRef(m);
+    it->m = (const unsigned char *)PyBytes_AS_STRING(m);
+    it->mlen = (size_t)PyBytes_GET_SIZE(m);
+    it->ad = (const unsigned char *)PyBytes_AS_STRING(it->ad_obj);
+    it->adlen = (size_t)PyBytes_GET_SIZE(it->ad_obj);
+    nonce = PyBytes_FromStringAndSize(NULL, NPUBBYTES);
+    c = PyBytes_FromStringAndSize(NULL, PyBytes_GET_SIZE(m) + ABYTES);
+    if (!nonce || !c) {
+        Py_XDECREF(nonce);
+        Py_XDECREF(c);
+        return NULL;
+    }
+    it->nonce = (unsigned char *)PyBytes_AS_STRING(nonce);
+    it->c = (unsigned char *)PyBytes_AS_STRING(c);
+    return Py_BuildValue("(NN)", nonce, c);
+}
+
+PyDoc_STRVAR(seal_batch_doc,
+"seal_batch(key, items, ad_for, threads) -> [(nonce, ciphertext), ...]\n\n"
+"items: sequence of (plaintext bytes, spec); a fresh random nonce per item.");
+
+static PyObject *seal_batch(PyObject *self, PyObject *args)
+{
+    const char *key;
+    Py_ssize_t keylen, n;
+    PyObject *items, *seq = NULL, *out = NULL, *pair;
+    ad_cache cache = {0};
+    seal_item *it = NULL;
+    lane *lanes = NULL;
+    size_t total = 0;
+    int threads, nlanes;
+    batch b = {.one = seal_one};
+
+    (void)self;
+    if (check_bound() < 0 || !PyArg_ParseTuple(args, "y#OOi", &key, &keylen, &items, &cache.fn, &threads))
+        return NULL;
+    if (keylen != KEYBYTES)
+        return PyErr_Format(PyExc_ValueError, "key must be %d bytes", KEYBYTES);
+    if (!(seq = PySequence_Fast(items, "items must be a sequence")))
+        return NULL;
+    n = PySequence_Fast_GET_SIZE(seq);
+    if (!(out = PyList_New(n)) || !(it = PyMem_Calloc((size_t)n + 1, sizeof *it)))
+        goto fail;
+    for (Py_ssize_t i = 0; i < n; i++) {
+        if (!(pair = seal_prepare(&it[i], PySequence_Fast_GET_ITEM(seq, i), &cache)))
+            goto fail;
+        PyList_SET_ITEM(out, i, pair);
+        total += it[i].mlen;
+    }
+    nlanes = lane_count(threads, total);
+    if (!(lanes = PyMem_Calloc((size_t)nlanes, sizeof *lanes))) {
+        PyErr_NoMemory();
+        goto fail;
+    }
+    for (int t = 0; t < nlanes; t++)
+        lanes[t] = (lane){.b = &b};
+    memcpy(b.key, key, KEYBYTES);
+    b.items = it;
+    b.n = (size_t)n;
+    run_lanes(&b, lanes, nlanes);
+    explicit_bzero(b.key, KEYBYTES);
+    goto done;
+fail:
+    if (!PyErr_Occurred())
+        PyErr_NoMemory();
+    Py_CLEAR(out);
+done:
+    if (it)
+        for (Py_ssize_t i = 0; i < n; i++) {
+            Py_XDECREF(it[i].m_obj);
+            Py_XDECREF(it[i].ad_obj);
+        }
+    PyMem_Free(lanes);
+    PyMem_Free(it);
+    ad_cache_clear(&cache);
+    Py_DECREF(seq);
+    return out;
+}
+
+/* ---- the benchmark's limit, and binding */
+
+PyDoc_STRVAR(aead_loop_doc,
+"aead_loop(key, nonce, ciphertext, ad, count) -> int\n\n"
+"Decrypts the same decoded ciphertext count times on this thread (GIL released) and returns\n"
+"how many authenticated: the raw AEAD cost a batch open cannot beat.");
+
+static PyObject *aead_loop(PyObject *self, PyObject *args)
+{
+    const char *key, *nonce, *c, *ad;
+    Py_ssize_t keylen, noncelen, clen, adlen, count, ok = 0;
+    unsigned char *m;
+
+    (void)self;
+    if (check_bound() < 0
+        || !PyArg_ParseTuple(args, "y#y#y#y#n", &key, &keylen, &nonce, &noncelen, &c, &clen, &ad, &adlen, &count))
+        return NULL;
+    if (keylen != KEYBYTES || noncelen != NPUBBYTES || clen < ABYTES)
+        return PyErr_Format(PyExc_ValueError, "need a %d-byte key, %d-byte nonce and at least %d bytes of ciphertext",
+                            KEYBYTES, NPUBBYTES, ABYTES);
+    if (!(m = PyMem_RawMalloc((size_t)clen)))
+        return PyErr_NoMemory();
+    Py_BEGIN_ALLOW_THREADS
+    for (Py_ssize_t i = 0; i < count; i++)
+        ok += aead_decrypt(m, NULL, NULL, (const unsigned char *)c, (unsigned long long)clen,
+                           (const unsigned char *)ad, (unsigned long long)adlen, (const unsigned char *)nonce,
+                           (const unsigned char *)key) == 0;
+    Py_END_ALLOW_THREADS
+    explicit_bzero(m, (size_t)clen);
+    PyMem_RawFree(m);
+    return PyLong_FromSsize_t(ok);
+}
+
+PyDoc_STRVAR(bind_doc,
+"bind(aead_decrypt, aead_encrypt, randombytes)\n\n"
+"Addresses (ints) of libsodium's crypto_aead_xchacha20poly1305_ietf_decrypt, _encrypt and\n"
+"randombytes (which calls randombytes_buf), taken from PyNaCl so that the process uses one libsodium.");
+
+static PyObject *bind(PyObject *self, PyObject *args)
+{
+    unsigned long long dec, enc, rnd;
+
+    (void)self;
+    if (!PyArg_ParseTuple(args, "KKK", &dec, &enc, &rnd))
+        return NULL;
+    if (!dec || !enc || !rnd) {
+        PyErr_SetString(PyExc_ValueError, "null function address");
+        return NULL;
+    }
+    aead_decrypt = (aead_decrypt_fn)(uintptr_t)dec;
+    aead_encrypt = (aead_encrypt_fn)(uintptr_t)enc;
+    randombytes = (randombytes_fn)(uintptr_t)rnd;
+    Py_RETURN_NONE;
+}
+
+static PyMethodDef methods[] = {
+    {"bind", bind, METH_VARARGS, bind_doc},
+    {"open_batch", open_batch, METH_VARARGS, open_batch_doc},
+    {"seal_batch", seal_batch, METH_VARARGS, seal_batch_doc},
+    {"aead_loop", aead_loop, METH_VARARGS, aead_loop_doc},
+    {NULL, NULL, 0, NULL},
+};
+
+static struct PyModuleDef module = {
+    PyModuleDef_HEAD_INIT, "mskclient._native",
+    "Batch open/seal of envelopes on threads, over PyNaCl's libsodium (see native/batch.c).", -1, methods,
+    NULL, NULL, NULL, NULL,
+};
+
+PyMODINIT_FUNC PyInit__native(void)
+{
+    static const struct { const char *name; int value; } codes[] = {
+        {"E_NOT_STRING", E_NOT_STRING}, {"E_TOO_LONG", E_TOO_LONG}, {"E_PARTS", E_PARTS},
+        {"E_VERSION", E_VERSION},       {"E_BASE64", E_BASE64},     {"E_NONCE", E_NONCE},
+        {"E_SHORT", E_SHORT},           {"E_AUTH", E_AUTH},
+    };
+    PyObject *m = PyModule_Create(&module);
+
+    if (!m)
+        return NULL;
+    memset(B64, 0xFF, sizeof B64);
+    for (int i = 0; i < 64; i++)
+        B64[(unsigned char)ALPHABET[i]] = (uint8_t)i;
+    for (size_t i = 0; i < sizeof codes / sizeof codes[0]; i++)
+        if (PyModule_AddIntConstant(m, codes[i].name, codes[i].value) < 0) {
+            Py_DECREF(m);
+            return NULL;
+        }
+    return m;
+}
