@@ -69,7 +69,7 @@ def verify_webhook_signature(
         if not sep:
             raise WebhookSignatureError("malformed signature header")
         if key == "t":
-            if t is not None or not value.isdigit():
+            if t is not None or not (value.isascii() and value.isdigit()):
                 raise WebhookSignatureError("malformed signature timestamp")
             t = int(value)
         elif key == "v1":
