@@ -42,7 +42,8 @@ static const char ALPHABET[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuv
 static uint8_t B64[256]; /* 0..63, or 0xFF for a character outside base64url */
 
 /* Decodes base64url as mskclient.crypto.b64u_decode does: padding optional but exact when
-   present, unused low bits ignored, any other character refused.  Returns the decoded length
+   present, unused low bits of the last symbol zero (canonical, as libsodium wants), any other
+   character refused.  Returns the decoded length
    or -1; dst == NULL only validates. */
 static Py_ssize_t b64u_decode(const char *text, size_t n, unsigned char *dst)
 {
@@ -67,7 +68,7 @@ static Py_ssize_t b64u_decode(const char *text, size_t n, unsigned char *dst)
     }
     if (core - i >= 2) {
         uint32_t a = B64[s[i]], b = B64[s[i + 1]], c = core - i == 3 ? B64[s[i + 2]] : 0;
-        if ((a | b | c) & 0x80)
+        if ((a | b | c) & 0x80 || (core - i == 2 ? b & 15 : c & 3))
             return -1;
         if (dst) {
             dst[o] = (unsigned char)(a << 2 | b >> 4);
