@@ -20,6 +20,7 @@ Binary fields are base64url without padding; `password`, `ad`, `room` and
 
 from __future__ import annotations
 
+import argparse
 import io
 import json
 import sys
@@ -53,7 +54,7 @@ from mskclient.crypto import (
 )
 from mskclient.crypto._sodium import crypto_generichash
 
-OUT = Path(__file__).resolve().parent.parent / "vectors"
+VECTORS = Path(__file__).resolve().parent.parent / "vectors"
 Case = dict[str, Any]
 
 
@@ -63,13 +64,13 @@ def seeded(label: str, size: int) -> bytes:
     return bytes(nacl.bindings.randombytes_buf_deterministic(size, seed))
 
 
-def write(name: str, description: str, cases: list[Case]) -> None:
-    path = OUT / name
+def write(out: Path, name: str, description: str, cases: list[Case]) -> None:
+    path = out / name
     text = json.dumps({"description": description, "cases": cases}, ensure_ascii=True, indent=1)
     tmp = path.with_suffix(".json.tmp")
     tmp.write_text(text + "\n", encoding="utf-8")
     tmp.replace(path)
-    print(f"{path.relative_to(OUT.parent)}: {len(cases)} cases, {path.stat().st_size} bytes")
+    print(f"{path}: {len(cases)} cases, {path.stat().st_size} bytes")
 
 
 # --- kdf.json ---------------------------------------------------------------------------
@@ -419,7 +420,7 @@ def argon2id_keyed(
     return bytes(ffi.buffer(out, length))
 
 
-def known_answer_files() -> None:
+def known_answer_files(out: Path) -> None:
     kat = RFC9106_ARGON2ID
     tag = argon2id_keyed(
         kat["password"],
@@ -434,6 +435,7 @@ def known_answer_files() -> None:
     if tag != kat["tag"]:
         sys.exit("libargon2 disagrees with RFC 9106 §5.3: not writing vectors")
     write(
+        out,
         "argon2id-rfc9106.json",
         "RFC 9106 §5.3 Argon2id test vector (version 0x13), as published. All binary fields are base64url; "
         "passwordBytes/secretValue/associatedData are the RFC's P, K and X.",
@@ -457,6 +459,7 @@ def known_answer_files() -> None:
     if envelope.body != xc["ciphertext"] + xc["tag"]:
         sys.exit("libsodium disagrees with draft-irtf-cfrg-xchacha-03 §A.3.1: not writing vectors")
     write(
+        out,
         "xchacha20poly1305-draft03.json",
         "draft-irtf-cfrg-xchacha-03 §A.3.1 AEAD_XChaCha20_Poly1305 test vector, as published. All binary "
         "fields are base64url (associatedData is not UTF-8, so it is binary here); envelope is the same "
@@ -476,10 +479,14 @@ def known_answer_files() -> None:
     )
 
 
-def main() -> None:
-    OUT.mkdir(exist_ok=True)
-    known_answer_files()
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description="Write the test vectors of the wire profile.")
+    parser.add_argument("--out", type=Path, default=VECTORS, help="directory to write (default: vectors/)")
+    out: Path = parser.parse_args(argv).out
+    out.mkdir(parents=True, exist_ok=True)
+    known_answer_files(out)
     write(
+        out,
         "kdf.json",
         "Profile §2: authHash = b64u(crypto_kdf(root, 1, 'msk-auth')), masterKey = crypto_kdf(root, 1, "
         "'msk-mstr'), root = Argon2id(NFC(password) as UTF-8, salt, t=iterations, m=memoryKiB, "
@@ -487,18 +494,21 @@ def main() -> None:
         kdf_cases(),
     )
     write(
+        out,
         "envelope.json",
         "Profile §3/§5: envelope = 'v1.' + b64u(nonce) + '.' + b64u(XChaCha20-Poly1305-IETF(key, plaintext, "
         "ad, nonce)); one case per row of the field table, ad = that row's context string.",
         envelope_cases(),
     )
     write(
+        out,
         "sealed.json",
         "Profile §3: envelope = crypto_box_seal(plaintext, recipientPublicKey) split after its first 32 bytes: "
         "'v1.' + b64u(epk) + '.' + b64u(rest). Not reproducible (random ephemeral key): open to check.",
         sealed_cases(),
     )
     write(
+        out,
         "secretstream.json",
         "Profile §6: ciphertext = secretstream_xchacha20poly1305 header (24 bytes), then plaintext chunks of "
         "chunkSize bytes each pushed with TAG_MESSAGE, the last (shorter, possibly empty) with TAG_FINAL. "
@@ -506,12 +516,14 @@ def main() -> None:
         secretstream_cases(),
     )
     write(
+        out,
         "relay-frame.json",
         "Profile §9: frame = nonce(24) || XChaCha20-Poly1305-IETF(key, message, ad = 'msk1:relay:' + room); "
         "messages are y-protocols messages.",
         relay_cases(),
     )
     write(
+        out,
         "webhook-signature.json",
         "Profile §10: header = 't=<t>,v1=' + hex(HMAC-SHA256(UTF-8(secret), '<t>.' + body)).",
         webhook_cases(),

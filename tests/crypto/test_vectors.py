@@ -7,6 +7,10 @@ secretstream (random ephemeral key / header) are opened with the stored keys.
 from __future__ import annotations
 
 import io
+import json
+import subprocess
+import sys
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -72,6 +76,27 @@ def test_every_vector_file_is_checked_here() -> None:
         data = load_file(name)
         assert set(data) == {"description", "cases"}
         assert data["description"] and data["cases"]
+
+
+RANDOMISED = {"sealed.json": "envelope", "secretstream.json": "ciphertext"}
+
+
+@pytest.mark.slow
+def test_the_script_reproduces_the_committed_vectors(tmp_path: Path) -> None:
+    """Re-running scripts/make_vectors.py gives the same files, except the RNG-drawn fields."""
+    script = VECTORS.parent / "scripts" / "make_vectors.py"
+    subprocess.run([sys.executable, str(script), "--out", str(tmp_path)], check=True, capture_output=True, timeout=120)
+    assert {path.name for path in tmp_path.iterdir()} == CHECKED_FILES
+    for name in CHECKED_FILES - RANDOMISED.keys():
+        assert (tmp_path / name).read_bytes() == (VECTORS / name).read_bytes(), name
+    for name, drawn in RANDOMISED.items():
+        fresh = json.loads((tmp_path / name).read_text(encoding="utf-8"))
+        committed = load_file(name)
+        assert fresh["description"] == committed["description"]
+        assert len(fresh["cases"]) == len(committed["cases"])
+        for new, old in zip(fresh["cases"], committed["cases"], strict=True):
+            assert new[drawn] != old[drawn]
+            assert {k: v for k, v in new.items() if k != drawn} == {k: v for k, v in old.items() if k != drawn}
 
 
 def test_ad_is_unique_per_field_so_each_envelope_case_names_its_row() -> None:
