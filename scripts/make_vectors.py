@@ -3,8 +3,8 @@
 
 Anyone can re-run it (`python scripts/make_vectors.py`).  Keys, salts, nonces
 and plaintexts come from fixed seeds, so every file whose construction allows
-it (kdf, envelope, relay-frame, webhook-signature and the published known
-answers) comes out byte-for-byte the same on every run.  crypto_box_seal and
+it (kdf, envelope, relay-frame, webhook-signature, recovery-key, fingerprint
+and the published known answers) comes out byte-for-byte the same on every run.  crypto_box_seal and
 secretstream draw their ephemeral key / header from libsodium's RNG, which
 cannot be seeded, so sealed.json and secretstream.json differ between runs;
 every version is equally valid and is checked by opening it.
@@ -14,8 +14,8 @@ The published known answers (RFC 9106 §5.3 Argon2id, draft-irtf-cfrg-xchacha-03
 written, so the script refuses to write files if libargon2 or libsodium
 disagrees with the documents.
 
-Binary fields are base64url without padding; `password`, `ad`, `room` and
-`secret` are text; `t` is an integer.
+Binary fields are base64url without padding; `password`, `ad`, `room`,
+`secret`, and the recovery key `text` and `fingerprint` are text; `t` is an integer.
 """
 
 from __future__ import annotations
@@ -47,6 +47,8 @@ from mskclient.crypto import (
     encrypt_field,
     encrypt_file,
     encrypt_with_ad,
+    fingerprint,
+    format_recovery_key,
     open_sealed,
     seal_relay_frame,
     seal_to,
@@ -324,6 +326,35 @@ def relay_cases() -> list[Case]:
 # --- webhook-signature.json ---------------------------------------------------------------
 
 
+# --- recovery-key.json and fingerprint.json ------------------------------------------------
+
+
+def recovery_key_cases() -> list[Case]:
+    items = [
+        ("all zero bits", bytes(32)),
+        ("all one bits", b"\xff" * 32),
+        ("lowest bit only: it lands in the padded last symbol", bytes(31) + b"\x01"),
+        ("highest bit only", b"\x80" + bytes(31)),
+    ]
+    wanted = {32: "*", 33: "~", 34: "$", 35: "=", 36: "U"}  # the check symbols past the base32 alphabet
+    index = 0
+    while wanted:
+        raw = seeded(f"key/recovery-text-{index}", 32)
+        symbol = wanted.pop(int.from_bytes(raw, "big") % 37, None)
+        if symbol or index < 2:
+            items.append((f"seeded {index}" + (f": check symbol {symbol}" if symbol else ""), raw))
+        index += 1
+    return [
+        {"name": name, "key": b64u_encode(raw), "text": format_recovery_key(RecoveryKey(raw))} for name, raw in items
+    ]
+
+
+def fingerprint_cases() -> list[Case]:
+    items = [("all-zero public key", bytes(32))]
+    items += [(f"X25519 public key {i}", KeyPair.from_secret(seeded(f"x25519/fp-{i}", 32)).public) for i in range(4)]
+    return [{"name": name, "publicKey": b64u_encode(pk), "fingerprint": fingerprint(pk)} for name, pk in items]
+
+
 def webhook_cases() -> list[Case]:
     payload = {
         "verb": "CARD_MOVED",
@@ -527,6 +558,21 @@ def main(argv: list[str] | None = None) -> None:
         "webhook-signature.json",
         "Profile §10: header = 't=<t>,v1=' + hex(HMAC-SHA256(UTF-8(secret), '<t>.' + body)).",
         webhook_cases(),
+    )
+    write(
+        out,
+        "recovery-key.json",
+        "Profile §4: text = Crockford base32 of the 256-bit key (most significant bit first, 52 symbols, the last "
+        "zero-padded) + check symbol (key mod 37, alphabet 0-9A-Z without I L O U, then *~$=U), in groups of 4 "
+        "joined by '-'.",
+        recovery_key_cases(),
+    )
+    write(
+        out,
+        "fingerprint.json",
+        "Profile §4: fingerprint = hex(crypto_generichash(16, publicKey)) as 8 groups of 4 lower-case hex digits "
+        "joined by spaces.",
+        fingerprint_cases(),
     )
 
 

@@ -40,9 +40,12 @@ from mskclient.crypto import (
     derive_login_keys,
     encrypt_field,
     encrypt_with_ad,
+    fingerprint,
+    format_recovery_key,
     open_relay_frame,
     open_sealed,
     open_workspace_key,
+    parse_recovery_key,
     seal_relay_frame,
     sign_webhook,
     verify_webhook_signature,
@@ -67,6 +70,8 @@ CHECKED_FILES = {
     "webhook-signature.json",
     "argon2id-rfc9106.json",
     "xchacha20poly1305-draft03.json",
+    "recovery-key.json",
+    "fingerprint.json",
 }
 
 
@@ -228,3 +233,16 @@ def test_xchacha20poly1305_draft(case: dict[str, Any]) -> None:
     assert str(envelope) == case["envelope"]
     spec = FieldSpec("vector", "draft", KeyRole.BOARD, ad)
     assert decrypt_field(key, case["envelope"], spec) == plaintext
+
+
+@each_case("recovery-key.json")
+def test_recovery_key_text(case: dict[str, Any]) -> None:
+    key = RecoveryKey(b64u_decode(case["key"]))
+    assert format_recovery_key(key) == case["text"]
+    assert parse_recovery_key(case["text"]) == key
+    assert parse_recovery_key(case["text"].lower().replace("-", " ")) == key
+
+
+@each_case("fingerprint.json")
+def test_fingerprint(case: dict[str, Any]) -> None:
+    assert fingerprint(b64u_decode(case["publicKey"])) == case["fingerprint"]

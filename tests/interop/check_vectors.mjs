@@ -25,6 +25,17 @@ import {
   text,
 } from "./common.mjs";
 
+/** Profile §4 recovery key text, written from the spec with BigInt (Crockford base32 + mod-37 check). */
+function recoveryKeyText(key) {
+  const alphabet = "0123456789ABCDEFGHJKMNPQRSTVWXYZ";
+  const value = BigInt(`0x${Buffer.from(key).toString("hex")}`);
+  const padded = value << 4n; // 52 symbols carry 260 bits: the key's 256, then 4 zero bits
+  let symbols = "";
+  for (let i = 51; i >= 0; i -= 1) symbols += alphabet[Number((padded >> BigInt(5 * i)) & 31n)];
+  symbols += (alphabet + "*~$=U")[Number(value % 37n)];
+  return symbols.match(/.{1,4}/g).join("-");
+}
+
 const VECTORS = join(dirname(fileURLToPath(import.meta.url)), "..", "..", "vectors");
 
 const CHECKS = {
@@ -66,6 +77,13 @@ const CHECKS = {
   },
   "webhook-signature.json": (c) => {
     assertEqual(signWebhook(c.secret, c.t, d(c.body)), c.header, "header");
+  },
+  "recovery-key.json": (c) => {
+    assertEqual(recoveryKeyText(d(c.key)), c.text, "recovery key text");
+  },
+  "fingerprint.json": (c) => {
+    const hex = sodium.to_hex(sodium.crypto_generichash(16, d(c.publicKey)));
+    assertEqual(hex.match(/.{4}/g).join(" "), c.fingerprint, "fingerprint");
   },
   "argon2id-rfc9106.json": (c) => {
     const tag = nobleArgon2id(d(c.passwordBytes), d(c.salt), {
