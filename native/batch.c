@@ -40,15 +40,16 @@ static randombytes_fn randombytes;
 
 static const char ALPHABET[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
 static uint8_t B64[256]; /* 0..63, or 0xFF for a character outside base64url */
+static uint32_t B64Q[4][256]; /* B64 pre-shifted for each place of a quad; bit 31 marks a bad character */
 
 /* Decodes base64url as mskclient.crypto.b64u_decode does: padding optional but exact when
    present, unused low bits of the last symbol zero (canonical, as libsodium wants), any other
-   character refused.  Returns the decoded length
-   or -1; dst == NULL only validates. */
+   character refused.  Returns the decoded length or -1; dst == NULL only validates. */
 static Py_ssize_t b64u_decode(const char *text, size_t n, unsigned char *dst)
 {
     const unsigned char *s = (const unsigned char *)text;
     size_t core = n, pad, i, o = 0;
+    uint32_t bad = 0;
 
     while (core > 0 && s[core - 1] == '=')
         core--;
@@ -56,16 +57,16 @@ static Py_ssize_t b64u_decode(const char *text, size_t n, unsigned char *dst)
     if (core % 4 == 1 || (pad && (pad > 2 || (core + pad) % 4)))
         return -1;
     for (i = 0; i + 4 <= core; i += 4, o += 3) {
-        uint32_t a = B64[s[i]], b = B64[s[i + 1]], c = B64[s[i + 2]], d = B64[s[i + 3]];
-        if ((a | b | c | d) & 0x80)
-            return -1;
+        uint32_t v = B64Q[0][s[i]] | B64Q[1][s[i + 1]] | B64Q[2][s[i + 2]] | B64Q[3][s[i + 3]];
+        bad |= v;
         if (dst) {
-            uint32_t v = a << 18 | b << 12 | c << 6 | d;
             dst[o] = (unsigned char)(v >> 16);
             dst[o + 1] = (unsigned char)(v >> 8);
             dst[o + 2] = (unsigned char)v;
         }
     }
+    if (bad >> 31)
+        return -1;
     if (core - i >= 2) {
         uint32_t a = B64[s[i]], b = B64[s[i + 1]], c = core - i == 3 ? B64[s[i + 2]] : 0;
         if ((a | b | c) & 0x80 || (core - i == 2 ? b & 15 : c & 3))
@@ -336,13 +337,13 @@ static PyObject *open_batch(PyObject *self, PyObject *args)
         return NULL;
     if (keylen != KEYBYTES)
         return PyErr_Format(PyExc_ValueError, "key must be %d bytes", KEYBYTES);
-    if (!(seq = PySequence_Fast(items, "items must be a sequence")))
+    if (!(seq = PySequence_Tuple(items))) /* our own copy: ad_for runs Python code that could change a list */
         return NULL;
-    n = PySequence_Fast_GET_SIZE(seq);
+    n = PyTuple_GET_SIZE(seq);
     if (!(it = PyMem_Calloc((size_t)n + 1, sizeof *it)))
         goto nomem;
     for (Py_ssize_t i = 0; i < n; i++) {
-        if (open_prepare(&it[i], PySequence_Fast_GET_ITEM(seq, i), &cache, max_chars) < 0)
+        if (open_prepare(&it[i], PyTuple_GET_ITEM(seq, i), &cache, max_chars) < 0)
             goto done;
         if (it[i].text) {
             size_t slot = it[i].len / 4 * 3 + 3; /* bounds the decoded ciphertext */
@@ -458,13 +459,13 @@ static PyObject *seal_batch(PyObject *self, PyObject *args)
         return NULL;
     if (keylen != KEYBYTES)
         return PyErr_Format(PyExc_ValueError, "key must be %d bytes", KEYBYTES);
-    if (!(seq = PySequence_Fast(items, "items must be a sequence")))
+    if (!(seq = PySequence_Tuple(items)))
         return NULL;
-    n = PySequence_Fast_GET_SIZE(seq);
+    n = PyTuple_GET_SIZE(seq);
     if (!(out = PyList_New(n)) || !(it = PyMem_Calloc((size_t)n + 1, sizeof *it)))
         goto fail;
     for (Py_ssize_t i = 0; i < n; i++) {
-        if (!(pair = seal_prepare(&it[i], PySequence_Fast_GET_ITEM(seq, i), &cache)))
+        if (!(pair = seal_prepare(&it[i], PyTuple_GET_ITEM(seq, i), &cache)))
             goto fail;
         PyList_SET_ITEM(out, i, pair);
         total += it[i].mlen;
@@ -582,6 +583,9 @@ PyMODINIT_FUNC PyInit__native(void)
     memset(B64, 0xFF, sizeof B64);
     for (int i = 0; i < 64; i++)
         B64[(unsigned char)ALPHABET[i]] = (uint8_t)i;
+    for (int c = 0; c < 256; c++)
+        for (int place = 0; place < 4; place++)
+            B64Q[place][c] = B64[c] == 0xFF ? 1u << 31 : (uint32_t)B64[c] << (18 - 6 * place);
     for (size_t i = 0; i < sizeof codes / sizeof codes[0]; i++)
         if (PyModule_AddIntConstant(m, codes[i].name, codes[i].value) < 0) {
             Py_DECREF(m);
