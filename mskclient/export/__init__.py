@@ -1,0 +1,55 @@
+"""Decrypted export of boards: the tree, the decryption of `/me/export` bundles, the writers.
+
+Online (`msk export`) and offline (`msk export --from-file`) share everything here;
+only where the encrypted bundles come from differs.
+"""
+
+from ._attachments import Fetch, ciphertext_fetch, save_attachments
+from ._decrypt import decrypt_board, members_by_id
+from ._document import BoardEntry, decrypt_document, keys_from_password, list_boards
+from ._files import atomic_open, atomic_write_text, safe_name
+from ._select import resolve
+from ._tree import (
+    UNDECRYPTABLE,
+    ExportAttachment,
+    ExportBoard,
+    ExportCard,
+    ExportChecklist,
+    ExportChecklistItem,
+    ExportColumn,
+    ExportComment,
+    ExportResult,
+    FieldFailure,
+)
+from ._writers import FORMATS, board_to_json, export_to_json, render, write_export
+
+__all__ = [
+    "FORMATS",
+    "UNDECRYPTABLE",
+    "BoardEntry",
+    "ExportAttachment",
+    "ExportBoard",
+    "ExportCard",
+    "ExportChecklist",
+    "ExportChecklistItem",
+    "ExportColumn",
+    "ExportComment",
+    "ExportResult",
+    "Fetch",
+    "FieldFailure",
+    "atomic_open",
+    "atomic_write_text",
+    "board_to_json",
+    "ciphertext_fetch",
+    "decrypt_board",
+    "decrypt_document",
+    "export_to_json",
+    "keys_from_password",
+    "list_boards",
+    "members_by_id",
+    "render",
+    "resolve",
+    "safe_name",
+    "save_attachments",
+    "write_export",
+]

@@ -1,0 +1,341 @@
+"""Decrypt one board bundle (the per-board shape of `/me/export`, profile §6) with its Board Key.
+
+All envelopes of a board are collected first and opened in one `decrypt_batch` call
+(the native path uses every core), then the tree is assembled.  A field that does not
+open becomes `UNDECRYPTABLE` plus a `FieldFailure`; `strict=True` raises the first
+failure instead.  Shapes and ids are checked as they are read, so a hostile server or a
+damaged file gives a ProtocolError, not a crash.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from typing import Any
+
+from .._errors import CryptoError, MskError, ProtocolError
+from .._profile import FieldSpec, field, is_valid_id
+from ..crypto import BoardKey, FileKey, Where, decrypt_batch
+from ._tree import (
+    UNDECRYPTABLE,
+    ExportAttachment,
+    ExportBoard,
+    ExportCard,
+    ExportChecklist,
+    ExportChecklistItem,
+    ExportColumn,
+    ExportComment,
+    FieldFailure,
+)
+
+__all__ = ["decrypt_board", "members_by_id", "obj", "obj_list", "text", "valid_id"]
+
+_Json = Mapping[str, Any]
+
+
+def obj(value: object, what: str) -> _Json:
+    if not isinstance(value, Mapping):
+        raise ProtocolError(f"{what} is not a JSON object")
+    return value
+
+
+def obj_list(parent: _Json, key: str, what: str) -> list[_Json]:
+    value = parent.get(key, [])
+    if not isinstance(value, list):
+        raise ProtocolError(f"{what}.{key} is not a JSON array")
+    return [obj(item, f"{what}.{key}[]") for item in value]
+
+
+def valid_id(parent: _Json, key: str, what: str, *, optional: bool = False) -> str | None:
+    value = parent.get(key)
+    if value is None and optional:
+        return None
+    if not is_valid_id(value):
+        raise ProtocolError(f"{what}.{key} is not a valid id: {str(value)[:80]!r}")
+    assert isinstance(value, str)
+    return value
+
+
+def _id(parent: _Json, key: str, what: str) -> str:
+    value = valid_id(parent, key, what)
+    assert value is not None
+    return value
+
+
+def text(parent: _Json, key: str, what: str, *, default: str | None = None) -> str:
+    value = parent.get(key, default)
+    if not isinstance(value, str):
+        raise ProtocolError(f"{what}.{key} is not a string")
+    return value
+
+
+def _opt_text(parent: _Json, key: str, what: str) -> str | None:
+    value = parent.get(key)
+    if value is not None and not isinstance(value, str):
+        raise ProtocolError(f"{what}.{key} is not a string or null")
+    return value
+
+
+def _bool(parent: _Json, key: str, what: str) -> bool:
+    value = parent.get(key, False)
+    if not isinstance(value, bool):
+        raise ProtocolError(f"{what}.{key} is not a boolean")
+    return value
+
+
+def _number(parent: _Json, key: str, what: str) -> float:
+    value = parent.get(key, 0)
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        raise ProtocolError(f"{what}.{key} is not a number")
+    return float(value)
+
+
+def _ids(parent: _Json, key: str, what: str) -> list[str]:
+    value = parent.get(key, [])
+    if not isinstance(value, list) or not all(is_valid_id(v) for v in value):
+        raise ProtocolError(f"{what}.{key} is not an array of valid ids")
+    return value
+
+
+def _order(items: Iterable[_Json], what: str) -> list[_Json]:
+    """Profile §6 order: position, then createdAt, then id."""
+    return sorted(items, key=lambda o: (_number(o, "position", what), str(o.get("createdAt", "")), str(o["id"])))
+
+
+def members_by_id(members: Sequence[_Json]) -> dict[str, str]:
+    """userId -> email of a workspace's members (authors and assignees are shown by email)."""
+    return {_id(m, "userId", "member"): text(m, "email", "member") for m in members}
+
+
+class _Opener:
+    """Collects envelopes, opens them in one batch, hands back text or the failure mark."""
+
+    def __init__(self, board_id: str, key: BoardKey, strict: bool) -> None:
+        self._board_id = board_id
+        self._key = key
+        self._strict = strict
+        self._items: list[tuple[str, FieldSpec, str | None]] = []
+        self._results: list[bytes | CryptoError] = []
+        self.failures: list[FieldFailure] = []
+
+    def add(self, envelope: object, spec: FieldSpec, entity_id: str | None) -> int:
+        """Queue one envelope; -1 for an absent optional field (null or missing)."""
+        if envelope is None:
+            return -1
+        if not isinstance(envelope, str):
+            raise ProtocolError(f"{spec.entity} {entity_id} field {spec.name} is not an envelope string")
+        self._items.append((envelope, spec, entity_id))
+        return len(self._items) - 1
+
+    def run(self) -> None:
+        self._results = decrypt_batch(self._key, self._items)
+
+    def _fail(self, index: int, error: MskError, reason: str | None = None) -> None:
+        if self._strict:
+            raise error
+        _, spec, entity_id = self._items[index]
+        self.failures.append(
+            FieldFailure(
+                self._board_id, spec.entity, entity_id, spec.name, reason or str(getattr(error, "reason", error))
+            )
+        )
+
+    def raw(self, index: int) -> bytes | None:
+        """The plaintext bytes, or None after recording the failure."""
+        if index < 0:
+            return b""
+        result = self._results[index]
+        if isinstance(result, CryptoError):
+            self._fail(index, result)
+            return None
+        return result
+
+    def text(self, index: int) -> str:
+        data = self.raw(index)
+        if data is None:
+            return UNDECRYPTABLE
+        try:
+            return data.decode("utf-8")
+        except UnicodeDecodeError:
+            self._fail(index, self._where(index).decryption_error("plaintext is not UTF-8"))
+            return UNDECRYPTABLE
+
+    def converted(self, index: int, convert: Callable[[bytes], str], what: str) -> str:
+        """Plaintext through `convert` (e.g. Yjs state -> Markdown); its failure is a field failure."""
+        data = self.raw(index)
+        if data is None:
+            return UNDECRYPTABLE
+        if not data:
+            return ""
+        try:
+            return convert(data)
+        except Exception:  # a foreign decoder (pycrdt) rejects the bytes: report the field
+            self._fail(index, self._where(index).decryption_error(f"plaintext is not {what}"))
+            return UNDECRYPTABLE
+
+    def file_key(self, index: int) -> FileKey | None:
+        data = self.raw(index)
+        if data is None:
+            return None
+        try:
+            return FileKey(data)
+        except (TypeError, ValueError):
+            self._fail(index, self._where(index).decryption_error("not a 32-byte file key"))
+            return None
+
+    def _where(self, index: int) -> Where:
+        _, spec, entity_id = self._items[index]
+        return Where.of(spec, entity_id)
+
+
+def _yjs_markdown(state: bytes) -> str:
+    from .._description import text_of
+
+    return text_of(state)
+
+
+def decrypt_board(
+    bundle: _Json,
+    key: BoardKey,
+    members: Mapping[str, str],
+    *,
+    strict: bool = False,
+    description_text: Callable[[bytes], str] = _yjs_markdown,
+) -> ExportBoard:
+    """Decrypt `{board, columns, labels, milestones, customFields, cardTemplates, cards}`.
+
+    `members` maps user ids to emails (see `members_by_id`); unknown ids are shown as ids.
+    """
+    board = obj(bundle.get("board"), "board")
+    board_id = _id(board, "id", "board")
+    op = _Opener(board_id, key, strict)
+    b_title = op.add(board.get("encTitle"), field("board", "encTitle"), board_id)
+    b_desc = op.add(board.get("encDescription"), field("board", "encDescription"), board_id)
+
+    columns = _order(obj_list(bundle, "columns", "board"), "column")
+    col_titles = {
+        _id(c, "id", "column"): op.add(c.get("encTitle"), field("column", "encTitle"), str(c["id"])) for c in columns
+    }
+    labels = {
+        _id(x, "id", "label"): op.add(x.get("encName"), field("label", "encName"), str(x["id"]))
+        for x in obj_list(bundle, "labels", "board")
+    }
+    milestones = {
+        _id(x, "id", "milestone"): op.add(x.get("encTitle"), field("milestone", "encTitle"), str(x["id"]))
+        for x in obj_list(bundle, "milestones", "board")
+    }
+    custom = {
+        _id(x, "id", "customField"): op.add(x.get("encName"), field("customField", "encName"), str(x["id"]))
+        for x in obj_list(bundle, "customFields", "board")
+    }
+
+    cards = _order(obj_list(bundle, "cards", "board"), "card")
+    queued: list[tuple[_Json, dict[str, Any]]] = []
+    for card in cards:
+        cid = _id(card, "id", "card")
+        if valid_id(card, "columnId", "card") not in col_titles:
+            raise ProtocolError(f"card {cid} is in a column that is not on board {board_id}")
+        fields = card.get("customFields") or {}
+        if not isinstance(fields, Mapping) or not all(is_valid_id(k) for k in fields):
+            raise ProtocolError(f"card {cid}.customFields is not an object keyed by field ids")
+        q: dict[str, Any] = {
+            "title": op.add(card.get("encTitle"), field("card", "encTitle"), cid),
+            "description": op.add(card.get("encDescription"), field("card", "encDescription"), cid),
+            "custom": {fid: op.add(v, field("card", "customFields"), cid) for fid, v in fields.items()},
+            "comments": [
+                (c, op.add(c.get("encBody"), field("comment", "encBody"), _id(c, "id", "comment")))
+                for c in sorted(
+                    obj_list(card, "comments", "card"), key=lambda c: (str(c.get("createdAt", "")), str(c.get("id")))
+                )
+            ],
+            "checklists": [
+                (
+                    cl,
+                    op.add(cl.get("encTitle"), field("checklist", "encTitle"), _id(cl, "id", "checklist")),
+                    [
+                        (
+                            it,
+                            op.add(
+                                it.get("encText"), field("checklistItem", "encText"), _id(it, "id", "checklistItem")
+                            ),
+                        )
+                        for it in _order(obj_list(cl, "items", "checklist"), "checklistItem")
+                    ],
+                )
+                for cl in _order(obj_list(card, "checklists", "card"), "checklist")
+            ],
+            "attachments": [
+                (
+                    a,
+                    op.add(a.get("encName"), field("attachment", "encName"), _id(a, "id", "attachment")),
+                    op.add(a.get("encMime"), field("attachment", "encMime"), str(a["id"])),
+                    op.add(a.get("encFileKey"), field("attachment", "encFileKey"), str(a["id"])),
+                )
+                for a in obj_list(card, "attachments", "card")
+            ],
+        }
+        queued.append((card, q))
+
+    op.run()
+    label_names = {i: op.text(n) for i, n in labels.items()}
+    milestone_titles = {i: op.text(n) for i, n in milestones.items()}
+    field_names = {i: op.text(n) for i, n in custom.items()}
+    by_column: dict[str, list[ExportCard]] = {cid: [] for cid in col_titles}
+    for card, q in queued:
+        cid = str(card["id"])
+        milestone_id = valid_id(card, "milestoneId", "card", optional=True)
+        by_column[str(card["columnId"])].append(
+            ExportCard(
+                id=cid,
+                title=op.text(q["title"]),
+                description=op.converted(q["description"], description_text, "a Yjs document"),
+                labels=tuple(label_names.get(i, i) for i in _ids(card, "labelIds", "card")),
+                assignees=tuple(members.get(i, i) for i in _ids(card, "assigneeIds", "card")),
+                milestone=None if milestone_id is None else milestone_titles.get(milestone_id, milestone_id),
+                due_at=_opt_text(card, "dueAt", "card"),
+                custom_fields={field_names.get(fid, fid): op.text(n) for fid, n in q["custom"].items()},
+                comments=tuple(
+                    ExportComment(
+                        id=str(c["id"]),
+                        author=members.get(str(c.get("authorId")), str(c.get("authorId"))),
+                        body=op.text(n),
+                        created_at=text(c, "createdAt", "comment", default=""),
+                    )
+                    for c, n in q["comments"]
+                ),
+                checklists=tuple(
+                    ExportChecklist(
+                        id=str(cl["id"]),
+                        title=op.text(n),
+                        items=tuple(
+                            ExportChecklistItem(
+                                id=str(it["id"]), text=op.text(m), done=_bool(it, "done", "checklistItem")
+                            )
+                            for it, m in items
+                        ),
+                    )
+                    for cl, n, items in q["checklists"]
+                ),
+                attachments=tuple(
+                    ExportAttachment(
+                        id=str(a["id"]),
+                        name=op.text(n),
+                        mime=op.text(m),
+                        size=int(_number(a, "size", "attachment")),
+                        file_key=op.file_key(k),
+                    )
+                    for a, n, m, k in q["attachments"]
+                ),
+                archived=_bool(card, "archived", "card"),
+            )
+        )
+    return ExportBoard(
+        id=board_id,
+        workspace_id=text(board, "workspaceId", "board", default=""),
+        title=op.text(b_title),
+        description=op.text(b_desc),
+        archived=_bool(board, "archived", "board"),
+        columns=tuple(
+            ExportColumn(id=cid, title=op.text(n), cards=tuple(by_column[cid])) for cid, n in col_titles.items()
+        ),
+        failures=tuple(op.failures),
+    )

@@ -1,0 +1,261 @@
+"""Writers of the decrypted tree: JSON (schema in docs/export-schema.json), Markdown, CSV, HTML.
+
+Each writer renders everything in memory from the already-decrypted tree, then writes
+each file atomically, so an export that fails leaves the previous files untouched.
+"""
+
+from __future__ import annotations
+
+import csv
+import html
+import io
+import json
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+from urllib.parse import quote
+
+from .._errors import UsageError
+from ._files import atomic_write_text, safe_name
+from ._tree import ExportBoard, ExportCard, ExportResult
+
+__all__ = ["FORMATS", "SCHEMA_ID", "board_to_json", "export_to_json", "render", "write_export"]
+
+SCHEMA_ID = "https://mskclient.invalid/export-schema.json"
+
+
+def _card_json(card: ExportCard) -> dict[str, Any]:
+    return {
+        "id": card.id,
+        "title": card.title,
+        "description": card.description,
+        "labels": list(card.labels),
+        "assignees": list(card.assignees),
+        "milestone": card.milestone,
+        "dueAt": card.due_at,
+        "customFields": dict(card.custom_fields),
+        "comments": [{"author": c.author, "body": c.body, "createdAt": c.created_at} for c in card.comments],
+        "checklists": [
+            {"title": cl.title, "items": [{"text": i.text, "done": i.done} for i in cl.items]} for cl in card.checklists
+        ],
+        "attachments": [
+            {"name": a.name, "mime": a.mime, "size": a.size, **({"file": a.file} if a.file is not None else {})}
+            for a in card.attachments
+        ],
+        "archived": card.archived,
+    }
+
+
+def board_to_json(board: ExportBoard) -> dict[str, Any]:
+    """The per-board shape of issue 4: `id, title, description, columns[{id, title, cards}]`."""
+    return {
+        "id": board.id,
+        "title": board.title,
+        "description": board.description,
+        "columns": [{"id": c.id, "title": c.title, "cards": [_card_json(k) for k in c.cards]} for c in board.columns],
+    }
+
+
+def export_to_json(result: ExportResult) -> dict[str, Any]:
+    return {
+        "$schema": SCHEMA_ID,
+        "exportedAt": result.exported_at,
+        "boards": [board_to_json(b) for b in result.boards],
+        "errors": [f.to_json() for f in result.failures],
+    }
+
+
+def _json(result: ExportResult) -> dict[str, str]:
+    return {"export.json": json.dumps(export_to_json(result), ensure_ascii=False, indent=2) + "\n"}
+
+
+def _one_line(value: str) -> str:
+    return " ".join(value.split())
+
+
+def _quote(value: str) -> str:
+    return "\n".join("> " + line if line else ">" for line in value.splitlines() or [""])
+
+
+def _markdown_card(card: ExportCard) -> list[str]:
+    out = [f"### {_one_line(card.title)}" + (" (archived)" if card.archived else ""), ""]
+    facts = [
+        ("Labels", ", ".join(card.labels)),
+        ("Assignees", ", ".join(card.assignees)),
+        ("Milestone", card.milestone or ""),
+        ("Due", card.due_at or ""),
+        *((_one_line(k), _one_line(v)) for k, v in card.custom_fields.items()),
+    ]
+    out += [f"- **{name}:** {value}" for name, value in facts if value]
+    if any(value for _, value in facts):
+        out.append("")
+    if card.description:
+        out += [card.description.rstrip("\n"), ""]
+    for checklist in card.checklists:
+        out += [f"#### {_one_line(checklist.title)}", ""]
+        out += [f"- [{'x' if i.done else ' '}] {_one_line(i.text)}" for i in checklist.items]
+        out.append("")
+    if card.comments:
+        out += ["#### Comments", ""]
+        for comment in card.comments:
+            out += [_quote(comment.body), ">", f"> — {comment.author}, {comment.created_at}", ""]
+    if card.attachments:
+        out += ["#### Attachments", ""]
+        for a in card.attachments:
+            name = _one_line(a.name)
+            link = f"[{name}](<{a.file}>)" if a.file else name
+            out.append(f"- {link} ({a.mime}, {a.size} bytes)")
+        out.append("")
+    return out
+
+
+def board_markdown(board: ExportBoard) -> str:
+    out = [f"# {_one_line(board.title)}", ""]
+    if board.description:
+        out += [board.description.rstrip("\n"), ""]
+    for column in board.columns:
+        out += [f"## {_one_line(column.title)}", ""]
+        for card in column.cards:
+            out += _markdown_card(card)
+    if board.failures:
+        out += ["## Fields that could not be decrypted", ""]
+        out += [f"- {f.entity} `{f.entity_id}` {f.field}: {f.reason}" for f in board.failures]
+        out.append("")
+    return "\n".join(out).rstrip("\n") + "\n"
+
+
+def _markdown(result: ExportResult) -> dict[str, str]:
+    return {safe_name(b.title, prefix=b.id, fallback="board") + ".md": board_markdown(b) for b in result.boards}
+
+
+_CSV_HEADER = [
+    "boardId", "board", "columnId", "column", "cardId", "title", "description", "labels", "assignees",
+    "milestone", "dueAt", "customFields", "comments", "checklistItemsDone", "checklistItems", "attachments", "archived",
+]  # fmt: skip
+
+
+def _cell(value: str) -> str:
+    """Neutralise spreadsheet formulas in decrypted text (CSV injection)."""
+    return "'" + value if value[:1] in ("=", "+", "-", "@", "\t", "\r") else value
+
+
+def _csv(result: ExportResult) -> dict[str, str]:
+    buffer = io.StringIO()
+    writer = csv.writer(buffer, lineterminator="\r\n")
+    writer.writerow(_CSV_HEADER)
+    for board in result.boards:
+        for column in board.columns:
+            for card in column.cards:
+                items = [i for cl in card.checklists for i in cl.items]
+                row = [
+                    board.id, _cell(board.title), column.id, _cell(column.title), card.id, _cell(card.title),
+                    _cell(card.description), _cell("; ".join(card.labels)), _cell("; ".join(card.assignees)),
+                    _cell(card.milestone or ""), card.due_at or "",
+                    _cell(json.dumps(dict(card.custom_fields), ensure_ascii=False)) if card.custom_fields else "",
+                    str(len(card.comments)), str(sum(i.done for i in items)), str(len(items)),
+                    _cell("; ".join(a.file or a.name for a in card.attachments)), "true" if card.archived else "false",
+                ]  # fmt: skip
+                writer.writerow(row)
+    return {"cards.csv": buffer.getvalue()}
+
+
+_CSS = """
+body{font-family:system-ui,sans-serif;margin:0;background:#f4f5f7;color:#172b4d}
+header{padding:12px 20px;background:#0b3d91;color:#fff}
+h1{margin:0 0 4px;font-size:20px}.desc{white-space:pre-wrap;margin:0;opacity:.9}
+.board{margin-bottom:24px}.columns{display:flex;gap:12px;padding:16px;overflow-x:auto;align-items:flex-start}
+.column{background:#ebecf0;border-radius:8px;min-width:272px;max-width:272px;padding:8px}
+.column h2{font-size:14px;margin:4px 4px 8px}
+.card{background:#fff;border-radius:6px;box-shadow:0 1px 1px rgba(9,30,66,.25);padding:8px;margin-bottom:8px}
+.card.archived{opacity:.55}.card h3{font-size:14px;margin:0 0 6px}
+.chip{display:inline-block;background:#dfe1e6;border-radius:3px;padding:0 6px;margin:0 4px 4px 0;font-size:12px}
+.meta{font-size:12px;color:#5e6c84}.body{white-space:pre-wrap;font-size:13px;margin:6px 0}
+ul.check{list-style:none;padding-left:4px;margin:4px 0;font-size:13px}
+blockquote{margin:4px 0;padding:2px 8px;border-left:3px solid #dfe1e6;font-size:13px;white-space:pre-wrap}
+.errors{margin:0 16px 16px;padding:8px;background:#ffebe6;border-radius:6px;font-size:13px}
+"""
+
+
+def _e(value: str) -> str:
+    return html.escape(value, quote=True)
+
+
+def _html_card(card: ExportCard) -> str:
+    parts = [
+        f'<div class="card{" archived" if card.archived else ""}" id="card-{_e(card.id)}">',
+        f"<h3>{_e(card.title)}</h3>",
+    ]
+    parts += [f'<span class="chip">{_e(label)}</span>' for label in card.labels]
+    facts = [("👤", ", ".join(card.assignees)), ("🏁", card.milestone or ""), ("📅", card.due_at or "")]
+    facts += [(name + ":", value) for name, value in card.custom_fields.items()]
+    parts += [f'<div class="meta">{_e(icon)} {_e(value)}</div>' for icon, value in facts if value]
+    if card.description:
+        parts.append(f'<div class="body">{_e(card.description)}</div>')
+    for checklist in card.checklists:
+        parts.append(f'<div class="meta">{_e(checklist.title)}</div><ul class="check">')
+        parts += [f"<li>{'☑' if i.done else '☐'} {_e(i.text)}</li>" for i in checklist.items]
+        parts.append("</ul>")
+    for comment in card.comments:
+        parts.append(
+            f'<blockquote>{_e(comment.body)}<div class="meta">— {_e(comment.author)}, '
+            f"{_e(comment.created_at)}</div></blockquote>"
+        )
+    for a in card.attachments:
+        label = f"📎 {_e(a.name)} ({_e(a.mime)}, {a.size} bytes)"
+        parts.append(
+            f'<div class="meta"><a href="{_e(quote(a.file))}">{label}</a></div>'
+            if a.file
+            else f'<div class="meta">{label}</div>'
+        )
+    if card.archived:
+        parts.append('<div class="meta">archived</div>')
+    parts.append("</div>")
+    return "".join(parts)
+
+
+def _html(result: ExportResult) -> dict[str, str]:
+    out = ['<!DOCTYPE html><html lang="en"><head><meta charset="utf-8">',
+           '<meta name="viewport" content="width=device-width, initial-scale=1">',
+           f"<title>MSKanban export {_e(result.exported_at)}</title><style>{_CSS}</style></head><body>"]  # fmt: skip
+    for board in result.boards:
+        out.append(f'<section class="board" id="board-{_e(board.id)}"><header><h1>{_e(board.title)}</h1>')
+        if board.description:
+            out.append(f'<p class="desc">{_e(board.description)}</p>')
+        out.append('</header><div class="columns">')
+        for column in board.columns:
+            cards = "".join(_html_card(card) for card in column.cards)
+            out.append(f'<div class="column" id="column-{_e(column.id)}"><h2>{_e(column.title)}</h2>{cards}</div>')
+        out.append("</div>")
+        if board.failures:
+            items = "".join(f"<li>{_e(str(f))}</li>" for f in board.failures)
+            out.append(f'<div class="errors">Fields that could not be decrypted:<ul>{items}</ul></div>')
+        out.append("</section>")
+    out.append("</body></html>\n")
+    return {"export.html": "\n".join(out)}
+
+
+FORMATS: dict[str, Callable[[ExportResult], dict[str, str]]] = {
+    "json": _json,
+    "markdown": _markdown,
+    "csv": _csv,
+    "html": _html,
+}
+
+
+def render(result: ExportResult, fmt: str) -> dict[str, str]:
+    """File name -> content for one format (nothing written)."""
+    try:
+        return FORMATS[fmt](result)
+    except KeyError:
+        raise UsageError(f"unknown export format {fmt!r}; choose one of {', '.join(FORMATS)}") from None
+
+
+def write_export(result: ExportResult, fmt: str, out_dir: Path) -> list[Path]:
+    """Render everything first, then write each file atomically; returns the paths written."""
+    files = render(result, fmt)
+    written = []
+    for name, content in files.items():
+        path = out_dir / name
+        atomic_write_text(path, content)
+        written.append(path)
+    return written
