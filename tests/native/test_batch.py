@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import base64
 import json
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
@@ -311,3 +312,12 @@ def test_paths_agree_on_random_and_mutated_envelopes(texts: list[str], flips: st
         with on_path(name):
             results[name] = [outcome(r) for r in decrypt_batch(KEY, items)]  # type: ignore[arg-type]
     assert results["native"] == results["pure"] == reference(KEY, items)
+
+
+def test_concurrent_batches_from_python_threads(path: str) -> None:
+    """The GIL is released during a native batch: other Python threads run their own at the same time."""
+    plain = [f"{i} ✓".encode() * 20 for i in range(2000)]
+    items: list[tuple[object, FieldSpec, str | None]] = [(seal(p), TITLE, None) for p in plain]
+    with ThreadPoolExecutor(max_workers=4) as pool:
+        runs = [pool.submit(decrypt_batch, KEY, items, threads=2) for _ in range(8)]  # type: ignore[arg-type]
+        assert all(run.result() == plain for run in runs)
