@@ -28,7 +28,6 @@ from pathlib import Path
 from typing import Any
 
 import nacl.bindings
-import pycrdt
 from argon2.low_level import Type, core, ffi, lib
 
 from mskclient import _profile
@@ -139,12 +138,28 @@ _ROLE_KEYS: dict[_profile.KeyRole, SymmetricKey] = {
 }
 
 
+def _varuint(value: int) -> bytes:
+    out = bytearray()
+    while True:
+        byte, value = value & 0x7F, value >> 7
+        out.append(byte | (0x80 if value else 0))
+        if not value:
+            return bytes(out)
+
+
+def _var_bytes(data: bytes) -> bytes:
+    return _varuint(len(data)) + data
+
+
 def yjs_description(text: str) -> bytes:
-    """A real Yjs v1 state update of a card description (fixed client id, so reproducible)."""
-    doc = pycrdt.Doc(client_id=2026)
-    description = doc.get("description", type=pycrdt.Text)
-    description += text
-    return bytes(doc.get_update())
+    """A Yjs v1 update: client 2026 inserts `text` at clock 0 into the root Y.Text "description".
+
+    Written out in lib0 encoding (one struct group, one ContentString item whose
+    parent is the named root type, empty delete set) so the bytes never depend
+    on a CRDT library's version; the tests check that Yjs and pycrdt read it.
+    """
+    item = b"\x04" + _varuint(1) + _var_bytes(b"description") + _var_bytes(text.encode("utf-8"))
+    return _varuint(1) + _varuint(1) + _varuint(2026) + _varuint(0) + item + _varuint(0)
 
 
 _MARKDOWN = (
@@ -262,19 +277,6 @@ def secretstream_cases() -> list[Case]:
 # --- relay-frame.json ---------------------------------------------------------------------
 
 
-def _varuint(value: int) -> bytes:
-    out = bytearray()
-    while True:
-        byte, value = value & 0x7F, value >> 7
-        out.append(byte | (0x80 if value else 0))
-        if not value:
-            return bytes(out)
-
-
-def _var_bytes(data: bytes) -> bytes:
-    return _varuint(len(data)) + data
-
-
 def _awareness(client_id: int, clock: int, state: object) -> bytes:
     """y-protocols awareness message: type 1, then the update as a varUint8Array."""
     state_json = json.dumps(state, ensure_ascii=False, separators=(",", ":")).encode()
@@ -298,11 +300,10 @@ def relay_cases() -> list[Case]:
             _awareness(77, 3, {"user": user, "cardId": "ckv9x2m3p0000abcd"}),
         ),
         ("awareness null state when leaving", board_room, _awareness(77, 4, None)),
-        ("empty message", board_room, b""),
         (
-            "large update (100 KiB)",
+            "large update (over 100 KiB)",
             card_room,
-            _varuint(0) + _varuint(2) + _var_bytes(seeded("plain/relay-big", 100 * 1024)),
+            _varuint(0) + _varuint(2) + _var_bytes(yjs_description("Long shared notes \u270d\ufe0f\n" * 4000)),
         ),
     ]
     key = BoardKey(seeded("key/relay-board", 32))

@@ -13,6 +13,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
+import pycrdt
 import pytest
 from argon2.low_level import Type, core, ffi, lib
 
@@ -138,6 +139,10 @@ def test_envelope(case: dict[str, Any]) -> None:
     parsed = Envelope.parse(case["envelope"], Where.of(spec))
     assert parsed.nonce == nonce
     assert str(parsed) == case["envelope"]
+    if spec == _profile.field("card", "encDescription"):  # a Yjs update with a Y.Text "description"
+        doc = pycrdt.Doc()
+        doc.apply_update(plaintext)
+        assert str(doc.get("description", type=pycrdt.Text)).startswith("# Release plan")
 
 
 @each_case("sealed.json")

@@ -7,6 +7,10 @@ import { readdirSync, readFileSync } from "node:fs";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { argon2id as nobleArgon2id } from "@noble/hashes/argon2.js";
+import * as decoding from "lib0/decoding";
+import * as awarenessProtocol from "y-protocols/awareness";
+import * as syncProtocol from "y-protocols/sync";
+import * as Y from "yjs";
 import {
   CIPHER_CHUNK,
   CHUNK,
@@ -24,6 +28,38 @@ import {
   sodium,
   text,
 } from "./common.mjs";
+
+/** card.encDescription holds Y.encodeStateAsUpdate(doc) with a Y.Text "description" (profile §5, §9). */
+function checkYjsDescription(update) {
+  const doc = new Y.Doc();
+  Y.applyUpdate(doc, update);
+  if (doc.getText("description").length === 0) throw new Error("no description text in the Yjs update");
+  assertEqual(Y.encodeStateAsUpdate(doc), update, "Yjs re-encoding of the update");
+}
+
+/** A relay message must be a y-protocols message that y-protocols reads to the last byte. */
+function checkRelayMessage(message) {
+  const decoder = decoding.createDecoder(message);
+  const type = decoding.readVarUint(decoder);
+  if (type === 0) {
+    // Read by hand: Yjs logs and swallows a broken update instead of throwing.
+    const step = decoding.readVarUint(decoder);
+    const payload = decoding.readVarUint8Array(decoder);
+    if (step === syncProtocol.messageYjsSyncStep1) Y.decodeStateVector(payload);
+    else if (step === syncProtocol.messageYjsSyncStep2 || step === syncProtocol.messageYjsUpdate) checkYjsDescription(payload);
+    else throw new Error(`unknown sync step ${step}`);
+  } else if (type === 1) {
+    const awareness = new awarenessProtocol.Awareness(new Y.Doc());
+    try {
+      awarenessProtocol.applyAwarenessUpdate(awareness, decoding.readVarUint8Array(decoder), "vector");
+    } finally {
+      awareness.destroy();
+    }
+  } else if (type !== 3) {
+    throw new Error(`unknown y-protocols message type ${type}`);
+  }
+  if (decoding.hasContent(decoder)) throw new Error("bytes left after the y-protocols message");
+}
 
 /** Profile §4 recovery key text, written from the spec with BigInt (Crockford base32 + mod-37 check). */
 function recoveryKeyText(key) {
@@ -50,6 +86,7 @@ const CHECKS = {
     assertEqual(nonce, d(c.nonce), "nonce");
     assertEqual(plaintext, d(c.plaintext), "plaintext");
     assertEqual(sealEnvelope(key, d(c.plaintext), text(c.ad), d(c.nonce)), c.envelope, "re-created envelope");
+    if (c.ad === "msk1:card.description") checkYjsDescription(plaintext);
   },
   "sealed.json": (c) => {
     const pk = d(c.recipientPublicKey);
@@ -73,6 +110,7 @@ const CHECKS = {
   "relay-frame.json": (c) => {
     const key = d(c.key);
     assertEqual(openRelayFrame(key, c.room, d(c.frame)), d(c.message), "message");
+    checkRelayMessage(d(c.message));
     assertEqual(sealRelayFrame(key, c.room, d(c.message), d(c.nonce)), d(c.frame), "re-created frame");
   },
   "webhook-signature.json": (c) => {

@@ -1,0 +1,18 @@
+import * as Y from "yjs";
+import * as awarenessProtocol from "y-protocols/awareness";
+import * as syncProtocol from "y-protocols/sync";
+import * as encoding from "lib0/encoding";
+const hex = (u) => Buffer.from(u).toString("hex");
+const doc = new Y.Doc(); doc.clientID = 123456789;
+doc.getText("description").insert(0, "Zoë 😀 é");
+const aw = new awarenessProtocol.Awareness(doc);
+aw.setLocalState({ user: { id: "cabc12345", name: "Zoë 😀", color: "#ff0000" } });
+const e1 = encoding.createEncoder(); encoding.writeVarUint(e1, 1);
+encoding.writeVarUint8Array(e1, awarenessProtocol.encodeAwarenessUpdate(aw, [doc.clientID]));
+const e2 = encoding.createEncoder(); encoding.writeVarUint(e2, 0); syncProtocol.writeSyncStep1(e2, doc);
+const e3 = encoding.createEncoder(); encoding.writeVarUint(e3, 0); syncProtocol.writeSyncStep2(e3, doc);
+const e4 = encoding.createEncoder(); encoding.writeVarUint(e4, 0); syncProtocol.writeUpdate(e4, Y.encodeStateAsUpdate(doc));
+aw.setLocalState(null);
+const e5 = encoding.createEncoder(); encoding.writeVarUint(e5, 1);
+encoding.writeVarUint8Array(e5, awarenessProtocol.encodeAwarenessUpdate(aw, [doc.clientID]));
+console.log(JSON.stringify({awareness: hex(encoding.toUint8Array(e1)), step1: hex(encoding.toUint8Array(e2)), step2: hex(encoding.toUint8Array(e3)), update: hex(encoding.toUint8Array(e4)), leave: hex(encoding.toUint8Array(e5)), state: hex(Y.encodeStateAsUpdate(doc)), clock: aw.meta.get(doc.clientID).clock}, null, 1));
