@@ -67,4 +67,3 @@ def save_attachments(
         return dataclasses.replace(b, columns=columns)
 
     return dataclasses.replace(result, boards=tuple(board(b) for b in result.boards))
-

@@ -129,9 +129,24 @@ def _markdown(result: ExportResult) -> dict[str, str]:
 
 
 _CSV_HEADER = [
-    "boardId", "board", "columnId", "column", "cardId", "title", "description", "labels", "assignees",
-    "milestone", "dueAt", "customFields", "comments", "checklistItemsDone", "checklistItems", "attachments", "archived",
-]  # fmt: skip
+    "boardId",
+    "board",
+    "columnId",
+    "column",
+    "cardId",
+    "title",
+    "description",
+    "labels",
+    "assignees",
+    "milestone",
+    "dueAt",
+    "customFields",
+    "comments",
+    "checklistItemsDone",
+    "checklistItems",
+    "attachments",
+    "archived",
+]
 
 
 def _cell(value: str) -> str:
@@ -148,13 +163,24 @@ def _csv(result: ExportResult) -> dict[str, str]:
             for card in column.cards:
                 items = [i for cl in card.checklists for i in cl.items]
                 row = [
-                    board.id, _cell(board.title), column.id, _cell(column.title), card.id, _cell(card.title),
-                    _cell(card.description), _cell("; ".join(card.labels)), _cell("; ".join(card.assignees)),
-                    _cell(card.milestone or ""), card.due_at or "",
+                    board.id,
+                    _cell(board.title),
+                    column.id,
+                    _cell(column.title),
+                    card.id,
+                    _cell(card.title),
+                    _cell(card.description),
+                    _cell("; ".join(card.labels)),
+                    _cell("; ".join(card.assignees)),
+                    _cell(card.milestone or ""),
+                    card.due_at or "",
                     _cell(json.dumps(dict(card.custom_fields), ensure_ascii=False)) if card.custom_fields else "",
-                    str(len(card.comments)), str(sum(i.done for i in items)), str(len(items)),
-                    _cell("; ".join(a.file or a.name for a in card.attachments)), "true" if card.archived else "false",
-                ]  # fmt: skip
+                    str(len(card.comments)),
+                    str(sum(i.done for i in items)),
+                    str(len(items)),
+                    _cell("; ".join(a.file or a.name for a in card.attachments)),
+                    "true" if card.archived else "false",
+                ]
                 writer.writerow(row)
     return {"cards.csv": buffer.getvalue()}
 
@@ -214,9 +240,11 @@ def _html_card(card: ExportCard) -> str:
 
 
 def _html(result: ExportResult) -> dict[str, str]:
-    out = ['<!DOCTYPE html><html lang="en"><head><meta charset="utf-8">',
-           '<meta name="viewport" content="width=device-width, initial-scale=1">',
-           f"<title>MSKanban export {_e(result.exported_at)}</title><style>{_CSS}</style></head><body>"]  # fmt: skip
+    out = [
+        '<!DOCTYPE html><html lang="en"><head><meta charset="utf-8">',
+        '<meta name="viewport" content="width=device-width, initial-scale=1">',
+        f"<title>MSKanban export {_e(result.exported_at)}</title><style>{_CSS}</style></head><body>",
+    ]
     for board in result.boards:
         out.append(f'<section class="board" id="board-{_e(board.id)}"><header><h1>{_e(board.title)}</h1>')
         if board.description:
