@@ -37,6 +37,7 @@ __all__ = [
     "RELAY_CLOSE_BAD_TICKET",
     "RELAY_CLOSE_FORBIDDEN",
     "RELAY_CLOSE_TOO_BIG",
+    "RELAY_CLOSE_UNSUPPORTED",
     "RELAY_MAX_FRAME",
     "SALT_BYTES",
     "SESSION_COOKIE",
@@ -45,6 +46,8 @@ __all__ = [
     "TOTP_DIGITS",
     "TOTP_PERIOD",
     "TOTP_SKEW_STEPS",
+    "UNLOCK_AD_PREFIX",
+    "UNLOCK_KEY_INFO",
     "WEBHOOK_EVENTS",
     "WEBHOOK_RETRY_SCHEDULE",
     "WEBHOOK_TOLERANCE_SECONDS",
@@ -198,6 +201,13 @@ TOTP_DIGITS: Final = 6
 TOTP_PERIOD: Final = 30
 TOTP_SKEW_STEPS: Final = 1
 
+# --- Client-side unlock file (profile choice: the spec leaves local storage open) -------
+#: AD prefix of `msk unlock`'s key box; the profile name and expiry (unix s) follow, so a
+#: box moved to another profile or with an edited expiry does not open.
+UNLOCK_AD_PREFIX: Final = "msk1:cli.unlock:"
+#: HMAC-SHA256 info turning the printed session secret into the box key.
+UNLOCK_KEY_INFO: Final = b"msk1:cli.unlock.key"
+
 # --- Live (§8, §9) ----------------------------------------------------------------------
 SSE_HEARTBEAT_SECONDS: Final = 15
 TICKET_TTL_SECONDS: Final = 60
@@ -206,6 +216,9 @@ RELAY_MAX_FRAME: Final = 1024 * 1024
 RELAY_CLOSE_BAD_TICKET: Final = 4401
 RELAY_CLOSE_FORBIDDEN: Final = 4403
 RELAY_CLOSE_TOO_BIG: Final = 1009
+# Profile choice: a text frame on the relay (frames are binary only) closes the socket with
+# 1003 "unsupported data", the RFC 6455 code for a data type the endpoint cannot accept.
+RELAY_CLOSE_UNSUPPORTED: Final = 1003
 AWARENESS_RENEW_SECONDS: Final = 15
 
 

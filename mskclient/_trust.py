@@ -1,0 +1,64 @@
+"""Trust on first use for other members' public keys (profile §4).
+
+The first public key seen for a user id is pinned (per server + account, in a
+0600 JSON file).  A later different key is reported and blocks sealing a
+workspace key to that member until the user accepts it with `trust()`
+(`msk members trust EMAIL`), so a hostile server cannot swap in its own key.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from ._errors import KeyTrustError, UsageError
+from ._session_store import atomic_write
+from .crypto import b64u_decode, b64u_encode, fingerprint
+
+__all__ = ["TrustStore"]
+
+
+class TrustStore:
+    """Pinned public keys by user id; `path=None` keeps them in memory only."""
+
+    def __init__(self, path: Path | None = None) -> None:
+        self.path = path
+        self._pins: dict[str, dict[str, str]] = {}
+        if path is not None and path.exists():
+            try:
+                data = json.loads(path.read_text("utf-8"))
+                if not isinstance(data, dict) or not all(
+                    isinstance(v, dict) and isinstance(v.get("publicKey"), str) for v in data.values()
+                ):
+                    raise ValueError
+                self._pins = data
+            except (ValueError, OSError) as exc:
+                raise UsageError(f"trust store {path} is unreadable or damaged: {exc}") from None
+
+    def pinned(self, user_id: str) -> bytes | None:
+        pin = self._pins.get(user_id)
+        return None if pin is None else b64u_decode(pin["publicKey"])
+
+    def check(self, user_id: str, email: str, public_key: bytes) -> bool:
+        """Pin on first use; True if the key is the pinned one (or new), False if it changed."""
+        pinned = self.pinned(user_id)
+        if pinned is None:
+            self.trust(user_id, email, public_key)
+            return True
+        return pinned == public_key
+
+    def require(self, user_id: str, email: str, public_key: bytes) -> None:
+        """KeyTrustError unless `public_key` is the pinned (or a first-seen) key of this user."""
+        if not self.check(user_id, email, public_key):
+            old = self.pinned(user_id)
+            assert old is not None
+            raise KeyTrustError(
+                f"the public key of {email} changed: pinned {fingerprint(old)}, server now sends "
+                f"{fingerprint(public_key)}; verify it with them, then run `msk members trust {email}`"
+            )
+
+    def trust(self, user_id: str, email: str, public_key: bytes) -> None:
+        """Pin (or re-pin after a verified change) this user's key."""
+        self._pins[user_id] = {"email": email, "publicKey": b64u_encode(public_key)}
+        if self.path is not None:
+            atomic_write(self.path, json.dumps(self._pins, indent=1, sort_keys=True).encode("utf-8"))

@@ -1,0 +1,178 @@
+"""Shared helpers of every `msk` command: global options, password sources, output, clients.
+
+Use it as::
+
+    @click.command()
+    @global_options
+    def boards(ctx: CliContext) -> None:
+        client = ctx.unlocked_client()          # keys from MSK_SESSION or the password
+        ctx.emit([...json...], lambda: table)   # --json prints JSON, else the rich renderable
+
+Passwords come from `--password-file`, `MSK_PASSWORD` or a prompt; never from
+an option value (it would land in shell history and `ps`).
+"""
+
+from __future__ import annotations
+
+import functools
+import json
+import os
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, TypeVar
+
+import click
+from rich.console import Console, RenderableType
+
+from .._errors import UsageError
+from .._pacing import Pacer
+from .._session_store import SessionRecord, SessionStore
+from .._trust import TrustStore
+from ..client import Client
+
+__all__ = ["CliContext", "global_options", "parse_duration"]
+
+_F = TypeVar("_F", bound=Callable[..., Any])
+
+
+@dataclass
+class CliContext:
+    """What the global options resolved to, and the ways to get a client from them."""
+
+    server: str | None
+    profile: str
+    json: bool
+    password_file: Path | None
+    store: SessionStore = field(default_factory=SessionStore)
+    console: Console = field(default_factory=Console)
+    err: Console = field(default_factory=lambda: Console(stderr=True))
+
+    # --- sessions ------------------------------------------------------------------------
+    def record(self) -> SessionRecord:
+        """The profile's saved session; UsageError if it has none (or is for another server)."""
+        record = self.store.load(self.profile)
+        if record is None:
+            raise UsageError(f"profile {self.profile!r} is not logged in; run `msk login EMAIL`")
+        if self.server is not None and self.server.rstrip("/") != record.server:
+            raise UsageError(
+                f"profile {self.profile!r} is for {record.server}, not {self.server}; use --profile for another server"
+            )
+        return record
+
+    def server_url(self) -> str:
+        """--server / MSK_SERVER, else the profile's server."""
+        if self.server:
+            return self.server.rstrip("/")
+        record = self.store.load(self.profile)
+        if record is None:
+            raise UsageError("which server? pass --server URL or set MSK_SERVER")
+        return record.server
+
+    def trust_store(self, server: str, email: str) -> TrustStore:
+        return TrustStore(self.store.trust_path(server, email))
+
+    def new_client(self, server: str, email: str | None = None, token: str | None = None) -> Client:
+        """A Client closed when the command ends; pins public keys per server + account."""
+        trust = self.trust_store(server, email) if email else None
+        client = Client(server, token=token, email=email, trust=trust, pacer=Pacer(on_wait=self._show_wait))
+        click.get_current_context().call_on_close(client.close)
+        return client
+
+    def client(self) -> Client:
+        """A logged-in client without keys (enough for metadata-only commands)."""
+        record = self.record()
+        return self.new_client(record.server, record.email, record.token)
+
+    def unlocked_client(self) -> Client:
+        """A logged-in client with the account keys: from `msk unlock` (MSK_SESSION) or the password."""
+        record = self.record()
+        client = self.new_client(record.server, record.email, record.token)
+        session = os.environ.get("MSK_SESSION")
+        if session:
+            client.use_keys(self.store.unlocked_keys(self.profile, session))
+        else:
+            client.unlock(self.password())
+        return client
+
+    def save_session(self, client: Client) -> None:
+        """Remember the client's login under this profile (mode 0600, atomic)."""
+        user = client.core.user
+        if client.core.email is None:
+            raise UsageError("no account to remember")
+        self.store.save(
+            self.profile,
+            SessionRecord(client.server, client.core.email, user.id if user else None, client.token),
+        )
+
+    # --- secrets -------------------------------------------------------------------------
+    def password(self, prompt: str = "Password", *, confirm: bool = False) -> str:
+        """From --password-file, then MSK_PASSWORD, then a hidden prompt."""
+        if self.password_file is not None:
+            try:
+                lines = self.password_file.read_text("utf-8").splitlines()
+            except (OSError, UnicodeDecodeError) as exc:
+                raise UsageError(f"cannot read the password file: {exc}") from None
+            if not lines or not lines[0]:
+                raise UsageError("the password file is empty")
+            return lines[0]
+        env = os.environ.get("MSK_PASSWORD")
+        if env:
+            return env
+        value = click.prompt(prompt, hide_input=True, confirmation_prompt=confirm, err=True)
+        assert isinstance(value, str)
+        if not value:
+            raise UsageError("empty password")
+        return value
+
+    # --- output --------------------------------------------------------------------------
+    def emit(self, data: Any, render: Callable[[], RenderableType | str] | None = None) -> None:
+        """`--json`: print `data` as JSON on stdout; otherwise print the rich renderable."""
+        if self.json or render is None:
+            click.echo(json.dumps(data, indent=2, ensure_ascii=False, default=str))
+        else:
+            self.console.print(render())
+
+    def _show_wait(self, seconds: float, reason: str) -> None:
+        if seconds >= 1:
+            self.err.print(f"[dim]waiting {seconds:.0f} s ({reason} rate limit)[/dim]")
+
+
+def global_options(command: _F) -> _F:
+    """Add --server, --profile, --json and --password-file; pass a CliContext first."""
+
+    @click.option("--server", envvar="MSK_SERVER", help="Server URL (env MSK_SERVER); default: the profile's.")
+    @click.option(
+        "--profile", envvar="MSK_PROFILE", default="default", show_default=True, help="Saved login (env MSK_PROFILE)."
+    )
+    @click.option("--json", "as_json", is_flag=True, help="Print JSON instead of tables.")
+    @click.option(
+        "--password-file",
+        type=click.Path(dir_okay=False, path_type=Path),
+        help="Read the password from this file's first line (else MSK_PASSWORD or a prompt).",
+    )
+    @functools.wraps(command)
+    def wrapper(
+        *args: Any, server: str | None, profile: str, as_json: bool, password_file: Path | None, **kwargs: Any
+    ) -> Any:
+        ctx = CliContext(server=server, profile=profile, json=as_json, password_file=password_file)
+        return command(ctx, *args, **kwargs)
+
+    return wrapper  # type: ignore[return-value]
+
+
+_UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400}
+
+
+def parse_duration(text: str) -> float:
+    """'90', '90s', '15m', '2h', '1d' → seconds."""
+    text = text.strip().lower()
+    unit = text[-1:] if text[-1:] in _UNITS else "s"
+    number = text[:-1] if text[-1:] in _UNITS else text
+    try:
+        value = float(number)
+    except ValueError:
+        raise UsageError(f"not a duration: {text!r} (use e.g. 15m, 2h, 90s)") from None
+    if value <= 0:
+        raise UsageError("a duration must be positive")
+    return value * _UNITS[unit]

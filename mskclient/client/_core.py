@@ -1,0 +1,1305 @@
+"""The one implementation of every client operation, as sans-I/O flows.
+
+Each public method of `Core` is a generator that yields `Request`s and
+receives `Response`s (as httpx drives its auth flows); `Client` and
+`AsyncClient` run the same generators with a sync or an async driver.  Core
+holds the client's state: session cookie, account keys, and the lazily
+unwrapped workspace and board keys.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import tempfile
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, BinaryIO, Final, TypeVar
+
+from .. import _description
+from .._errors import ConflictError, NotFoundError, ProtocolError, UsageError
+from .._models import (
+    ActivityEvent,
+    Attachment,
+    Automation,
+    Board,
+    Card,
+    CardTemplate,
+    Checklist,
+    ChecklistItem,
+    Column,
+    Comment,
+    CustomField,
+    Delivery,
+    Health,
+    Label,
+    Me,
+    Member,
+    Membership,
+    Milestone,
+    Notification,
+    TotpEnrollment,
+    User,
+    UserLookup,
+    Webhook,
+    Workspace,
+    WsTicket,
+)
+from .._profile import field as spec
+from .._profile import is_valid_id
+from .._trust import TrustStore
+from ..crypto import (
+    CIPHER_CHUNK_SIZE,
+    AccountKeys,
+    BoardKey,
+    FileKey,
+    KeyPair,
+    MasterKey,
+    RecoveryKey,
+    StreamDecryptor,
+    UserKey,
+    Where,
+    WorkspaceKey,
+    b64u_decode,
+    b64u_encode,
+    check_login_init,
+    create_account,
+    decrypt_field,
+    derive_login_keys,
+    fingerprint,
+    format_recovery_key,
+    normalize_email,
+    open_file_key,
+    open_sealed,
+    open_workspace_key,
+    parse_recovery_key,
+    rewrap_user_key,
+    seal_workspace_key,
+    unlock_account,
+    unwrap_board_key,
+    wrap_board_key,
+    wrap_file_key,
+)
+from ._crypt import EncryptingReader, open_bytes, open_text, seal_bytes, seal_text
+from ._wire import Flow, Obj, Request, Response, path, read_array, read_object
+
+__all__ = ["UNSET", "Core", "Registration"]
+
+_OnBoard = TypeVar("_OnBoard", Label, Milestone, CustomField, Automation)
+
+#: Attempts of a safe edit (read, merge, PATCH with If-Match) before giving up on 409s.
+_EDIT_ATTEMPTS: Final = 5
+_HEADER_BYTES: Final = 24
+
+
+class _Unset:
+    def __repr__(self) -> str:
+        return "UNSET"
+
+
+#: Marks "leave unchanged" where None is a meaningful value (e.g. clearing a due date).
+UNSET: Final = _Unset()
+
+
+@dataclass(frozen=True, slots=True)
+class Registration:
+    """A new account.  `recovery_key` must be shown to the user once and never stored."""
+
+    user: User
+    recovery_key: str = field(repr=False)
+
+
+def _get(route: str, *ids: str, params: Mapping[str, str] | None = None) -> Request:
+    return Request("GET", path(route, *ids), params=params)
+
+
+def _send(method: str, route: str, *ids: str, body: Any = None, ok: frozenset[int] = frozenset()) -> Request:
+    return Request(method, path(route, *ids), json=body, ok=ok)
+
+
+def _user(obj: Obj) -> User:
+    return User(
+        id=obj.id(),
+        email=obj.text("email"),
+        display_name=obj.opt_text("displayName"),
+        public_key=_public_key(obj, "publicKey"),
+        totp_enabled=obj.flag("totpEnabled", False),
+    )
+
+
+def _public_key(obj: Obj, name: str) -> bytes:
+    try:
+        key = b64u_decode(obj.text(name))
+    except ValueError:
+        key = b""
+    if len(key) != 32:
+        raise ProtocolError(f"{obj.entity}.{name}: not a 32-byte public key")
+    return key
+
+
+def _stamp(obj: Obj, name: str) -> str:
+    value = obj.data.get(name)
+    return value if isinstance(value, str) else ""
+
+
+class Core:
+    """Client state and the flows; drivers call `Core.<op>(core, ...)` and run the generator."""
+
+    def __init__(self, *, token: str | None = None, email: str | None = None, trust: TrustStore | None = None) -> None:
+        #: Value of the `msk_session` cookie, sent on every request while set.
+        self.token = token
+        self.email = normalize_email(email) if email else None
+        self.user: User | None = None
+        self.trust = trust if trust is not None else TrustStore()
+        self._keys: AccountKeys | None = None
+        self._sealed_wk: dict[str, str] = {}
+        self._wk: dict[str, WorkspaceKey] = {}
+        self._bk: dict[str, BoardKey] = {}
+        #: entity id -> board id, learnt from every read, so updates of children find their key.
+        self._board_of: dict[str, str] = {}
+
+    # --- state ------------------------------------------------------------------------------
+    @property
+    def keys(self) -> AccountKeys:
+        if self._keys is None:
+            raise UsageError("this client has no account keys: log in with the password or unlock first")
+        return self._keys
+
+    @property
+    def has_keys(self) -> bool:
+        return self._keys is not None
+
+    def use_keys(self, keys: AccountKeys) -> None:
+        """Use already unlocked account keys (e.g. from `msk unlock`)."""
+        self._keys = keys
+        self._wk.clear()
+        self._bk.clear()
+        self._sealed_wk.clear()
+
+    def _remember(self, entity_id: str, board_id: str) -> None:
+        self._board_of[entity_id] = board_id
+
+    def _board_for(self, entity_id: str, board_id: str | None, what: str) -> str:
+        found = board_id or self._board_of.get(entity_id)
+        if found is None:
+            raise UsageError(f"which board is {what} {entity_id} on? pass board_id=")
+        return found
+
+    # --- authentication ---------------------------------------------------------------------
+    def _prelogin(self, email: str, password: str) -> Flow[tuple[str, Any]]:
+        answer = yield _send("POST", "/auth/login-init", body={"email": email})
+        salt, params = check_login_init(answer.json())
+        return email, derive_login_keys(password, salt, params)
+
+    def _after_login(self, response: Response, master: MasterKey | None) -> User:
+        token = _session_cookie(response)
+        if token is None:
+            raise ProtocolError("login answered without a session cookie")
+        self.token = token
+        user_obj = read_object(response, "login").child("user", "user")
+        user = _user(user_obj)
+        if master is not None:
+            self.use_keys(unlock_account(master, user_obj.data))
+        self.user, self.email = user, user.email
+        return user
+
+    def register(self, email: str, password: str) -> Flow[Registration]:
+        """Create an account (login-init salt → KDF → new keys), then log in with it."""
+        email = normalize_email(email)
+        _, login = yield from self._prelogin(email, password)
+        account = create_account(login.master_key)
+        yield _send("POST", "/auth/register", body={"email": email, "authHash": login.auth_hash, **account.fields})
+        response = yield _send("POST", "/auth/login", body={"email": email, "authHash": login.auth_hash})
+        user = self._after_login(response, None)
+        self.use_keys(account.keys)
+        return Registration(user, format_recovery_key(account.recovery_key))
+
+    def login(self, email: str, password: str, totp: str | None = None) -> Flow[User]:
+        """login-init → check KDF parameters → Argon2id → login [+ TOTP] → unlock the keys."""
+        email = normalize_email(email)
+        _, login = yield from self._prelogin(email, password)
+        body: dict[str, str] = {"email": email, "authHash": login.auth_hash}
+        if totp is not None:
+            body["totp"] = totp
+        response = yield _send("POST", "/auth/login", body=body)
+        return self._after_login(response, login.master_key)
+
+    def unlock(self, password: str) -> Flow[User]:
+        """Derive the keys from the password for an existing session (no new login)."""
+        if self.email is None:
+            raise UsageError("unlock needs the account's email")
+        _, login = yield from self._prelogin(self.email, password)
+        me = yield _get("/me")
+        user_obj = read_object(me, "me").child("user", "user")
+        self.use_keys(unlock_account(login.master_key, user_obj.data))
+        self.user = _user(user_obj)
+        return self.user
+
+    def logout(self) -> Flow[None]:
+        yield _send("POST", "/auth/logout")
+        self.token = None
+        self._keys = None
+
+    def recover(self, email: str, recovery_key: str | RecoveryKey, new_password: str) -> Flow[None]:
+        """Set a new password with the recovery key (the old password is lost)."""
+        email = normalize_email(email)
+        rk = parse_recovery_key(recovery_key) if isinstance(recovery_key, str) else recovery_key
+        step1 = read_object((yield _send("POST", "/auth/recovery", body={"email": email})), "recovery")
+        keys = _recovery_keys(rk, step1)
+        challenge = open_sealed(step1.text("sealedChallenge"), keys.keypair, Where("recovery", "sealedChallenge"))
+        init = yield _send("POST", "/auth/login-init", body={"email": email})
+        kdf = init.json().get("kdf") if isinstance(init.json(), dict) else None
+        answer = {"salt": step1.text("salt"), "kdf": step1.data.get("kdf", kdf)}
+        salt, params = check_login_init(answer)
+        login = derive_login_keys(new_password, salt, params)
+        yield _send(
+            "POST",
+            "/auth/recovery",
+            body={
+                "email": email,
+                "challengeId": step1.text("challengeId"),
+                "challenge": b64u_encode(challenge),
+                "authHash": login.auth_hash,
+                "encSymmetricKey": str(rewrap_user_key(login.master_key, keys.user_key)),
+            },
+        )
+
+    def totp_enroll(self) -> Flow[TotpEnrollment]:
+        obj = read_object((yield _send("POST", "/auth/2fa/enroll")), "totp")
+        return TotpEnrollment(obj.text("secret"), obj.text("otpauthUrl"))
+
+    def totp_verify(self, code: str) -> Flow[None]:
+        yield _send("POST", "/auth/2fa/verify", body={"totp": code})
+
+    def totp_disable(self, code: str) -> Flow[None]:
+        yield _send("POST", "/auth/2fa/disable", body={"totp": code})
+
+    def ws_ticket(self, room: str) -> Flow[WsTicket]:
+        kind, _, room_id = room.partition(":")
+        if kind not in ("card", "board") or not is_valid_id(room_id):
+            raise UsageError(f"not a relay room: {room!r}")
+        obj = read_object((yield _send("POST", "/auth/ws-ticket", body={"room": room})), "ticket")
+        return WsTicket(obj.text("ticket"), obj.text("expiresAt"))
+
+    def health(self) -> Flow[Health]:
+        obj = read_object((yield _get("/health")), "health")
+        return Health(obj.flag("ok"), str(obj.raw("db")), str(obj.raw("redis")))
+
+    # --- me ---------------------------------------------------------------------------------
+    def me(self) -> Flow[Me]:
+        obj = read_object((yield _get("/me")), "me")
+        user = _user(obj.child("user", "user"))
+        memberships = []
+        for m in obj.children("memberships", "membership"):
+            ws = m.id("workspaceId")
+            memberships.append(Membership(ws, m.text("role")))
+            if isinstance(m.data.get("encWorkspaceKey"), str):
+                self._sealed_wk[ws] = m.text("encWorkspaceKey")
+        self.user = user
+        return Me(user, tuple(memberships))
+
+    def export_me(self) -> Flow[Any]:
+        """The server's `/me/export` (ciphertext + metadata) as parsed JSON, for `mskclient.export`."""
+        return (yield _get("/me/export")).json()
+
+    def notifications(self) -> Flow[list[Notification]]:
+        rows = read_array((yield _get("/me/notifications")).json(), "notification")
+        return [
+            Notification(
+                id=o.id(),
+                kind=str(o.data.get("kind") or o.data.get("type") or ""),
+                card_id=o.opt_id("cardId"),
+                board_id=o.opt_id("boardId"),
+                read=bool(o.data.get("read", False)),
+                created_at=_stamp(o, "createdAt"),
+                data={k: v for k, v in o.data.items() if k not in ("id", "kind", "type")},
+            )
+            for o in rows
+        ]
+
+    def delete_account(self) -> Flow[None]:
+        """DELETE /me: the server shreds the key material at once."""
+        yield _send("DELETE", "/me")
+        self.token = None
+        self._keys = None
+
+    # --- keys -------------------------------------------------------------------------------
+    def workspace_key(self, workspace_id: str) -> Flow[WorkspaceKey]:
+        """The workspace key, opened from this account's membership (cached)."""
+        if workspace_id not in self._wk:
+            path("/{}", workspace_id)
+            if workspace_id not in self._sealed_wk:
+                yield from self.me()
+            sealed = self._sealed_wk.get(workspace_id)
+            if sealed is None:
+                raise NotFoundError(404, "NOT_FOUND", f"not a member of workspace {workspace_id}")
+            self._wk[workspace_id] = open_workspace_key(sealed, self.keys.keypair, workspace_id)
+        return self._wk[workspace_id]
+
+    def board_key(self, board_id: str) -> Flow[BoardKey]:
+        """The board key (WK from the membership → BK from the board), cached per client."""
+        if board_id not in self._bk:
+            obj = read_object((yield _get("/boards/{}", board_id)), "board")
+            yield from self._board_key_of(obj)
+        return self._bk[board_id]
+
+    def _board_key_of(self, obj: Obj) -> Flow[BoardKey]:
+        board_id = obj.id()
+        if board_id not in self._bk:
+            wk = yield from self.workspace_key(obj.id("workspaceId"))
+            self._bk[board_id] = unwrap_board_key(wk, obj.raw("encBoardKey"), board_id)
+        return self._bk[board_id]
+
+    # --- workspaces and members ---------------------------------------------------------------
+    def _workspace(self, obj: Obj) -> Flow[Workspace]:
+        ws_id = obj.id()
+        wk = yield from self.workspace_key(ws_id)
+        return Workspace(
+            ws_id,
+            open_text(wk, obj, "encName", ws_id),
+            obj.id("ownerId"),
+            _stamp(obj, "createdAt"),
+            _stamp(obj, "updatedAt"),
+        )
+
+    def workspaces(self) -> Flow[list[Workspace]]:
+        rows = read_array((yield _get("/workspaces")).json(), "workspace")
+        found = []
+        for o in rows:
+            found.append((yield from self._workspace(o)))
+        return found
+
+    def workspace(self, workspace_id: str) -> Flow[Workspace]:
+        return (yield from self._workspace(read_object((yield _get("/workspaces/{}", workspace_id)), "workspace")))
+
+    def create_workspace(self, name: str) -> Flow[Workspace]:
+        """A fresh workspace key, sealed to our own public key; we become the owner."""
+        wk = WorkspaceKey.generate()
+        body = {
+            "encName": seal_text(wk, "workspace", "encName", name),
+            "encWorkspaceKey": str(seal_workspace_key(wk, self.keys.keypair.public)),
+        }
+        obj = read_object((yield _send("POST", "/workspaces", body=body)), "workspace")
+        self._wk[obj.id()] = wk
+        return (yield from self._workspace(obj))
+
+    def rename_workspace(self, workspace_id: str, name: str) -> Flow[Workspace]:
+        wk = yield from self.workspace_key(workspace_id)
+        body = {"encName": seal_text(wk, "workspace", "encName", name)}
+        return (
+            yield from self._workspace(
+                read_object((yield _send("PATCH", "/workspaces/{}", workspace_id, body=body)), "workspace")
+            )
+        )
+
+    def delete_workspace(self, workspace_id: str) -> Flow[None]:
+        yield _send("DELETE", "/workspaces/{}", workspace_id)
+        self._wk.pop(workspace_id, None)
+
+    def _member(self, obj: Obj) -> Member:
+        user_id, email = obj.id("userId"), obj.text("email")
+        key = _public_key(obj, "publicKey")
+        return Member(user_id, email, obj.opt_text("displayName"), obj.text("role"), key, fingerprint(key))
+
+    def members(self, workspace_id: str) -> Flow[list[Member]]:
+        """Members with the fingerprints of the keys the server sent (pinned on first use).
+
+        A member whose key differs from the pinned one is still listed (so the
+        user sees it); `key_trusted()` tells, and sealing to them is blocked.
+        """
+        rows = read_array((yield _get("/workspaces/{}/members", workspace_id)), "member")
+        members = [self._member(o) for o in rows]
+        for m in members:
+            self.trust.check(m.user_id, m.email, m.public_key)
+        return members
+
+    def key_trusted(self, member: Member | UserLookup) -> bool:
+        """False if this member's key differs from the pinned one."""
+        user_id = member.user_id if isinstance(member, Member) else member.id
+        pinned = self.trust.pinned(user_id)
+        return pinned is None or pinned == member.public_key
+
+    def lookup_user(self, email: str) -> Flow[UserLookup]:
+        obj = read_object((yield _get("/users/lookup", params={"email": normalize_email(email)})), "user")
+        key = _public_key(obj, "publicKey")
+        return UserLookup(obj.id(), obj.text("email"), key, fingerprint(key))
+
+    def invite(self, workspace_id: str, email: str, role: str = "member") -> Flow[Member]:
+        """Seal the workspace key to the invitee's (pinned) public key and add them."""
+        wk = yield from self.workspace_key(workspace_id)
+        user = yield from self.lookup_user(email)
+        self.trust.require(user.id, user.email, user.public_key)
+        body = {"userId": user.id, "role": role, "encWorkspaceKey": str(seal_workspace_key(wk, user.public_key))}
+        obj = read_object((yield _send("POST", "/workspaces/{}/members", workspace_id, body=body)), "member")
+        return self._member(obj)
+
+    def trust_member(self, email: str) -> Flow[UserLookup]:
+        """Accept the key the server now shows for `email` (after checking the fingerprint with them)."""
+        user = yield from self.lookup_user(email)
+        self.trust.trust(user.id, user.email, user.public_key)
+        return user
+
+    def remove_member(self, workspace_id: str, user_id: str) -> Flow[None]:
+        yield _send("DELETE", "/workspaces/{}/members/{}", workspace_id, user_id)
+
+    def set_role(self, workspace_id: str, user_id: str, role: str) -> Flow[Member]:
+        obj = read_object(
+            (yield _send("PATCH", "/workspaces/{}/members/{}", workspace_id, user_id, body={"role": role})), "member"
+        )
+        return self._member(obj)
+
+    # --- boards -----------------------------------------------------------------------------
+    def _board(self, obj: Obj) -> Flow[Board]:
+        bk = yield from self._board_key_of(obj)
+        board_id = obj.id()
+        description = ""
+        if obj.data.get("encDescription") is not None:
+            description = open_text(bk, obj, "encDescription", board_id)
+        return Board(
+            board_id,
+            obj.id("workspaceId"),
+            open_text(bk, obj, "encTitle", board_id),
+            description,
+            obj.flag("archived", False),
+            _stamp(obj, "createdAt"),
+            _stamp(obj, "updatedAt"),
+        )
+
+    def boards(self, workspace_id: str) -> Flow[list[Board]]:
+        rows = read_array((yield _get("/workspaces/{}/boards", workspace_id)).json(), "board")
+        found = []
+        for o in rows:
+            found.append((yield from self._board(o)))
+        return found
+
+    def board(self, board_id: str) -> Flow[Board]:
+        return (yield from self._board(read_object((yield _get("/boards/{}", board_id)), "board")))
+
+    def create_board(self, workspace_id: str, title: str, description: str = "") -> Flow[Board]:
+        wk = yield from self.workspace_key(workspace_id)
+        bk = BoardKey.generate()
+        body = {"encTitle": seal_text(bk, "board", "encTitle", title), "encBoardKey": str(wrap_board_key(wk, bk))}
+        if description:
+            body["encDescription"] = seal_text(bk, "board", "encDescription", description)
+        obj = read_object((yield _send("POST", "/workspaces/{}/boards", workspace_id, body=body)), "board")
+        return (yield from self._board(obj))
+
+    def update_board(
+        self, board_id: str, *, title: str | None = None, description: str | None = None, archived: bool | None = None
+    ) -> Flow[Board]:
+        bk = yield from self.board_key(board_id)
+        body: dict[str, Any] = {}
+        if title is not None:
+            body["encTitle"] = seal_text(bk, "board", "encTitle", title)
+        if description is not None:
+            body["encDescription"] = seal_text(bk, "board", "encDescription", description)
+        if archived is not None:
+            body["archived"] = archived
+        return (yield from self._board(read_object((yield _send("PATCH", "/boards/{}", board_id, body=body)), "board")))
+
+    def delete_board(self, board_id: str) -> Flow[None]:
+        yield _send("DELETE", "/boards/{}", board_id)
+        self._bk.pop(board_id, None)
+
+    # --- columns ----------------------------------------------------------------------------
+    def _column(self, obj: Obj, bk: BoardKey) -> Column:
+        cid, board_id = obj.id(), obj.id("boardId")
+        self._remember(cid, board_id)
+        return Column(
+            cid,
+            board_id,
+            open_text(bk, obj, "encTitle", cid),
+            obj.number("position", 0.0),
+            obj.opt_integer("wipLimit"),
+            _stamp(obj, "createdAt"),
+            _stamp(obj, "updatedAt"),
+        )
+
+    def columns(self, board_id: str) -> Flow[list[Column]]:
+        bk = yield from self.board_key(board_id)
+        rows = read_array((yield _get("/boards/{}/columns", board_id)).json(), "column")
+        return _by_position([self._column(o, bk) for o in rows])
+
+    def create_column(
+        self, board_id: str, title: str, *, position: float | None = None, wip_limit: int | None = None
+    ) -> Flow[Column]:
+        bk = yield from self.board_key(board_id)
+        body: dict[str, Any] = {"encTitle": seal_text(bk, "column", "encTitle", title)}
+        if position is not None:
+            body["position"] = position
+        if wip_limit is not None:
+            body["wipLimit"] = wip_limit
+        return self._column(read_object((yield _send("POST", "/boards/{}/columns", board_id, body=body)), "column"), bk)
+
+    def update_column(
+        self,
+        column_id: str,
+        *,
+        title: str | None = None,
+        position: float | None = None,
+        wip_limit: int | _Unset | None = UNSET,
+        board_id: str | None = None,
+    ) -> Flow[Column]:
+        bk = yield from self.board_key(self._board_for(column_id, board_id, "column"))
+        body: dict[str, Any] = {}
+        if title is not None:
+            body["encTitle"] = seal_text(bk, "column", "encTitle", title)
+        if position is not None:
+            body["position"] = position
+        if not isinstance(wip_limit, _Unset):
+            body["wipLimit"] = wip_limit
+        return self._column(read_object((yield _send("PATCH", "/columns/{}", column_id, body=body)), "column"), bk)
+
+    def delete_column(self, column_id: str) -> Flow[None]:
+        yield _send("DELETE", "/columns/{}", column_id)
+
+    # --- cards ------------------------------------------------------------------------------
+    def _card(self, obj: Obj, bk: BoardKey) -> Card:
+        card_id, board_id = obj.id(), obj.id("boardId")
+        self._remember(card_id, board_id)
+        state = _description.empty_state()
+        if obj.data.get("encDescription") is not None:
+            state = open_bytes(bk, obj, "encDescription", card_id)
+        try:
+            text = _description.text_of(state)
+        except Exception as exc:  # pycrdt raises bare exceptions on a bad update
+            raise ProtocolError(f"card {card_id}: encDescription is not a Yjs state ({exc})") from None
+        custom: dict[str, str] = {}
+        for field_id, envelope in obj.mapping("customFields").items():
+            if not is_valid_id(field_id):
+                raise ProtocolError(f"card {card_id}: customFields key is not a valid id")
+            value = Obj({"customFields": envelope}, "card")
+            custom[field_id] = open_text(bk, value, "customFields", card_id)
+        comments = checklists = attachments = None
+        if "comments" in obj.data:
+            comments = tuple(
+                sorted(
+                    (self._comment(c, bk) for c in obj.children("comments", "comment")),
+                    key=lambda c: (c.created_at, c.id),
+                )
+            )
+        if "checklists" in obj.data:
+            checklists = tuple(_by_position([self._checklist(c, bk) for c in obj.children("checklists", "checklist")]))
+        if "attachments" in obj.data:
+            attachments = tuple(self._attachment(a, bk) for a in obj.children("attachments", "attachment"))
+        return Card(
+            id=card_id,
+            board_id=board_id,
+            column_id=obj.id("columnId"),
+            position=obj.number("position", 0.0),
+            title=open_text(bk, obj, "encTitle", card_id),
+            description=text,
+            description_state=state,
+            due_at=obj.opt_text("dueAt"),
+            milestone_id=obj.opt_id("milestoneId"),
+            label_ids=obj.ids("labelIds"),
+            assignee_ids=obj.ids("assigneeIds"),
+            custom_fields=custom,
+            archived=obj.flag("archived", False),
+            version=obj.integer("version", 0),
+            comment_count=obj.integer("commentCount", 0),
+            checklist_count=obj.integer("checklistCount", 0),
+            attachment_count=obj.integer("attachmentCount", 0),
+            created_at=_stamp(obj, "createdAt"),
+            updated_at=_stamp(obj, "updatedAt"),
+            comments=comments,
+            checklists=checklists,
+            attachments=attachments,
+        )
+
+    def _card_in(self, obj: Obj) -> Flow[Card]:
+        bk = yield from self.board_key(obj.id("boardId"))
+        return self._card(obj, bk)
+
+    def cards(self, board_id: str) -> Flow[list[Card]]:
+        bk = yield from self.board_key(board_id)
+        rows = read_array((yield _get("/boards/{}/cards", board_id)).json(), "card")
+        return _by_position([self._card(o, bk) for o in rows])
+
+    def card(self, card_id: str) -> Flow[Card]:
+        """One card with its comments, checklists and attachments."""
+        return (yield from self._card_in(read_object((yield _get("/cards/{}", card_id)), "card")))
+
+    def create_card(
+        self,
+        column_id: str,
+        title: str,
+        description: str = "",
+        *,
+        due_at: str | None = None,
+        position: float | None = None,
+        board_id: str | None = None,
+    ) -> Flow[Card]:
+        bk = yield from self.board_key(self._board_for(column_id, board_id, "column"))
+        body: dict[str, Any] = {"encTitle": seal_text(bk, "card", "encTitle", title)}
+        if description:
+            state = _description.edit_to(_description.empty_state(), description)
+            body["encDescription"] = seal_bytes(bk, "card", "encDescription", state)
+        if due_at is not None:
+            body["dueAt"] = due_at
+        if position is not None:
+            body["position"] = position
+        return self._card(read_object((yield _send("POST", "/columns/{}/cards", column_id, body=body)), "card"), bk)
+
+    def edit_card(
+        self,
+        card_id: str,
+        *,
+        title: str | None = None,
+        description: str | None = None,
+        description_state: bytes | None = None,
+        due_at: str | _Unset | None = UNSET,
+        archived: bool | None = None,
+        custom_fields: Mapping[str, str | None] | None = None,
+        base: Card | None = None,
+    ) -> Flow[Card]:
+        """A safe edit: PATCH with If-Match; on 409 re-read, merge and retry.
+
+        `base` is the card as the caller read it (else it is read now).  On a
+        conflict the description is merged through Yjs (both edits kept); a
+        title the server changed differently since `base` raises ConflictError
+        rather than being overwritten.  `description_state` replaces the Yjs
+        state with a merge of it and the server's (for live editors).
+        """
+        if base is None:
+            base = yield from self.card(card_id)
+        bk = yield from self.board_key(base.board_id)
+        ours: bytes | None = None
+        if description is not None:
+            ours = _description.edit_to(base.description_state, description)
+        if description_state is not None:
+            ours = _description.merge(ours or base.description_state, description_state)
+        current = base
+        for _ in range(_EDIT_ATTEMPTS):
+            if title is not None and current.title != base.title and current.title != title:
+                raise ConflictError(409, "CONFLICT", f"card {card_id}: the title was changed by someone else")
+            body: dict[str, Any] = {}
+            if title is not None:
+                body["encTitle"] = seal_text(bk, "card", "encTitle", title)
+            if ours is not None:
+                merged = ours if current is base else _description.merge(current.description_state, ours)
+                body["encDescription"] = seal_bytes(bk, "card", "encDescription", merged)
+            if not isinstance(due_at, _Unset):
+                body["dueAt"] = due_at
+            if archived is not None:
+                body["archived"] = archived
+            if custom_fields is not None:
+                values = dict(current.custom_fields)
+                for field_id, value in custom_fields.items():
+                    path("/{}", field_id)
+                    if value is None:
+                        values.pop(field_id, None)
+                    else:
+                        values[field_id] = value
+                body["customFields"] = {k: seal_text(bk, "card", "customFields", v) for k, v in values.items()}
+            request = Request(
+                "PATCH",
+                path("/cards/{}", card_id),
+                json=body,
+                headers={"If-Match": f'"{current.version}"'},
+                ok=frozenset({409}),
+            )
+            response = yield request
+            if response.status != 409:
+                return self._card(read_object(response, "card"), bk)
+            current = yield from self.card(card_id)
+        raise ConflictError(409, "CONFLICT", f"card {card_id}: still conflicting after {_EDIT_ATTEMPTS} attempts")
+
+    def set_custom_field_value(self, card_id: str, field_id: str, value: str | None) -> Flow[Card]:
+        """Set (or clear with None) one custom field's value on a card, encrypted under the board key."""
+        return (yield from self.edit_card(card_id, custom_fields={field_id: value}))
+
+    def archive_card(self, card_id: str, archived: bool = True) -> Flow[Card]:
+        return (yield from self.edit_card(card_id, archived=archived))
+
+    def move_card(
+        self, card_id: str, to_column_id: str, *, before_card_id: str | None = None, after_card_id: str | None = None
+    ) -> Flow[Card]:
+        body: dict[str, Any] = {"toColumnId": path("{}", to_column_id)}
+        if before_card_id is not None:
+            body["beforeCardId"] = path("{}", before_card_id)
+        if after_card_id is not None:
+            body["afterCardId"] = path("{}", after_card_id)
+        obj = read_object((yield _send("PATCH", "/cards/{}/move", card_id, body=body)), "card")
+        return (yield from self._card_in(obj))
+
+    def delete_card(self, card_id: str) -> Flow[None]:
+        yield _send("DELETE", "/cards/{}", card_id)
+
+    def add_label(self, card_id: str, label_id: str) -> Flow[None]:
+        yield _send("POST", "/cards/{}/labels", card_id, body={"labelId": path("{}", label_id)})
+
+    def remove_label(self, card_id: str, label_id: str) -> Flow[None]:
+        yield _send("DELETE", "/cards/{}/labels", card_id, body={"labelId": path("{}", label_id)})
+
+    def assign(self, card_id: str, user_id: str) -> Flow[None]:
+        yield _send("POST", "/cards/{}/assignments", card_id, body={"userId": path("{}", user_id)})
+
+    def unassign(self, card_id: str, user_id: str) -> Flow[None]:
+        yield _send("DELETE", "/cards/{}/assignments/{}", card_id, user_id)
+
+    def set_milestone(self, card_id: str, milestone_id: str | None) -> Flow[None]:
+        value = None if milestone_id is None else path("{}", milestone_id)
+        yield _send("PUT", "/cards/{}/milestone", card_id, body={"milestoneId": value})
+
+    # --- comments ---------------------------------------------------------------------------
+    def _comment(self, obj: Obj, bk: BoardKey) -> Comment:
+        cid = obj.id()
+        return Comment(
+            cid,
+            obj.id("cardId"),
+            obj.id("authorId"),
+            open_text(bk, obj, "encBody", cid),
+            _stamp(obj, "createdAt"),
+            _stamp(obj, "updatedAt"),
+        )
+
+    def _card_board(self, card_id: str) -> Flow[tuple[str, BoardKey]]:
+        board_id = self._board_of.get(card_id)
+        if board_id is None:
+            board_id = (yield from self.card(card_id)).board_id
+        bk = yield from self.board_key(board_id)
+        return board_id, bk
+
+    def add_comment(self, card_id: str, body: str) -> Flow[Comment]:
+        board_id, bk = yield from self._card_board(card_id)
+        payload = {"encBody": seal_text(bk, "comment", "encBody", body)}
+        comment = self._comment(
+            read_object((yield _send("POST", "/cards/{}/comments", card_id, body=payload)), "comment"), bk
+        )
+        self._remember(comment.id, board_id)
+        return comment
+
+    def edit_comment(self, comment_id: str, body: str, *, board_id: str | None = None) -> Flow[Comment]:
+        bk = yield from self.board_key(self._board_for(comment_id, board_id, "comment"))
+        payload = {"encBody": seal_text(bk, "comment", "encBody", body)}
+        return self._comment(
+            read_object((yield _send("PATCH", "/comments/{}", comment_id, body=payload)), "comment"), bk
+        )
+
+    def delete_comment(self, comment_id: str) -> Flow[None]:
+        yield _send("DELETE", "/comments/{}", comment_id)
+
+    # --- checklists -------------------------------------------------------------------------
+    def _item(self, obj: Obj, bk: BoardKey, checklist_id: str) -> ChecklistItem:
+        iid = obj.id()
+        return ChecklistItem(
+            iid,
+            obj.opt_id("checklistId") or checklist_id,
+            open_text(bk, obj, "encText", iid),
+            obj.flag("done", False),
+            obj.number("position", 0.0),
+        )
+
+    def _checklist(self, obj: Obj, bk: BoardKey) -> Checklist:
+        cid = obj.id()
+        card_id = obj.id("cardId")
+        board_id = self._board_of.get(card_id)
+        if board_id is not None:
+            self._remember(cid, board_id)
+        items = [
+            self._item(Obj(i.data, "checklistItem"), bk, cid) for i in obj.children("items", "checklistItem", True)
+        ]
+        for item in items:
+            if board_id is not None:
+                self._remember(item.id, board_id)
+        return Checklist(
+            cid, card_id, open_text(bk, obj, "encTitle", cid), obj.number("position", 0.0), tuple(_by_position(items))
+        )
+
+    def checklists(self, card_id: str) -> Flow[list[Checklist]]:
+        _, bk = yield from self._card_board(card_id)
+        rows = read_array((yield _get("/cards/{}/checklists", card_id)).json(), "checklist")
+        return _by_position([self._checklist(o, bk) for o in rows])
+
+    def add_checklist(self, card_id: str, title: str) -> Flow[Checklist]:
+        _, bk = yield from self._card_board(card_id)
+        body = {"encTitle": seal_text(bk, "checklist", "encTitle", title)}
+        return self._checklist(
+            read_object((yield _send("POST", "/cards/{}/checklists", card_id, body=body)), "checklist"), bk
+        )
+
+    def rename_checklist(self, checklist_id: str, title: str, *, board_id: str | None = None) -> Flow[Checklist]:
+        bk = yield from self.board_key(self._board_for(checklist_id, board_id, "checklist"))
+        body = {"encTitle": seal_text(bk, "checklist", "encTitle", title)}
+        return self._checklist(
+            read_object((yield _send("PATCH", "/checklists/{}", checklist_id, body=body)), "checklist"), bk
+        )
+
+    def delete_checklist(self, checklist_id: str) -> Flow[None]:
+        yield _send("DELETE", "/checklists/{}", checklist_id)
+
+    def add_item(
+        self, checklist_id: str, text: str, *, done: bool = False, board_id: str | None = None
+    ) -> Flow[ChecklistItem]:
+        board = self._board_for(checklist_id, board_id, "checklist")
+        bk = yield from self.board_key(board)
+        body: dict[str, Any] = {"encText": seal_text(bk, "checklistItem", "encText", text)}
+        if done:
+            body["done"] = True
+        obj = read_object((yield _send("POST", "/checklists/{}/items", checklist_id, body=body)), "checklistItem")
+        item = self._item(obj, bk, checklist_id)
+        self._remember(item.id, board)
+        return item
+
+    def update_item(
+        self, item_id: str, *, text: str | None = None, done: bool | None = None, board_id: str | None = None
+    ) -> Flow[ChecklistItem]:
+        body: dict[str, Any] = {}
+        bk = yield from self.board_key(self._board_for(item_id, board_id, "checklist item"))
+        if text is not None:
+            body["encText"] = seal_text(bk, "checklistItem", "encText", text)
+        if done is not None:
+            body["done"] = done
+        obj = read_object((yield _send("PATCH", "/checklist-items/{}", item_id, body=body)), "checklistItem")
+        return self._item(obj, bk, obj.opt_id("checklistId") or "")
+
+    def delete_item(self, item_id: str) -> Flow[None]:
+        yield _send("DELETE", "/checklist-items/{}", item_id)
+
+    # --- attachments ------------------------------------------------------------------------
+    def _attachment(self, obj: Obj, bk: BoardKey) -> Attachment:
+        aid = obj.id()
+        return Attachment(
+            aid,
+            obj.id("cardId"),
+            open_text(bk, obj, "encName", aid),
+            open_text(bk, obj, "encMime", aid),
+            obj.integer("size"),
+            _stamp(obj, "createdAt"),
+        )
+
+    def attachments(self, card_id: str) -> Flow[list[Attachment]]:
+        _, bk = yield from self._card_board(card_id)
+        rows = read_array((yield _get("/cards/{}/attachments", card_id)).json(), "attachment")
+        return [self._attachment(o, bk) for o in rows]
+
+    def attachment(self, attachment_id: str, *, board_id: str | None = None) -> Flow[Attachment]:
+        obj = read_object((yield _get("/attachments/{}", attachment_id)), "attachment")
+        if board_id is None:
+            board_id, bk = yield from self._card_board(obj.id("cardId"))
+        else:
+            bk = yield from self.board_key(board_id)
+        return self._attachment(obj, bk)
+
+    def upload_attachment(
+        self, card_id: str, src: BinaryIO, name: str, mime: str = "application/octet-stream"
+    ) -> Flow[Attachment]:
+        """Encrypt `src` with a fresh file key while streaming it up (constant memory)."""
+        board_id, bk = yield from self._card_board(card_id)
+        fk = FileKey.generate()
+        reader = EncryptingReader(fk, src)
+        meta: dict[str, Any] = {
+            "encName": seal_text(bk, "attachment", "encName", name),
+            "encMime": seal_text(bk, "attachment", "encMime", mime),
+            "encFileKey": str(wrap_file_key(bk, fk)),
+        }
+        size = _remaining_size(src)
+        if size is not None:
+            meta["size"] = size
+        files = {
+            "meta": (None, json.dumps(meta), "application/json"),
+            "file": ("blob", reader, "application/octet-stream"),
+        }
+        response = yield Request("POST", path("/cards/{}/attachments", card_id), files=files)
+        if size is None:
+            raise UsageError("upload_attachment needs a seekable file (its size goes into the metadata)")
+        attachment = self._attachment(read_object(response, "attachment"), bk)
+        if attachment.size != reader.size:
+            raise ProtocolError(
+                f"attachment {attachment.id}: server recorded {attachment.size} bytes, sent {reader.size}"
+            )
+        self._remember(attachment.id, board_id)
+        return attachment
+
+    def download_attachment(self, attachment_id: str, dst: BinaryIO) -> Flow[Attachment]:
+        """Decrypt the content into `dst` chunk by chunk; only authenticated bytes are written.
+
+        A truncated or tampered stream raises DecryptionError; `dst` may then
+        hold a prefix, which is why `save_attachment` writes to a temp file.
+        """
+        meta_obj = read_object((yield _get("/attachments/{}", attachment_id)), "attachment")
+        _, bk = yield from self._card_board(meta_obj.id("cardId"))
+        meta = self._attachment(meta_obj, bk)
+        fk = open_file_key(bk, meta_obj.raw("encFileKey"), attachment_id)
+        sink = _DecryptingSink(fk, dst, attachment_id)
+        yield Request("GET", path("/attachments/{}/content", attachment_id), sink=sink.feed)
+        written = sink.finish()
+        if written != meta.size:
+            raise Where("attachment", "content", attachment_id).decryption_error(
+                f"content holds {written} bytes, metadata says {meta.size}"
+            )
+        return meta
+
+    def save_attachment(self, attachment_id: str, target: str | os.PathLike[str]) -> Flow[Attachment]:
+        """Download and decrypt to `target` atomically (temp file + os.replace): never a partial file."""
+        target_path = Path(target)
+        fd, tmp = tempfile.mkstemp(prefix=f".{target_path.name}.", dir=target_path.parent or ".")
+        try:
+            with os.fdopen(fd, "wb") as handle:
+                meta = yield from self.download_attachment(attachment_id, handle)
+            os.replace(tmp, target_path)
+        except BaseException:
+            with contextlib.suppress(OSError):
+                os.unlink(tmp)
+            raise
+        return meta
+
+    def delete_attachment(self, attachment_id: str) -> Flow[None]:
+        yield _send("DELETE", "/attachments/{}", attachment_id)
+
+    # --- labels, milestones, templates, custom fields, automations -------------------------------
+    def _label(self, obj: Obj, bk: BoardKey) -> Label:
+        lid = obj.id()
+        return Label(lid, obj.id("boardId"), open_text(bk, obj, "encName", lid), obj.opt_text("color"))
+
+    def labels(self, board_id: str) -> Flow[list[Label]]:
+        bk = yield from self.board_key(board_id)
+        rows = read_array((yield _get("/boards/{}/labels", board_id)).json(), "label")
+        return [self._remembered(self._label(o, bk)) for o in rows]
+
+    def create_label(self, board_id: str, name: str, color: str | None = None) -> Flow[Label]:
+        bk = yield from self.board_key(board_id)
+        body: dict[str, Any] = {"encName": seal_text(bk, "label", "encName", name)}
+        if color is not None:
+            body["color"] = color
+        return self._remembered(
+            self._label(read_object((yield _send("POST", "/boards/{}/labels", board_id, body=body)), "label"), bk)
+        )
+
+    def update_label(
+        self, label_id: str, *, name: str | None = None, color: str | None = None, board_id: str | None = None
+    ) -> Flow[Label]:
+        bk = yield from self.board_key(self._board_for(label_id, board_id, "label"))
+        body: dict[str, Any] = {}
+        if name is not None:
+            body["encName"] = seal_text(bk, "label", "encName", name)
+        if color is not None:
+            body["color"] = color
+        return self._label(read_object((yield _send("PATCH", "/labels/{}", label_id, body=body)), "label"), bk)
+
+    def delete_label(self, label_id: str) -> Flow[None]:
+        yield _send("DELETE", "/labels/{}", label_id)
+
+    def _milestone(self, obj: Obj, bk: BoardKey) -> Milestone:
+        mid = obj.id()
+        return Milestone(
+            mid,
+            obj.id("boardId"),
+            open_text(bk, obj, "encTitle", mid),
+            obj.opt_text("dueAt"),
+            obj.flag("archived", False),
+        )
+
+    def milestones(self, board_id: str, *, archived: bool = False) -> Flow[list[Milestone]]:
+        bk = yield from self.board_key(board_id)
+        params = {"archived": "1"} if archived else None
+        rows = read_array((yield _get("/boards/{}/milestones", board_id, params=params)).json(), "milestone")
+        return [self._remembered(self._milestone(o, bk)) for o in rows]
+
+    def create_milestone(self, board_id: str, title: str, due_at: str | None = None) -> Flow[Milestone]:
+        bk = yield from self.board_key(board_id)
+        body: dict[str, Any] = {"encTitle": seal_text(bk, "milestone", "encTitle", title)}
+        if due_at is not None:
+            body["dueAt"] = due_at
+        obj = read_object((yield _send("POST", "/boards/{}/milestones", board_id, body=body)), "milestone")
+        return self._remembered(self._milestone(obj, bk))
+
+    def update_milestone(
+        self,
+        milestone_id: str,
+        *,
+        title: str | None = None,
+        due_at: str | _Unset | None = UNSET,
+        archived: bool | None = None,
+        board_id: str | None = None,
+    ) -> Flow[Milestone]:
+        bk = yield from self.board_key(self._board_for(milestone_id, board_id, "milestone"))
+        body: dict[str, Any] = {}
+        if title is not None:
+            body["encTitle"] = seal_text(bk, "milestone", "encTitle", title)
+        if not isinstance(due_at, _Unset):
+            body["dueAt"] = due_at
+        if archived is not None:
+            body["archived"] = archived
+        return self._milestone(
+            read_object((yield _send("PATCH", "/milestones/{}", milestone_id, body=body)), "milestone"), bk
+        )
+
+    def delete_milestone(self, milestone_id: str) -> Flow[None]:
+        yield _send("DELETE", "/milestones/{}", milestone_id)
+
+    def _template(self, obj: Obj, bk: BoardKey) -> CardTemplate:
+        tid = obj.id()
+        return CardTemplate(
+            tid, obj.id("boardId"), open_text(bk, obj, "encTitle", tid), open_text(bk, obj, "encBody", tid)
+        )
+
+    def card_templates(self, board_id: str) -> Flow[list[CardTemplate]]:
+        bk = yield from self.board_key(board_id)
+        rows = read_array((yield _get("/boards/{}/card-templates", board_id)).json(), "cardTemplate")
+        return [self._template(o, bk) for o in rows]
+
+    def create_card_template(self, board_id: str, title: str, body: str = "") -> Flow[CardTemplate]:
+        bk = yield from self.board_key(board_id)
+        payload = {
+            "encTitle": seal_text(bk, "cardTemplate", "encTitle", title),
+            "encBody": seal_text(bk, "cardTemplate", "encBody", body),
+        }
+        obj = read_object((yield _send("POST", "/boards/{}/card-templates", board_id, body=payload)), "cardTemplate")
+        return self._template(obj, bk)
+
+    def delete_card_template(self, template_id: str) -> Flow[None]:
+        yield _send("DELETE", "/card-templates/{}", template_id)
+
+    def _custom_field(self, obj: Obj, bk: BoardKey) -> CustomField:
+        fid = obj.id()
+        options: tuple[str, ...] = ()
+        if obj.data.get("encOptions") is not None:
+            try:
+                decoded = json.loads(open_text(bk, obj, "encOptions", fid))
+            except ValueError:
+                decoded = None
+            if not isinstance(decoded, list) or not all(isinstance(o, str) for o in decoded):
+                raise ProtocolError(f"customField {fid}: encOptions is not a JSON array of strings")
+            options = tuple(decoded)
+        return CustomField(fid, obj.id("boardId"), open_text(bk, obj, "encName", fid), obj.text("type"), options)
+
+    def custom_fields(self, board_id: str) -> Flow[list[CustomField]]:
+        bk = yield from self.board_key(board_id)
+        rows = read_array((yield _get("/boards/{}/custom-fields", board_id)).json(), "customField")
+        return [self._remembered(self._custom_field(o, bk)) for o in rows]
+
+    def create_custom_field(
+        self, board_id: str, name: str, type: str = "text", options: Sequence[str] = ()
+    ) -> Flow[CustomField]:
+        bk = yield from self.board_key(board_id)
+        body: dict[str, Any] = {"encName": seal_text(bk, "customField", "encName", name), "type": type}
+        if options:
+            body["encOptions"] = seal_text(bk, "customField", "encOptions", json.dumps(list(options)))
+        obj = read_object((yield _send("POST", "/boards/{}/custom-fields", board_id, body=body)), "customField")
+        return self._remembered(self._custom_field(obj, bk))
+
+    def update_custom_field(
+        self,
+        field_id: str,
+        *,
+        name: str | None = None,
+        options: Sequence[str] | None = None,
+        board_id: str | None = None,
+    ) -> Flow[CustomField]:
+        bk = yield from self.board_key(self._board_for(field_id, board_id, "custom field"))
+        body: dict[str, Any] = {}
+        if name is not None:
+            body["encName"] = seal_text(bk, "customField", "encName", name)
+        if options is not None:
+            body["encOptions"] = seal_text(bk, "customField", "encOptions", json.dumps(list(options)))
+        obj = read_object((yield _send("PATCH", "/custom-fields/{}", field_id, body=body)), "customField")
+        return self._custom_field(obj, bk)
+
+    def delete_custom_field(self, field_id: str) -> Flow[None]:
+        yield _send("DELETE", "/custom-fields/{}", field_id)
+
+    def _automation(self, obj: Obj, bk: BoardKey) -> Automation:
+        aid = obj.id()
+        return Automation(
+            aid,
+            obj.id("boardId"),
+            open_text(bk, obj, "encName", aid),
+            obj.mapping("trigger"),
+            obj.mapping("action"),
+            obj.flag("enabled", True),
+        )
+
+    def automations(self, board_id: str) -> Flow[list[Automation]]:
+        bk = yield from self.board_key(board_id)
+        rows = read_array((yield _get("/boards/{}/automations", board_id)).json(), "automation")
+        return [self._remembered(self._automation(o, bk)) for o in rows]
+
+    def create_automation(
+        self, board_id: str, name: str, trigger: Mapping[str, Any], action: Mapping[str, Any], *, enabled: bool = True
+    ) -> Flow[Automation]:
+        bk = yield from self.board_key(board_id)
+        body = {
+            "encName": seal_text(bk, "automation", "encName", name),
+            "trigger": dict(trigger),
+            "action": dict(action),
+            "enabled": enabled,
+        }
+        obj = read_object((yield _send("POST", "/boards/{}/automations", board_id, body=body)), "automation")
+        return self._remembered(self._automation(obj, bk))
+
+    def update_automation(
+        self,
+        automation_id: str,
+        *,
+        name: str | None = None,
+        trigger: Mapping[str, Any] | None = None,
+        action: Mapping[str, Any] | None = None,
+        enabled: bool | None = None,
+        board_id: str | None = None,
+    ) -> Flow[Automation]:
+        bk = yield from self.board_key(self._board_for(automation_id, board_id, "automation"))
+        body: dict[str, Any] = {}
+        if name is not None:
+            body["encName"] = seal_text(bk, "automation", "encName", name)
+        if trigger is not None:
+            body["trigger"] = dict(trigger)
+        if action is not None:
+            body["action"] = dict(action)
+        if enabled is not None:
+            body["enabled"] = enabled
+        obj = read_object((yield _send("PATCH", "/automations/{}", automation_id, body=body)), "automation")
+        return self._automation(obj, bk)
+
+    def delete_automation(self, automation_id: str) -> Flow[None]:
+        yield _send("DELETE", "/automations/{}", automation_id)
+
+    def _remembered(self, item: _OnBoard) -> _OnBoard:
+        self._remember(item.id, item.board_id)
+        return item
+
+    # --- webhooks and activity ----------------------------------------------------------------
+    @staticmethod
+    def _webhook(obj: Obj) -> Webhook:
+        events = obj.raw("events")
+        if not isinstance(events, list) or not all(isinstance(e, str) for e in events):
+            raise ProtocolError("webhook.events: not a list of strings")
+        return Webhook(
+            obj.id(),
+            obj.id("boardId"),
+            obj.text("url"),
+            tuple(events),
+            obj.flag("active", True),
+            obj.opt_text("secret"),
+        )
+
+    def webhooks(self, board_id: str) -> Flow[list[Webhook]]:
+        return [self._webhook(o) for o in read_array((yield _get("/boards/{}/webhooks", board_id)).json(), "webhook")]
+
+    def create_webhook(self, board_id: str, url: str, events: Sequence[str]) -> Flow[Webhook]:
+        """The answer carries the signing secret, which the server never shows again."""
+        body = {"url": url, "events": list(events)}
+        return self._webhook(read_object((yield _send("POST", "/boards/{}/webhooks", board_id, body=body)), "webhook"))
+
+    def update_webhook(
+        self,
+        webhook_id: str,
+        *,
+        url: str | None = None,
+        events: Sequence[str] | None = None,
+        active: bool | None = None,
+    ) -> Flow[Webhook]:
+        body: dict[str, Any] = {}
+        if url is not None:
+            body["url"] = url
+        if events is not None:
+            body["events"] = list(events)
+        if active is not None:
+            body["active"] = active
+        return self._webhook(read_object((yield _send("PATCH", "/webhooks/{}", webhook_id, body=body)), "webhook"))
+
+    def delete_webhook(self, webhook_id: str) -> Flow[None]:
+        yield _send("DELETE", "/webhooks/{}", webhook_id)
+
+    def deliveries(self, webhook_id: str) -> Flow[list[Delivery]]:
+        rows = read_array((yield _get("/webhooks/{}/deliveries", webhook_id)).json(), "delivery")
+        return [
+            Delivery(
+                id=o.text("id"),
+                webhook_id=o.id("webhookId"),
+                verb=o.text("verb"),
+                status=o.text("status"),
+                attempts=o.integer("attempts", 0),
+                last_status=o.opt_integer("lastStatus"),
+                last_error=o.opt_text("lastError"),
+                created_at=_stamp(o, "createdAt"),
+            )
+            for o in rows
+        ]
+
+    def requeue_delivery(self, delivery_id: str) -> Flow[None]:
+        if not delivery_id.isalnum() or len(delivery_id) > 64:
+            raise UsageError(f"not a delivery id: {delivery_id!r}")
+        yield Request("POST", f"/webhooks/deliveries/{delivery_id}/requeue")
+
+    def activity(self, board_id: str) -> Flow[list[ActivityEvent]]:
+        rows = read_array((yield _get("/boards/{}/activity", board_id)).json(), "activity")
+        return [
+            ActivityEvent(
+                id=str(o.raw("id")),
+                verb=o.text("verb"),
+                board_id=o.id("boardId"),
+                card_id=o.opt_id("cardId"),
+                actor_id=o.opt_id("actorId"),
+                timestamp=o.text("timestamp"),
+                metadata=o.mapping("metadata"),
+            )
+            for o in rows
+        ]
+
+
+def _recovery_keys(rk: RecoveryKey, step1: Obj) -> AccountKeys:
+    """The account keys from recovery step 1: encRecoveryBlob → userKey → encPrivateKey."""
+    user_key = UserKey(decrypt_field(rk, step1.raw("encRecoveryBlob"), spec("user", "encRecoveryBlob")))
+    secret = decrypt_field(user_key, step1.raw("encPrivateKey"), spec("user", "encPrivateKey"))
+    return AccountKeys(user_key, KeyPair.from_secret(secret))
+
+
+def _session_cookie(response: Response) -> str | None:
+    return response.cookies.get("msk_session")
+
+
+def _by_position(items: list[Any]) -> list[Any]:
+    return sorted(items, key=lambda x: (x.position, getattr(x, "created_at", ""), x.id))
+
+
+def _remaining_size(src: BinaryIO) -> int | None:
+    try:
+        here = src.tell()
+        end = src.seek(0, os.SEEK_END)
+        src.seek(here)
+    except (OSError, AttributeError, ValueError):
+        return None
+    return end - here
+
+
+class _DecryptingSink:
+    """Feeds received ciphertext to a secretstream decryptor in whole chunks."""
+
+    def __init__(self, key: FileKey, dst: BinaryIO, attachment_id: str) -> None:
+        self._key, self._dst, self._id = key, dst, attachment_id
+        self._chunk = CIPHER_CHUNK_SIZE
+        self._buffer = bytearray()
+        self._dec: StreamDecryptor | None = None
+        self.written = 0
+
+    def feed(self, data: bytes) -> None:
+        self._buffer += data
+        if self._dec is None:
+            if len(self._buffer) < _HEADER_BYTES:
+                return
+            self._dec = StreamDecryptor(self._key, bytes(self._buffer[:_HEADER_BYTES]), attachment_id=self._id)
+            del self._buffer[:_HEADER_BYTES]
+        # keep the last (possibly final) chunk until more data shows it was not the last
+        while len(self._buffer) > self._chunk:
+            self._pull(bytes(self._buffer[: self._chunk]))
+            del self._buffer[: self._chunk]
+
+    def _pull(self, chunk: bytes) -> None:
+        assert self._dec is not None
+        message = self._dec.pull(chunk)
+        self._dst.write(message)
+        self.written += len(message)
+
+    def finish(self) -> int:
+        where = Where("attachment", "content", self._id)
+        if self._dec is None:
+            raise where.decryption_error("truncated (no secretstream header)")
+        if self._buffer:
+            self._pull(bytes(self._buffer))
+            self._buffer.clear()
+        self._dec.close()
+        return self.written

@@ -1,0 +1,90 @@
+"""Field encryption at the JSON seam: plaintext in, wire text out, and back.
+
+Thin helpers over the crypto core that pick the field-table row (key role
+and associated data) by entity and field name, so no call site spells an AD.
+"""
+
+from __future__ import annotations
+
+from typing import BinaryIO
+
+from .._profile import ATTACHMENT_CHUNK_SIZE, field
+from ..crypto import BoardKey, FileKey, StreamEncryptor, SymmetricKey, Where, decrypt_field, encrypt_field
+from ._wire import Obj
+
+__all__ = ["EncryptingReader", "open_text", "open_bytes", "seal_bytes", "seal_text"]
+
+
+def seal_bytes(key: SymmetricKey, entity: str, name: str, plaintext: bytes) -> str:
+    return str(encrypt_field(key, plaintext, field(entity, name)))
+
+
+def seal_text(key: SymmetricKey, entity: str, name: str, plaintext: str) -> str:
+    return seal_bytes(key, entity, name, plaintext.encode("utf-8"))
+
+
+def open_bytes(key: SymmetricKey, obj: Obj, name: str, entity_id: str | None) -> bytes:
+    """Decrypt `obj[name]` (DecryptionError naming entity, id and field on failure)."""
+    return decrypt_field(key, obj.raw(name), field(obj.entity, name), entity_id=entity_id)
+
+
+def open_text(key: BoardKey | SymmetricKey, obj: Obj, name: str, entity_id: str | None) -> str:
+    raw = open_bytes(key, obj, name, entity_id)
+    try:
+        return raw.decode("utf-8")
+    except UnicodeDecodeError:
+        raise Where(obj.entity, name, entity_id).decryption_error("plaintext is not UTF-8") from None
+
+
+class EncryptingReader:
+    """A read-only binary file object that yields the secretstream ciphertext of `src`.
+
+    httpx reads it in chunks while streaming the multipart upload, so a large
+    attachment is encrypted with constant memory and never touches disk.
+    """
+
+    def __init__(self, key: FileKey, src: BinaryIO) -> None:
+        self._enc = StreamEncryptor(key)
+        self._src = src
+        self._pending = bytearray(self._enc.header)
+        self._chunk: bytes | None = self._read_chunk()
+        self._done = False
+        self.size = 0
+
+    def _read_chunk(self) -> bytes:
+        parts, need = [], ATTACHMENT_CHUNK_SIZE
+        while need:
+            block = self._src.read(need)
+            if not block:
+                break
+            parts.append(block)
+            need -= len(block)
+        return b"".join(parts)
+
+    def _advance(self) -> None:
+        chunk = self._chunk
+        assert chunk is not None
+        self.size += len(chunk)
+        if len(chunk) < ATTACHMENT_CHUNK_SIZE:
+            self._pending += self._enc.push(chunk, final=True)
+            self._done = True
+            return
+        following = self._read_chunk()
+        if not following:
+            self._pending += self._enc.push(chunk, final=False)
+            self._pending += self._enc.push(b"", final=True)
+            self._done = True
+            return
+        self._pending += self._enc.push(chunk, final=False)
+        self._chunk = following
+
+    def read(self, size: int = -1) -> bytes:
+        while not self._done and (size < 0 or len(self._pending) < size):
+            self._advance()
+        if size < 0 or size >= len(self._pending):
+            out = bytes(self._pending)
+            self._pending.clear()
+        else:
+            out = bytes(self._pending[:size])
+            del self._pending[:size]
+        return out

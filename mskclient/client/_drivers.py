@@ -1,0 +1,494 @@
+"""`Client` and `AsyncClient`: two thin drivers over the one set of flows in `_core`.
+
+A driver sends each `Request` a flow yields (after the pacer's wait),
+translates httpx failures into TransportError, retries 429s after
+Retry-After, raises error answers through the exception tree, and sends the
+`Response` back into the flow.  Every public method is declared once per
+driver as `name = _sync(Core.name)` / `_async(Core.name)`, keeping the types.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Awaitable, Callable, Coroutine, Iterable
+from http.cookies import CookieError, SimpleCookie
+from types import TracebackType
+from typing import Any, Concatenate, Generic, ParamSpec, Self, TypeVar
+
+import httpx
+
+from .._errors import RateLimitError, TransportError, UsageError
+from .._pacing import Pacer
+from .._profile import API_PREFIX, SESSION_COOKIE
+from .._trust import TrustStore
+from ._core import Core
+from ._wire import Flow, Request, Response, error_from
+
+__all__ = ["AsyncClient", "Client"]
+
+_P = ParamSpec("_P")
+_T = TypeVar("_T")
+_DEFAULT_TIMEOUT = 30.0
+
+
+def _base_url(server: str) -> str:
+    server = server.rstrip("/")
+    if not server.startswith(("http://", "https://")):
+        raise UsageError(f"server must be an http(s) URL: {server!r}")
+    return server + API_PREFIX
+
+
+def _cookies(headers: httpx.Headers) -> dict[str, str]:
+    found: dict[str, str] = {}
+    for line in headers.get_list("set-cookie"):
+        jar: SimpleCookie = SimpleCookie()
+        try:
+            jar.load(line)
+        except CookieError:
+            continue
+        found.update({name: morsel.value for name, morsel in jar.items()})
+    return found
+
+
+def _headers(core: Core, request: Request) -> dict[str, str]:
+    headers = dict(request.headers or {})
+    if core.token is not None:
+        headers["Cookie"] = f"{SESSION_COOKIE}={core.token}"
+    return headers
+
+
+def _kwargs(core: Core, request: Request) -> dict[str, Any]:
+    kwargs: dict[str, Any] = {"headers": _headers(core, request), "params": request.params}
+    if request.files is not None:
+        kwargs["files"] = request.files
+    elif request.json is not None:
+        kwargs["json"] = request.json
+    return kwargs
+
+
+def _check(request: Request, response: Response) -> Response:
+    if response.status >= 400 and response.status not in request.ok:
+        raise error_from(response)
+    return response
+
+
+class _Base:
+    def __init__(
+        self,
+        server: str,
+        *,
+        token: str | None,
+        email: str | None,
+        pacer: Pacer | None,
+        trust: TrustStore | None,
+    ) -> None:
+        self.server = server.rstrip("/")
+        self.base_url = _base_url(server)
+        self.core = Core(token=token, email=email, trust=trust)
+        self.pacer = pacer if pacer is not None else Pacer()
+
+    @property
+    def requests(self) -> int:
+        """Requests sent so far (retries included)."""
+        return self.pacer.requests
+
+    @property
+    def token(self) -> str | None:
+        """The session cookie's value (to persist a login between processes)."""
+        return self.core.token
+
+    @property
+    def has_keys(self) -> bool:
+        return self.core.has_keys
+
+    def use_keys(self, keys: Any) -> None:
+        self.core.use_keys(keys)
+
+    def key_trusted(self, member: Any) -> bool:
+        return self.core.key_trusted(member)
+
+
+class _sync(Generic[_P, _T]):
+    """Turns a Core flow into a blocking method of Client."""
+
+    def __init__(self, flow: Callable[Concatenate[Core, _P], Flow[_T]]) -> None:
+        self._flow = flow
+        self.__doc__ = flow.__doc__
+
+    def __get__(self, obj: Client | None, owner: type | None = None) -> Callable[_P, _T]:
+        flow = self._flow
+        if obj is None:
+            raise AttributeError("a client method needs an instance")
+        client = obj
+
+        def call(*args: _P.args, **kwargs: _P.kwargs) -> _T:
+            return client.run(flow(client.core, *args, **kwargs))
+
+        call.__doc__ = flow.__doc__
+        return call
+
+
+class _async(Generic[_P, _T]):
+    """Turns a Core flow into a coroutine method of AsyncClient."""
+
+    def __init__(self, flow: Callable[Concatenate[Core, _P], Flow[_T]]) -> None:
+        self._flow = flow
+        self.__doc__ = flow.__doc__
+
+    def __get__(self, obj: AsyncClient | None, owner: type | None = None) -> Callable[_P, Coroutine[Any, Any, _T]]:
+        flow = self._flow
+        if obj is None:
+            raise AttributeError("a client method needs an instance")
+        client = obj
+
+        async def call(*args: _P.args, **kwargs: _P.kwargs) -> _T:
+            return await client.run(flow(client.core, *args, **kwargs))
+
+        call.__doc__ = flow.__doc__
+        return call
+
+
+class Client(_Base):
+    """Blocking MSKanban client: every operation returns decrypted, typed models.
+
+    `with Client("http://127.0.0.1:8765") as c: c.login(email, password)`.
+    """
+
+    def __init__(
+        self,
+        server: str,
+        *,
+        token: str | None = None,
+        email: str | None = None,
+        pacer: Pacer | None = None,
+        trust: TrustStore | None = None,
+        transport: httpx.BaseTransport | None = None,
+        timeout: float = _DEFAULT_TIMEOUT,
+    ) -> None:
+        super().__init__(server, token=token, email=email, pacer=pacer, trust=trust)
+        self._http = httpx.Client(base_url=self.base_url, transport=transport, timeout=timeout)
+
+    def __enter__(self) -> Self:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def close(self) -> None:
+        self._http.close()
+
+    def run(self, flow: Flow[_T]) -> _T:
+        """Drive one flow to its result."""
+        try:
+            request = next(flow)
+            while True:
+                request = flow.send(self._send(request))
+        except StopIteration as stop:
+            result: _T = stop.value
+            return result
+        finally:
+            flow.close()
+
+    def _send(self, request: Request) -> Response:
+        attempt = 0
+        while True:
+            delay = self.pacer.reserve(request.group)
+            if delay > 0:
+                time.sleep(delay)
+            response = self._exchange(request)
+            if response.status == 429 and 429 not in request.ok:
+                attempt += 1
+                error = error_from(response)
+                assert isinstance(error, RateLimitError)
+                wait = self.pacer.retry_delay(attempt, error.retry_after)
+                if wait is None:
+                    raise error
+                time.sleep(wait)
+                continue
+            return _check(request, response)
+
+    def _exchange(self, request: Request) -> Response:
+        try:
+            with self._http.stream(request.method, request.path, **_kwargs(self.core, request)) as answer:
+                if request.sink is not None and answer.status_code < 300:
+                    for chunk in answer.iter_bytes():
+                        request.sink(chunk)
+                    body = b""
+                else:
+                    body = answer.read()
+                return Response(answer.status_code, answer.headers, body, _cookies(answer.headers))
+        except httpx.HTTPError as exc:
+            raise TransportError(f"{request.method} {API_PREFIX}{request.path}: {type(exc).__name__}: {exc}") from None
+
+    health = _sync(Core.health)
+    register = _sync(Core.register)
+    login = _sync(Core.login)
+    unlock = _sync(Core.unlock)
+    logout = _sync(Core.logout)
+    recover = _sync(Core.recover)
+    totp_enroll = _sync(Core.totp_enroll)
+    totp_verify = _sync(Core.totp_verify)
+    totp_disable = _sync(Core.totp_disable)
+    ws_ticket = _sync(Core.ws_ticket)
+    me = _sync(Core.me)
+    export_me = _sync(Core.export_me)
+    notifications = _sync(Core.notifications)
+    delete_account = _sync(Core.delete_account)
+    workspace_key = _sync(Core.workspace_key)
+    board_key = _sync(Core.board_key)
+    workspaces = _sync(Core.workspaces)
+    workspace = _sync(Core.workspace)
+    create_workspace = _sync(Core.create_workspace)
+    rename_workspace = _sync(Core.rename_workspace)
+    delete_workspace = _sync(Core.delete_workspace)
+    members = _sync(Core.members)
+    lookup_user = _sync(Core.lookup_user)
+    invite = _sync(Core.invite)
+    trust_member = _sync(Core.trust_member)
+    remove_member = _sync(Core.remove_member)
+    set_role = _sync(Core.set_role)
+    boards = _sync(Core.boards)
+    board = _sync(Core.board)
+    create_board = _sync(Core.create_board)
+    update_board = _sync(Core.update_board)
+    delete_board = _sync(Core.delete_board)
+    columns = _sync(Core.columns)
+    create_column = _sync(Core.create_column)
+    update_column = _sync(Core.update_column)
+    delete_column = _sync(Core.delete_column)
+    cards = _sync(Core.cards)
+    card = _sync(Core.card)
+    create_card = _sync(Core.create_card)
+    edit_card = _sync(Core.edit_card)
+    set_custom_field_value = _sync(Core.set_custom_field_value)
+    archive_card = _sync(Core.archive_card)
+    move_card = _sync(Core.move_card)
+    delete_card = _sync(Core.delete_card)
+    add_label = _sync(Core.add_label)
+    remove_label = _sync(Core.remove_label)
+    assign = _sync(Core.assign)
+    unassign = _sync(Core.unassign)
+    set_milestone = _sync(Core.set_milestone)
+    add_comment = _sync(Core.add_comment)
+    edit_comment = _sync(Core.edit_comment)
+    delete_comment = _sync(Core.delete_comment)
+    checklists = _sync(Core.checklists)
+    add_checklist = _sync(Core.add_checklist)
+    rename_checklist = _sync(Core.rename_checklist)
+    delete_checklist = _sync(Core.delete_checklist)
+    add_item = _sync(Core.add_item)
+    update_item = _sync(Core.update_item)
+    delete_item = _sync(Core.delete_item)
+    attachments = _sync(Core.attachments)
+    attachment = _sync(Core.attachment)
+    upload_attachment = _sync(Core.upload_attachment)
+    download_attachment = _sync(Core.download_attachment)
+    save_attachment = _sync(Core.save_attachment)
+    delete_attachment = _sync(Core.delete_attachment)
+    labels = _sync(Core.labels)
+    create_label = _sync(Core.create_label)
+    update_label = _sync(Core.update_label)
+    delete_label = _sync(Core.delete_label)
+    milestones = _sync(Core.milestones)
+    create_milestone = _sync(Core.create_milestone)
+    update_milestone = _sync(Core.update_milestone)
+    delete_milestone = _sync(Core.delete_milestone)
+    card_templates = _sync(Core.card_templates)
+    create_card_template = _sync(Core.create_card_template)
+    delete_card_template = _sync(Core.delete_card_template)
+    custom_fields = _sync(Core.custom_fields)
+    create_custom_field = _sync(Core.create_custom_field)
+    update_custom_field = _sync(Core.update_custom_field)
+    delete_custom_field = _sync(Core.delete_custom_field)
+    automations = _sync(Core.automations)
+    create_automation = _sync(Core.create_automation)
+    update_automation = _sync(Core.update_automation)
+    delete_automation = _sync(Core.delete_automation)
+    webhooks = _sync(Core.webhooks)
+    create_webhook = _sync(Core.create_webhook)
+    update_webhook = _sync(Core.update_webhook)
+    delete_webhook = _sync(Core.delete_webhook)
+    deliveries = _sync(Core.deliveries)
+    requeue_delivery = _sync(Core.requeue_delivery)
+    activity = _sync(Core.activity)
+
+
+class AsyncClient(_Base):
+    """asyncio MSKanban client, same operations as `Client` as coroutines.
+
+    `gather()` runs many reads at once, bounded by the pacer's concurrency.
+    """
+
+    def __init__(
+        self,
+        server: str,
+        *,
+        token: str | None = None,
+        email: str | None = None,
+        pacer: Pacer | None = None,
+        trust: TrustStore | None = None,
+        transport: httpx.AsyncBaseTransport | None = None,
+        timeout: float = _DEFAULT_TIMEOUT,
+    ) -> None:
+        super().__init__(server, token=token, email=email, pacer=pacer, trust=trust)
+        self._http = httpx.AsyncClient(base_url=self.base_url, transport=transport, timeout=timeout)
+        self._slots: asyncio.Semaphore | None = None
+
+    async def __aenter__(self) -> Self:
+        return self
+
+    async def __aexit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        await self.aclose()
+
+    async def aclose(self) -> None:
+        await self._http.aclose()
+
+    async def gather(self, aws: Iterable[Awaitable[_T]]) -> list[_T]:
+        """Await many operations concurrently, at most `pacer.concurrency` at a time, in order."""
+        if self._slots is None:
+            self._slots = asyncio.Semaphore(self.pacer.concurrency)
+        slots = self._slots
+
+        async def bounded(aw: Awaitable[_T]) -> _T:
+            async with slots:
+                return await aw
+
+        return list(await asyncio.gather(*(bounded(aw) for aw in aws)))
+
+    async def run(self, flow: Flow[_T]) -> _T:
+        """Drive one flow to its result."""
+        try:
+            request = next(flow)
+            while True:
+                request = flow.send(await self._send(request))
+        except StopIteration as stop:
+            result: _T = stop.value
+            return result
+        finally:
+            flow.close()
+
+    async def _send(self, request: Request) -> Response:
+        attempt = 0
+        while True:
+            delay = self.pacer.reserve(request.group)
+            if delay > 0:
+                await asyncio.sleep(delay)
+            response = await self._exchange(request)
+            if response.status == 429 and 429 not in request.ok:
+                attempt += 1
+                error = error_from(response)
+                assert isinstance(error, RateLimitError)
+                wait = self.pacer.retry_delay(attempt, error.retry_after)
+                if wait is None:
+                    raise error
+                await asyncio.sleep(wait)
+                continue
+            return _check(request, response)
+
+    async def _exchange(self, request: Request) -> Response:
+        try:
+            async with self._http.stream(request.method, request.path, **_kwargs(self.core, request)) as answer:
+                if request.sink is not None and answer.status_code < 300:
+                    async for chunk in answer.aiter_bytes():
+                        request.sink(chunk)
+                    body = b""
+                else:
+                    body = await answer.aread()
+                return Response(answer.status_code, answer.headers, body, _cookies(answer.headers))
+        except httpx.HTTPError as exc:
+            raise TransportError(f"{request.method} {API_PREFIX}{request.path}: {type(exc).__name__}: {exc}") from None
+
+    health = _async(Core.health)
+    register = _async(Core.register)
+    login = _async(Core.login)
+    unlock = _async(Core.unlock)
+    logout = _async(Core.logout)
+    recover = _async(Core.recover)
+    totp_enroll = _async(Core.totp_enroll)
+    totp_verify = _async(Core.totp_verify)
+    totp_disable = _async(Core.totp_disable)
+    ws_ticket = _async(Core.ws_ticket)
+    me = _async(Core.me)
+    export_me = _async(Core.export_me)
+    notifications = _async(Core.notifications)
+    delete_account = _async(Core.delete_account)
+    workspace_key = _async(Core.workspace_key)
+    board_key = _async(Core.board_key)
+    workspaces = _async(Core.workspaces)
+    workspace = _async(Core.workspace)
+    create_workspace = _async(Core.create_workspace)
+    rename_workspace = _async(Core.rename_workspace)
+    delete_workspace = _async(Core.delete_workspace)
+    members = _async(Core.members)
+    lookup_user = _async(Core.lookup_user)
+    invite = _async(Core.invite)
+    trust_member = _async(Core.trust_member)
+    remove_member = _async(Core.remove_member)
+    set_role = _async(Core.set_role)
+    boards = _async(Core.boards)
+    board = _async(Core.board)
+    create_board = _async(Core.create_board)
+    update_board = _async(Core.update_board)
+    delete_board = _async(Core.delete_board)
+    columns = _async(Core.columns)
+    create_column = _async(Core.create_column)
+    update_column = _async(Core.update_column)
+    delete_column = _async(Core.delete_column)
+    cards = _async(Core.cards)
+    card = _async(Core.card)
+    create_card = _async(Core.create_card)
+    edit_card = _async(Core.edit_card)
+    set_custom_field_value = _async(Core.set_custom_field_value)
+    archive_card = _async(Core.archive_card)
+    move_card = _async(Core.move_card)
+    delete_card = _async(Core.delete_card)
+    add_label = _async(Core.add_label)
+    remove_label = _async(Core.remove_label)
+    assign = _async(Core.assign)
+    unassign = _async(Core.unassign)
+    set_milestone = _async(Core.set_milestone)
+    add_comment = _async(Core.add_comment)
+    edit_comment = _async(Core.edit_comment)
+    delete_comment = _async(Core.delete_comment)
+    checklists = _async(Core.checklists)
+    add_checklist = _async(Core.add_checklist)
+    rename_checklist = _async(Core.rename_checklist)
+    delete_checklist = _async(Core.delete_checklist)
+    add_item = _async(Core.add_item)
+    update_item = _async(Core.update_item)
+    delete_item = _async(Core.delete_item)
+    attachments = _async(Core.attachments)
+    attachment = _async(Core.attachment)
+    upload_attachment = _async(Core.upload_attachment)
+    download_attachment = _async(Core.download_attachment)
+    save_attachment = _async(Core.save_attachment)
+    delete_attachment = _async(Core.delete_attachment)
+    labels = _async(Core.labels)
+    create_label = _async(Core.create_label)
+    update_label = _async(Core.update_label)
+    delete_label = _async(Core.delete_label)
+    milestones = _async(Core.milestones)
+    create_milestone = _async(Core.create_milestone)
+    update_milestone = _async(Core.update_milestone)
+    delete_milestone = _async(Core.delete_milestone)
+    card_templates = _async(Core.card_templates)
+    create_card_template = _async(Core.create_card_template)
+    delete_card_template = _async(Core.delete_card_template)
+    custom_fields = _async(Core.custom_fields)
+    create_custom_field = _async(Core.create_custom_field)
+    update_custom_field = _async(Core.update_custom_field)
+    delete_custom_field = _async(Core.delete_custom_field)
+    automations = _async(Core.automations)
+    create_automation = _async(Core.create_automation)
+    update_automation = _async(Core.update_automation)
+    delete_automation = _async(Core.delete_automation)
+    webhooks = _async(Core.webhooks)
+    create_webhook = _async(Core.create_webhook)
+    update_webhook = _async(Core.update_webhook)
+    delete_webhook = _async(Core.delete_webhook)
+    deliveries = _async(Core.deliveries)
+    requeue_delivery = _async(Core.requeue_delivery)
+    activity = _async(Core.activity)
