@@ -1,0 +1,208 @@
+"""The relay over real sockets: forwarding, rooms, tickets, close codes, revocation."""
+
+from __future__ import annotations
+
+import asyncio
+import secrets
+from dataclasses import dataclass
+
+import pytest
+from websockets.asyncio.client import ClientConnection, connect
+from websockets.exceptions import ConnectionClosed
+
+from mskclient._profile import (
+    RELAY_CLOSE_BAD_TICKET,
+    RELAY_CLOSE_FORBIDDEN,
+    RELAY_CLOSE_TOO_BIG,
+    RELAY_CLOSE_UNSUPPORTED,
+    RELAY_MAX_FRAME,
+    TICKET_TTL_SECONDS,
+)
+
+from ._harness import Engine
+
+TIMEOUT = 5.0
+ALICE, BOB, CAROL, MALLORY = "cuseralice1", "cuserbob001", "cusercarol1", "cusermallory"
+
+
+@dataclass
+class Board:
+    workspace: str
+    board: str
+    card: str
+    other_card: str
+
+    @property
+    def card_room(self) -> str:
+        return f"card:{self.card}"
+
+    @property
+    def board_room(self) -> str:
+        return f"board:{self.board}"
+
+
+@pytest.fixture
+def board(engine: Engine) -> Board:
+    ws_id = engine.workspace({ALICE: "owner", BOB: "member", CAROL: "observer"})
+    board_id = engine.board(ws_id)
+    return Board(ws_id, board_id, engine.card(board_id), engine.card(board_id))
+
+
+async def join(engine: Engine, user: str, room: str, **extra: str) -> ClientConnection:
+    return await connect(engine.ws_url(engine.ticket(user, room), **extra), max_size=None, open_timeout=TIMEOUT)
+
+
+async def recv(ws: ClientConnection) -> bytes:
+    async with asyncio.timeout(TIMEOUT):
+        frame = await ws.recv()
+    assert isinstance(frame, bytes)
+    return frame
+
+
+async def close_code(ws: ClientConnection) -> int:
+    """Read until the server closes the socket; the code it closed with."""
+    with pytest.raises(ConnectionClosed) as info:
+        async with asyncio.timeout(TIMEOUT):
+            while True:
+                await ws.recv()
+    assert info.value.rcvd is not None, "the server closed without a close frame"
+    return info.value.rcvd.code
+
+
+async def test_frames_go_to_every_other_socket_and_never_back(engine: Engine, board: Board) -> None:
+    alice = await join(engine, ALICE, board.card_room)
+    bob = await join(engine, BOB, board.card_room)
+    carol = await join(engine, CAROL, board.card_room)
+    first, second = secrets.token_bytes(100), secrets.token_bytes(3000)
+    await alice.send(first)
+    assert await recv(bob) == first
+    assert await recv(carol) == first
+    await bob.send(second)
+    # Alice's next frame is Bob's: her own was not echoed back to her.
+    assert await recv(alice) == second
+    assert await recv(carol) == second
+    for ws in (alice, bob, carol):
+        await ws.close()
+
+
+async def test_frames_stay_in_their_room(engine: Engine, board: Board) -> None:
+    alice = await join(engine, ALICE, board.card_room)
+    bob = await join(engine, BOB, board.card_room)
+    other_a = await join(engine, ALICE, f"card:{board.other_card}")
+    other_b = await join(engine, BOB, f"card:{board.other_card}")
+    presence_a = await join(engine, ALICE, board.board_room)
+    presence_b = await join(engine, BOB, board.board_room)
+    await alice.send(b"in card room")
+    assert await recv(bob) == b"in card room"
+    await other_b.send(b"in other card room")
+    await presence_b.send(b"in board room")
+    assert await recv(other_a) == b"in other card room"
+    assert await recv(presence_a) == b"in board room"
+    for ws in (alice, bob, other_a, other_b, presence_a, presence_b):
+        await ws.close()
+
+
+async def test_a_ticket_opens_one_connection_only(engine: Engine, board: Board) -> None:
+    ticket = engine.ticket(ALICE, board.card_room)
+    first = await connect(engine.ws_url(ticket), open_timeout=TIMEOUT)
+    await first.close()
+    again = await connect(engine.ws_url(ticket), open_timeout=TIMEOUT)
+    assert await close_code(again) == RELAY_CLOSE_BAD_TICKET
+
+
+async def test_a_ticket_expires_after_its_ttl(engine: Engine, board: Board) -> None:
+    fresh = engine.ticket(ALICE, board.card_room)
+    stale = engine.ticket(ALICE, board.card_room)
+    engine.clock.advance(TICKET_TTL_SECONDS - 1)
+    ok = await connect(engine.ws_url(fresh), open_timeout=TIMEOUT)
+    engine.clock.advance(2)
+    late = await connect(engine.ws_url(stale), open_timeout=TIMEOUT)
+    assert await close_code(late) == RELAY_CLOSE_BAD_TICKET
+    peer = await join(engine, BOB, board.card_room)
+    await peer.send(b"still open")
+    assert await recv(ok) == b"still open"
+    await ok.close()
+    await peer.close()
+
+
+@pytest.mark.parametrize("ticket", ["", "x" * 600, "not-a-ticket", "%00"])
+async def test_unknown_or_malformed_tickets_get_4401(engine: Engine, board: Board, ticket: str) -> None:
+    ws = await connect(engine.ws_url(ticket), open_timeout=TIMEOUT)
+    assert await close_code(ws) == RELAY_CLOSE_BAD_TICKET
+
+
+async def test_a_ticket_for_another_room_gets_4401(engine: Engine, board: Board) -> None:
+    ticket = engine.ticket(ALICE, board.card_room)
+    ws = await connect(engine.ws_url(ticket, room=board.board_room), open_timeout=TIMEOUT)
+    assert await close_code(ws) == RELAY_CLOSE_BAD_TICKET
+
+
+async def test_a_non_member_is_refused_with_4403(engine: Engine, board: Board) -> None:
+    ws = await join(engine, MALLORY, board.card_room)
+    assert await close_code(ws) == RELAY_CLOSE_FORBIDDEN
+    gone = await join(engine, ALICE, "card:cnosuchcard1")
+    assert await close_code(gone) == RELAY_CLOSE_FORBIDDEN
+
+
+async def test_frames_over_one_mib_close_with_1009(engine: Engine, board: Board) -> None:
+    alice = await join(engine, ALICE, board.card_room)
+    bob = await join(engine, BOB, board.card_room)
+    largest = secrets.token_bytes(RELAY_MAX_FRAME)
+    await alice.send(largest)
+    assert await recv(bob) == largest
+    await alice.send(largest + b"!")
+    assert await close_code(alice) == RELAY_CLOSE_TOO_BIG
+    await bob.close()
+
+
+async def test_text_frames_are_refused(engine: Engine, board: Board) -> None:
+    alice = await join(engine, ALICE, board.card_room)
+    bob = await join(engine, BOB, board.card_room)
+    await alice.send("plain text")
+    assert await close_code(alice) == RELAY_CLOSE_UNSUPPORTED
+    await bob.send(b"after")
+    await bob.close()
+
+
+async def test_revoke_closes_the_users_sockets_on_that_board_with_4403(engine: Engine, board: Board) -> None:
+    alice = await join(engine, ALICE, board.card_room)
+    bob_card = await join(engine, BOB, board.card_room)
+    bob_board = await join(engine, BOB, board.board_room)
+    elsewhere_ws = engine.workspace({BOB: "owner", ALICE: "member"})
+    elsewhere = engine.board(elsewhere_ws)
+    bob_elsewhere = await join(engine, BOB, f"board:{elsewhere}")
+    alice_elsewhere = await join(engine, ALICE, f"board:{elsewhere}")
+    engine.remove_member(board.workspace, BOB)
+    engine.realtime.revoke(BOB, [board.board])
+    assert await close_code(bob_card) == RELAY_CLOSE_FORBIDDEN
+    assert await close_code(bob_board) == RELAY_CLOSE_FORBIDDEN
+    # Bob's socket on his other board and Alice's sockets live on.
+    await alice_elsewhere.send(b"hello")
+    assert await recv(bob_elsewhere) == b"hello"
+    carol = await join(engine, CAROL, board.card_room)
+    await carol.send(b"still here")
+    assert await recv(alice) == b"still here"
+    for ws in (alice, carol, bob_elsewhere, alice_elsewhere):
+        await ws.close()
+
+
+async def test_membership_removed_elsewhere_is_noticed(engine: Engine, board: Board) -> None:
+    """Another process on the same database removed Bob: the periodic re-check closes him."""
+    bob = await join(engine, BOB, board.card_room)
+    carol = await join(engine, CAROL, board.card_room)
+    engine.remove_member(board.workspace, BOB)
+    assert await close_code(bob) == RELAY_CLOSE_FORBIDDEN
+    engine.execute("DELETE FROM cards WHERE id = ?", (board.card,))
+    assert await close_code(carol) == RELAY_CLOSE_FORBIDDEN
+
+
+async def test_frames_arrive_in_the_order_they_were_sent(engine: Engine, board: Board) -> None:
+    alice = await join(engine, ALICE, board.card_room)
+    bob = await join(engine, BOB, board.card_room)
+    frames = [secrets.token_bytes(64) for _ in range(50)]
+    for frame in frames:
+        await alice.send(frame)
+    received = [await recv(bob) for _ in frames]
+    assert received == frames
+    await alice.close()
+    await bob.close()
