@@ -17,6 +17,14 @@ __all__ = ["cli", "main"]
 
 #: command name -> "module:attribute" (relative to mskclient.cli)
 _COMMANDS: dict[str, str] = {
+    "register": "._account:register",
+    "login": "._account:login",
+    "logout": "._account:logout",
+    "whoami": "._account:whoami",
+    "recover": "._account:recover",
+    "unlock": "._account:unlock",
+    "lock": "._account:lock",
+    "2fa": "._account:two_factor",
 }
 
 

@@ -21,7 +21,9 @@ import httpx
 from .._errors import RateLimitError, TransportError, UsageError
 from .._pacing import Pacer
 from .._profile import API_PREFIX, SESSION_COOKIE
+from .._models import Member, User, UserLookup
 from .._trust import TrustStore
+from ..crypto import AccountKeys
 from ._core import Core
 from ._wire import Flow, Request, Response, error_from
 
@@ -102,10 +104,22 @@ class _Base:
     def has_keys(self) -> bool:
         return self.core.has_keys
 
-    def use_keys(self, keys: Any) -> None:
+    @property
+    def keys(self) -> AccountKeys:
+        """The unlocked account keys (UsageError before login/unlock)."""
+        return self.core.keys
+
+    @property
+    def user(self) -> User | None:
+        """The account, once logged in or after `me()`."""
+        return self.core.user
+
+    def use_keys(self, keys: AccountKeys) -> None:
+        """Use keys unlocked elsewhere (e.g. `msk unlock`) instead of deriving them from the password."""
         self.core.use_keys(keys)
 
-    def key_trusted(self, member: Any) -> bool:
+    def key_trusted(self, member: Member | UserLookup) -> bool:
+        """False if this member's public key differs from the one pinned for them."""
         return self.core.key_trusted(member)
 
 

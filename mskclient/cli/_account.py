@@ -1,0 +1,195 @@
+"""Account and session commands: register, login, logout, whoami, recover, unlock, lock, 2fa."""
+
+from __future__ import annotations
+
+import io
+import shlex
+from pathlib import Path
+
+import click
+import qrcode
+from rich.table import Table
+
+from .._errors import AuthError, UsageError
+from ..crypto import fingerprint, parse_recovery_key
+from ._context import CliContext, global_options, parse_duration
+
+__all__ = ["login", "lock", "logout", "recover", "register", "two_factor", "unlock", "whoami"]
+
+
+@click.command()
+@click.argument("email")
+@global_options
+def register(ctx: CliContext, email: str) -> None:
+    """Create an account and log in; prints the recovery key ONCE."""
+    client = ctx.new_client(ctx.server_url(), email)
+    registration = client.register(email, ctx.password("New password", confirm=True))
+    ctx.save_session(client)
+    user = registration.user
+    ctx.emit(
+        {"id": user.id, "email": user.email, "server": client.server, "recoveryKey": registration.recovery_key},
+        lambda: (
+            f"Registered [bold]{user.email}[/bold] on {client.server} (profile {ctx.profile}).\n\n"
+            f"Recovery key (shown once; write it down, it is the only way back if you lose the password):\n\n"
+            f"    [bold]{registration.recovery_key}[/bold]\n"
+        ),
+    )
+
+
+@click.command()
+@click.argument("email")
+@click.option("--totp", help="Current 6-digit code, if 2FA is on (else asked when needed).")
+@global_options
+def login(ctx: CliContext, email: str, totp: str | None) -> None:
+    """Log in (Argon2id from the password; the password never leaves this machine)."""
+    client = ctx.new_client(ctx.server_url(), email)
+    password = ctx.password()
+    try:
+        user = client.login(email, password, totp)
+    except AuthError as exc:
+        if exc.code != "TOTP_REQUIRED" or totp is not None:
+            raise
+        code = click.prompt("2FA code", err=True)
+        user = client.login(email, password, str(code).strip())
+    ctx.save_session(client)
+    ctx.emit(
+        {"id": user.id, "email": user.email, "server": client.server, "profile": ctx.profile},
+        lambda: f"Logged in as [bold]{user.email}[/bold] on {client.server} (profile {ctx.profile}).",
+    )
+
+
+@click.command()
+@global_options
+def logout(ctx: CliContext) -> None:
+    """End the session on the server and forget it (and any unlock) here."""
+    record = ctx.store.load(ctx.profile)
+    if record is not None and record.token is not None:
+        try:
+            ctx.client().logout()
+        except AuthError:
+            pass  # already expired on the server: forgetting it here is all that is left
+    ctx.store.forget(ctx.profile)
+    ctx.emit({"profile": ctx.profile, "loggedOut": True}, lambda: f"Logged out (profile {ctx.profile}).")
+
+
+@click.command()
+@global_options
+def whoami(ctx: CliContext) -> None:
+    """Show the account of this profile (no password needed)."""
+    client = ctx.client()
+    me = client.me()
+    unlocked = ctx.store.unlock_path(ctx.profile).exists()
+    data = {
+        "id": me.user.id,
+        "email": me.user.email,
+        "displayName": me.user.display_name,
+        "server": client.server,
+        "profile": ctx.profile,
+        "totpEnabled": me.user.totp_enabled,
+        "fingerprint": fingerprint(me.user.public_key),
+        "workspaces": len(me.memberships),
+        "unlocked": unlocked,
+    }
+
+    def table() -> Table:
+        grid = Table.grid(padding=(0, 2))
+        for key, value in data.items():
+            grid.add_row(f"[dim]{key}[/dim]", str(value))
+        return grid
+
+    ctx.emit(data, table)
+
+
+@click.command()
+@click.argument("email")
+@click.option(
+    "--recovery-key-file",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="Read the recovery key from this file (else asked).",
+)
+@global_options
+def recover(ctx: CliContext, email: str, recovery_key_file: Path | None) -> None:
+    """Set a new password with the recovery key (the data stays readable)."""
+    if recovery_key_file is not None:
+        try:
+            text = recovery_key_file.read_text("utf-8").strip()
+        except (OSError, UnicodeDecodeError) as exc:
+            raise UsageError(f"cannot read the recovery key file: {exc}") from None
+    else:
+        text = click.prompt("Recovery key", hide_input=True, err=True)
+    key = parse_recovery_key(text)  # typos are caught here, before any request
+    client = ctx.new_client(ctx.server_url(), email)
+    client.recover(email, key, ctx.password("New password", confirm=True))
+    ctx.emit(
+        {"email": email, "recovered": True},
+        lambda: f"Password changed for {email}. Log in with `msk login {shlex.quote(email)}`.",
+    )
+
+
+@click.command()
+@click.option("--timeout", default="15m", show_default=True, help="How long the unlock lasts (e.g. 90s, 15m, 2h).")
+@global_options
+def unlock(ctx: CliContext, timeout: str) -> None:
+    """Keep the keys unlocked for a while; prints a secret to export as MSK_SESSION."""
+    seconds = parse_duration(timeout)
+    record = ctx.record()
+    client = ctx.new_client(record.server, record.email, record.token)
+    client.unlock(ctx.password())
+    secret = ctx.store.unlock(ctx.profile, client.keys, seconds)
+    ctx.emit(
+        {"session": secret, "expiresIn": seconds, "profile": ctx.profile},
+        lambda: f"export MSK_SESSION={shlex.quote(secret)}",
+    )
+
+
+@click.command()
+@global_options
+def lock(ctx: CliContext) -> None:
+    """Remove the unlocked keys of this profile from disk."""
+    removed = ctx.store.lock(ctx.profile)
+    ctx.emit({"profile": ctx.profile, "locked": True, "removed": removed}, lambda: f"Locked (profile {ctx.profile}).")
+
+
+@click.group("2fa")
+def two_factor() -> None:
+    """Two-factor authentication (TOTP)."""
+
+
+@two_factor.command()
+@global_options
+def enroll(ctx: CliContext) -> None:
+    """Start 2FA: shows the otpauth URL and a QR code; confirm with `msk 2fa verify CODE`."""
+    enrollment = ctx.client().totp_enroll()
+
+    def show() -> str:
+        qr = qrcode.QRCode(border=1)
+        qr.add_data(enrollment.otpauth_url)
+        out = io.StringIO()
+        qr.print_ascii(out=out, invert=True)
+        return (
+            f"{out.getvalue()}\n{enrollment.otpauth_url}\n\nScan it (or enter the secret {enrollment.secret}), "
+            "then run `msk 2fa verify CODE`."
+        )
+
+    if ctx.json:
+        ctx.emit({"secret": enrollment.secret, "otpauthUrl": enrollment.otpauth_url})
+    else:
+        click.echo(show())
+
+
+@two_factor.command()
+@click.argument("code")
+@global_options
+def verify(ctx: CliContext, code: str) -> None:
+    """Confirm 2FA enrollment with a current code."""
+    ctx.client().totp_verify(code.strip())
+    ctx.emit({"totpEnabled": True}, lambda: "2FA is on.")
+
+
+@two_factor.command()
+@click.argument("code")
+@global_options
+def disable(ctx: CliContext, code: str) -> None:
+    """Turn 2FA off (needs a current code)."""
+    ctx.client().totp_disable(code.strip())
+    ctx.emit({"totpEnabled": False}, lambda: "2FA is off.")
