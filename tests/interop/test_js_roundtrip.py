@@ -22,6 +22,7 @@ from mskclient._errors import DecryptionError, EnvelopeError
 from mskclient._profile import KDF_DEFAULT, FieldSpec, KeyRole
 from mskclient.crypto import (
     BoardKey,
+    Envelope,
     FileKey,
     KeyPair,
     MasterKey,
@@ -102,7 +103,7 @@ def _envelope_items() -> tuple[list[dict[str, str]], list[bytes | str]]:
         {
             "key": b64u_encode(key.raw),
             "ad": title.ad.decode(),
-            "envelope": str(type(flipped)(flipped.head, bytes(tampered))),
+            "envelope": str(Envelope(flipped.head, bytes(tampered))),
         }
     )
     items.append({"key": b64u_encode(key.raw), "ad": title.ad.decode(), "envelope": _non_canonical(key, title)})
