@@ -52,6 +52,7 @@ __all__ = [
     "WEBHOOK_RETRY_SCHEDULE",
     "WEBHOOK_TOLERANCE_SECONDS",
     "ERROR_STATUS",
+    "EXPORT_PER_CARD_BUDGET",
     "field",
     "is_valid_id",
     "relay_ad",
@@ -244,3 +245,9 @@ WEBHOOK_EVENTS: Final = (
     "UNASSIGNED",
     "MILESTONE_SET",
 )
+
+# --- Export (issue 4 item 7) --------------------------------------------------------------
+#: profile choice: `msk export BOARD…` reads per board and per card only when that needs at
+#: most this many read requests (a few % of the per-minute read limit, so no waiting) and the
+#: boards are not all of the account's; otherwise one `GET /me/export` read serves them all.
+EXPORT_PER_CARD_BUDGET: Final = 30

@@ -1,0 +1,183 @@
+"""Online export: fetch the chosen boards' ciphertext from the server, then decrypt locally.
+
+Two ways to read, chosen by cost under the read limit (issue 4 item 7):
+- one `GET /me/export` (1 request, but it carries every board of the account), or
+- per-board and per-card reads (5 per board + 1 per workspace + 1 per card that has
+  comments, checklists or attachments).
+`auto` reads per card only when that plan needs at most `EXPORT_PER_CARD_BUDGET` reads
+and the boards are not all the account has; otherwise one bulk read serves everything.
+Both paths feed the same `decrypt_board`, so marking of undecryptable fields is identical.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Generator, Mapping, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any, BinaryIO
+
+from .._errors import UsageError
+from .._profile import EXPORT_PER_CARD_BUDGET, is_valid_id
+from ..client import Client, Request, Response
+from ..crypto import CIPHER_CHUNK_SIZE, StreamDecryptor, Where
+from ._decrypt import decrypt_board, members_by_id, obj, obj_list
+from ._document import decrypt_document
+from ._select import resolve
+from ._tree import ExportAttachment, ExportResult
+
+__all__ = ["STRATEGIES", "OnlineExport", "attachment_fetch", "export_online"]
+
+STRATEGIES = ("auto", "export", "cards")
+_HEADER_BYTES = 24
+_PER_BOARD_READS = 5  # board, columns, labels, milestones, cards list
+
+
+def _get(client: Client, template: str, *ids: str) -> Any:
+    for value in ids:
+        if not is_valid_id(value):
+            raise UsageError(f"not a valid id: {value!r}")
+
+    def flow() -> Generator[Request, Response, Any]:
+        response = yield Request("GET", template.format(*ids))
+        return response.json()
+
+    return client.run(flow())
+
+
+@dataclass(frozen=True, slots=True)
+class OnlineExport:
+    result: ExportResult
+    #: "export" (one /me/export read) or "cards" (per-board and per-card reads)
+    strategy: str
+    requests: int
+
+
+def _plan(client: Client, boards: Sequence[str], step: Callable[[str], None]) -> tuple[list[str], int]:
+    """Resolve board names to ids; return them and how many boards the account has."""
+    candidates: list[tuple[str, str]] = []
+    step("listing boards")
+    for workspace in client.workspaces():
+        candidates += [(b.id, b.title) for b in client.boards(workspace.id)]
+    chosen = list(dict.fromkeys(resolve("board", query, candidates) for query in boards))
+    return chosen, len(candidates)
+
+
+def export_online(
+    client: Client,
+    *,
+    boards: Sequence[str] = (),
+    workspaces: Sequence[str] = (),
+    strict: bool = False,
+    strategy: str = "auto",
+    step: Callable[[str], None] = lambda _: None,
+) -> OnlineExport:
+    """Export the chosen boards (`boards` and/or `workspaces`; neither means all)."""
+    if strategy not in STRATEGIES:
+        raise UsageError(f"unknown read strategy {strategy!r}; choose one of {', '.join(STRATEGIES)}")
+    start = client.requests
+    bulk = strategy == "export" or workspaces or not boards
+    chosen: list[str] = []
+    listings: dict[str, list[Mapping[str, Any]]] = {}
+    if not bulk:
+        chosen, total = _plan(client, boards, step)
+        for board_id in chosen:
+            step(f"listing cards of {board_id}")
+            listings[board_id] = [obj(c, "card") for c in _list(_get(client, "/boards/{}/cards", board_id), "cards")]
+        detail = sum(1 for cards in listings.values() for c in cards if _has_children(c))
+        reads = _PER_BOARD_READS * len(chosen) + detail + len(chosen)
+        bulk = strategy == "auto" and (reads > EXPORT_PER_CARD_BUDGET or len(chosen) == total)
+    if bulk:
+        step("reading /me/export")
+        document = client.export_me()
+        step("decrypting")
+        result = decrypt_document(
+            obj(document, "export"), client.core.keys, boards=chosen or boards, workspaces=workspaces, strict=strict
+        )
+        return OnlineExport(result, "export", client.requests - start)
+    exported = []
+    members: dict[str, Mapping[str, str]] = {}
+    for board_id in chosen:
+        step(f"reading board {board_id}")
+        board = obj(_get(client, "/boards/{}", board_id), "board")
+        ws_id = str(board.get("workspaceId"))
+        if ws_id not in members:
+            members[ws_id] = members_by_id(_list(_get(client, "/workspaces/{}/members", ws_id), "members"))
+        cards = []
+        for card in listings[board_id]:
+            cards.append(obj(_get(client, "/cards/{}", str(card["id"])), "card") if _has_children(card) else card)
+        bundle = {
+            "board": board,
+            "columns": _get(client, "/boards/{}/columns", board_id),
+            "labels": _get(client, "/boards/{}/labels", board_id),
+            "milestones": _get(client, "/boards/{}/milestones", board_id),
+            "customFields": _get(client, "/boards/{}/custom-fields", board_id),
+            "cards": cards,
+        }
+        step(f"decrypting board {board_id}")
+        exported.append(decrypt_board(bundle, client.board_key(board_id), members[ws_id], strict=strict))
+    stamp = datetime.now(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+    return OnlineExport(ExportResult(stamp, tuple(exported)), "cards", client.requests - start)
+
+
+def _list(value: object, what: str) -> list[Mapping[str, Any]]:
+    return obj_list({"items": value}, "items", what)
+
+
+def _has_children(card: Mapping[str, Any]) -> bool:
+    return any(card.get(k) for k in ("commentCount", "checklistCount", "attachmentCount"))
+
+
+class _DecryptingSink:
+    """Opens a secretstream as it arrives; the last chunk is held until the stream ends."""
+
+    def __init__(self, attachment: ExportAttachment, dst: BinaryIO) -> None:
+        if attachment.file_key is None:
+            raise Where("attachment", "encFileKey", attachment.id).decryption_error("its file key did not decrypt")
+        self._attachment, self._dst = attachment, dst
+        self._buffer = bytearray()
+        self._dec: StreamDecryptor | None = None
+        self.written = 0
+
+    def feed(self, data: bytes) -> None:
+        self._buffer += data
+        if self._dec is None:
+            if len(self._buffer) < _HEADER_BYTES:
+                return
+            assert self._attachment.file_key is not None
+            header = bytes(self._buffer[:_HEADER_BYTES])
+            self._dec = StreamDecryptor(self._attachment.file_key, header, attachment_id=self._attachment.id)
+            del self._buffer[:_HEADER_BYTES]
+        while len(self._buffer) > CIPHER_CHUNK_SIZE:
+            self._pull(bytes(self._buffer[:CIPHER_CHUNK_SIZE]))
+            del self._buffer[:CIPHER_CHUNK_SIZE]
+
+    def _pull(self, chunk: bytes) -> None:
+        assert self._dec is not None
+        message = self._dec.pull(chunk)
+        self._dst.write(message)
+        self.written += len(message)
+
+    def finish(self) -> int:
+        if self._dec is None:
+            raise Where("attachment", "content", self._attachment.id).decryption_error("truncated (no header)")
+        if self._buffer:
+            self._pull(bytes(self._buffer))
+        self._dec.close()
+        return self.written
+
+
+def attachment_fetch(client: Client) -> Callable[[ExportAttachment, BinaryIO], int]:
+    """A Fetch streaming `GET /attachments/:id/content` through the file key already in the tree."""
+
+    def fetch(attachment: ExportAttachment, dst: BinaryIO) -> int:
+        sink = _DecryptingSink(attachment, dst)
+        if not is_valid_id(attachment.id):
+            raise UsageError(f"not a valid id: {attachment.id!r}")
+
+        def flow() -> Generator[Request, Response, None]:
+            yield Request("GET", f"/attachments/{attachment.id}/content", sink=sink.feed)
+
+        client.run(flow())
+        return sink.finish()
+
+    return fetch
