@@ -6,6 +6,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 
 from .._errors import ProtocolError
+from .._profile import FieldSpec
 from .._profile import field as spec
 from ._b64 import b64u_decode, b64u_encode
 from ._envelope import Envelope, SealedEnvelope, Where, decrypt_field, encrypt_field, open_sealed, seal_to
@@ -82,17 +83,25 @@ def _user_id(user: Mapping[str, object]) -> str | None:
     return value if isinstance(value, str) else None
 
 
+def _user_key(raw: bytes, row: FieldSpec, user_id: str | None) -> UserKey:
+    if len(raw) != 32:
+        raise Where.of(row, user_id).decryption_error("user key has the wrong length")
+    return UserKey(raw)
+
+
 def unlock_account(master_key: MasterKey, user: Mapping[str, object]) -> AccountKeys:
     """Open encSymmetricKey with the masterKey, then the private key; check it matches publicKey."""
     uid = _user_id(user)
-    user_key = UserKey(decrypt_field(master_key, _text(user, "encSymmetricKey"), _SYMMETRIC_KEY, entity_id=uid))
+    raw = decrypt_field(master_key, _text(user, "encSymmetricKey"), _SYMMETRIC_KEY, entity_id=uid)
+    user_key = _user_key(raw, _SYMMETRIC_KEY, uid)
     return AccountKeys(user_key, _open_key_pair(user_key, user, uid))
 
 
 def unlock_with_recovery(recovery_key: RecoveryKey, user: Mapping[str, object]) -> AccountKeys:
     """Open the user key from encRecoveryBlob (the password is lost)."""
     uid = _user_id(user)
-    user_key = UserKey(decrypt_field(recovery_key, _text(user, "encRecoveryBlob"), _RECOVERY, entity_id=uid))
+    raw = decrypt_field(recovery_key, _text(user, "encRecoveryBlob"), _RECOVERY, entity_id=uid)
+    user_key = _user_key(raw, _RECOVERY, uid)
     return AccountKeys(user_key, _open_key_pair(user_key, user, uid))
 
 

@@ -5,6 +5,8 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from mskclient._errors import DecryptionError, EnvelopeError, ProtocolError
 from mskclient._profile import field
@@ -193,3 +195,53 @@ def test_garbage_in_a_user_record_is_an_envelope_error() -> None:
     record["encSymmetricKey"] = "v1.not.an-envelope"
     with pytest.raises(EnvelopeError):
         unlock_account(master, record)
+
+
+@pytest.mark.parametrize("size", [0, 31, 33, 64])
+def test_an_authentic_user_key_of_the_wrong_length_is_a_decryption_error(size: int) -> None:
+    """Before the fix this escaped as a bare ValueError from UserKey."""
+    master = MasterKey.generate()
+    account = create_account(master)
+    record = user_record(dict(account.fields))
+    record["encSymmetricKey"] = str(encrypt_field(master, bytes(size), field("user", "encSymmetricKey")))
+    with pytest.raises(DecryptionError, match="user key has the wrong length"):
+        unlock_account(master, record)
+    record = user_record(dict(account.fields))
+    record["encRecoveryBlob"] = str(encrypt_field(account.recovery_key, bytes(size), field("user", "encRecoveryBlob")))
+    with pytest.raises(DecryptionError, match="user key has the wrong length") as caught:
+        unlock_with_recovery(account.recovery_key, record)
+    assert (caught.value.entity_id, caught.value.field) == (USER_ID, "encRecoveryBlob")
+
+
+@pytest.mark.parametrize("size", [0, 31, 33])
+def test_an_authentic_private_key_of_the_wrong_length_is_a_protocol_error(size: int) -> None:
+    master = MasterKey.generate()
+    account = create_account(master)
+    record = user_record(dict(account.fields))
+    record["encPrivateKey"] = str(encrypt_field(account.keys.user_key, bytes(size), field("user", "encPrivateKey")))
+    with pytest.raises(ProtocolError, match="publicKey does not match"):
+        unlock_account(master, record)
+
+
+_MASTER = MasterKey(bytes(range(32)))
+_ACCOUNT = create_account(_MASTER)
+_user_value = st.one_of(
+    st.sampled_from(list(_ACCOUNT.fields.values())),
+    st.text(max_size=60),
+    st.none(),
+    st.integers(),
+    st.binary(max_size=40).map(b64u_encode),
+)
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.dictionaries(st.sampled_from([*_ACCOUNT.fields, "id"]), _user_value, max_size=6))
+def test_random_user_records_raise_only_errors_of_the_tree(record: dict[str, object]) -> None:
+    """Fields shuffled between each other, missing, or garbage: only tree errors, or a correct unlock."""
+    for unlock, key in ((unlock_account, _MASTER), (unlock_with_recovery, _ACCOUNT.recovery_key)):
+        try:
+            keys = unlock(key, record)  # type: ignore[operator]
+        except (EnvelopeError, DecryptionError, ProtocolError):
+            continue
+        assert keys.user_key == _ACCOUNT.keys.user_key
+        assert keys.keypair.public == _ACCOUNT.keys.keypair.public
