@@ -1,0 +1,208 @@
+"""Client pieces that need no server: pacing, session files, unlock, trust, wire reading, streaming."""
+
+from __future__ import annotations
+
+import io
+import json
+import os
+import stat
+
+import httpx
+import pytest
+
+from mskclient import (
+    ApiError,
+    AuthError,
+    Client,
+    ConflictError,
+    KeyTrustError,
+    NotFoundError,
+    Pacer,
+    ProtocolError,
+    RateLimitError,
+    TransportError,
+    TrustStore,
+    UsageError,
+)
+from mskclient._pacing import request_group
+from mskclient._session_store import SessionRecord, SessionStore
+from mskclient.client._core import Core
+from mskclient.client._crypt import EncryptingReader
+from mskclient.client._wire import Obj, Response, error_from, path
+from mskclient.crypto import AccountKeys, FileKey, KeyPair, UserKey, decrypt_file, fingerprint
+
+
+class FakeClock:
+    def __init__(self) -> None:
+        self.now = 1000.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+def test_pacer_spaces_requests_within_the_window_and_counts_them() -> None:
+    clock = FakeClock()
+    waits: list[tuple[float, str]] = []
+    pacer = Pacer({"read": (10, 60)}, share=0.5, clock=clock, on_wait=lambda s, r: waits.append((s, r)))
+    delays = [pacer.reserve("read") for _ in range(7)]
+    assert delays[:5] == [0.0] * 5  # 50 % of 10 per minute
+    assert delays[5] == pytest.approx(60.0) and delays[6] == pytest.approx(60.0)
+    assert waits == [(pytest.approx(60.0), "read"), (pytest.approx(60.0), "read")]
+    assert pacer.requests == 7
+    clock.now += 61
+    assert pacer.reserve("read") == 0.0  # the first five left the window
+    assert pacer.reserve("mutation") == 0.0  # no limit configured for the group
+
+
+def test_pacer_retry_after_is_bounded() -> None:
+    pacer = Pacer(max_retries=2, max_retry_after=10)
+    assert pacer.retry_delay(1, 3.0) == 3.0
+    assert pacer.retry_delay(3, 3.0) is None
+    assert pacer.retry_delay(1, 11.0) is None
+    with pytest.raises(UsageError):
+        Pacer(concurrency=0)
+
+
+def test_request_groups() -> None:
+    assert request_group("POST", "/auth/login") == "login"
+    assert request_group("POST", "/auth/register") == "register"
+    assert request_group("GET", "/boards/cabcdefgh") == "read"
+    assert request_group("PATCH", "/cards/cabcdefgh") == "mutation"
+
+
+def test_paths_refuse_bad_ids() -> None:
+    assert path("/cards/{}/move", "cabcdefgh1") == "/cards/cabcdefgh1/move"
+    for bad in ("../me", "c", "Cabcdefgh", "cabc/defgh", "cabcdefgh?x=1", ""):
+        with pytest.raises(UsageError):
+            path("/cards/{}", bad)
+
+
+def test_obj_validates_ids_and_types() -> None:
+    obj = Obj({"id": "c../../x", "n": "1", "ids": ["cabcdefgh", "bad"]}, "card")
+    with pytest.raises(ProtocolError, match=r"card\.id"):
+        obj.id()
+    with pytest.raises(ProtocolError):
+        obj.integer("n")
+    with pytest.raises(ProtocolError):
+        obj.ids("ids")
+    with pytest.raises(ProtocolError):
+        Obj([1], "card")
+
+
+def _answer(status: int, body: object, headers: dict[str, str] | None = None) -> Response:
+    raw = body if isinstance(body, bytes) else json.dumps(body).encode()
+    return Response(status, headers or {}, raw)
+
+
+def test_error_bodies_map_to_the_tree() -> None:
+    def err(code: str, message: str) -> dict[str, object]:
+        return {"error": {"code": code, "message": message}}
+
+    assert isinstance(error_from(_answer(401, err("TOTP_REQUIRED", "x"))), AuthError)
+    assert isinstance(error_from(_answer(404, err("NOT_FOUND", "x"))), NotFoundError)
+    assert isinstance(error_from(_answer(409, err("CONFLICT", "x"))), ConflictError)
+    limited = error_from(_answer(429, err("RATE_LIMITED", "x"), {"retry-after": "7"}))
+    assert isinstance(limited, RateLimitError) and limited.retry_after == 7.0
+    shapeless = error_from(_answer(502, b"<html>bad gateway</html>"))
+    assert isinstance(shapeless, ApiError) and shapeless.code == "HTTP_502"
+    with pytest.raises(ProtocolError):
+        _answer(200, b"not json").json()
+
+
+def test_foreign_exceptions_are_translated() -> None:
+    """httpx failures → TransportError; a non-JSON 200 → ProtocolError (no sandbox can show these)."""
+
+    def refuse(request: httpx.Request) -> httpx.Response:
+        raise httpx.ConnectError("refused", request=request)
+
+    with Client("http://127.0.0.1:9", transport=httpx.MockTransport(refuse)) as client, pytest.raises(TransportError):
+        client.health()
+
+    def timeout(request: httpx.Request) -> httpx.Response:
+        raise httpx.ReadTimeout("slow", request=request)
+
+    with Client("http://127.0.0.1:9", transport=httpx.MockTransport(timeout)) as client, pytest.raises(TransportError):
+        client.health()
+
+    def garbage(request: httpx.Request) -> httpx.Response:
+        return httpx.Response(200, content=b"\xff{not json")
+
+    with Client("http://127.0.0.1:9", transport=httpx.MockTransport(garbage)) as client, pytest.raises(ProtocolError):
+        client.health()
+    with pytest.raises(UsageError):
+        Client("ftp://example")
+
+
+def test_session_files_are_0600_and_atomic(tmp_path: os.PathLike[str]) -> None:
+    store = SessionStore(tmp_path)  # type: ignore[arg-type]
+    store.save("work", SessionRecord("http://127.0.0.1:1", "a@b.c", "cabcdefgh1", "tok"))
+    path_ = store.session_path("work")
+    assert stat.S_IMODE(path_.stat().st_mode) == 0o600
+    assert store.load("work") == SessionRecord("http://127.0.0.1:1", "a@b.c", "cabcdefgh1", "tok")
+    assert [p.name for p in path_.parent.iterdir()] == ["work.json"]  # no temp file left behind
+    with pytest.raises(UsageError):
+        store.session_path("../evil")
+    path_.write_text("{broken")
+    with pytest.raises(UsageError):
+        store.load("work")
+    store.forget("work")
+    assert store.load("work") is None
+
+
+def test_unlock_file_needs_the_secret_and_expires(tmp_path: os.PathLike[str]) -> None:
+    store = SessionStore(tmp_path)  # type: ignore[arg-type]
+    keys = AccountKeys(UserKey.generate(), KeyPair.generate())
+    secret = store.unlock("p", keys, 900, now=1_000_000)
+    unlock_file = store.unlock_path("p")
+    assert stat.S_IMODE(unlock_file.stat().st_mode) == 0o600
+    raw = unlock_file.read_bytes()
+    assert keys.user_key.raw not in raw and keys.keypair.secret not in raw
+    opened = store.unlocked_keys("p", secret, now=1_000_000 + 899)
+    assert opened.user_key == keys.user_key and opened.keypair.public == keys.keypair.public
+
+    other = SessionStore(tmp_path).unlock("q", keys, 900, now=1_000_000)
+    with pytest.raises(AuthError):
+        store.unlocked_keys("p", other, now=1_000_000)  # wrong secret
+
+    record = json.loads(raw)
+    record["expiresAt"] += 3600  # extending the expiry breaks the AD binding
+    unlock_file.write_text(json.dumps(record))
+    with pytest.raises(AuthError):
+        store.unlocked_keys("p", secret, now=1_000_000)
+
+    store.unlock("p", keys, 900, now=1_000_000)
+    secret = store.unlock("p", keys, 900, now=1_000_000)
+    with pytest.raises(AuthError, match="expired"):
+        store.unlocked_keys("p", secret, now=1_000_000 + 900)
+    assert not unlock_file.exists()  # removed on expiry
+    assert store.lock("p") is False
+
+
+def test_trust_store_pins_on_first_use_and_blocks_a_changed_key(tmp_path: os.PathLike[str]) -> None:
+    file = tmp_path / "trust.json"  # type: ignore[operator]
+    store = TrustStore(file)
+    first, second = KeyPair.generate().public, KeyPair.generate().public
+    store.require("cabcdefgh1", "bob@x.y", first)
+    assert stat.S_IMODE(file.stat().st_mode) == 0o600
+    reloaded = TrustStore(file)
+    assert reloaded.check("cabcdefgh1", "bob@x.y", first)
+    with pytest.raises(KeyTrustError, match=fingerprint(second)):
+        reloaded.require("cabcdefgh1", "bob@x.y", second)
+    reloaded.trust("cabcdefgh1", "bob@x.y", second)
+    TrustStore(file).require("cabcdefgh1", "bob@x.y", second)
+
+
+@pytest.mark.parametrize("size", [0, 1, 65536, 65537, 200_000])
+def test_encrypting_reader_matches_the_file_format(size: int) -> None:
+    key = FileKey.generate()
+    plain = os.urandom(size)
+    reader = EncryptingReader(key, io.BytesIO(plain))
+    cipher = b"".join(iter(lambda: reader.read(10_000), b""))
+    out = io.BytesIO()
+    assert decrypt_file(key, io.BytesIO(cipher), out) == size
+    assert out.getvalue() == plain and reader.size == size
+
+
+def test_core_without_keys_says_so() -> None:
+    with pytest.raises(UsageError, match="no account keys"):
+        _ = Core().keys
