@@ -42,19 +42,32 @@ static const char ALPHABET[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuv
 static uint8_t B64[256]; /* 0..63, or 0xFF for a character outside base64url */
 static uint32_t B64Q[4][256]; /* B64 pre-shifted for each place of a quad; bit 31 marks a bad character */
 
+/* The decoded length of base64url text from its shape alone (padding optional but exact when
+   present), or -1; sets *core to the length without padding. */
+static Py_ssize_t b64u_length(const char *text, size_t n, size_t *core)
+{
+    size_t pad;
+
+    for (*core = n; *core > 0 && text[*core - 1] == '='; --*core)
+        ;
+    pad = n - *core;
+    if (*core % 4 == 1 || (pad && (pad > 2 || (*core + pad) % 4)))
+        return -1;
+    return (Py_ssize_t)(*core / 4 * 3 + (*core % 4 ? *core % 4 - 1 : 0));
+}
+
 /* Decodes base64url as mskclient.crypto.b64u_decode does: padding optional but exact when
    present, unused low bits of the last symbol zero (canonical, as libsodium wants), any other
-   character refused.  Returns the decoded length or -1; dst == NULL only validates. */
+   character refused.  Returns the decoded length (b64u_length's) or -1; dst == NULL only
+   validates, else it must hold b64u_length bytes. */
 static Py_ssize_t b64u_decode(const char *text, size_t n, unsigned char *dst)
 {
     const unsigned char *s = (const unsigned char *)text;
-    size_t core = n, pad, i, o = 0;
+    size_t core, i, o = 0;
     uint32_t bad = 0;
+    Py_ssize_t length = b64u_length(text, n, &core);
 
-    while (core > 0 && s[core - 1] == '=')
-        core--;
-    pad = n - core;
-    if (core % 4 == 1 || (pad && (pad > 2 || (core + pad) % 4)))
+    if (length < 0)
         return -1;
     for (i = 0; i + 4 <= core; i += 4, o += 3) {
         uint32_t v = B64Q[0][s[i]] | B64Q[1][s[i + 1]] | B64Q[2][s[i + 2]] | B64Q[3][s[i + 3]];
@@ -76,9 +89,8 @@ static Py_ssize_t b64u_decode(const char *text, size_t n, unsigned char *dst)
             if (core - i == 3)
                 dst[o + 1] = (unsigned char)(b << 4 | c >> 2);
         }
-        o += core - i - 1;
     }
-    return (Py_ssize_t)o;
+    return length;
 }
 
 /* ---- associated data: one call of ad_for(spec) per distinct spec (it also checks the key role) */
@@ -126,7 +138,6 @@ struct batch {
     void *items;
     size_t n;
     unsigned char key[KEYBYTES];
-    unsigned char *arena; /* open: plaintext slots */
     atomic_size_t next;
 };
 
@@ -190,8 +201,7 @@ typedef struct {
     size_t len;
     const unsigned char *ad;
     size_t adlen;
-    size_t slot;                 /* plaintext slot in the arena */
-    size_t outlen;
+    unsigned char *out;          /* the bytes object for the plaintext, when the shape leaves room */
     int code;
 } open_item;
 
@@ -212,11 +222,11 @@ static int classify_non_ascii(PyObject *s)
     return E_BASE64;
 }
 
+/* Envelope.parse + decrypt_field for one ASCII text; the checks come in the same order. */
 static int open_envelope(const batch *b, open_item *it, unsigned char *scratch)
 {
     const char *s = it->text, *end = s + it->len, *d1, *d2;
     unsigned char nonce[NPUBBYTES];
-    unsigned long long mlen;
     Py_ssize_t nlen, clen;
 
     if (!(d1 = memchr(s, '.', it->len)) || !(d2 = memchr(d1 + 1, '.', (size_t)(end - d1 - 1)))
@@ -232,11 +242,10 @@ static int open_envelope(const batch *b, open_item *it, unsigned char *scratch)
         return E_NONCE;
     if (clen < ABYTES)
         return E_SHORT;
+    /* phase 1 sized it->out from this very part (after the second dot): clen - ABYTES bytes */
     b64u_decode(d1 + 1, (size_t)(d2 - d1 - 1), nonce);
-    if (aead_decrypt(b->arena + it->slot, &mlen, NULL, scratch, (unsigned long long)clen, it->ad, it->adlen,
-                     nonce, b->key) != 0)
+    if (aead_decrypt(it->out, NULL, NULL, scratch, (unsigned long long)clen, it->ad, it->adlen, nonce, b->key) != 0)
         return E_AUTH;
-    it->outlen = (size_t)mlen;
     return OK;
 }
 
@@ -247,11 +256,17 @@ static void open_one(batch *b, size_t i, unsigned char *scratch)
         it->code = open_envelope(b, it, scratch);
 }
 
-/* Phase 1 for one item: owned references, pointers, or a code decided already. */
-static int open_prepare(open_item *it, PyObject *item, ad_cache *cache, Py_ssize_t max_chars)
+/* Phase 1 for one item: owned references and pointers, or a code decided already.  When the
+   part after the second dot could hold a ciphertext, its plaintext bytes object goes into
+   plain[i] now, so the lanes decrypt straight into it (they only decode that part when it is
+   the last one).  *clen_max grows to the largest ciphertext a lane may decode. */
+static int open_prepare(open_item *it, PyObject *item, ad_cache *cache, Py_ssize_t max_chars, PyObject *plain,
+                        Py_ssize_t i, Py_ssize_t *clen_max)
 {
-    PyObject *text;
-    Py_ssize_t len;
+    PyObject *text, *out;
+    Py_ssize_t len, clen;
+    const char *dot;
+    size_t core;
 
     if (!PyTuple_Check(item) || PyTuple_GET_SIZE(item) != 3) {
         PyErr_SetString(PyExc_TypeError, "items must be (text, spec, entity_id) tuples");
@@ -282,36 +297,40 @@ static int open_prepare(open_item *it, PyObject *item, ad_cache *cache, Py_ssize
         return -1;
     it->text_obj = Py_NewRef(text);
     it->len = (size_t)len;
+    if (!(dot = memchr(it->text, '.', it->len)) || !(dot = memchr(dot + 1, '.', (size_t)(it->text + len - dot - 1))))
+        return 0;
+    clen = b64u_length(dot + 1, (size_t)(it->text + len - dot - 1), &core);
+    *clen_max = clen > *clen_max ? clen : *clen_max;
+    if (clen < ABYTES)
+        return 0;
+    if (!(out = PyBytes_FromStringAndSize(NULL, clen - ABYTES)))
+        return -1;
+    PyList_SET_ITEM(plain, i, out);
+    it->out = (unsigned char *)PyBytes_AS_STRING(out);
     return 0;
 }
 
-static PyObject *open_results(const batch *b, const open_item *items)
+/* Phase 3: None in place of each failure, and the (index, code) list. */
+static PyObject *open_results(PyObject *plain, const open_item *items, Py_ssize_t n)
 {
-    PyObject *plain = PyList_New((Py_ssize_t)b->n), *failed = PyList_New(0), *v;
+    PyObject *failed = PyList_New(0), *v;
 
-    if (!plain || !failed)
-        goto fail;
-    for (size_t i = 0; i < b->n; i++) {
-        if (items[i].code == OK) {
-            v = PyBytes_FromStringAndSize((const char *)b->arena + items[i].slot, (Py_ssize_t)items[i].outlen);
-            if (!v)
-                goto fail;
-            PyList_SET_ITEM(plain, (Py_ssize_t)i, v);
+    if (!failed)
+        return NULL;
+    for (Py_ssize_t i = 0; i < n; i++) {
+        if (items[i].code == OK)
             continue;
-        }
-        PyList_SET_ITEM(plain, (Py_ssize_t)i, Py_NewRef(Py_None));
-        v = Py_BuildValue("(ni)", (Py_ssize_t)i, items[i].code);
+        Py_XDECREF(PyList_GET_ITEM(plain, i));
+        PyList_SET_ITEM(plain, i, Py_NewRef(Py_None));
+        v = Py_BuildValue("(ni)", i, items[i].code);
         if (!v || PyList_Append(failed, v) < 0) {
             Py_XDECREF(v);
-            goto fail;
+            Py_DECREF(failed);
+            return NULL;
         }
         Py_DECREF(v);
     }
-    return Py_BuildValue("(NN)", plain, failed);
-fail:
-    Py_XDECREF(plain);
-    Py_XDECREF(failed);
-    return NULL;
+    return Py_BuildValue("(ON)", plain, failed);
 }
 
 PyDoc_STRVAR(open_batch_doc,
@@ -322,13 +341,13 @@ PyDoc_STRVAR(open_batch_doc,
 static PyObject *open_batch(PyObject *self, PyObject *args)
 {
     const char *key;
-    Py_ssize_t keylen, max_chars, n;
-    PyObject *items, *seq = NULL, *result = NULL;
+    Py_ssize_t keylen, max_chars, n, clen_max = 1;
+    PyObject *items, *seq = NULL, *plain = NULL, *result = NULL;
     ad_cache cache = {0};
     open_item *it = NULL;
     lane *lanes = NULL;
     unsigned char *scratch = NULL;
-    size_t arena_size = 0, scratch_size = 1, total = 0;
+    size_t total = 0;
     int threads, nlanes;
     batch b = {.one = open_one};
 
@@ -340,32 +359,28 @@ static PyObject *open_batch(PyObject *self, PyObject *args)
     if (!(seq = PySequence_Tuple(items))) /* our own copy: ad_for runs Python code that could change a list */
         return NULL;
     n = PyTuple_GET_SIZE(seq);
+    if (!(plain = PyList_New(n)))
+        goto done;
     if (!(it = PyMem_Calloc((size_t)n + 1, sizeof *it)))
         goto nomem;
     for (Py_ssize_t i = 0; i < n; i++) {
-        if (open_prepare(&it[i], PyTuple_GET_ITEM(seq, i), &cache, max_chars) < 0)
+        if (open_prepare(&it[i], PyTuple_GET_ITEM(seq, i), &cache, max_chars, plain, i, &clen_max) < 0)
             goto done;
-        if (it[i].text) {
-            size_t slot = it[i].len / 4 * 3 + 3; /* bounds the decoded ciphertext */
-            it[i].slot = arena_size;
-            arena_size += slot;
-            scratch_size = slot > scratch_size ? slot : scratch_size;
-            total += it[i].len;
-        }
+        total += it[i].len;
     }
     nlanes = lane_count(threads, total);
     lanes = PyMem_Calloc((size_t)nlanes, sizeof *lanes);
-    scratch = PyMem_RawMalloc(scratch_size * (size_t)nlanes);
-    b.arena = PyMem_RawMalloc(arena_size + 1);
-    if (!lanes || !scratch || !b.arena)
+    scratch = PyMem_RawMalloc((size_t)clen_max * (size_t)nlanes);
+    if (!lanes || !scratch)
         goto nomem;
     for (int t = 0; t < nlanes; t++)
-        lanes[t] = (lane){.b = &b, .scratch = scratch + scratch_size * (size_t)t};
+        lanes[t] = (lane){.b = &b, .scratch = scratch + (size_t)clen_max * (size_t)t};
     memcpy(b.key, key, KEYBYTES);
     b.items = it;
     b.n = (size_t)n;
     run_lanes(&b, lanes, nlanes);
-    result = open_results(&b, it);
+    explicit_bzero(b.key, KEYBYTES);
+    result = open_results(plain, it, n);
     goto done;
 nomem:
     PyErr_NoMemory();
@@ -375,14 +390,11 @@ done:
             Py_XDECREF(it[i].text_obj);
             Py_XDECREF(it[i].ad_obj);
         }
-    if (b.arena)
-        explicit_bzero(b.arena, arena_size + 1); /* plaintext copies do not outlive the call */
-    explicit_bzero(b.key, KEYBYTES);
-    PyMem_RawFree(b.arena);
     PyMem_RawFree(scratch);
     PyMem_Free(lanes);
     PyMem_Free(it);
     ad_cache_clear(&cache);
+    Py_XDECREF(plain);
     Py_DECREF(seq);
     return result;
 }
