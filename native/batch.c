@@ -5,9 +5,10 @@
    randombytes_buf; PyNaCl's cffi module declares only that one) taken from PyNaCl's cffi module,
    so the process has one libsodium.  Parsing follows mskclient.crypto.b64u_decode
    and Envelope.parse exactly; every item gets its own result code and a batch never stops
-   half-way.  Python objects are only touched with the GIL held (phase 1: collect pointers and
-   allocate; phase 3: build results); the crypto runs with the GIL released, split across
-   pthreads that claim blocks of items from an atomic counter. */
+   half-way.  Python objects are only touched with the GIL held (phase 1: take references and
+   pointers, allocate the output bytes; phase 3: report failures); parsing, base64 and the
+   crypto run with the GIL released (phase 2), split across pthreads that claim blocks of
+   items from an atomic counter, writing straight into the output bytes. */
 #define PY_SSIZE_T_CLEAN
 #include <Python.h>
 #include <pthread.h>
@@ -414,6 +415,7 @@ static void seal_one(batch *b, size_t i, unsigned char *scratch)
 
     (void)scratch;
     randombytes(it->nonce, NPUBBYTES);
+    /* cannot fail: a bytes object is far below the AEAD's message size limit */
     aead_encrypt(it->c, NULL, it->m, it->mlen, it->ad, it->adlen, NULL, it->nonce, b->key);
 }
 
