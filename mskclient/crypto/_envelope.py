@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import TypeVar
 
-from .._errors import DecryptionError, EnvelopeError, UnsupportedVersionError
+from .._errors import DecryptionError, EnvelopeError, ProtocolError, UnsupportedVersionError
 from .._profile import ENVELOPE_MAX_CHARS, ENVELOPE_VERSION, FieldSpec, KeyRole
 from . import _sodium
 from ._b64 import b64u_decode, b64u_encode
@@ -142,8 +142,15 @@ def decrypt_field(
 
 
 def seal_to(message: bytes, public_key: bytes) -> SealedEnvelope:
-    """crypto_box_seal to a member's public key (encWorkspaceKey)."""
-    sealed = _sodium.crypto_box_seal(message, public_key)
+    """crypto_box_seal to a member's public key (encWorkspaceKey).
+
+    The key comes from the server: one libsodium refuses (wrong length, or a
+    low-order point such as all zeros) is a ProtocolError, not a crash.
+    """
+    try:
+        sealed = _sodium.crypto_box_seal(message, public_key)
+    except _sodium.SodiumFailure:
+        raise ProtocolError("the member's public key is not a usable X25519 key") from None
     cut = _sodium.BOX_PUBLICKEYBYTES
     return SealedEnvelope(sealed[:cut], sealed[cut:])
 

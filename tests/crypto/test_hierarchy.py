@@ -245,3 +245,14 @@ def test_random_user_records_raise_only_errors_of_the_tree(record: dict[str, obj
             continue
         assert keys.user_key == _ACCOUNT.keys.user_key
         assert keys.keypair.public == _ACCOUNT.keys.keypair.public
+
+
+@pytest.mark.parametrize(
+    "public_key",
+    [bytes(32), bytes([1]) + bytes(31), bytes(31), bytes(33), b""],
+    ids=["all zeros (low order)", "one (low order)", "31 bytes", "33 bytes", "empty"],
+)
+def test_sealing_to_an_unusable_public_key_is_a_protocol_error(public_key: bytes) -> None:
+    """The key comes from the server's user lookup; libsodium's refusal must not escape as RuntimeError."""
+    with pytest.raises(ProtocolError, match="not a usable X25519 key"):
+        seal_workspace_key(WorkspaceKey.generate(), public_key)
