@@ -1,0 +1,127 @@
+"""SSE live ticks over real HTTP: ticks, Last-Event-ID resumption, heartbeats, shutdown."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+import httpx
+import pytest
+
+from ._harness import Engine
+
+TIMEOUT = 5.0
+ALICE = "cuseralice1"
+
+
+class Stream:
+    """Reads one SSE response: each `next()` gives an event's fields or {"comment": text}."""
+
+    def __init__(self, response: httpx.Response) -> None:
+        self.response = response
+        self._lines = response.aiter_lines()
+
+    async def next(self) -> dict[str, str]:
+        fields: dict[str, str] = {}
+        async with asyncio.timeout(TIMEOUT):
+            while True:
+                line = await anext(self._lines)
+                if line.startswith(":"):
+                    return {"comment": line[1:].strip()}
+                if not line:
+                    if fields:
+                        return fields
+                    continue
+                name, _, value = line.partition(":")
+                fields[name] = value.removeprefix(" ")
+
+    async def tick(self) -> dict[str, str]:
+        """The next event, skipping heartbeats."""
+        while "comment" in (item := await self.next()):
+            pass
+        return item
+
+
+@asynccontextmanager
+async def stream(engine: Engine, board_id: str, last_event_id: str | None = None) -> AsyncIterator[Stream]:
+    headers = {"Last-Event-ID": last_event_id} if last_event_id is not None else {}
+    async with (
+        httpx.AsyncClient(base_url=engine.url, timeout=TIMEOUT) as client,
+        client.stream("GET", f"/api/boards/{board_id}/live", headers=headers) as response,
+    ):
+        assert response.status_code == 200
+        assert response.headers["content-type"].startswith("text/event-stream")
+        yield Stream(response)
+
+
+@pytest.fixture
+def boards(engine: Engine) -> tuple[str, str]:
+    ws_id = engine.workspace({ALICE: "owner"})
+    return engine.board(ws_id), engine.board(ws_id)
+
+
+async def test_ticks_carry_the_webhook_shaped_event(engine: Engine, boards: tuple[str, str]) -> None:
+    board, other = boards
+    before = engine.event(board, "CARD_CREATED", "ccardbefore")
+    engine.realtime.publish(before)
+    async with stream(engine, board) as live:
+        engine.realtime.publish(engine.event(other, "CARD_CREATED", "ccardother1"))
+        moved = engine.event(board, "CARD_MOVED", "ccard00001", fromColumnId="ccolumn001", toColumnId="ccolumn002")
+        engine.realtime.publish(moved)
+        tick = await live.tick()
+        assert tick["id"] == str(moved)
+        assert tick["event"] == "tick"
+        assert json.loads(tick["data"]) == {
+            "verb": "CARD_MOVED",
+            "boardId": board,
+            "cardId": "ccard00001",
+            "actorId": "cactor0001",
+            "timestamp": "2026-05-28T20:26:40.000Z",
+            "metadata": {"fromColumnId": "ccolumn001", "toColumnId": "ccolumn002"},
+        }
+
+
+async def test_last_event_id_replays_what_was_missed(engine: Engine, boards: tuple[str, str]) -> None:
+    board, other = boards
+    ids = [engine.event(board, verb, "ccard00001") for verb in ("CARD_CREATED", "CARD_UPDATED", "CARD_MOVED")]
+    engine.event(other, "CARD_CREATED", "ccard00002")
+    async with stream(engine, board, last_event_id=str(ids[0])) as live:
+        assert [(await live.tick())["id"] for _ in ids[1:]] == [str(i) for i in ids[1:]]
+        newer = engine.event(board, "CARD_ARCHIVED", "ccard00001")
+        engine.realtime.publish(newer)
+        assert (await live.tick())["id"] == str(newer)
+    async with stream(engine, board, last_event_id="0") as live:
+        assert [(await live.tick())["id"] for _ in range(4)] == [str(i) for i in [*ids, newer]]
+
+
+async def test_events_written_by_another_process_reach_the_stream(engine: Engine, boards: tuple[str, str]) -> None:
+    board, _ = boards
+    async with stream(engine, board) as live:
+        unannounced = engine.event(board, "COMMENT_CREATED", "ccard00001")  # no publish(): another process
+        assert (await live.tick())["id"] == str(unannounced)
+
+
+async def test_quiet_streams_send_heartbeat_comments(engine: Engine, boards: tuple[str, str]) -> None:
+    board, _ = boards
+    async with stream(engine, board) as live:
+        assert await live.next() == {"comment": "heartbeat"}
+        assert await live.next() == {"comment": "heartbeat"}
+
+
+@pytest.mark.parametrize("bad", [b"abc", b"-1", b"1.5", b"9" * 40, "١٢".encode(), "²".encode("latin-1")])
+async def test_a_malformed_last_event_id_is_a_400(engine: Engine, boards: tuple[str, str], bad: bytes) -> None:
+    async with httpx.AsyncClient(base_url=engine.url, timeout=TIMEOUT) as client:
+        response = await client.get(f"/api/boards/{boards[0]}/live", headers={"Last-Event-ID": bad})
+    assert response.status_code == 400
+    assert response.json()["error"]["code"] == "BAD_REQUEST"
+
+
+async def test_stopping_the_engine_ends_the_streams(engine: Engine, boards: tuple[str, str]) -> None:
+    board, _ = boards
+    async with stream(engine, board) as live:
+        assert engine.loop is not None
+        await asyncio.wrap_future(asyncio.run_coroutine_threadsafe(engine.realtime.stop(), engine.loop))
+        with pytest.raises(StopAsyncIteration):
+            await live.tick()
