@@ -6,7 +6,7 @@ import unicodedata
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
-from .._errors import KdfParametersError
+from .._errors import KdfParametersError, UsageError
 from .._profile import (
     KDF_CAPS,
     KDF_CONTEXT_AUTH,
@@ -36,7 +36,11 @@ def normalize_email(email: str) -> str:
 
 
 def normalize_password(password: str) -> bytes:
-    return unicodedata.normalize("NFC", password).encode("utf-8")
+    """NFC, then UTF-8; a lone surrogate (e.g. undecodable terminal input) is a UsageError."""
+    try:
+        return unicodedata.normalize("NFC", password).encode("utf-8")
+    except UnicodeEncodeError:
+        raise UsageError("the password is not valid Unicode text (it holds a lone surrogate)") from None
 
 
 def _int(kdf: Mapping[str, object], name: str) -> int:

@@ -7,7 +7,7 @@ from typing import Any
 
 import pytest
 
-from mskclient._errors import KdfParametersError
+from mskclient._errors import KdfParametersError, UsageError
 from mskclient._profile import KDF_CAPS, KDF_DEFAULT, KDF_MINIMUM, KdfParams
 from mskclient.crypto import (
     b64u_encode,
@@ -178,3 +178,12 @@ def test_login_keys_repr_shows_neither_secret() -> None:
     assert keys.auth_hash not in text
     assert keys.master_key.raw.hex() not in text
     assert b64u_encode(keys.master_key.raw) not in text
+
+
+@pytest.mark.parametrize("password", ["pa\udcffss", "\ud800", "ok\udfff"])
+def test_a_password_with_lone_surrogates_is_a_usage_error_that_does_not_echo_it(password: str) -> None:
+    """getpass on a non-UTF-8 terminal can yield surrogate escapes: no UnicodeEncodeError, no echo."""
+    with pytest.raises(UsageError, match="not valid Unicode text") as caught:
+        derive_login_keys(password, SALT, CHEAP)
+    assert password not in str(caught.value)
+    assert caught.value.__cause__ is None
