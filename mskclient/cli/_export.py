@@ -1,0 +1,164 @@
+"""`msk export`: decrypted export of boards, online or from a `/me/export` file (offline)."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import click
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, SpinnerColumn, TextColumn
+
+from .._errors import ProtocolError, UsageError
+from ..export import (
+    FORMATS,
+    ExportAttachment,
+    ExportResult,
+    decrypt_document,
+    keys_from_password,
+    save_attachments,
+    write_export,
+)
+from ..export._online import STRATEGIES, attachment_fetch, export_online
+from ._context import CliContext, global_options
+
+__all__ = ["PARTIAL_EXIT_CODE", "export"]
+
+#: Exit code when the export was written but some fields could not be decrypted (see docs/cli.md).
+PARTIAL_EXIT_CODE = 10
+
+
+def _read_document(path: Path) -> dict[str, Any]:
+    try:
+        with path.open("rb") as handle:
+            document = json.load(handle)
+    except OSError as exc:
+        raise UsageError(f"cannot read {path}: {exc.strerror}") from None
+    except (ValueError, UnicodeDecodeError) as exc:
+        raise ProtocolError(f"{path} is not a JSON export: {exc}") from None
+    if not isinstance(document, dict):
+        raise ProtocolError(f"{path} is not a /me/export document (not a JSON object)")
+    return document
+
+
+def _count_cards(result: ExportResult) -> int:
+    return sum(len(c.cards) for b in result.boards for c in b.columns)
+
+
+def _count_attachments(result: ExportResult) -> int:
+    return sum(len(k.attachments) for b in result.boards for c in b.columns for k in c.cards)
+
+
+@click.command()
+@click.argument("boards", nargs=-1, metavar="[BOARD]...")
+@click.option(
+    "--workspace", "workspaces", multiple=True, metavar="WS", help="Every board of this workspace (id or name)."
+)
+@click.option("--all", "everything", is_flag=True, help="Every board of the account.")
+@click.option(
+    "--from-file",
+    type=click.Path(dir_okay=False, exists=True, path_type=Path),
+    help="Decrypt a /me/export file offline (only the password is needed, no network).",
+)
+@click.option("--format", "fmt", type=click.Choice(list(FORMATS)), default="json", show_default=True)
+@click.option(
+    "--out",
+    "out_dir",
+    type=click.Path(file_okay=False, path_type=Path),
+    default=Path("."),
+    show_default=True,
+    help="Directory for the exported files.",
+)
+@click.option(
+    "--attachments",
+    "attachments_dir",
+    type=click.Path(file_okay=False, path_type=Path),
+    help="Also decrypt every attachment into this directory (streamed, constant memory).",
+)
+@click.option("--strict", is_flag=True, help="Fail (exit 8) on the first field that does not decrypt.")
+@click.option(
+    "--via",
+    type=click.Choice(STRATEGIES),
+    default="auto",
+    show_default=True,
+    help="How to read online: one /me/export read, per-card reads, or whichever costs fewer reads.",
+)
+@global_options
+def export(
+    ctx: CliContext,
+    boards: tuple[str, ...],
+    workspaces: tuple[str, ...],
+    everything: bool,
+    from_file: Path | None,
+    fmt: str,
+    out_dir: Path,
+    attachments_dir: Path | None,
+    strict: bool,
+    via: str,
+) -> None:
+    """Export boards decrypted, as JSON, Markdown, CSV or HTML.
+
+    BOARD and --workspace take ids or names (a name must be unambiguous).  Online, give
+    BOARD…, --workspace or --all; with --from-file every board in the file is exported
+    unless some are named.  Progress goes to stderr; stdout gets a summary (JSON with --json).
+    """
+    if everything and (boards or workspaces):
+        raise UsageError("--all exports everything: give no BOARD or --workspace with it")
+    columns = (SpinnerColumn(), TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn())
+    with Progress(*columns, console=ctx.err, transient=True, disable=not ctx.err.is_terminal) as progress:
+        task = progress.add_task("starting", total=None)
+
+        def step(text: str) -> None:
+            progress.update(task, description=text)
+
+        requests: int | None = None
+        strategy = "file"
+        if from_file is not None:
+            if attachments_dir is not None:
+                raise UsageError("--attachments needs the server: a /me/export file holds no attachment contents")
+            document = _read_document(from_file)
+            step("deriving keys from the password")
+            keys = keys_from_password(document, ctx.password())
+            step("decrypting")
+            result = decrypt_document(document, keys, boards=boards, workspaces=workspaces, strict=strict)
+        else:
+            if not (boards or workspaces or everything):
+                raise UsageError("what to export? give BOARD…, --workspace WS or --all (or --from-file FILE)")
+            client = ctx.unlocked_client()
+            online = export_online(client, boards=boards, workspaces=workspaces, strict=strict, strategy=via, step=step)
+            result, strategy = online.result, online.strategy
+            if attachments_dir is not None:
+                progress.update(task, description="attachments", total=_count_attachments(result), completed=0)
+
+                def advance(_: ExportAttachment) -> None:
+                    progress.advance(task)
+
+                result = save_attachments(
+                    result, attachments_dir, attachment_fetch(client), relative_to=out_dir, on_file=advance
+                )
+            requests = client.requests
+        step("writing")
+        written = write_export(result, fmt, out_dir)
+
+    failures = result.failures
+    summary = {
+        "files": [str(p) for p in written],
+        "boards": len(result.boards),
+        "cards": _count_cards(result),
+        "attachments": _count_attachments(result) if attachments_dir is not None else 0,
+        "read": strategy,
+        "requests": requests,
+        "errors": [f.to_json() for f in failures],
+    }
+    for failure in failures:
+        ctx.err.print(f"[yellow]warning:[/yellow] not decrypted: {failure}", markup=True, highlight=False)
+    if ctx.json:
+        click.echo(json.dumps(summary, indent=2, ensure_ascii=False))
+    else:
+        how = "from the file" if requests is None else f"with {requests} requests ({strategy} reads)"
+        click.echo(
+            f"Exported {summary['boards']} board(s), {summary['cards']} card(s) {how} to "
+            + ", ".join(str(p) for p in written)
+        )
+    if failures:
+        raise SystemExit(PARTIAL_EXIT_CODE)

@@ -1,0 +1,33 @@
+"""Run `msk` in-process exactly as the console script does (main(): exit codes, stderr)."""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Mapping
+from dataclasses import dataclass
+
+from click.testing import CliRunner
+
+from mskclient.cli import main
+
+
+@dataclass(frozen=True)
+class Ran:
+    code: int
+    out: str
+    err: str
+
+
+def msk(*args: str, env: Mapping[str, str | None] | None = None, input: str | None = None) -> Ran:
+    runner = CliRunner()
+    saved = sys.argv
+    with runner.isolation(input=input, env=dict(env or {})) as (out, err, _):
+        sys.argv = ["msk", *args]
+        try:
+            main()
+            code = 0
+        except SystemExit as exc:
+            code = exc.code if isinstance(exc.code, int) else (0 if exc.code is None else 1)
+        finally:
+            sys.argv = saved
+        return Ran(code, out.getvalue().decode("utf-8"), err.getvalue().decode("utf-8"))
