@@ -74,6 +74,7 @@ ERROR_STATUS: Final[dict[str, int]] = {
     "CONFLICT": 409,
     "PAYLOAD_TOO_LARGE": 413,
     "RATE_LIMITED": 429,
+    "METHOD_NOT_ALLOWED": 405,  # profile choice: a known path with another method (sandbox)
     "NOT_IMPLEMENTED": 501,  # profile choice: WebAuthn routes of the sandbox
     "INTERNAL": 500,
 }

@@ -17,6 +17,7 @@ __all__ = ["cli", "main"]
 
 #: command name -> "module:attribute" (relative to mskclient.cli)
 _COMMANDS: dict[str, str] = {
+    "sandbox": "._sandbox:sandbox",
     "export": "._export:export",
     "register": "._account:register",
     "login": "._account:login",

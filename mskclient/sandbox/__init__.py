@@ -1,0 +1,12 @@
+"""A local MSKanban-compatible server that stores only metadata, ciphertext and verifiers.
+
+`with Sandbox() as url:` runs one on a free port in a background thread;
+`msk sandbox` runs one in the foreground; the `msk_sandbox` pytest fixture gives
+tests a fresh one.
+"""
+
+from ._app import create_app
+from ._config import Clock, ManualClock, SandboxConfig, SystemClock
+from ._server import Sandbox
+
+__all__ = ["Clock", "ManualClock", "Sandbox", "SandboxConfig", "SystemClock", "create_app"]
