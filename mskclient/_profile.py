@@ -18,6 +18,7 @@ __all__ = [
     "ATTACHMENT_CHUNK_SIZE",
     "ATTACHMENT_MAX_CIPHERTEXT",
     "AWARENESS_RENEW_SECONDS",
+    "DELIVERY_ID_PATTERN",
     "ENVELOPE_MAX_CHARS",
     "ENVELOPE_VERSION",
     "FIELDS",
@@ -54,6 +55,7 @@ __all__ = [
     "ERROR_STATUS",
     "EXPORT_PER_CARD_BUDGET",
     "field",
+    "is_valid_delivery_id",
     "is_valid_id",
     "relay_ad",
 ]
@@ -62,6 +64,9 @@ __all__ = [
 API_PREFIX: Final = "/api"
 SESSION_COOKIE: Final = "msk_session"
 ID_PATTERN: Final = re.compile(r"c[a-z0-9]{7,63}")
+# Profile choice: a webhook delivery's id is the ULID of its X-MSKanban-Delivery-Id header (§10)
+# in canonical form (26 upper-case Crockford base32 symbols), also in /webhooks/deliveries/:id.
+DELIVERY_ID_PATTERN: Final = re.compile(r"[0-7][0-9A-HJKMNP-TV-Z]{25}")
 
 #: Error codes of the public page and their HTTP status.
 ERROR_STATUS: Final[dict[str, int]] = {
@@ -83,6 +88,11 @@ ERROR_STATUS: Final[dict[str, int]] = {
 def is_valid_id(value: object) -> bool:
     """True for a CUID of the profile (`^c[a-z0-9]{7,63}$`)."""
     return isinstance(value, str) and ID_PATTERN.fullmatch(value) is not None
+
+
+def is_valid_delivery_id(value: object) -> bool:
+    """True for a webhook delivery id (a canonical ULID)."""
+    return isinstance(value, str) and DELIVERY_ID_PATTERN.fullmatch(value) is not None
 
 
 #: (limit, window seconds) per group, as on the public page.

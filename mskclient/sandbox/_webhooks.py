@@ -120,17 +120,20 @@ class Deliveries:
     def __init__(self, connect: Callable[[], sqlite3.Connection], clock_time: Callable[[], float]) -> None:
         self._connect = connect
         self._now = clock_time
-        self._lock = asyncio.Lock()
+        self._lock: asyncio.Lock | None = None
         self._client: httpx.AsyncClient | None = None
         self._conn: sqlite3.Connection | None = None
 
     async def start(self) -> None:
         """Open the worker's connection and HTTP client (on the loop that will run deliveries)."""
+        self._lock = asyncio.Lock()
         self._conn = self._connect()
         self._client = httpx.AsyncClient(timeout=DELIVERY_TIMEOUT_SECONDS, follow_redirects=False)
 
     async def stop(self) -> None:
         """Wait for running attempts, then close the HTTP client and the connection."""
+        if self._lock is None:
+            return
         async with self._lock:
             if self._client is not None:
                 await self._client.aclose()
@@ -181,6 +184,8 @@ class Deliveries:
 
         Runs are serialised, so when this returns every delivery that was due when it was
         called has been attempted (by this run or by one that was already going)."""
+        if self._lock is None:
+            raise UsageError("the realtime engine is not started")
         async with self._lock:
             if self._conn is None or self._client is None:
                 raise UsageError("the realtime engine is not started")
