@@ -1,0 +1,403 @@
+"""`msk cards …`: list, show, create, edit, move, archive, delete, label, assign, milestone,
+comment, checklist, check, field, attach, download.
+
+A card is named by id, or by title together with `--board`.
+"""
+
+from __future__ import annotations
+
+import json
+import mimetypes
+import sys
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import click
+from rich.console import Group
+from rich.markdown import Markdown
+from rich.panel import Panel
+from rich.text import Text
+
+from .._errors import UsageError
+from .._models import Card
+from ..export import safe_name
+from ._context import CliContext, global_options
+from ._resolve import Resolver, board_option, model_json, table, yes_option
+
+__all__ = ["cards"]
+
+
+def _done(ctx: CliContext, message: str, data: Any = None) -> None:
+    if ctx.json:
+        click.echo(json.dumps(data if data is not None else {"ok": True}, indent=2, ensure_ascii=False))
+    else:
+        click.echo(message)
+
+
+@click.group()
+def cards() -> None:
+    """Cards: everything on and around a card."""
+
+
+@cards.command("list")
+@board_option
+@click.option("--column", help="Only this column (id or title).")
+@click.option("--archived", is_flag=True, help="Include archived cards.")
+@global_options
+def cards_list(ctx: CliContext, board: str | None, column: str | None, archived: bool) -> None:
+    r = Resolver(ctx.unlocked_client())
+    b = r.board(board)
+    columns = {c.id: c.title for c in r.client.columns(b.id)}
+    items = r.client.cards(b.id)
+    if column is not None:
+        wanted = r.column(b.id, column).id
+        items = [c for c in items if c.column_id == wanted]
+    if not archived:
+        items = [c for c in items if not c.archived]
+    ctx.emit(
+        model_json(items),
+        lambda: table(
+            f"Cards of {b.title}",
+            ["id", "title", "column", "due", "💬", "☑", "📎"],
+            (
+                (
+                    c.id,
+                    c.title,
+                    columns.get(c.column_id, c.column_id),
+                    c.due_at,
+                    c.comment_count or "",
+                    c.checklist_count or "",
+                    c.attachment_count or "",
+                )
+                for c in items
+            ),
+        ),
+    )
+
+
+def _render_card(r: Resolver, card: Card) -> Any:
+    labels = {x.id: x.name for x in r.client.labels(card.board_id)}
+    milestones = {m.id: m.title for m in r.client.milestones(card.board_id, archived=True)}
+    facts = [
+        f"id {card.id} · version {card.version}" + (" · archived" if card.archived else ""),
+        "labels: " + ", ".join(labels.get(i, i) for i in card.label_ids) if card.label_ids else "",
+        "assignees: " + ", ".join(card.assignee_ids) if card.assignee_ids else "",
+        f"milestone: {milestones.get(card.milestone_id, card.milestone_id)}" if card.milestone_id else "",
+        f"due: {card.due_at}" if card.due_at else "",
+    ]
+    parts: list[Any] = [Text("\n".join(f for f in facts if f), style="dim")]
+    if card.description:
+        parts.append(Markdown(card.description))
+    for checklist in card.checklists or ():
+        lines = "\n".join(f"{'☑' if i.done else '☐'} {i.text}  [dim]{i.id}[/dim]" for i in checklist.items)
+        parts.append(Panel(lines or "(empty)", title=checklist.title, title_align="left"))
+    for comment in card.comments or ():
+        parts.append(Panel(Text(comment.body), title=f"{comment.author_id} · {comment.created_at}", title_align="left"))
+    for a in card.attachments or ():
+        parts.append(Text(f"📎 {a.name} ({a.mime}, {a.size} bytes) {a.id}"))
+    return Panel(Group(*parts), title=Text(card.title, style="bold"), title_align="left")
+
+
+@cards.command("show")
+@click.argument("card")
+@board_option
+@global_options
+def cards_show(ctx: CliContext, card: str, board: str | None) -> None:
+    r = Resolver(ctx.unlocked_client())
+    c = r.card(card, board)
+    ctx.emit(model_json(c), lambda: _render_card(r, c))
+
+
+def _read_text(path: Path) -> str:
+    try:
+        return path.read_text("utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        raise UsageError(f"cannot read {path}: {exc}") from None
+
+
+@cards.command("create")
+@click.argument("title")
+@board_option
+@click.option("--column", required=True, help="Column id or title.")
+@click.option("--description", help="Markdown description.")
+@click.option(
+    "--description-file", type=click.Path(dir_okay=False, path_type=Path), help="Read the description from a file."
+)
+@click.option("--due", "due_at", help="ISO 8601 due date.")
+@global_options
+def cards_create(
+    ctx: CliContext,
+    title: str,
+    board: str | None,
+    column: str,
+    description: str | None,
+    description_file: Path | None,
+    due_at: str | None,
+) -> None:
+    if description is not None and description_file is not None:
+        raise UsageError("give --description or --description-file, not both")
+    text = _read_text(description_file) if description_file is not None else description or ""
+    r = Resolver(ctx.unlocked_client())
+    b = r.board(board)
+    c = r.client.create_card(r.column(b.id, column).id, title, text, due_at=due_at, board_id=b.id)
+    _done(ctx, f"Created card {c.title!r} ({c.id})", model_json(c))
+
+
+def _transform(
+    description_file: Path | None, append: str | None, replace: tuple[str, str] | None
+) -> Callable[[str], str] | None:
+    chosen = [o for o in (description_file, append, replace) if o is not None]
+    if len(chosen) > 1:
+        raise UsageError("give only one of --description-file, --append and --replace")
+    if description_file is not None:
+        content = _read_text(description_file)
+        return lambda _: content
+    if append is not None:
+        return lambda old: old + ("" if not old or old.endswith("\n") else "\n") + append
+    if replace is not None:
+        before, after = replace
+
+        def swap(old: str) -> str:
+            if before not in old:
+                raise UsageError(f"the description does not contain {before!r}")
+            return old.replace(before, after)
+
+        return swap
+    return None
+
+
+@cards.command("edit")
+@click.argument("card")
+@board_option
+@click.option("--title")
+@click.option(
+    "--description-file",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="Make the description this file's text (a minimal edit, merged with concurrent ones).",
+)
+@click.option("--append", help="Append a line to the description.")
+@click.option("--replace", nargs=2, metavar="OLD NEW", help="Replace OLD by NEW in the description.")
+@click.option("--due", "due_at", help="ISO 8601 due date ('' clears it).")
+@global_options
+def cards_edit(
+    ctx: CliContext,
+    card: str,
+    board: str | None,
+    title: str | None,
+    description_file: Path | None,
+    append: str | None,
+    replace: tuple[str, str] | None,
+    due_at: str | None,
+) -> None:
+    """Edit safely: If-Match on the card version, re-read and merge on a conflict."""
+    transform = _transform(description_file, append, replace)
+    if title is None and transform is None and due_at is None:
+        raise UsageError("nothing to change: give --title, --due or a description option")
+    r = Resolver(ctx.unlocked_client())
+    base = r.card(card, board)
+    kwargs: dict[str, Any] = {"title": title, "base": base}
+    if due_at is not None:
+        kwargs["due_at"] = due_at or None
+    if transform is not None:
+        kwargs["description"] = transform(base.description)
+    c = r.client.edit_card(base.id, **kwargs)
+    _done(ctx, f"Updated card {c.title!r} ({c.id}) to version {c.version}", model_json(c))
+
+
+@cards.command("move")
+@click.argument("card")
+@board_option
+@click.option("--to", "to_column", required=True, help="Target column id or title.")
+@click.option("--before", help="Place before this card (id or title).")
+@click.option("--after", help="Place after this card (id or title).")
+@global_options
+def cards_move(
+    ctx: CliContext, card: str, board: str | None, to_column: str, before: str | None, after: str | None
+) -> None:
+    r = Resolver(ctx.unlocked_client())
+    c = r.card(card, board)
+    target = r.column(c.board_id, to_column)
+    before_id = None if before is None else r.card(before, board or c.board_id).id
+    after_id = None if after is None else r.card(after, board or c.board_id).id
+    moved = r.client.move_card(c.id, target.id, before_card_id=before_id, after_card_id=after_id)
+    _done(ctx, f"Moved {moved.title!r} to {target.title!r}", model_json(moved))
+
+
+@cards.command("archive")
+@click.argument("card")
+@board_option
+@click.option("--undo", is_flag=True, help="Unarchive instead.")
+@global_options
+def cards_archive(ctx: CliContext, card: str, board: str | None, undo: bool) -> None:
+    r = Resolver(ctx.unlocked_client())
+    c = r.client.archive_card(r.card(card, board).id, not undo)
+    _done(ctx, f"{'Unarchived' if undo else 'Archived'} {c.title!r}", model_json(c))
+
+
+@cards.command("delete")
+@click.argument("card")
+@board_option
+@yes_option
+@global_options
+def cards_delete(ctx: CliContext, card: str, board: str | None, yes: bool) -> None:
+    r = Resolver(ctx.unlocked_client())
+    c = r.card(card, board)
+    if not yes:
+        click.confirm(f"Delete card {c.title!r} ({c.id})?", abort=True, err=True)
+    r.client.delete_card(c.id)
+    _done(ctx, f"Deleted card {c.id}")
+
+
+@cards.command("label")
+@click.argument("card")
+@click.argument("label")
+@board_option
+@click.option("--remove", is_flag=True)
+@global_options
+def cards_label(ctx: CliContext, card: str, label: str, board: str | None, remove: bool) -> None:
+    r = Resolver(ctx.unlocked_client())
+    c = r.card(card, board)
+    x = r.named("label", label, r.client.labels(c.board_id))
+    if remove:
+        r.client.remove_label(c.id, x.id)
+    else:
+        r.client.add_label(c.id, x.id)
+    _done(ctx, f"{'Removed' if remove else 'Added'} label {x.name!r} {'from' if remove else 'to'} {c.title!r}")
+
+
+@cards.command("assign")
+@click.argument("card")
+@click.argument("member")
+@board_option
+@click.option("--remove", is_flag=True)
+@global_options
+def cards_assign(ctx: CliContext, card: str, member: str, board: str | None, remove: bool) -> None:
+    """Assign MEMBER (email or user id) to CARD."""
+    r = Resolver(ctx.unlocked_client())
+    c = r.card(card, board)
+    m = r.member(r.client.board(c.board_id).workspace_id, member)
+    if remove:
+        r.client.unassign(c.id, m.user_id)
+    else:
+        r.client.assign(c.id, m.user_id)
+    _done(ctx, f"{'Unassigned' if remove else 'Assigned'} {m.email} {'from' if remove else 'to'} {c.title!r}")
+
+
+@cards.command("milestone")
+@click.argument("card")
+@click.argument("milestone", required=False)
+@board_option
+@click.option("--clear", is_flag=True)
+@global_options
+def cards_milestone(ctx: CliContext, card: str, milestone: str | None, board: str | None, clear: bool) -> None:
+    if (milestone is None) == (not clear):
+        raise UsageError("give MILESTONE or --clear")
+    r = Resolver(ctx.unlocked_client())
+    c = r.card(card, board)
+    m = None if milestone is None else r.named("milestone", milestone, r.client.milestones(c.board_id), "title")
+    r.client.set_milestone(c.id, None if m is None else m.id)
+    _done(ctx, f"Milestone of {c.title!r}: {m.title if m else 'none'}")
+
+
+@cards.command("comment")
+@click.argument("card")
+@click.argument("text")
+@board_option
+@global_options
+def cards_comment(ctx: CliContext, card: str, text: str, board: str | None) -> None:
+    """Add a comment; TEXT '-' reads it from stdin."""
+    body = sys.stdin.read() if text == "-" else text
+    r = Resolver(ctx.unlocked_client())
+    comment = r.client.add_comment(r.card(card, board).id, body)
+    _done(ctx, f"Commented ({comment.id})", model_json(comment))
+
+
+@cards.command("checklist")
+@click.argument("card")
+@click.argument("title")
+@board_option
+@click.option("--item", "items", multiple=True, help="An item (repeat).")
+@global_options
+def cards_checklist(ctx: CliContext, card: str, title: str, board: str | None, items: tuple[str, ...]) -> None:
+    """Add a checklist with its items."""
+    r = Resolver(ctx.unlocked_client())
+    c = r.card(card, board)
+    checklist = r.client.add_checklist(c.id, title)
+    added = [r.client.add_item(checklist.id, text, board_id=c.board_id) for text in items]
+    data = {**model_json(checklist), "items": model_json(added)}
+    _done(ctx, f"Added checklist {title!r} with {len(added)} item(s) ({checklist.id})", data)
+
+
+@cards.command("check")
+@click.argument("card")
+@click.argument("item")
+@board_option
+@click.option("--undo", is_flag=True, help="Mark as not done.")
+@global_options
+def cards_check(ctx: CliContext, card: str, item: str, board: str | None, undo: bool) -> None:
+    """Tick a checklist ITEM (id or text) of CARD."""
+    r = Resolver(ctx.unlocked_client())
+    c = r.card(card, board)
+    found = r.named("checklist item", item, [i for cl in c.checklists or () for i in cl.items], "text")
+    updated = r.client.update_item(found.id, done=not undo, board_id=c.board_id)
+    _done(ctx, f"{'☐' if undo else '☑'} {updated.text}", model_json(updated))
+
+
+@cards.command("field")
+@click.argument("card")
+@click.argument("field")
+@click.argument("value", required=False)
+@board_option
+@click.option("--clear", is_flag=True)
+@global_options
+def cards_field(ctx: CliContext, card: str, field: str, value: str | None, board: str | None, clear: bool) -> None:
+    """Set custom FIELD (id or name) of CARD to VALUE (encrypted), or --clear it."""
+    if (value is None) == (not clear):
+        raise UsageError("give VALUE or --clear")
+    r = Resolver(ctx.unlocked_client())
+    c = r.card(card, board)
+    f = r.named("custom field", field, r.client.custom_fields(c.board_id))
+    if f.type == "select" and value is not None and value not in f.options:
+        raise UsageError(f"{value!r} is not an option of {f.name!r}: {', '.join(f.options)}")
+    updated = r.client.set_custom_field_value(c.id, f.id, value)
+    _done(ctx, f"{f.name} = {value if value is not None else '(cleared)'}", model_json(updated))
+
+
+@cards.command("attach")
+@click.argument("card")
+@click.argument("file", type=click.Path(dir_okay=False, exists=True, path_type=Path))
+@board_option
+@click.option("--name", help="Name to store (default: the file's name).")
+@click.option("--mime", help="MIME type (default: guessed from the name).")
+@global_options
+def cards_attach(ctx: CliContext, card: str, file: Path, board: str | None, name: str | None, mime: str | None) -> None:
+    """Encrypt FILE (streamed) and attach it to CARD."""
+    r = Resolver(ctx.unlocked_client())
+    c = r.card(card, board)
+    stored = name or file.name
+    kind = mime or mimetypes.guess_type(stored)[0] or "application/octet-stream"
+    with file.open("rb") as src:
+        a = r.client.upload_attachment(c.id, src, stored, kind)
+    _done(ctx, f"Attached {a.name!r} ({a.size} bytes, {a.id})", model_json(a))
+
+
+@cards.command("download")
+@click.argument("card")
+@click.argument("attachment")
+@board_option
+@click.option("--out", "target", type=click.Path(path_type=Path), help="File or directory (default: current dir).")
+@click.option("--force", is_flag=True, help="Overwrite an existing file.")
+@global_options
+def cards_download(
+    ctx: CliContext, card: str, attachment: str, board: str | None, target: Path | None, force: bool
+) -> None:
+    """Decrypt ATTACHMENT (id or name) of CARD to a file, streamed and atomically."""
+    r = Resolver(ctx.unlocked_client())
+    c = r.card(card, board)
+    a = r.named("attachment", attachment, list(c.attachments or ()))
+    path = target if target is not None and not target.is_dir() else (target or Path(".")) / safe_name(a.name)
+    if path.exists() and not force:
+        raise UsageError(f"{path} exists; pass --force to overwrite")
+    saved = r.client.save_attachment(a.id, path)
+    _done(ctx, f"Saved {saved.name!r} to {path} ({saved.size} bytes)", {**model_json(saved), "file": str(path)})

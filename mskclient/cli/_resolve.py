@@ -1,0 +1,126 @@
+"""Names instead of ids for the resource commands, and their shared output helpers.
+
+`--board "Roadmap"` works when exactly one visible board has that title; an id always
+works.  An ambiguous or unknown name is a UsageError listing the candidates.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Callable, Iterable, Sequence
+from typing import Any
+
+import click
+from rich.table import Table
+
+from .._errors import UsageError
+from .._models import Board, Card, Column, Member, Workspace
+from .._profile import is_valid_id
+from ..client import Client
+from ..crypto import b64u_encode
+from ..export import resolve
+
+__all__ = ["Resolver", "board_option", "model_json", "table", "yes_option"]
+
+
+def model_json(model: Any) -> Any:
+    """A plaintext model as JSON: camelCase keys, bytes as base64url, Yjs state left out."""
+    if isinstance(model, list | tuple):
+        return [model_json(m) for m in model]
+    if not dataclasses.is_dataclass(model) or isinstance(model, type):
+        return model
+    out: dict[str, Any] = {}
+    for f in dataclasses.fields(model):
+        if f.name == "description_state":
+            continue
+        value = getattr(model, f.name)
+        head, *rest = f.name.split("_")
+        key = head + "".join(part.title() for part in rest)
+        if isinstance(value, bytes):
+            value = b64u_encode(value)
+        elif isinstance(value, tuple | list):
+            value = [model_json(v) for v in value]
+        elif dataclasses.is_dataclass(value):
+            value = model_json(value)
+        elif isinstance(value, dict) or hasattr(value, "items"):
+            value = dict(value)
+        out[key] = value
+    return out
+
+
+def table(title: str, columns: Sequence[str], rows: Iterable[Sequence[object]]) -> Table:
+    result = Table(title=title, title_justify="left", header_style="bold")
+    for name in columns:
+        result.add_column(name, overflow="fold")
+    for row in rows:
+        result.add_row(*("" if v is None else str(v) for v in row))
+    return result
+
+
+def board_option(command: Callable[..., Any]) -> Callable[..., Any]:
+    return click.option("--board", "board", metavar="BOARD", help="Board id or title.")(command)
+
+
+def yes_option(command: Callable[..., Any]) -> Callable[..., Any]:
+    return click.option("--yes", "-y", is_flag=True, help="Do not ask for confirmation.")(command)
+
+
+class Resolver:
+    """Looks names up through the client, caching lists for the life of one command."""
+
+    def __init__(self, client: Client) -> None:
+        self.client = client
+        self._workspaces: list[Workspace] | None = None
+        self._boards: dict[str, list[Board]] = {}
+
+    def workspaces(self) -> list[Workspace]:
+        if self._workspaces is None:
+            self._workspaces = self.client.workspaces()
+        return self._workspaces
+
+    def workspace(self, query: str | None) -> Workspace:
+        spaces = self.workspaces()
+        if query is None:
+            if len(spaces) == 1:
+                return spaces[0]
+            listed = ", ".join(f"{w.name!r} ({w.id})" for w in spaces) or "none"
+            raise UsageError(f"which workspace? pass --workspace (yours: {listed})")
+        wanted = resolve("workspace", query, [(w.id, w.name) for w in spaces])
+        return next(w for w in spaces if w.id == wanted)
+
+    def boards(self, workspace_id: str) -> list[Board]:
+        if workspace_id not in self._boards:
+            self._boards[workspace_id] = self.client.boards(workspace_id)
+        return self._boards[workspace_id]
+
+    def board(self, query: str | None, workspace: str | None = None) -> Board:
+        if query is None:
+            raise UsageError("which board? pass --board BOARD (id or title)")
+        if is_valid_id(query) and workspace is None:
+            return self.client.board(query)
+        spaces = [self.workspace(workspace)] if workspace else self.workspaces()
+        boards = [b for w in spaces for b in self.boards(w.id)]
+        wanted = resolve("board", query, [(b.id, b.title) for b in boards])
+        return next(b for b in boards if b.id == wanted)
+
+    def column(self, board_id: str, query: str) -> Column:
+        columns = self.client.columns(board_id)
+        wanted = resolve("column", query, [(c.id, c.title) for c in columns])
+        return next(c for c in columns if c.id == wanted)
+
+    def card(self, query: str, board: str | None) -> Card:
+        """A card with its comments, checklists and attachments; a title needs --board."""
+        if is_valid_id(query) and board is None:
+            return self.client.card(query)
+        board_id = self.board(board).id
+        cards = self.client.cards(board_id)
+        return self.client.card(resolve("card", query, [(c.id, c.title) for c in cards]))
+
+    def named(self, kind: str, query: str, items: Sequence[Any], name: str = "name") -> Any:
+        wanted = resolve(kind, query, [(i.id, getattr(i, name)) for i in items])
+        return next(i for i in items if i.id == wanted)
+
+    def member(self, workspace_id: str, query: str) -> Member:
+        members = self.client.members(workspace_id)
+        wanted = resolve("member", query, [(m.user_id, m.email) for m in members])
+        return next(m for m in members if m.user_id == wanted)
