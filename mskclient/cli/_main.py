@@ -29,6 +29,7 @@ _COMMANDS: dict[str, str] = {
     "templates": "._resources:templates",
     "automations": "._resources:automations",
     "cards": "._cards:cards",
+    "demo": "._demo:demo",
     "register": "._account:register",
     "login": "._account:login",
     "logout": "._account:logout",
