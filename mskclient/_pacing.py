@@ -28,10 +28,12 @@ _DEFAULT_SHARE = 0.9
 
 def request_group(method: str, path: str) -> str:
     """The rate-limit group of a request (profile §7 / public page)."""
-    if path == "/auth/login" or path == "/auth/login-init":
+    if path == "/auth/login":
         return "login"
     if path == "/auth/register":
         return "register"
+    if path == "/auth/login-init":  # a POST that changes nothing: counted as a read
+        return "read"
     return "read" if method in ("GET", "HEAD") else "mutation"
 
 

@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import Any, BinaryIO, Final, TypeVar
 
 from .. import _description
-from .._errors import ConflictError, NotFoundError, ProtocolError, UsageError
+from .._errors import ConflictError, NotFoundError, PayloadTooLargeError, ProtocolError, UsageError
 from .._models import (
     ActivityEvent,
     Attachment,
@@ -48,7 +48,7 @@ from .._models import (
     WsTicket,
 )
 from .._profile import field as spec
-from .._profile import is_valid_id
+from .._profile import ATTACHMENT_MAX_CIPHERTEXT, is_valid_id
 from .._trust import TrustStore
 from ..crypto import (
     CIPHER_CHUNK_SIZE,
@@ -58,6 +58,7 @@ from ..crypto import (
     KeyPair,
     MasterKey,
     RecoveryKey,
+    SealedEnvelope,
     StreamDecryptor,
     UserKey,
     Where,
@@ -65,6 +66,7 @@ from ..crypto import (
     b64u_decode,
     b64u_encode,
     check_login_init,
+    ciphertext_size,
     create_account,
     decrypt_field,
     derive_login_keys,
@@ -248,7 +250,7 @@ class Core:
         rk = parse_recovery_key(recovery_key) if isinstance(recovery_key, str) else recovery_key
         step1 = read_object((yield _send("POST", "/auth/recovery", body={"email": email})), "recovery")
         keys = _recovery_keys(rk, step1)
-        challenge = open_sealed(step1.text("sealedChallenge"), keys.keypair, Where("recovery", "sealedChallenge"))
+        challenge = open_sealed(_sealed_challenge(step1), keys.keypair, Where("recovery", "sealedChallenge"))
         init = yield _send("POST", "/auth/login-init", body={"email": email})
         kdf = init.json().get("kdf") if isinstance(init.json(), dict) else None
         answer = {"salt": step1.text("salt"), "kdf": step1.data.get("kdf", kdf)}
@@ -409,7 +411,7 @@ class Core:
         A member whose key differs from the pinned one is still listed (so the
         user sees it); `key_trusted()` tells, and sealing to them is blocked.
         """
-        rows = read_array((yield _get("/workspaces/{}/members", workspace_id)), "member")
+        rows = read_array((yield _get("/workspaces/{}/members", workspace_id)).json(), "member")
         members = [self._member(o) for o in rows]
         for m in members:
             self.trust.check(m.user_id, m.email, m.public_key)
@@ -889,28 +891,31 @@ class Core:
     ) -> Flow[Attachment]:
         """Encrypt `src` with a fresh file key while streaming it up (constant memory)."""
         board_id, bk = yield from self._card_board(card_id)
+        size = _remaining_size(src)
+        if size is None:
+            raise UsageError("upload_attachment needs a seekable file (its size goes into the metadata)")
+        if ciphertext_size(size) > ATTACHMENT_MAX_CIPHERTEXT:
+            raise PayloadTooLargeError(
+                413, "PAYLOAD_TOO_LARGE", f"{name}: {size} bytes is over the attachment limit (refused locally)"
+            )
         fk = FileKey.generate()
-        reader = EncryptingReader(fk, src)
-        meta: dict[str, Any] = {
+        meta = {
             "encName": seal_text(bk, "attachment", "encName", name),
             "encMime": seal_text(bk, "attachment", "encMime", mime),
             "encFileKey": str(wrap_file_key(bk, fk)),
+            "size": size,
         }
-        size = _remaining_size(src)
-        if size is not None:
-            meta["size"] = size
+        reader = EncryptingReader(fk, src)
         files = {
             "meta": (None, json.dumps(meta), "application/json"),
             "file": ("blob", reader, "application/octet-stream"),
         }
         response = yield Request("POST", path("/cards/{}/attachments", card_id), files=files)
-        if size is None:
-            raise UsageError("upload_attachment needs a seekable file (its size goes into the metadata)")
         attachment = self._attachment(read_object(response, "attachment"), bk)
-        if attachment.size != reader.size:
-            raise ProtocolError(
-                f"attachment {attachment.id}: server recorded {attachment.size} bytes, sent {reader.size}"
-            )
+        if reader.size != size:
+            raise UsageError(f"{name} changed while it was uploaded ({size} → {reader.size} bytes); upload it again")
+        if attachment.size != size:
+            raise ProtocolError(f"attachment {attachment.id}: server recorded {attachment.size} bytes, sent {size}")
         self._remember(attachment.id, board_id)
         return attachment
 
@@ -1246,6 +1251,21 @@ def _recovery_keys(rk: RecoveryKey, step1: Obj) -> AccountKeys:
     user_key = UserKey(decrypt_field(rk, step1.raw("encRecoveryBlob"), spec("user", "encRecoveryBlob")))
     secret = decrypt_field(user_key, step1.raw("encPrivateKey"), spec("user", "encPrivateKey"))
     return AccountKeys(user_key, KeyPair.from_secret(secret))
+
+
+def _sealed_challenge(step1: Obj) -> SealedEnvelope:
+    """The recovery challenge: raw base64url crypto_box_seal output (or the same as a sealed envelope)."""
+    text = step1.text("sealedChallenge")
+    where = Where("recovery", "sealedChallenge")
+    if text.startswith("v1."):
+        return SealedEnvelope.parse(text, where)
+    try:
+        raw = b64u_decode(text)
+    except ValueError:
+        raise where.envelope_error("not base64url") from None
+    if len(raw) < 48:
+        raise where.envelope_error("too short for a sealed box")
+    return SealedEnvelope(raw[:32], raw[32:])
 
 
 def _session_cookie(response: Response) -> str | None:

@@ -19,9 +19,9 @@ from typing import Any, Concatenate, Generic, ParamSpec, Self, TypeVar
 import httpx
 
 from .._errors import RateLimitError, TransportError, UsageError
+from .._models import Member, User, UserLookup
 from .._pacing import Pacer
 from .._profile import API_PREFIX, SESSION_COOKIE
-from .._models import Member, User, UserLookup
 from .._trust import TrustStore
 from ..crypto import AccountKeys
 from ._core import Core

@@ -1,0 +1,167 @@
+"""A hostile server (a proxy editing the real sandbox's answers): each attack is a clear error, nothing partial."""
+
+from __future__ import annotations
+
+import io
+import os
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+
+from mskclient import Client, DecryptionError, KdfParametersError, KeyTrustError, Pacer, ProtocolError, TrustStore
+from mskclient.crypto import KeyPair, b64u_encode
+
+from .conftest import PASSWORD, Account, HostileTransport, json_edit, register
+
+
+@pytest.fixture(scope="module")
+def hostile() -> Iterator[HostileTransport]:
+    transport = HostileTransport()
+    yield transport
+    transport.close()
+
+
+@pytest.fixture(scope="module")
+def victim(sandbox_url: str, hostile: HostileTransport) -> Iterator[Account]:
+    account = register(sandbox_url, "victim", transport=hostile)
+    yield account
+    account.client.close()
+
+
+@pytest.fixture(scope="module")
+def board(victim: Account) -> dict[str, Any]:
+    c = victim.client
+    ws = c.create_workspace("Hostile")
+    board = c.create_board(ws.id, "Target")
+    col = c.create_column(board.id, "Col")
+    first = c.create_card(col.id, "first")
+    second = c.create_card(col.id, "second")
+    return {"ws": ws.id, "board": board.id, "col": col.id, "cards": [first.id, second.id]}
+
+
+@pytest.fixture(autouse=True)
+def _honest_again(hostile: HostileTransport) -> Iterator[None]:
+    yield
+    hostile.edit = None
+
+
+def _flip(envelope: str) -> str:
+    head, nonce, body = envelope.split(".")
+    return ".".join((head, nonce, ("B" if body[0] == "A" else "A") + body[1:]))
+
+
+def test_tampered_field(victim: Account, board: dict[str, Any], hostile: HostileTransport) -> None:
+    def tamper(cards: list[dict[str, Any]]) -> list[dict[str, Any]]:
+        cards[0]["encTitle"] = _flip(cards[0]["encTitle"])
+        return cards
+
+    hostile.edit = json_edit("/cards", tamper)
+    with pytest.raises(DecryptionError) as caught:
+        victim.client.cards(board["board"])
+    assert caught.value.entity == "card" and caught.value.field == "encTitle"
+    assert caught.value.entity_id == board["cards"][0]
+
+
+def test_fields_swapped_between_entities(
+    sandbox_url: str, victim: Account, board: dict[str, Any], hostile: HostileTransport
+) -> None:
+    """A column title moved into a card title: same board key, other associated data."""
+    cookie = {"Cookie": f"msk_session={victim.client.token}"}
+    column_title = httpx.get(f"{sandbox_url}/api/boards/{board['board']}/columns", headers=cookie).json()[0]["encTitle"]
+
+    def swap(cards: list[dict[str, Any]]) -> list[dict[str, Any]]:
+        cards[1]["encTitle"] = column_title
+        return cards
+
+    hostile.edit = json_edit("/cards", swap)
+    with pytest.raises(DecryptionError, match=board["cards"][1]):
+        victim.client.cards(board["board"])
+
+
+def test_kdf_downgrade_is_refused_before_any_login(
+    sandbox_url: str, victim: Account, hostile: HostileTransport
+) -> None:
+    def weaken(answer: dict[str, Any]) -> dict[str, Any]:
+        answer["kdf"]["memoryKiB"] = 1024
+        answer["kdf"]["iterations"] = 1
+        return answer
+
+    hostile.edit = json_edit("/auth/login-init", weaken, method="POST")
+    hostile.seen.clear()
+    with (
+        Client(sandbox_url, transport=hostile, pacer=Pacer.unlimited()) as fresh,
+        pytest.raises(KdfParametersError, match="downgrade"),
+    ):
+        fresh.login(victim.email, PASSWORD)
+    assert ("POST", "/api/auth/login") not in hostile.seen  # no authHash left the client
+
+
+def test_replaced_member_public_key_blocks_sealing(
+    sandbox_url: str, victim: Account, board: dict[str, Any], hostile: HostileTransport, tmp_path: Path
+) -> None:
+    carol = register(sandbox_url, "carol")
+    carol.client.close()
+    victim.client.core.trust = TrustStore(tmp_path / "pins.json")
+    first = victim.client.lookup_user(carol.email)
+    victim.client.core.trust.check(first.id, first.email, first.public_key)  # pinned on first sight
+
+    attacker = b64u_encode(KeyPair.generate().public)
+
+    def replace_key(answer: dict[str, Any]) -> dict[str, Any]:
+        answer["publicKey"] = attacker
+        return answer
+
+    hostile.edit = json_edit("/users/lookup", replace_key)
+    with pytest.raises(KeyTrustError, match="changed"):
+        victim.client.invite(board["ws"], carol.email)
+    hostile.edit = None
+    assert [m.email for m in victim.client.members(board["ws"])] == [victim.email]  # nothing was sealed
+
+    hostile.edit = json_edit("/users/lookup", replace_key)
+    accepted = victim.client.trust_member(carol.email)  # the user explicitly accepts the new key
+    assert victim.client.key_trusted(accepted)
+
+
+def test_malformed_id_in_a_response(victim: Account, board: dict[str, Any], hostile: HostileTransport) -> None:
+    def bad_id(cards: list[dict[str, Any]]) -> list[dict[str, Any]]:
+        cards[0]["columnId"] = "../../me"
+        return cards
+
+    hostile.edit = json_edit("/cards", bad_id)
+    with pytest.raises(ProtocolError, match="columnId"):
+        victim.client.cards(board["board"])
+
+    hostile.edit = json_edit("/workspaces", lambda rows: [{**rows[0], "id": "x y"}, *rows[1:]])
+    with pytest.raises(ProtocolError):
+        victim.client.workspaces()
+
+
+def test_truncated_attachment_writes_nothing(
+    victim: Account, board: dict[str, Any], hostile: HostileTransport, tmp_path: Path
+) -> None:
+    payload = os.urandom(200_000)
+    attachment = victim.client.upload_attachment(board["cards"][0], io.BytesIO(payload), "data.bin")
+
+    def truncate(request: Any, response: Any, body: bytes) -> bytes | None:
+        return body[: len(body) - 5000] if request.url.path.endswith("/content") else None
+
+    hostile.edit = truncate
+    target = tmp_path / "out.bin"
+    with pytest.raises(DecryptionError, match="attachment"):
+        victim.client.save_attachment(attachment.id, target)
+    assert list(tmp_path.iterdir()) == []  # no file, no temp file
+
+    def drop_last_chunk(request: Any, response: Any, body: bytes) -> bytes | None:
+        return body[: 24 + 65536 + 17] if request.url.path.endswith("/content") else None
+
+    hostile.edit = drop_last_chunk  # ends exactly on a chunk boundary: still no final tag
+    with pytest.raises(DecryptionError, match="truncated"):
+        victim.client.save_attachment(attachment.id, target)
+    assert list(tmp_path.iterdir()) == []
+
+    hostile.edit = None
+    victim.client.save_attachment(attachment.id, target)
+    assert target.read_bytes() == payload
