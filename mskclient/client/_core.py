@@ -47,8 +47,8 @@ from .._models import (
     Workspace,
     WsTicket,
 )
-from .._profile import field as spec
 from .._profile import ATTACHMENT_MAX_CIPHERTEXT, is_valid_id
+from .._profile import field as spec
 from .._trust import TrustStore
 from ..crypto import (
     CIPHER_CHUNK_SIZE,
