@@ -47,7 +47,7 @@ from .._models import (
     Workspace,
     WsTicket,
 )
-from .._profile import ATTACHMENT_MAX_CIPHERTEXT, is_valid_id
+from .._profile import ATTACHMENT_MAX_CIPHERTEXT, is_valid_delivery_id, is_valid_id
 from .._profile import field as spec
 from .._trust import TrustStore
 from ..crypto import (
@@ -1211,24 +1211,14 @@ class Core:
 
     def deliveries(self, webhook_id: str) -> Flow[list[Delivery]]:
         rows = read_array((yield _get("/webhooks/{}/deliveries", webhook_id)).json(), "delivery")
-        return [
-            Delivery(
-                id=o.text("id"),
-                webhook_id=o.id("webhookId"),
-                verb=o.text("verb"),
-                status=o.text("status"),
-                attempts=o.integer("attempts", 0),
-                last_status=o.opt_integer("lastStatus"),
-                last_error=o.opt_text("lastError"),
-                created_at=_stamp(o, "createdAt"),
-            )
-            for o in rows
-        ]
+        return [_delivery(o) for o in rows]
 
-    def requeue_delivery(self, delivery_id: str) -> Flow[None]:
-        if not delivery_id.isalnum() or len(delivery_id) > 64:
+    def requeue_delivery(self, delivery_id: str) -> Flow[Delivery]:
+        """Deliver again now, with a fresh retry schedule (e.g. after the dead letter)."""
+        if not is_valid_delivery_id(delivery_id):
             raise UsageError(f"not a delivery id: {delivery_id!r}")
-        yield Request("POST", f"/webhooks/deliveries/{delivery_id}/requeue")
+        response = yield Request("POST", f"/webhooks/deliveries/{delivery_id}/requeue")
+        return _delivery(read_object(response, "delivery"))
 
     def activity(self, board_id: str) -> Flow[list[ActivityEvent]]:
         rows = read_array((yield _get("/boards/{}/activity", board_id)).json(), "activity")
@@ -1251,6 +1241,22 @@ def _recovery_keys(rk: RecoveryKey, step1: Obj) -> AccountKeys:
     user_key = UserKey(decrypt_field(rk, step1.raw("encRecoveryBlob"), spec("user", "encRecoveryBlob")))
     secret = decrypt_field(user_key, step1.raw("encPrivateKey"), spec("user", "encPrivateKey"))
     return AccountKeys(user_key, KeyPair.from_secret(secret))
+
+
+def _delivery(obj: Obj) -> Delivery:
+    delivery_id = obj.text("id")
+    if not is_valid_delivery_id(delivery_id):
+        raise ProtocolError("delivery.id: not a ULID")
+    return Delivery(
+        id=delivery_id,
+        webhook_id=obj.id("webhookId"),
+        verb=obj.text("verb"),
+        status=obj.text("status"),
+        attempts=obj.integer("attempts", 0),
+        last_status=obj.opt_integer("lastStatus"),
+        last_error=obj.opt_text("lastError"),
+        created_at=_stamp(obj, "createdAt"),
+    )
 
 
 def _sealed_challenge(step1: Obj) -> SealedEnvelope:

@@ -157,7 +157,10 @@ async def scenario(api: Any, url: str, token: str | None, user_id: str, tmp_path
 
     verbs = [e.verb for e in await c("activity", board.id)]
     assert "CARD_MOVED" in verbs and "CARD_CREATED" in verbs
-    await c("deliveries", hook.id)
+    deliveries = await c("deliveries", hook.id)
+    assert [d.verb for d in deliveries] == ["CARD_MOVED", "CARD_MOVED"]  # both moves, hook at a closed port
+    requeued = await c("requeue_delivery", deliveries[0].id)
+    assert (requeued.id, requeued.status) == (deliveries[0].id, "pending")
     assert isinstance(await c("notifications"), list)
     export = await c("export_me")
     assert any(w["workspace"]["id"] == ws.id for w in export["workspaces"])
@@ -194,7 +197,6 @@ async def scenario(api: Any, url: str, token: str | None, user_id: str, tmp_path
 _ELSEWHERE = {
     "register", "login", "unlock", "logout", "recover", "totp_enroll", "totp_verify", "totp_disable",
     "delete_account", "members", "lookup_user", "invite", "trust_member", "remove_member", "set_role",
-    "requeue_delivery",
 }  # fmt: skip
 
 
