@@ -364,9 +364,9 @@ def labels_list(ctx: CliContext, board: str | None) -> None:
 @labels.command("create")
 @click.argument("name")
 @board_option
-@click.option("--color", help="#rrggbb")
+@click.option("--color", default="#8b949e", show_default=True, help="#rrggbb")
 @global_options
-def labels_create(ctx: CliContext, name: str, board: str | None, color: str | None) -> None:
+def labels_create(ctx: CliContext, name: str, board: str | None, color: str) -> None:
     r = Resolver(ctx.unlocked_client())
     x = r.client.create_label(r.board(board).id, name, color)
     _done(ctx, f"Created label {x.name!r} ({x.id})", model_json(x))
@@ -615,8 +615,8 @@ def automations_list(ctx: CliContext, board: str | None) -> None:
 @automations.command("create")
 @click.argument("name")
 @board_option
-@click.option("--trigger", required=True, help='JSON, e.g. \'{"event": "CARD_MOVED", "toColumnId": "c…"}\'')
-@click.option("--action", required=True, help='JSON, e.g. \'{"type": "ADD_LABEL", "labelId": "c…"}\'')
+@click.option("--trigger", required=True, help='JSON, e.g. \'{"type": "card.moved", "columnId": "c…"}\'')
+@click.option("--action", required=True, help='JSON, e.g. \'{"type": "label.attach", "labelId": "c…"}\'')
 @click.option("--disabled", is_flag=True)
 @global_options
 def automations_create(

@@ -1,0 +1,73 @@
+"""A real sandbox and accounts registered through `msk register`, shared per module."""
+
+from __future__ import annotations
+
+import itertools
+import json
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from mskclient.sandbox import Sandbox, SandboxConfig
+
+from ._run import Ran, msk
+
+PASSWORD = "pässword for the CLI tests ✓"
+_counter = itertools.count()
+
+
+@pytest.fixture(scope="session")
+def sandbox_url() -> Iterator[str]:
+    with Sandbox(SandboxConfig().lift_limits()) as url:
+        yield url
+
+
+@dataclass
+class User:
+    """One `msk` profile: run commands as this account."""
+
+    email: str
+    env: dict[str, str | None]
+    ids: dict[str, str] = field(default_factory=dict)
+
+    def __call__(self, *args: str, input: str | None = None, ok: bool = True) -> Ran:
+        ran = msk(*args, env=self.env, input=input)
+        if ok:
+            assert ran.code == 0, f"msk {' '.join(args)} -> {ran.code}\n{ran.err}\n{ran.out}"
+        return ran
+
+    def json(self, *args: str) -> Any:
+        return json.loads(self(*args, "--json").out)
+
+
+def new_user(url: str, config: Path, name: str) -> User:
+    email = f"{name}{next(_counter)}-{time.time_ns()}@example.test"
+    env: dict[str, str | None] = {
+        "MSK_SERVER": url, "MSK_CONFIG_DIR": str(config), "MSK_PROFILE": name, "MSK_PASSWORD": PASSWORD,
+        "MSK_SESSION": None,
+    }  # fmt: skip
+    user = User(email, env)
+    user("register", email)
+    # `msk unlock` once, so the many commands of a test module need no KDF (MSK_SESSION holds the key)
+    secret = user.json("unlock", "--timeout", "30m")["session"]
+    user.env.update(MSK_SESSION=secret, MSK_PASSWORD=None)
+    return user
+
+
+@pytest.fixture(scope="module")
+def config_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return tmp_path_factory.mktemp("config")
+
+
+@pytest.fixture(scope="module")
+def ana(sandbox_url: str, config_dir: Path) -> User:
+    return new_user(sandbox_url, config_dir, "ana")
+
+
+@pytest.fixture(scope="module")
+def bo(sandbox_url: str, config_dir: Path) -> User:
+    return new_user(sandbox_url, config_dir, "bo")
