@@ -16,7 +16,7 @@ import httpx
 import pytest
 
 from mskclient import Client, Pacer
-from mskclient.sandbox import Sandbox, SandboxConfig
+from mskclient.sandbox import ManualClock, Sandbox, SandboxConfig
 
 PASSWORD = "correct horse battery staple ✓"
 _counter = itertools.count()
@@ -40,6 +40,14 @@ def totp_now(secret: str, *, at: float | None = None) -> str:
 def sandbox_url() -> Iterator[str]:
     with Sandbox(SandboxConfig().lift_limits()) as url:
         yield url
+
+
+@pytest.fixture(scope="module")
+def clocked() -> Iterator[tuple[str, ManualClock]]:
+    """A sandbox on a manual clock, so TOTP steps advance without waiting."""
+    clock = ManualClock()
+    with Sandbox(SandboxConfig(clock=clock).lift_limits()) as url:
+        yield url, clock
 
 
 @dataclass

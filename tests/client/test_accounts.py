@@ -2,12 +2,10 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-
 import pytest
 
 from mskclient import AsyncClient, AuthError, Client, ForbiddenError, NotFoundError, Pacer, RecoveryKeyError
-from mskclient.sandbox import ManualClock, Sandbox, SandboxConfig
+from mskclient.sandbox import ManualClock
 
 from .conftest import PASSWORD, Account, register, totp_now
 
@@ -30,14 +28,6 @@ def test_login_unlock_logout(sandbox_url: str, alice: Account) -> None:
 def test_wrong_password_is_an_auth_error(sandbox_url: str, alice: Account) -> None:
     with Client(sandbox_url, pacer=Pacer.unlimited()) as device, pytest.raises(AuthError):
         device.login(alice.email, "not the password")
-
-
-@pytest.fixture(scope="module")
-def clocked() -> Iterator[tuple[str, ManualClock]]:
-    """A sandbox on a manual clock, so TOTP steps advance without waiting."""
-    clock = ManualClock()
-    with Sandbox(SandboxConfig(clock=clock).lift_limits()) as url:
-        yield url, clock
 
 
 def test_totp_enroll_verify_login_disable(clocked: tuple[str, ManualClock]) -> None:
