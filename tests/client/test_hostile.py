@@ -105,8 +105,8 @@ def test_replaced_member_public_key_blocks_sealing(
     carol = register(sandbox_url, "carol")
     carol.client.close()
     victim.client.core.trust = TrustStore(tmp_path / "pins.json")
-    first = victim.client.lookup_user(carol.email)
-    victim.client.core.trust.check(first.id, first.email, first.public_key)  # pinned on first sight
+    victim.client.invite(board["ws"], carol.email)  # honest server: carol's key pinned on first use
+    second_ws = victim.client.create_workspace("Second")
 
     attacker = b64u_encode(KeyPair.generate().public)
 
@@ -114,11 +114,17 @@ def test_replaced_member_public_key_blocks_sealing(
         answer["publicKey"] = attacker
         return answer
 
+    def replace_member_key(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
+        return [{**row, "publicKey": attacker} if row["email"] == carol.email else row for row in rows]
+
     hostile.edit = json_edit("/users/lookup", replace_key)
     with pytest.raises(KeyTrustError, match="changed"):
-        victim.client.invite(board["ws"], carol.email)
+        victim.client.invite(second_ws.id, carol.email)
+    hostile.edit = json_edit("/members", replace_member_key)
+    listed = {m.email: m for m in victim.client.members(board["ws"])}
+    assert not victim.client.key_trusted(listed[carol.email]) and victim.client.key_trusted(listed[victim.email])
     hostile.edit = None
-    assert [m.email for m in victim.client.members(board["ws"])] == [victim.email]  # nothing was sealed
+    assert [m.email for m in victim.client.members(second_ws.id)] == [victim.email]  # nothing was sealed
 
     hostile.edit = json_edit("/users/lookup", replace_key)
     accepted = victim.client.trust_member(carol.email)  # the user explicitly accepts the new key
