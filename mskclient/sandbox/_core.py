@@ -7,6 +7,7 @@ from __future__ import annotations
 import inspect
 import json
 import logging
+import re
 import sqlite3
 from collections.abc import Awaitable, Callable, Collection, Iterable
 from dataclasses import dataclass, field
@@ -204,7 +205,11 @@ class Ctx:
     def load(self, table: str, row_id: str, *, write: bool = False, roles: Iterable[str] | None = None) -> sqlite3.Row:
         """A board-scoped row by id after the board access check; `_board` holds its board id."""
         what = table.rstrip("s").replace("_", " ")
-        check_id(row_id, what)
+        if table == "webhook_deliveries":
+            if _ULID.fullmatch(row_id) is None:
+                raise HttpError("NOT_FOUND", f"no such {what}")
+        else:
+            check_id(row_id, what)
         row = self.one(_BOARD_OF[table], row_id)
         if row is None:
             raise HttpError("NOT_FOUND", f"no such {what}")
@@ -216,6 +221,9 @@ class Ctx:
             raise
         return row
 
+
+#: Delivery ids are ULIDs (profile §10), not CUIDs.
+_ULID = re.compile(r"[0-9A-HJKMNP-TV-Z]{26}")
 
 _BOARD_OF: dict[str, str] = {
     **{
@@ -336,6 +344,14 @@ def endpoint(spec: RouteSpec, shared: Shared) -> Callable[[Request], Awaitable[R
 
     async def run(request: Request) -> Response:
         ctx = Ctx(request, shared, shared.now())
+        try:
+            return await guarded(ctx)
+        finally:
+            if ctx.form is not None:
+                await ctx.form.close()
+
+    async def guarded(ctx: Ctx) -> Response:
+        request = ctx.request
         conn = shared.conn
         in_tx = False
         try:

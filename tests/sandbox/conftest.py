@@ -1,0 +1,51 @@
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+
+import pytest
+
+from mskclient.sandbox import ManualClock, Sandbox
+
+from ._helpers import Board, User, config, make_board
+
+
+@pytest.fixture
+def clock() -> ManualClock:
+    return ManualClock()
+
+
+@pytest.fixture
+def url(clock: ManualClock) -> Iterator[str]:
+    """A fresh in-memory sandbox (limits lifted, manual clock) in a thread."""
+    with Sandbox(config(clock=clock)) as running:
+        yield running
+
+
+@pytest.fixture
+def users(url: str) -> Iterator[Callable[[str], User]]:
+    """Factory of registered, logged-in users on the sandbox (closed at the end)."""
+    made: list[User] = []
+
+    def make(name: str) -> User:
+        user = User(url, f"{name}@example.org").signed_up()
+        made.append(user)
+        return user
+
+    yield make
+    for user in made:
+        user.close()
+
+
+@pytest.fixture
+def alice(users: Callable[[str], User]) -> User:
+    return users("alice")
+
+
+@pytest.fixture
+def bob(users: Callable[[str], User]) -> User:
+    return users("bob")
+
+
+@pytest.fixture
+def board(alice: User) -> Board:
+    return make_board(alice)
