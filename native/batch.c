@@ -12,6 +12,7 @@
 #define PY_SSIZE_T_CLEAN
 #include <Python.h>
 #include <pthread.h>
+#include <sched.h>
 #include <stdatomic.h>
 #include <stdint.h>
 #include <string.h>
@@ -131,15 +132,28 @@ static void ad_cache_clear(ad_cache *cache)
     }
 }
 
-/* ---- lanes: the calling thread plus up to MAX_LANES - 1 pthreads drain one atomic counter */
+/* ---- batches: phase 1 runs on the calling thread (GIL held) while the other lanes already
+   work on the items prepared so far; then the calling thread drops the GIL and joins them. */
+
+typedef struct { PyObject *obj, *ad_obj; } item_refs; /* first member of every item: owned references */
 
 typedef struct batch batch;
 struct batch {
-    void (*one)(batch *b, size_t i, unsigned char *scratch);
-    void *items;
+    int (*prepare)(batch *b, Py_ssize_t i);                  /* phase 1, GIL held; -1 with an exception */
+    void (*one)(batch *b, size_t i, unsigned char *scratch); /* phase 2, no GIL */
+    PyObject *(*finish)(batch *b);                           /* phase 3, GIL held: the return value */
+    size_t item_size;
+    int needs_scratch;      /* open: a lane decodes each ciphertext into its scratch */
+    Py_ssize_t max_chars;   /* open: longer texts are refused before decoding */
+    PyObject *seq;          /* a private tuple of the items */
+    PyObject *out;          /* the result list, filled in phase 1 */
+    ad_cache cache;
+    void *items;            /* open_item[] or seal_item[] */
     size_t n;
     unsigned char key[KEYBYTES];
-    atomic_size_t next;
+    atomic_size_t next;     /* first item no lane has claimed */
+    atomic_size_t ready;    /* items phase 1 has prepared */
+    atomic_int abort;       /* phase 1 failed: lanes stop */
 };
 
 typedef struct {
@@ -159,31 +173,109 @@ static void *lane_run(void *arg)
         if (start >= b->n)
             return NULL;
         stop = b->n - start < BLOCK_ITEMS ? b->n : start + BLOCK_ITEMS;
+        while (atomic_load_explicit(&b->ready, memory_order_acquire) < stop) {
+            if (atomic_load(&b->abort))
+                return NULL;
+            sched_yield();
+        }
         for (size_t i = start; i < stop; i++)
             b->one(b, i, l->scratch);
     }
 }
 
-/* How many lanes a batch gets: as asked, but one per BYTES_PER_LANE of input at most. */
-static int lane_count(int threads, size_t total_bytes)
+/* Both phases over nlanes lanes, this thread being the first; a lane whose thread fails to
+   start leaves its share to the others.  -1 when phase 1 failed (exception set, lanes stopped). */
+static int run_phases(batch *b, lane *lanes, int nlanes)
 {
-    size_t by_size = total_bytes / BYTES_PER_LANE + 1;
-    int n = threads < 1 ? 1 : threads > MAX_LANES ? MAX_LANES : threads;
-    return by_size < (size_t)n ? (int)by_size : n;
-}
+    int failed = 0;
 
-/* Runs the batch without the GIL; a thread that fails to start leaves its share to the others. */
-static void run_lanes(batch *b, lane *lanes, int nlanes)
-{
     atomic_init(&b->next, 0);
-    Py_BEGIN_ALLOW_THREADS
+    atomic_init(&b->ready, 0);
+    atomic_init(&b->abort, 0);
     for (int t = 1; t < nlanes; t++)
         lanes[t].started = pthread_create(&lanes[t].tid, NULL, lane_run, &lanes[t]) == 0;
-    lane_run(&lanes[0]);
+    for (size_t i = 0; i < b->n; i++) {
+        if (b->prepare(b, (Py_ssize_t)i) < 0) {
+            failed = 1;
+            atomic_store(&b->abort, 1);
+            break;
+        }
+        if ((i + 1) % BLOCK_ITEMS == 0)
+            atomic_store_explicit(&b->ready, i + 1, memory_order_release);
+    }
+    atomic_store_explicit(&b->ready, failed ? 0 : b->n, memory_order_release);
+    Py_BEGIN_ALLOW_THREADS
+    if (!failed)
+        lane_run(&lanes[0]);
     for (int t = 1; t < nlanes; t++)
         if (lanes[t].started)
             pthread_join(lanes[t].tid, NULL);
     Py_END_ALLOW_THREADS
+    return -failed;
+}
+
+/* What open_batch and seal_batch share: the private tuple, the result list, the items, the
+   lanes (one per BYTES_PER_LANE of input, at most `threads`), the phases and the cleanup.
+   Returns what b->finish made, or NULL with an exception. */
+static PyObject *run_batch(batch *b, const char *key, Py_ssize_t keylen, PyObject *items, int threads)
+{
+    size_t total = 0, longest = 0, scratch_size = 1;
+    unsigned char *scratch = NULL;
+    lane *lanes = NULL;
+    int nlanes;
+    PyObject *result = NULL;
+
+    if (keylen != KEYBYTES)
+        return PyErr_Format(PyExc_ValueError, "key must be %d bytes", KEYBYTES);
+    if (!(b->seq = PySequence_Tuple(items))) /* our own copy: ad_for runs Python code that could change a list */
+        return NULL;
+    b->n = (size_t)PyTuple_GET_SIZE(b->seq);
+    for (size_t i = 0; i < b->n; i++) { /* sizes for the lane count and the scratch */
+        PyObject *item = PyTuple_GET_ITEM(b->seq, (Py_ssize_t)i), *x;
+        Py_ssize_t len = 0;
+        if (!PyTuple_Check(item) || PyTuple_GET_SIZE(item) < 1)
+            continue;
+        x = PyTuple_GET_ITEM(item, 0);
+        if (PyUnicode_Check(x))
+            len = PyUnicode_GetLength(x);
+        else if (PyBytes_Check(x))
+            len = PyBytes_GET_SIZE(x);
+        total += (size_t)len;
+        longest = (size_t)len > longest ? (size_t)len : longest;
+    }
+    if (b->needs_scratch)
+        scratch_size = (longest < (size_t)b->max_chars ? longest : (size_t)b->max_chars) / 4 * 3 + 3;
+    nlanes = threads < 1 ? 1 : threads > MAX_LANES ? MAX_LANES : threads;
+    nlanes = total / BYTES_PER_LANE + 1 < (size_t)nlanes ? (int)(total / BYTES_PER_LANE + 1) : nlanes;
+    b->out = PyList_New((Py_ssize_t)b->n);
+    b->items = PyMem_Calloc(b->n + 1, b->item_size);
+    lanes = PyMem_Calloc((size_t)nlanes, sizeof *lanes);
+    scratch = PyMem_RawMalloc(scratch_size * (size_t)nlanes);
+    if (!b->out || !b->items || !lanes || !scratch) {
+        if (!PyErr_Occurred())
+            PyErr_NoMemory();
+        goto done;
+    }
+    for (int t = 0; t < nlanes; t++)
+        lanes[t] = (lane){.b = b, .scratch = scratch + scratch_size * (size_t)t};
+    memcpy(b->key, key, KEYBYTES);
+    if (run_phases(b, lanes, nlanes) == 0)
+        result = b->finish(b);
+    explicit_bzero(b->key, KEYBYTES);
+done:
+    if (b->items)
+        for (size_t i = 0; i < b->n; i++) {
+            item_refs *refs = (item_refs *)((char *)b->items + i * b->item_size);
+            Py_XDECREF(refs->obj);
+            Py_XDECREF(refs->ad_obj);
+        }
+    PyMem_RawFree(scratch);
+    PyMem_Free(lanes);
+    PyMem_Free(b->items);
+    ad_cache_clear(&b->cache);
+    Py_XDECREF(b->out);
+    Py_DECREF(b->seq);
+    return result;
 }
 
 static int check_bound(void)
@@ -197,12 +289,12 @@ static int check_bound(void)
 /* ---- open */
 
 typedef struct {
-    PyObject *text_obj, *ad_obj; /* owned while the batch runs */
-    const char *text;            /* ASCII envelope, or NULL when phase 1 already set the code */
+    item_refs refs;      /* the text and its associated data */
+    const char *text;    /* ASCII envelope, or NULL when phase 1 already set the code */
     size_t len;
     const unsigned char *ad;
     size_t adlen;
-    unsigned char *out;          /* the bytes object for the plaintext, when the shape leaves room */
+    unsigned char *out;  /* the bytes object for the plaintext, when the shape leaves room */
     int code;
 } open_item;
 
@@ -257,14 +349,14 @@ static void open_one(batch *b, size_t i, unsigned char *scratch)
         it->code = open_envelope(b, it, scratch);
 }
 
-/* Phase 1 for one item: owned references and pointers, or a code decided already.  When the
-   part after the second dot could hold a ciphertext, its plaintext bytes object goes into
-   plain[i] now, so the lanes decrypt straight into it (they only decode that part when it is
-   the last one).  *clen_max grows to the largest ciphertext a lane may decode. */
-static int open_prepare(open_item *it, PyObject *item, ad_cache *cache, Py_ssize_t max_chars, PyObject *plain,
-                        Py_ssize_t i, Py_ssize_t *clen_max)
+/* Phase 1 for one item: references and pointers, or a code decided already.  When the part
+   after the second dot could hold a ciphertext, the plaintext's bytes object goes into the
+   result list now and a lane decrypts straight into it (lanes only decode that part when it
+   is the last one). */
+static int open_prepare(batch *b, Py_ssize_t i)
 {
-    PyObject *text, *out;
+    open_item *it = (open_item *)b->items + i;
+    PyObject *item = PyTuple_GET_ITEM(b->seq, i), *text, *out;
     Py_ssize_t len, clen;
     const char *dot;
     size_t core;
@@ -273,20 +365,19 @@ static int open_prepare(open_item *it, PyObject *item, ad_cache *cache, Py_ssize
         PyErr_SetString(PyExc_TypeError, "items must be (text, spec, entity_id) tuples");
         return -1;
     }
-    if (!(it->ad_obj = ad_lookup(cache, PyTuple_GET_ITEM(item, 1))))
+    if (!(it->refs.ad_obj = ad_lookup(&b->cache, PyTuple_GET_ITEM(item, 1))))
         return -1;
-    it->ad = (const unsigned char *)PyBytes_AS_STRING(it->ad_obj);
-    it->adlen = (size_t)PyBytes_GET_SIZE(it->ad_obj);
+    it->ad = (const unsigned char *)PyBytes_AS_STRING(it->refs.ad_obj);
+    it->adlen = (size_t)PyBytes_GET_SIZE(it->refs.ad_obj);
     text = PyTuple_GET_ITEM(item, 0);
-    if (!PyUnicode_Check(text)) {
-        it->code = E_NOT_STRING;
+    it->code = E_NOT_STRING;
+    if (!PyUnicode_Check(text))
         return 0;
-    }
 #if PY_VERSION_HEX < 0x030C0000
     if (PyUnicode_READY(text) < 0)
         return -1;
 #endif
-    if (PyUnicode_GET_LENGTH(text) > max_chars) {
+    if (PyUnicode_GET_LENGTH(text) > b->max_chars) {
         it->code = E_TOO_LONG;
         return 0;
     }
@@ -296,34 +387,34 @@ static int open_prepare(open_item *it, PyObject *item, ad_cache *cache, Py_ssize
     }
     if (!(it->text = PyUnicode_AsUTF8AndSize(text, &len)))
         return -1;
-    it->text_obj = Py_NewRef(text);
+    it->refs.obj = Py_NewRef(text);
     it->len = (size_t)len;
     if (!(dot = memchr(it->text, '.', it->len)) || !(dot = memchr(dot + 1, '.', (size_t)(it->text + len - dot - 1))))
         return 0;
     clen = b64u_length(dot + 1, (size_t)(it->text + len - dot - 1), &core);
-    *clen_max = clen > *clen_max ? clen : *clen_max;
     if (clen < ABYTES)
         return 0;
     if (!(out = PyBytes_FromStringAndSize(NULL, clen - ABYTES)))
         return -1;
-    PyList_SET_ITEM(plain, i, out);
+    PyList_SET_ITEM(b->out, i, out);
     it->out = (unsigned char *)PyBytes_AS_STRING(out);
     return 0;
 }
 
 /* Phase 3: None in place of each failure, and the (index, code) list. */
-static PyObject *open_results(PyObject *plain, const open_item *items, Py_ssize_t n)
+static PyObject *open_finish(batch *b)
 {
+    const open_item *items = b->items;
     PyObject *failed = PyList_New(0), *v;
 
     if (!failed)
         return NULL;
-    for (Py_ssize_t i = 0; i < n; i++) {
+    for (size_t i = 0; i < b->n; i++) {
         if (items[i].code == OK)
             continue;
-        Py_XDECREF(PyList_GET_ITEM(plain, i));
-        PyList_SET_ITEM(plain, i, Py_NewRef(Py_None));
-        v = Py_BuildValue("(ni)", i, items[i].code);
+        Py_XDECREF(PyList_GET_ITEM(b->out, (Py_ssize_t)i));
+        PyList_SET_ITEM(b->out, (Py_ssize_t)i, Py_NewRef(Py_None));
+        v = Py_BuildValue("(ni)", (Py_ssize_t)i, items[i].code);
         if (!v || PyList_Append(failed, v) < 0) {
             Py_XDECREF(v);
             Py_DECREF(failed);
@@ -331,79 +422,34 @@ static PyObject *open_results(PyObject *plain, const open_item *items, Py_ssize_
         }
         Py_DECREF(v);
     }
-    return Py_BuildValue("(ON)", plain, failed);
+    return Py_BuildValue("(ON)", b->out, failed);
 }
 
 PyDoc_STRVAR(open_batch_doc,
 "open_batch(key, items, ad_for, threads, max_chars) -> (plaintexts, failures)\n\n"
-"items: sequence of (text, spec, entity_id); ad_for(spec) -> associated data bytes.\n"
+"items: sequence of (text, spec, entity_id) tuples; ad_for(spec) -> associated data bytes.\n"
 "plaintexts[i] is bytes, or None when (i, code) is in failures.");
 
 static PyObject *open_batch(PyObject *self, PyObject *args)
 {
     const char *key;
-    Py_ssize_t keylen, max_chars, n, clen_max = 1;
-    PyObject *items, *seq = NULL, *plain = NULL, *result = NULL;
-    ad_cache cache = {0};
-    open_item *it = NULL;
-    lane *lanes = NULL;
-    unsigned char *scratch = NULL;
-    size_t total = 0;
-    int threads, nlanes;
-    batch b = {.one = open_one};
+    Py_ssize_t keylen;
+    PyObject *items;
+    int threads;
+    batch b = {.prepare = open_prepare, .one = open_one, .finish = open_finish, .item_size = sizeof(open_item),
+               .needs_scratch = 1};
 
     (void)self;
-    if (check_bound() < 0 || !PyArg_ParseTuple(args, "y#OOin", &key, &keylen, &items, &cache.fn, &threads, &max_chars))
+    if (check_bound() < 0
+        || !PyArg_ParseTuple(args, "y#OOin", &key, &keylen, &items, &b.cache.fn, &threads, &b.max_chars))
         return NULL;
-    if (keylen != KEYBYTES)
-        return PyErr_Format(PyExc_ValueError, "key must be %d bytes", KEYBYTES);
-    if (!(seq = PySequence_Tuple(items))) /* our own copy: ad_for runs Python code that could change a list */
-        return NULL;
-    n = PyTuple_GET_SIZE(seq);
-    if (!(plain = PyList_New(n)))
-        goto done;
-    if (!(it = PyMem_Calloc((size_t)n + 1, sizeof *it)))
-        goto nomem;
-    for (Py_ssize_t i = 0; i < n; i++) {
-        if (open_prepare(&it[i], PyTuple_GET_ITEM(seq, i), &cache, max_chars, plain, i, &clen_max) < 0)
-            goto done;
-        total += it[i].len;
-    }
-    nlanes = lane_count(threads, total);
-    lanes = PyMem_Calloc((size_t)nlanes, sizeof *lanes);
-    scratch = PyMem_RawMalloc((size_t)clen_max * (size_t)nlanes);
-    if (!lanes || !scratch)
-        goto nomem;
-    for (int t = 0; t < nlanes; t++)
-        lanes[t] = (lane){.b = &b, .scratch = scratch + (size_t)clen_max * (size_t)t};
-    memcpy(b.key, key, KEYBYTES);
-    b.items = it;
-    b.n = (size_t)n;
-    run_lanes(&b, lanes, nlanes);
-    explicit_bzero(b.key, KEYBYTES);
-    result = open_results(plain, it, n);
-    goto done;
-nomem:
-    PyErr_NoMemory();
-done:
-    if (it)
-        for (Py_ssize_t i = 0; i < n; i++) {
-            Py_XDECREF(it[i].text_obj);
-            Py_XDECREF(it[i].ad_obj);
-        }
-    PyMem_RawFree(scratch);
-    PyMem_Free(lanes);
-    PyMem_Free(it);
-    ad_cache_clear(&cache);
-    Py_XDECREF(plain);
-    Py_DECREF(seq);
-    return result;
+    return run_batch(&b, key, keylen, items, threads);
 }
 
 /* ---- seal */
 
 typedef struct {
-    PyObject *m_obj, *ad_obj; /* owned while the batch runs */
+    item_refs refs; /* the plaintext and its associated data */
     const unsigned char *m, *ad;
     size_t mlen, adlen;
     unsigned char *nonce, *c; /* the buffers of fresh bytes objects in the result */
@@ -419,99 +465,61 @@ static void seal_one(batch *b, size_t i, unsigned char *scratch)
     aead_encrypt(it->c, NULL, it->m, it->mlen, it->ad, it->adlen, NULL, it->nonce, b->key);
 }
 
-/* Phase 1 for one item: owned references and the (nonce, ciphertext) pair to fill. */
-static PyObject *seal_prepare(seal_item *it, PyObject *item, ad_cache *cache)
+/* Phase 1 for one item: references, pointers, and the (nonce, ciphertext) pair to fill. */
+static int seal_prepare(batch *b, Py_ssize_t i)
 {
-    PyObject *m, *nonce, *c;
+    seal_item *it = (seal_item *)b->items + i;
+    PyObject *item = PyTuple_GET_ITEM(b->seq, i), *m, *nonce, *c, *pair;
 
     if (!PyTuple_Check(item) || PyTuple_GET_SIZE(item) != 2) {
         PyErr_SetString(PyExc_TypeError, "items must be (plaintext, spec) tuples");
-        return NULL;
+        return -1;
     }
     m = PyTuple_GET_ITEM(item, 0);
     if (!PyBytes_Check(m)) {
         PyErr_SetString(PyExc_TypeError, "plaintext must be bytes");
-        return NULL;
+        return -1;
     }
-    if (!(it->ad_obj = ad_lookup(cache, PyTuple_GET_ITEM(item, 1))))
-        return NULL;
-    it->m_obj = Py_NewRef(m);
+    if (!(it->refs.ad_obj = ad_lookup(&b->cache, PyTuple_GET_ITEM(item, 1))))
+        return -1;
+    it->refs.obj = Py_NewRef(m);
     it->m = (const unsigned char *)PyBytes_AS_STRING(m);
     it->mlen = (size_t)PyBytes_GET_SIZE(m);
-    it->ad = (const unsigned char *)PyBytes_AS_STRING(it->ad_obj);
-    it->adlen = (size_t)PyBytes_GET_SIZE(it->ad_obj);
+    it->ad = (const unsigned char *)PyBytes_AS_STRING(it->refs.ad_obj);
+    it->adlen = (size_t)PyBytes_GET_SIZE(it->refs.ad_obj);
     nonce = PyBytes_FromStringAndSize(NULL, NPUBBYTES);
     c = PyBytes_FromStringAndSize(NULL, PyBytes_GET_SIZE(m) + ABYTES);
     if (!nonce || !c) {
         Py_XDECREF(nonce);
         Py_XDECREF(c);
-        return NULL;
+        return -1;
     }
     it->nonce = (unsigned char *)PyBytes_AS_STRING(nonce);
     it->c = (unsigned char *)PyBytes_AS_STRING(c);
-    return Py_BuildValue("(NN)", nonce, c);
+    if (!(pair = Py_BuildValue("(NN)", nonce, c)))
+        return -1;
+    PyList_SET_ITEM(b->out, i, pair);
+    return 0;
 }
+
+static PyObject *seal_finish(batch *b) { return Py_NewRef(b->out); }
 
 PyDoc_STRVAR(seal_batch_doc,
 "seal_batch(key, items, ad_for, threads) -> [(nonce, ciphertext), ...]\n\n"
-"items: sequence of (plaintext bytes, spec); a fresh random nonce per item.");
+"items: sequence of (plaintext bytes, spec) tuples; a fresh random nonce per item.");
 
 static PyObject *seal_batch(PyObject *self, PyObject *args)
 {
     const char *key;
-    Py_ssize_t keylen, n;
-    PyObject *items, *seq = NULL, *out = NULL, *pair;
-    ad_cache cache = {0};
-    seal_item *it = NULL;
-    lane *lanes = NULL;
-    size_t total = 0;
-    int threads, nlanes;
-    batch b = {.one = seal_one};
+    Py_ssize_t keylen;
+    PyObject *items;
+    int threads;
+    batch b = {.prepare = seal_prepare, .one = seal_one, .finish = seal_finish, .item_size = sizeof(seal_item)};
 
     (void)self;
-    if (check_bound() < 0 || !PyArg_ParseTuple(args, "y#OOi", &key, &keylen, &items, &cache.fn, &threads))
+    if (check_bound() < 0 || !PyArg_ParseTuple(args, "y#OOi", &key, &keylen, &items, &b.cache.fn, &threads))
         return NULL;
-    if (keylen != KEYBYTES)
-        return PyErr_Format(PyExc_ValueError, "key must be %d bytes", KEYBYTES);
-    if (!(seq = PySequence_Tuple(items)))
-        return NULL;
-    n = PyTuple_GET_SIZE(seq);
-    if (!(out = PyList_New(n)) || !(it = PyMem_Calloc((size_t)n + 1, sizeof *it)))
-        goto fail;
-    for (Py_ssize_t i = 0; i < n; i++) {
-        if (!(pair = seal_prepare(&it[i], PyTuple_GET_ITEM(seq, i), &cache)))
-            goto fail;
-        PyList_SET_ITEM(out, i, pair);
-        total += it[i].mlen;
-    }
-    nlanes = lane_count(threads, total);
-    if (!(lanes = PyMem_Calloc((size_t)nlanes, sizeof *lanes))) {
-        PyErr_NoMemory();
-        goto fail;
-    }
-    for (int t = 0; t < nlanes; t++)
-        lanes[t] = (lane){.b = &b};
-    memcpy(b.key, key, KEYBYTES);
-    b.items = it;
-    b.n = (size_t)n;
-    run_lanes(&b, lanes, nlanes);
-    explicit_bzero(b.key, KEYBYTES);
-    goto done;
-fail:
-    if (!PyErr_Occurred())
-        PyErr_NoMemory();
-    Py_CLEAR(out);
-done:
-    if (it)
-        for (Py_ssize_t i = 0; i < n; i++) {
-            Py_XDECREF(it[i].m_obj);
-            Py_XDECREF(it[i].ad_obj);
-        }
-    PyMem_Free(lanes);
-    PyMem_Free(it);
-    ad_cache_clear(&cache);
-    Py_DECREF(seq);
-    return out;
+    return run_batch(&b, key, keylen, items, threads);
 }
 
 /* ---- the benchmark's limit, and binding */

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import base64
 import json
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
@@ -283,7 +282,7 @@ def _vector_batches() -> list[tuple[SymmetricKey, list[tuple[object, FieldSpec, 
         texts, plain = groups.setdefault((case["key"], spec.key), ([], []))
         assert b64u_decode(case["nonce"]) == b64u_decode(parts(case["envelope"])[0])
         texts.append((case["envelope"], spec, None))
-        plain.append(base64.urlsafe_b64decode(case["plaintext"] + "=" * (-len(case["plaintext"]) % 4)))
+        plain.append(b64u_decode(case["plaintext"]))
     return [(KEY_TYPES[role](b64u_decode(key)), texts, plain) for (key, role), (texts, plain) in groups.items()]
 
 
@@ -321,3 +320,13 @@ def test_concurrent_batches_from_python_threads(path: str) -> None:
     with ThreadPoolExecutor(max_workers=4) as pool:
         runs = [pool.submit(decrypt_batch, KEY, items, threads=2) for _ in range(8)]  # type: ignore[arg-type]
         assert all(run.result() == plain for run in runs)
+
+
+def test_bad_item_late_in_a_large_batch_stops_cleanly(path: str) -> None:
+    """Threads already at work on the first items stop; nothing half-done comes back."""
+    user_spec = field("user", "encPrivateKey")
+    with pytest.raises(TypeError, match="needs a UserKey"):
+        decrypt_batch(KEY, [(GOOD, TITLE, None)] * 8000 + [(GOOD, user_spec, None)], threads=4)
+    with pytest.raises(TypeError, match="needs a UserKey"):
+        encrypt_batch(KEY, [(b"x" * 100, TITLE)] * 8000 + [(b"x", user_spec)], threads=4)
+    assert decrypt_batch(KEY, [(GOOD, TITLE, None)] * 8000, threads=4) == [decrypt_field(KEY, GOOD, TITLE)] * 8000
