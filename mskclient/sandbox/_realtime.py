@@ -27,7 +27,7 @@ from ._config import ManualClock, SandboxConfig
 from ._db import connect
 from ._relay import Relay
 from ._sse import LiveFeed
-from ._webhooks import Deliveries
+from ._webhooks import Deliveries, loop_connection, retry_sync
 
 __all__ = ["Realtime"]
 
@@ -80,7 +80,7 @@ class Realtime:
         if self._loop is not None:
             raise UsageError("the realtime engine is already started")
         self._loop = asyncio.get_running_loop()
-        self._conn = connect(self._config)
+        self._conn = loop_connection(lambda: connect(self._config))
         await self._deliveries.start()
         self._wake = asyncio.Event()
         self._wake.set()  # deliveries left pending by an earlier run
@@ -128,7 +128,7 @@ class Realtime:
 
     async def live(self, request: Request, board_id: str) -> Response:
         """The SSE stream of a board; the caller has already authorised the request."""
-        return self._feed.response(self._connection(), request, board_id)
+        return await self._feed.response(self._connection(), request, board_id)
 
     async def websocket(self, ws: WebSocket) -> None:
         """Serve one relay connection (`/api/ws?t=<ticket>`); the ticket alone authorises."""
@@ -154,11 +154,13 @@ class Realtime:
         return self._conn
 
     def _side(self, work: Callable[[sqlite3.Connection], _T]) -> _T:
-        """Run `work` on the connection used by calls from outside the loop, one at a time."""
+        """Run `work` on the connection used by calls from outside the loop, one at a time,
+        again while the database is contended."""
         with self._side_lock:
             if self._side_conn is None:
                 self._side_conn = connect(self._config)
-            return work(self._side_conn)
+            conn = self._side_conn
+            return retry_sync(lambda: work(conn))
 
     def _soon(self, callback: Callable[..., None], *args: Any) -> None:
         loop = self._loop
@@ -191,7 +193,7 @@ class Realtime:
                 await self._deliveries.run_due()
                 if loop.time() >= recheck_at:
                     recheck_at = loop.time() + self.recheck_seconds
-                    self._relay.recheck()
+                    await self._relay.recheck()
             except (sqlite3.Error, UsageError) as exc:
                 # A busy or vanished database must not kill the worker; the next round retries.
                 _log.warning("realtime worker round failed: %s", exc)

@@ -13,6 +13,7 @@ import logging
 import sqlite3
 from collections.abc import Callable, Collection
 from dataclasses import dataclass, field
+from functools import partial
 
 from starlette.websockets import WebSocket, WebSocketDisconnect
 
@@ -24,6 +25,7 @@ from .._profile import (
     RELAY_MAX_FRAME,
     is_valid_id,
 )
+from ._webhooks import retry_async
 
 __all__ = ["Relay"]
 
@@ -76,6 +78,10 @@ def is_member(conn: sqlite3.Connection, user_id: str, board_id: str) -> bool:
     return row is not None
 
 
+def _still_admitted(conn: sqlite3.Connection, peer: _Peer) -> bool:
+    return room_board(conn, peer.room) == peer.board_id and is_member(conn, peer.user_id, peer.board_id)
+
+
 class Relay:
     """Rooms of connected sockets; all methods run on the sandbox's event loop."""
 
@@ -86,7 +92,7 @@ class Relay:
 
     async def serve(self, ws: WebSocket) -> None:
         """Run one relay connection from upgrade to close."""
-        admitted = self._admit(ws)
+        admitted = await self._admit(ws)
         if isinstance(admitted, _Close):
             # Accept, then close: a close before the handshake would be an HTTP 403 and the
             # client would never see the code that says why.
@@ -110,10 +116,12 @@ class Relay:
             peer.queue.put_nowait(None)
             await writer
 
-    def _admit(self, ws: WebSocket) -> _Peer | _Close:
+    async def _admit(self, ws: WebSocket) -> _Peer | _Close:
         """The peer a connection's ticket admits, or the close that refuses it."""
         ticket = ws.query_params.get("t", "")
-        claimed = self._consume_ticket(ticket) if 0 < len(ticket) <= _MAX_TICKET_CHARS else None
+        claimed = None
+        if 0 < len(ticket) <= _MAX_TICKET_CHARS:
+            claimed = await retry_async(partial(self._consume_ticket, ticket))
         if claimed is None:
             return _Close(RELAY_CLOSE_BAD_TICKET, "bad, expired or reused ticket")
         user_id, room = claimed
@@ -121,8 +129,8 @@ class Relay:
         if asked is not None and asked != room:
             return _Close(RELAY_CLOSE_BAD_TICKET, "ticket is for another room")
         conn = self._conn()
-        board_id = room_board(conn, room)
-        if board_id is None or not is_member(conn, user_id, board_id):
+        board_id = await retry_async(partial(room_board, conn, room))
+        if board_id is None or not await retry_async(partial(is_member, conn, user_id, board_id)):
             return _Close(RELAY_CLOSE_FORBIDDEN, "not a member of this board")
         return _Peer(ws, user_id, room, board_id)
 
@@ -133,11 +141,11 @@ class Relay:
             if peer.user_id == user_id and peer.board_id in boards:
                 self._close(peer, RELAY_CLOSE_FORBIDDEN, "membership revoked")
 
-    def recheck(self) -> None:
+    async def recheck(self) -> None:
         """Close (4403) every socket whose user is no longer a member of its room's board."""
         conn = self._conn()
         for peer in self._peers():
-            if room_board(conn, peer.room) != peer.board_id or not is_member(conn, peer.user_id, peer.board_id):
+            if not await retry_async(partial(_still_admitted, conn, peer)):
                 self._close(peer, RELAY_CLOSE_FORBIDDEN, "membership revoked")
 
     def close_all(self) -> None:
@@ -156,13 +164,13 @@ class Relay:
         """Mark the ticket used in one statement; (user_id, room) if it was valid, unused and fresh."""
         conn = self._conn()
         ticket_hash = hashlib.sha256(ticket.encode("utf-8", "surrogatepass")).hexdigest()
-        row = conn.execute(
+        # fetchall() runs the statement to completion, which commits it (autocommit connection).
+        rows = conn.execute(
             "UPDATE ws_tickets SET used = 1 WHERE ticket_hash = ? AND used = 0 AND expires_at > ?"
             " RETURNING user_id, room",
             (ticket_hash, self._now()),
-        ).fetchone()
-        conn.commit()
-        return None if row is None else (str(row[0]), str(row[1]))
+        ).fetchall()
+        return (str(rows[0][0]), str(rows[0][1])) if rows else None
 
     async def _read(self, peer: _Peer) -> None:
         while True:

@@ -13,13 +13,14 @@ import contextlib
 import json
 import sqlite3
 from collections.abc import AsyncIterator, Sequence
+from functools import partial
 from typing import Any
 
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response, StreamingResponse
 
 from .._profile import SSE_HEARTBEAT_SECONDS
-from ._webhooks import event_payload
+from ._webhooks import event_payload, retry_async
 
 __all__ = ["LiveFeed"]
 
@@ -52,12 +53,11 @@ class LiveFeed:
             for waiter in waiters:
                 waiter.set()
 
-    def response(self, conn: sqlite3.Connection, request: Request, board_id: str) -> Response:
+    async def response(self, conn: sqlite3.Connection, request: Request, board_id: str) -> Response:
         """The `text/event-stream` answer for a board the caller may read."""
         header = request.headers.get("last-event-id")
         if header is None:
-            row = conn.execute("SELECT COALESCE(MAX(id), 0) FROM events WHERE board_id = ?", (board_id,)).fetchone()
-            last_id = int(row[0])
+            last_id = await retry_async(partial(_newest, conn, board_id))
         elif header.strip().isdecimal() and header.strip().isascii() and len(header.strip()) <= _MAX_EVENT_ID_CHARS:
             last_id = int(header.strip())
         else:
@@ -78,11 +78,7 @@ class LiveFeed:
         try:
             while not self._stopping:
                 waiter.clear()
-                rows = conn.execute(
-                    "SELECT id, board_id, verb, card_id, actor_id, timestamp, metadata FROM events"
-                    " WHERE board_id = ? AND id > ? ORDER BY id LIMIT ?",
-                    (board_id, last_id, _PAGE),
-                ).fetchall()
+                rows = await retry_async(partial(_page, conn, board_id, last_id))
                 if rows:
                     last_id = int(rows[-1][0])
                     yield "".join(_frame(row) for row in rows)
@@ -102,6 +98,20 @@ class LiveFeed:
                 waiters.discard(waiter)
                 if not waiters:
                     del self._waiters[board_id]
+
+
+def _newest(conn: sqlite3.Connection, board_id: str) -> int:
+    row = conn.execute("SELECT COALESCE(MAX(id), 0) FROM events WHERE board_id = ?", (board_id,)).fetchone()
+    return int(row[0])
+
+
+def _page(conn: sqlite3.Connection, board_id: str, after: int) -> list[Sequence[Any]]:
+    rows: list[Sequence[Any]] = conn.execute(
+        "SELECT id, board_id, verb, card_id, actor_id, timestamp, metadata FROM events"
+        " WHERE board_id = ? AND id > ? ORDER BY id LIMIT ?",
+        (board_id, after, _PAGE),
+    ).fetchall()
+    return rows
 
 
 def _frame(row: Sequence[Any]) -> str:

@@ -13,11 +13,13 @@ import json
 import logging
 import secrets
 import sqlite3
+import time
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any
+from functools import partial
+from typing import Any, TypeVar
 
 import httpx
 
@@ -30,7 +32,11 @@ __all__ = [
     "Deliveries",
     "event_payload",
     "iso_time",
+    "loop_connection",
     "new_ulid",
+    "retry_async",
+    "retry_sync",
+    "select_event",
     "transaction",
 ]
 
@@ -43,6 +49,11 @@ DELIVERY_LEASE_SECONDS = 300.0
 DELIVERY_TIMEOUT_SECONDS = 5.0
 #: Attempts run at once by one worker.
 _CONCURRENCY = 8
+#: Seconds a statement is retried while the database is contended before the error stands.
+CONTENTION_TIMEOUT = 15.0
+_FIRST_PAUSE = 0.002
+_LONGEST_PAUSE = 0.05
+_T = TypeVar("_T")
 _CROCKFORD = "0123456789ABCDEFGHJKMNPQRSTVWXYZ"
 _EVENT_COLUMNS = "id, board_id, verb, card_id, actor_id, timestamp, metadata"
 
@@ -56,6 +67,47 @@ def new_ulid(t: float) -> str:
 def iso_time(t: float) -> str:
     """ISO 8601 UTC with milliseconds, as the profile writes timestamps."""
     return datetime.fromtimestamp(t, UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+
+
+def _contended(exc: sqlite3.OperationalError) -> bool:
+    """SQLITE_BUSY (another writer, file database) or SQLITE_LOCKED (a table another connection
+    of a shared-cache in-memory database is writing; SQLite does not wait for those)."""
+    return (getattr(exc, "sqlite_errorcode", 0) & 0xFF) in (sqlite3.SQLITE_BUSY, sqlite3.SQLITE_LOCKED)
+
+
+def retry_sync(work: Callable[[], _T]) -> _T:
+    """Run `work`, again after a short pause while the database is contended (blocking; for
+    calls made from the app's threads)."""
+    deadline, pause = time.monotonic() + CONTENTION_TIMEOUT, _FIRST_PAUSE
+    while True:
+        try:
+            return work()
+        except sqlite3.OperationalError as exc:
+            if not _contended(exc) or time.monotonic() > deadline:
+                raise
+        time.sleep(pause)
+        pause = min(pause * 2, _LONGEST_PAUSE)
+
+
+async def retry_async(work: Callable[[], _T]) -> _T:
+    """`retry_sync` for the event loop: pauses without blocking it."""
+    deadline, pause = time.monotonic() + CONTENTION_TIMEOUT, _FIRST_PAUSE
+    while True:
+        try:
+            return work()
+        except sqlite3.OperationalError as exc:
+            if not _contended(exc) or time.monotonic() > deadline:
+                raise
+        await asyncio.sleep(pause)
+        pause = min(pause * 2, _LONGEST_PAUSE)
+
+
+def loop_connection(connect: Callable[[], sqlite3.Connection]) -> sqlite3.Connection:
+    """A connection for the event loop: it never waits inside SQLite (busy_timeout 0), so a
+    busy database makes `retry_async` pause instead of blocking every socket and stream."""
+    conn = connect()
+    conn.execute("PRAGMA busy_timeout = 0")
+    return conn
 
 
 @contextmanager
@@ -127,7 +179,7 @@ class Deliveries:
     async def start(self) -> None:
         """Open the worker's connection and HTTP client (on the loop that will run deliveries)."""
         self._lock = asyncio.Lock()
-        self._conn = self._connect()
+        self._conn = loop_connection(self._connect)
         self._client = httpx.AsyncClient(timeout=DELIVERY_TIMEOUT_SECONDS, follow_redirects=False)
 
     async def stop(self) -> None:
@@ -189,7 +241,8 @@ class Deliveries:
         async with self._lock:
             if self._conn is None or self._client is None:
                 raise UsageError("the realtime engine is not started")
-            claimed = self._claim(self._conn, self._now())
+            conn = self._conn
+            claimed = await retry_async(partial(self._claim, conn, self._now()))
             if not claimed:
                 return 0
             gate = asyncio.Semaphore(_CONCURRENCY)
@@ -200,7 +253,7 @@ class Deliveries:
 
             started = self._now()
             for item, outcome in await asyncio.gather(*(attempt(item) for item in claimed)):
-                self._record(self._conn, item, outcome, started)
+                await retry_async(partial(self._record, conn, item, outcome, started))
             return len(claimed)
 
     def _claim(self, conn: sqlite3.Connection, now: float) -> list[_Claimed]:

@@ -25,7 +25,7 @@ from starlette.websockets import WebSocket
 
 from mskclient._profile import TICKET_TTL_SECONDS
 from mskclient.sandbox._config import ManualClock, SandboxConfig
-from mskclient.sandbox._db import connect
+from mskclient.sandbox._db import connect, release
 from mskclient.sandbox._realtime import Realtime
 from mskclient.sandbox._webhooks import iso_time
 
@@ -139,6 +139,7 @@ class Engine:
         asyncio.run_coroutine_threadsafe(self.realtime.stop(), self.loop).result(START_TIMEOUT)
         self.server.__exit__(*exc)
         self.conn.close()
+        release(self.config)
 
     @property
     def url(self) -> str:
