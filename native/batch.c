@@ -5,10 +5,11 @@
    randombytes_buf; PyNaCl's cffi module declares only that one) taken from PyNaCl's cffi module,
    so the process has one libsodium.  Parsing follows mskclient.crypto.b64u_decode
    and Envelope.parse exactly; every item gets its own result code and a batch never stops
-   half-way.  Python objects are only touched with the GIL held (phase 1: take references and
-   pointers, allocate the output bytes; phase 3: report failures); parsing, base64 and the
-   crypto run with the GIL released (phase 2), split across pthreads that claim blocks of
-   items from an atomic counter, writing straight into the output bytes. */
+   half-way.  Python objects are only touched by the calling thread with the GIL held (phase 1:
+   take references and pointers, allocate the output bytes; phase 3: report failures).
+   Parsing, base64 and the crypto (phase 2) run without the GIL on pthreads that claim blocks
+   of prepared items from an atomic counter and write straight into the output bytes; they
+   start while phase 1 is still going, and the calling thread joins them once it is done. */
 #define PY_SSIZE_T_CLEAN
 #include <Python.h>
 #include <pthread.h>
@@ -370,9 +371,10 @@ static int open_prepare(batch *b, Py_ssize_t i)
     it->ad = (const unsigned char *)PyBytes_AS_STRING(it->refs.ad_obj);
     it->adlen = (size_t)PyBytes_GET_SIZE(it->refs.ad_obj);
     text = PyTuple_GET_ITEM(item, 0);
-    it->code = E_NOT_STRING;
-    if (!PyUnicode_Check(text))
+    if (!PyUnicode_Check(text)) {
+        it->code = E_NOT_STRING;
         return 0;
+    }
 #if PY_VERSION_HEX < 0x030C0000
     if (PyUnicode_READY(text) < 0)
         return -1;
