@@ -56,6 +56,7 @@ from ..crypto import (
     BoardKey,
     FileKey,
     KeyPair,
+    LoginKeys,
     MasterKey,
     RecoveryKey,
     SealedEnvelope,
@@ -93,6 +94,7 @@ _OnBoard = TypeVar("_OnBoard", Label, Milestone, CustomField, Automation)
 
 #: Attempts of a safe edit (read, merge, PATCH with If-Match) before giving up on 409s.
 _EDIT_ATTEMPTS: Final = 5
+#: crypto_secretstream_xchacha20poly1305_HEADERBYTES (profile §6: "24-byte header").
 _HEADER_BYTES: Final = 24
 
 
@@ -190,10 +192,11 @@ class Core:
         return found
 
     # --- authentication ---------------------------------------------------------------------
-    def _prelogin(self, email: str, password: str) -> Flow[tuple[str, Any]]:
+    def _prelogin(self, email: str, password: str) -> Flow[LoginKeys]:
+        """login-init, refuse weak or absurd KDF parameters, then Argon2id (~0.1 s of CPU)."""
         answer = yield _send("POST", "/auth/login-init", body={"email": email})
         salt, params = check_login_init(answer.json())
-        return email, derive_login_keys(password, salt, params)
+        return derive_login_keys(password, salt, params)
 
     def _after_login(self, response: Response, master: MasterKey | None) -> User:
         token = _session_cookie(response)
@@ -210,7 +213,7 @@ class Core:
     def register(self, email: str, password: str) -> Flow[Registration]:
         """Create an account (login-init salt → KDF → new keys), then log in with it."""
         email = normalize_email(email)
-        _, login = yield from self._prelogin(email, password)
+        login = yield from self._prelogin(email, password)
         account = create_account(login.master_key)
         yield _send("POST", "/auth/register", body={"email": email, "authHash": login.auth_hash, **account.fields})
         response = yield _send("POST", "/auth/login", body={"email": email, "authHash": login.auth_hash})
@@ -221,7 +224,7 @@ class Core:
     def login(self, email: str, password: str, totp: str | None = None) -> Flow[User]:
         """login-init → check KDF parameters → Argon2id → login [+ TOTP] → unlock the keys."""
         email = normalize_email(email)
-        _, login = yield from self._prelogin(email, password)
+        login = yield from self._prelogin(email, password)
         body: dict[str, str] = {"email": email, "authHash": login.auth_hash}
         if totp is not None:
             body["totp"] = totp
@@ -232,7 +235,7 @@ class Core:
         """Derive the keys from the password for an existing session (no new login)."""
         if self.email is None:
             raise UsageError("unlock needs the account's email")
-        _, login = yield from self._prelogin(self.email, password)
+        login = yield from self._prelogin(self.email, password)
         me = yield _get("/me")
         user_obj = read_object(me, "me").child("user", "user")
         self.use_keys(unlock_account(login.master_key, user_obj.data))
@@ -251,10 +254,10 @@ class Core:
         step1 = read_object((yield _send("POST", "/auth/recovery", body={"email": email})), "recovery")
         keys = _recovery_keys(rk, step1)
         challenge = open_sealed(_sealed_challenge(step1), keys.keypair, Where("recovery", "sealedChallenge"))
-        init = yield _send("POST", "/auth/login-init", body={"email": email})
-        kdf = init.json().get("kdf") if isinstance(init.json(), dict) else None
-        answer = {"salt": step1.text("salt"), "kdf": step1.data.get("kdf", kdf)}
-        salt, params = check_login_init(answer)
+        # The new password gets step 1's fresh salt; the cost parameters are the server's (login-init),
+        # checked against the profile's floor and cap like any login.
+        init = read_object((yield _send("POST", "/auth/login-init", body={"email": email})), "login-init")
+        salt, params = check_login_init({"salt": step1.text("salt"), "kdf": init.data.get("kdf")})
         login = derive_login_keys(new_password, salt, params)
         yield _send(
             "POST",
