@@ -151,7 +151,7 @@ def export(
         "errors": [f.to_json() for f in failures],
     }
     for failure in failures:
-        ctx.err.print(f"[yellow]warning:[/yellow] not decrypted: {failure}", markup=True, highlight=False)
+        click.echo(f"warning: not decrypted: {failure}", err=True)
     if ctx.json:
         click.echo(json.dumps(summary, indent=2, ensure_ascii=False))
     else:

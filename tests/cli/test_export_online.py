@@ -1,0 +1,169 @@
+"""`msk export` against the real sandbox: both read strategies, selection, formats, attachments,
+a server that swaps ciphertext between fields, and --strict."""
+
+from __future__ import annotations
+
+import io
+import json
+from collections.abc import Generator, Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from mskclient import Client, Pacer
+from mskclient.client import Request, Response
+from mskclient.export import UNDECRYPTABLE
+
+from export._schema import errors, load_schema
+
+from .conftest import PASSWORD, User, new_user
+
+ATTACHMENT = "Anhang — 日本語 ✓\n".encode() * 9000  # several secretstream chunks
+
+
+@pytest.fixture(scope="module")
+def owner(sandbox_url: str, config_dir: Path) -> Iterator[tuple[User, Client, dict[str, str]]]:
+    """An account with boards A, B (workspace W1) and C (W2), built through the Python client."""
+    user = new_user(sandbox_url, config_dir, "exp")
+    client = Client(sandbox_url, pacer=Pacer.unlimited())
+    client.login(user.email, PASSWORD)
+    w1, w2 = client.create_workspace("Werkstatt"), client.create_workspace("Zweiter Raum")
+    a = client.create_board(w1.id, "Board A ✓", "Beschreibung *A*")
+    b = client.create_board(w1.id, "Board B")
+    c = client.create_board(w2.id, "Board C")
+    todo = client.create_column(a.id, "Zu tun")
+    done = client.create_column(a.id, "Fertig")
+    label = client.create_label(a.id, "dringend", "#ff0000")
+    milestone = client.create_milestone(a.id, "v1")
+    field = client.create_custom_field(a.id, "Aufwand", "number")
+    card = client.create_card(todo.id, "Karte eins — ü", "# Titel\n\nText mit **fett**\n")
+    client.add_label(card.id, label.id)
+    client.set_milestone(card.id, milestone.id)
+    client.set_custom_field_value(card.id, field.id, "3")
+    client.assign(card.id, client.core.user.id if client.core.user else "")
+    client.add_comment(card.id, "erster Kommentar")
+    steps = client.add_checklist(card.id, "Schritte")
+    client.add_item(steps.id, "a", done=True, board_id=a.id)
+    client.add_item(steps.id, "b", board_id=a.id)
+    attachment = client.upload_attachment(card.id, io.BytesIO(ATTACHMENT), "../böse/../name.txt", "text/plain")
+    plain = client.create_card(done.id, "Karte zwei")
+    for board in (b, c):
+        client.create_card(client.create_column(board.id, "Spalte").id, f"Karte auf {board.title}")
+    ids = {"A": a.id, "B": b.id, "C": c.id, "card": card.id, "plain": plain.id, "todo": todo.id,
+           "attachment": attachment.id, "w2": w2.id}  # fmt: skip
+    yield user, client, ids
+    client.close()
+
+
+def _export(user: User, out: Path, *args: str, ok: bool = True) -> tuple[Any, dict[str, Any] | None]:
+    ran = user("export", *args, "--out", str(out), "--json", ok=ok)
+    summary = json.loads(ran.out) if ran.out else None
+    path = out / "export.json"
+    return summary, json.loads(path.read_text(encoding="utf-8")) if path.exists() else None
+
+
+def test_one_board_with_per_card_reads(owner: tuple[User, Client, dict[str, str]], tmp_path: Path) -> None:
+    user, _, ids = owner
+    summary, doc = _export(user, tmp_path, "Board A ✓")
+    assert summary["read"] == "cards" and summary["boards"] == 1 and summary["cards"] == 2
+    assert 5 < summary["requests"] < 30
+    assert doc is not None and errors(doc, load_schema()) == [] and doc["errors"] == []
+    (board,) = doc["boards"]
+    assert (board["id"], board["title"], board["description"]) == (ids["A"], "Board A ✓", "Beschreibung *A*")
+    assert [c["title"] for c in board["columns"]] == ["Zu tun", "Fertig"]
+    card = board["columns"][0]["cards"][0]
+    assert card["title"] == "Karte eins — ü" and card["description"] == "# Titel\n\nText mit **fett**\n"
+    assert (card["labels"], card["assignees"], card["milestone"]) == (["dringend"], [user.email], "v1")
+    assert card["customFields"] == {"Aufwand": "3"}
+    assert [c["body"] for c in card["comments"]] == ["erster Kommentar"]
+    assert card["comments"][0]["author"] == user.email
+    assert card["checklists"] == [{"title": "Schritte", "items": [{"text": "a", "done": True},
+                                                                    {"text": "b", "done": False}]}]  # fmt: skip
+    assert card["attachments"] == [{"name": "../böse/../name.txt", "mime": "text/plain", "size": len(ATTACHMENT)}]
+
+
+def test_bulk_read_gives_the_same_content(owner: tuple[User, Client, dict[str, str]], tmp_path: Path) -> None:
+    user, _, _ = owner
+    per_card = _export(user, tmp_path / "a", "Board A ✓")[1]
+    summary, bulk = _export(user, tmp_path / "b", "Board A ✓", "--via", "export")
+    assert summary["read"] == "export" and summary["requests"] <= 8
+    assert per_card is not None and bulk is not None and per_card["boards"] == bulk["boards"]
+
+
+def test_all_and_workspace(owner: tuple[User, Client, dict[str, str]], tmp_path: Path) -> None:
+    user, _, ids = owner
+    summary, doc = _export(user, tmp_path / "all", "--all")
+    assert summary["read"] == "export" and doc is not None
+    assert sorted(b["id"] for b in doc["boards"]) == sorted([ids["A"], ids["B"], ids["C"]])
+    summary, doc = _export(user, tmp_path / "ws", "--workspace", "Zweiter Raum")
+    assert doc is not None and [b["title"] for b in doc["boards"]] == ["Board C"]
+    summary, doc = _export(user, tmp_path / "ids", ids["B"], ids["C"], "--via", "cards")
+    assert summary["read"] == "cards" and doc is not None and [b["id"] for b in doc["boards"]] == [ids["B"], ids["C"]]
+
+
+def test_attachments_are_streamed_to_safe_names(owner: tuple[User, Client, dict[str, str]], tmp_path: Path) -> None:
+    user, _, ids = owner
+    files = tmp_path / "files"
+    for via in ("cards", "export"):
+        summary, doc = _export(user, tmp_path / via, "Board A ✓", "--attachments", str(files), "--via", via)
+        assert summary["attachments"] == 1 and doc is not None
+        (saved,) = files.iterdir()
+        assert saved.name == f"{ids['attachment']}-_böse_.._name.txt"
+        assert saved.read_bytes() == ATTACHMENT
+        (attachment,) = doc["boards"][0]["columns"][0]["cards"][0]["attachments"]
+        assert attachment["file"] == f"../files/{saved.name}"
+        assert errors(doc, load_schema()) == []
+
+
+def test_formats_online(owner: tuple[User, Client, dict[str, str]], tmp_path: Path) -> None:
+    user, _, ids = owner
+    for fmt, name in (("markdown", f"{ids['A']}-Board A ✓.md"), ("csv", "cards.csv"), ("html", "export.html")):
+        user("export", "Board A ✓", "--format", fmt, "--out", str(tmp_path / fmt))
+        content = (tmp_path / fmt / name).read_text(encoding="utf-8")
+        assert "Karte eins — ü" in content
+
+
+def _patch(client: Client, card_id: str, body: dict[str, Any]) -> None:
+    """What a hostile server can do: put another entity's ciphertext into a card."""
+
+    def flow() -> Generator[Request, Response, None]:
+        version = (yield Request("GET", f"/cards/{card_id}")).json()["version"]
+        yield Request("PATCH", f"/cards/{card_id}", json=body, headers={"If-Match": f'"{version}"'})
+
+    client.run(flow())
+
+
+def test_swapped_field_is_marked_and_strict_fails(owner: tuple[User, Client, dict[str, str]], tmp_path: Path) -> None:
+    user, client, ids = owner
+    bundle = next(b for w in client.export_me()["workspaces"] for b in w["boards"] if b["board"]["id"] == ids["A"])
+    original = next(c for c in bundle["cards"] if c["id"] == ids["plain"])["encTitle"]
+    column = next(c for c in bundle["columns"] if c["id"] == ids["todo"])
+    _patch(client, ids["plain"], {"encTitle": column["encTitle"]})
+    for via in ("cards", "export"):
+        ran = user("export", "Board A ✓", "--via", via, "--out", str(tmp_path / via), ok=False)
+        assert ran.code == 10 and f"card {ids['plain']} field encTitle" in ran.err
+        doc = json.loads((tmp_path / via / "export.json").read_text(encoding="utf-8"))
+        assert doc["boards"][0]["columns"][1]["cards"][0]["title"] == UNDECRYPTABLE
+        assert [(e["entity"], e["id"], e["field"]) for e in doc["errors"]] == [("card", ids["plain"], "encTitle")]
+        strict = user("export", "Board A ✓", "--via", via, "--strict", "--out", str(tmp_path / f"s{via}"), ok=False)
+        assert strict.code == 8 and not (tmp_path / f"s{via}").exists()
+    _patch(client, ids["plain"], {"encTitle": original})
+    assert client.card(ids["plain"]).title == "Karte zwei"
+
+
+def test_big_boards_use_one_bulk_read(sandbox_url: str, config_dir: Path, tmp_path: Path) -> None:
+    user = new_user(sandbox_url, config_dir, "big")
+    with Client(sandbox_url, pacer=Pacer.unlimited()) as client:
+        client.login(user.email, PASSWORD)
+        ws = client.create_workspace("W")
+        big = client.create_board(ws.id, "Groß")
+        client.create_board(ws.id, "Klein")
+        column = client.create_column(big.id, "Spalte")
+        for i in range(31):
+            client.add_comment(client.create_card(column.id, f"Karte {i}").id, f"Kommentar {i}")
+    summary, doc = _export(user, tmp_path, "Groß")
+    assert summary["read"] == "export" and summary["cards"] == 31 and summary["requests"] < 10
+    assert doc is not None and [len(c["cards"]) for c in doc["boards"][0]["columns"]] == [31]
+    forced, _ = _export(user, tmp_path / "cards", "Groß", "--via", "cards")
+    assert forced["read"] == "cards" and forced["requests"] > 31 + 5
