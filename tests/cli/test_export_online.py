@@ -10,12 +10,11 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from export._schema import errors, load_schema
 
 from mskclient import Client, Pacer
 from mskclient.client import Request, Response
 from mskclient.export import UNDECRYPTABLE
-
-from export._schema import errors, load_schema
 
 from .conftest import PASSWORD, User, new_user
 
