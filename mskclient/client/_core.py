@@ -944,14 +944,19 @@ class Core:
     def save_attachment(self, attachment_id: str, target: str | os.PathLike[str]) -> Flow[Attachment]:
         """Download and decrypt to `target` atomically (temp file + os.replace): never a partial file."""
         target_path = Path(target)
-        fd, tmp = tempfile.mkstemp(prefix=f".{target_path.name}.", dir=target_path.parent or ".")
+        try:
+            fd, tmp = tempfile.mkstemp(prefix=f".{target_path.name}.", dir=target_path.parent)
+        except OSError as exc:
+            raise UsageError(f"cannot write {target_path}: {exc.strerror}") from None
         try:
             with os.fdopen(fd, "wb") as handle:
                 meta = yield from self.download_attachment(attachment_id, handle)
             os.replace(tmp, target_path)
-        except BaseException:
+        except BaseException as exc:
             with contextlib.suppress(OSError):
                 os.unlink(tmp)
+            if isinstance(exc, OSError):
+                raise UsageError(f"cannot write {target_path}: {exc.strerror or exc}") from None
             raise
         return meta
 

@@ -197,7 +197,12 @@ class Client(_Base):
         try:
             request = next(flow)
             while True:
-                request = flow.send(self._send(request))
+                try:
+                    response = self._send(request)
+                except Exception as exc:  # the flow may clean up (temp files) or translate it
+                    request = flow.throw(exc)
+                    continue
+                request = flow.send(response)
         except StopIteration as stop:
             result: _T = stop.value
             return result
@@ -377,7 +382,12 @@ class AsyncClient(_Base):
         try:
             request = next(flow)
             while True:
-                request = flow.send(await self._send(request))
+                try:
+                    response = await self._send(request)
+                except Exception as exc:  # the flow may clean up (temp files) or translate it
+                    request = flow.throw(exc)
+                    continue
+                request = flow.send(response)
         except StopIteration as stop:
             result: _T = stop.value
             return result

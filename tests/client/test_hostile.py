@@ -11,7 +11,16 @@ from typing import Any
 import httpx
 import pytest
 
-from mskclient import Client, DecryptionError, KdfParametersError, KeyTrustError, Pacer, ProtocolError, TrustStore
+from mskclient import (
+    Client,
+    DecryptionError,
+    KdfParametersError,
+    KeyTrustError,
+    Pacer,
+    ProtocolError,
+    TrustStore,
+    UsageError,
+)
 from mskclient.crypto import KeyPair, b64u_encode
 
 from .conftest import PASSWORD, Account, HostileTransport, json_edit, register
@@ -171,3 +180,31 @@ def test_truncated_attachment_writes_nothing(
     hostile.edit = None
     victim.client.save_attachment(attachment.id, target)
     assert target.read_bytes() == payload
+
+
+def test_description_that_is_not_yjs(
+    sandbox_url: str, victim: Account, board: dict[str, Any], hostile: HostileTransport
+) -> None:
+    """A member with the board key stores bytes that are no Yjs update: ProtocolError, not pycrdt's exception."""
+    from mskclient.client._crypt import seal_bytes
+
+    bk = victim.client.board_key(board["board"])
+    garbage = seal_bytes(bk, "card", "encDescription", b"\xff\x00 not a yjs update")
+
+    def poison(cards: list[dict[str, Any]]) -> list[dict[str, Any]]:
+        cards[0]["encDescription"] = garbage
+        return cards
+
+    hostile.edit = json_edit("/cards", poison)
+    with pytest.raises(ProtocolError, match="Yjs"):
+        victim.client.cards(board["board"])
+
+
+def test_unwritable_target_is_a_usage_error(victim: Account, board: dict[str, Any], tmp_path: Path) -> None:
+    attachment = victim.client.upload_attachment(board["cards"][1], io.BytesIO(b"x" * 1000), "x.txt", "text/plain")
+    with pytest.raises(UsageError, match="cannot write"):
+        victim.client.save_attachment(attachment.id, tmp_path / "missing" / "x.txt")
+    (tmp_path / "dir").mkdir()
+    with pytest.raises(UsageError, match="cannot write"):
+        victim.client.save_attachment(attachment.id, tmp_path / "dir")  # a directory is no file
+    assert [p.name for p in tmp_path.iterdir()] == ["dir"] and not list((tmp_path / "dir").iterdir())
