@@ -194,7 +194,7 @@ class Core:
     # --- authentication ---------------------------------------------------------------------
     def _prelogin(self, email: str, password: str) -> Flow[LoginKeys]:
         """login-init, refuse weak or absurd KDF parameters, then Argon2id (~0.1 s of CPU)."""
-        answer = yield _send("POST", "/auth/login-init", body={"email": email})
+        answer = yield Request("POST", "/auth/login-init", json={"email": email}, cpu_after=True)
         salt, params = check_login_init(answer.json())
         return derive_login_keys(password, salt, params)
 
@@ -256,7 +256,7 @@ class Core:
         challenge = open_sealed(_sealed_challenge(step1), keys.keypair, Where("recovery", "sealedChallenge"))
         # The new password gets step 1's fresh salt; the cost parameters are the server's (login-init),
         # checked against the profile's floor and cap like any login.
-        init = read_object((yield _send("POST", "/auth/login-init", body={"email": email})), "login-init")
+        init = read_object((yield Request("POST", "/auth/login-init", json={"email": email}, cpu_after=True)), "init")
         salt, params = check_login_init({"salt": step1.text("salt"), "kdf": init.data.get("kdf")})
         login = derive_login_keys(new_password, salt, params)
         yield _send(

@@ -12,6 +12,7 @@ from __future__ import annotations
 import asyncio
 import time
 from collections.abc import Awaitable, Callable, Coroutine, Iterable
+from dataclasses import dataclass
 from http.cookies import CookieError, SimpleCookie
 from types import TracebackType
 from typing import Any, Concatenate, Generic, ParamSpec, Self, TypeVar
@@ -73,6 +74,19 @@ def _check(request: Request, response: Response) -> Response:
     if response.status >= 400 and response.status not in request.ok:
         raise error_from(response)
     return response
+
+
+@dataclass(frozen=True, slots=True)
+class _Done(Generic[_T]):
+    value: _T
+
+
+def _resume(flow: Flow[_T], response: Response) -> Request | _Done[_T]:
+    """flow.send for a worker thread (StopIteration cannot cross a Future)."""
+    try:
+        return flow.send(response)
+    except StopIteration as stop:
+        return _Done(stop.value)
 
 
 class _Base:
@@ -387,7 +401,13 @@ class AsyncClient(_Base):
                 except Exception as exc:  # the flow may clean up (temp files) or translate it
                     request = flow.throw(exc)
                     continue
-                request = flow.send(response)
+                if request.cpu_after:
+                    step = await asyncio.to_thread(_resume, flow, response)
+                    if isinstance(step, _Done):
+                        return step.value
+                    request = step
+                else:
+                    request = flow.send(response)
         except StopIteration as stop:
             result: _T = stop.value
             return result

@@ -29,6 +29,7 @@ class Request:
     `ok` lists the non-2xx statuses the flow wants to see itself (e.g. 409 for a
     merge); any other error answer is raised by the driver.  `sink`, when set,
     receives the body of a 2xx answer chunk by chunk instead of buffering it.
+    `cpu_after` marks a request whose answer feeds a slow computation.
     """
 
     method: str
@@ -39,6 +40,9 @@ class Request:
     files: Mapping[str, tuple[str | None, Any, str]] | None = None
     sink: Callable[[bytes], None] | None = None
     ok: frozenset[int] = frozenset()
+    #: The flow runs Argon2id on this answer: an async driver resumes it in a worker
+    #: thread so the event loop is not blocked for the KDF's ~0.1 s or more.
+    cpu_after: bool = False
 
     @property
     def group(self) -> str:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import pytest
 
 from mskclient import AsyncClient, AuthError, Client, ForbiddenError, NotFoundError, Pacer, RecoveryKeyError
@@ -124,3 +126,23 @@ async def test_async_accounts(clocked: tuple[str, ManualClock], sandbox_url: str
         await client.remove_member(ws.id, target.user_id)
         other.client.close()
         await client.delete_account()
+
+
+async def test_async_login_runs_the_kdf_off_the_event_loop(
+    sandbox_url: str, alice: Account, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import threading
+
+    from mskclient.client import _core
+
+    threads: list[threading.Thread] = []
+    real = _core.derive_login_keys
+
+    def recording(*args: Any) -> Any:
+        threads.append(threading.current_thread())
+        return real(*args)
+
+    monkeypatch.setattr(_core, "derive_login_keys", recording)
+    async with AsyncClient(sandbox_url, pacer=Pacer.unlimited()) as client:
+        await client.login(alice.email, PASSWORD)
+    assert threads and threads[0] is not threading.main_thread()
