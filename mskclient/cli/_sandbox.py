@@ -2,12 +2,28 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
+import signal
+from collections.abc import Iterator
 from pathlib import Path
 
 import click
 
 __all__ = ["sandbox"]
+
+
+def _server_class() -> type:
+    import uvicorn
+
+    class Server(uvicorn.Server):
+        """uvicorn without its own signal handling: ours stops it and exits with status 0."""
+
+        @contextlib.contextmanager
+        def capture_signals(self) -> Iterator[None]:
+            yield
+
+    return Server
 
 
 def default_db() -> str:
@@ -30,6 +46,8 @@ def sandbox(host: str, port: int, db_path: str | None, reset: bool, no_rate_limi
     import uvicorn
 
     from ..sandbox import SandboxConfig, create_app
+
+    _Server = _server_class()
     from ..sandbox._server import bind_socket, url_of
 
     db_path = db_path or default_db()
@@ -43,8 +61,18 @@ def sandbox(host: str, port: int, db_path: str | None, reset: bool, no_rate_limi
     sock = bind_socket(host, port)
     app = create_app(config)
     click.echo(url_of(sock))
-    server = uvicorn.Server(uvicorn.Config(app, log_level="warning", access_log=False, lifespan="on"))
+    server = _Server(uvicorn.Config(app, log_level="warning", access_log=False, lifespan="on"))
+
+    def stop(signum: int, frame: object) -> None:
+        if server.should_exit:  # a second Ctrl-C: stop waiting for open streams
+            server.force_exit = True
+        server.should_exit = True
+
+    previous = {sig: signal.signal(sig, stop) for sig in (signal.SIGINT, signal.SIGTERM)}
     try:
         server.run(sockets=[sock])
     finally:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
         sock.close()
+    click.echo("sandbox stopped", err=True)

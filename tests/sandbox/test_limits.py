@@ -1,0 +1,71 @@
+"""Rate limits of the public page, each configurable: 429 with Retry-After, sliding windows."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import pytest
+
+from mskclient.crypto import b64u_encode
+from mskclient.sandbox import ManualClock, Sandbox, SandboxConfig
+
+from ._helpers import SERVER_SECRET, User, error, make_board
+
+LIMITS = {"login": (2, 60), "register": (3, 3600), "mutation": (8, 60), "read": (5, 60)}
+
+
+@pytest.fixture
+def limited(clock: ManualClock) -> Iterator[str]:
+    with Sandbox(SandboxConfig(server_secret=SERVER_SECRET, clock=clock, rate_limits=LIMITS)) as url:
+        yield url
+
+
+def test_read_and_mutation_limits_per_user(limited: str, clock: ManualClock) -> None:
+    alice = User(limited, "alice@example.org").signed_up()
+    bob = User(limited, "bob@example.org").signed_up()
+    board = make_board(alice)  # 3 mutations
+    for _ in range(5):
+        assert alice.http.get(f"/boards/{board.id}").status_code == 200
+    r = alice.http.get(f"/boards/{board.id}")
+    error(r, 429, "RATE_LIMITED")
+    assert 1 <= int(r.headers["retry-after"]) <= 60
+    assert bob.http.get("/me").status_code == 200  # per user
+    for _ in range(5):
+        assert alice.card(board.column, board.bk)["id"]
+    error(alice.http.post(f"/boards/{board.id}/columns", json={}), 429, "RATE_LIMITED")
+    clock.advance(61)
+    assert alice.http.get(f"/boards/{board.id}").status_code == 200
+    assert alice.card(board.column, board.bk)["id"]
+    alice.close()
+    bob.close()
+
+
+def test_login_and_register_limits_per_ip(limited: str, clock: ManualClock) -> None:
+    users = [User(limited, f"u{i}@example.org") for i in range(4)]
+    for user in users[:3]:
+        user.register()
+    with pytest.raises(AssertionError, match="RATE_LIMITED"):
+        users[3].register()
+    bad = {"email": "u0@example.org", "authHash": b64u_encode(b"\1" * 32)}
+    error(users[0].http.post("/auth/login", json=bad), 401)
+    assert users[1].login().status_code == 200
+    r = users[2].login()
+    error(r, 429, "RATE_LIMITED")
+    assert int(r.headers["retry-after"]) >= 1
+    clock.advance(60)
+    assert users[2].login().status_code == 200
+    clock.advance(3600)
+    users[3].register()
+    for user in users:
+        user.close()
+
+
+def test_lift_limits_turns_everything_off() -> None:
+    lifted = SandboxConfig().lift_limits()
+    assert lifted.rate_limits == {} and lifted.login_backoff is False
+    assert SandboxConfig().rate_limits == {
+        "login": (10, 60),
+        "register": (5, 3600),
+        "mutation": (60, 60),
+        "read": (600, 60),
+    }
