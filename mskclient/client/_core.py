@@ -788,11 +788,11 @@ class Core:
         yield _send("DELETE", "/comments/{}", comment_id)
 
     # --- checklists -------------------------------------------------------------------------
-    def _item(self, obj: Obj, bk: BoardKey, checklist_id: str) -> ChecklistItem:
+    def _item(self, obj: Obj, bk: BoardKey) -> ChecklistItem:
         iid = obj.id()
         return ChecklistItem(
             iid,
-            obj.opt_id("checklistId") or checklist_id,
+            obj.id("checklistId"),
             open_text(bk, obj, "encText", iid),
             obj.flag("done", False),
             obj.number("position", 0.0),
@@ -804,9 +804,7 @@ class Core:
         board_id = self._board_of.get(card_id)
         if board_id is not None:
             self._remember(cid, board_id)
-        items = [
-            self._item(Obj(i.data, "checklistItem"), bk, cid) for i in obj.children("items", "checklistItem", True)
-        ]
+        items = [self._item(i, bk) for i in obj.children("items", "checklistItem", True)]
         for item in items:
             if board_id is not None:
                 self._remember(item.id, board_id)
@@ -845,7 +843,7 @@ class Core:
         if done:
             body["done"] = True
         obj = read_object((yield _send("POST", "/checklists/{}/items", checklist_id, body=body)), "checklistItem")
-        item = self._item(obj, bk, checklist_id)
+        item = self._item(obj, bk)
         self._remember(item.id, board)
         return item
 
@@ -859,7 +857,7 @@ class Core:
         if done is not None:
             body["done"] = done
         obj = read_object((yield _send("PATCH", "/checklist-items/{}", item_id, body=body)), "checklistItem")
-        return self._item(obj, bk, obj.opt_id("checklistId") or "")
+        return self._item(obj, bk)
 
     def delete_item(self, item_id: str) -> Flow[None]:
         yield _send("DELETE", "/checklist-items/{}", item_id)
