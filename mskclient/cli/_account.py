@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import io
 import shlex
 from pathlib import Path
@@ -64,10 +65,9 @@ def logout(ctx: CliContext) -> None:
     """End the session on the server and forget it (and any unlock) here."""
     record = ctx.store.load(ctx.profile)
     if record is not None and record.token is not None:
-        try:
+        # already expired on the server: forgetting it here is all that is left
+        with contextlib.suppress(AuthError):
             ctx.client().logout()
-        except AuthError:
-            pass  # already expired on the server: forgetting it here is all that is left
     ctx.store.forget(ctx.profile)
     ctx.emit({"profile": ctx.profile, "loggedOut": True}, lambda: f"Logged out (profile {ctx.profile}).")
 
@@ -136,10 +136,10 @@ def unlock(ctx: CliContext, timeout: str) -> None:
     client = ctx.new_client(record.server, record.email, record.token)
     client.unlock(ctx.password())
     secret = ctx.store.unlock(ctx.profile, client.keys, seconds)
-    ctx.emit(
-        {"session": secret, "expiresIn": seconds, "profile": ctx.profile},
-        lambda: f"export MSK_SESSION={shlex.quote(secret)}",
-    )
+    if ctx.json:
+        ctx.emit({"session": secret, "expiresIn": seconds, "profile": ctx.profile})
+    else:  # plain echo: a shell line for `eval "$(msk unlock)"`, never wrapped or styled
+        click.echo(f"export MSK_SESSION={shlex.quote(secret)}")
 
 
 @click.command()
