@@ -27,7 +27,7 @@ from mskclient._profile import TICKET_TTL_SECONDS
 from mskclient.sandbox._config import ManualClock, SandboxConfig
 from mskclient.sandbox._db import connect, release
 from mskclient.sandbox._realtime import Realtime
-from mskclient.sandbox._webhooks import iso_time
+from mskclient.sandbox._webhooks import iso_time, retry_sync
 
 START_TIMEOUT = 10.0
 
@@ -152,7 +152,8 @@ class Engine:
 
     # --- seeding (the HTTP app does this for real; here rows go in directly) -------------
     def execute(self, sql: str, params: tuple[Any, ...] = ()) -> sqlite3.Cursor:
-        return self.conn.execute(sql, params)
+        """Run one statement, waiting out the engine's writes (in-memory databases do not wait)."""
+        return retry_sync(lambda: self.conn.execute(sql, params))
 
     def workspace(self, members: dict[str, str]) -> str:
         ws_id = new_id()
@@ -215,9 +216,11 @@ class Engine:
         return hook_id, secret
 
     def deliveries(self, hook_id: str) -> list[sqlite3.Row]:
-        rows: list[sqlite3.Row] = self.execute(
-            "SELECT * FROM webhook_deliveries WHERE webhook_id = ? ORDER BY id", (hook_id,)
-        ).fetchall()
+        rows: list[sqlite3.Row] = retry_sync(
+            lambda: self.conn.execute(
+                "SELECT * FROM webhook_deliveries WHERE webhook_id = ? ORDER BY id", (hook_id,)
+            ).fetchall()
+        )
         return rows
 
 
