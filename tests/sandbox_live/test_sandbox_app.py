@@ -160,7 +160,8 @@ async def test_webhooks_from_routes_are_signed_retried_and_requeued(
     [delivery] = await team.alice.call("GET", f"/webhooks/{webhook['id']}/deliveries")
     assert (delivery["status"], delivery["attempts"]) == ("delivered", 2)
 
-    app.realtime.requeue(delivery["id"])
+    requeued = await team.alice.call("POST", f"/webhooks/deliveries/{delivery['id']}/requeue", 202)
+    assert requeued["status"] == "pending"
     await app.realtime.run_due_deliveries()
     [again] = receiver_.drain()
     assert again.body == first.body
