@@ -6,7 +6,7 @@ from collections.abc import Iterator
 
 import pytest
 
-from mskclient import Client, Pacer, RateLimitError
+from mskclient import AsyncClient, Client, Pacer, RateLimitError
 from mskclient.sandbox import Sandbox, SandboxConfig
 
 from .conftest import PASSWORD, fresh_email
@@ -60,3 +60,13 @@ def test_retry_after_gives_up_after_bounded_attempts(limited: tuple[str, str]) -
             for _ in range(8):
                 client.me()
         assert caught.value.retry_after >= 1
+
+
+async def test_async_retry_after_and_gather(limited: tuple[str, str]) -> None:
+    url, email = limited
+    waits: list[tuple[float, str]] = []
+    async with AsyncClient(url, pacer=Pacer.unlimited(on_wait=lambda s, r: waits.append((s, r)))) as client:
+        await client.login(email, PASSWORD)
+        results = await client.gather(client.me() for _ in range(8))
+    assert {me.user.email for me in results} == {email}
+    assert any(reason == "retry-after" for _, reason in waits)

@@ -12,6 +12,7 @@ import pytest
 
 from mskclient import (
     ApiError,
+    AsyncClient,
     AuthError,
     Client,
     ConflictError,
@@ -207,3 +208,19 @@ def test_encrypting_reader_matches_the_file_format(size: int) -> None:
 def test_core_without_keys_says_so() -> None:
     with pytest.raises(UsageError, match="no account keys"):
         _ = Core().keys
+
+
+async def test_async_foreign_exceptions_are_translated() -> None:
+    def refuse(request: httpx.Request) -> httpx.Response:
+        raise httpx.ConnectError("refused", request=request)
+
+    async with AsyncClient("http://127.0.0.1:9", transport=httpx.MockTransport(refuse)) as client:
+        with pytest.raises(TransportError):
+            await client.health()
+
+    def garbage(request: httpx.Request) -> httpx.Response:
+        return httpx.Response(200, content=b"[1, 2")
+
+    async with AsyncClient("http://127.0.0.1:9", transport=httpx.MockTransport(garbage)) as client:
+        with pytest.raises(ProtocolError):
+            await client.health()
