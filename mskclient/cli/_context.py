@@ -73,10 +73,12 @@ class CliContext:
         return TrustStore(self.store.trust_path(server, email))
 
     def new_client(self, server: str, email: str | None = None, token: str | None = None) -> Client:
-        """A Client closed when the command ends; pins public keys per server + account."""
+        """A Client closed when the command ends; pins public keys per server + account (0600 file)."""
         trust = self.trust_store(server, email) if email else None
         client = Client(server, token=token, email=email, trust=trust, pacer=Pacer(on_wait=self._show_wait))
-        click.get_current_context().call_on_close(client.close)
+        current = click.get_current_context(silent=True)
+        if current is not None:  # outside a command the caller closes it
+            current.call_on_close(client.close)
         return client
 
     def client(self) -> Client:
