@@ -182,6 +182,14 @@ class Core:
         self._bk.clear()
         self._sealed_wk.clear()
 
+    def _forget(self) -> None:
+        self.token = None
+        self.user = None
+        self._keys = None
+        self._wk.clear()
+        self._bk.clear()
+        self._sealed_wk.clear()
+
     def _remember(self, entity_id: str, board_id: str) -> None:
         self._board_of[entity_id] = board_id
 
@@ -243,9 +251,9 @@ class Core:
         return self.user
 
     def logout(self) -> Flow[None]:
+        """End the session on the server and drop every key this client holds."""
         yield _send("POST", "/auth/logout")
-        self.token = None
-        self._keys = None
+        self._forget()
 
     def recover(self, email: str, recovery_key: str | RecoveryKey, new_password: str) -> Flow[None]:
         """Set a new password with the recovery key (the old password is lost)."""
@@ -327,8 +335,7 @@ class Core:
     def delete_account(self) -> Flow[None]:
         """DELETE /me: the server shreds the key material at once."""
         yield _send("DELETE", "/me")
-        self.token = None
-        self._keys = None
+        self._forget()
 
     # --- keys -------------------------------------------------------------------------------
     def workspace_key(self, workspace_id: str) -> Flow[WorkspaceKey]:

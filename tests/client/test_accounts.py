@@ -22,7 +22,7 @@ def test_login_unlock_logout(sandbox_url: str, alice: Account) -> None:
         resumed.unlock(PASSWORD)
         assert resumed.keys.keypair.public == alice.client.keys.keypair.public
         resumed.logout()
-        assert resumed.token is None
+        assert resumed.token is None and not resumed.has_keys and resumed.user is None
     with Client(sandbox_url, token=token, pacer=Pacer.unlimited()) as stale, pytest.raises(AuthError):
         stale.me()
 
