@@ -13,7 +13,7 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import Any
 
 from .._errors import CryptoError, MskError, ProtocolError
-from .._profile import FieldSpec, field, is_valid_id
+from .._profile import ID_PATTERN, FieldSpec, field, is_valid_id
 from ..crypto import BoardKey, FileKey, Where, decrypt_batch
 from ._tree import (
     UNDECRYPTABLE,
@@ -30,29 +30,46 @@ from ._tree import (
 __all__ = ["decrypt_board", "members_by_id", "obj", "obj_list", "text", "valid_id"]
 
 _Json = Mapping[str, Any]
+_is_id = ID_PATTERN.fullmatch
+_ATTACHMENT_ENCFILEKEY = field("attachment", "encFileKey")
+_ATTACHMENT_ENCMIME = field("attachment", "encMime")
+_ATTACHMENT_ENCNAME = field("attachment", "encName")
+_BOARD_ENCDESCRIPTION = field("board", "encDescription")
+_BOARD_ENCTITLE = field("board", "encTitle")
+_CARD_CUSTOMFIELDS = field("card", "customFields")
+_CARD_ENCDESCRIPTION = field("card", "encDescription")
+_CARD_ENCTITLE = field("card", "encTitle")
+_CHECKLIST_ENCTITLE = field("checklist", "encTitle")
+_CHECKLISTITEM_ENCTEXT = field("checklistItem", "encText")
+_COLUMN_ENCTITLE = field("column", "encTitle")
+_COMMENT_ENCBODY = field("comment", "encBody")
+_CUSTOMFIELD_ENCNAME = field("customField", "encName")
+_LABEL_ENCNAME = field("label", "encName")
+_MILESTONE_ENCTITLE = field("milestone", "encTitle")
 
 
 def obj(value: object, what: str) -> _Json:
-    if not isinstance(value, Mapping):
+    if type(value) is not dict and not isinstance(value, Mapping):
         raise ProtocolError(f"{what} is not a JSON object")
     return value
 
 
 def obj_list(parent: _Json, key: str, what: str) -> list[_Json]:
     value = parent.get(key, [])
-    if not isinstance(value, list):
+    if type(value) is not list:
         raise ProtocolError(f"{what}.{key} is not a JSON array")
+    if all(type(item) is dict for item in value):  # what json.loads gives: no copy
+        return value
     return [obj(item, f"{what}.{key}[]") for item in value]
 
 
 def valid_id(parent: _Json, key: str, what: str, *, optional: bool = False) -> str | None:
     value = parent.get(key)
+    if type(value) is str and _is_id(value) is not None:
+        return value
     if value is None and optional:
         return None
-    if not is_valid_id(value):
-        raise ProtocolError(f"{what}.{key} is not a valid id: {str(value)[:80]!r}")
-    assert isinstance(value, str)
-    return value
+    raise ProtocolError(f"{what}.{key} is not a valid id: {str(value)[:80]!r}")
 
 
 def _id(parent: _Json, key: str, what: str) -> str:
@@ -77,21 +94,21 @@ def _opt_text(parent: _Json, key: str, what: str) -> str | None:
 
 def _bool(parent: _Json, key: str, what: str) -> bool:
     value = parent.get(key, False)
-    if not isinstance(value, bool):
+    if value is not True and value is not False:
         raise ProtocolError(f"{what}.{key} is not a boolean")
     return value
 
 
 def _number(parent: _Json, key: str, what: str) -> float:
     value = parent.get(key, 0)
-    if isinstance(value, bool) or not isinstance(value, int | float):
+    if type(value) is not int and type(value) is not float:
         raise ProtocolError(f"{what}.{key} is not a number")
     return float(value)
 
 
 def _ids(parent: _Json, key: str, what: str) -> list[str]:
     value = parent.get(key, [])
-    if not isinstance(value, list) or not all(is_valid_id(v) for v in value):
+    if type(value) is not list or not all(type(v) is str and _is_id(v) is not None for v in value):
         raise ProtocolError(f"{what}.{key} is not an array of valid ids")
     return value
 
@@ -150,8 +167,11 @@ class _Opener:
         return result
 
     def text(self, index: int) -> str:
-        data = self.raw(index)
-        if data is None:
+        result = self._results[index] if index >= 0 else b""
+        if isinstance(result, bytes):
+            data = result
+        else:  # the failure path records it
+            self._fail(index, result)
             return UNDECRYPTABLE
         try:
             return data.decode("utf-8")
@@ -208,23 +228,21 @@ def decrypt_board(
     board = obj(bundle.get("board"), "board")
     board_id = _id(board, "id", "board")
     op = _Opener(board_id, key, strict)
-    b_title = op.add(board.get("encTitle"), field("board", "encTitle"), board_id)
-    b_desc = op.add(board.get("encDescription"), field("board", "encDescription"), board_id)
+    b_title = op.add(board.get("encTitle"), _BOARD_ENCTITLE, board_id)
+    b_desc = op.add(board.get("encDescription"), _BOARD_ENCDESCRIPTION, board_id)
 
     columns = _order(obj_list(bundle, "columns", "board"), "column")
-    col_titles = {
-        _id(c, "id", "column"): op.add(c.get("encTitle"), field("column", "encTitle"), str(c["id"])) for c in columns
-    }
+    col_titles = {_id(c, "id", "column"): op.add(c.get("encTitle"), _COLUMN_ENCTITLE, str(c["id"])) for c in columns}
     labels = {
-        _id(x, "id", "label"): op.add(x.get("encName"), field("label", "encName"), str(x["id"]))
+        _id(x, "id", "label"): op.add(x.get("encName"), _LABEL_ENCNAME, str(x["id"]))
         for x in obj_list(bundle, "labels", "board")
     }
     milestones = {
-        _id(x, "id", "milestone"): op.add(x.get("encTitle"), field("milestone", "encTitle"), str(x["id"]))
+        _id(x, "id", "milestone"): op.add(x.get("encTitle"), _MILESTONE_ENCTITLE, str(x["id"]))
         for x in obj_list(bundle, "milestones", "board")
     }
     custom = {
-        _id(x, "id", "customField"): op.add(x.get("encName"), field("customField", "encName"), str(x["id"]))
+        _id(x, "id", "customField"): op.add(x.get("encName"), _CUSTOMFIELD_ENCNAME, str(x["id"]))
         for x in obj_list(bundle, "customFields", "board")
     }
 
@@ -238,11 +256,11 @@ def decrypt_board(
         if not isinstance(fields, Mapping) or not all(is_valid_id(k) for k in fields):
             raise ProtocolError(f"card {cid}.customFields is not an object keyed by field ids")
         q: dict[str, Any] = {
-            "title": op.add(card.get("encTitle"), field("card", "encTitle"), cid),
-            "description": op.add(card.get("encDescription"), field("card", "encDescription"), cid),
-            "custom": {fid: op.add(v, field("card", "customFields"), cid) for fid, v in fields.items()},
+            "title": op.add(card.get("encTitle"), _CARD_ENCTITLE, cid),
+            "description": op.add(card.get("encDescription"), _CARD_ENCDESCRIPTION, cid),
+            "custom": {fid: op.add(v, _CARD_CUSTOMFIELDS, cid) for fid, v in fields.items()},
             "comments": [
-                (c, op.add(c.get("encBody"), field("comment", "encBody"), _id(c, "id", "comment")))
+                (c, op.add(c.get("encBody"), _COMMENT_ENCBODY, _id(c, "id", "comment")))
                 for c in sorted(
                     obj_list(card, "comments", "card"), key=lambda c: (str(c.get("createdAt", "")), str(c.get("id")))
                 )
@@ -250,13 +268,11 @@ def decrypt_board(
             "checklists": [
                 (
                     cl,
-                    op.add(cl.get("encTitle"), field("checklist", "encTitle"), _id(cl, "id", "checklist")),
+                    op.add(cl.get("encTitle"), _CHECKLIST_ENCTITLE, _id(cl, "id", "checklist")),
                     [
                         (
                             it,
-                            op.add(
-                                it.get("encText"), field("checklistItem", "encText"), _id(it, "id", "checklistItem")
-                            ),
+                            op.add(it.get("encText"), _CHECKLISTITEM_ENCTEXT, _id(it, "id", "checklistItem")),
                         )
                         for it in _order(obj_list(cl, "items", "checklist"), "checklistItem")
                     ],
@@ -266,9 +282,9 @@ def decrypt_board(
             "attachments": [
                 (
                     a,
-                    op.add(a.get("encName"), field("attachment", "encName"), _id(a, "id", "attachment")),
-                    op.add(a.get("encMime"), field("attachment", "encMime"), str(a["id"])),
-                    op.add(a.get("encFileKey"), field("attachment", "encFileKey"), str(a["id"])),
+                    op.add(a.get("encName"), _ATTACHMENT_ENCNAME, _id(a, "id", "attachment")),
+                    op.add(a.get("encMime"), _ATTACHMENT_ENCMIME, str(a["id"])),
+                    op.add(a.get("encFileKey"), _ATTACHMENT_ENCFILEKEY, str(a["id"])),
                 )
                 for a in obj_list(card, "attachments", "card")
             ],
@@ -276,55 +292,47 @@ def decrypt_board(
         queued.append((card, q))
 
     op.run()
-    label_names = {i: op.text(n) for i, n in labels.items()}
-    milestone_titles = {i: op.text(n) for i, n in milestones.items()}
-    field_names = {i: op.text(n) for i, n in custom.items()}
+    t = op.text
+    label_names = {i: t(n) for i, n in labels.items()}
+    milestone_titles = {i: t(n) for i, n in milestones.items()}
+    field_names = {i: t(n) for i, n in custom.items()}
     by_column: dict[str, list[ExportCard]] = {cid: [] for cid in col_titles}
     for card, q in queued:
-        cid = str(card["id"])
         milestone_id = valid_id(card, "milestoneId", "card", optional=True)
-        by_column[str(card["columnId"])].append(
+        comments = [
+            ExportComment(
+                c["id"],
+                members.get(c.get("authorId"), str(c.get("authorId"))),
+                t(n),
+                text(c, "createdAt", "comment", default=""),
+            )
+            for c, n in q["comments"]
+        ]
+        checklists = [
+            ExportChecklist(
+                cl["id"],
+                t(n),
+                tuple([ExportChecklistItem(it["id"], t(m), _bool(it, "done", "checklistItem")) for it, m in items]),
+            )
+            for cl, n, items in q["checklists"]
+        ]
+        attachments = [
+            ExportAttachment(a["id"], t(n), t(m), int(_number(a, "size", "attachment")), op.file_key(k))
+            for a, n, m, k in q["attachments"]
+        ]
+        by_column[card["columnId"]].append(
             ExportCard(
-                id=cid,
-                title=op.text(q["title"]),
+                id=card["id"],
+                title=t(q["title"]),
                 description=op.converted(q["description"], description_text, "a Yjs document"),
-                labels=tuple(label_names.get(i, i) for i in _ids(card, "labelIds", "card")),
-                assignees=tuple(members.get(i, i) for i in _ids(card, "assigneeIds", "card")),
+                labels=tuple([label_names.get(i, i) for i in _ids(card, "labelIds", "card")]),
+                assignees=tuple([members.get(i, i) for i in _ids(card, "assigneeIds", "card")]),
                 milestone=None if milestone_id is None else milestone_titles.get(milestone_id, milestone_id),
                 due_at=_opt_text(card, "dueAt", "card"),
-                custom_fields={field_names.get(fid, fid): op.text(n) for fid, n in q["custom"].items()},
-                comments=tuple(
-                    ExportComment(
-                        id=str(c["id"]),
-                        author=members.get(str(c.get("authorId")), str(c.get("authorId"))),
-                        body=op.text(n),
-                        created_at=text(c, "createdAt", "comment", default=""),
-                    )
-                    for c, n in q["comments"]
-                ),
-                checklists=tuple(
-                    ExportChecklist(
-                        id=str(cl["id"]),
-                        title=op.text(n),
-                        items=tuple(
-                            ExportChecklistItem(
-                                id=str(it["id"]), text=op.text(m), done=_bool(it, "done", "checklistItem")
-                            )
-                            for it, m in items
-                        ),
-                    )
-                    for cl, n, items in q["checklists"]
-                ),
-                attachments=tuple(
-                    ExportAttachment(
-                        id=str(a["id"]),
-                        name=op.text(n),
-                        mime=op.text(m),
-                        size=int(_number(a, "size", "attachment")),
-                        file_key=op.file_key(k),
-                    )
-                    for a, n, m, k in q["attachments"]
-                ),
+                custom_fields={field_names.get(fid, fid): t(n) for fid, n in q["custom"].items()},
+                comments=tuple(comments),
+                checklists=tuple(checklists),
+                attachments=tuple(attachments),
                 archived=_bool(card, "archived", "card"),
             )
         )
