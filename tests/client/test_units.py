@@ -66,6 +66,7 @@ def test_pacer_retry_after_is_bounded() -> None:
 
 def test_request_groups() -> None:
     assert request_group("POST", "/auth/login") == "login"
+    assert request_group("POST", "/auth/recovery") == "login"
     assert request_group("POST", "/auth/login-init") == "read"
     assert request_group("POST", "/auth/register") == "register"
     assert request_group("GET", "/boards/cabcdefgh") == "read"
