@@ -167,6 +167,16 @@ class SessionStore:
         user_key, secret_key = UserKey(plain[:32]), plain[32:]
         return AccountKeys(user_key, KeyPair.from_secret(secret_key))
 
+    def unlock_expiry(self, profile: str, *, now: float | None = None) -> int | None:
+        """Unix time the profile's unlock ends, or None if it is locked (or the file is unreadable)."""
+        try:
+            expires = json.loads(self.unlock_path(profile).read_text("utf-8"))["expiresAt"]
+        except (OSError, ValueError, TypeError, KeyError):
+            return None
+        if type(expires) is not int or expires <= (time.time() if now is None else now):
+            return None
+        return expires
+
     def lock(self, profile: str) -> bool:
         """Remove the unlock file; True if there was one."""
         try:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import contextlib
 import io
 import shlex
+from datetime import UTC, datetime
 from pathlib import Path
 
 import click
@@ -78,7 +79,7 @@ def whoami(ctx: CliContext) -> None:
     """Show the account of this profile (no password needed)."""
     client = ctx.client()
     me = client.me()
-    unlocked = ctx.store.unlock_path(ctx.profile).exists()
+    expiry = ctx.store.unlock_expiry(ctx.profile)
     data = {
         "id": me.user.id,
         "email": me.user.email,
@@ -88,7 +89,8 @@ def whoami(ctx: CliContext) -> None:
         "totpEnabled": me.user.totp_enabled,
         "fingerprint": fingerprint(me.user.public_key),
         "workspaces": len(me.memberships),
-        "unlocked": unlocked,
+        "unlocked": expiry is not None,
+        "unlockedUntil": None if expiry is None else datetime.fromtimestamp(expiry, UTC).isoformat(),
     }
 
     def table() -> Table:

@@ -87,6 +87,7 @@ def test_unlock_session_lock_and_timeout(env: dict[str, str], tmp_path: Path, mo
     assert secret, out
     unlocked = {k: v for k, v in env.items() if k != "MSK_PASSWORD"} | {"MSK_SESSION": secret.group(1)}
     assert ok(run([], unlocked, probe)).strip() == "probe ✓"  # no password needed
+    assert json.loads(ok(run(["whoami", "--json"], env)))["unlocked"] is True
     unlock_file = tmp_path / "config" / "unlock" / "default.json"
     assert stat.S_IMODE(unlock_file.stat().st_mode) == 0o600
 
