@@ -226,3 +226,12 @@ def test_help(group: str) -> None:
 
     ran = msk(group, "--help")
     assert ran.code == 0 and "Usage: msk " + group in ran.out
+
+
+def test_shell_completion() -> None:
+    from ._run import msk
+
+    ran = msk(env={"_MSK_COMPLETE": "bash_complete", "COMP_WORDS": "msk cards ed", "COMP_CWORD": "2"})
+    assert ran.code == 0 and ran.out.split() == ["plain,edit"]
+    ran = msk(env={"_MSK_COMPLETE": "bash_source"})
+    assert ran.code == 0 and "_msk_completion" in ran.out
