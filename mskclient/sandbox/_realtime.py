@@ -123,12 +123,14 @@ class Realtime:
         self._soon(self._wake_worker)
 
     def revoke(self, user_id: str, board_ids: Collection[str]) -> None:
-        """Close the user's relay sockets in rooms of those boards with 4403 (any thread)."""
-        self._soon(self._relay.revoke, user_id, tuple(board_ids))
+        """Close the user's relay sockets in rooms of those boards with 4403 and end their
+        SSE streams of those boards (any thread)."""
+        self._soon(self._revoke, user_id, frozenset(board_ids))
 
-    async def live(self, request: Request, board_id: str) -> Response:
-        """The SSE stream of a board; the caller has already authorised the request."""
-        return await self._feed.response(self._connection(), request, board_id)
+    async def live(self, request: Request, board_id: str, user_id: str | None = None) -> Response:
+        """The SSE stream of a board; the caller has already authorised the request.  Given
+        the caller's `user_id`, the stream ends once that user is no longer a member."""
+        return await self._feed.response(self._connection(), request, board_id, user_id)
 
     async def websocket(self, ws: WebSocket) -> None:
         """Serve one relay connection (`/api/ws?t=<ticket>`); the ticket alone authorises."""
@@ -143,10 +145,6 @@ class Realtime:
         if asyncio.get_running_loop() is loop:
             return await self._deliveries.run_due()
         return await asyncio.wrap_future(asyncio.run_coroutine_threadsafe(self._deliveries.run_due(), loop))
-
-    def room_size(self, room: str) -> int:
-        """Sockets connected to a relay room right now (must be called on the engine's loop)."""
-        return self._relay.peer_count(room)
 
     def _connection(self) -> sqlite3.Connection:
         if self._conn is None:
@@ -168,6 +166,10 @@ class Realtime:
             return
         with contextlib.suppress(RuntimeError):  # the loop closed under us: nothing to wake
             loop.call_soon_threadsafe(callback, *args)
+
+    def _revoke(self, user_id: str, board_ids: frozenset[str]) -> None:
+        self._relay.revoke(user_id, board_ids)
+        self._feed.revoke(user_id, board_ids)
 
     def _published(self, board_id: str, created: int) -> None:
         self._feed.notify(board_id)
@@ -194,6 +196,7 @@ class Realtime:
                 if loop.time() >= recheck_at:
                     recheck_at = loop.time() + self.recheck_seconds
                     await self._relay.recheck()
+                    await self._feed.recheck(self._connection())
             except (sqlite3.Error, UsageError) as exc:
                 # A busy or vanished database must not kill the worker; the next round retries.
                 _log.warning("realtime worker round failed: %s", exc)

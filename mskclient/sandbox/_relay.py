@@ -153,10 +153,6 @@ class Relay:
         for peer in self._peers():
             self._close(peer, _CLOSE_GOING_AWAY, "sandbox stopping")
 
-    def peer_count(self, room: str) -> int:
-        """Sockets currently in a room."""
-        return len(self._rooms.get(room, ()))
-
     def _peers(self) -> list[_Peer]:
         return [peer for peers in self._rooms.values() for peer in peers]
 

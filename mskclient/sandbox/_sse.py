@@ -12,7 +12,8 @@ import asyncio
 import contextlib
 import json
 import sqlite3
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterator, Collection, Sequence
+from dataclasses import dataclass, field
 from functools import partial
 from typing import Any
 
@@ -20,6 +21,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response, StreamingResponse
 
 from .._profile import SSE_HEARTBEAT_SECONDS
+from ._relay import is_member
 from ._webhooks import event_payload, retry_async
 
 __all__ = ["LiveFeed"]
@@ -32,29 +34,54 @@ _PAGE = 500
 _MAX_EVENT_ID_CHARS = 18
 
 
+@dataclass(eq=False)
+class _Subscriber:
+    board_id: str
+    user_id: str | None
+    waiter: asyncio.Event = field(default_factory=asyncio.Event)
+    ended: bool = False
+
+    def end(self) -> None:
+        self.ended = True
+        self.waiter.set()
+
+
 class LiveFeed:
     """The SSE streams of one sandbox, woken by `notify(board_id)` on the event loop."""
 
     def __init__(self, heartbeat_seconds: float = SSE_HEARTBEAT_SECONDS) -> None:
         #: Wall-clock seconds without output after which a stream sends a comment line.
         self.heartbeat_seconds = heartbeat_seconds
-        self._waiters: dict[str, set[asyncio.Event]] = {}
-        self._stopping = False
+        self._subscribers: dict[str, set[_Subscriber]] = {}
 
     def notify(self, board_id: str) -> None:
         """Wake the streams of a board (call on the event loop)."""
-        for waiter in self._waiters.get(board_id, ()):
-            waiter.set()
+        for subscriber in self._subscribers.get(board_id, ()):
+            subscriber.waiter.set()
+
+    def revoke(self, user_id: str, board_ids: Collection[str]) -> None:
+        """End the user's streams of those boards."""
+        for subscriber in self._all():
+            if subscriber.user_id == user_id and subscriber.board_id in board_ids:
+                subscriber.end()
+
+    async def recheck(self, conn: sqlite3.Connection) -> None:
+        """End the streams whose user is no longer a member of the board."""
+        for subscriber in self._all():
+            user_id = subscriber.user_id
+            if user_id is not None and not await retry_async(partial(is_member, conn, user_id, subscriber.board_id)):
+                subscriber.end()
 
     def stop(self) -> None:
         """End every stream so the server can shut down."""
-        self._stopping = True
-        for waiters in self._waiters.values():
-            for waiter in waiters:
-                waiter.set()
+        for subscriber in self._all():
+            subscriber.end()
 
-    async def response(self, conn: sqlite3.Connection, request: Request, board_id: str) -> Response:
-        """The `text/event-stream` answer for a board the caller may read."""
+    async def response(
+        self, conn: sqlite3.Connection, request: Request, board_id: str, user_id: str | None
+    ) -> Response:
+        """The `text/event-stream` answer for a board the caller may read; a stream with a
+        `user_id` ends when that user stops being a member."""
         header = request.headers.get("last-event-id")
         if header is None:
             last_id = await retry_async(partial(_newest, conn, board_id))
@@ -64,19 +91,23 @@ class LiveFeed:
             return JSONResponse(
                 {"error": {"code": "BAD_REQUEST", "message": "Last-Event-ID must be an event id"}}, status_code=400
             )
+        subscriber = _Subscriber(board_id, user_id)
+        self._subscribers.setdefault(board_id, set()).add(subscriber)
         return StreamingResponse(
-            self._stream(conn, board_id, last_id),
+            self._stream(conn, subscriber, last_id),
             media_type="text/event-stream",
             headers={"Cache-Control": "no-store", "X-Accel-Buffering": "no"},
         )
 
-    async def _stream(self, conn: sqlite3.Connection, board_id: str, last_id: int) -> AsyncIterator[str]:
+    def _all(self) -> list[_Subscriber]:
+        return [subscriber for subscribers in self._subscribers.values() for subscriber in subscribers]
+
+    async def _stream(self, conn: sqlite3.Connection, subscriber: _Subscriber, last_id: int) -> AsyncIterator[str]:
         loop = asyncio.get_running_loop()
-        waiter = asyncio.Event()
-        self._waiters.setdefault(board_id, set()).add(waiter)
+        waiter, board_id = subscriber.waiter, subscriber.board_id
         last_output = loop.time()
         try:
-            while not self._stopping:
+            while not subscriber.ended:
                 waiter.clear()
                 rows = await retry_async(partial(_page, conn, board_id, last_id))
                 if rows:
@@ -93,11 +124,11 @@ class LiveFeed:
                 with contextlib.suppress(TimeoutError):
                     await asyncio.wait_for(waiter.wait(), min(self.heartbeat_seconds - quiet, POLL_SECONDS))
         finally:
-            waiters = self._waiters.get(board_id)
-            if waiters is not None:
-                waiters.discard(waiter)
-                if not waiters:
-                    del self._waiters[board_id]
+            subscribers = self._subscribers.get(board_id)
+            if subscribers is not None:
+                subscribers.discard(subscriber)
+                if not subscribers:
+                    del self._subscribers[board_id]
 
 
 def _newest(conn: sqlite3.Connection, board_id: str) -> int:

