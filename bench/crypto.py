@@ -20,7 +20,7 @@ import sys
 import time
 from collections.abc import Callable
 
-from mskclient._profile import KDF_DEFAULT, field
+from mskclient._profile import KDF_DEFAULT, FieldSpec, field
 from mskclient.crypto import BoardKey, _sodium, b64u_decode, decrypt_batch, encrypt_batch, uses_native
 
 FIELD_BYTES = 200
@@ -29,15 +29,17 @@ PASSWORD = b"correct horse battery staple"
 SALT = b"mskclient-bench!"  # 16 ASCII bytes: the CLI takes the salt as an argument
 
 
-def best(repeat: int, run: Callable[[], object]) -> float:
-    """Seconds of the fastest of `repeat` runs (what a run returns is freed outside the clock)."""
-    times = []
+def best(repeat: int, runs: dict[str, Callable[[], object]]) -> dict[str, float]:
+    """Seconds of the fastest of `repeat` runs of each, interleaved so a busy spell on the shared
+    machine hits all of them alike; what a run returns is freed off the clock."""
+    times: dict[str, float] = {}
     for _ in range(repeat):
-        start = time.perf_counter()
-        result = run()
-        times.append(time.perf_counter() - start)
-        del result
-    return min(times)
+        for name, run in runs.items():
+            start = time.perf_counter()
+            result = run()
+            times[name] = min(times.get(name, float("inf")), time.perf_counter() - start)
+            del result
+    return times
 
 
 def argon2_figures(repeat: int) -> None:
@@ -54,7 +56,7 @@ def argon2_figures(repeat: int) -> None:
             version=params.version,
         )
 
-    seconds = best(repeat, ours)
+    seconds = best(repeat, {"ours": ours})["ours"]
     print(
         f"Argon2id m={params.memory_kib} KiB t={params.iterations} p={params.parallelism} "
         f"(argon2-cffi): {seconds * 1e3:8.1f} ms"
@@ -71,7 +73,7 @@ def argon2_figures(repeat: int) -> None:
 
     if theirs() != ours().hex():
         sys.exit("argon2 CLI and argon2-cffi disagree on the same input")
-    cli_seconds = best(repeat, theirs)
+    cli_seconds = best(repeat, {"cli": theirs})["cli"]
     print(
         f"  Debian argon2 CLI, same input and output: {cli_seconds * 1e3:8.1f} ms"
         f" (ours / CLI = {seconds / cli_seconds:.2f}, process start included)"
@@ -86,19 +88,25 @@ def open_figures(items: int, repeat: int) -> bool:
     batch = [(str(env), SPEC, None) for env in encrypt_batch(key, [(p, SPEC) for p in plain])]
     cores = os.cpu_count() or 1
 
-    def timed_open(threads: int, subset: list[tuple[str, object, None]]) -> float:
+    def opener(threads: int, subset: list[tuple[str, FieldSpec, None]]) -> Callable[[], object]:
         if decrypt_batch(key, subset, threads=threads) != plain[: len(subset)]:  # type: ignore[arg-type]
             sys.exit("batch open gave wrong plaintexts")
-        return best(repeat, lambda: decrypt_batch(key, subset, threads=threads)) / len(subset) * 1e6  # type: ignore[arg-type]
+        return lambda: decrypt_batch(key, subset, threads=threads)  # type: ignore[arg-type]
 
     _, nonce, body = batch[0][0].split(".")
-    raw = best(repeat, lambda: _native.aead_loop(key.raw, b64u_decode(nonce), b64u_decode(body), SPEC.ad, items))
-    raw_us = raw / items * 1e6
-    one = timed_open(1, batch)
-    every = timed_open(cores, batch)
+    nonce_bytes, body_bytes = b64u_decode(nonce), b64u_decode(body)
+    native = best(
+        repeat,
+        {
+            "raw": lambda: _native.aead_loop(key.raw, nonce_bytes, body_bytes, SPEC.ad, items),
+            "one": opener(1, batch),
+            "every": opener(cores, batch),
+        },
+    )
+    raw_us, one, every = (native[name] / items * 1e6 for name in ("raw", "one", "every"))
     os.environ["MSKCLIENT_NO_NATIVE"] = "1"
     pure_items = batch[: min(items, 20_000)]  # the pure path is slow; its per-field figure needs fewer
-    pure = timed_open(1, pure_items)
+    pure = best(repeat, {"pure": opener(1, pure_items)})["pure"] / len(pure_items) * 1e6
     del os.environ["MSKCLIENT_NO_NATIVE"]
 
     print(f"\nBatch open, {FIELD_BYTES}-byte fields, µs per field (best of {repeat}):")
@@ -121,7 +129,7 @@ def open_figures(items: int, repeat: int) -> bool:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--items", type=int, default=100_000, help="fields per batch (default 100000)")
-    parser.add_argument("--repeat", type=int, default=5, help="runs per figure; the best counts (default 5)")
+    parser.add_argument("--repeat", type=int, default=7, help="runs per figure; the best counts (default 7)")
     args = parser.parse_args()
     if not uses_native():
         sys.exit("the native extension is not built (or MSKCLIENT_NO_NATIVE=1): nothing to compare")
