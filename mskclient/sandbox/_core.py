@@ -222,6 +222,7 @@ class Ctx:
         return row
 
 
+_SNAKE = re.compile(r"(?<!^)([A-Z])")
 #: Delivery ids are ULIDs (profile §10), not CUIDs.
 _ULID = re.compile(r"[0-9A-HJKMNP-TV-Z]{26}")
 
@@ -367,7 +368,7 @@ def endpoint(spec: RouteSpec, shared: Shared) -> Callable[[Request], Awaitable[R
                     _limit(ctx, spec.group, ctx.user_id)
             elif spec.group not in ("login", "register"):
                 _limit(ctx, spec.group, "ip:" + _client_ip(request))
-            params = {k.replace("-", "_"): v for k, v in request.path_params.items()}
+            params = {_SNAKE.sub(r"_\1", k).lower(): v for k, v in request.path_params.items()}
             result = spec.handler(ctx, **params)
             conn.execute("COMMIT")
             in_tx = False

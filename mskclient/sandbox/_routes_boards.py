@@ -167,7 +167,7 @@ def _keep_an_owner(ctx: Ctx, id: str, user_id: str) -> None:
         raise HttpError("CONFLICT", "a workspace needs an owner")
 
 
-@api.route("PATCH", "/workspaces/{id}/members/{user_id}")
+@api.route("PATCH", "/workspaces/{id}/members/{userId}")
 def change_role(ctx: Ctx, id: str, user_id: str) -> Any:
     ctx.workspace(id, MANAGERS)
     current = _target(ctx, id, user_id)
@@ -186,7 +186,7 @@ def change_role(ctx: Ctx, id: str, user_id: str) -> Any:
     return json_response(_member(ctx, id, user_id))
 
 
-@api.route("DELETE", "/workspaces/{id}/members/{user_id}")
+@api.route("DELETE", "/workspaces/{id}/members/{userId}")
 def remove_member(ctx: Ctx, id: str, user_id: str) -> Any:
     ctx.workspace(id, None if user_id == ctx.user_id else MANAGERS)
     current = _target(ctx, id, user_id)
@@ -583,7 +583,7 @@ def assign(ctx: Ctx, id: str) -> Any:
     return _card_out(ctx, id)
 
 
-@api.route("DELETE", "/cards/{id}/assignments/{user_id}")
+@api.route("DELETE", "/cards/{id}/assignments/{userId}")
 def unassign(ctx: Ctx, id: str, user_id: str) -> Any:
     card = ctx.load("cards", id, write=True)
     check_id(user_id, "assignee")
