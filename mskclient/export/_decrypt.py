@@ -9,7 +9,7 @@ damaged file gives a ProtocolError, not a crash.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 from .._errors import CryptoError, MskError, ProtocolError
@@ -113,8 +113,10 @@ def _ids(parent: _Json, key: str, what: str) -> list[str]:
     return value
 
 
-def _order(items: Iterable[_Json], what: str) -> list[_Json]:
-    """Profile §6 order: position, then createdAt, then id."""
+def _order(items: list[_Json], what: str) -> list[_Json]:
+    """Profile §6 order: position, then createdAt, then id (a single item needs no key)."""
+    if len(items) < 2:
+        return items
     return sorted(items, key=lambda o: (_number(o, "position", what), str(o.get("createdAt", "")), str(o["id"])))
 
 
