@@ -16,13 +16,33 @@ ROOT = Path(__file__).resolve().parents[2]
 TARGETS = (ROOT / "docs/api/openapi.yaml", ROOT / "mskclient/sandbox/openapi.yaml")
 
 ERROR_CODES = [
-    "BAD_REQUEST", "UNAUTHORIZED", "TOTP_REQUIRED", "INVALID_TOTP", "FORBIDDEN", "NOT_FOUND", "METHOD_NOT_ALLOWED",
-    "CONFLICT", "PAYLOAD_TOO_LARGE", "RATE_LIMITED", "INTERNAL", "NOT_IMPLEMENTED",
-]  # fmt: skip
+    "BAD_REQUEST",
+    "UNAUTHORIZED",
+    "TOTP_REQUIRED",
+    "INVALID_TOTP",
+    "FORBIDDEN",
+    "NOT_FOUND",
+    "METHOD_NOT_ALLOWED",
+    "CONFLICT",
+    "PAYLOAD_TOO_LARGE",
+    "RATE_LIMITED",
+    "INTERNAL",
+    "NOT_IMPLEMENTED",
+]
 VERBS = [
-    "CARD_CREATED", "CARD_UPDATED", "CARD_MOVED", "CARD_ARCHIVED", "CARD_DELETED", "COMMENT_CREATED",
-    "CHECKLIST_ITEM_TOGGLED", "LABEL_ATTACHED", "LABEL_DETACHED", "ASSIGNED", "UNASSIGNED", "MILESTONE_SET",
-]  # fmt: skip
+    "CARD_CREATED",
+    "CARD_UPDATED",
+    "CARD_MOVED",
+    "CARD_ARCHIVED",
+    "CARD_DELETED",
+    "COMMENT_CREATED",
+    "CHECKLIST_ITEM_TOGGLED",
+    "LABEL_ATTACHED",
+    "LABEL_DETACHED",
+    "ASSIGNED",
+    "UNASSIGNED",
+    "MILESTONE_SET",
+]
 ROLES = ["owner", "admin", "member", "observer"]
 
 
@@ -88,7 +108,7 @@ SCHEMAS: dict[str, Any] = {
             "parallelism": INT,
             "version": INT,
         }
-    ),  # fmt: skip
+    ),
     "LoginInit": obj({"salt": STR, "kdf": ref("Kdf")}),
     "User": obj(
         {
@@ -101,7 +121,7 @@ SCHEMAS: dict[str, Any] = {
             "encRecoveryBlob": ENV,
             "totpEnabled": BOOL,
         }
-    ),  # fmt: skip
+    ),
     "UserResult": obj({"user": ref("User")}),
     "Membership": obj({"workspaceId": ID, "role": ref("Role"), "encWorkspaceKey": ref("SealedEnvelope")}),
     "Me": obj({"user": ref("User"), "memberships": array(ref("Membership"))}),
@@ -114,7 +134,7 @@ SCHEMAS: dict[str, Any] = {
             "encPrivateKey": ENV,
             "salt": STR,
         }
-    ),  # fmt: skip
+    ),
     "Ticket": obj({"ticket": STR, "expiresAt": TS}),
     "Lookup": obj({"id": ID, "email": STR, "publicKey": STR}),
     "Notification": obj(
@@ -128,7 +148,7 @@ SCHEMAS: dict[str, Any] = {
             "read": BOOL,
             "createdAt": TS,
         }
-    ),  # fmt: skip
+    ),
     "Workspace": obj({**META, "encName": ENV, "ownerId": ID}),
     "Member": obj(
         {
@@ -141,7 +161,7 @@ SCHEMAS: dict[str, Any] = {
             "createdAt": TS,
             "updatedAt": TS,
         }
-    ),  # fmt: skip
+    ),
     "Board": obj(
         {
             **META,
@@ -151,7 +171,7 @@ SCHEMAS: dict[str, Any] = {
             "encBoardKey": ENV,
             "archived": BOOL,
         }
-    ),  # fmt: skip
+    ),
     "Column": obj({**META, "boardId": ID, "encTitle": ENV, "position": NUM, "wipLimit": nullable(INT)}),
     "Card": obj(
         {
@@ -172,7 +192,7 @@ SCHEMAS: dict[str, Any] = {
             "checklistCount": INT,
             "attachmentCount": INT,
         }
-    ),  # fmt: skip
+    ),
     "CardFull": {
         "allOf": [
             ref("Card"),
@@ -182,7 +202,7 @@ SCHEMAS: dict[str, Any] = {
                     "checklists": array(ref("Checklist")),
                     "attachments": array(ref("Attachment")),
                 }
-            ),  # fmt: skip
+            ),
         ]
     },
     "Label": obj({**META, "boardId": ID, "encName": ENV, "color": ref("Color")}),
@@ -199,7 +219,7 @@ SCHEMAS: dict[str, Any] = {
             "encFileKey": ENV,
             "size": {"type": "integer", "minimum": 0},
         }
-    ),  # fmt: skip
+    ),
     "CardTemplate": obj({**META, "boardId": ID, "encTitle": ENV, "encBody": nullable(ENV)}),
     "CustomField": obj(
         {
@@ -209,7 +229,7 @@ SCHEMAS: dict[str, Any] = {
             "type": {"type": "string", "enum": ["text", "number", "date", "select", "checkbox"]},
             "encOptions": nullable(ENV),
         }
-    ),  # fmt: skip
+    ),
     "Trigger": {
         "oneOf": [
             obj({"type": {"const": "card.moved"}, "columnId": ID}, closed=True),
@@ -231,7 +251,7 @@ SCHEMAS: dict[str, Any] = {
             "action": ref("Action"),
             "enabled": BOOL,
         }
-    ),  # fmt: skip
+    ),
     "Webhook": obj(
         {
             **META,
@@ -240,7 +260,7 @@ SCHEMAS: dict[str, Any] = {
             "events": array(ref("Verb")),
             "active": BOOL,
         }
-    ),  # fmt: skip
+    ),
     "WebhookCreated": {"allOf": [ref("Webhook"), obj({"secret": STR})]},
     "Delivery": obj(
         {
@@ -257,7 +277,7 @@ SCHEMAS: dict[str, Any] = {
             "createdAt": TS,
             "updatedAt": TS,
         }
-    ),  # fmt: skip
+    ),
     "Event": obj(
         {
             "id": INT,
@@ -268,7 +288,7 @@ SCHEMAS: dict[str, Any] = {
             "timestamp": TS,
             "metadata": {"type": "object", "description": "ids only"},
         }
-    ),  # fmt: skip
+    ),
     "Health": obj({"ok": BOOL, "db": STR, "redis": {"type": "string", "const": "absent"}}),
     "ExportBoard": obj(
         {
@@ -280,7 +300,7 @@ SCHEMAS: dict[str, Any] = {
             "cardTemplates": array(ref("CardTemplate")),
             "cards": array(ref("CardFull")),
         }
-    ),  # fmt: skip
+    ),
     "Export": obj(
         {
             "exportedAt": TS,
@@ -297,7 +317,7 @@ SCHEMAS: dict[str, Any] = {
                 )
             ),
         }
-    ),  # fmt: skip
+    ),
 }
 
 
@@ -329,10 +349,14 @@ def op(
 ) -> None:
     operation: dict[str, Any] = {"summary": summary, "tags": [tag], "operationId": f"{method}:{path}"}
     params = [
-        {"name": name, "in": "path", "required": True, "schema": ref("Id") if name != "id" or "deliveries" not in path
-         else ref("Ulid")}
+        {
+            "name": name,
+            "in": "path",
+            "required": True,
+            "schema": ref("Id") if name != "id" or "deliveries" not in path else ref("Ulid"),
+        }
         for name in (part[1:-1] for part in path.split("/") if part.startswith("{"))
-    ]  # fmt: skip
+    ]
     params += query or []
     params += headers or []
     if params:
@@ -761,13 +785,25 @@ for path, name, schema, create, required in (
     ("labels", "Label", "Label", {"encName": ENV, "color": ref("Color")}, ["encName", "color"]),
     ("milestones", "Milestone", "Milestone", {"encTitle": ENV, "dueAt": nullable(TS), "archived": BOOL}, ["encTitle"]),
     ("card-templates", "Card template", "CardTemplate", {"encTitle": ENV, "encBody": nullable(ENV)}, ["encTitle"]),
-    ("custom-fields", "Custom field", "CustomField",
-     {"encName": ENV, "type": {"type": "string", "enum": ["text", "number", "date", "select", "checkbox"]},
-      "encOptions": nullable(ENV)}, ["encName", "type"]),
-    ("automations", "Automation", "Automation",
-     {"encName": ENV, "trigger": ref("Trigger"), "action": ref("Action"), "enabled": BOOL},
-     ["encName", "trigger", "action"]),
-):  # fmt: skip
+    (
+        "custom-fields",
+        "Custom field",
+        "CustomField",
+        {
+            "encName": ENV,
+            "type": {"type": "string", "enum": ["text", "number", "date", "select", "checkbox"]},
+            "encOptions": nullable(ENV),
+        },
+        ["encName", "type"],
+    ),
+    (
+        "automations",
+        "Automation",
+        "Automation",
+        {"encName": ENV, "trigger": ref("Trigger"), "action": ref("Action"), "enabled": BOOL},
+        ["encName", "trigger", "action"],
+    ),
+):
     query = [q("archived", {"type": "string", "enum": ["0", "1", "true", "false"]})] if path == "milestones" else None
     op("GET", f"/boards/{{id}}/{path}", f"{name}s of a board", tag=R, result=array(ref(schema)), query=query)
     op(
