@@ -29,7 +29,7 @@ from .._errors import UsageError
 from .._pacing import Pacer
 from .._session_store import SessionRecord, SessionStore
 from .._trust import TrustStore
-from ..client import Client
+from ..client import AsyncClient, Client
 
 __all__ = ["CliContext", "global_options", "parse_duration"]
 
@@ -95,6 +95,21 @@ class CliContext:
             client.use_keys(self.store.unlocked_keys(self.profile, session))
         else:
             client.unlock(self.password())
+        return client
+
+    def async_client(self, *, unlocked: bool = True) -> AsyncClient:
+        """An AsyncClient for this profile's session (keys resolved as for `unlocked_client`).
+
+        The caller closes it (`async with ctx.async_client() as client:`).
+        """
+        keys = self.unlocked_client().keys if unlocked else None
+        record = self.record()
+        trust = self.trust_store(record.server, record.email)
+        client = AsyncClient(
+            record.server, token=record.token, email=record.email, trust=trust, pacer=Pacer(on_wait=self._show_wait)
+        )
+        if keys is not None:
+            client.use_keys(keys)
         return client
 
     def save_session(self, client: Client) -> None:

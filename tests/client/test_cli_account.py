@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 import re
 import stat
@@ -28,6 +29,19 @@ def probe(ctx: CliContext) -> None:
     client = ctx.unlocked_client()
     ws = client.create_workspace("probe ✓")
     click.echo(client.workspace(ws.id).name)
+
+
+@click.command()
+@global_options
+def async_probe(ctx: CliContext) -> None:
+    """The async variant other commands (live, watch) use."""
+
+    async def main() -> str:
+        async with ctx.async_client() as client:
+            ws = await client.create_workspace("async probe ✓")
+            return (await client.workspace(ws.id)).name
+
+    click.echo(asyncio.run(main()))
 
 
 @pytest.fixture
@@ -87,6 +101,7 @@ def test_unlock_session_lock_and_timeout(env: dict[str, str], tmp_path: Path, mo
     assert secret, out
     unlocked = {k: v for k, v in env.items() if k != "MSK_PASSWORD"} | {"MSK_SESSION": secret.group(1)}
     assert ok(run([], unlocked, probe)).strip() == "probe ✓"  # no password needed
+    assert ok(run([], unlocked, async_probe)).strip() == "async probe ✓"
     assert json.loads(ok(run(["whoami", "--json"], env)))["unlocked"] is True
     unlock_file = tmp_path / "config" / "unlock" / "default.json"
     assert stat.S_IMODE(unlock_file.stat().st_mode) == 0o600
