@@ -79,10 +79,11 @@ def cards_list(ctx: CliContext, board: str | None, column: str | None, archived:
 def _render_card(r: Resolver, card: Card) -> Any:
     labels = {x.id: x.name for x in r.client.labels(card.board_id)}
     milestones = {m.id: m.title for m in r.client.milestones(card.board_id, archived=True)}
+    emails = {m.user_id: m.email for m in r.client.members(r.client.board(card.board_id).workspace_id)}
     facts = [
         f"id {card.id} · version {card.version}" + (" · archived" if card.archived else ""),
         "labels: " + ", ".join(labels.get(i, i) for i in card.label_ids) if card.label_ids else "",
-        "assignees: " + ", ".join(card.assignee_ids) if card.assignee_ids else "",
+        "assignees: " + ", ".join(emails.get(i, i) for i in card.assignee_ids) if card.assignee_ids else "",
         f"milestone: {milestones.get(card.milestone_id, card.milestone_id)}" if card.milestone_id else "",
         f"due: {card.due_at}" if card.due_at else "",
     ]
@@ -93,7 +94,8 @@ def _render_card(r: Resolver, card: Card) -> Any:
         lines = "\n".join(f"{'☑' if i.done else '☐'} {i.text}  [dim]{i.id}[/dim]" for i in checklist.items)
         parts.append(Panel(lines or "(empty)", title=checklist.title, title_align="left"))
     for comment in card.comments or ():
-        parts.append(Panel(Text(comment.body), title=f"{comment.author_id} · {comment.created_at}", title_align="left"))
+        author = emails.get(comment.author_id, comment.author_id)
+        parts.append(Panel(Text(comment.body), title=f"{author} · {comment.created_at}", title_align="left"))
     for a in card.attachments or ():
         parts.append(Text(f"📎 {a.name} ({a.mime}, {a.size} bytes) {a.id}"))
     return Panel(Group(*parts), title=Text(card.title, style="bold"), title_align="left")

@@ -48,7 +48,7 @@ def new_user(url: str, config: Path, name: str) -> User:
     email = f"{name}{next(_counter)}-{time.time_ns()}@example.test"
     env: dict[str, str | None] = {
         "MSK_SERVER": url, "MSK_CONFIG_DIR": str(config), "MSK_PROFILE": name, "MSK_PASSWORD": PASSWORD,
-        "MSK_SESSION": None,
+        "MSK_SESSION": None, "COLUMNS": "200",
     }  # fmt: skip
     user = User(email, env)
     user("register", email)

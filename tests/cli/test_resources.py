@@ -167,6 +167,7 @@ def test_cards_everything(ana: User, bo: User, tmp_path: Path) -> None:
     assert [[i["done"] for i in cl["items"]] for cl in shown["checklists"]] == [[True, False]]
     text = ana("cards", "show", card["id"]).out
     assert "Karte ✓✓" in text and "☑ eins" in text and "Kommentar 👍" in text and "Anhang ü.bin" in text
+    assert f"assignees: {bo.email}" in text and f"{ana.email} · " in text
 
     out = tmp_path / "dl"
     out.mkdir()
