@@ -1,0 +1,50 @@
+"""Live collaboration: the encrypted Yjs relay participant, scripted description edits, presence.
+
+Everything here talks to MSKanban's relay (`/api/ws`) as the browser clients do,
+y-protocols inside XChaCha20-Poly1305 frames sealed with the board key (§9).
+"""
+
+from __future__ import annotations
+
+from ._awareness import Awareness, AwarenessChange
+from ._channel import Channel, MemoryChannel, WebSocketChannel, close_error, memory_pair
+from ._participant import ConnectionChanged, LiveEvent, Participant, PresenceChanged, TextChanged
+from ._protocol import (
+    AwarenessEntry,
+    AwarenessMessage,
+    Message,
+    QueryAwareness,
+    SyncStep1,
+    SyncStep2,
+    SyncUpdate,
+    decode_awareness_update,
+    decode_message,
+    encode_awareness_update,
+    encode_message,
+)
+
+__all__ = [
+    "Awareness",
+    "AwarenessChange",
+    "AwarenessEntry",
+    "AwarenessMessage",
+    "Channel",
+    "ConnectionChanged",
+    "LiveEvent",
+    "MemoryChannel",
+    "Message",
+    "Participant",
+    "PresenceChanged",
+    "QueryAwareness",
+    "SyncStep1",
+    "SyncStep2",
+    "SyncUpdate",
+    "TextChanged",
+    "WebSocketChannel",
+    "close_error",
+    "decode_awareness_update",
+    "decode_message",
+    "encode_awareness_update",
+    "encode_message",
+    "memory_pair",
+]

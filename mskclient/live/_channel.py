@@ -1,0 +1,159 @@
+"""Byte channels a relay participant talks through: a Protocol, an in-memory pair, WebSockets.
+
+The participant only needs "send a frame, receive a frame, close", so tests
+run it over an in-memory pair and production over a WebSocket.  Every failure
+surfaces as an error of the one tree: a drop is a TransportError; the relay's
+close codes 4401 (bad ticket), 4403 (membership revoked) and 1009 (frame over
+1 MiB) become AuthError, ForbiddenError and PayloadTooLargeError.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from typing import Protocol
+
+from websockets.asyncio.client import ClientConnection, connect
+from websockets.exceptions import ConnectionClosed, InvalidHandshake, InvalidURI
+from websockets.frames import Close
+
+from .._errors import ApiError, MskError, ProtocolError, TransportError, api_error
+from .._profile import (
+    RELAY_CLOSE_BAD_TICKET,
+    RELAY_CLOSE_FORBIDDEN,
+    RELAY_CLOSE_TOO_BIG,
+    RELAY_MAX_FRAME,
+)
+
+__all__ = ["Channel", "MemoryChannel", "WebSocketChannel", "close_error", "is_fatal", "memory_pair"]
+
+
+class Channel(Protocol):
+    """A bidirectional, message-oriented byte channel."""
+
+    async def send(self, data: bytes) -> None: ...
+
+    async def recv(self) -> bytes: ...
+
+    async def close(self) -> None: ...
+
+
+def close_error(code: int | None, reason: str = "") -> MskError:
+    """The tree's error for a relay close code."""
+    detail = f" ({reason})" if reason else ""
+    if code == RELAY_CLOSE_BAD_TICKET:
+        return api_error(401, "UNAUTHORIZED", f"relay refused the ticket: bad, expired or reused{detail}")
+    if code == RELAY_CLOSE_FORBIDDEN:
+        return api_error(403, "FORBIDDEN", f"relay closed the room: membership revoked{detail}")
+    if code == RELAY_CLOSE_TOO_BIG:
+        return api_error(413, "PAYLOAD_TOO_LARGE", f"relay closed the socket: frame over 1 MiB{detail}")
+    return TransportError(f"relay connection closed (code {code}){detail}")
+
+
+_CLOSED = object()
+
+
+class MemoryChannel:
+    """One end of an in-memory channel pair (for tests and in-process peers)."""
+
+    def __init__(self) -> None:
+        self._inbox: asyncio.Queue[bytes | object] = asyncio.Queue()
+        self.peer: MemoryChannel | None = None
+        self.closed = False
+        self._error: MskError | None = None
+
+    async def send(self, data: bytes) -> None:
+        if self.closed or self.peer is None or self.peer.closed:
+            raise self._error or TransportError("in-memory channel is closed")
+        self.peer._inbox.put_nowait(bytes(data))
+
+    async def recv(self) -> bytes:
+        if self.closed:
+            raise self._error or TransportError("in-memory channel is closed")
+        item = await self._inbox.get()
+        if isinstance(item, bytes):
+            return item
+        self.closed = True
+        raise self._error or TransportError("in-memory channel closed by the peer")
+
+    async def close(self) -> None:
+        self.drop()
+
+    def drop(self, error: MskError | None = None) -> None:
+        """Break both ends at once, as a network failure would; `error` is what each end raises."""
+        for end in (self, self.peer):
+            if end is not None and not end.closed:
+                end.closed = True
+                end._error = error
+                end._inbox.put_nowait(_CLOSED)
+
+
+def memory_pair() -> tuple[MemoryChannel, MemoryChannel]:
+    """Two connected in-memory channel ends."""
+    a, b = MemoryChannel(), MemoryChannel()
+    a.peer, b.peer = b, a
+    return a, b
+
+
+class WebSocketChannel:
+    """A relay socket (`GET /api/ws?t=<ticket>`), binary frames only."""
+
+    def __init__(self, connection: ClientConnection) -> None:
+        self._ws = connection
+
+    @classmethod
+    async def open(cls, url: str, *, timeout: float = 10.0) -> WebSocketChannel:
+        """Connect to `url` (ws:// or wss://, ticket included); TransportError/AuthError on failure."""
+        try:
+            connection = await connect(
+                url,
+                max_size=RELAY_MAX_FRAME + 64,
+                open_timeout=timeout,
+                compression=None,
+                ping_interval=None,
+            )
+        except InvalidURI as exc:
+            raise TransportError(f"bad relay address: {exc}") from None
+        except InvalidHandshake as exc:
+            raise TransportError(f"relay refused the WebSocket upgrade: {exc}") from None
+        except (OSError, TimeoutError) as exc:
+            raise TransportError(f"cannot reach the relay: {exc}") from None
+        return cls(connection)
+
+    def _closed_error(self, exc: ConnectionClosed) -> MskError:
+        close: Close | None = exc.rcvd
+        if close is None:
+            return TransportError("relay connection dropped")
+        return close_error(close.code, close.reason)
+
+    async def send(self, data: bytes) -> None:
+        try:
+            await self._ws.send(data)
+        except ConnectionClosed as exc:
+            raise self._closed_error(exc) from None
+        except OSError as exc:
+            raise TransportError(f"relay connection failed: {exc}") from None
+
+    async def recv(self) -> bytes:
+        try:
+            data = await self._ws.recv()
+        except ConnectionClosed as exc:
+            raise self._closed_error(exc) from None
+        except OSError as exc:
+            raise TransportError(f"relay connection failed: {exc}") from None
+        if isinstance(data, str):
+            raise ProtocolError("relay sent a text frame; the profile allows binary frames only")
+        return data
+
+    async def close(self) -> None:
+        with contextlib.suppress(ConnectionClosed, OSError):
+            await self._ws.close()
+
+    def abort(self) -> None:
+        """Drop the TCP connection without a closing handshake (tests of reconnect use it)."""
+        self._ws.transport.abort()
+
+
+def is_fatal(error: MskError) -> bool:
+    """Errors a reconnect cannot cure (membership revoked, frame too big)."""
+    return isinstance(error, ApiError) and error.status in (403, 413)

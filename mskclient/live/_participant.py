@@ -1,0 +1,444 @@
+"""An encrypted relay participant: y-protocols sync and awareness over sealed frames (§9).
+
+The relay stores nothing and cannot read frames, so every participant does
+what a y-websocket server would: on joining it sends step 1, step 2 with its
+*full* state (edits made while offline reach the room), its awareness and a
+queryAwareness; it answers every step 1 with step 2 and every queryAwareness
+with all states it holds; it applies remote updates without echoing them.
+
+Local edits live in the document itself, so a dropped socket loses nothing:
+the full-state step 2 of the next join carries them.  Remote updates are
+queued and merged before they are applied, because pycrdt's apply cost grows
+faster than linear with the number of small updates.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import random
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
+from dataclasses import dataclass
+from types import TracebackType
+from typing import Any, TypeAlias
+
+from pycrdt import Doc, Text, get_state, merge_updates
+
+from .. import _description as ydesc
+from .._errors import MskError, PayloadTooLargeError, ProtocolError, TransportError, UsageError
+from .._profile import AWARENESS_RENEW_SECONDS, RELAY_MAX_FRAME
+from ..crypto import BoardKey, open_relay_frame, seal_relay_frame
+from ._awareness import Awareness, AwarenessChange
+from ._channel import Channel, is_fatal
+from ._protocol import (
+    AwarenessMessage,
+    Message,
+    QueryAwareness,
+    SyncStep1,
+    SyncStep2,
+    SyncUpdate,
+    decode_message,
+    encode_message,
+)
+
+__all__ = [
+    "ConnectionChanged",
+    "LiveEvent",
+    "Participant",
+    "PresenceChanged",
+    "TextChanged",
+]
+
+_EMPTY_UPDATE = b"\x00\x00"
+#: Seal overhead of a relay frame: 24-byte nonce + 16-byte tag.
+_FRAME_OVERHEAD = 40
+
+
+@dataclass(frozen=True, slots=True)
+class TextChanged:
+    """The description changed because of peers; `authors` are their awareness names."""
+
+    text: str
+    authors: tuple[str, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class PresenceChanged:
+    """Who is in the room now (awareness states by client id, ours excluded)."""
+
+    peers: Mapping[int, Mapping[str, Any]]
+    joined: tuple[int, ...]
+    left: tuple[int, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class ConnectionChanged:
+    """The socket came up or went down; `error` says why it went down."""
+
+    connected: bool
+    error: MskError | None = None
+
+
+LiveEvent: TypeAlias = TextChanged | PresenceChanged | ConnectionChanged
+Connector: TypeAlias = Callable[[], Awaitable[Channel]]
+Persister: TypeAlias = Callable[[bytes], Awaitable[bytes]]
+
+
+class Participant:
+    """One peer in a relay room (`card:<id>` with a document, or `board:<id>`, awareness only).
+
+    `connect` opens a fresh channel (a new one-shot ticket each time);
+    `persist`, when given, stores a full state and returns what is stored
+    afterwards (the server's merge), which is folded back into the document.
+    """
+
+    def __init__(
+        self,
+        room: str,
+        board_key: BoardKey,
+        connect: Connector,
+        *,
+        presence: Mapping[str, Any] | None = None,
+        state: bytes = b"",
+        persist: Persister | None = None,
+        renew_seconds: float = AWARENESS_RENEW_SECONDS,
+        backoff: tuple[float, float] = (0.05, 5.0),
+        max_failures: int = 8,
+    ) -> None:
+        if not (room.startswith("card:") or room.startswith("board:")):
+            raise UsageError(f"relay room must be card:<id> or board:<id>, not {room!r}")
+        self.room = room
+        self._key = board_key
+        self._connect = connect
+        self._persist = persist
+        self._renew_seconds = renew_seconds
+        self._backoff = backoff
+        self._max_failures = max_failures
+        self.doc: Doc[Text] = ydesc.load(state)
+        self._text = self.doc.get(ydesc.TEXT_NAME, type=Text)
+        self.awareness = Awareness(self.doc.client_id)
+        self._presence = dict(presence) if presence is not None else None
+        self._channel: Channel | None = None
+        self._tasks: list[asyncio.Task[None]] = []
+        self._incoming: list[bytes] = []
+        self._incoming_ready = asyncio.Event()
+        self._stopping = asyncio.Event()
+        self._connected = asyncio.Event()
+        self._changed = asyncio.Condition()
+        self._events: asyncio.Queue[LiveEvent | None] = asyncio.Queue()
+        self._listening = False
+        self._saved_vector: dict[int, int] = ydesc.state_vector(state)
+        self._send_lock = asyncio.Lock()
+        self.error: MskError | None = None
+        self.frames_dropped = 0
+
+    # --- lifecycle ------------------------------------------------------------------
+    async def __aenter__(self) -> Participant:
+        await self.start()
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        await self.stop()
+
+    async def start(self) -> None:
+        """Start connecting in the background (returns at once; see `wait_connected`)."""
+        if self._tasks:
+            raise UsageError("participant already started")
+        if self._presence is not None:
+            self.awareness.set_local(self._presence)
+        self._tasks = [
+            asyncio.create_task(self._run(), name=f"relay {self.room}"),
+            asyncio.create_task(self._apply_loop(), name=f"apply {self.room}"),
+            asyncio.create_task(self._renew_loop(), name=f"awareness {self.room}"),
+        ]
+
+    async def stop(self) -> None:
+        """Leave: null awareness to the room, persist unsaved changes, close the socket."""
+        if self._stopping.is_set():
+            return
+        self._stopping.set()
+        await self._drain_incoming()
+        channel = self._channel
+        if channel is not None and self.awareness.local_state is not None:
+            entry = self.awareness.set_local(None)
+            with contextlib.suppress(MskError):
+                await self._send(AwarenessMessage((entry,)), channel)
+        for task in self._tasks:
+            task.cancel()
+        for task in self._tasks:
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+        if channel is not None:
+            with contextlib.suppress(MskError):
+                await channel.close()
+        self._channel = None
+        try:
+            if self._persist is not None and self.dirty:
+                await self.save()
+        finally:
+            self._events.put_nowait(None)
+
+    # --- state ----------------------------------------------------------------------
+    @property
+    def text(self) -> str:
+        return str(self._text)
+
+    @property
+    def connected(self) -> bool:
+        return self._channel is not None and self._connected.is_set()
+
+    @property
+    def dirty(self) -> bool:
+        """True when the document holds changes not yet persisted."""
+        return not ydesc.covers(self._saved_vector, ydesc.state_vector(self.state()))
+
+    def state(self) -> bytes:
+        """The full document state (update format v1), as encDescription stores it."""
+        return self.doc.get_update()
+
+    def peers(self) -> dict[int, dict[str, Any]]:
+        """Awareness states of the other clients in the room."""
+        return {cid: s for cid, s in self.awareness.states().items() if cid != self.awareness.client_id}
+
+    def events(self) -> AsyncIterator[LiveEvent]:
+        """Remote text changes, presence and connection changes from now on, until `stop`."""
+        self._listening = True
+        return self._iterate_events()
+
+    async def _iterate_events(self) -> AsyncIterator[LiveEvent]:
+        while True:
+            event = await self._events.get()
+            if event is None:
+                return
+            yield event
+
+    async def wait_connected(self, timeout: float = 10.0) -> None:
+        """Wait until joined (our step 1, step 2 and awareness are sent); TransportError on timeout."""
+        await self.wait_until(lambda p: p.connected, timeout, "joining the relay room")
+
+    async def wait_until(self, predicate: Callable[[Participant], bool], timeout: float, what: str) -> None:
+        """Wait until `predicate(self)` holds; re-checked after every change. Raises on failure."""
+
+        async def waiter() -> None:
+            async with self._changed:
+                await self._changed.wait_for(lambda: predicate(self) or self.error is not None)
+
+        try:
+            await asyncio.wait_for(waiter(), timeout)
+        except TimeoutError:
+            raise TransportError(f"timed out after {timeout:g} s {what}") from None
+        if not predicate(self) and self.error is not None:
+            raise self.error
+
+    async def _notify(self, event: LiveEvent | None = None) -> None:
+        if event is not None and self._listening:
+            self._events.put_nowait(event)
+        async with self._changed:
+            self._changed.notify_all()
+
+    # --- local changes ----------------------------------------------------------------
+    async def edit(self, new_text: str) -> None:
+        """Turn the description into `new_text` by the smallest operations and send them."""
+        before = self.doc.get_state()
+        ydesc.apply_text(self.doc, new_text)
+        update = self.doc.get_update(before)
+        if update != _EMPTY_UPDATE:
+            await self._send_update(update)
+        await self._notify()
+
+    async def append(self, text: str) -> None:
+        """Append `text` at the end of the description."""
+        await self.edit(self.text + text)
+
+    async def apply_local_update(self, update: bytes) -> None:
+        """Merge an update made elsewhere by this user (e.g. a scripted edit) and send it."""
+        before = self.doc.get_state()
+        ydesc.load(update, self.doc)
+        fresh = self.doc.get_update(before)
+        if fresh != _EMPTY_UPDATE:
+            await self._send_update(fresh)
+        await self._notify()
+
+    async def set_presence(self, presence: Mapping[str, Any] | None) -> None:
+        """Change our awareness state (e.g. the card we are on in a board room)."""
+        self._presence = dict(presence) if presence is not None else None
+        entry = self.awareness.set_local(self._presence)
+        if self._channel is not None:
+            with contextlib.suppress(TransportError):
+                await self._send(AwarenessMessage((entry,)), self._channel)
+
+    async def save(self) -> None:
+        """Persist the merged state now; what the server merged in is applied and shared."""
+        if self._persist is None:
+            raise UsageError("this participant has no persist callback")
+        state = self.state()
+        stored = await self._persist(state)
+        self._saved_vector = ydesc.state_vector(state)
+        before = self.doc.get_state()
+        ydesc.load(stored, self.doc)
+        extra = self.doc.get_update(before)
+        if extra != _EMPTY_UPDATE:
+            self._saved_vector = ydesc.state_vector(self.state())
+            await self._send_update(extra)
+            await self._notify(TextChanged(self.text, ()))
+
+    async def _send_update(self, update: bytes) -> None:
+        channel = self._channel
+        if channel is None or not self._connected.is_set():
+            return  # kept in the document: the full-state step 2 of the next join sends it
+        try:
+            await self._send(SyncUpdate(update), channel)
+        except PayloadTooLargeError:
+            raise
+        except MskError:
+            pass  # the read loop sees the drop; the next join's step 2 carries the update
+
+    # --- wire -------------------------------------------------------------------------
+    async def _send(self, message: Message, channel: Channel) -> None:
+        data = encode_message(message)
+        if len(data) + _FRAME_OVERHEAD > RELAY_MAX_FRAME:
+            raise PayloadTooLargeError(413, "PAYLOAD_TOO_LARGE", "relay message over 1 MiB")
+        frame = seal_relay_frame(self._key, self.room, data)
+        async with self._send_lock:
+            await channel.send(frame)
+
+    async def _join(self, channel: Channel) -> None:
+        await self._send(SyncStep1(self.doc.get_state()), channel)
+        await self._send(SyncStep2(self.doc.get_update()), channel)
+        if self.awareness.local_state is not None:
+            await self._send(AwarenessMessage(tuple(self.awareness.entries([self.awareness.client_id]))), channel)
+        await self._send(QueryAwareness(), channel)
+
+    async def _run(self) -> None:
+        failures = 0
+        while not self._stopping.is_set():
+            error: MskError | None = None
+            try:
+                channel = await self._connect()
+            except MskError as exc:
+                error = exc
+            else:
+                self._channel = channel
+                try:
+                    await self._join(channel)
+                    failures = 0
+                    self._connected.set()
+                    await self._notify(ConnectionChanged(True))
+                    await self._read_loop(channel)
+                except MskError as exc:
+                    error = exc
+                finally:
+                    self._connected.clear()
+                    self._channel = None
+                    with contextlib.suppress(MskError):
+                        await channel.close()
+                change = self.awareness.forget_remote()
+                if not self._stopping.is_set():
+                    await self._notify(ConnectionChanged(False, error))
+                    if change:
+                        await self._notify(self._presence_event(change))
+            if self._stopping.is_set():
+                return
+            failures += 1
+            if error is not None and (is_fatal(error) or failures > self._max_failures):
+                self.error = error
+                await self._notify(ConnectionChanged(False, error))
+                return
+            low, high = self._backoff
+            delay = min(high, low * 2 ** (failures - 1)) * random.uniform(0.5, 1.0)
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._stopping.wait(), delay)
+
+    async def _read_loop(self, channel: Channel) -> None:
+        while True:
+            frame = await channel.recv()
+            try:
+                message = decode_message(open_relay_frame(self._key, self.room, frame))
+            except ProtocolError:
+                # Not sealed for this room with this key, or not y-protocols: ignore it.
+                self.frames_dropped += 1
+                await self._notify()
+                continue
+            await self._handle(message, channel)
+
+    async def _handle(self, message: Message, channel: Channel) -> None:
+        if isinstance(message, SyncStep1):
+            try:
+                reply = self.doc.get_update(message.state_vector)
+            except ValueError:
+                self.frames_dropped += 1
+                return
+            await self._send(SyncStep2(reply), channel)
+        elif isinstance(message, (SyncStep2, SyncUpdate)):
+            if message.update != _EMPTY_UPDATE:
+                self._incoming.append(message.update)
+                self._incoming_ready.set()
+        elif isinstance(message, AwarenessMessage):
+            change, reannounce = self.awareness.apply(message.entries)
+            if reannounce is not None:
+                await self._send(AwarenessMessage((reannounce,)), channel)
+            if change:
+                await self._notify(self._presence_event(change))
+        else:
+            entries = self.awareness.entries()
+            if entries:
+                await self._send(AwarenessMessage(tuple(entries)), channel)
+
+    def _presence_event(self, change: AwarenessChange) -> PresenceChanged:
+        return PresenceChanged(self.peers(), change.added, change.removed)
+
+    # --- applying remote updates --------------------------------------------------------
+    async def _apply_loop(self) -> None:
+        while True:
+            await self._incoming_ready.wait()
+            await self._drain_incoming()
+
+    async def _drain_incoming(self) -> None:
+        self._incoming_ready.clear()
+        batch, self._incoming = self._incoming, []
+        if not batch:
+            return
+        try:
+            update = batch[0] if len(batch) == 1 else merge_updates(*batch)
+            authors = self._authors(update)
+            before = self.text
+            self.doc.apply_update(update)
+        except ValueError:
+            self.frames_dropped += len(batch)
+            return
+        if self.text != before:
+            await self._notify(TextChanged(self.text, authors))
+        else:
+            await self._notify()
+
+    def _authors(self, update: bytes) -> tuple[str, ...]:
+        """Names (from awareness) of the clients whose new content `update` carries."""
+        mine = ydesc.decode_state_vector(self.doc.get_state())
+        theirs = ydesc.decode_state_vector(get_state(update))
+        names: list[str] = []
+        states = self.awareness.states()
+        for cid, clock in theirs.items():
+            if clock > mine.get(cid, 0) and cid != self.awareness.client_id:
+                user = states.get(cid, {}).get("user")
+                name = user.get("name") if isinstance(user, dict) else None
+                label = name if isinstance(name, str) and name else f"client {cid}"
+                if label not in names:
+                    names.append(label)
+        return tuple(names)
+
+    # --- awareness keep-alive -------------------------------------------------------------
+    async def _renew_loop(self) -> None:
+        while True:
+            await asyncio.sleep(self._renew_seconds)
+            channel = self._channel
+            if channel is not None and self._connected.is_set() and self.awareness.local_state is not None:
+                with contextlib.suppress(TransportError):
+                    await self._send(AwarenessMessage((self.awareness.renew(),)), channel)
+            change = self.awareness.expire()
+            if change:
+                await self._notify(self._presence_event(change))
