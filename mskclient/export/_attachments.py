@@ -41,6 +41,7 @@ def save_attachments(
 ) -> ExportResult:
     """Decrypt every attachment into `directory` (one file each, `<id>-<safe name>`).
 
+    Attachments whose file key did not decrypt (already reported) are skipped.
     Returns the tree with `file` set (relative to `relative_to`, the export's own directory,
     when given) so the writers can link to the saved files.
     """
@@ -48,6 +49,8 @@ def save_attachments(
     def save(attachment: ExportAttachment) -> ExportAttachment:
         if on_file is not None:
             on_file(attachment)
+        if attachment.file_key is None:  # its key did not decrypt: already in the failures, nothing to open
+            return attachment
         path = directory / safe_name(attachment.name, prefix=attachment.id, fallback="attachment")
         assert path.parent == directory
         with atomic_open(path) as sink:

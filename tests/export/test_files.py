@@ -158,3 +158,13 @@ def test_attachment_streaming_uses_constant_memory(tmp_path: Path) -> None:
         tracemalloc.stop()
     assert peak < 1024 * 1024, peak
     assert (tmp_path / "files" / "cattach001-big.bin").read_bytes() == source.read_bytes()
+
+
+def test_attachment_whose_key_did_not_decrypt_is_skipped(built: Built, keys: AccountKeys, tmp_path: Path) -> None:
+    attachment = built.card("c2")["attachments"][0]
+    attachment["encFileKey"] = built.card("c2")["encTitle"]  # moved from another field: does not open
+    result = save_attachments(decrypt_document(built.document, keys), tmp_path, _fetch_from(built.blobs))
+    assert _files(tmp_path) == []
+    assert [(f.entity, f.field) for f in result.failures] == [("attachment", "encFileKey")]
+    (saved,) = result.boards[0].columns[0].cards[1].attachments
+    assert saved.file is None and saved.name == "../../etc/pässwd"
