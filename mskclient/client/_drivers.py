@@ -11,8 +11,10 @@ from __future__ import annotations
 
 import asyncio
 import time
+import urllib.request
 from collections.abc import Awaitable, Callable, Coroutine, Iterable
 from dataclasses import dataclass
+from http.cookiejar import Cookie, CookieJar, DefaultCookiePolicy
 from http.cookies import CookieError, SimpleCookie
 from types import TracebackType
 from typing import Any, Concatenate, Generic, ParamSpec, Self, TypeVar
@@ -40,6 +42,20 @@ def _base_url(server: str) -> str:
     if not server.startswith(("http://", "https://")):
         raise UsageError(f"server must be an http(s) URL: {server!r}")
     return server + API_PREFIX
+
+
+class _NoCookies(DefaultCookiePolicy):
+    """httpx keeps no cookie jar of its own: `Core.token` is the one session cookie, sent explicitly."""
+
+    def set_ok(self, cookie: Cookie, request: urllib.request.Request) -> bool:
+        return False
+
+    def return_ok(self, cookie: Cookie, request: urllib.request.Request) -> bool:
+        return False
+
+
+def _no_jar() -> CookieJar:
+    return CookieJar(policy=_NoCookies())
 
 
 def _cookies(headers: httpx.Headers) -> dict[str, str]:
@@ -195,7 +211,7 @@ class Client(_Base):
         timeout: float = _DEFAULT_TIMEOUT,
     ) -> None:
         super().__init__(server, token=token, email=email, pacer=pacer, trust=trust)
-        self._http = httpx.Client(base_url=self.base_url, transport=transport, timeout=timeout)
+        self._http = httpx.Client(base_url=self.base_url, transport=transport, timeout=timeout, cookies=_no_jar())
 
     def __enter__(self) -> Self:
         return self
@@ -365,7 +381,7 @@ class AsyncClient(_Base):
         timeout: float = _DEFAULT_TIMEOUT,
     ) -> None:
         super().__init__(server, token=token, email=email, pacer=pacer, trust=trust)
-        self._http = httpx.AsyncClient(base_url=self.base_url, transport=transport, timeout=timeout)
+        self._http = httpx.AsyncClient(base_url=self.base_url, transport=transport, timeout=timeout, cookies=_no_jar())
         self._slots: asyncio.Semaphore | None = None
 
     async def __aenter__(self) -> Self:

@@ -17,6 +17,9 @@ def test_login_unlock_logout(sandbox_url: str, alice: Account) -> None:
         user = device.login(alice.email.upper() + "  ", PASSWORD)  # email normalised
         assert user.email == alice.email and device.has_keys
         token = device.token
+        device.core.token = None  # httpx keeps no cookie of its own: without the token, no session
+        with pytest.raises(AuthError):
+            device.me()
     with Client(sandbox_url, token=token, email=alice.email, pacer=Pacer.unlimited()) as resumed:
         assert not resumed.has_keys
         resumed.unlock(PASSWORD)
