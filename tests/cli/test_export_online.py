@@ -166,3 +166,38 @@ def test_big_boards_use_one_bulk_read(sandbox_url: str, config_dir: Path, tmp_pa
     assert doc is not None and [len(c["cards"]) for c in doc["boards"][0]["columns"]] == [31]
     forced, _ = _export(user, tmp_path / "cards", "Groß", "--via", "cards")
     assert forced["read"] == "cards" and forced["requests"] > 31 + 5
+
+
+def test_truncated_attachment_leaves_nothing(sandbox_url: str, config_dir: Path, tmp_path: Path) -> None:
+    """A server that cuts an attachment short: the export fails clearly and writes no file at all."""
+    from mskclient._profile import field as spec
+    from mskclient.crypto import FileKey, encrypt_field, encrypt_file, wrap_file_key
+
+    user = new_user(sandbox_url, config_dir, "trunc")
+    with Client(sandbox_url, pacer=Pacer.unlimited()) as client:
+        client.login(user.email, PASSWORD)
+        board = client.create_board(client.create_workspace("W").id, "B")
+        card = client.create_card(client.create_column(board.id, "C").id, "K")
+        bk, fk = client.board_key(board.id), FileKey.generate()
+        cipher = io.BytesIO()
+        encrypt_file(fk, io.BytesIO(ATTACHMENT), cipher)
+        meta = {
+            "encName": str(encrypt_field(bk, b"cut.txt", spec("attachment", "encName"))),
+            "encMime": str(encrypt_field(bk, b"text/plain", spec("attachment", "encMime"))),
+            "encFileKey": str(wrap_file_key(bk, fk)),
+            "size": len(ATTACHMENT),
+        }
+        truncated = cipher.getvalue()[: 24 + 65536 + 17 + 100]
+
+        def upload() -> Generator[Request, Response, None]:
+            yield Request("POST", f"/cards/{card.id}/attachments", files={
+                "meta": (None, json.dumps(meta), "application/json"),
+                "file": ("x", truncated, "application/octet-stream"),
+            })  # fmt: skip
+
+        client.run(upload())
+    out, files = tmp_path / "out", tmp_path / "files"
+    for via in ("cards", "export"):
+        ran = user("export", "B", "--attachments", str(files), "--out", str(out), "--via", via, ok=False)
+        assert ran.code == 8 and "attachment" in ran.err
+        assert not out.exists() and (not files.exists() or list(files.iterdir()) == [])
