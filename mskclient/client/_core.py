@@ -1251,9 +1251,13 @@ class Core:
 
 def _recovery_keys(rk: RecoveryKey, step1: Obj) -> AccountKeys:
     """The account keys from recovery step 1: encRecoveryBlob → userKey → encPrivateKey."""
-    user_key = UserKey(decrypt_field(rk, step1.raw("encRecoveryBlob"), spec("user", "encRecoveryBlob")))
-    secret = decrypt_field(user_key, step1.raw("encPrivateKey"), spec("user", "encPrivateKey"))
-    return AccountKeys(user_key, KeyPair.from_secret(secret))
+    user_key = decrypt_field(rk, step1.raw("encRecoveryBlob"), spec("user", "encRecoveryBlob"))
+    try:
+        key = UserKey(user_key)
+        secret = decrypt_field(key, step1.raw("encPrivateKey"), spec("user", "encPrivateKey"))
+        return AccountKeys(key, KeyPair.from_secret(secret))
+    except ValueError:
+        raise ProtocolError("recovery: the recovered user key or private key has the wrong length") from None
 
 
 def _delivery(obj: Obj) -> Delivery:

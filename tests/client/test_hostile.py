@@ -208,3 +208,33 @@ def test_unwritable_target_is_a_usage_error(victim: Account, board: dict[str, An
     with pytest.raises(UsageError, match="cannot write"):
         victim.client.save_attachment(attachment.id, tmp_path / "dir")  # a directory is no file
     assert [p.name for p in tmp_path.iterdir()] == ["dir"] and not list((tmp_path / "dir").iterdir())
+
+
+def test_login_answer_with_a_foreign_public_key(sandbox_url: str, victim: Account, hostile: HostileTransport) -> None:
+    """The server pairs our encrypted private key with another public key: refused, no keys kept."""
+    attacker = b64u_encode(KeyPair.generate().public)
+
+    def swap_key(answer: dict[str, Any]) -> dict[str, Any]:
+        answer["user"]["publicKey"] = attacker
+        return answer
+
+    hostile.edit = json_edit("/auth/login", swap_key, method="POST")
+    with Client(sandbox_url, transport=hostile, pacer=Pacer.unlimited()) as fresh:
+        with pytest.raises(ProtocolError, match="publicKey"):
+            fresh.login(victim.email, PASSWORD)
+        assert not fresh.has_keys
+
+
+def test_tampered_recovery_material(sandbox_url: str, victim: Account, hostile: HostileTransport) -> None:
+    """Step 1 answered with a blob that does not open under our recovery key: DecryptionError, nothing sent."""
+
+    def tamper(answer: dict[str, Any]) -> dict[str, Any]:
+        return (
+            answer if "challengeId" not in answer else {**answer, "encRecoveryBlob": _flip(answer["encRecoveryBlob"])}
+        )
+
+    hostile.edit = json_edit("/auth/recovery", tamper, method="POST")
+    hostile.seen.clear()
+    with Client(sandbox_url, transport=hostile, pacer=Pacer.unlimited()) as fresh, pytest.raises(DecryptionError):
+        fresh.recover(victim.email, victim.recovery_key, "never used")
+    assert hostile.seen.count(("POST", "/api/auth/recovery")) == 1  # step 2 was never sent
