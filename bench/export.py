@@ -1,0 +1,127 @@
+"""Export benchmark (issue 4 acceptance): a 2,000-card board, decrypted JSON export.
+
+Run as `python bench/export.py [--cards N] [--repeat R]`.  The sandbox runs in a child process
+(limits lifted, a file database) so this process's memory is the client's alone.  Each card has
+2 comments and a 3-item checklist.  Measured here, best of R runs each:
+
+* fetch: the same data read without decrypting (`GET /me/export`, parsed and written as JSON);
+* export: `msk export BOARD --format json` work (plan, read, decrypt every field, Yjs → Markdown,
+  write the decrypted JSON atomically), the number of requests, and the decryption share;
+* peak memory: tracemalloc peak of one export (Python allocations) and ru_maxrss of this process;
+* per-card reads for comparison (what the exporter avoids by choosing one bulk read).
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import resource
+import tempfile
+import time
+import tracemalloc
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from mskclient import AsyncClient, Client, Pacer
+from mskclient.crypto import uses_native
+from mskclient.export import atomic_write_text, decrypt_document, write_export
+from mskclient.export._online import export_online
+from mskclient.sandbox import Sandbox, SandboxConfig
+
+PASSWORD = "bench password ✓"
+EMAIL = "bench@example.org"
+
+
+async def seed(url: str, cards: int) -> str:
+    """Register, then build the board through the real API (concurrent writes); returns its id."""
+    async with AsyncClient(url, pacer=Pacer.unlimited()) as client:
+        await client.register(EMAIL, PASSWORD)
+        ws = await client.create_workspace("Bench")
+        board = await client.create_board(ws.id, "2000 cards", "A board for the export benchmark.")
+        await client.create_board(ws.id, "Another board")
+        columns = [await client.create_column(board.id, f"Column {i}") for i in range(5)]
+
+        async def one(i: int) -> None:
+            card = await client.create_card(
+                columns[i % 5].id, f"Card {i} — ünïcödé", f"## Card {i}\n\nSome *Markdown* text.\n", board_id=board.id
+            )
+            await client.add_comment(card.id, f"First comment on {i}")
+            await client.add_comment(card.id, f"Second comment on {i} 👍")
+            checklist = await client.add_checklist(card.id, "Steps")
+            for j in range(3):
+                await client.add_item(checklist.id, f"Step {j}", done=j == 0, board_id=board.id)
+
+        await client.gather(one(i) for i in range(cards))
+        return board.id
+
+
+def best(repeat: int, run: Callable[[], Any]) -> tuple[float, Any]:
+    times, result = [], None
+    for _ in range(repeat):
+        start = time.perf_counter()
+        result = run()
+        times.append(time.perf_counter() - start)
+    return min(times), result
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--cards", type=int, default=2000)
+    parser.add_argument("--repeat", type=int, default=3)
+    args = parser.parse_args()
+    with tempfile.TemporaryDirectory(prefix="msk-bench-") as tmp:
+        out = Path(tmp) / "out"
+        config = SandboxConfig(db_path=str(Path(tmp) / "bench.db")).lift_limits()
+        with Sandbox(config, process=True) as url:
+            start = time.perf_counter()
+            board_id = asyncio.run(seed(url, args.cards))
+            seeded = time.perf_counter() - start
+            with Client(url, pacer=Pacer.unlimited()) as client:
+                client.login(EMAIL, PASSWORD)
+                client.board_key(board_id)  # warm the key cache: both paths then start equal
+
+                def fetch() -> int:
+                    document = client.export_me()
+                    atomic_write_text(out / "raw.json", json.dumps(document, ensure_ascii=False))
+                    return len(document["workspaces"][0]["boards"][0]["cards"])
+
+                def export(via: str = "export") -> tuple[int, int]:
+                    online = export_online(client, boards=[board_id], strategy=via)
+                    assert online.strategy == "export" and not online.result.failures
+                    write_export(online.result, "json", out)
+                    return online.requests, sum(len(c.cards) for c in online.result.boards[0].columns)
+
+                t_fetch, fetched = best(args.repeat, fetch)
+                t_export, (requests, exported) = best(args.repeat, export)
+                document = client.export_me()
+                keys = client.core.keys
+                t_decrypt, _ = best(args.repeat, lambda: decrypt_document(document, keys, boards=[board_id]))
+                t_auto, (auto_requests, _) = best(args.repeat, lambda: export("auto"))
+                tracemalloc.start()
+                export()
+                peak = tracemalloc.get_traced_memory()[1]
+                tracemalloc.stop()
+                before = client.requests
+                t_cards, _ = best(1, lambda: export_online(client, boards=[board_id], strategy="cards"))
+                card_requests = client.requests - before
+            size = (out / "export.json").stat().st_size
+    assert fetched == exported == args.cards
+    print(f"cards: {args.cards} (2 comments, 3 checklist items each); seeded in {seeded:.1f} s")
+    print(f"native batch decryption: {uses_native()}")
+    print(f"fetch without decrypting (GET /me/export + JSON write): {t_fetch * 1000:.0f} ms")
+    print(f"decrypted JSON export: {t_export * 1000:.0f} ms, {requests} requests, {size / 1e6:.1f} MB written")
+    print(f"  of which decrypting the board (batch open + Yjs → Markdown): {t_decrypt * 1000:.0f} ms")
+    print(f"ratio export / fetch: {t_export / t_fetch:.2f} (decryption adds {100 * (t_export / t_fetch - 1):.0f} %)")
+    print(f"peak Python memory during an export (tracemalloc): {peak / 1e6:.1f} MB")
+    print(f"max RSS of this process: {resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024:.0f} MB")
+    print(
+        f"`msk export BOARD` (auto: resolve names, choose, read, decrypt, write): {t_auto * 1000:.0f} ms, "
+        f"{auto_requests} requests"
+    )
+    print(f"per-card reads instead: {t_cards * 1000:.0f} ms, {card_requests} requests")
+
+
+if __name__ == "__main__":
+    main()
