@@ -122,6 +122,9 @@ def totp_uri(secret: str, email: str) -> str:
     return f"otpauth://totp/{label}?{query}"
 
 
+_PRUNE_EVERY = 10_000
+
+
 class RateLimiter:
     """Sliding-window log per (group, key); groups missing from `limits` are not limited.
 
@@ -131,6 +134,13 @@ class RateLimiter:
     def __init__(self, limits: Mapping[str, tuple[int, int]]) -> None:
         self._limits = dict(limits)
         self._hits: dict[tuple[str, str], deque[float]] = {}
+        self._calls = 0
+
+    def _prune(self, now: float) -> None:
+        """Forget keys whose whole window has passed, so the map does not grow forever."""
+        for (group, key), hits in list(self._hits.items()):
+            if not hits or hits[-1] <= now - self._limits[group][1]:
+                del self._hits[(group, key)]
 
     def hit(self, group: str, key: str, now: float) -> int | None:
         """Record one request; None if allowed, else the seconds to wait (Retry-After)."""
@@ -138,6 +148,9 @@ class RateLimiter:
         if rule is None:
             return None
         limit, window = rule
+        self._calls += 1
+        if self._calls % _PRUNE_EVERY == 0:
+            self._prune(now)
         hits = self._hits.setdefault((group, key), deque())
         while hits and hits[0] <= now - window:
             hits.popleft()

@@ -60,8 +60,15 @@ class Sandbox:
         self._server: object | None = None
         self._thread: threading.Thread | None = None
         self._child: subprocess.Popen[str] | None = None
-        if process and (self.config.db_path == ":memory:" or not isinstance(self.config.clock, SystemClock)):
-            raise UsageError("a sandbox process needs a database file and the system clock")
+        if process and (
+            self.config.db_path == ":memory:"
+            or not isinstance(self.config.clock, SystemClock)
+            or self.config.server_secret is not None
+            or self.config.log_path is not None
+        ):
+            raise UsageError(
+                "a sandbox process needs a database file and the system clock; its server secret is the database's"
+            )
 
     @property
     def app(self) -> object:

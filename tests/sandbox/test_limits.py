@@ -69,3 +69,28 @@ def test_lift_limits_turns_everything_off() -> None:
         "mutation": (60, 60),
         "read": (600, 60),
     }
+
+
+def test_limiter_window_slides_and_forgets_idle_keys() -> None:
+    from mskclient.sandbox._security import RateLimiter
+
+    limiter = RateLimiter({"read": (2, 10)})
+    assert limiter.hit("read", "a", 0.0) is None
+    assert limiter.hit("read", "a", 5.0) is None
+    assert limiter.hit("read", "a", 6.0) == 4
+    assert limiter.hit("read", "a", 10.5) is None  # the hit at 0 left the window
+    assert limiter.hit("other", "a", 0.0) is None  # unlimited group
+    for i in range(10_000):
+        limiter.hit("read", f"user{i}", 100.0)
+    assert len(limiter._hits) <= 10_000
+    limiter._prune(1000.0)
+    assert limiter._hits == {}
+
+
+def test_process_sandbox_refuses_what_it_cannot_pass_on() -> None:
+    from mskclient._errors import UsageError
+
+    with pytest.raises(UsageError):
+        Sandbox(SandboxConfig(), process=True)
+    with pytest.raises(UsageError):
+        Sandbox(SandboxConfig(db_path="x.db", server_secret=b"s" * 32), process=True)

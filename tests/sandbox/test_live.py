@@ -1,0 +1,79 @@
+"""The HTTP app and the realtime engine together: SSE live ticks behind board access, relay
+tickets issued by the app, sockets closed with 4403 when a member is removed."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from collections.abc import Callable
+
+import httpx
+import pytest
+import websockets
+
+from ._helpers import Board, User, error
+
+
+async def _first_tick(
+    user: User, board: Board, headers: dict[str, str] | None = None, then: Callable[[], object] | None = None
+) -> dict[str, object]:
+    """The first event of the board's live stream; `then` runs once the stream is open."""
+    cookies = {"msk_session": user.http.cookies["msk_session"]}
+    async with (
+        httpx.AsyncClient(base_url=user.url + "/api", cookies=cookies, timeout=10) as http,
+        http.stream("GET", f"/boards/{board.id}/live", headers=headers) as stream,
+    ):
+        assert stream.status_code == 200
+        assert stream.headers["content-type"].startswith("text/event-stream")
+        if then is not None:
+            await asyncio.to_thread(then)
+        event: dict[str, str] = {}
+        async for line in stream.aiter_lines():
+            if line.startswith(("id:", "event:", "data:")):
+                key, _, value = line.partition(":")
+                event[key] = value.strip()
+            elif not line and "data" in event:
+                return {"id": event["id"], "event": event["event"], "data": json.loads(event["data"])}
+    raise AssertionError("stream ended without an event")
+
+
+def test_sse_live_ticks_and_resumption(board: Board) -> None:
+    alice = board.owner
+    made: list[dict[str, object]] = []
+    tick = asyncio.run(
+        asyncio.wait_for(_first_tick(alice, board, then=lambda: made.append(alice.card(board.column, board.bk))), 20)
+    )
+    assert tick["event"] == "tick"
+    data = tick["data"]
+    assert isinstance(data, dict) and data["verb"] == "CARD_CREATED" and data["cardId"] == made[0]["id"]
+    assert data["boardId"] == board.id and data["actorId"] == alice.id
+    later = alice.card(board.column, board.bk)
+    resumed = asyncio.run(asyncio.wait_for(_first_tick(alice, board, {"Last-Event-ID": str(tick["id"])}), 20))
+    assert isinstance(resumed["data"], dict) and resumed["data"]["cardId"] == later["id"]
+
+
+def test_sse_needs_access(board: Board, bob: User) -> None:
+    error(bob.http.get(f"/boards/{board.id}/live"), 404)
+    error(httpx.get(f"{board.owner.url}/api/boards/{board.id}/live"), 401)
+
+
+@pytest.mark.parametrize("how", ["removed", "deleted account"])
+def test_removing_a_member_closes_their_sockets_4403(board: Board, bob: User, how: str) -> None:
+    alice = board.owner
+    assert alice.invite(board.ws, board.wk, bob).status_code == 201
+    ticket = bob.http.post("/auth/ws-ticket", json={"room": f"board:{board.id}"}).json()["ticket"]
+    ws_url = alice.url.replace("http", "ws", 1) + f"/api/ws?t={ticket}"
+
+    async def run() -> int | None:
+        async with websockets.connect(ws_url, open_timeout=10) as ws:
+            remover = (
+                alice.http.delete(f"/workspaces/{board.ws}/members/{bob.id}")
+                if how == "removed"
+                else bob.http.delete("/me")
+            )
+            assert remover.status_code == 204
+            with pytest.raises(websockets.ConnectionClosed):
+                await asyncio.wait_for(ws.recv(), 10)
+            return ws.close_code
+
+    assert asyncio.run(run()) == 4403
