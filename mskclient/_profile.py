@@ -260,5 +260,5 @@ WEBHOOK_EVENTS: Final = (
 # --- Export (issue 4 item 7) --------------------------------------------------------------
 #: profile choice: `msk export BOARD…` reads per board and per card only when that needs at
 #: most this many read requests (a few % of the per-minute read limit, so no waiting) and the
-#: boards are not all of the account's; otherwise one `GET /me/export` read serves them all.
+#: boards are less than half of the account's; otherwise one `GET /me/export` read serves them all.
 EXPORT_PER_CARD_BUDGET: Final = 30

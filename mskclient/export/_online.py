@@ -4,8 +4,8 @@ Two ways to read, chosen by cost under the read limit (issue 4 item 7):
 - one `GET /me/export` (1 request, but it carries every board of the account), or
 - per-board and per-card reads (5 per board + 1 per workspace + 1 per card that has
   comments, checklists or attachments).
-`auto` reads per card only when that plan needs at most `EXPORT_PER_CARD_BUDGET` reads
-and the boards are not all the account has; otherwise one bulk read serves everything.
+`auto` reads per card only when the chosen boards are less than half of the account's and
+that plan needs at most `EXPORT_PER_CARD_BUDGET` reads; otherwise one bulk read serves.
 Both paths feed the same `decrypt_board`, so marking of undecryptable fields is identical.
 """
 
@@ -80,12 +80,15 @@ def export_online(
     listings: dict[str, list[Mapping[str, Any]]] = {}
     if not bulk:
         chosen, total = _plan(client, boards, step)
+        # half the account or more: the bulk read carries little else, skip listing the cards
+        bulk = strategy == "auto" and 2 * len(chosen) >= total
+    if not bulk:
         for board_id in chosen:
             step(f"listing cards of {board_id}")
             listings[board_id] = [obj(c, "card") for c in _list(_get(client, "/boards/{}/cards", board_id), "cards")]
         detail = sum(1 for cards in listings.values() for c in cards if _has_children(c))
         reads = _PER_BOARD_READS * len(chosen) + detail + len(chosen)
-        bulk = strategy == "auto" and (reads > EXPORT_PER_CARD_BUDGET or len(chosen) == total)
+        bulk = strategy == "auto" and reads > EXPORT_PER_CARD_BUDGET
     if bulk:
         step("reading /me/export")
         document = client.export_me()

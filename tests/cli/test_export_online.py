@@ -158,11 +158,13 @@ def test_big_boards_use_one_bulk_read(sandbox_url: str, config_dir: Path, tmp_pa
         ws = client.create_workspace("W")
         big = client.create_board(ws.id, "Groß")
         client.create_board(ws.id, "Klein")
+        client.create_board(ws.id, "Klein 2")  # so "Groß" is a third of the account: the card count decides
         column = client.create_column(big.id, "Spalte")
         for i in range(31):
             client.add_comment(client.create_card(column.id, f"Karte {i}").id, f"Kommentar {i}")
     summary, doc = _export(user, tmp_path, "Groß")
     assert summary["read"] == "export" and summary["cards"] == 31 and summary["requests"] < 10
+    assert _export(user, tmp_path / "k", "Klein", "Klein 2")[0]["read"] == "export"  # two thirds of the account
     assert doc is not None and [len(c["cards"]) for c in doc["boards"][0]["columns"]] == [31]
     forced, _ = _export(user, tmp_path / "cards", "Groß", "--via", "cards")
     assert forced["read"] == "cards" and forced["requests"] > 31 + 5
