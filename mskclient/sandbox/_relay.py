@@ -182,7 +182,7 @@ class Relay:
                 return
             if peer.closing:
                 continue
-            for other in self._rooms.get(peer.room, ()):
+            for other in list(self._rooms.get(peer.room, ())):
                 if other is peer:
                     continue
                 if other.queue.qsize() >= MAX_QUEUED_FRAMES:

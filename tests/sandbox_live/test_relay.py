@@ -18,6 +18,7 @@ from mskclient._profile import (
     RELAY_MAX_FRAME,
     TICKET_TTL_SECONDS,
 )
+from mskclient.sandbox import _relay
 
 from ._harness import Engine
 
@@ -206,3 +207,21 @@ async def test_frames_arrive_in_the_order_they_were_sent(engine: Engine, board: 
     assert received == frames
     await alice.close()
     await bob.close()
+
+
+@pytest.mark.parametrize("engine", ["file"], indirect=True)  # the database plays no part here
+async def test_a_peer_that_stops_reading_is_dropped_without_holding_up_the_room(
+    engine: Engine, board: Board, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(_relay, "MAX_QUEUED_FRAMES", 8)
+    sender = await join(engine, ALICE, board.card_room)
+    reader = await join(engine, BOB, board.card_room)
+    url = engine.ws_url(engine.ticket(CAROL, board.card_room))
+    stalled = await connect(url, max_size=None, max_queue=1, open_timeout=TIMEOUT)
+    for _ in range(100):  # 25 MiB: more than the socket buffers of the peer that stopped reading
+        frame = secrets.token_bytes(256 * 1024)
+        await sender.send(frame)
+        assert await recv(reader) == frame
+    assert await close_code(stalled) == _relay._CLOSE_OVERLOADED
+    await sender.close()
+    await reader.close()

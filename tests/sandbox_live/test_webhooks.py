@@ -3,15 +3,19 @@ dead letter, requeue, and what is not retried."""
 
 from __future__ import annotations
 
+import asyncio
 import json
 import socket
 from collections.abc import Iterator
+from dataclasses import replace
 
 import pytest
 
 from mskclient._errors import NotFoundError
 from mskclient._profile import WEBHOOK_RETRY_SCHEDULE, is_valid_delivery_id
 from mskclient.crypto import verify_webhook_signature
+from mskclient.sandbox._config import ManualClock
+from mskclient.sandbox._realtime import Realtime
 
 from ._harness import Engine, Receiver, receiver
 
@@ -156,3 +160,22 @@ async def test_a_webhook_switched_off_before_the_retry_dead_letters_it(
 async def test_requeue_of_an_unknown_delivery_is_not_found(engine: Engine) -> None:
     with pytest.raises(NotFoundError):
         engine.realtime.requeue("01JZZZZZZZZZZZZZZZZZZZZZZZ")
+
+
+async def test_two_engines_on_one_database_send_each_delivery_once(
+    engine: Engine, board: str, hook: tuple[Receiver, str]
+) -> None:
+    """Two sandbox processes share the database: each delivery is claimed by one worker only."""
+    receiver_, url = hook
+    engine.webhook(board, url, ["CARD_UPDATED"])
+    other = Realtime(replace(engine.config, clock=ManualClock(engine.clock.time())))
+    await other.start()
+    try:
+        for n in range(30):
+            event = engine.event(board, "CARD_UPDATED", f"ccard{n:05d}")
+            (engine.realtime if n % 2 else other).publish(event)
+        await asyncio.gather(*(rt.run_due_deliveries() for rt in (engine.realtime, other, engine.realtime, other)))
+    finally:
+        await other.stop()
+    cards = sorted(str(body["cardId"]) for body in received_bodies(receiver_))
+    assert cards == [f"ccard{n:05d}" for n in range(30)]
