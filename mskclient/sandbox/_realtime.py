@@ -85,6 +85,7 @@ class Realtime:
         self._wake = asyncio.Event()
         self._wake.set()  # deliveries left pending by an earlier run
         self._worker = asyncio.create_task(self._work(), name="msk-realtime-worker")
+        self._worker.add_done_callback(_report_crash)
 
     async def stop(self) -> None:
         """End the SSE streams, close the sockets (1001), stop the worker, close everything.
@@ -200,3 +201,9 @@ class Realtime:
             except (sqlite3.Error, UsageError) as exc:
                 # A busy or vanished database must not kill the worker; the next round retries.
                 _log.warning("realtime worker round failed: %s", exc)
+
+
+def _report_crash(task: asyncio.Task[None]) -> None:
+    """Say at once (not at garbage collection) that the worker died of an unexpected error."""
+    if not task.cancelled() and task.exception() is not None:
+        _log.error("realtime worker stopped: %r; webhooks are no longer delivered", task.exception())

@@ -27,7 +27,7 @@ from .._profile import (
 )
 from ._webhooks import retry_async
 
-__all__ = ["Relay"]
+__all__ = ["MAX_QUEUED_FRAMES", "Relay", "is_member", "room_board"]
 
 _log = logging.getLogger("mskclient.sandbox")
 

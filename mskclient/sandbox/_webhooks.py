@@ -1,9 +1,11 @@
 """Webhook deliveries of the sandbox: signed POSTs, retries on the profile's schedule, dead letter.
 
 Every timestamp comes from the sandbox clock, so tests drive the whole retry schedule by
-advancing a `ManualClock` and calling `Deliveries.run_due()`; nothing here sleeps.
-Rows are claimed with a lease (an UPDATE guarded on `next_attempt_at`) so two sandbox
+advancing a `ManualClock` and calling `Deliveries.run_due()`; no schedule waits on the wall
+clock.  Rows are claimed with a lease (an UPDATE guarded on `next_attempt_at`) so two sandbox
 processes sharing one database never send the same attempt twice.
+
+Also home of the engine's small SQLite helpers (transactions, waiting out contention).
 """
 
 from __future__ import annotations
