@@ -22,8 +22,30 @@ from ._protocol import (
     encode_awareness_update,
     encode_message,
 )
+from ._session import (
+    AsyncCardClient,
+    CardClient,
+    aedit_description,
+    edit_description,
+    open_board,
+    open_card,
+    presence_for,
+    relay_connector,
+    user_color,
+    ws_url,
+)
 
 __all__ = [
+    "AsyncCardClient",
+    "CardClient",
+    "aedit_description",
+    "edit_description",
+    "open_board",
+    "open_card",
+    "presence_for",
+    "relay_connector",
+    "user_color",
+    "ws_url",
     "Awareness",
     "AwarenessChange",
     "AwarenessEntry",
