@@ -192,18 +192,26 @@ def cards_edit(
     replace: tuple[str, str] | None,
     due_at: str | None,
 ) -> None:
-    """Edit safely: If-Match on the card version, re-read and merge on a conflict."""
+    """Edit safely: If-Match on the card version, re-read and merge on a conflict.
+
+    Description changes are minimal Yjs edits, so text someone is typing in a browser at
+    the same moment survives, and they reach live editors at once.
+    """
     transform = _transform(description_file, append, replace)
     if title is None and transform is None and due_at is None:
         raise UsageError("nothing to change: give --title, --due or a description option")
     r = Resolver(ctx.unlocked_client())
-    base = r.card(card, board)
-    kwargs: dict[str, Any] = {"title": title, "base": base}
-    if due_at is not None:
-        kwargs["due_at"] = due_at or None
+    c = r.card(card, board)
     if transform is not None:
-        kwargs["description"] = transform(base.description)
-    c = r.client.edit_card(base.id, **kwargs)
+        from ..live import edit_description  # imported here: it pulls in the WebSocket stack
+
+        # a minimal Yjs edit, saved with If-Match (merged on 409) and sent to anyone editing it live
+        c = edit_description(r.client, c.id, transform)
+    if title is not None or due_at is not None:
+        kwargs: dict[str, Any] = {"title": title, "base": c}
+        if due_at is not None:
+            kwargs["due_at"] = due_at or None
+        c = r.client.edit_card(c.id, **kwargs)
     _done(ctx, f"Updated card {c.title!r} ({c.id}) to version {c.version}", model_json(c))
 
 
