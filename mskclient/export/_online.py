@@ -20,7 +20,7 @@ from .._errors import UsageError
 from .._profile import EXPORT_PER_CARD_BUDGET, is_valid_id
 from ..client import Client, Request, Response
 from ..crypto import CIPHER_CHUNK_SIZE, StreamDecryptor, Where
-from ._decrypt import decrypt_board, members_by_id, obj, obj_list
+from ._decrypt import decrypt_board, members_by_id, obj, obj_list, valid_id
 from ._document import decrypt_document
 from ._select import resolve
 from ._tree import ExportAttachment, ExportResult
@@ -32,13 +32,13 @@ _HEADER_BYTES = 24
 _PER_BOARD_READS = 5  # board, columns, labels, milestones, cards list
 
 
-def _get(client: Client, template: str, *ids: str) -> Any:
+def _get(client: Client, template: str, *ids: str, params: Mapping[str, str] | None = None) -> Any:
     for value in ids:
         if not is_valid_id(value):
             raise UsageError(f"not a valid id: {value!r}")
 
     def flow() -> Generator[Request, Response, Any]:
-        response = yield Request("GET", template.format(*ids))
+        response = yield Request("GET", template.format(*ids), params=params)
         return response.json()
 
     return client.run(flow())
@@ -102,17 +102,20 @@ def export_online(
     for board_id in chosen:
         step(f"reading board {board_id}")
         board = obj(_get(client, "/boards/{}", board_id), "board")
-        ws_id = str(board.get("workspaceId"))
+        ws_id = valid_id(board, "workspaceId", "board")
+        assert ws_id is not None
         if ws_id not in members:
             members[ws_id] = members_by_id(_list(_get(client, "/workspaces/{}/members", ws_id), "members"))
         cards = []
         for card in listings[board_id]:
-            cards.append(obj(_get(client, "/cards/{}", str(card["id"])), "card") if _has_children(card) else card)
+            card_id = valid_id(card, "id", "card")
+            assert card_id is not None
+            cards.append(obj(_get(client, "/cards/{}", card_id), "card") if _has_children(card) else card)
         bundle = {
             "board": board,
             "columns": _get(client, "/boards/{}/columns", board_id),
             "labels": _get(client, "/boards/{}/labels", board_id),
-            "milestones": _get(client, "/boards/{}/milestones", board_id),
+            "milestones": _get(client, "/boards/{}/milestones", board_id, params={"archived": "1"}),
             "customFields": _get(client, "/boards/{}/custom-fields", board_id),
             "cards": cards,
         }

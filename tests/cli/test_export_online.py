@@ -39,6 +39,7 @@ def owner(sandbox_url: str, config_dir: Path) -> Iterator[tuple[User, Client, di
     card = client.create_card(todo.id, "Karte eins — ü", "# Titel\n\nText mit **fett**\n")
     client.add_label(card.id, label.id)
     client.set_milestone(card.id, milestone.id)
+    client.update_milestone(milestone.id, archived=True, board_id=a.id)  # still named in the export
     client.set_custom_field_value(card.id, field.id, "3")
     client.assign(card.id, client.core.user.id if client.core.user else "")
     client.add_comment(card.id, "erster Kommentar")
