@@ -22,6 +22,7 @@ __all__ = [
     "bad_request",
     "check_id",
     "error_response",
+    "json_object",
     "json_response",
     "no_content",
     "parse_body",
@@ -109,8 +110,17 @@ async def read_json(request: Request, limit: int) -> dict[str, Any]:
         data = json.loads(raw.decode("utf-8"), parse_constant=_no_constants)
     except (UnicodeDecodeError, json.JSONDecodeError, RecursionError):
         bad_request("body is not valid JSON")
+    return json_object(data)
+
+
+def json_object(data: Any) -> dict[str, Any]:
+    """`data` if it is a JSON object holding only encodable text (no lone surrogates)."""
     if not isinstance(data, dict):
         bad_request("body must be a JSON object")
+    try:
+        json.dumps(data, ensure_ascii=False).encode("utf-8")
+    except UnicodeEncodeError:
+        bad_request("body holds text that is not valid Unicode (lone surrogates)")
     return data
 
 

@@ -19,6 +19,7 @@ from ._http import (
     bad_request,
     check_id,
     error_response,
+    json_object,
     json_response,
     no_content,
     parse_body,
@@ -745,9 +746,7 @@ def upload(ctx: Ctx, id: str) -> Any:
         meta = json.loads(meta_text)
     except json.JSONDecodeError:
         bad_request("meta is not valid JSON")
-    if not isinstance(meta, dict):
-        bad_request("meta must be a JSON object")
-    body = parse_body(meta, _ATTACHMENT_META)
+    body = parse_body(json_object(meta), _ATTACHMENT_META)
     upload_file.file.seek(0)
     content = upload_file.file.read(ctx.shared.config.max_attachment + 1)
     if len(content) > ctx.shared.config.max_attachment:

@@ -30,6 +30,7 @@ def test_malformed_bodies(board: Board) -> None:
         (b"[" * 100000 + b"]" * 100000, "application/json", 400),
         (b'{"encTitle": "' + good.encode() + b'"}', "text/plain", 400),
         (b"encTitle=x", "application/x-www-form-urlencoded", 400),
+        (b'{"encTitle": "v1.\\ud800.abc"}', "application/json", 400),
     ]
     for body, ctype, status in cases:
         error(http.post(path, content=body, headers={"content-type": ctype}), status)
@@ -133,6 +134,9 @@ def test_bad_auth_bodies(url: str) -> None:
         ):
             error(http.post("/auth/login", json=body), 400)
         error(http.post("/auth/register", json={"email": "a@b.c", "authHash": "short"}), 400)
+        for path in ("/auth/login-init", "/auth/login", "/auth/recovery"):
+            lone = b'{"email": "\\ud800@example.org", "authHash": "\\udfff"}'
+            error(http.post(path, content=lone, headers={"content-type": "application/json"}), 400)
         error(http.post("/auth/recovery", json={"email": "a@b.c", "challengeId": "x"}), 400)
         error(
             http.post(

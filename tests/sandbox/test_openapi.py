@@ -15,6 +15,7 @@ import requests
 import schemathesis
 import yaml
 from hypothesis import HealthCheck, given, settings
+from schemathesis import GenerationMode
 from schemathesis.checks import not_a_server_error
 from schemathesis.specs.openapi.checks import (
     content_type_conformance,
@@ -88,12 +89,20 @@ def live() -> Iterator[dict[str, Any]]:
 CHECKS = [not_a_server_error, status_code_conformance, content_type_conformance, response_schema_conformance]
 
 
-@pytest.mark.parametrize(("method", "path"), OPERATIONS, ids=[f"{m} {p}" for m, p in OPERATIONS])
-def test_schemathesis(live: dict[str, Any], method: str, path: str) -> None:
+#: Negative cases (invalid bodies, parameters, ids) where an operation has something to negate.
+CASES = [(m, p, GenerationMode.POSITIVE) for m, p in OPERATIONS] + [
+    (m, p, GenerationMode.NEGATIVE)
+    for m, p in OPERATIONS
+    if {"parameters", "requestBody"} & set(SPEC["paths"][p][m.lower()])
+]
+
+
+@pytest.mark.parametrize(("method", "path", "mode"), CASES, ids=[f"{m} {p} {g.value}" for m, p, g in CASES])
+def test_schemathesis(live: dict[str, Any], method: str, path: str, mode: GenerationMode) -> None:
     operation = live["schema"][path][method]
     # Real ids (never for DELETE) so that many cases reach the handlers' success paths too.
     known = [value for prefix, value in live["real"].items() if path.startswith(prefix + "{id}")]
-    fixed = {"id": known[0]} if known and method != "DELETE" else None
+    fixed = {"id": known[0]} if known and method != "DELETE" and mode is GenerationMode.POSITIVE else None
     checks = CHECKS
     if path.startswith("/auth/webauthn/"):
         checks = CHECKS[1:]  # 501 by design: WebAuthn is not available in the sandbox
@@ -101,7 +110,7 @@ def test_schemathesis(live: dict[str, Any], method: str, path: str) -> None:
     @settings(
         max_examples=EXAMPLES, deadline=None, database=None, derandomize=True, suppress_health_check=list(HealthCheck)
     )
-    @given(case=operation.as_strategy(path_parameters=fixed, cookies=live["cookies"]))
+    @given(case=operation.as_strategy(mode, path_parameters=fixed, cookies=live["cookies"]))
     def fuzz(case: Any) -> None:
         response = case.call_and_validate(base_url=live["url"], session=live["session"], checks=checks, timeout=30)
         if checks is not CHECKS:
