@@ -34,8 +34,14 @@ from ._session import (
     user_color,
     ws_url,
 )
+from ._watch import BoardNames, SseParser, Tick, describe, watch
 
 __all__ = [
+    "BoardNames",
+    "SseParser",
+    "Tick",
+    "describe",
+    "watch",
     "AsyncCardClient",
     "CardClient",
     "aedit_description",
