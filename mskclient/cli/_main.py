@@ -38,6 +38,9 @@ _COMMANDS: dict[str, str] = {
     "unlock": "._account:unlock",
     "lock": "._account:lock",
     "2fa": "._account:two_factor",
+    "live": "._live:live",
+    "watch": "._live:watch_board",
+    "webhooks": "._live:webhooks",
 }
 
 

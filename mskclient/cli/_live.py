@@ -1,0 +1,372 @@
+"""`msk live`, `msk watch` and `msk webhooks`: live collaboration and board events from a terminal."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import difflib
+import json
+import sys
+import threading
+from collections.abc import Coroutine
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any, TypeVar
+
+import click
+
+from .._errors import MskError, ProtocolError, UsageError
+from .._profile import WEBHOOK_EVENTS, WEBHOOK_TOLERANCE_SECONDS
+from ..client import AsyncClient, Client
+from ..live import (
+    BoardNames,
+    ConnectionChanged,
+    Participant,
+    PresenceChanged,
+    TextChanged,
+    Tick,
+    describe,
+    open_board,
+    open_card,
+    presence_for,
+    watch,
+)
+from ..webhooks import Receiver, ReplayError, WebhookSignatureError
+from ._context import CliContext, global_options
+from ._resolve import Resolver, board_option, model_json, table, yes_option
+
+__all__ = ["live", "watch_board", "webhooks"]
+
+_T = TypeVar("_T")
+
+
+def _async_twin(ctx: CliContext, client: Client) -> AsyncClient:
+    """An AsyncClient on the same session and unlocked keys (no second password prompt)."""
+    email = client.core.email
+    trust = ctx.trust_store(client.server, email) if email else None
+    twin = AsyncClient(client.server, token=client.token, email=email, trust=trust)
+    twin.use_keys(client.keys)
+    return twin
+
+
+def _run(coro: Coroutine[Any, Any, _T]) -> _T | None:
+    """Run until done or Ctrl-C; the coroutine's cleanup (leaving the room) runs either way."""
+    try:
+        return asyncio.run(coro)
+    except KeyboardInterrupt:
+        return None
+
+
+def _me(client: Client, card_id: str | None = None) -> dict[str, Any]:
+    user = client.user or client.me().user
+    name = user.display_name or user.email.split("@")[0]
+    return presence_for(user.id, name, card_id)
+
+
+def _emit(ctx: CliContext, data: dict[str, Any], text: str) -> None:
+    click.echo(json.dumps(data, ensure_ascii=False) if ctx.json else text)
+
+
+def _stdin_lines(loop: asyncio.AbstractEventLoop, out: asyncio.Queue[str | None]) -> None:
+    """Feed stdin lines to the loop from a daemon thread (Ctrl-C must not wait for a blocked read)."""
+
+    def pump() -> None:
+        for line in sys.stdin:
+            loop.call_soon_threadsafe(out.put_nowait, line)
+        loop.call_soon_threadsafe(out.put_nowait, None)
+
+    threading.Thread(target=pump, name="msk live stdin", daemon=True).start()
+
+
+def _names(peers: dict[int, dict[str, Any]]) -> str:
+    names = sorted({str(s.get("user", {}).get("name", "?")) for s in peers.values()})
+    return ", ".join(names) or "nobody else"
+
+
+async def _live_card(ctx: CliContext, client: AsyncClient, card_id: str, presence: dict[str, Any]) -> None:
+    participant = await open_card(client, card_id, presence=presence)
+    lines: asyncio.Queue[str | None] = asyncio.Queue()
+    async with participant:
+        events = participant.events()
+        await participant.wait_connected()
+        _emit(ctx, {"type": "text", "text": participant.text}, participant.text)
+        if not ctx.json:
+            click.echo("── live: lines you type are appended; Ctrl-C leaves ──", err=True)
+        _stdin_lines(asyncio.get_running_loop(), lines)
+        shown = participant.text
+        reader = asyncio.create_task(_append_lines(participant, lines))
+        try:
+            async for event in events:
+                shown = _show_event(ctx, participant, event, shown)
+                if reader.done():
+                    break
+        finally:
+            reader.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await reader
+
+
+async def _append_lines(participant: Participant, lines: asyncio.Queue[str | None]) -> None:
+    while (line := await lines.get()) is not None:
+        text = participant.text
+        sep = "" if not text or text.endswith("\n") else "\n"
+        await participant.append(sep + line if line.endswith("\n") else sep + line + "\n")
+        await participant.save()
+
+
+def _show_event(ctx: CliContext, participant: Participant, event: object, shown: str) -> str:
+    if isinstance(event, TextChanged):
+        who = ", ".join(event.authors) or "someone"
+        diff = [
+            line.rstrip("\n")
+            for line in difflib.ndiff(shown.splitlines(keepends=True), event.text.splitlines(keepends=True))
+            if line.startswith(("+ ", "- "))
+        ]
+        _emit(ctx, {"type": "change", "by": list(event.authors), "text": event.text},
+              f"── changed by {who} ──\n" + "\n".join(diff))
+        return event.text
+    if isinstance(event, PresenceChanged):
+        peers = participant.peers()
+        _emit(ctx, {"type": "presence", "peers": list(peers.values())}, f"── here: {_names(peers)} ──")
+    elif isinstance(event, ConnectionChanged) and not event.connected:
+        reason = f" ({event.error})" if event.error else ""
+        _emit(ctx, {"type": "connection", "connected": False, "error": str(event.error or "")},
+              f"── disconnected{reason}; reconnecting ──")
+    return shown
+
+
+async def _live_board(ctx: CliContext, client: AsyncClient, board_id: str, presence: dict[str, Any]) -> None:
+    participant = await open_board(client, board_id, presence=presence)
+    names = BoardNames(client, board_id)
+    async with participant:
+        events = participant.events()
+        await participant.wait_connected()
+        if not ctx.json:
+            click.echo("── who is on the board (Ctrl-C leaves) ──", err=True)
+        async for event in events:
+            if isinstance(event, PresenceChanged):
+                rows = []
+                for state in participant.peers().values():
+                    user = state.get("user", {})
+                    card_id = state.get("cardId")
+                    card = await names.card(card_id) if isinstance(card_id, str) else None
+                    rows.append({"user": user.get("name"), "cardId": card_id, "card": card})
+                text = "\n".join(f"  {r['user']}" + (f" on ‘{r['card']}’" if r["card"] else "") for r in rows)
+                _emit(ctx, {"type": "presence", "peers": rows}, f"── {len(rows)} here ──\n{text}".rstrip())
+
+
+@click.command("live")
+@click.argument("card", required=False)
+@board_option
+@global_options
+def live(ctx: CliContext, card: str | None, board: str | None) -> None:
+    """Edit CARD live (print, stream changes, append typed lines); with only --board: who is where."""
+    client = ctx.unlocked_client()
+    resolver = Resolver(client)
+    if card is None:
+        board_id = resolver.board(board).id
+        presence = _me(client) | {"cardId": None}
+        twin = _async_twin(ctx, client)
+        _run(_closing(twin, _live_board(ctx, twin, board_id, presence)))
+        return
+    card_id = resolver.card(card, board).id
+    twin = _async_twin(ctx, client)
+    _run(_closing(twin, _live_card(ctx, twin, card_id, _me(client))))
+
+
+async def _closing(client: AsyncClient, work: Coroutine[Any, Any, None]) -> None:
+    try:
+        await work
+    finally:
+        await client.aclose()
+
+
+async def _watch(ctx: CliContext, client: AsyncClient, board_id: str, since: str | None) -> None:
+    names = BoardNames(client, board_id)
+    async for tick in watch(client, board_id, last_event_id=since):
+        line = await describe(tick, names)
+        _emit(ctx, tick.to_json() | {"text": line}, f"{tick.timestamp}  {line}")
+
+
+@click.command("watch")
+@click.argument("board")
+@click.option("--since", metavar="EVENT_ID", help="Replay events after this id first (0: from the start).")
+@global_options
+def watch_board(ctx: CliContext, board: str, since: str | None) -> None:
+    """Follow BOARD's events as decrypted lines (resumes by Last-Event-ID after a drop)."""
+    client = ctx.unlocked_client()
+    board_id = Resolver(client).board(board).id
+    twin = _async_twin(ctx, client)
+    _run(_closing(twin, _watch(ctx, twin, board_id, since)))
+
+
+# --- webhooks ------------------------------------------------------------------------------
+@click.group("webhooks")
+def webhooks() -> None:
+    """Manage a board's webhooks, and receive them locally."""
+
+
+@webhooks.command("create")
+@click.argument("url")
+@board_option
+@click.option("--event", "events", multiple=True, type=click.Choice(WEBHOOK_EVENTS), help="Repeat; default: all.")
+@global_options
+def webhooks_create(ctx: CliContext, url: str, board: str | None, events: tuple[str, ...]) -> None:
+    """Create a webhook; its signing secret is shown this once."""
+    client = ctx.client()
+    board_id = Resolver(client).board(board).id
+    hook = client.create_webhook(board_id, url, list(events or WEBHOOK_EVENTS))
+    data = model_json(hook) | {"secret": hook.secret}
+    _emit(ctx, data, f"Created webhook {hook.id} → {hook.url}\nsecret (shown once): {hook.secret}")
+
+
+@webhooks.command("list")
+@board_option
+@global_options
+def webhooks_list(ctx: CliContext, board: str | None) -> None:
+    client = ctx.client()
+    hooks = client.webhooks(Resolver(client).board(board).id)
+    ctx.emit(
+        [model_json(h) for h in hooks],
+        lambda: table("Webhooks", ["id", "url", "events", "active"],
+                      [(h.id, h.url, ", ".join(h.events), h.active) for h in hooks]),
+    )
+
+
+@webhooks.command("deliveries")
+@click.argument("webhook_id")
+@global_options
+def webhooks_deliveries(ctx: CliContext, webhook_id: str) -> None:
+    deliveries = ctx.client().deliveries(webhook_id)
+    ctx.emit(
+        [model_json(d) for d in deliveries],
+        lambda: table("Deliveries", ["id", "event", "status", "attempts", "last status", "last error", "created"],
+                      [(d.id, d.verb, d.status, d.attempts, d.last_status, d.last_error, d.created_at)
+                       for d in deliveries]),
+    )
+
+
+@webhooks.command("requeue")
+@click.argument("delivery_id")
+@global_options
+def webhooks_requeue(ctx: CliContext, delivery_id: str) -> None:
+    ctx.client().requeue_delivery(delivery_id)
+    _emit(ctx, {"ok": True, "requeued": delivery_id}, f"Requeued delivery {delivery_id}")
+
+
+@webhooks.command("delete")
+@click.argument("webhook_id")
+@yes_option
+@global_options
+def webhooks_delete(ctx: CliContext, webhook_id: str, yes: bool) -> None:
+    if not yes and not ctx.json:
+        click.confirm(f"Delete webhook {webhook_id}?", abort=True, err=True)
+    ctx.client().delete_webhook(webhook_id)
+    _emit(ctx, {"ok": True, "deleted": webhook_id}, f"Deleted webhook {webhook_id}")
+
+
+class _Describer:
+    """Decrypted sentences for deliveries, on one event loop in a helper thread (the server is threaded)."""
+
+    def __init__(self, ctx: CliContext, client: Client) -> None:
+        self._loop = asyncio.new_event_loop()
+        self._thread = threading.Thread(target=self._loop.run_forever, name="msk webhooks decrypt", daemon=True)
+        self._thread.start()
+        self._client = _async_twin(ctx, client)
+        self._names: dict[str, BoardNames] = {}
+
+    def describe(self, tick: Tick) -> str:
+        names = self._names.setdefault(tick.board_id, BoardNames(self._client, tick.board_id))
+        future = asyncio.run_coroutine_threadsafe(describe(tick, names), self._loop)
+        return future.result(timeout=30)
+
+    def close(self) -> None:
+        asyncio.run_coroutine_threadsafe(self._client.aclose(), self._loop).result(timeout=10)
+        self._loop.call_soon_threadsafe(self._loop.stop)
+        self._thread.join(10)
+        self._loop.close()
+
+
+def make_listener(
+    receiver: Receiver, report: Any, describer: _Describer | None = None
+) -> type[BaseHTTPRequestHandler]:
+    """The request handler of `msk webhooks listen`: 204 accepted, 401 bad/stale, 409 replay, 400 malformed."""
+    lock = threading.Lock()
+
+    class Handler(BaseHTTPRequestHandler):
+        def do_POST(self) -> None:
+            try:
+                length = int(self.headers.get("Content-Length", "0"))
+            except ValueError:
+                length = -1
+            if not 0 <= length <= 1024 * 1024:
+                self._answer(413 if length > 0 else 400, "bad length")
+                return
+            body = self.rfile.read(length)
+            try:
+                with lock:
+                    delivery = receiver.accept(dict(self.headers.items()), body)
+            except ReplayError as exc:
+                self._answer(409, str(exc))
+                return
+            except WebhookSignatureError as exc:
+                self._answer(401, str(exc))
+                return
+            except ProtocolError as exc:
+                self._answer(400, str(exc))
+                return
+            self._answer(204, "")
+            try:
+                tick = Tick.from_json(delivery.payload, delivery.id)
+                text = describer.describe(tick) if describer else _plain(tick)
+            except MskError as exc:
+                text = f"(cannot describe: {exc})"
+            report({"delivery": delivery.id, "event": delivery.event, "payload": dict(delivery.payload),
+                    "text": text}, f"{delivery.event:<22} {delivery.id}  {text}")
+
+        def _answer(self, status: int, message: str) -> None:
+            if status != 204:
+                report({"rejected": status, "reason": message}, f"rejected ({status}): {message}")
+            self.send_response(status)
+            self.send_header("Content-Length", "0")
+            self.end_headers()
+
+        def log_message(self, format: str, *args: object) -> None:
+            """Quiet: the command prints its own lines."""
+
+    return Handler
+
+
+def _plain(tick: Tick) -> str:
+    meta = ", ".join(f"{k}={v}" for k, v in tick.metadata.items())
+    text = f"board {tick.board_id} card {tick.card_id or '-'} by {tick.actor_id or '-'}"
+    return text + (f" ({meta})" if meta else "")
+
+
+@webhooks.command("listen")
+@click.option("--port", type=click.IntRange(0, 65535), required=True)
+@click.option("--host", default="127.0.0.1", show_default=True)
+@click.option("--secret", envvar="MSK_WEBHOOK_SECRET", required=True, help="Signing secret (env MSK_WEBHOOK_SECRET).")
+@click.option("--tolerance", type=click.IntRange(1, 3600), default=WEBHOOK_TOLERANCE_SECONDS, show_default=True)
+@click.option("--decrypt", is_flag=True, help="Show card titles, column and member names (needs your keys).")
+@global_options
+def webhooks_listen(ctx: CliContext, port: int, host: str, secret: str, tolerance: int, decrypt: bool) -> None:
+    """Receive deliveries locally: verify, refuse stale and replayed ones, print events."""
+    describer = _Describer(ctx, ctx.unlocked_client()) if decrypt else None
+
+    def report(data: dict[str, Any], text: str) -> None:
+        _emit(ctx, data, text)
+        sys.stdout.flush()
+
+    try:
+        server = ThreadingHTTPServer((host, port), make_listener(Receiver(secret, tolerance), report, describer))
+    except OSError as exc:
+        raise UsageError(f"cannot listen on {host}:{port}: {exc}") from None
+    click.echo(f"listening on http://{host}:{server.server_address[1]}/ (Ctrl-C stops)", err=True)
+    try:
+        server.serve_forever()
+    except KeyboardInterrupt:
+        pass
+    finally:
+        server.server_close()
+        if describer is not None:
+            describer.close()
