@@ -120,6 +120,11 @@ def _order(items: list[_Json], what: str) -> list[_Json]:
     return sorted(items, key=lambda o: (_number(o, "position", what), str(o.get("createdAt", "")), str(o["id"])))
 
 
+def _comment_order(comment: _Json) -> tuple[str, str]:
+    """Comments sort by createdAt (profile §6), then id."""
+    return str(comment.get("createdAt", "")), str(comment.get("id"))
+
+
 def members_by_id(members: Sequence[_Json]) -> dict[str, str]:
     """userId -> email of a workspace's members (authors and assignees are shown by email)."""
     return {_id(m, "userId", "member"): text(m, "email", "member") for m in members}
@@ -249,7 +254,8 @@ def decrypt_board(
     }
 
     cards = _order(obj_list(bundle, "cards", "board"), "card")
-    queued: list[tuple[_Json, dict[str, Any]]] = []
+    add = op.add
+    queued = []
     for card in cards:
         cid = _id(card, "id", "card")
         if valid_id(card, "columnId", "card") not in col_titles:
@@ -257,41 +263,41 @@ def decrypt_board(
         fields = card.get("customFields") or {}
         if not isinstance(fields, Mapping) or not all(is_valid_id(k) for k in fields):
             raise ProtocolError(f"card {cid}.customFields is not an object keyed by field ids")
-        q: dict[str, Any] = {
-            "title": op.add(card.get("encTitle"), _CARD_ENCTITLE, cid),
-            "description": op.add(card.get("encDescription"), _CARD_ENCDESCRIPTION, cid),
-            "custom": {fid: op.add(v, _CARD_CUSTOMFIELDS, cid) for fid, v in fields.items()},
-            "comments": [
-                (c, op.add(c.get("encBody"), _COMMENT_ENCBODY, _id(c, "id", "comment")))
-                for c in sorted(
-                    obj_list(card, "comments", "card"), key=lambda c: (str(c.get("createdAt", "")), str(c.get("id")))
-                )
-            ],
-            "checklists": [
-                (
-                    cl,
-                    op.add(cl.get("encTitle"), _CHECKLIST_ENCTITLE, _id(cl, "id", "checklist")),
-                    [
-                        (
-                            it,
-                            op.add(it.get("encText"), _CHECKLISTITEM_ENCTEXT, _id(it, "id", "checklistItem")),
-                        )
-                        for it in _order(obj_list(cl, "items", "checklist"), "checklistItem")
-                    ],
-                )
-                for cl in _order(obj_list(card, "checklists", "card"), "checklist")
-            ],
-            "attachments": [
-                (
-                    a,
-                    op.add(a.get("encName"), _ATTACHMENT_ENCNAME, _id(a, "id", "attachment")),
-                    op.add(a.get("encMime"), _ATTACHMENT_ENCMIME, str(a["id"])),
-                    op.add(a.get("encFileKey"), _ATTACHMENT_ENCFILEKEY, str(a["id"])),
-                )
-                for a in obj_list(card, "attachments", "card")
-            ],
-        }
-        queued.append((card, q))
+        card_comments = obj_list(card, "comments", "card")
+        if len(card_comments) > 1:
+            card_comments = sorted(card_comments, key=_comment_order)
+        files = obj_list(card, "attachments", "card")
+        queued.append(
+            (
+                card,
+                add(card.get("encTitle"), _CARD_ENCTITLE, cid),
+                add(card.get("encDescription"), _CARD_ENCDESCRIPTION, cid),
+                {fid: add(v, _CARD_CUSTOMFIELDS, cid) for fid, v in fields.items()},
+                [(c, add(c.get("encBody"), _COMMENT_ENCBODY, _id(c, "id", "comment"))) for c in card_comments],
+                [
+                    (
+                        cl,
+                        add(cl.get("encTitle"), _CHECKLIST_ENCTITLE, _id(cl, "id", "checklist")),
+                        [
+                            (it, add(it.get("encText"), _CHECKLISTITEM_ENCTEXT, _id(it, "id", "checklistItem")))
+                            for it in _order(obj_list(cl, "items", "checklist"), "checklistItem")
+                        ],
+                    )
+                    for cl in _order(obj_list(card, "checklists", "card"), "checklist")
+                ],
+                [
+                    (
+                        a,
+                        add(a.get("encName"), _ATTACHMENT_ENCNAME, _id(a, "id", "attachment")),
+                        add(a.get("encMime"), _ATTACHMENT_ENCMIME, a["id"]),
+                        add(a.get("encFileKey"), _ATTACHMENT_ENCFILEKEY, a["id"]),
+                    )
+                    for a in files
+                ]
+                if files
+                else [],
+            )
+        )
 
     op.run()
     t = op.text
@@ -299,16 +305,16 @@ def decrypt_board(
     milestone_titles = {i: t(n) for i, n in milestones.items()}
     field_names = {i: t(n) for i, n in custom.items()}
     by_column: dict[str, list[ExportCard]] = {cid: [] for cid in col_titles}
-    for card, q in queued:
+    for card, title, description, custom_values, queued_comments, queued_checklists, queued_files in queued:
         milestone_id = valid_id(card, "milestoneId", "card", optional=True)
         comments = [
             ExportComment(
                 c["id"],
-                members.get(c.get("authorId"), str(c.get("authorId"))),
+                members.get(str(c.get("authorId")), str(c.get("authorId"))),
                 t(n),
                 text(c, "createdAt", "comment", default=""),
             )
-            for c, n in q["comments"]
+            for c, n in queued_comments
         ]
         checklists = [
             ExportChecklist(
@@ -316,22 +322,22 @@ def decrypt_board(
                 t(n),
                 tuple([ExportChecklistItem(it["id"], t(m), _bool(it, "done", "checklistItem")) for it, m in items]),
             )
-            for cl, n, items in q["checklists"]
+            for cl, n, items in queued_checklists
         ]
         attachments = [
             ExportAttachment(a["id"], t(n), t(m), int(_number(a, "size", "attachment")), op.file_key(k))
-            for a, n, m, k in q["attachments"]
+            for a, n, m, k in queued_files
         ]
         by_column[card["columnId"]].append(
             ExportCard(
                 id=card["id"],
-                title=t(q["title"]),
-                description=op.converted(q["description"], description_text, "a Yjs document"),
+                title=t(title),
+                description=op.converted(description, description_text, "a Yjs document"),
                 labels=tuple([label_names.get(i, i) for i in _ids(card, "labelIds", "card")]),
                 assignees=tuple([members.get(i, i) for i in _ids(card, "assigneeIds", "card")]),
                 milestone=None if milestone_id is None else milestone_titles.get(milestone_id, milestone_id),
                 due_at=_opt_text(card, "dueAt", "card"),
-                custom_fields={field_names.get(fid, fid): t(n) for fid, n in q["custom"].items()},
+                custom_fields={field_names.get(fid, fid): t(n) for fid, n in custom_values.items()},
                 comments=tuple(comments),
                 checklists=tuple(checklists),
                 attachments=tuple(attachments),
