@@ -4,6 +4,7 @@ errors into the profile's error shape; plus access checks and row serialisation.
 
 from __future__ import annotations
 
+import asyncio
 import inspect
 import json
 import logging
@@ -340,6 +341,19 @@ async def _read(ctx: Ctx, spec: RouteSpec) -> None:
             raise HttpError("BAD_REQUEST", "malformed multipart body") from exc
 
 
+#: Attempts and pause (seconds) when a shared-cache in-memory database reports SQLITE_LOCKED.
+_LOCKED_RETRIES = 200
+_LOCKED_PAUSE = 0.005
+
+
+def _rollback(ctx: Ctx) -> None:
+    """Undo the transaction, and forget the events and callbacks it would have caused."""
+    ctx.events.clear()
+    ctx.after.clear()
+    if ctx.conn.in_transaction:
+        ctx.conn.execute("ROLLBACK")
+
+
 def endpoint(spec: RouteSpec, shared: Shared) -> Callable[[Request], Awaitable[Response]]:
     """The Starlette endpoint running `spec.handler` with all the checks around it."""
 
@@ -352,42 +366,58 @@ def endpoint(spec: RouteSpec, shared: Shared) -> Callable[[Request], Awaitable[R
                 await ctx.form.close()
 
     async def guarded(ctx: Ctx) -> Response:
-        request = ctx.request
-        conn = shared.conn
-        in_tx = False
         try:
             if spec.group in ("login", "register"):
-                _limit(ctx, spec.group, _client_ip(request))
+                _limit(ctx, spec.group, _client_ip(ctx.request))
             await _read(ctx, spec)
-            ctx.now = shared.now()
-            conn.execute("BEGIN" if spec.method == "GET" else "BEGIN IMMEDIATE")
-            in_tx = True
-            if spec.auth:
-                _authenticate(ctx)
-                if spec.group not in ("login", "register"):
-                    _limit(ctx, spec.group, ctx.user_id)
-            elif spec.group not in ("login", "register"):
-                _limit(ctx, spec.group, "ip:" + _client_ip(request))
-            params = {_SNAKE.sub(r"_\1", k).lower(): v for k, v in request.path_params.items()}
-            result = spec.handler(ctx, **params)
-            conn.execute("COMMIT")
-            in_tx = False
         except HttpError as exc:
-            if in_tx:
-                conn.execute("ROLLBACK")
             return error_response(exc)
-        except Exception:
-            if in_tx and conn.in_transaction:
-                conn.execute("ROLLBACK")
-            log.exception("internal error on %s %s", spec.method, spec.path)
-            return error_response(HttpError("INTERNAL", "internal error"))
+        for _ in range(_LOCKED_RETRIES):
+            result = transact(ctx)
+            if result is not None:
+                break
+            # Another connection of a shared-cache memory database holds the table: let it finish.
+            await asyncio.sleep(_LOCKED_PAUSE)
+        else:
+            log.error("database stayed locked on %s %s", spec.method, spec.path)
+            return error_response(HttpError("INTERNAL", "database busy"))
         for event_id in ctx.events:
             shared.realtime.publish(event_id)
         for callback in ctx.after:
             callback()
         if isinstance(result, Later):
             return await result.make()
-        assert isinstance(result, Response)
+        return result
+
+    def transact(ctx: Ctx) -> Response | Later | None:
+        """Run the handler in one transaction; None when SQLite reported a shared-cache lock."""
+        conn = shared.conn
+        ctx.now = shared.now()
+        try:
+            conn.execute("BEGIN" if spec.method == "GET" else "BEGIN IMMEDIATE")
+            if spec.auth:
+                _authenticate(ctx)
+                if spec.group not in ("login", "register"):
+                    _limit(ctx, spec.group, ctx.user_id)
+            elif spec.group not in ("login", "register"):
+                _limit(ctx, spec.group, "ip:" + _client_ip(ctx.request))
+            params = {_SNAKE.sub(r"_\1", k).lower(): v for k, v in ctx.request.path_params.items()}
+            result = spec.handler(ctx, **params)
+            conn.execute("COMMIT")
+        except HttpError as exc:
+            _rollback(ctx)
+            return error_response(exc)
+        except sqlite3.OperationalError as exc:
+            _rollback(ctx)
+            if exc.sqlite_errorcode & 0xFF == sqlite3.SQLITE_LOCKED:
+                return None
+            log.exception("database error on %s %s", spec.method, spec.path)
+            return error_response(HttpError("INTERNAL", "internal error"))
+        except Exception:
+            _rollback(ctx)
+            log.exception("internal error on %s %s", spec.method, spec.path)
+            return error_response(HttpError("INTERNAL", "internal error"))
+        assert isinstance(result, Response | Later)
         return result
 
     return run

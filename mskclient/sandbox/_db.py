@@ -8,6 +8,8 @@ engine, which reads and writes them through its own connection.
 
 from __future__ import annotations
 
+import contextlib
+import os
 import sqlite3
 import threading
 
@@ -126,6 +128,9 @@ def _open(config: SandboxConfig) -> sqlite3.Connection:
     if config.db_path == ":memory:":
         uri = f"file:{config.memory_name}?mode=memory&cache=shared"
         return sqlite3.connect(uri, uri=True, isolation_level=None, check_same_thread=False)
+    # Private from the start (sessions and verifiers live here); SQLite gives -wal/-shm the same mode.
+    with contextlib.suppress(FileExistsError):
+        os.close(os.open(config.db_path, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o600))
     return sqlite3.connect(config.db_path, isolation_level=None, check_same_thread=False, timeout=15)
 
 
@@ -147,7 +152,7 @@ def connect(config: SandboxConfig) -> sqlite3.Connection:
             conn.execute("PRAGMA journal_mode = WAL")
             conn.execute("PRAGMA synchronous = NORMAL")
         conn.executescript("BEGIN IMMEDIATE;" + SCHEMA + "COMMIT;")
-    except sqlite3.Error as exc:
+    except (sqlite3.Error, OSError) as exc:
         raise UsageError(f"cannot open the sandbox database {config.db_path!r}: {exc}") from None
     return conn
 

@@ -113,3 +113,20 @@ def test_cli_help_lists_options() -> None:
     assert result.exit_code == 0
     for option in ("--host", "--port", "--db", "--reset", "--no-rate-limits"):
         assert option in result.output
+
+
+def test_database_files_are_private(tmp_path: Path) -> None:
+    from mskclient._errors import UsageError
+    from mskclient.sandbox._db import connect
+
+    config = SandboxConfig(db_path=str(tmp_path / "private.db"))
+    conn = connect(config)
+    conn.execute("INSERT INTO meta (key, value) VALUES ('k', 'v')")
+    for name in ("private.db", "private.db-wal", "private.db-shm"):
+        assert (tmp_path / name).stat().st_mode & 0o777 == 0o600
+    conn.close()
+    with pytest.raises(UsageError):
+        connect(SandboxConfig(db_path=str(tmp_path / "missing-dir" / "x.db")))
+    (tmp_path / "junk.db").write_bytes(b"this is not a database" * 100)
+    with pytest.raises(UsageError):
+        connect(SandboxConfig(db_path=str(tmp_path / "junk.db")))
