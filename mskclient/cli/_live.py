@@ -8,7 +8,7 @@ import difflib
 import json
 import sys
 import threading
-from collections.abc import Coroutine
+from collections.abc import AsyncIterator, Coroutine
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any, TypeVar
 
@@ -20,6 +20,7 @@ from ..client import AsyncClient, Client
 from ..live import (
     BoardNames,
     ConnectionChanged,
+    LiveEvent,
     Participant,
     PresenceChanged,
     TextChanged,
@@ -92,17 +93,24 @@ async def _live_card(ctx: CliContext, client: AsyncClient, card_id: str, presenc
         if not ctx.json:
             click.echo("── live: lines you type are appended; Ctrl-C leaves ──", err=True)
         _stdin_lines(asyncio.get_running_loop(), lines)
-        shown = participant.text
         reader = asyncio.create_task(_append_lines(participant, lines))
+        printer = asyncio.create_task(_print_events(ctx, participant, events))
         try:
-            async for event in events:
-                shown = _show_event(ctx, participant, event, shown)
-                if reader.done():
-                    break
+            # Until stdin ends (Ctrl-D) or Ctrl-C; leaving then sends the null awareness and saves.
+            done, _ = await asyncio.wait({reader, printer}, return_when=asyncio.FIRST_COMPLETED)
+            for task in done:
+                task.result()
         finally:
-            reader.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await reader
+            for task in (reader, printer):
+                task.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await task
+
+
+async def _print_events(ctx: CliContext, participant: Participant, events: AsyncIterator[LiveEvent]) -> None:
+    shown = participant.text
+    async for event in events:
+        shown = _show_event(ctx, participant, event, shown)
 
 
 async def _append_lines(participant: Participant, lines: asyncio.Queue[str | None]) -> None:
@@ -212,7 +220,7 @@ def webhooks() -> None:
 @global_options
 def webhooks_create(ctx: CliContext, url: str, board: str | None, events: tuple[str, ...]) -> None:
     """Create a webhook; its signing secret is shown this once."""
-    client = ctx.client()
+    client = ctx.unlocked_client()  # resolving a board by title decrypts titles
     board_id = Resolver(client).board(board).id
     hook = client.create_webhook(board_id, url, list(events or WEBHOOK_EVENTS))
     data = model_json(hook) | {"secret": hook.secret}
@@ -223,7 +231,7 @@ def webhooks_create(ctx: CliContext, url: str, board: str | None, events: tuple[
 @board_option
 @global_options
 def webhooks_list(ctx: CliContext, board: str | None) -> None:
-    client = ctx.client()
+    client = ctx.unlocked_client()  # resolving a board by title decrypts titles
     hooks = client.webhooks(Resolver(client).board(board).id)
     ctx.emit(
         [model_json(h) for h in hooks],

@@ -1,0 +1,131 @@
+"""The `msk` commands of this part, run as real processes against the sandbox."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Iterator
+from http.server import ThreadingHTTPServer
+from typing import Any
+
+import httpx
+import pytest
+
+from mskclient.cli._live import make_listener
+from mskclient.crypto import sign_webhook
+from mskclient.live import open_card, presence_for
+from mskclient.webhooks import Receiver
+
+from .conftest import PASSWORD, World
+
+T = 60.0
+MSK = [sys.executable, "-c", "from mskclient.cli import main; main()"]
+
+
+@pytest.fixture(scope="module")
+def env(world: World, tmp_path_factory: pytest.TempPathFactory) -> dict[str, str]:
+    config = tmp_path_factory.mktemp("config")
+    env = {k: v for k, v in os.environ.items() if not k.startswith("MSK_")}
+    env |= {"MSK_CONFIG_DIR": str(config), "MSK_SERVER": world.url, "MSK_PASSWORD": PASSWORD}
+    for profile, member in (("alice", world.alice), ("bob", world.bob)):
+        done = subprocess.run([*MSK, "login", member.email, "--profile", profile], env=env, capture_output=True,
+                              text=True, timeout=T, check=False)
+        assert done.returncode == 0, done.stderr
+    return env
+
+
+def msk(env: dict[str, str], *args: str, profile: str = "alice", stdin: str | None = None) -> str:
+    done = subprocess.run([*MSK, *args, "--profile", profile], env=env, input=stdin, capture_output=True, text=True,
+                          timeout=T, check=False)
+    assert done.returncode == 0, (args, done.stdout, done.stderr)
+    return done.stdout
+
+
+def test_two_cards_edit_appends_started_together_both_land(world: World, env: dict[str, str]) -> None:
+    card_id = world.new_card("Concurrent", "notes:\n")
+    runs = [
+        subprocess.Popen([*MSK, "cards", "edit", card_id, "--append", f"- from {who}", "--profile", who],
+                         env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        for who in ("alice", "bob")
+    ]
+    for run in runs:
+        _out, err = run.communicate(timeout=T)
+        assert run.returncode == 0, err
+    text = world.alice.client.card(card_id).description
+    assert text.startswith("notes:\n")
+    # Both appended at the same position concurrently: Yjs keeps both, ordered by client id.
+    assert sorted([text.count("- from alice"), text.count("- from bob")]) == [1, 1]
+
+
+async def test_msk_live_appends_typed_lines_live_and_leaves_cleanly(world: World, env: dict[str, str]) -> None:
+    card_id = world.new_card("Live CLI", "first line\n")
+    async with world.bob.async_client() as bc:
+        bob = await open_card(bc, card_id, presence=presence_for("cbob000001", "bob"))
+        async with bob:
+            await bob.wait_connected(15)
+            out = await asyncio.to_thread(msk, env, "live", card_id, stdin="typed in the terminal\n")
+            assert out.startswith("first line\n")
+            await bob.wait_until(lambda p: "typed in the terminal\n" in p.text, 15, "the typed line")
+            await bob.wait_until(lambda p: not p.peers(), 15, "alice leaving (null awareness)")
+    assert world.alice.client.card(card_id).description == "first line\ntyped in the terminal\n"
+
+
+@pytest.fixture
+def listener() -> Iterator[tuple[str, list[dict[str, Any]], Receiver]]:
+    receiver = Receiver("")
+    seen: list[dict[str, Any]] = []
+    event = threading.Event()
+
+    def report(data: dict[str, Any], text: str) -> None:
+        seen.append(data | {"line": text})
+        event.set()
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), make_listener(receiver, report))
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    yield f"http://127.0.0.1:{server.server_address[1]}/hook", seen, receiver
+    server.shutdown()
+    server.server_close()
+    thread.join(5)
+
+
+def test_webhooks_commands_and_the_listener(
+    world: World, env: dict[str, str], listener: tuple[str, list[dict[str, Any]], Receiver]
+) -> None:
+    url, seen, receiver = listener
+    created = json.loads(msk(env, "webhooks", "create", url, "--board", world.board_id,
+                             "--event", "CARD_ARCHIVED", "--json"))
+    receiver.secret = created["secret"]
+    listed = json.loads(msk(env, "webhooks", "list", "--board", world.board_id, "--json"))
+    assert created["id"] in [h["id"] for h in listed]
+
+    card_id = world.new_card("Hooked")
+    world.alice.client.archive_card(card_id)
+    deadline = time.monotonic() + 15
+    while not any(s.get("event") == "CARD_ARCHIVED" for s in seen) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    accepted = next(s for s in seen if s.get("event") == "CARD_ARCHIVED")
+    assert accepted["payload"]["cardId"] == card_id
+
+    # The same delivery again, a tampered one and a stale one are refused.
+    body = json.dumps(accepted["payload"]).encode()
+    now = int(time.time())
+    headers = {"X-MSKanban-Event": "CARD_ARCHIVED", "X-MSKanban-Delivery-Id": accepted["delivery"],
+               "X-MSKanban-Signature": sign_webhook(receiver.secret, now, body)}
+    assert httpx.post(url, content=body, headers=headers).status_code == 409
+    other = headers | {"X-MSKanban-Delivery-Id": "01JZZZZZZZZZZZZZZZZZZZZZZZ"}
+    assert httpx.post(url, content=body + b" ", headers=other).status_code == 401
+    stale = other | {"X-MSKanban-Signature": sign_webhook(receiver.secret, now - 301, body)}
+    assert httpx.post(url, content=body, headers=stale).status_code == 401
+
+    deliveries = json.loads(msk(env, "webhooks", "deliveries", created["id"], "--json"))
+    assert [d["status"] for d in deliveries] == ["delivered"]
+    msk(env, "webhooks", "requeue", deliveries[0]["id"])
+    msk(env, "webhooks", "delete", created["id"], "--yes")
+    assert created["id"] not in [h["id"] for h in json.loads(msk(env, "webhooks", "list", "--board",
+                                                                  world.board_id, "--json"))]
