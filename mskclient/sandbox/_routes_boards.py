@@ -418,10 +418,11 @@ def patch_card(ctx: Ctx, id: str) -> Any:
         merged = _custom_values(ctx, card["board_id"], json.loads(card["custom_fields"]), body["customFields"])
         body["customFields"] = json.dumps(merged, separators=(",", ":"))
     _bump(ctx, id, _columns(body))
-    fields = sorted(k for k in body if k != "archived")
+    archiving = body.get("archived") is True and not card["archived"]
+    fields = sorted(k for k in body if not (k == "archived" and (archiving or bool(card["archived"]) == body[k])))
     if fields:
         ctx.emit(card["board_id"], "CARD_UPDATED", id, {"cardId": id, "fields": fields})
-    if body.get("archived") is True and not card["archived"]:
+    if archiving:
         ctx.emit(card["board_id"], "CARD_ARCHIVED", id, {"cardId": id})
     return _card_out(ctx, id)
 

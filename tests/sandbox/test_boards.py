@@ -389,3 +389,64 @@ def test_only_managers_see_webhooks(board: Board, bob: User, role: str) -> None:
     error(bob.http.get(f"/boards/{board.id}/webhooks"), 403)
     alice.http.patch(f"/workspaces/{board.ws}/members/{bob.id}", json={"role": role})
     assert bob.http.get(f"/boards/{board.id}/webhooks").status_code == 200
+
+
+def test_unarchive_is_an_update(board: Board) -> None:
+    alice = board.owner
+    card = alice.card(board.column, board.bk)
+    alice.http.patch(f"/cards/{card['id']}", json={"archived": True})
+    alice.http.patch(f"/cards/{card['id']}", json={"archived": True})
+    r = alice.http.patch(f"/cards/{card['id']}", json={"archived": False})
+    assert r.json()["archived"] is False and r.json()["version"] == 4
+    events = alice.http.get(f"/boards/{board.id}/activity").json()
+    assert [(e["verb"], e["metadata"].get("fields")) for e in events[:3]] == [
+        ("CARD_UPDATED", ["archived"]),
+        ("CARD_ARCHIVED", None),
+        ("CARD_CREATED", None),
+    ]
+
+
+def test_comments_belong_to_their_author(board: Board, bob: User, users: Callable[[str], User]) -> None:
+    alice, bk = board.owner, board.bk
+    carol = users("carol")
+    alice.invite(board.ws, board.wk, bob, "member")
+    alice.invite(board.ws, board.wk, carol, "admin")
+    card = alice.card(board.column, bk)
+    mine = alice.http.post(f"/cards/{card['id']}/comments", json={"encBody": env(bk, "comment", "encBody", "a")}).json()
+    assert mine["authorId"] == alice.id
+    theirs = bob.http.post(f"/cards/{card['id']}/comments", json={"encBody": env(bk, "comment", "encBody", "b")}).json()
+    error(bob.http.patch(f"/comments/{mine['id']}", json={"encBody": env(bk, "comment", "encBody", "x")}), 403)
+    error(bob.http.delete(f"/comments/{mine['id']}"), 403)
+    assert (
+        bob.http.patch(f"/comments/{theirs['id']}", json={"encBody": env(bk, "comment", "encBody", "c")}).status_code
+        == 200
+    )
+    assert carol.http.delete(f"/comments/{theirs['id']}").status_code == 204
+    listed = alice.http.get(f"/cards/{card['id']}/comments").json()
+    assert [c["id"] for c in listed] == [mine["id"]]
+
+
+def test_checklist_items_toggle_and_order(board: Board) -> None:
+    alice, bk = board.owner, board.bk
+    card = alice.card(board.column, bk)
+    checklist = alice.http.post(
+        f"/cards/{card['id']}/checklists", json={"encTitle": env(bk, "checklist", "encTitle", "c")}
+    )
+    cl = checklist.json()
+    assert cl["items"] == [] and cl["position"] == 1024.0
+    items = [
+        alice.http.post(
+            f"/checklists/{cl['id']}/items", json={"encText": env(bk, "checklistItem", "encText", t)}
+        ).json()
+        for t in ("one", "two")
+    ]
+    assert [i["position"] for i in items] == [1024.0, 2048.0] and items[0]["done"] is False
+    alice.http.patch(f"/checklist-items/{items[1]['id']}", json={"position": 1.0})
+    r = alice.http.patch(f"/checklist-items/{items[0]['id']}", json={"done": True})
+    assert r.json()["done"] is True
+    (listed,) = alice.http.get(f"/cards/{card['id']}/checklists").json()
+    assert [i["id"] for i in listed["items"]] == [items[1]["id"], items[0]["id"]]
+    (event, *_) = alice.http.get(f"/boards/{board.id}/activity").json()
+    assert event["verb"] == "CHECKLIST_ITEM_TOGGLED" and event["cardId"] == card["id"]
+    assert event["metadata"] == {"cardId": card["id"], "checklistId": cl["id"], "itemId": items[0]["id"], "done": True}
+    assert alice.http.get(f"/cards/{card['id']}").json()["checklistCount"] == 1
