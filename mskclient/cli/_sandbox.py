@@ -61,6 +61,7 @@ def sandbox(host: str, port: int, db_path: str | None, reset: bool, no_rate_limi
     sock = bind_socket(host, port)
     app = create_app(config)
     click.echo(url_of(sock))
+    click.echo(f"database: {db_path} (Ctrl-C stops)", err=True)
     server = _Server(uvicorn.Config(app, log_level="warning", access_log=False, lifespan="on"))
 
     def stop(signum: int, frame: object) -> None:
