@@ -41,7 +41,10 @@ def default_db() -> str:
 )
 @click.option("--reset", is_flag=True, help="Delete the database first.")
 @click.option("--no-rate-limits", is_flag=True, help="Lift every rate limit and the login backoff (tests, benchmarks).")
-def sandbox(host: str, port: int, db_path: str | None, reset: bool, no_rate_limits: bool) -> None:
+@click.option(
+    "--log", "log_path", default=None, help="Append one line per request (method, path, status) to this file."
+)
+def sandbox(host: str, port: int, db_path: str | None, reset: bool, no_rate_limits: bool, log_path: str | None) -> None:
     """Run a local MSKanban-compatible server; prints its URL, stops on Ctrl-C or SIGTERM."""
     import uvicorn
 
@@ -55,7 +58,7 @@ def sandbox(host: str, port: int, db_path: str | None, reset: bool, no_rate_limi
         for suffix in ("", "-wal", "-shm"):
             if os.path.exists(db_path + suffix):
                 os.remove(db_path + suffix)
-    config = SandboxConfig(db_path=db_path)
+    config = SandboxConfig(db_path=db_path, log_path=log_path)
     if no_rate_limits:
         config = config.lift_limits()
     sock = bind_socket(host, port)

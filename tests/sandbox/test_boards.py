@@ -450,3 +450,36 @@ def test_checklist_items_toggle_and_order(board: Board) -> None:
     assert event["verb"] == "CHECKLIST_ITEM_TOGGLED" and event["cardId"] == card["id"]
     assert event["metadata"] == {"cardId": card["id"], "checklistId": cl["id"], "itemId": items[0]["id"], "done": True}
     assert alice.http.get(f"/cards/{card['id']}").json()["checklistCount"] == 1
+
+
+def test_random_moves_match_a_model(board: Board) -> None:
+    """Random moves (end of column, before or after a card, across columns) keep the server's
+    order equal to a plain list model."""
+    import random
+
+    alice = board.owner
+    rng = random.Random(1234)
+    columns = [board.column, alice.column(board.id, board.bk, "B")]
+    model: dict[str, list[str]] = {c: [] for c in columns}
+    for i in range(6):
+        column = columns[i % 2]
+        model[column].append(alice.card(column, board.bk)["id"])
+    for _ in range(300):
+        source = rng.choice([c for c in columns if model[c]])
+        card = rng.choice(model[source])
+        model[source].remove(card)
+        target = rng.choice(columns)
+        others = model[target]
+        how = rng.choice(["end", "before", "after"]) if others else "end"
+        body: dict[str, Any] = {"toColumnId": target}
+        if how == "end":
+            others.append(card)
+        else:
+            ref = rng.choice(others)
+            body[f"{how}CardId"] = ref
+            others.insert(others.index(ref) + (how == "after"), card)
+        r = alice.http.patch(f"/cards/{card}/move", json=body)
+        assert r.status_code == 200, r.text
+    listed = alice.http.get(f"/boards/{board.id}/cards").json()
+    for column in columns:
+        assert [c["id"] for c in listed if c["columnId"] == column] == model[column]

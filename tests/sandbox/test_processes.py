@@ -80,10 +80,10 @@ def test_two_processes_one_database_lose_nothing(two_servers: tuple[str, str]) -
 
 
 def test_cli_prints_url_and_stops_on_sigterm(tmp_path: Path) -> None:
-    db = tmp_path / "cli.db"
+    db, log = tmp_path / "cli.db", tmp_path / "access.log"
     db.write_bytes(b"not a database")
     child = subprocess.Popen(
-        [sys.executable, "-m", "mskclient.sandbox", "--port", "0", "--db", str(db), "--reset"],
+        [sys.executable, "-m", "mskclient.sandbox", "--port", "0", "--db", str(db), "--reset", "--log", str(log)],
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
@@ -95,6 +95,7 @@ def test_cli_prints_url_and_stops_on_sigterm(tmp_path: Path) -> None:
         assert httpx.get(url + "/api/health", timeout=30).json() == {"ok": True, "db": "ok", "redis": "absent"}
         child.send_signal(signal.SIGTERM)
         assert child.wait(30) == 0
+        assert " GET /api/health 200 " in log.read_text()
     finally:
         if child.poll() is None:
             child.kill()
@@ -111,7 +112,7 @@ def test_cli_help_lists_options() -> None:
 
     result = CliRunner().invoke(cli, ["sandbox", "--help"])
     assert result.exit_code == 0
-    for option in ("--host", "--port", "--db", "--reset", "--no-rate-limits"):
+    for option in ("--host", "--port", "--db", "--reset", "--no-rate-limits", "--log"):
         assert option in result.output
 
 
