@@ -14,6 +14,8 @@ from typing import Final
 
 __all__ = [
     "API_PREFIX",
+    "AUTOMATION_ACTIONS",
+    "AUTOMATION_TRIGGERS",
     "ARGON2_VERSION",
     "ATTACHMENT_CHUNK_SIZE",
     "ATTACHMENT_MAX_CIPHERTEXT",
@@ -262,3 +264,11 @@ WEBHOOK_EVENTS: Final = (
 #: most this many read requests (a few % of the per-minute read limit, so no waiting) and the
 #: boards are less than half of the account's; otherwise one `GET /me/export` read serves them all.
 EXPORT_PER_CARD_BUDGET: Final = 30
+
+# --- Automations (§6) -------------------------------------------------------------------
+# profile choice: the page says only "ids only in trigger/action"; these are the shapes
+# the sandbox runs, each {"type": <key>, <id field>: <id>} and nothing else.
+#: trigger type -> its id field
+AUTOMATION_TRIGGERS: Final[dict[str, str]] = {"card.moved": "columnId", "label.attached": "labelId"}
+#: action type -> its id field
+AUTOMATION_ACTIONS: Final[dict[str, str]] = {"label.attach": "labelId", "card.assign": "userId"}

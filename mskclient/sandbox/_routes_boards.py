@@ -12,7 +12,7 @@ from typing import Any
 from starlette.responses import StreamingResponse
 
 from .._errors import NotFoundError
-from .._profile import WEBHOOK_EVENTS, is_valid_id
+from .._profile import AUTOMATION_ACTIONS, AUTOMATION_TRIGGERS, WEBHOOK_EVENTS, is_valid_id
 from ._core import MANAGERS, Api, Ctx, Later, out
 from ._http import (
     F,
@@ -942,8 +942,6 @@ def delete_custom_field(ctx: Ctx, id: str) -> Any:
     return _delete(ctx, "custom_fields", id)
 
 
-_TRIGGERS = {"card.moved": "columnId", "label.attached": "labelId"}
-_ACTIONS = {"label.attach": "labelId", "card.assign": "userId"}
 
 
 def _rule(kinds: dict[str, str]) -> Any:
@@ -960,8 +958,8 @@ def _rule(kinds: dict[str, str]) -> Any:
 
 _AUTOMATION = {
     "encName": F(v_env, True),
-    "trigger": F(_rule(_TRIGGERS), True),
-    "action": F(_rule(_ACTIONS), True),
+    "trigger": F(_rule(AUTOMATION_TRIGGERS), True),
+    "action": F(_rule(AUTOMATION_ACTIONS), True),
     "enabled": F(v_bool),
 }
 
