@@ -109,10 +109,10 @@ def decrypt_batch(
     *,
     threads: int | None = None,
 ) -> list[bytes | CryptoError]:
-    """Open `(envelope_text, spec, entity_id)` items under one key, in order.
+    """Open `(envelope_text, spec, entity_id)` tuples under one key, in order.
 
     Each result is the plaintext or the CryptoError `decrypt_field` would raise for that item;
-    a key of the wrong role for any spec raises TypeError before anything is opened.
+    a key of the wrong role for any spec raises TypeError and nothing is returned.
     `threads` (default: all cores) only matters on the native path.
     """
     count = _thread_count(threads)
@@ -128,9 +128,9 @@ def decrypt_batch(
 def encrypt_batch(
     key: SymmetricKey, items: Sequence[tuple[bytes, FieldSpec]], *, threads: int | None = None
 ) -> list[Envelope]:
-    """Seal `(plaintext, spec)` items under one key, each with a fresh random nonce, in order.
+    """Seal `(plaintext, spec)` tuples under one key, each with a fresh random nonce, in order.
 
-    A key of the wrong role for any spec raises TypeError before anything is sealed.
+    A key of the wrong role for any spec raises TypeError and nothing is returned.
     """
     count = _thread_count(threads)
     if _NATIVE is None or not uses_native():
