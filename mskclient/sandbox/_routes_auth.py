@@ -37,7 +37,16 @@ from ._security import (
     verify,
 )
 
-__all__ = ["api", "delete_workspace", "export_board", "user_json"]
+__all__ = [
+    "api",
+    "card_json",
+    "cards_json",
+    "checklist_json",
+    "delete_workspace",
+    "export_board",
+    "members",
+    "user_json",
+]
 
 api = Api()
 
@@ -399,25 +408,46 @@ def members(ctx: Ctx, workspace_id: str) -> list[dict[str, Any]]:
     return [member_json(ctx, r) for r in rows]
 
 
+def _card_links(ctx: Ctx, where: str, arg: str) -> dict[str, dict[str, Any]]:
+    """Labels, assignees and counts of the cards matching `where` (on cards `c`), by card id."""
+    links: dict[str, dict[str, Any]] = {}
+
+    def entry(card_id: str) -> dict[str, Any]:
+        return links.setdefault(
+            card_id,
+            {"labelIds": [], "assigneeIds": [], "commentCount": 0, "checklistCount": 0, "attachmentCount": 0},
+        )
+
+    for table, column, name in (("card_labels", "label_id", "labelIds"), ("card_assignees", "user_id", "assigneeIds")):
+        sql = f"SELECT t.card_id, t.{column} FROM {table} t JOIN cards c ON c.id = t.card_id WHERE {where} "  # noqa: S608
+        for card_id, value in ctx.all(sql + f"ORDER BY t.created_at, t.{column}", arg):
+            entry(card_id)[name].append(value)
+    for table, name in (
+        ("comments", "commentCount"),
+        ("checklists", "checklistCount"),
+        ("attachments", "attachmentCount"),
+    ):
+        sql = (
+            f"SELECT t.card_id, count(*) FROM {table} t JOIN cards c ON c.id = t.card_id "  # noqa: S608
+            f"WHERE {where} GROUP BY t.card_id"
+        )
+        for card_id, count in ctx.all(sql, arg):
+            entry(card_id)[name] = count
+    return links
+
+
+def cards_json(ctx: Ctx, board_id: str, rows: list[Any]) -> list[dict[str, Any]]:
+    """Many cards of one board in a fixed number of queries."""
+    links = _card_links(ctx, "c.board_id = ?", board_id)
+    empty = {"labelIds": [], "assigneeIds": [], "commentCount": 0, "checklistCount": 0, "attachmentCount": 0}
+    return [out(row, **links.get(row["id"], empty)) for row in rows]
+
+
 def card_json(ctx: Ctx, row: Any, *, full: bool = False) -> dict[str, Any]:
     card_id = row["id"]
-    data = out(row)
-    data["labelIds"] = [
-        r[0]
-        for r in ctx.all("SELECT label_id FROM card_labels WHERE card_id = ? ORDER BY created_at, label_id", card_id)
-    ]
-    data["assigneeIds"] = [
-        r[0]
-        for r in ctx.all("SELECT user_id FROM card_assignees WHERE card_id = ? ORDER BY created_at, user_id", card_id)
-    ]
-    counts = ctx.one(
-        "SELECT (SELECT count(*) FROM comments WHERE card_id = ?1) AS c, "
-        "(SELECT count(*) FROM checklists WHERE card_id = ?1) AS l, "
-        "(SELECT count(*) FROM attachments WHERE card_id = ?1) AS a",
-        card_id,
-    )
-    assert counts is not None
-    data.update(commentCount=counts["c"], checklistCount=counts["l"], attachmentCount=counts["a"])
+    links = _card_links(ctx, "c.id = ?", card_id)
+    empty = {"labelIds": [], "assigneeIds": [], "commentCount": 0, "checklistCount": 0, "attachmentCount": 0}
+    data = out(row, **links.get(card_id, empty))
     if full:
         data["comments"] = [
             out(r) for r in ctx.all("SELECT * FROM comments WHERE card_id = ? ORDER BY created_at, id", card_id)
@@ -437,6 +467,13 @@ def checklist_json(ctx: Ctx, row: Any) -> dict[str, Any]:
     return out(row, items=[out(i) for i in items])
 
 
+def _by(rows: list[Any], key: str) -> dict[str, list[Any]]:
+    grouped: dict[str, list[Any]] = {}
+    for row in rows:
+        grouped.setdefault(row[key], []).append(row)
+    return grouped
+
+
 def export_board(ctx: Ctx, board: Any) -> dict[str, Any]:
     board_id = board["id"]
 
@@ -444,6 +481,49 @@ def export_board(ctx: Ctx, board: Any) -> dict[str, Any]:
         return [out(r) for r in ctx.all(f"SELECT * FROM {table} WHERE board_id = ? ORDER BY {order}", board_id)]  # noqa: S608
 
     cards = ctx.all("SELECT * FROM cards WHERE board_id = ? ORDER BY column_id, position, created_at, id", board_id)
+    comments = _by(
+        ctx.all(
+            "SELECT t.* FROM comments t JOIN cards c ON c.id = t.card_id WHERE c.board_id = ? "
+            "ORDER BY t.created_at, t.id",
+            board_id,
+        ),
+        "card_id",
+    )
+    checklists = _by(
+        ctx.all(
+            "SELECT t.* FROM checklists t JOIN cards c ON c.id = t.card_id WHERE c.board_id = ? "
+            "ORDER BY t.position, t.created_at, t.id",
+            board_id,
+        ),
+        "card_id",
+    )
+    items = _by(
+        ctx.all(
+            "SELECT i.* FROM checklist_items i JOIN checklists t ON t.id = i.checklist_id "
+            "JOIN cards c ON c.id = t.card_id WHERE c.board_id = ? ORDER BY i.position, i.created_at, i.id",
+            board_id,
+        ),
+        "checklist_id",
+    )
+    files = _by(
+        ctx.all(
+            "SELECT t.* FROM attachments t JOIN cards c ON c.id = t.card_id WHERE c.board_id = ? "
+            "ORDER BY t.created_at, t.id",
+            board_id,
+        ),
+        "card_id",
+    )
+    full = [
+        {
+            **card,
+            "comments": [out(r) for r in comments.get(card["id"], [])],
+            "checklists": [
+                out(r, items=[out(i) for i in items.get(r["id"], [])]) for r in checklists.get(card["id"], [])
+            ],
+            "attachments": [out(r) for r in files.get(card["id"], [])],
+        }
+        for card in cards_json(ctx, board_id, cards)
+    ]
     return {
         "board": out(board),
         "columns": rows("columns", "position, created_at, id"),
@@ -451,7 +531,7 @@ def export_board(ctx: Ctx, board: Any) -> dict[str, Any]:
         "milestones": rows("milestones"),
         "customFields": rows("custom_fields"),
         "cardTemplates": rows("card_templates"),
-        "cards": [card_json(ctx, c, full=True) for c in cards],
+        "cards": full,
     }
 
 

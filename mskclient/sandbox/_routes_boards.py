@@ -34,7 +34,7 @@ from ._http import (
     v_number,
     v_sealed,
 )
-from ._routes_auth import card_json, checklist_json, delete_workspace, members
+from ._routes_auth import card_json, cards_json, checklist_json, delete_workspace, members
 from ._security import new_id, new_token
 
 __all__ = ["api", "delete_board_contents"]
@@ -378,7 +378,7 @@ def create_card(ctx: Ctx, id: str) -> Any:
 def list_cards(ctx: Ctx, id: str) -> Any:
     ctx.board(id)
     rows = ctx.all("SELECT * FROM cards WHERE board_id = ? ORDER BY column_id, position, created_at, id", id)
-    return json_response([card_json(ctx, r) for r in rows])
+    return json_response(cards_json(ctx, id, rows))
 
 
 @api.route("GET", "/cards/{id}")
@@ -940,8 +940,6 @@ def delete_custom_field(ctx: Ctx, id: str) -> Any:
             del values[id]
             _bump(ctx, card["id"], {"custom_fields": json.dumps(values, separators=(",", ":"))})
     return _delete(ctx, "custom_fields", id)
-
-
 
 
 def _rule(kinds: dict[str, str]) -> Any:

@@ -209,6 +209,18 @@ def test_export_decrypts_offline_with_the_password(alice: User, bob: User) -> No
     b = make_board(alice)
     card = alice.card(b.column, b.bk, "Exported card")
     alice.http.post(f"/cards/{card['id']}/comments", json={"encBody": env(b.bk, "comment", "encBody", "hello")})
+    checklist = alice.http.post(
+        f"/cards/{card['id']}/checklists", json={"encTitle": env(b.bk, "checklist", "encTitle", "list")}
+    ).json()
+    for text in ("one", "two"):
+        alice.http.post(
+            f"/checklists/{checklist['id']}/items", json={"encText": env(b.bk, "checklistItem", "encText", text)}
+        )
+    label = alice.http.post(
+        f"/boards/{b.id}/labels", json={"encName": env(b.bk, "label", "encName", "l"), "color": "#ffffff"}
+    ).json()
+    alice.http.post(f"/cards/{card['id']}/labels", json={"labelId": label["id"]})
+    alice.card(b.column, b.bk, "Second card")
     export = alice.http.get("/me/export").json()
     assert export["kdf"]["memoryKiB"] == 65536 and export["kdf"]["salt"]
     keys_login = derive(alice.password, b64u_decode(export["kdf"]["salt"]))
@@ -219,7 +231,12 @@ def test_export_decrypts_offline_with_the_password(alice: User, bob: User) -> No
     )
     (board,) = ws["boards"]
     bk = unwrap_board_key(wk, board["board"]["encBoardKey"], board["board"]["id"])
-    (exported,) = board["cards"]
+    exported, second = board["cards"]
+    # The export's cards are the same objects GET /cards/:id answers.
+    assert exported == alice.http.get(f"/cards/{card['id']}").json()
+    assert second == alice.http.get(f"/cards/{second['id']}").json()
+    assert [len(c["items"]) for c in exported["checklists"]] == [2] and exported["labelIds"] == [label["id"]]
+    assert board["labels"][0]["id"] == label["id"] and len(board["columns"]) == 1
     from mskclient._profile import field
 
     assert decrypt_field(bk, exported["encTitle"], field("card", "encTitle")) == b"Exported card"
