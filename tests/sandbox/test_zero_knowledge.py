@@ -16,14 +16,15 @@ from ._helpers import User, config, env, make_board
 
 
 def _forms(secret: bytes) -> list[bytes]:
-    """Raw, base64url, base64 and hex spellings (without padding, so substrings match)."""
-    return [
-        secret,
-        base64.urlsafe_b64encode(secret).rstrip(b"="),
-        base64.b64encode(secret).rstrip(b"="),
-        secret.hex().encode(),
-        secret.hex().upper().encode(),
-    ]
+    """Raw, hex, and base64/base64url spellings at each of the three byte alignments (so the
+    secret is found inside a longer encoded string too), trimmed of boundary symbols."""
+    forms = [secret, secret.hex().encode(), secret.hex().upper().encode()]
+    for shift in range(3):
+        for encode in (base64.urlsafe_b64encode, base64.b64encode):
+            text = encode(b"\0" * shift + secret + b"\0\0").rstrip(b"=")
+            head = (shift * 8 + 5) // 6  # symbols that mix in the padding bytes before
+            forms.append(text[head : head + (len(secret) * 8) // 6 - 1])
+    return forms
 
 
 def test_no_plaintext_or_key_reaches_the_server(tmp_path: Path) -> None:
@@ -134,7 +135,10 @@ def test_no_plaintext_or_key_reaches_the_server(tmp_path: Path) -> None:
             if any(form in haystack for form in _forms(secret)):
                 secrets_found.append(name)
         assert secrets_found == []
-        # The scan would see them: the ciphertext of the card title is in the files.
+        # The scan would see them: the ciphertext of the card title is in the files, and the
+        # shifted forms find bytes inside a longer base64 text.
         assert card["encTitle"].split(".")[2].encode() in haystack
+        sealed = b64u_decode(card["encTitle"].split(".")[2])
+        assert any(form in haystack for form in _forms(sealed[5:25])[3:])
         alice.close()
         bob.close()
