@@ -1,0 +1,176 @@
+"""Live interop: a Node participant (yjs, y-protocols, ws, libsodium.js) and the Python one edit
+the same card at the same time through the sandbox relay, and converge."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import secrets
+import shutil
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from typing import Any
+
+import pytest
+
+from mskclient import AsyncClient, Client, Pacer
+from mskclient import _description as ydesc
+from mskclient.crypto import b64u_decode, b64u_encode
+from mskclient.live import Channel, Participant, WebSocketChannel, presence_for, relay_connector, ws_url
+from mskclient.sandbox import Sandbox, SandboxConfig
+
+from ._node import INTEROP, _missing_packages
+
+PASSWORD = "interop live ✓"
+T = 60.0
+
+
+@dataclass
+class Room:
+    url: str
+    alice: Client
+    bob: Client
+    board_id: str
+    column_id: str
+
+    def card(self, description: str) -> str:
+        return self.alice.create_card(self.column_id, "Interop", description, board_id=self.board_id).id
+
+    def async_alice(self) -> AsyncClient:
+        client = AsyncClient(self.url, token=self.alice.token, email=self.alice.core.email, pacer=Pacer.unlimited())
+        client.use_keys(self.alice.keys)
+        return client
+
+
+def _account(url: str, name: str) -> tuple[Client, str]:
+    client = Client(url, pacer=Pacer.unlimited())
+    email = f"{name}-{secrets.token_hex(4)}@example.test"
+    client.register(email, PASSWORD)
+    if not client.has_keys:
+        client.login(email, PASSWORD)
+    return client, email
+
+
+@pytest.fixture(scope="module")
+def room() -> Iterator[Room]:
+    with Sandbox(SandboxConfig().lift_limits()) as url:
+        (alice, _), (bob, bob_email) = _account(url, "alice"), _account(url, "bob")
+        workspace = alice.create_workspace("Interop")
+        alice.invite(workspace.id, bob_email, "member")
+        board = alice.create_board(workspace.id, "Live")
+        column = alice.create_column(board.id, "Doing")
+        yield Room(url, alice, bob, board.id, column.id)
+        alice.close()
+        bob.close()
+
+
+async def _node_peer(
+    room: Room, card_id: str, edits: list[str], expect: list[str], peers: tuple[str, ...] = ()
+) -> dict[str, Any]:
+    """Run live_participant.mjs as bob (ticket, key and stored state handed over by Python)."""
+    node = shutil.which("node")
+    if node is None:
+        pytest.fail("node is not on PATH: the live interop tests need Node.js 18 or later")
+    missing = _missing_packages()
+    if missing:
+        pytest.fail(f"tests/interop/node_modules lacks {', '.join(missing)}: run `npm ci` in tests/interop")
+    card = room.bob.card(card_id)
+    request = {
+        "wsUrl": ws_url(room.url, room.bob.ws_ticket(f"card:{card_id}").ticket),
+        "key": b64u_encode(room.bob.board_key(card.board_id).raw),
+        "room": f"card:{card_id}",
+        "state": b64u_encode(card.description_state),
+        "user": {"id": "cbobnode01", "name": "bob (node)", "color": "#00aa00"},
+        "edits": edits,
+        "expect": expect,
+        "expectPeers": list(peers),
+        "timeoutMs": int(T * 1000) - 5000,
+    }
+    proc = await asyncio.create_subprocess_exec(
+        node, str(INTEROP / "live_participant.mjs"), cwd=INTEROP,
+        stdin=asyncio.subprocess.PIPE, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE,
+    )
+    try:
+        out, err = await asyncio.wait_for(proc.communicate(json.dumps(request).encode()), T)
+    except TimeoutError:
+        proc.kill()
+        await proc.wait()
+        pytest.fail(f"node participant did not finish within {T} s")
+    try:
+        answer = json.loads(out)
+    except json.JSONDecodeError:
+        pytest.fail(f"node participant exited {proc.returncode} without JSON: {err.decode()[-2000:]}")
+    assert proc.returncode == 0 and "error" not in answer, answer
+    assert isinstance(answer, dict)
+    return answer
+
+
+PY_LINES = [f"python {i} ✓\n" for i in range(12)]
+NODE_LINES = [f"node {i} 😀\n" for i in range(12)]
+
+
+async def _python_edits(p: Participant, lines: list[str], drop: Callable[[int], None] | None = None) -> None:
+    await p.wait_connected(T)
+    for i, line in enumerate(lines):
+        await p.append(line)
+        if drop is not None:
+            drop(i)
+        await asyncio.sleep(0)  # let frames interleave with the Node peer's typing
+
+
+async def test_python_and_node_edit_one_card_at_once_and_converge(room: Room) -> None:
+    card_id = room.card("shared notes é\n")
+    async with room.async_alice() as ac:
+        card = await ac.card(card_id)
+        key = await ac.board_key(card.board_id)
+
+        async def persist(state: bytes) -> bytes:
+            return (await ac.edit_card(card_id, description_state=state)).description_state
+
+        p = Participant(f"card:{card_id}", key, relay_connector(ac, f"card:{card_id}"),
+                        presence=presence_for("calice0001", "alice"), state=card.description_state, persist=persist)
+        async with p:
+            node_task = asyncio.create_task(_node_peer(room, card_id, NODE_LINES, PY_LINES, ("alice",)))
+            await _python_edits(p, PY_LINES)
+            await p.wait_until(lambda p: all(line in p.text for line in NODE_LINES), T, "the Node edits")
+            node = await node_task
+            assert node["text"] == p.text
+            assert "alice" in node["peers"]
+            assert ydesc.text_of(b64u_decode(node["state"])) == p.text
+            await p.save()
+            final = p.text
+    assert final.startswith("shared notes é\n")
+    assert sorted(final.splitlines()[1:]) == sorted(line.rstrip("\n") for line in PY_LINES + NODE_LINES)
+    # The stored encDescription decrypts (with bob's keys too) to the converged text.
+    assert room.bob.card(card_id).description == final
+
+
+async def test_dropping_the_python_socket_mid_edit_loses_nothing(room: Room) -> None:
+    card_id = room.card("")
+    sockets: list[WebSocketChannel] = []
+    async with room.async_alice() as ac:
+        card = await ac.card(card_id)
+        key = await ac.board_key(card.board_id)
+        inner = relay_connector(ac, f"card:{card_id}")
+
+        async def connect() -> Channel:
+            channel = await inner()
+            assert isinstance(channel, WebSocketChannel)
+            sockets.append(channel)
+            return channel
+
+        p = Participant(f"card:{card_id}", key, connect, presence=presence_for("calice0001", "alice"),
+                        state=card.description_state, backoff=(0.02, 0.2))
+        async with p:
+            node_task = asyncio.create_task(_node_peer(room, card_id, NODE_LINES, PY_LINES))
+
+            def drop(i: int) -> None:
+                if i == 4:
+                    sockets[-1].abort()  # the TCP connection dies mid-edit, no close handshake
+
+            await _python_edits(p, PY_LINES, drop)
+            await p.wait_until(lambda p: all(line in p.text for line in NODE_LINES), T, "the Node edits")
+            node = await node_task
+            assert len(sockets) >= 2
+            assert node["text"] == p.text
+            assert sorted(p.text.splitlines()) == sorted(line.rstrip("\n") for line in PY_LINES + NODE_LINES)
