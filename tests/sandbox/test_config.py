@@ -1,0 +1,50 @@
+"""SandboxConfig, the clocks and the Sandbox runner's life cycle."""
+
+from __future__ import annotations
+
+import httpx
+import pytest
+
+from mskclient._errors import UsageError
+from mskclient.sandbox import ManualClock, Sandbox, SandboxConfig, SystemClock
+
+
+def test_manual_clock_advances_and_tells_listeners() -> None:
+    clock = ManualClock(100.0)
+    heard: list[float] = []
+    clock.on_advance(heard.append)
+    assert clock.time() == 100.0
+    clock.advance(30)
+    clock.advance(0.5)
+    assert clock.time() == 130.5 and heard == [130.0, 130.5]
+    with pytest.raises(ValueError, match="back"):
+        clock.advance(-1)
+
+
+def test_defaults() -> None:
+    config = SandboxConfig()
+    assert config.db_path == ":memory:" and isinstance(config.clock, SystemClock)
+    assert config.max_attachment == 25 * 1024 * 1024 and config.server_secret is None
+    assert SandboxConfig().memory_name != config.memory_name  # each config its own memory database
+
+
+def test_sandbox_life_cycle() -> None:
+    sandbox = Sandbox(SandboxConfig().lift_limits())
+    url = sandbox.start()
+    with pytest.raises(UsageError):
+        sandbox.start()
+    assert httpx.get(url + "/api/health").json()["ok"] is True
+    sandbox.stop()
+    sandbox.stop()
+    with pytest.raises(httpx.ConnectError):
+        httpx.get(url + "/api/health")
+    with pytest.raises(UsageError):
+        _ = sandbox.app
+    # A stopped sandbox starts again on a new port, its in-memory database fresh.
+    with sandbox as again:
+        assert again != "" and httpx.get(again + "/api/health").status_code == 200
+
+
+def test_bad_host_is_a_usage_error() -> None:
+    with pytest.raises(UsageError, match="cannot listen"):
+        Sandbox(host="256.0.0.1").start()
