@@ -23,8 +23,10 @@ from pycrdt import Doc, Text, get_state, merge_updates
 from ._errors import ProtocolError
 
 __all__ = [
+    "MERGE_CHUNK",
     "TEXT_NAME",
     "apply_text",
+    "apply_updates",
     "covers",
     "decode_state_vector",
     "diff_update",
@@ -39,6 +41,10 @@ __all__ = [
 #: Name of the shared Y.Text in a card document (profile §9).
 TEXT_NAME = "description"
 _EMPTY = b"\x00\x00"
+#: Queued updates are merged this many at a time before applying.  Measured
+#: (bench/live.py, 40,000 typing updates): one by one 0.42 s and superlinear,
+#: all merged at once 9.7 s, in chunks of 64 about 0.05 s (yjs: 0.32 s).
+MERGE_CHUNK = 64
 
 
 def empty_state() -> bytes:
@@ -150,6 +156,16 @@ def merge(*states: bytes) -> bytes:
         return merge_updates(*parts)
     except ValueError:
         raise ProtocolError("cannot merge description states: one is not a Yjs update") from None
+
+
+def apply_updates(doc: Doc[Text], updates: list[bytes]) -> None:
+    """Apply many updates fast: merged MERGE_CHUNK at a time, then applied (ProtocolError if one is bad)."""
+    try:
+        for start in range(0, len(updates), MERGE_CHUNK):
+            chunk = updates[start : start + MERGE_CHUNK]
+            doc.apply_update(chunk[0] if len(chunk) == 1 else merge_updates(*chunk))
+    except ValueError:
+        raise ProtocolError("a queued description update is not a Yjs update") from None
 
 
 def _read_var_uint(data: bytes, pos: int) -> tuple[int, int]:

@@ -22,7 +22,7 @@ from dataclasses import dataclass
 from types import TracebackType
 from typing import Any, TypeAlias
 
-from pycrdt import Doc, Text, get_state, merge_updates
+from pycrdt import Doc, Text, get_state
 
 from .. import _description as ydesc
 from .._errors import MskError, PayloadTooLargeError, ProtocolError, TransportError, UsageError
@@ -252,8 +252,13 @@ class Participant:
         await self._notify()
 
     async def append(self, text: str) -> None:
-        """Append `text` at the end of the description."""
-        await self.edit(self.text + text)
+        """Append `text` at the end of the description (one insert, no diff of the whole text)."""
+        before = self.doc.get_state()
+        self._text += text
+        update = self.doc.get_update(before)
+        if update != _EMPTY_UPDATE:
+            await self._send_update(update)
+        await self._notify()
 
     async def apply_local_update(self, update: bytes) -> None:
         """Merge an update made elsewhere by this user (e.g. a scripted edit) and send it."""
@@ -403,23 +408,30 @@ class Participant:
         batch, self._incoming = self._incoming, []
         if not batch:
             return
+        before = self.text
         try:
-            update = batch[0] if len(batch) == 1 else merge_updates(*batch)
-            authors = self._authors(update)
-            before = self.text
-            self.doc.apply_update(update)
-        except ValueError:
+            authors = self._authors(batch)
+            ydesc.apply_updates(self.doc, batch)
+        except ProtocolError:
             self.frames_dropped += len(batch)
+            await self._notify()
             return
         if self.text != before:
             await self._notify(TextChanged(self.text, authors))
         else:
             await self._notify()
 
-    def _authors(self, update: bytes) -> tuple[str, ...]:
-        """Names (from awareness) of the clients whose new content `update` carries."""
+    def _authors(self, updates: list[bytes]) -> tuple[str, ...]:
+        """Names (from awareness) of the clients whose new content `updates` carry."""
         mine = ydesc.decode_state_vector(self.doc.get_state())
-        theirs = ydesc.decode_state_vector(get_state(update))
+        theirs: dict[int, int] = {}
+        for update in updates:
+            try:
+                vector = ydesc.decode_state_vector(get_state(update))
+            except ValueError:
+                raise ProtocolError("a queued description update is not a Yjs update") from None
+            for cid, clock in vector.items():
+                theirs[cid] = max(clock, theirs.get(cid, 0))
         names: list[str] = []
         states = self.awareness.states()
         for cid, clock in theirs.items():

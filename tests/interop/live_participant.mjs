@@ -1,6 +1,6 @@
 // A browser-like participant of an MSKanban card room, for the live interop tests:
 // yjs + y-protocols inside XChaCha20-Poly1305 relay frames (libsodium.js), over `ws`.
-// Reads {wsUrl, key, room, state, user, edits, expect, expectPeers?, timeoutMs} as JSON on stdin;
+// Reads {wsUrl, key, room, state, user, edits, expect, expectPeers?, pong?, timeoutMs} as JSON on stdin;
 // joins like y-websocket (step 1, step 2 with the full state, awareness, queryAwareness),
 // types `edits` at the end of the text, waits until every `expect` string is in the text
 // (and every `expectPeers` name was seen in awareness),
@@ -90,6 +90,19 @@ function joined() {
   const query = encoding.createEncoder();
   encoding.writeVarUint(query, 3);
   send(query);
+}
+
+// Benchmark mode: answer each remote "ping <i>" line with a "pong <i>" line.
+if (request.pong) {
+  let next = 0;
+  doc.on("update", (update, origin) => {
+    if (origin !== "remote") return;
+    const current = ytext.toString();
+    while (current.includes(`ping ${next}\n`)) {
+      ytext.insert(ytext.length, `pong ${next}\n`);
+      next += 1;
+    }
+  });
 }
 
 const finished = new Promise((resolve, reject) => {

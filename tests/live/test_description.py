@@ -113,3 +113,18 @@ def test_bad_state_vector_is_a_protocol_error() -> None:
         d.decode_state_vector(b"\x02\x01")
     with pytest.raises(ProtocolError):
         d.decode_state_vector(b"\x01\x01\x01\x00")
+
+
+def test_apply_updates_in_chunks_equals_one_by_one() -> None:
+    doc: Doc[Text] = Doc()
+    text = doc.get(d.TEXT_NAME, type=Text)
+    updates = []
+    for i in range(3 * d.MERGE_CHUNK + 5):
+        before = doc.get_state()
+        text += "é😀x"[i % 3]
+        updates.append(doc.get_update(before))
+    target = d.load(b"")
+    d.apply_updates(target, updates)
+    assert str(target.get(d.TEXT_NAME, type=Text)) == str(text)
+    with pytest.raises(ProtocolError):
+        d.apply_updates(d.load(b""), [updates[0], b"\xff\xff"])
