@@ -83,10 +83,14 @@ def _names(peers: dict[int, dict[str, Any]]) -> str:
     return ", ".join(names) or "nobody else"
 
 
-async def _live_card(ctx: CliContext, client: AsyncClient, card_id: str, presence: dict[str, Any]) -> None:
+async def _live_card(
+    ctx: CliContext, client: AsyncClient, card_id: str, board_id: str, presence: dict[str, Any]
+) -> None:
     participant = await open_card(client, card_id, presence=presence)
+    # Also say on the board which card we are on, as the browser clients do.
+    board = await open_board(client, board_id, presence=presence | {"cardId": card_id})
     lines: asyncio.Queue[str | None] = asyncio.Queue()
-    async with participant:
+    async with participant, board:
         events = participant.events()
         await participant.wait_connected()
         _emit(ctx, {"type": "text", "text": participant.text}, participant.text)
@@ -176,9 +180,9 @@ def live(ctx: CliContext, card: str | None, board: str | None) -> None:
         twin = _async_twin(ctx, client)
         _run(_closing(twin, _live_board(ctx, twin, board_id, presence)))
         return
-    card_id = resolver.card(card, board).id
+    found = resolver.card(card, board)
     twin = _async_twin(ctx, client)
-    _run(_closing(twin, _live_card(ctx, twin, card_id, _me(client))))
+    _run(_closing(twin, _live_card(ctx, twin, found.id, found.board_id, _me(client))))
 
 
 async def _closing(client: AsyncClient, work: Coroutine[Any, Any, None]) -> None:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import json
 import os
+import signal
 import subprocess
 import sys
 import threading
@@ -18,7 +19,7 @@ import pytest
 
 from mskclient.cli._live import make_listener
 from mskclient.crypto import sign_webhook
-from mskclient.live import open_card, presence_for
+from mskclient.live import Participant, open_card, presence_for, relay_connector
 from mskclient.webhooks import Receiver
 
 from .conftest import PASSWORD, World
@@ -129,3 +130,32 @@ def test_webhooks_commands_and_the_listener(
     msk(env, "webhooks", "delete", created["id"], "--yes")
     assert created["id"] not in [h["id"] for h in json.loads(msk(env, "webhooks", "list", "--board",
                                                                   world.board_id, "--json"))]
+
+
+async def test_msk_live_board_shows_who_is_on_which_card_and_ctrl_c_leaves(world: World, env: dict[str, str]) -> None:
+    card_id = world.new_card("Presence card")
+    async with world.bob.async_client() as bc:
+        key = await bc.board_key(world.board_id)
+        bob = Participant(f"board:{world.board_id}", key, relay_connector(bc, f"board:{world.board_id}"),
+                          presence=presence_for("cbob000001", "bob", card_id))
+        async with bob:
+            await bob.wait_connected(15)
+            proc = await asyncio.create_subprocess_exec(
+                *MSK, "live", "--board", world.board_id, "--profile", "alice", env=env,
+                stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE,
+            )
+            assert proc.stdout is not None
+            try:
+                async with asyncio.timeout(T):
+                    while b"bob on \xe2\x80\x98Presence card\xe2\x80\x99" not in await proc.stdout.readline():
+                        pass
+                await bob.wait_until(lambda p: any(s["user"]["id"] != "cbob000001" for s in p.peers().values()),
+                                     15, "alice on the board")
+                proc.send_signal(signal.SIGINT)
+                await bob.wait_until(lambda p: not p.peers(), 15, "alice leaving (null awareness)")
+                async with asyncio.timeout(T):
+                    assert await proc.wait() == 0
+            finally:
+                if proc.returncode is None:
+                    proc.kill()
+                    await proc.wait()
