@@ -15,7 +15,7 @@ from typing import Any, TypeVar
 import click
 
 from .._errors import MskError, ProtocolError, UsageError
-from .._profile import WEBHOOK_EVENTS, WEBHOOK_TOLERANCE_SECONDS
+from .._profile import WEBHOOK_EVENTS, WEBHOOK_TOLERANCE_SECONDS, is_valid_id
 from ..client import AsyncClient, Client
 from ..live import (
     BoardNames,
@@ -78,9 +78,15 @@ def _stdin_lines(loop: asyncio.AbstractEventLoop, out: asyncio.Queue[str | None]
     threading.Thread(target=pump, name="msk live stdin", daemon=True).start()
 
 
+def _user_name(state: dict[str, Any]) -> str:
+    """The name in a peer's awareness state; peers are not trusted to shape it right."""
+    user = state.get("user")
+    name = user.get("name") if isinstance(user, dict) else None
+    return name if isinstance(name, str) and name else "?"
+
+
 def _names(peers: dict[int, dict[str, Any]]) -> str:
-    names = sorted({str(s.get("user", {}).get("name", "?")) for s in peers.values()})
-    return ", ".join(names) or "nobody else"
+    return ", ".join(sorted({_user_name(s) for s in peers.values()})) or "nobody else"
 
 
 async def _live_card(
@@ -140,6 +146,8 @@ def _show_event(ctx: CliContext, participant: Participant, event: object, shown:
         peers = participant.peers()
         _emit(ctx, {"type": "presence", "peers": list(peers.values())}, f"── here: {_names(peers)} ──")
     elif isinstance(event, ConnectionChanged) and not event.connected:
+        if participant.error is not None:
+            raise participant.error  # membership revoked, frame too big, or out of retries
         reason = f" ({event.error})" if event.error else ""
         _emit(ctx, {"type": "connection", "connected": False, "error": str(event.error or "")},
               f"── disconnected{reason}; reconnecting ──")
@@ -155,13 +163,17 @@ async def _live_board(ctx: CliContext, client: AsyncClient, board_id: str, prese
         if not ctx.json:
             click.echo("── who is on the board (Ctrl-C leaves) ──", err=True)
         async for event in events:
+            if isinstance(event, ConnectionChanged) and participant.error is not None:
+                raise participant.error
             if isinstance(event, PresenceChanged):
                 rows = []
                 for state in participant.peers().values():
-                    user = state.get("user", {})
                     card_id = state.get("cardId")
-                    card = await names.card(card_id) if isinstance(card_id, str) else None
-                    rows.append({"user": user.get("name"), "cardId": card_id, "card": card})
+                    card = None
+                    if is_valid_id(card_id):
+                        assert isinstance(card_id, str)
+                        card = await names.card(card_id)
+                    rows.append({"user": _user_name(state), "cardId": card_id, "card": card})
                 text = "\n".join(f"  {r['user']}" + (f" on ‘{r['card']}’" if r["card"] else "") for r in rows)
                 _emit(ctx, {"type": "presence", "peers": rows}, f"── {len(rows)} here ──\n{text}".rstrip())
 

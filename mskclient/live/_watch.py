@@ -18,7 +18,7 @@ from typing import Any
 
 import httpx
 
-from .._errors import ApiError, MskError, NotFoundError, ProtocolError, TransportError, api_error
+from .._errors import ApiError, ForbiddenError, MskError, NotFoundError, ProtocolError, TransportError, api_error
 from .._profile import SESSION_COOKIE, is_valid_id
 from ..client import AsyncClient
 
@@ -173,7 +173,7 @@ class BoardNames:
         if fresh or card_id not in self._cards:
             try:
                 self._cards[card_id] = (await self._client.card(card_id)).title
-            except NotFoundError:
+            except (NotFoundError, ForbiddenError):  # deleted, or an id a peer made up
                 return self._cards.get(card_id, f"#{card_id}")
         return self._cards[card_id]
 
