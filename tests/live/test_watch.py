@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 from collections.abc import Callable
 
 import pytest
 
+from mskclient import AsyncClient, Pacer
 from mskclient._errors import ProtocolError
 from mskclient.live import BoardNames, SseParser, Tick, describe, watch
 
@@ -60,3 +62,87 @@ async def test_watch_describes_moves_and_resumes_after_last_event_id(world: Worl
         assert resumed[0].id == moved.id
         archived = await describe(resumed[1], BoardNames(bc, world.board_id))
         assert archived.startswith("card ‘Watch me’ archived by alice")
+
+
+class _Proxy:
+    """A TCP proxy to the sandbox whose connections can be cut (a network drop)."""
+
+    def __init__(self, target_port: int) -> None:
+        self.target_port = target_port
+        self.writers: list[asyncio.StreamWriter] = []
+        self.connections = 0
+
+    async def start(self) -> int:
+        self.server = await asyncio.start_server(self._serve, "127.0.0.1", 0)
+        return int(self.server.sockets[0].getsockname()[1])
+
+    async def _serve(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        self.connections += 1
+        up_reader, up_writer = await asyncio.open_connection("127.0.0.1", self.target_port)
+        self.writers += [writer, up_writer]
+
+        async def pipe(src: asyncio.StreamReader, dst: asyncio.StreamWriter) -> None:
+            try:
+                while data := await src.read(65536):
+                    dst.write(data)
+                    await dst.drain()
+            except (ConnectionError, OSError):
+                pass
+            finally:
+                dst.close()
+
+        with contextlib.suppress(asyncio.CancelledError):  # the loop ending while a pipe waits
+            await asyncio.gather(pipe(reader, up_writer), pipe(up_reader, writer))
+
+    def cut(self) -> None:
+        for writer in self.writers:
+            writer.transport.abort()
+        self.writers.clear()
+
+    async def close(self) -> None:
+        self.cut()
+        self.server.close()
+        await self.server.wait_closed()
+
+
+async def test_watch_resumes_after_a_dropped_connection_without_losing_events(world: World) -> None:
+    proxy = _Proxy(int(world.url.rsplit(":", 1)[1]))
+    port = await proxy.start()
+    via = AsyncClient(f"http://127.0.0.1:{port}", token=world.bob.client.token, pacer=Pacer.unlimited())
+    via.use_keys(world.bob.client.keys)
+    card_id = world.new_card("Dropped stream")
+    ticks: list[Tick] = []
+    seen = asyncio.Event()
+
+    async def follow() -> None:
+        async for tick in watch(via, world.board_id, backoff=(0.01, 0.05)):
+            ticks.append(tick)
+            seen.set()
+
+    task = asyncio.create_task(follow())
+    try:
+        async with asyncio.timeout(T):
+            # Wait until the stream is up: an event made now must arrive.
+            while not ticks:
+                await asyncio.to_thread(world.alice.client.edit_card, card_id, title="Dropped stream")
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(seen.wait(), 0.5)
+        first = proxy.connections
+        proxy.cut()
+        await asyncio.to_thread(world.alice.client.move_card, card_id, world.column_ids[1])
+        await asyncio.to_thread(world.alice.client.archive_card, card_id)
+        async with asyncio.timeout(T):
+            while not any(t.verb == "CARD_ARCHIVED" for t in ticks):
+                seen.clear()
+                await seen.wait()
+        assert proxy.connections > first  # it reconnected
+        verbs = [t.verb for t in ticks if t.card_id == card_id]
+        assert verbs[-2:] == ["CARD_MOVED", "CARD_ARCHIVED"]  # nothing lost across the drop
+        ids = [int(t.id or 0) for t in ticks]
+        assert ids == sorted(set(ids))  # and nothing repeated
+    finally:
+        task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await task
+        await via.aclose()
+        await proxy.close()
