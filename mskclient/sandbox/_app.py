@@ -136,6 +136,7 @@ def create_app(config: SandboxConfig | None = None) -> Starlette:
             yield
         finally:
             await realtime.stop()
+            conn.close()
 
     app = Starlette(
         routes=routes,

@@ -31,6 +31,8 @@ def test_defaults() -> None:
 def test_sandbox_life_cycle() -> None:
     sandbox = Sandbox(SandboxConfig().lift_limits())
     url = sandbox.start()
+    assert httpx.post(url + "/api/auth/login-init", json={"email": "a@example.org"}).status_code == 200
+    sandbox.app.state.shared.conn.execute("INSERT INTO meta (key, value) VALUES ('marker', 'here')")
     with pytest.raises(UsageError):
         sandbox.start()
     assert httpx.get(url + "/api/health").json()["ok"] is True
@@ -43,6 +45,8 @@ def test_sandbox_life_cycle() -> None:
     # A stopped sandbox starts again on a new port, its in-memory database fresh.
     with sandbox as again:
         assert again != "" and httpx.get(again + "/api/health").status_code == 200
+        conn = sandbox.app.state.shared.conn
+        assert conn.execute("SELECT count(*) FROM meta WHERE key = 'marker'").fetchone()[0] == 0
 
 
 def test_bad_host_is_a_usage_error() -> None:
