@@ -12,12 +12,14 @@ import threading
 import time
 from collections.abc import Iterator
 from http.server import ThreadingHTTPServer
+from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
 
-from mskclient.cli._live import make_listener
+from mskclient.cli._context import CliContext
+from mskclient.cli._live import _Describer, make_listener
 from mskclient.crypto import sign_webhook
 from mskclient.live import Participant, open_card, presence_for, relay_connector
 from mskclient.webhooks import Receiver
@@ -159,3 +161,37 @@ async def test_msk_live_board_shows_who_is_on_which_card_and_ctrl_c_leaves(world
                 if proc.returncode is None:
                     proc.kill()
                     await proc.wait()
+
+
+def test_listen_decrypt_names_cards_and_columns(
+    world: World, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    monkeypatch.setenv("MSK_CONFIG_DIR", str(tmp_path))
+    seen: list[str] = []
+    got = threading.Event()
+
+    def report(data: dict[str, Any], text: str) -> None:
+        seen.append(text)
+        got.set()
+
+    ctx = CliContext(server=None, profile="x", json=False, password_file=None)
+    describer = _Describer(ctx, world.alice.client)
+    server = ThreadingHTTPServer(("127.0.0.1", 0), make_listener(Receiver(""), report, describer))
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        hook = world.alice.client.create_webhook(
+            world.board_id, f"http://127.0.0.1:{server.server_address[1]}/", ["CARD_MOVED"]
+        )
+        assert hook.secret
+        server.RequestHandlerClass = make_listener(Receiver(hook.secret), report, describer)
+        card_id = world.new_card("Decrypt me")
+        world.alice.client.move_card(card_id, world.column_ids[1])
+        assert got.wait(15)
+        assert "card ‘Decrypt me’ moved from ‘Doing’ to ‘Done’ by alice" in seen[0]
+        world.alice.client.delete_webhook(hook.id)
+    finally:
+        server.shutdown()
+        server.server_close()
+        thread.join(5)
+        describer.close()
