@@ -36,13 +36,14 @@ class World:
     bob: Member
     board_id: str
     column_ids: tuple[str, str]
+    workspace_id: str
 
     def new_card(self, title: str = "Fix login", description: str = "") -> str:
         card = self.alice.client.create_card(self.column_ids[0], f"{title}", description, board_id=self.board_id)
         return card.id
 
 
-def _member(url: str, name: str) -> Member:
+def member(url: str, name: str) -> Member:
     client = Client(url, pacer=Pacer.unlimited())
     email = f"{name}-{next(_numbers)}-{secrets.token_hex(3)}@example.test"
     client.register(email, PASSWORD)
@@ -59,12 +60,12 @@ def sandbox_url() -> Iterator[str]:
 
 @pytest.fixture(scope="module")
 def world(sandbox_url: str) -> Iterator[World]:
-    alice, bob = _member(sandbox_url, "alice"), _member(sandbox_url, "bob")
+    alice, bob = member(sandbox_url, "alice"), member(sandbox_url, "bob")
     workspace = alice.client.create_workspace("Live team")
     alice.client.invite(workspace.id, bob.email, "member")
     board = alice.client.create_board(workspace.id, "Sprint")
     doing = alice.client.create_column(board.id, "Doing")
     done = alice.client.create_column(board.id, "Done")
-    yield World(sandbox_url, alice, bob, board.id, (doing.id, done.id))
+    yield World(sandbox_url, alice, bob, board.id, (doing.id, done.id), workspace.id)
     alice.client.close()
     bob.client.close()

@@ -8,7 +8,7 @@ from collections.abc import Callable
 
 import pytest
 
-from mskclient._errors import AuthError
+from mskclient._errors import AuthError, ForbiddenError, PayloadTooLargeError
 from mskclient.live import (
     Channel,
     Participant,
@@ -21,7 +21,7 @@ from mskclient.live import (
     ws_url,
 )
 
-from .conftest import World
+from .conftest import World, member
 
 T = 15.0
 
@@ -144,3 +144,35 @@ async def test_a_bad_ticket_is_an_auth_error(world: World) -> None:
     with pytest.raises(AuthError):
         await asyncio.wait_for(channel.recv(), T)
     await channel.close()
+
+
+async def test_a_frame_over_1_mib_is_refused(world: World) -> None:
+    card_id = world.new_card()
+    async with world.alice.async_client() as ac:
+        ticket = await ac.ws_ticket(f"card:{card_id}")
+        channel = await WebSocketChannel.open(ws_url(world.url, ticket.ticket))
+        await channel.send(b"\x00" * (1024 * 1024 + 1))
+        with pytest.raises(PayloadTooLargeError):
+            await asyncio.wait_for(channel.recv(), T)
+        await channel.close()
+        # The participant refuses to send one at all.
+        p = await open_card(ac, card_id)
+        async with p:
+            await p.wait_connected(T)
+            with pytest.raises(PayloadTooLargeError):
+                await p.edit("x" * (1024 * 1024))
+
+
+async def test_removed_member_is_closed_with_4403_and_stops(world: World) -> None:
+    carol = member(world.url, "carol")
+    world.alice.client.invite(world.workspace_id, carol.email, "member")
+    card_id = world.new_card()
+    async with carol.async_client() as cc:
+        p = await open_card(cc, card_id, presence=presence_for("ccarol0001", "carol"))
+        async with p:
+            await p.wait_connected(T)
+            user = carol.client.user or carol.client.me().user
+            world.alice.client.remove_member(world.workspace_id, user.id)
+            with pytest.raises(ForbiddenError):
+                await p.wait_until(lambda p: False, T, "the 4403 close")
+    carol.client.close()
