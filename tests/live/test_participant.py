@@ -227,3 +227,23 @@ def test_room_must_be_card_or_board(key: BoardKey) -> None:
 
     with pytest.raises(UsageError):
         Participant("workspace:cabcdefgh1", key, never)
+
+
+async def test_awareness_is_renewed_with_rising_clocks(relay: MemoryRelay, key: BoardKey) -> None:
+    async with peer(relay, key, ALICE, renew_seconds=0.02) as a, peer(relay, key, BOB) as b:
+        await b.wait_until(lambda p: len(p.peers()) == 1, T, "seeing alice")
+
+        def renewals() -> list[int]:
+            return [
+                e.clock
+                for m in messages(relay, key)
+                if isinstance(m, AwarenessMessage)
+                for e in m.entries
+                if e.client_id == a.awareness.client_id and e.state is not None
+            ]
+
+        async with asyncio.timeout(T):
+            while len(set(renewals())) < 4:
+                await asyncio.sleep(0.02)
+        clocks = sorted(set(renewals()))
+        assert clocks[0] >= 1 and clocks == list(range(clocks[0], clocks[0] + len(clocks)))
