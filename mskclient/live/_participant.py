@@ -323,6 +323,7 @@ class Participant:
         failures = 0
         while not self._stopping.is_set():
             error: MskError | None = None
+            was_connected = False
             try:
                 channel = await self._connect()
             except MskError as exc:
@@ -332,6 +333,7 @@ class Participant:
                 try:
                     await self._join(channel)
                     failures = 0
+                    was_connected = True
                     self._connected.set()
                     await self._notify(ConnectionChanged(True))
                     await self._read_loop(channel)
@@ -342,17 +344,17 @@ class Participant:
                     self._channel = None
                     with contextlib.suppress(MskError):
                         await channel.close()
-                change = self.awareness.forget_remote()
-                if not self._stopping.is_set():
-                    await self._notify(ConnectionChanged(False, error))
-                    if change:
-                        await self._notify(self._presence_event(change))
             if self._stopping.is_set():
                 return
             failures += 1
             if error is not None and (is_fatal(error) or failures > self._max_failures):
-                self.error = error
+                self.error = error  # set before the event, so listeners see why it is final
+            change = self.awareness.forget_remote()
+            if was_connected or self.error is not None:
                 await self._notify(ConnectionChanged(False, error))
+            if change:
+                await self._notify(self._presence_event(change))
+            if self.error is not None:
                 return
             low, high = self._backoff
             delay = min(high, low * 2 ** (failures - 1)) * random.uniform(0.5, 1.0)
