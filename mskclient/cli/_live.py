@@ -247,6 +247,7 @@ def webhooks_create(ctx: CliContext, url: str, board: str | None, events: tuple[
 @board_option
 @global_options
 def webhooks_list(ctx: CliContext, board: str | None) -> None:
+    """List a board's webhooks (secrets are never shown again)."""
     client = ctx.unlocked_client()  # resolving a board by title decrypts titles
     hooks = client.webhooks(Resolver(client).board(board).id)
     ctx.emit(
@@ -260,6 +261,7 @@ def webhooks_list(ctx: CliContext, board: str | None) -> None:
 @click.argument("webhook_id")
 @global_options
 def webhooks_deliveries(ctx: CliContext, webhook_id: str) -> None:
+    """Delivery attempts of a webhook: status, attempts, last answer."""
     deliveries = ctx.client().deliveries(webhook_id)
     ctx.emit(
         [model_json(d) for d in deliveries],
@@ -273,6 +275,7 @@ def webhooks_deliveries(ctx: CliContext, webhook_id: str) -> None:
 @click.argument("delivery_id")
 @global_options
 def webhooks_requeue(ctx: CliContext, delivery_id: str) -> None:
+    """Send a failed or dead-lettered delivery again now."""
     ctx.client().requeue_delivery(delivery_id)
     _emit(ctx, {"ok": True, "requeued": delivery_id}, f"Requeued delivery {delivery_id}")
 
@@ -282,6 +285,7 @@ def webhooks_requeue(ctx: CliContext, delivery_id: str) -> None:
 @yes_option
 @global_options
 def webhooks_delete(ctx: CliContext, webhook_id: str, yes: bool) -> None:
+    """Delete a webhook (asks first unless --yes)."""
     if not yes and not ctx.json:
         click.confirm(f"Delete webhook {webhook_id}?", abort=True, err=True)
     ctx.client().delete_webhook(webhook_id)
