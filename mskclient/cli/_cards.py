@@ -156,7 +156,9 @@ def _transform(
         content = _read_text(description_file)
         return lambda _: content
     if append is not None:
-        return lambda old: old + ("" if not old or old.endswith("\n") else "\n") + append
+        # A line of its own, newline-terminated, so appends made at the same moment stay apart.
+        line = append if append.endswith("\n") else append + "\n"
+        return lambda old: old + ("" if not old or old.endswith("\n") else "\n") + line
     if replace is not None:
         before, after = replace
 

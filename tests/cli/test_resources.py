@@ -132,7 +132,7 @@ def test_cards_everything(ana: User, bo: User, tmp_path: Path) -> None:
     ana("cards", "edit", card["id"], "--replace", "Zeile 1", "Erste Zeile")
     edited = ana.json("cards", "edit", card["id"], "--title", "Karte ✓✓", "--due", "")
     assert edited["title"] == "Karte ✓✓" and edited["dueAt"] is None
-    assert edited["description"] == "Erste Zeile\nZeile 2"
+    assert edited["description"] == "Erste Zeile\nZeile 2\n"
     missing = ana("cards", "edit", card["id"], "--replace", "nicht da", "x", ok=False)
     assert missing.code == 2 and "does not contain" in missing.err
 
