@@ -669,7 +669,7 @@ op(
     "/cards/{id}/labels",
     "Detach a label (idempotent)",
     tag=C,
-    result=ref("Card"),
+    status=204,
     request=body({"labelId": ID}, ["labelId"]),
 )
 op(
@@ -680,7 +680,7 @@ op(
     result=ref("Card"),
     request=body({"userId": ID}, ["userId"]),
 )
-op("DELETE", "/cards/{id}/assignments/{userId}", "Unassign", tag=C, result=ref("Card"))
+op("DELETE", "/cards/{id}/assignments/{userId}", "Unassign", tag=C, status=204)
 op(
     "PUT",
     "/cards/{id}/milestone",

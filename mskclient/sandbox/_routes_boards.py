@@ -572,7 +572,7 @@ def detach_label(ctx: Ctx, id: str) -> Any:
         ctx.run("DELETE FROM card_labels WHERE card_id = ? AND label_id = ?", id, label_id)
         _bump(ctx, id)
         ctx.emit(card["board_id"], "LABEL_DETACHED", id, {"cardId": id, "labelId": label_id})
-    return _card_out(ctx, id)
+    return no_content()
 
 
 @api.route("POST", "/cards/{id}/assignments")
@@ -594,7 +594,7 @@ def unassign(ctx: Ctx, id: str, user_id: str) -> Any:
         ctx.run("DELETE FROM card_assignees WHERE card_id = ? AND user_id = ?", id, user_id)
         _bump(ctx, id)
         ctx.emit(card["board_id"], "UNASSIGNED", id, {"cardId": id, "userId": user_id})
-    return _card_out(ctx, id)
+    return no_content()
 
 
 @api.route("PUT", "/cards/{id}/milestone")
