@@ -124,6 +124,8 @@ class Ctx:
     form: FormData | None = None
     user_id: str = ""
     events: list[int] = field(default_factory=list)
+    #: Whether this request already counted against its rate limit.
+    counted: bool = False
     #: Callbacks to run once the transaction committed (closing revoked sockets).
     after: list[Callable[[], None]] = field(default_factory=list)
 
@@ -342,7 +344,7 @@ async def _read(ctx: Ctx, spec: RouteSpec) -> None:
 
 
 #: Attempts and pause (seconds) when a shared-cache in-memory database reports SQLITE_LOCKED.
-_LOCKED_RETRIES = 200
+_LOCKED_RETRIES = 2000
 _LOCKED_PAUSE = 0.005
 
 
@@ -397,10 +399,9 @@ def endpoint(spec: RouteSpec, shared: Shared) -> Callable[[Request], Awaitable[R
             conn.execute("BEGIN" if spec.method == "GET" else "BEGIN IMMEDIATE")
             if spec.auth:
                 _authenticate(ctx)
-                if spec.group not in ("login", "register"):
-                    _limit(ctx, spec.group, ctx.user_id)
-            elif spec.group not in ("login", "register"):
-                _limit(ctx, spec.group, "ip:" + _client_ip(ctx.request))
+            if spec.group not in ("login", "register") and not ctx.counted:
+                _limit(ctx, spec.group, ctx.user_id if spec.auth else "ip:" + _client_ip(ctx.request))
+                ctx.counted = True  # once per request, even when a locked transaction reruns
             params = {_SNAKE.sub(r"_\1", k).lower(): v for k, v in ctx.request.path_params.items()}
             result = spec.handler(ctx, **params)
             conn.execute("COMMIT")

@@ -52,3 +52,51 @@ def test_sandbox_life_cycle() -> None:
 def test_bad_host_is_a_usage_error() -> None:
     with pytest.raises(UsageError, match="cannot listen"):
         Sandbox(host="256.0.0.1").start()
+
+
+def test_a_locked_shared_cache_transaction_is_retried() -> None:
+    """Another connection of the in-memory database holds the write lock (SQLITE_LOCKED, which
+    busy_timeout does not cover): the request waits for it instead of failing."""
+    import sqlite3
+    import threading
+    from typing import Any
+
+    from mskclient.sandbox._db import connect
+
+    from ._helpers import User
+
+    locked = threading.Event()
+
+    class Watch:
+        """Delegates to the app's connection and tells when SQLite said LOCKED."""
+
+        def __init__(self, conn: sqlite3.Connection) -> None:
+            self.conn = conn
+
+        def execute(self, *args: Any) -> Any:
+            try:
+                return self.conn.execute(*args)
+            except sqlite3.OperationalError:
+                locked.set()
+                raise
+
+        def __getattr__(self, name: str) -> Any:
+            return getattr(self.conn, name)
+
+    sandbox = Sandbox(SandboxConfig().lift_limits())
+    with sandbox as url:
+        user = User(url, "locked@example.org").signed_up()
+        shared = sandbox.app.state.shared  # type: ignore[attr-defined]
+        shared.conn = Watch(shared.conn)
+        other = connect(sandbox.config)
+        other.execute("BEGIN IMMEDIATE")
+        other.execute("INSERT INTO meta (key, value) VALUES ('holder', 'x')")
+        answers: list[int] = []
+        request = threading.Thread(target=lambda: answers.append(user.http.post("/auth/2fa/enroll").status_code))
+        request.start()
+        assert locked.wait(30)
+        other.execute("COMMIT")
+        other.close()
+        request.join(30)
+        assert answers == [200]
+        user.close()
