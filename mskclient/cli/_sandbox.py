@@ -5,6 +5,7 @@ from __future__ import annotations
 import contextlib
 import os
 import signal
+import threading
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -49,6 +50,7 @@ def sandbox(host: str, port: int, db_path: str | None, reset: bool, no_rate_limi
     import uvicorn
 
     from ..sandbox import SandboxConfig, create_app
+    from ..sandbox._app import end_streams
 
     _Server = _server_class()
     from ..sandbox._server import bind_socket, url_of
@@ -68,9 +70,11 @@ def sandbox(host: str, port: int, db_path: str | None, reset: bool, no_rate_limi
     server = _Server(uvicorn.Config(app, log_level="warning", access_log=False, lifespan="on"))
 
     def stop(signum: int, frame: object) -> None:
-        if server.should_exit:  # a second Ctrl-C: stop waiting for open streams
+        if server.should_exit:  # a second Ctrl-C: stop waiting for open connections
             server.force_exit = True
         server.should_exit = True
+        # Open SSE streams and relay sockets would hold up the graceful shutdown: end them.
+        threading.Thread(target=end_streams, args=(app,), daemon=True).start()
 
     previous = {sig: signal.signal(sig, stop) for sig in (signal.SIGINT, signal.SIGTERM)}
     try:

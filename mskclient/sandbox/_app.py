@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import logging
 import secrets
@@ -29,7 +30,7 @@ from ._routes_auth import api as auth_api
 from ._routes_boards import api as board_api
 from ._security import RateLimiter
 
-__all__ = ["create_app", "openapi_text"]
+__all__ = ["create_app", "end_streams", "openapi_text"]
 
 log = logging.getLogger("mskclient.sandbox")
 
@@ -85,6 +86,16 @@ class _AccessLog:
                 handle.write(line)
 
 
+def end_streams(app: Starlette, timeout: float = 10.0) -> None:
+    """Stop the realtime engine of a running app from another thread, so open SSE streams and
+    relay sockets end and the HTTP server can shut down gracefully (it waits for them)."""
+    loop: asyncio.AbstractEventLoop | None = getattr(app.state, "loop", None)
+    if loop is None or loop.is_closed():
+        return
+    with contextlib.suppress(RuntimeError, TimeoutError):  # the loop is already gone or stuck
+        asyncio.run_coroutine_threadsafe(app.state.realtime.stop(), loop).result(timeout)
+
+
 def create_app(config: SandboxConfig | None = None) -> Starlette:
     """A sandbox app over `config` (default: in-memory database, public-page rate limits)."""
     config = config or SandboxConfig()
@@ -131,6 +142,7 @@ def create_app(config: SandboxConfig | None = None) -> Starlette:
 
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
+        app.state.loop = asyncio.get_running_loop()
         await realtime.start()
         try:
             yield

@@ -11,6 +11,7 @@ import time
 from types import TracebackType
 
 from .._errors import TransportError, UsageError
+from ._app import end_streams
 from ._config import SandboxConfig, SystemClock
 from ._db import release
 
@@ -142,11 +143,15 @@ class Sandbox:
                 self._child.stdout.close()
             self._child = None
         if self._server is not None and self._thread is not None:
+            end_streams(self._server.config.app)  # type: ignore[attr-defined]
             self._server.should_exit = True  # type: ignore[attr-defined]
             self._thread.join(START_TIMEOUT)
+            stuck = self._thread.is_alive()
             self._sock.close()
             self._server = self._thread = None
             release(self.config)
+            if stuck:
+                raise TransportError("the sandbox did not stop")
         self.url = ""
 
     def __enter__(self) -> str:

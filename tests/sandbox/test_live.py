@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import json
 from collections.abc import Callable
+from typing import Any
 
 import httpx
 import pytest
@@ -77,3 +78,50 @@ def test_removing_a_member_closes_their_sockets_4403(board: Board, bob: User, ho
             return ws.close_code
 
     assert asyncio.run(run()) == 4403
+
+
+def test_stop_ends_open_streams(users: Callable[[str], User]) -> None:
+    """An open SSE stream does not hold up stopping a sandbox (thread) or `msk sandbox` (SIGTERM)."""
+    import signal
+    import subprocess
+    import sys
+    import tempfile
+
+    from mskclient.sandbox import Sandbox
+
+    from ._helpers import config, make_board
+
+    def open_stream(url: str) -> tuple[httpx.Client, Any]:
+        owner = User(url, "streamer@example.org").signed_up()
+        board = make_board(owner)
+        client = httpx.Client(base_url=url + "/api", cookies={"msk_session": owner.http.cookies["msk_session"]})
+        stream = client.stream("GET", f"/boards/{board.id}/live")
+        assert stream.__enter__().status_code == 200
+        owner.close()
+        return client, stream
+
+    sandbox = Sandbox(config())
+    client, stream = open_stream(sandbox.start())
+    sandbox.stop()  # raises TransportError if the server thread is still running after its deadline
+    stream.__exit__(None, None, None)
+    client.close()
+    with tempfile.TemporaryDirectory() as folder:
+        child = subprocess.Popen(
+            [sys.executable, "-m", "mskclient.sandbox", "--port", "0", "--db", f"{folder}/s.db", "--no-rate-limits"],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.DEVNULL,
+            text=True,
+        )
+        try:
+            assert child.stdout is not None
+            client, stream = open_stream(child.stdout.readline().strip())
+            child.send_signal(signal.SIGTERM)
+            assert child.wait(30) == 0
+            stream.__exit__(None, None, None)
+            client.close()
+        finally:
+            if child.poll() is None:
+                child.kill()
+                child.wait()
+            assert child.stdout is not None
+            child.stdout.close()
