@@ -131,3 +131,12 @@ def test_database_files_are_private(tmp_path: Path) -> None:
     (tmp_path / "junk.db").write_bytes(b"this is not a database" * 100)
     with pytest.raises(UsageError):
         connect(SandboxConfig(db_path=str(tmp_path / "junk.db")))
+
+
+def test_default_database_in_the_user_data_directory(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from mskclient.cli._sandbox import default_db
+
+    monkeypatch.setenv("XDG_CONFIG_HOME", str(tmp_path))
+    path = Path(default_db())
+    assert path == tmp_path / "mskclient" / "sandbox.db"
+    assert path.parent.stat().st_mode & 0o777 == 0o700
