@@ -1122,9 +1122,9 @@ def activity(ctx: Ctx, id: str) -> Any:
 @api.route("GET", "/boards/{id}/live")
 def live(ctx: Ctx, id: str) -> Any:
     ctx.board(id)
-    request, realtime = ctx.request, ctx.shared.realtime
+    request, realtime, user_id = ctx.request, ctx.shared.realtime, ctx.user_id
 
     async def respond() -> Any:
-        return await realtime.live(request, id)
+        return await realtime.live(request, id, user_id)
 
     return Later(respond)

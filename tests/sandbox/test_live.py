@@ -80,6 +80,26 @@ def test_removing_a_member_closes_their_sockets_4403(board: Board, bob: User, ho
     assert asyncio.run(run()) == 4403
 
 
+def test_removing_a_member_ends_their_live_stream(board: Board, bob: User) -> None:
+    alice = board.owner
+    assert alice.invite(board.ws, board.wk, bob).status_code == 201
+    cookies = {"msk_session": bob.http.cookies["msk_session"]}
+
+    async def run() -> list[str]:
+        async with (
+            httpx.AsyncClient(base_url=bob.url + "/api", cookies=cookies, timeout=10) as http,
+            http.stream("GET", f"/boards/{board.id}/live") as stream,
+        ):
+            assert stream.status_code == 200
+            removed = await asyncio.to_thread(alice.http.delete, f"/workspaces/{board.ws}/members/{bob.id}")
+            assert removed.status_code == 204
+            await asyncio.to_thread(alice.card, board.column, board.bk)
+            return [line async for line in stream.aiter_lines() if line.startswith("data:")]
+
+    # The stream ends (instead of running on) and carries no tick made after the removal.
+    assert asyncio.run(asyncio.wait_for(run(), 20)) == []
+
+
 def test_stop_ends_open_streams(users: Callable[[str], User]) -> None:
     """An open SSE stream does not hold up stopping a sandbox (thread) or `msk sandbox` (SIGTERM)."""
     import signal

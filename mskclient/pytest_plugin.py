@@ -1,5 +1,8 @@
 """pytest plugin (entry point `mskclient` in the pytest11 group): a sandbox per test.
 
+It lives outside `mskclient.sandbox` and imports it only when a fixture is used, so
+pytest still starts where mskclient is installed without the `sandbox` extra.
+
     def test_my_script(msk_sandbox):
         httpx.get(msk_sandbox.url + "/api/health")
 
@@ -15,7 +18,7 @@ from typing import TYPE_CHECKING
 import pytest
 
 if TYPE_CHECKING:
-    from . import Sandbox, SandboxConfig
+    from .sandbox import Sandbox, SandboxConfig
 
 __all__ = ["msk_sandbox", "msk_sandbox_config"]
 
@@ -23,7 +26,7 @@ __all__ = ["msk_sandbox", "msk_sandbox_config"]
 @pytest.fixture
 def msk_sandbox_config() -> SandboxConfig:
     """In-memory database, rate limits and login backoff lifted."""
-    from . import SandboxConfig
+    from .sandbox import SandboxConfig
 
     return SandboxConfig().lift_limits()
 
@@ -31,7 +34,7 @@ def msk_sandbox_config() -> SandboxConfig:
 @pytest.fixture
 def msk_sandbox(msk_sandbox_config: SandboxConfig) -> Iterator[Sandbox]:
     """A running sandbox for one test; `.url` is its base URL (the API is under /api)."""
-    from . import Sandbox
+    from .sandbox import Sandbox
 
     sandbox = Sandbox(msk_sandbox_config)
     sandbox.start()
