@@ -19,6 +19,7 @@ __all__ = [
     "ARGON2_VERSION",
     "ATTACHMENT_CHUNK_SIZE",
     "ATTACHMENT_MAX_CIPHERTEXT",
+    "DEFAULT_LABEL_COLOR",
     "AWARENESS_RENEW_SECONDS",
     "DELIVERY_ID_PATTERN",
     "ENVELOPE_MAX_CHARS",
@@ -205,6 +206,10 @@ def field(entity: str, name: str) -> FieldSpec:
     """The field-table row for `entity.name`; KeyError for a field the profile lacks."""
     return FIELDS[(entity, name)]
 
+
+#: Profile choice: labels need a colour (`label {boardId, encName, color}`); the
+#: client uses this neutral grey when the caller names none.
+DEFAULT_LABEL_COLOR: Final = "#8b949e"
 
 # --- Attachments (§6) -----------------------------------------------------------------
 ATTACHMENT_CHUNK_SIZE: Final = 65536

@@ -13,6 +13,7 @@ from typing import Any
 import click
 
 from .._errors import UsageError
+from .._profile import DEFAULT_LABEL_COLOR
 from ..crypto import fingerprint
 from ._context import CliContext, global_options
 from ._resolve import Resolver, board_option, model_json, table, yes_option
@@ -364,7 +365,7 @@ def labels_list(ctx: CliContext, board: str | None) -> None:
 @labels.command("create")
 @click.argument("name")
 @board_option
-@click.option("--color", default="#8b949e", show_default=True, help="#rrggbb")
+@click.option("--color", default=DEFAULT_LABEL_COLOR, show_default=True, help="#rrggbb")
 @global_options
 def labels_create(ctx: CliContext, name: str, board: str | None, color: str) -> None:
     r = Resolver(ctx.unlocked_client())

@@ -47,7 +47,7 @@ from .._models import (
     Workspace,
     WsTicket,
 )
-from .._profile import ATTACHMENT_MAX_CIPHERTEXT, is_valid_delivery_id, is_valid_id
+from .._profile import ATTACHMENT_MAX_CIPHERTEXT, DEFAULT_LABEL_COLOR, is_valid_delivery_id, is_valid_id
 from .._profile import field as spec
 from .._trust import TrustStore
 from ..crypto import (
@@ -978,11 +978,9 @@ class Core:
         rows = read_array((yield _get("/boards/{}/labels", board_id)).json(), "label")
         return [self._remembered(self._label(o, bk)) for o in rows]
 
-    def create_label(self, board_id: str, name: str, color: str | None = None) -> Flow[Label]:
+    def create_label(self, board_id: str, name: str, color: str = DEFAULT_LABEL_COLOR) -> Flow[Label]:
         bk = yield from self.board_key(board_id)
-        body: dict[str, Any] = {"encName": seal_text(bk, "label", "encName", name)}
-        if color is not None:
-            body["color"] = color
+        body: dict[str, Any] = {"encName": seal_text(bk, "label", "encName", name), "color": color}
         return self._remembered(
             self._label(read_object((yield _send("POST", "/boards/{}/labels", board_id, body=body)), "label"), bk)
         )

@@ -17,6 +17,7 @@ import httpx
 import pytest
 
 from mskclient import AsyncClient, Client, NotFoundError, Pacer
+from mskclient._profile import DEFAULT_LABEL_COLOR
 from mskclient.client import Core
 
 from .conftest import Account
@@ -85,6 +86,9 @@ async def scenario(api: Any, url: str, token: str | None, user_id: str, tmp_path
     label = await c("create_label", board.id, "urgent", "#ff0000")
     label = await c("update_label", label.id, name="Urgent ⚠")
     assert [(lab.name, lab.color) for lab in await c("labels", board.id)] == [("Urgent ⚠", "#ff0000")]
+    grey = await c("create_label", board.id, "no colour given")
+    assert grey.color == DEFAULT_LABEL_COLOR
+    await c("delete_label", grey.id)
     await c("add_label", card.id, label.id)
 
     milestone = await c("create_milestone", board.id, "v1", due_at="2026-07-01T00:00:00.000Z")
