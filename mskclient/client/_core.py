@@ -220,6 +220,7 @@ class Core:
 
     def register(self, email: str, password: str) -> Flow[Registration]:
         """Create an account (login-init salt → KDF → new keys), then log in with it."""
+        _check_new_password(password)
         email = normalize_email(email)
         login = yield from self._prelogin(email, password)
         account = create_account(login.master_key)
@@ -257,6 +258,7 @@ class Core:
 
     def recover(self, email: str, recovery_key: str | RecoveryKey, new_password: str) -> Flow[None]:
         """Set a new password with the recovery key (the old password is lost)."""
+        _check_new_password(new_password)
         email = normalize_email(email)
         rk = parse_recovery_key(recovery_key) if isinstance(recovery_key, str) else recovery_key
         step1 = read_object((yield _send("POST", "/auth/recovery", body={"email": email})), "recovery")
@@ -1245,6 +1247,12 @@ class Core:
             )
             for o in rows
         ]
+
+
+def _check_new_password(password: str) -> None:
+    """Refuse an empty password: browser clients (hash-wasm) cannot derive keys from one."""
+    if not password:
+        raise UsageError("the password must not be empty")
 
 
 def _recovery_keys(rk: RecoveryKey, step1: Obj) -> AccountKeys:

@@ -6,7 +6,16 @@ from typing import Any
 
 import pytest
 
-from mskclient import AsyncClient, AuthError, Client, ForbiddenError, NotFoundError, Pacer, RecoveryKeyError
+from mskclient import (
+    AsyncClient,
+    AuthError,
+    Client,
+    ForbiddenError,
+    NotFoundError,
+    Pacer,
+    RecoveryKeyError,
+    UsageError,
+)
 from mskclient.sandbox import ManualClock
 
 from .conftest import PASSWORD, Account, register, totp_now
@@ -33,6 +42,16 @@ def test_login_unlock_logout(sandbox_url: str, alice: Account) -> None:
 def test_wrong_password_is_an_auth_error(sandbox_url: str, alice: Account) -> None:
     with Client(sandbox_url, pacer=Pacer.unlimited()) as device, pytest.raises(AuthError):
         device.login(alice.email, "not the password")
+
+
+def test_empty_passwords_are_refused_before_any_request(sandbox_url: str, alice: Account) -> None:
+    with Client(sandbox_url, pacer=Pacer.unlimited()) as device:
+        with pytest.raises(UsageError):
+            device.register("empty-password@example.test", "")
+        with pytest.raises(UsageError):
+            device.recover(alice.email, alice.recovery_key, "")
+        with pytest.raises(AuthError):  # no account was created for the empty-password attempt
+            device.login("empty-password@example.test", "x")
 
 
 def test_totp_enroll_verify_login_disable(clocked: tuple[str, ManualClock]) -> None:
