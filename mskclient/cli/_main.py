@@ -66,7 +66,7 @@ def cli() -> None:
 
 def main() -> None:
     try:
-        code = cli.main(standalone_mode=False)
+        code = cli.main(prog_name="msk", standalone_mode=False)
     except click.exceptions.Abort:
         click.echo("Aborted.", err=True)
         raise SystemExit(130) from None
