@@ -1,0 +1,79 @@
+"""Pins the public surface: a change to what users import is a deliberate edit here.
+
+Everything else lives in private `_modules`; each public module lists its names in `__all__`.
+"""
+
+from __future__ import annotations
+
+import importlib
+import pkgutil
+
+import pytest
+
+import mskclient
+
+PUBLIC = {'mskclient': ['ActivityEvent', 'ApiError', 'AsyncClient', 'Attachment', 'AuthError', 'Automation', 'Board',
+               'Card', 'CardTemplate', 'Checklist', 'ChecklistItem', 'Client', 'Column', 'Comment',
+               'ConflictError', 'CryptoError', 'CustomField', 'DecryptionError', 'Delivery', 'EnvelopeError',
+               'ForbiddenError', 'Health', 'KdfParametersError', 'KeyTrustError', 'Label', 'Me', 'Member',
+               'Membership', 'Milestone', 'MskError', 'NotFoundError', 'Notification', 'Pacer',
+               'PayloadTooLargeError', 'ProtocolError', 'RateLimitError', 'RecoveryKeyError', 'Registration',
+               'TotpEnrollment', 'TransportError', 'TrustStore', 'UNSET', 'UnsupportedVersionError',
+               'UsageError', 'User', 'UserLookup', 'Webhook', 'Workspace', 'WsTicket', '__version__'],
+ 'mskclient.crypto': ['AccountKeys', 'BoardKey', 'CIPHER_CHUNK_SIZE', 'Envelope', 'FileKey', 'KeyPair',
+                      'LoginKeys', 'MasterKey', 'NewAccount', 'RecoveryKey', 'SealedEnvelope',
+                      'StreamDecryptor', 'StreamEncryptor', 'SymmetricKey', 'UserKey',
+                      'WebhookSignatureError', 'Where', 'WorkspaceKey', 'b64u_decode', 'b64u_encode',
+                      'check_login_init', 'ciphertext_size', 'create_account', 'decrypt_batch',
+                      'decrypt_field', 'decrypt_file', 'derive_login_keys', 'encrypt_batch', 'encrypt_field',
+                      'encrypt_file', 'encrypt_with_ad', 'fingerprint', 'format_recovery_key',
+                      'normalize_email', 'normalize_password', 'open_file_key', 'open_relay_frame',
+                      'open_sealed', 'open_workspace_key', 'parse_recovery_key', 'rewrap_user_key',
+                      'seal_relay_frame', 'seal_to', 'seal_workspace_key', 'sign_webhook', 'unlock_account',
+                      'unlock_with_recovery', 'unwrap_board_key', 'uses_native', 'verify_webhook_signature',
+                      'wrap_board_key', 'wrap_file_key'],
+ 'mskclient.sandbox': ['Clock', 'ManualClock', 'Sandbox', 'SandboxConfig', 'SystemClock', 'create_app'],
+ 'mskclient.live': ['AsyncCardClient', 'Awareness', 'AwarenessChange', 'AwarenessEntry', 'AwarenessMessage',
+                    'BoardNames', 'CardClient', 'Channel', 'ConnectionChanged', 'LiveEvent', 'MemoryChannel',
+                    'Message', 'Participant', 'PresenceChanged', 'QueryAwareness', 'SseParser', 'SyncStep1',
+                    'SyncStep2', 'SyncUpdate', 'TextChanged', 'Tick', 'WebSocketChannel', 'aedit_description',
+                    'close_error', 'decode_awareness_update', 'decode_message', 'describe',
+                    'edit_description', 'encode_awareness_update', 'encode_message', 'memory_pair',
+                    'open_board', 'open_card', 'presence_for', 'relay_connector', 'user_color', 'watch',
+                    'ws_url'],
+ 'mskclient.export': ['BoardEntry', 'ExportAttachment', 'ExportBoard', 'ExportCard', 'ExportChecklist',
+                      'ExportChecklistItem', 'ExportColumn', 'ExportComment', 'ExportResult', 'FORMATS',
+                      'Fetch', 'FieldFailure', 'UNDECRYPTABLE', 'atomic_open', 'atomic_write_text',
+                      'board_to_json', 'ciphertext_fetch', 'decrypt_board', 'decrypt_document',
+                      'export_to_json', 'keys_from_password', 'list_boards', 'members_by_id', 'render',
+                      'resolve', 'safe_name', 'save_attachments', 'write_export'],
+ 'mskclient.webhooks': ['HEADER_DELIVERY', 'HEADER_EVENT', 'HEADER_SIGNATURE', 'Receiver', 'ReplayError',
+                        'WebhookDelivery', 'WebhookSignatureError', 'verify'],
+ 'mskclient.pytest_plugin': ['msk_sandbox', 'msk_sandbox_config'],
+ 'mskclient.cli': ['main'],
+ 'mskclient.client': ['AsyncClient', 'Client', 'Core', 'Registration', 'Request', 'Response', 'UNSET']}
+
+
+@pytest.mark.parametrize("module", PUBLIC)
+def test_public_names(module: str) -> None:
+    mod = importlib.import_module(module)
+    assert sorted(mod.__all__) == PUBLIC[module]
+    for name in mod.__all__:
+        assert hasattr(mod, name), f"{module}.{name} is listed in __all__ but missing"
+
+
+def test_every_other_module_is_private() -> None:
+    """A module outside PUBLIC is private: its own name or a parent's starts with an underscore."""
+    for info in pkgutil.walk_packages(mskclient.__path__, "mskclient."):
+        if info.name in PUBLIC:
+            continue
+        parts = info.name.split(".")[1:]
+        assert any(part.startswith("_") for part in parts), f"{info.name} is public but not pinned"
+
+
+def test_private_modules_declare_all() -> None:
+    for info in pkgutil.walk_packages(mskclient.__path__, "mskclient."):
+        if info.name in {"mskclient._native", "mskclient._version"} or info.name.endswith("__main__"):
+            continue
+        mod = importlib.import_module(info.name)
+        assert isinstance(getattr(mod, "__all__", None), list | tuple), f"{info.name} lacks __all__"
