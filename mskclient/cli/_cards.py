@@ -6,7 +6,6 @@ A card is named by id, or by title together with `--board`.
 
 from __future__ import annotations
 
-import json
 import mimetypes
 import sys
 from collections.abc import Callable
@@ -23,16 +22,9 @@ from .._errors import UsageError
 from .._models import Card
 from ..export import safe_name
 from ._context import CliContext, global_options
-from ._resolve import Resolver, board_option, model_json, table, yes_option
+from ._resolve import Resolver, board_option, confirm_delete, done, model_json, table, yes_option
 
 __all__ = ["cards"]
-
-
-def _done(ctx: CliContext, message: str, data: Any = None) -> None:
-    if ctx.json:
-        click.echo(json.dumps(data if data is not None else {"ok": True}, indent=2, ensure_ascii=False))
-    else:
-        click.echo(message)
 
 
 @click.group()
@@ -143,7 +135,7 @@ def cards_create(
     r = Resolver(ctx.unlocked_client())
     b = r.board(board)
     c = r.client.create_card(r.column(b.id, column).id, title, text, due_at=due_at, board_id=b.id)
-    _done(ctx, f"Created card {c.title!r} ({c.id})", model_json(c))
+    done(ctx, f"Created card {c.title!r} ({c.id})", model_json(c))
 
 
 def _transform(
@@ -214,7 +206,7 @@ def cards_edit(
         if due_at is not None:
             kwargs["due_at"] = due_at or None
         c = r.client.edit_card(c.id, **kwargs)
-    _done(ctx, f"Updated card {c.title!r} ({c.id}) to version {c.version}", model_json(c))
+    done(ctx, f"Updated card {c.title!r} ({c.id}) to version {c.version}", model_json(c))
 
 
 @cards.command("move")
@@ -233,7 +225,7 @@ def cards_move(
     before_id = None if before is None else r.card(before, board or c.board_id).id
     after_id = None if after is None else r.card(after, board or c.board_id).id
     moved = r.client.move_card(c.id, target.id, before_card_id=before_id, after_card_id=after_id)
-    _done(ctx, f"Moved {moved.title!r} to {target.title!r}", model_json(moved))
+    done(ctx, f"Moved {moved.title!r} to {target.title!r}", model_json(moved))
 
 
 @cards.command("archive")
@@ -244,7 +236,7 @@ def cards_move(
 def cards_archive(ctx: CliContext, card: str, board: str | None, undo: bool) -> None:
     r = Resolver(ctx.unlocked_client())
     c = r.client.archive_card(r.card(card, board).id, not undo)
-    _done(ctx, f"{'Unarchived' if undo else 'Archived'} {c.title!r}", model_json(c))
+    done(ctx, f"{'Unarchived' if undo else 'Archived'} {c.title!r}", model_json(c))
 
 
 @cards.command("delete")
@@ -255,10 +247,9 @@ def cards_archive(ctx: CliContext, card: str, board: str | None, undo: bool) -> 
 def cards_delete(ctx: CliContext, card: str, board: str | None, yes: bool) -> None:
     r = Resolver(ctx.unlocked_client())
     c = r.card(card, board)
-    if not yes:
-        click.confirm(f"Delete card {c.title!r} ({c.id})?", abort=True, err=True)
+    confirm_delete(yes, f"card {c.title!r} ({c.id})")
     r.client.delete_card(c.id)
-    _done(ctx, f"Deleted card {c.id}")
+    done(ctx, f"Deleted card {c.id}")
 
 
 @cards.command("label")
@@ -275,7 +266,7 @@ def cards_label(ctx: CliContext, card: str, label: str, board: str | None, remov
         r.client.remove_label(c.id, x.id)
     else:
         r.client.add_label(c.id, x.id)
-    _done(ctx, f"{'Removed' if remove else 'Added'} label {x.name!r} {'from' if remove else 'to'} {c.title!r}")
+    done(ctx, f"{'Removed' if remove else 'Added'} label {x.name!r} {'from' if remove else 'to'} {c.title!r}")
 
 
 @cards.command("assign")
@@ -293,7 +284,7 @@ def cards_assign(ctx: CliContext, card: str, member: str, board: str | None, rem
         r.client.unassign(c.id, m.user_id)
     else:
         r.client.assign(c.id, m.user_id)
-    _done(ctx, f"{'Unassigned' if remove else 'Assigned'} {m.email} {'from' if remove else 'to'} {c.title!r}")
+    done(ctx, f"{'Unassigned' if remove else 'Assigned'} {m.email} {'from' if remove else 'to'} {c.title!r}")
 
 
 @cards.command("milestone")
@@ -309,7 +300,7 @@ def cards_milestone(ctx: CliContext, card: str, milestone: str | None, board: st
     c = r.card(card, board)
     m = None if milestone is None else r.named("milestone", milestone, r.client.milestones(c.board_id), "title")
     r.client.set_milestone(c.id, None if m is None else m.id)
-    _done(ctx, f"Milestone of {c.title!r}: {m.title if m else 'none'}")
+    done(ctx, f"Milestone of {c.title!r}: {m.title if m else 'none'}")
 
 
 @cards.command("comment")
@@ -322,7 +313,7 @@ def cards_comment(ctx: CliContext, card: str, text: str, board: str | None) -> N
     body = sys.stdin.read() if text == "-" else text
     r = Resolver(ctx.unlocked_client())
     comment = r.client.add_comment(r.card(card, board).id, body)
-    _done(ctx, f"Commented ({comment.id})", model_json(comment))
+    done(ctx, f"Commented ({comment.id})", model_json(comment))
 
 
 @cards.command("checklist")
@@ -338,7 +329,7 @@ def cards_checklist(ctx: CliContext, card: str, title: str, board: str | None, i
     checklist = r.client.add_checklist(c.id, title)
     added = [r.client.add_item(checklist.id, text, board_id=c.board_id) for text in items]
     data = {**model_json(checklist), "items": model_json(added)}
-    _done(ctx, f"Added checklist {title!r} with {len(added)} item(s) ({checklist.id})", data)
+    done(ctx, f"Added checklist {title!r} with {len(added)} item(s) ({checklist.id})", data)
 
 
 @cards.command("check")
@@ -353,7 +344,7 @@ def cards_check(ctx: CliContext, card: str, item: str, board: str | None, undo: 
     c = r.card(card, board)
     found = r.named("checklist item", item, [i for cl in c.checklists or () for i in cl.items], "text")
     updated = r.client.update_item(found.id, done=not undo, board_id=c.board_id)
-    _done(ctx, f"{'☐' if undo else '☑'} {updated.text}", model_json(updated))
+    done(ctx, f"{'☐' if undo else '☑'} {updated.text}", model_json(updated))
 
 
 @cards.command("field")
@@ -373,7 +364,7 @@ def cards_field(ctx: CliContext, card: str, field: str, value: str | None, board
     if f.type == "select" and value is not None and value not in f.options:
         raise UsageError(f"{value!r} is not an option of {f.name!r}: {', '.join(f.options)}")
     updated = r.client.set_custom_field_value(c.id, f.id, value)
-    _done(ctx, f"{f.name} = {value if value is not None else '(cleared)'}", model_json(updated))
+    done(ctx, f"{f.name} = {value if value is not None else '(cleared)'}", model_json(updated))
 
 
 @cards.command("attach")
@@ -391,7 +382,7 @@ def cards_attach(ctx: CliContext, card: str, file: Path, board: str | None, name
     kind = mime or mimetypes.guess_type(stored)[0] or "application/octet-stream"
     with file.open("rb") as src:
         a = r.client.upload_attachment(c.id, src, stored, kind)
-    _done(ctx, f"Attached {a.name!r} ({a.size} bytes, {a.id})", model_json(a))
+    done(ctx, f"Attached {a.name!r} ({a.size} bytes, {a.id})", model_json(a))
 
 
 @cards.command("download")
@@ -412,4 +403,4 @@ def cards_download(
     if path.exists() and not force:
         raise UsageError(f"{path} exists; pass --force to overwrite")
     saved = r.client.save_attachment(a.id, path)
-    _done(ctx, f"Saved {saved.name!r} to {path} ({saved.size} bytes)", {**model_json(saved), "file": str(path)})
+    done(ctx, f"Saved {saved.name!r} to {path} ({saved.size} bytes)", {**model_json(saved), "file": str(path)})

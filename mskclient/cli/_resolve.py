@@ -7,6 +7,7 @@ works.  An ambiguous or unknown name is a UsageError listing the candidates.
 from __future__ import annotations
 
 import dataclasses
+import json
 from collections.abc import Callable, Iterable, Sequence
 from typing import Any
 
@@ -19,8 +20,9 @@ from .._profile import is_valid_id
 from ..client import Client
 from ..crypto import b64u_encode
 from ..export import resolve
+from ._context import CliContext
 
-__all__ = ["Resolver", "board_option", "model_json", "table", "yes_option"]
+__all__ = ["Resolver", "board_option", "confirm_delete", "done", "model_json", "table", "yes_option"]
 
 
 def model_json(model: Any) -> Any:
@@ -55,6 +57,20 @@ def table(title: str, columns: Sequence[str], rows: Iterable[Sequence[object]]) 
     for row in rows:
         result.add_row(*("" if v is None else str(v) for v in row))
     return result
+
+
+def done(ctx: CliContext, message: str, data: Any = None) -> None:
+    """Report a change: `--json` prints `data` (or `{"ok": true}`), otherwise the one-line message."""
+    if ctx.json:
+        click.echo(json.dumps(data if data is not None else {"ok": True}, indent=2, ensure_ascii=False))
+    else:
+        click.echo(message)
+
+
+def confirm_delete(yes: bool, what: str) -> None:
+    """Ask before deleting `what`, unless --yes; no answers abort the command."""
+    if not yes:
+        click.confirm(f"Delete {what}?", abort=True, err=True)
 
 
 def board_option(command: Callable[..., Any]) -> Callable[..., Any]:

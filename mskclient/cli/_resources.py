@@ -16,7 +16,7 @@ from .._errors import UsageError
 from .._profile import DEFAULT_LABEL_COLOR
 from ..crypto import fingerprint
 from ._context import CliContext, global_options
-from ._resolve import Resolver, board_option, model_json, table, yes_option
+from ._resolve import Resolver, board_option, confirm_delete, done, model_json, table, yes_option
 
 __all__ = [
     "automations",
@@ -31,18 +31,6 @@ __all__ = [
 ]
 
 _ROLES = click.Choice(["owner", "admin", "member", "observer"])
-
-
-def _confirm(yes: bool, what: str) -> None:
-    if not yes:
-        click.confirm(f"Delete {what}?", abort=True, err=True)
-
-
-def _done(ctx: CliContext, message: str, data: Any = None) -> None:
-    if ctx.json:
-        click.echo(json.dumps(data if data is not None else {"ok": True}, indent=2, ensure_ascii=False))
-    else:
-        click.echo(message)
 
 
 # --- workspaces ----------------------------------------------------------------------------
@@ -84,7 +72,7 @@ def workspaces_show(ctx: CliContext, workspace: str) -> None:
 @global_options
 def workspaces_create(ctx: CliContext, name: str) -> None:
     w = ctx.unlocked_client().create_workspace(name)
-    _done(ctx, f"Created workspace {w.name!r} ({w.id})", model_json(w))
+    done(ctx, f"Created workspace {w.name!r} ({w.id})", model_json(w))
 
 
 @workspaces.command("rename")
@@ -94,7 +82,7 @@ def workspaces_create(ctx: CliContext, name: str) -> None:
 def workspaces_rename(ctx: CliContext, workspace: str, name: str) -> None:
     r = Resolver(ctx.unlocked_client())
     w = r.client.rename_workspace(r.workspace(workspace).id, name)
-    _done(ctx, f"Renamed workspace {w.id} to {w.name!r}", model_json(w))
+    done(ctx, f"Renamed workspace {w.id} to {w.name!r}", model_json(w))
 
 
 @workspaces.command("delete")
@@ -104,9 +92,9 @@ def workspaces_rename(ctx: CliContext, workspace: str, name: str) -> None:
 def workspaces_delete(ctx: CliContext, workspace: str, yes: bool) -> None:
     r = Resolver(ctx.unlocked_client())
     w = r.workspace(workspace)
-    _confirm(yes, f"workspace {w.name!r} ({w.id}) and all its boards")
+    confirm_delete(yes, f"workspace {w.name!r} ({w.id}) and all its boards")
     r.client.delete_workspace(w.id)
-    _done(ctx, f"Deleted workspace {w.id}")
+    done(ctx, f"Deleted workspace {w.id}")
 
 
 # --- members -------------------------------------------------------------------------------
@@ -148,7 +136,7 @@ def members_list(ctx: CliContext, workspace: str | None) -> None:
 def members_invite(ctx: CliContext, email: str, role: str, workspace: str | None) -> None:
     r = Resolver(ctx.unlocked_client())
     m = r.client.invite(r.workspace(workspace).id, email, role)
-    _done(ctx, f"Invited {m.email} as {m.role} (key fingerprint {m.fingerprint})", model_json(m))
+    done(ctx, f"Invited {m.email} as {m.role} (key fingerprint {m.fingerprint})", model_json(m))
 
 
 @members.command("remove")
@@ -160,9 +148,9 @@ def members_remove(ctx: CliContext, member: str, workspace: str | None, yes: boo
     r = Resolver(ctx.unlocked_client())
     ws = r.workspace(workspace)
     m = r.member(ws.id, member)
-    _confirm(yes, f"member {m.email} from {ws.name!r}")
+    confirm_delete(yes, f"member {m.email} from {ws.name!r}")
     r.client.remove_member(ws.id, m.user_id)
-    _done(ctx, f"Removed {m.email} from {ws.name!r}")
+    done(ctx, f"Removed {m.email} from {ws.name!r}")
 
 
 @members.command("role")
@@ -174,7 +162,7 @@ def members_role(ctx: CliContext, member: str, role: str, workspace: str | None)
     r = Resolver(ctx.unlocked_client())
     ws = r.workspace(workspace)
     m = r.client.set_role(ws.id, r.member(ws.id, member).user_id, role)
-    _done(ctx, f"{m.email} is now {m.role} in {ws.name!r}", model_json(m))
+    done(ctx, f"{m.email} is now {m.role} in {ws.name!r}", model_json(m))
 
 
 @members.command("trust")
@@ -183,7 +171,7 @@ def members_role(ctx: CliContext, member: str, role: str, workspace: str | None)
 def members_trust(ctx: CliContext, email: str) -> None:
     """Accept EMAIL's current public key (after checking its fingerprint with them)."""
     u = ctx.client().trust_member(email)
-    _done(ctx, f"Trusted {u.email}: fingerprint {fingerprint(u.public_key)}", model_json(u))
+    done(ctx, f"Trusted {u.email}: fingerprint {fingerprint(u.public_key)}", model_json(u))
 
 
 # --- boards --------------------------------------------------------------------------------
@@ -242,7 +230,7 @@ def boards_show(ctx: CliContext, board: str) -> None:
 def boards_create(ctx: CliContext, title: str, workspace: str | None, description: str) -> None:
     r = Resolver(ctx.unlocked_client())
     b = r.client.create_board(r.workspace(workspace).id, title, description)
-    _done(ctx, f"Created board {b.title!r} ({b.id})", model_json(b))
+    done(ctx, f"Created board {b.title!r} ({b.id})", model_json(b))
 
 
 @boards.command("edit")
@@ -254,7 +242,7 @@ def boards_create(ctx: CliContext, title: str, workspace: str | None, descriptio
 def boards_edit(ctx: CliContext, board: str, title: str | None, description: str | None, archive: bool | None) -> None:
     r = Resolver(ctx.unlocked_client())
     b = r.client.update_board(r.board(board).id, title=title, description=description, archived=archive)
-    _done(ctx, f"Updated board {b.title!r} ({b.id})", model_json(b))
+    done(ctx, f"Updated board {b.title!r} ({b.id})", model_json(b))
 
 
 @boards.command("delete")
@@ -264,9 +252,9 @@ def boards_edit(ctx: CliContext, board: str, title: str | None, description: str
 def boards_delete(ctx: CliContext, board: str, yes: bool) -> None:
     r = Resolver(ctx.unlocked_client())
     b = r.board(board)
-    _confirm(yes, f"board {b.title!r} ({b.id})")
+    confirm_delete(yes, f"board {b.title!r} ({b.id})")
     r.client.delete_board(b.id)
-    _done(ctx, f"Deleted board {b.id}")
+    done(ctx, f"Deleted board {b.id}")
 
 
 # --- columns -------------------------------------------------------------------------------
@@ -302,7 +290,7 @@ def columns_create(
 ) -> None:
     r = Resolver(ctx.unlocked_client())
     c = r.client.create_column(r.board(board).id, title, position=position, wip_limit=wip_limit)
-    _done(ctx, f"Created column {c.title!r} ({c.id})", model_json(c))
+    done(ctx, f"Created column {c.title!r} ({c.id})", model_json(c))
 
 
 @columns.command("edit")
@@ -329,7 +317,7 @@ def columns_edit(
     if no_wip_limit or wip_limit is not None:
         kwargs["wip_limit"] = None if no_wip_limit else wip_limit
     c = r.client.update_column(col.id, **kwargs)
-    _done(ctx, f"Updated column {c.title!r} ({c.id})", model_json(c))
+    done(ctx, f"Updated column {c.title!r} ({c.id})", model_json(c))
 
 
 @columns.command("delete")
@@ -340,9 +328,9 @@ def columns_edit(
 def columns_delete(ctx: CliContext, column: str, board: str | None, yes: bool) -> None:
     r = Resolver(ctx.unlocked_client())
     col = r.column(r.board(board).id, column)
-    _confirm(yes, f"column {col.title!r} ({col.id})")
+    confirm_delete(yes, f"column {col.title!r} ({col.id})")
     r.client.delete_column(col.id)
-    _done(ctx, f"Deleted column {col.id}")
+    done(ctx, f"Deleted column {col.id}")
 
 
 # --- labels --------------------------------------------------------------------------------
@@ -370,7 +358,7 @@ def labels_list(ctx: CliContext, board: str | None) -> None:
 def labels_create(ctx: CliContext, name: str, board: str | None, color: str) -> None:
     r = Resolver(ctx.unlocked_client())
     x = r.client.create_label(r.board(board).id, name, color)
-    _done(ctx, f"Created label {x.name!r} ({x.id})", model_json(x))
+    done(ctx, f"Created label {x.name!r} ({x.id})", model_json(x))
 
 
 @labels.command("edit")
@@ -384,7 +372,7 @@ def labels_edit(ctx: CliContext, label: str, board: str | None, name: str | None
     b = r.board(board)
     found = r.named("label", label, r.client.labels(b.id))
     x = r.client.update_label(found.id, name=name, color=color, board_id=b.id)
-    _done(ctx, f"Updated label {x.name!r} ({x.id})", model_json(x))
+    done(ctx, f"Updated label {x.name!r} ({x.id})", model_json(x))
 
 
 @labels.command("delete")
@@ -395,9 +383,9 @@ def labels_edit(ctx: CliContext, label: str, board: str | None, name: str | None
 def labels_delete(ctx: CliContext, label: str, board: str | None, yes: bool) -> None:
     r = Resolver(ctx.unlocked_client())
     found = r.named("label", label, r.client.labels(r.board(board).id))
-    _confirm(yes, f"label {found.name!r}")
+    confirm_delete(yes, f"label {found.name!r}")
     r.client.delete_label(found.id)
-    _done(ctx, f"Deleted label {found.id}")
+    done(ctx, f"Deleted label {found.id}")
 
 
 # --- milestones ----------------------------------------------------------------------------
@@ -431,7 +419,7 @@ def milestones_list(ctx: CliContext, board: str | None, archived: bool) -> None:
 def milestones_create(ctx: CliContext, title: str, board: str | None, due_at: str | None) -> None:
     r = Resolver(ctx.unlocked_client())
     m = r.client.create_milestone(r.board(board).id, title, due_at)
-    _done(ctx, f"Created milestone {m.title!r} ({m.id})", model_json(m))
+    done(ctx, f"Created milestone {m.title!r} ({m.id})", model_json(m))
 
 
 @milestones.command("edit")
@@ -451,7 +439,7 @@ def milestones_edit(
     if due_at is not None:
         kwargs["due_at"] = due_at or None
     m = r.client.update_milestone(found.id, **kwargs)
-    _done(ctx, f"Updated milestone {m.title!r} ({m.id})", model_json(m))
+    done(ctx, f"Updated milestone {m.title!r} ({m.id})", model_json(m))
 
 
 @milestones.command("delete")
@@ -462,9 +450,9 @@ def milestones_edit(
 def milestones_delete(ctx: CliContext, milestone: str, board: str | None, yes: bool) -> None:
     r = Resolver(ctx.unlocked_client())
     found = r.named("milestone", milestone, r.client.milestones(r.board(board).id, archived=True), "title")
-    _confirm(yes, f"milestone {found.title!r}")
+    confirm_delete(yes, f"milestone {found.title!r}")
     r.client.delete_milestone(found.id)
-    _done(ctx, f"Deleted milestone {found.id}")
+    done(ctx, f"Deleted milestone {found.id}")
 
 
 # --- custom fields -------------------------------------------------------------------------
@@ -506,7 +494,7 @@ def fields_create(ctx: CliContext, name: str, board: str | None, kind: str, opti
         raise UsageError("--option only makes sense with --type select")
     r = Resolver(ctx.unlocked_client())
     f = r.client.create_custom_field(r.board(board).id, name, kind, options)
-    _done(ctx, f"Created field {f.name!r} ({f.id})", model_json(f))
+    done(ctx, f"Created field {f.name!r} ({f.id})", model_json(f))
 
 
 @fields.command("edit")
@@ -520,7 +508,7 @@ def fields_edit(ctx: CliContext, field: str, board: str | None, name: str | None
     b = r.board(board)
     found = r.named("custom field", field, r.client.custom_fields(b.id))
     f = r.client.update_custom_field(found.id, name=name, options=options or None, board_id=b.id)
-    _done(ctx, f"Updated field {f.name!r} ({f.id})", model_json(f))
+    done(ctx, f"Updated field {f.name!r} ({f.id})", model_json(f))
 
 
 @fields.command("delete")
@@ -531,9 +519,9 @@ def fields_edit(ctx: CliContext, field: str, board: str | None, name: str | None
 def fields_delete(ctx: CliContext, field: str, board: str | None, yes: bool) -> None:
     r = Resolver(ctx.unlocked_client())
     found = r.named("custom field", field, r.client.custom_fields(r.board(board).id))
-    _confirm(yes, f"custom field {found.name!r}")
+    confirm_delete(yes, f"custom field {found.name!r}")
     r.client.delete_custom_field(found.id)
-    _done(ctx, f"Deleted custom field {found.id}")
+    done(ctx, f"Deleted custom field {found.id}")
 
 
 # --- card templates ------------------------------------------------------------------------
@@ -562,7 +550,7 @@ def templates_list(ctx: CliContext, board: str | None) -> None:
 def templates_create(ctx: CliContext, title: str, board: str | None, body: str) -> None:
     r = Resolver(ctx.unlocked_client())
     t = r.client.create_card_template(r.board(board).id, title, body)
-    _done(ctx, f"Created template {t.title!r} ({t.id})", model_json(t))
+    done(ctx, f"Created template {t.title!r} ({t.id})", model_json(t))
 
 
 @templates.command("delete")
@@ -573,9 +561,9 @@ def templates_create(ctx: CliContext, title: str, board: str | None, body: str) 
 def templates_delete(ctx: CliContext, template: str, board: str | None, yes: bool) -> None:
     r = Resolver(ctx.unlocked_client())
     found = r.named("template", template, r.client.card_templates(r.board(board).id), "title")
-    _confirm(yes, f"template {found.title!r}")
+    confirm_delete(yes, f"template {found.title!r}")
     r.client.delete_card_template(found.id)
-    _done(ctx, f"Deleted template {found.id}")
+    done(ctx, f"Deleted template {found.id}")
 
 
 # --- automations ---------------------------------------------------------------------------
@@ -631,7 +619,7 @@ def automations_create(
         _json_object(action, "--action"),
         enabled=not disabled,
     )
-    _done(ctx, f"Created automation {a.name!r} ({a.id})", model_json(a))
+    done(ctx, f"Created automation {a.name!r} ({a.id})", model_json(a))
 
 
 @automations.command("edit")
@@ -662,7 +650,7 @@ def automations_edit(
         trigger=None if trigger is None else _json_object(trigger, "--trigger"),
         action=None if action is None else _json_object(action, "--action"),
     )
-    _done(ctx, f"Updated automation {a.name!r} ({a.id})", model_json(a))
+    done(ctx, f"Updated automation {a.name!r} ({a.id})", model_json(a))
 
 
 @automations.command("delete")
@@ -673,6 +661,6 @@ def automations_edit(
 def automations_delete(ctx: CliContext, automation: str, board: str | None, yes: bool) -> None:
     r = Resolver(ctx.unlocked_client())
     found = r.named("automation", automation, r.client.automations(r.board(board).id))
-    _confirm(yes, f"automation {found.name!r}")
+    confirm_delete(yes, f"automation {found.name!r}")
     r.client.delete_automation(found.id)
-    _done(ctx, f"Deleted automation {found.id}")
+    done(ctx, f"Deleted automation {found.id}")
