@@ -12,37 +12,14 @@ from typing import Any
 
 import yaml
 
+from mskclient._profile import ATTACHMENT_MAX_CIPHERTEXT, ENVELOPE_MAX_CHARS, ERROR_STATUS, ID_PATTERN, WEBHOOK_EVENTS
+
 ROOT = Path(__file__).resolve().parents[2]
 TARGETS = (ROOT / "docs/api/openapi.yaml", ROOT / "mskclient/sandbox/openapi.yaml")
 
-ERROR_CODES = [
-    "BAD_REQUEST",
-    "UNAUTHORIZED",
-    "TOTP_REQUIRED",
-    "INVALID_TOTP",
-    "FORBIDDEN",
-    "NOT_FOUND",
-    "METHOD_NOT_ALLOWED",
-    "CONFLICT",
-    "PAYLOAD_TOO_LARGE",
-    "RATE_LIMITED",
-    "INTERNAL",
-    "NOT_IMPLEMENTED",
-]
-VERBS = [
-    "CARD_CREATED",
-    "CARD_UPDATED",
-    "CARD_MOVED",
-    "CARD_ARCHIVED",
-    "CARD_DELETED",
-    "COMMENT_CREATED",
-    "CHECKLIST_ITEM_TOGGLED",
-    "LABEL_ATTACHED",
-    "LABEL_DETACHED",
-    "ASSIGNED",
-    "UNASSIGNED",
-    "MILESTONE_SET",
-]
+#: In status order, as the document has always listed them.
+ERROR_CODES = sorted(ERROR_STATUS, key=ERROR_STATUS.__getitem__)
+VERBS = list(WEBHOOK_EVENTS)
 ROLES = ["owner", "admin", "member", "observer"]
 
 
@@ -80,18 +57,18 @@ META = {"id": ID, "createdAt": TS, "updatedAt": TS}
 
 SCHEMAS: dict[str, Any] = {
     "Error": obj({"error": obj({"code": {"type": "string", "enum": ERROR_CODES}, "message": STR})}),
-    "Id": {"type": "string", "pattern": "^c[a-z0-9]{7,63}$", "description": "CUID"},
+    "Id": {"type": "string", "pattern": f"^{ID_PATTERN.pattern}$", "description": "CUID"},
     "Ulid": {"type": "string", "pattern": "^[0-9A-HJKMNP-TV-Z]{26}$"},
     "Timestamp": {"type": "string", "format": "date-time", "description": "ISO 8601 with offset, milliseconds"},
     "Envelope": {
         "type": "string",
-        "maxLength": 4194304,
+        "maxLength": ENVELOPE_MAX_CHARS,
         "pattern": "^v1\\.[A-Za-z0-9_-]{32}\\.[A-Za-z0-9_-]{22,}$",
         "description": "v1.<b64u nonce(24)>.<b64u ciphertext‖tag> (XChaCha20-Poly1305); the server never opens it",
     },
     "SealedEnvelope": {
         "type": "string",
-        "maxLength": 4194304,
+        "maxLength": ENVELOPE_MAX_CHARS,
         "pattern": "^v1\\.[A-Za-z0-9_-]{43}\\.[A-Za-z0-9_-]{22,}$",
         "description": "crypto_box_seal output split after the ephemeral public key",
     },
@@ -496,7 +473,7 @@ op(
     "/auth/ws-ticket",
     "One-shot relay ticket for card:<id> or board:<id> (60 s)",
     tag=A,
-    request=body({"room": {"type": "string", "pattern": "^(card|board):c[a-z0-9]{7,63}$"}}, ["room"]),
+    request=body({"room": {"type": "string", "pattern": f"^(card|board):{ID_PATTERN.pattern}$"}}, ["room"]),
     result=ref("Ticket"),
 )
 
@@ -761,7 +738,7 @@ op(
             "schema": obj(
                 {
                     "meta": {"type": "string", "description": "JSON {encName, encMime, encFileKey, size}"},
-                    "file": {"type": "string", "format": "binary", "maxLength": 26214400},
+                    "file": {"type": "string", "format": "binary", "maxLength": ATTACHMENT_MAX_CIPHERTEXT},
                 },
                 closed=True,
             ),
