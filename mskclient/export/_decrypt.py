@@ -128,7 +128,16 @@ def _order(items: list[_Json], what: str) -> list[_Json]:
     """Profile §6 order: position, then createdAt, then id (a single item needs no key)."""
     if len(items) < 2:
         return items
-    return sorted(items, key=lambda o: (_number(o, "position", what), str(o.get("createdAt", "")), str(o["id"])))
+    for item in items:  # positions are checked first, so the key can convert without checks
+        position = item.get("position", 0)
+        if type(position) is not int and type(position) is not float:
+            _number(item, "position", what)
+    return sorted(items, key=_order_key)
+
+
+def _order_key(item: _Json) -> tuple[float, str, str]:
+    # a missing id sorts as "None"; the id check that follows reports it as a ProtocolError
+    return float(item.get("position", 0)), str(item.get("createdAt", "")), str(item.get("id"))
 
 
 def _comment_order(comment: _Json) -> tuple[str, str]:
@@ -361,7 +370,14 @@ def _decrypt_board(
     field_names = {i: t(n) for i, n in custom.items()}
     convert = description_text
     if convert is _yjs_markdown:  # resolve the lazy import once per board, not once per card
-        from .._description import text_of as convert
+        from .._description import empty_state, text_of
+
+        empty = empty_state()
+
+        def convert(state: bytes) -> str:
+            """A card never given a description stores the empty state: no Y.Doc needed."""
+            return "" if state == empty else text_of(state)
+
     get_member = members.get
     by_column: dict[str, list[ExportCard]] = {cid: [] for cid in col_titles}
     for card, title, description, custom_values, queued_comments, queued_checklists, queued_files in queued:
