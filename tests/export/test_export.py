@@ -180,6 +180,13 @@ def test_malformed_structure_is_a_protocol_error(built: Built, keys: AccountKeys
         decrypt_document(built.document, keys)
 
 
+def test_missing_id_among_siblings_is_a_protocol_error(built: Built, keys: AccountKeys) -> None:
+    assert len(built.board()["cards"]) > 1  # so the cards are sorted before their ids are checked
+    del built.card("c1")["id"]
+    with pytest.raises(ProtocolError, match=r"card\.id is not a valid id"):
+        decrypt_document(built.document, keys)
+
+
 def test_selection_by_id_title_and_workspace(built: Built, keys: AccountKeys) -> None:
     assert [b.id for b in decrypt_document(built.document, keys, boards=["roadmap 🚀"]).boards] == [built.board_id]
     assert len(decrypt_document(built.document, keys, workspaces=["Acme"]).boards) == 1
