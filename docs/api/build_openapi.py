@@ -356,6 +356,27 @@ def op(
     PATHS.setdefault(path, {})[method.lower()] = operation
 
 
+def create_edit_delete(
+    collection: str,
+    item: str,
+    schema: str,
+    fields: dict[str, Any],
+    required: list[str],
+    summaries: tuple[str, str, str],
+    *,
+    tag: str,
+    editable: dict[str, Any] | None = None,
+) -> None:
+    """POST `collection` with `fields`, PATCH `item` with any of `editable` (default: the same
+    fields), DELETE `item`: the shape most resources share. The PATCH gets its own dict so the
+    YAML spells both out rather than sharing them through an anchor."""
+    create, edit, delete = summaries
+    op("POST", collection, create, tag=tag, status=201, result=ref(schema), request=body(fields, required))
+    patchable = dict(fields if editable is None else editable)
+    op("PATCH", item, edit, tag=tag, result=ref(schema), request=partial(patchable))
+    op("DELETE", item, delete, tag=tag, status=204)
+
+
 def q(name: str, schema: dict[str, Any], required: bool = False) -> dict[str, Any]:
     return {"name": name, "in": "query", "required": required, "schema": schema}
 
@@ -565,24 +586,15 @@ op("DELETE", "/boards/{id}", "Delete a board (owner/admin)", tag=B, status=204)
 WIP = nullable({"type": "integer", "minimum": 0, "maximum": 100000})
 POS = {"type": "number", "minimum": -1e15, "maximum": 1e15}
 op("GET", "/boards/{id}/columns", "Columns by position", tag=B, result=array(ref("Column")))
-op(
-    "POST",
+create_edit_delete(
     "/boards/{id}/columns",
-    "Create a column (default: at the end)",
-    tag=B,
-    status=201,
-    result=ref("Column"),
-    request=body({"encTitle": ENV, "position": POS, "wipLimit": WIP}, ["encTitle"]),
-)
-op(
-    "PATCH",
     "/columns/{id}",
-    "Edit a column",
+    "Column",
+    {"encTitle": ENV, "position": POS, "wipLimit": WIP},
+    ["encTitle"],
+    ("Create a column (default: at the end)", "Edit a column", "Delete a column and its cards"),
     tag=B,
-    result=ref("Column"),
-    request=partial({"encTitle": ENV, "position": POS, "wipLimit": WIP}),
 )
-op("DELETE", "/columns/{id}", "Delete a column and its cards", tag=B, status=204)
 C = "cards"
 op(
     "POST",
@@ -689,42 +701,24 @@ op(
 )
 op("DELETE", "/comments/{id}", "Delete a comment (author or owner/admin)", tag=K, status=204)
 op("GET", "/cards/{id}/checklists", "Checklists with items", tag=K, result=array(ref("Checklist")))
-op(
-    "POST",
+create_edit_delete(
     "/cards/{id}/checklists",
-    "Create a checklist",
-    tag=K,
-    status=201,
-    result=ref("Checklist"),
-    request=body({"encTitle": ENV, "position": POS}, ["encTitle"]),
-)
-op(
-    "PATCH",
     "/checklists/{id}",
-    "Edit a checklist",
+    "Checklist",
+    {"encTitle": ENV, "position": POS},
+    ["encTitle"],
+    ("Create a checklist", "Edit a checklist", "Delete a checklist"),
     tag=K,
-    result=ref("Checklist"),
-    request=partial({"encTitle": ENV, "position": POS}),
 )
-op("DELETE", "/checklists/{id}", "Delete a checklist", tag=K, status=204)
-op(
-    "POST",
+create_edit_delete(
     "/checklists/{id}/items",
-    "Add an item",
-    tag=K,
-    status=201,
-    result=ref("ChecklistItem"),
-    request=body({"encText": ENV, "done": BOOL, "position": POS}, ["encText"]),
-)
-op(
-    "PATCH",
     "/checklist-items/{id}",
-    "Edit or toggle an item",
+    "ChecklistItem",
+    {"encText": ENV, "done": BOOL, "position": POS},
+    ["encText"],
+    ("Add an item", "Edit or toggle an item", "Delete an item"),
     tag=K,
-    result=ref("ChecklistItem"),
-    request=partial({"encText": ENV, "done": BOOL, "position": POS}),
 )
-op("DELETE", "/checklist-items/{id}", "Delete an item", tag=K, status=204)
 op("GET", "/cards/{id}/attachments", "Attachments of a card", tag=K, result=array(ref("Attachment")))
 op(
     "POST",
@@ -783,18 +777,16 @@ for path, name, schema, create, required in (
 ):
     query = [q("archived", {"type": "string", "enum": ["0", "1", "true", "false"]})] if path == "milestones" else None
     op("GET", f"/boards/{{id}}/{path}", f"{name}s of a board", tag=R, result=array(ref(schema)), query=query)
-    op(
-        "POST",
+    create_edit_delete(
         f"/boards/{{id}}/{path}",
-        f"Create a {name.lower()}",
+        f"/{path}/{{id}}",
+        schema,
+        create,
+        required,
+        (f"Create a {name.lower()}", f"Edit a {name.lower()}", f"Delete a {name.lower()}"),
         tag=R,
-        status=201,
-        result=ref(schema),
-        request=body(create, required),
+        editable={k: v for k, v in create.items() if not (path == "custom-fields" and k == "type")},
     )
-    editable = {k: v for k, v in create.items() if not (path == "custom-fields" and k == "type")}
-    op("PATCH", f"/{path}/{{id}}", f"Edit a {name.lower()}", tag=R, result=ref(schema), request=partial(editable))
-    op("DELETE", f"/{path}/{{id}}", f"Delete a {name.lower()}", tag=R, status=204)
 
 # --- webhooks, activity, live, health ----------------------------------------------------------
 H = "webhooks"
