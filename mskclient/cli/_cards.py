@@ -22,7 +22,7 @@ from .._errors import UsageError
 from .._models import Card
 from ..export import safe_name
 from ._context import CliContext, global_options
-from ._resolve import Resolver, board_option, confirm_delete, done, model_json, table, yes_option
+from ._resolve import Resolver, board_option, delete_confirmed, done, emit_models, model_json, yes_option
 
 __all__ = ["cards"]
 
@@ -47,23 +47,19 @@ def cards_list(ctx: CliContext, board: str | None, column: str | None, archived:
         items = [c for c in items if c.column_id == wanted]
     if not archived:
         items = [c for c in items if not c.archived]
-    ctx.emit(
-        model_json(items),
-        lambda: table(
-            f"Cards of {b.title}",
-            ["id", "title", "column", "due", "💬", "☑", "📎"],
-            (
-                (
-                    c.id,
-                    c.title,
-                    columns.get(c.column_id, c.column_id),
-                    c.due_at,
-                    c.comment_count or "",
-                    c.checklist_count or "",
-                    c.attachment_count or "",
-                )
-                for c in items
-            ),
+    emit_models(
+        ctx,
+        f"Cards of {b.title}",
+        ["id", "title", "column", "due", "💬", "☑", "📎"],
+        items,
+        lambda c: (
+            c.id,
+            c.title,
+            columns.get(c.column_id, c.column_id),
+            c.due_at,
+            c.comment_count or "",
+            c.checklist_count or "",
+            c.attachment_count or "",
         ),
     )
 
@@ -247,9 +243,7 @@ def cards_archive(ctx: CliContext, card: str, board: str | None, undo: bool) -> 
 def cards_delete(ctx: CliContext, card: str, board: str | None, yes: bool) -> None:
     r = Resolver(ctx.unlocked_client())
     c = r.card(card, board)
-    confirm_delete(yes, f"card {c.title!r} ({c.id})")
-    r.client.delete_card(c.id)
-    done(ctx, f"Deleted card {c.id}")
+    delete_confirmed(ctx, yes, "card", f"{c.title!r} ({c.id})", c.id, r.client.delete_card)
 
 
 @cards.command("label")

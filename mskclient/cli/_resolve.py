@@ -9,7 +9,7 @@ from __future__ import annotations
 import dataclasses
 import json
 from collections.abc import Callable, Iterable, Sequence
-from typing import Any
+from typing import Any, TypeVar
 
 import click
 from rich.table import Table
@@ -22,7 +22,17 @@ from ..crypto import b64u_encode
 from ..export import resolve
 from ._context import CliContext
 
-__all__ = ["Resolver", "board_option", "confirm_delete", "done", "model_json", "table", "yes_option"]
+__all__ = [
+    "Resolver",
+    "board_option",
+    "confirm_delete",
+    "delete_confirmed",
+    "done",
+    "emit_models",
+    "model_json",
+    "table",
+    "yes_option",
+]
 
 
 def model_json(model: Any) -> Any:
@@ -71,6 +81,25 @@ def confirm_delete(yes: bool, what: str) -> None:
     """Ask before deleting `what`, unless --yes; no answers abort the command."""
     if not yes:
         click.confirm(f"Delete {what}?", abort=True, err=True)
+
+
+def delete_confirmed(
+    ctx: CliContext, yes: bool, kind: str, shown: str, thing_id: str, delete: Callable[[str], object]
+) -> None:
+    """The end of every `delete` command: ask about `kind shown` (unless --yes), delete, report the id."""
+    confirm_delete(yes, f"{kind} {shown}")
+    delete(thing_id)
+    done(ctx, f"Deleted {kind} {thing_id}")
+
+
+_M = TypeVar("_M")
+
+
+def emit_models(
+    ctx: CliContext, title: str, columns: Sequence[str], items: Sequence[_M], row: Callable[[_M], Sequence[object]]
+) -> None:
+    """The output of every `list` command: `--json` prints the models, otherwise a table of one row each."""
+    ctx.emit(model_json(items), lambda: table(title, columns, map(row, items)))
 
 
 def board_option(command: Callable[..., Any]) -> Callable[..., Any]:

@@ -16,7 +16,17 @@ from .._errors import UsageError
 from .._profile import DEFAULT_LABEL_COLOR
 from ..crypto import fingerprint
 from ._context import CliContext, global_options
-from ._resolve import Resolver, board_option, confirm_delete, done, model_json, table, yes_option
+from ._resolve import (
+    Resolver,
+    board_option,
+    confirm_delete,
+    delete_confirmed,
+    done,
+    emit_models,
+    model_json,
+    table,
+    yes_option,
+)
 
 __all__ = [
     "automations",
@@ -43,10 +53,7 @@ def workspaces() -> None:
 @global_options
 def workspaces_list(ctx: CliContext) -> None:
     items = ctx.unlocked_client().workspaces()
-    ctx.emit(
-        model_json(items),
-        lambda: table("Workspaces", ["id", "name", "owner"], ((w.id, w.name, w.owner_id) for w in items)),
-    )
+    emit_models(ctx, "Workspaces", ["id", "name", "owner"], items, lambda w: (w.id, w.name, w.owner_id))
 
 
 @workspaces.command("show")
@@ -92,9 +99,7 @@ def workspaces_rename(ctx: CliContext, workspace: str, name: str) -> None:
 def workspaces_delete(ctx: CliContext, workspace: str, yes: bool) -> None:
     r = Resolver(ctx.unlocked_client())
     w = r.workspace(workspace)
-    confirm_delete(yes, f"workspace {w.name!r} ({w.id}) and all its boards")
-    r.client.delete_workspace(w.id)
-    done(ctx, f"Deleted workspace {w.id}")
+    delete_confirmed(ctx, yes, "workspace", f"{w.name!r} ({w.id}) and all its boards", w.id, r.client.delete_workspace)
 
 
 # --- members -------------------------------------------------------------------------------
@@ -252,9 +257,7 @@ def boards_edit(ctx: CliContext, board: str, title: str | None, description: str
 def boards_delete(ctx: CliContext, board: str, yes: bool) -> None:
     r = Resolver(ctx.unlocked_client())
     b = r.board(board)
-    confirm_delete(yes, f"board {b.title!r} ({b.id})")
-    r.client.delete_board(b.id)
-    done(ctx, f"Deleted board {b.id}")
+    delete_confirmed(ctx, yes, "board", f"{b.title!r} ({b.id})", b.id, r.client.delete_board)
 
 
 # --- columns -------------------------------------------------------------------------------
@@ -269,13 +272,12 @@ def columns() -> None:
 def columns_list(ctx: CliContext, board: str | None) -> None:
     r = Resolver(ctx.unlocked_client())
     items = r.client.columns(r.board(board).id)
-    ctx.emit(
-        model_json(items),
-        lambda: table(
-            "Columns",
-            ["id", "title", "position", "WIP limit"],
-            ((c.id, c.title, c.position, c.wip_limit) for c in items),
-        ),
+    emit_models(
+        ctx,
+        "Columns",
+        ["id", "title", "position", "WIP limit"],
+        items,
+        lambda c: (c.id, c.title, c.position, c.wip_limit),
     )
 
 
@@ -328,9 +330,7 @@ def columns_edit(
 def columns_delete(ctx: CliContext, column: str, board: str | None, yes: bool) -> None:
     r = Resolver(ctx.unlocked_client())
     col = r.column(r.board(board).id, column)
-    confirm_delete(yes, f"column {col.title!r} ({col.id})")
-    r.client.delete_column(col.id)
-    done(ctx, f"Deleted column {col.id}")
+    delete_confirmed(ctx, yes, "column", f"{col.title!r} ({col.id})", col.id, r.client.delete_column)
 
 
 # --- labels --------------------------------------------------------------------------------
@@ -345,9 +345,7 @@ def labels() -> None:
 def labels_list(ctx: CliContext, board: str | None) -> None:
     r = Resolver(ctx.unlocked_client())
     items = r.client.labels(r.board(board).id)
-    ctx.emit(
-        model_json(items), lambda: table("Labels", ["id", "name", "color"], ((x.id, x.name, x.color) for x in items))
-    )
+    emit_models(ctx, "Labels", ["id", "name", "color"], items, lambda x: (x.id, x.name, x.color))
 
 
 @labels.command("create")
@@ -383,9 +381,7 @@ def labels_edit(ctx: CliContext, label: str, board: str | None, name: str | None
 def labels_delete(ctx: CliContext, label: str, board: str | None, yes: bool) -> None:
     r = Resolver(ctx.unlocked_client())
     found = r.named("label", label, r.client.labels(r.board(board).id))
-    confirm_delete(yes, f"label {found.name!r}")
-    r.client.delete_label(found.id)
-    done(ctx, f"Deleted label {found.id}")
+    delete_confirmed(ctx, yes, "label", f"{found.name!r}", found.id, r.client.delete_label)
 
 
 # --- milestones ----------------------------------------------------------------------------
@@ -401,13 +397,12 @@ def milestones() -> None:
 def milestones_list(ctx: CliContext, board: str | None, archived: bool) -> None:
     r = Resolver(ctx.unlocked_client())
     items = r.client.milestones(r.board(board).id, archived=archived)
-    ctx.emit(
-        model_json(items),
-        lambda: table(
-            "Milestones",
-            ["id", "title", "due", "archived"],
-            ((m.id, m.title, m.due_at, "yes" if m.archived else "") for m in items),
-        ),
+    emit_models(
+        ctx,
+        "Milestones",
+        ["id", "title", "due", "archived"],
+        items,
+        lambda m: (m.id, m.title, m.due_at, "yes" if m.archived else ""),
     )
 
 
@@ -450,9 +445,7 @@ def milestones_edit(
 def milestones_delete(ctx: CliContext, milestone: str, board: str | None, yes: bool) -> None:
     r = Resolver(ctx.unlocked_client())
     found = r.named("milestone", milestone, r.client.milestones(r.board(board).id, archived=True), "title")
-    confirm_delete(yes, f"milestone {found.title!r}")
-    r.client.delete_milestone(found.id)
-    done(ctx, f"Deleted milestone {found.id}")
+    delete_confirmed(ctx, yes, "milestone", f"{found.title!r}", found.id, r.client.delete_milestone)
 
 
 # --- custom fields -------------------------------------------------------------------------
@@ -467,13 +460,12 @@ def fields() -> None:
 def fields_list(ctx: CliContext, board: str | None) -> None:
     r = Resolver(ctx.unlocked_client())
     items = r.client.custom_fields(r.board(board).id)
-    ctx.emit(
-        model_json(items),
-        lambda: table(
-            "Custom fields",
-            ["id", "name", "type", "options"],
-            ((f.id, f.name, f.type, ", ".join(f.options)) for f in items),
-        ),
+    emit_models(
+        ctx,
+        "Custom fields",
+        ["id", "name", "type", "options"],
+        items,
+        lambda f: (f.id, f.name, f.type, ", ".join(f.options)),
     )
 
 
@@ -519,9 +511,7 @@ def fields_edit(ctx: CliContext, field: str, board: str | None, name: str | None
 def fields_delete(ctx: CliContext, field: str, board: str | None, yes: bool) -> None:
     r = Resolver(ctx.unlocked_client())
     found = r.named("custom field", field, r.client.custom_fields(r.board(board).id))
-    confirm_delete(yes, f"custom field {found.name!r}")
-    r.client.delete_custom_field(found.id)
-    done(ctx, f"Deleted custom field {found.id}")
+    delete_confirmed(ctx, yes, "custom field", f"{found.name!r}", found.id, r.client.delete_custom_field)
 
 
 # --- card templates ------------------------------------------------------------------------
@@ -536,10 +526,7 @@ def templates() -> None:
 def templates_list(ctx: CliContext, board: str | None) -> None:
     r = Resolver(ctx.unlocked_client())
     items = r.client.card_templates(r.board(board).id)
-    ctx.emit(
-        model_json(items),
-        lambda: table("Card templates", ["id", "title", "body"], ((t.id, t.title, t.body) for t in items)),
-    )
+    emit_models(ctx, "Card templates", ["id", "title", "body"], items, lambda t: (t.id, t.title, t.body))
 
 
 @templates.command("create")
@@ -561,9 +548,7 @@ def templates_create(ctx: CliContext, title: str, board: str | None, body: str) 
 def templates_delete(ctx: CliContext, template: str, board: str | None, yes: bool) -> None:
     r = Resolver(ctx.unlocked_client())
     found = r.named("template", template, r.client.card_templates(r.board(board).id), "title")
-    confirm_delete(yes, f"template {found.title!r}")
-    r.client.delete_card_template(found.id)
-    done(ctx, f"Deleted template {found.id}")
+    delete_confirmed(ctx, yes, "template", f"{found.title!r}", found.id, r.client.delete_card_template)
 
 
 # --- automations ---------------------------------------------------------------------------
@@ -588,16 +573,12 @@ def _json_object(text: str, what: str) -> dict[str, Any]:
 def automations_list(ctx: CliContext, board: str | None) -> None:
     r = Resolver(ctx.unlocked_client())
     items = r.client.automations(r.board(board).id)
-    ctx.emit(
-        model_json(items),
-        lambda: table(
-            "Automations",
-            ["id", "name", "trigger", "action", "enabled"],
-            (
-                (a.id, a.name, json.dumps(dict(a.trigger)), json.dumps(dict(a.action)), "yes" if a.enabled else "no")
-                for a in items
-            ),
-        ),
+    emit_models(
+        ctx,
+        "Automations",
+        ["id", "name", "trigger", "action", "enabled"],
+        items,
+        lambda a: (a.id, a.name, json.dumps(dict(a.trigger)), json.dumps(dict(a.action)), "yes" if a.enabled else "no"),
     )
 
 
@@ -661,6 +642,4 @@ def automations_edit(
 def automations_delete(ctx: CliContext, automation: str, board: str | None, yes: bool) -> None:
     r = Resolver(ctx.unlocked_client())
     found = r.named("automation", automation, r.client.automations(r.board(board).id))
-    confirm_delete(yes, f"automation {found.name!r}")
-    r.client.delete_automation(found.id)
-    done(ctx, f"Deleted automation {found.id}")
+    delete_confirmed(ctx, yes, "automation", f"{found.name!r}", found.id, r.client.delete_automation)
