@@ -170,29 +170,27 @@ def v_str(max_len: int = 1000) -> Validator:
     return check
 
 
-def v_env(name: str, value: Any) -> str:
-    """A symmetric envelope `v1.<nonce>.<ciphertext>`: shape only, the server cannot open it."""
+def _envelope_text(name: str, value: Any, parse: Callable[[str, Where], object], kind: str, article: str) -> str:
+    """Shape check shared by `v_env` and `v_sealed`; `kind` and its `article` word the errors."""
     if not isinstance(value, str):
-        bad_request(f"{name} must be an envelope string")
+        bad_request(f"{name} must be {article} {kind} string")
     if len(value) > ENVELOPE_MAX_CHARS:
         raise HttpError("PAYLOAD_TOO_LARGE", f"{name} is over {ENVELOPE_MAX_CHARS} characters")
     try:
-        Envelope.parse(value, Where("request", name))
+        parse(value, Where("request", name))
     except EnvelopeError:
-        bad_request(f"{name} is not a v1 envelope")
+        bad_request(f"{name} is not a v1 {kind}")
     return value
+
+
+def v_env(name: str, value: Any) -> str:
+    """A symmetric envelope `v1.<nonce>.<ciphertext>`: shape only, the server cannot open it."""
+    return _envelope_text(name, value, Envelope.parse, "envelope", "an")
 
 
 def v_sealed(name: str, value: Any) -> str:
-    if not isinstance(value, str):
-        bad_request(f"{name} must be a sealed envelope string")
-    if len(value) > ENVELOPE_MAX_CHARS:
-        raise HttpError("PAYLOAD_TOO_LARGE", f"{name} is over {ENVELOPE_MAX_CHARS} characters")
-    try:
-        SealedEnvelope.parse(value, Where("request", name))
-    except EnvelopeError:
-        bad_request(f"{name} is not a v1 sealed envelope")
-    return value
+    """A sealed envelope (crypto_box_seal output): shape only, as for `v_env`."""
+    return _envelope_text(name, value, SealedEnvelope.parse, "sealed envelope", "a")
 
 
 def v_key32(name: str, value: Any) -> str:
