@@ -6,6 +6,7 @@ from __future__ import annotations
 import hashlib
 import hmac
 from collections.abc import Callable
+from typing import Any
 
 import httpx
 
@@ -154,32 +155,32 @@ def test_recovery_in_two_steps(url: str, alice: User) -> None:
         "publicKey": b64u_encode(alice.public_key),
     }
     keys = unlock_with_recovery(alice.account.recovery_key, user_json)
-    challenge = crypto_box_seal_open(b64u_decode(data["sealedChallenge"]), keys.keypair.public, keys.keypair.secret)
-    new_keys = derive("a brand new password", b64u_decode(data["salt"]))
-    body = {
-        "email": alice.email,
-        "challengeId": data["challengeId"],
-        "authHash": new_keys.auth_hash,
-        "encSymmetricKey": str(rewrap_user_key(new_keys.master_key, keys.user_key)),
-    }
+
+    def answer(step1: dict[str, Any]) -> dict[str, str]:
+        """Step 2's body: the opened challenge plus a new password's authHash and wrapped key."""
+        challenge = crypto_box_seal_open(
+            b64u_decode(step1["sealedChallenge"]), keys.keypair.public, keys.keypair.secret
+        )
+        new_keys = derive("a brand new password", b64u_decode(step1["salt"]))
+        return {
+            "email": alice.email,
+            "challengeId": step1["challengeId"],
+            "authHash": new_keys.auth_hash,
+            "encSymmetricKey": str(rewrap_user_key(new_keys.master_key, keys.user_key)),
+            "challenge": b64u_encode(challenge),
+        }
+
+    body = answer(data)
     error(alice.http.post("/auth/recovery", json={**body, "challenge": b64u_encode(b"\x01" * 32)}), 401)
     # A wrong answer used the challenge up.
-    error(alice.http.post("/auth/recovery", json={**body, "challenge": b64u_encode(challenge)}), 401)
+    error(alice.http.post("/auth/recovery", json=body), 401)
     data = alice.http.post("/auth/recovery", json={"email": alice.email}).json()
-    challenge = crypto_box_seal_open(b64u_decode(data["sealedChallenge"]), keys.keypair.public, keys.keypair.secret)
-    new_keys = derive("a brand new password", b64u_decode(data["salt"]))
-    body = {
-        "email": alice.email,
-        "challengeId": data["challengeId"],
-        "authHash": new_keys.auth_hash,
-        "encSymmetricKey": str(rewrap_user_key(new_keys.master_key, keys.user_key)),
-        "challenge": b64u_encode(challenge),
-    }
-    assert alice.http.post("/auth/recovery", json=body).status_code == 200
+    assert alice.http.post("/auth/recovery", json=answer(data)).status_code == 200
     error(alice.http.get("/me"), 401)  # sessions ended
     error(alice.login(), 401)  # the old password is gone
     init = alice.http.post("/auth/login-init", json={"email": alice.email}).json()
     assert init["salt"] == data["salt"]
+    new_keys = derive("a brand new password", b64u_decode(data["salt"]))
     r = alice.http.post("/auth/login", json={"email": alice.email, "authHash": new_keys.auth_hash})
     assert r.status_code == 200
     assert unlock_account(new_keys.master_key, r.json()["user"]).keypair.public == alice.public_key
