@@ -9,7 +9,7 @@ from __future__ import annotations
 import dataclasses
 import json
 from collections.abc import Callable, Iterable, Sequence
-from typing import Any, TypeVar
+from typing import Any, Protocol, TypeVar
 
 import click
 from rich.table import Table
@@ -78,7 +78,7 @@ def done(ctx: CliContext, message: str, data: Any = None) -> None:
 
 
 def confirm_delete(yes: bool, what: str) -> None:
-    """Ask before deleting `what`, unless --yes; no answers abort the command."""
+    """Ask before deleting `what`, unless --yes; answering no aborts the command."""
     if not yes:
         click.confirm(f"Delete {what}?", abort=True, err=True)
 
@@ -86,7 +86,7 @@ def confirm_delete(yes: bool, what: str) -> None:
 def delete_confirmed(
     ctx: CliContext, yes: bool, kind: str, shown: str, thing_id: str, delete: Callable[[str], object]
 ) -> None:
-    """The end of every `delete` command: ask about `kind shown` (unless --yes), delete, report the id."""
+    """The end of a `delete` command: ask about `kind shown` (unless --yes), delete, report the id."""
     confirm_delete(yes, f"{kind} {shown}")
     delete(thing_id)
     done(ctx, f"Deleted {kind} {thing_id}")
@@ -98,7 +98,7 @@ _M = TypeVar("_M")
 def emit_models(
     ctx: CliContext, title: str, columns: Sequence[str], items: Sequence[_M], row: Callable[[_M], Sequence[object]]
 ) -> None:
-    """The output of every `list` command: `--json` prints the models, otherwise a table of one row each."""
+    """The output of a `list` command: `--json` prints the models, otherwise a table of one row each."""
     ctx.emit(model_json(items), lambda: table(title, columns, map(row, items)))
 
 
@@ -108,6 +108,14 @@ def board_option(command: Callable[..., Any]) -> Callable[..., Any]:
 
 def yes_option(command: Callable[..., Any]) -> Callable[..., Any]:
     return click.option("--yes", "-y", is_flag=True, help="Do not ask for confirmation.")(command)
+
+
+class _HasId(Protocol):
+    @property
+    def id(self) -> str: ...
+
+
+_Named = TypeVar("_Named", bound=_HasId)
 
 
 class Resolver:
@@ -149,9 +157,7 @@ class Resolver:
         return next(b for b in boards if b.id == wanted)
 
     def column(self, board_id: str, query: str) -> Column:
-        columns = self.client.columns(board_id)
-        wanted = resolve("column", query, [(c.id, c.title) for c in columns])
-        return next(c for c in columns if c.id == wanted)
+        return self.named("column", query, self.client.columns(board_id), "title")
 
     def card(self, query: str, board: str | None) -> Card:
         """A card with its comments, checklists and attachments; a title needs --board."""
@@ -161,7 +167,8 @@ class Resolver:
         cards = self.client.cards(board_id)
         return self.client.card(resolve("card", query, [(c.id, c.title) for c in cards]))
 
-    def named(self, kind: str, query: str, items: Sequence[Any], name: str = "name") -> Any:
+    def named(self, kind: str, query: str, items: Sequence[_Named], name: str = "name") -> _Named:
+        """The one of `items` whose id is `query`, or whose attribute `name` is (unambiguously)."""
         wanted = resolve(kind, query, [(i.id, getattr(i, name)) for i in items])
         return next(i for i in items if i.id == wanted)
 
