@@ -208,6 +208,19 @@ class Engine:
         assert cursor.lastrowid is not None
         return cursor.lastrowid
 
+    def card_moved(self, board_id: str) -> tuple[int, dict[str, Any]]:
+        """A CARD_MOVED event at the clock's start, and the JSON its SSE tick data and webhook
+        body must both be (ids only, the webhook shape)."""
+        event_id = self.event(board_id, "CARD_MOVED", "ccard00001", fromColumnId="ccolumn001", toColumnId="ccolumn002")
+        return event_id, {
+            "verb": "CARD_MOVED",
+            "boardId": board_id,
+            "cardId": "ccard00001",
+            "actorId": "cactor0001",
+            "timestamp": "2026-05-28T20:26:40.000Z",
+            "metadata": {"fromColumnId": "ccolumn001", "toColumnId": "ccolumn002"},
+        }
+
     def webhook(self, board_id: str, url: str, events: list[str], *, active: bool = True) -> tuple[str, str]:
         hook_id, secret = new_id(), secrets.token_hex(32)
         now = iso_time(self.clock.time())
