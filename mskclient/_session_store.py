@@ -16,13 +16,13 @@ import hmac
 import json
 import os
 import re
-import tempfile
 import time
 from dataclasses import dataclass
 from pathlib import Path
 
 import click
 
+from ._atomic import atomic_replace
 from ._errors import AuthError, CryptoError, UsageError
 from ._profile import UNLOCK_AD_PREFIX, UNLOCK_KEY_INFO, FieldSpec, KeyRole
 from .crypto import (
@@ -51,18 +51,8 @@ def config_dir() -> Path:
 def atomic_write(path: Path, data: bytes, mode: int = 0o600) -> None:
     """Write via a temp file in the same directory + os.replace: never a half-written file."""
     path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
-    try:
-        os.fchmod(fd, mode)
-        with os.fdopen(fd, "wb") as handle:
-            handle.write(data)
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        with contextlib.suppress(OSError):
-            os.unlink(tmp)
-        raise
+    with atomic_replace(path, mode) as handle:
+        handle.write(data)
 
 
 @dataclass(frozen=True, slots=True)

@@ -4,14 +4,13 @@ and a decrypted (attacker-chosen) name never escapes the output directory."""
 from __future__ import annotations
 
 import contextlib
-import os
 import re
-import tempfile
 import unicodedata
 from collections.abc import Iterator
 from pathlib import Path
 from typing import BinaryIO
 
+from .._atomic import atomic_replace
 from .._errors import UsageError
 
 __all__ = ["atomic_open", "atomic_write_text", "safe_name"]
@@ -41,17 +40,8 @@ def atomic_open(path: Path) -> Iterator[BinaryIO]:
         directory.mkdir(parents=True, exist_ok=True)
     except OSError as exc:
         raise UsageError(f"cannot create output directory {directory}: {exc.strerror}") from None
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name[:40]}.", suffix=".part", dir=directory)
-    try:
-        with os.fdopen(fd, "wb") as handle:
-            yield handle
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        with contextlib.suppress(FileNotFoundError):
-            os.unlink(tmp)
-        raise
+    with atomic_replace(path) as handle:
+        yield handle
 
 
 def atomic_write_text(path: Path, content: str) -> None:
