@@ -36,9 +36,7 @@ def env(world: World, tmp_path_factory: pytest.TempPathFactory) -> dict[str, str
     env = {k: v for k, v in os.environ.items() if not k.startswith("MSK_")}
     env |= {"MSK_CONFIG_DIR": str(config), "MSK_SERVER": world.url, "MSK_PASSWORD": PASSWORD}
     for profile, member in (("alice", world.alice), ("bob", world.bob)):
-        done = subprocess.run([*MSK, "login", member.email, "--profile", profile], env=env, capture_output=True,
-                              text=True, timeout=T, check=False)
-        assert done.returncode == 0, done.stderr
+        msk(env, "login", member.email, profile=profile)
     return env
 
 
