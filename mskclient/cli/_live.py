@@ -33,7 +33,7 @@ from ..live import (
 )
 from ..webhooks import Receiver, ReplayError, WebhookSignatureError
 from ._context import CliContext, global_options
-from ._resolve import Resolver, board_option, model_json, table, yes_option
+from ._resolve import Resolver, board_option, emit_models, model_json, yes_option
 
 __all__ = ["live", "watch_board", "webhooks"]
 
@@ -250,11 +250,8 @@ def webhooks_list(ctx: CliContext, board: str | None) -> None:
     """List a board's webhooks (secrets are never shown again)."""
     client = ctx.unlocked_client()  # resolving a board by title decrypts titles
     hooks = client.webhooks(Resolver(client).board(board).id)
-    ctx.emit(
-        [model_json(h) for h in hooks],
-        lambda: table("Webhooks", ["id", "url", "events", "active"],
-                      [(h.id, h.url, ", ".join(h.events), h.active) for h in hooks]),
-    )
+    emit_models(ctx, "Webhooks", ["id", "url", "events", "active"], hooks,
+                lambda h: (h.id, h.url, ", ".join(h.events), h.active))
 
 
 @webhooks.command("deliveries")
@@ -263,12 +260,8 @@ def webhooks_list(ctx: CliContext, board: str | None) -> None:
 def webhooks_deliveries(ctx: CliContext, webhook_id: str) -> None:
     """Delivery attempts of a webhook: status, attempts, last answer."""
     deliveries = ctx.client().deliveries(webhook_id)
-    ctx.emit(
-        [model_json(d) for d in deliveries],
-        lambda: table("Deliveries", ["id", "event", "status", "attempts", "last status", "last error", "created"],
-                      [(d.id, d.verb, d.status, d.attempts, d.last_status, d.last_error, d.created_at)
-                       for d in deliveries]),
-    )
+    emit_models(ctx, "Deliveries", ["id", "event", "status", "attempts", "last status", "last error", "created"],
+                deliveries, lambda d: (d.id, d.verb, d.status, d.attempts, d.last_status, d.last_error, d.created_at))
 
 
 @webhooks.command("requeue")
