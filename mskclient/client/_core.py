@@ -51,7 +51,6 @@ from .._profile import ATTACHMENT_MAX_CIPHERTEXT, DEFAULT_LABEL_COLOR, is_valid_
 from .._profile import field as spec
 from .._trust import TrustStore
 from ..crypto import (
-    CIPHER_CHUNK_SIZE,
     AccountKeys,
     BoardKey,
     FileKey,
@@ -60,7 +59,6 @@ from ..crypto import (
     MasterKey,
     RecoveryKey,
     SealedEnvelope,
-    StreamDecryptor,
     UserKey,
     Where,
     WorkspaceKey,
@@ -85,7 +83,7 @@ from ..crypto import (
     wrap_board_key,
     wrap_file_key,
 )
-from ._crypt import EncryptingReader, open_bytes, open_text, seal_bytes, seal_text
+from ._crypt import DecryptingSink, EncryptingReader, open_bytes, open_text, seal_bytes, seal_text
 from ._wire import Flow, Obj, Request, Response, path, read_array, read_object
 
 __all__ = ["UNSET", "Core", "Registration"]
@@ -94,8 +92,6 @@ _OnBoard = TypeVar("_OnBoard", Label, Milestone, CustomField, Automation)
 
 #: Attempts of a safe edit (read, merge, PATCH with If-Match) before giving up on 409s.
 _EDIT_ATTEMPTS: Final = 5
-#: crypto_secretstream_xchacha20poly1305_HEADERBYTES (profile §6: "24-byte header").
-_HEADER_BYTES: Final = 24
 
 
 class _Unset:
@@ -939,7 +935,7 @@ class Core:
         _, bk = yield from self._card_board(meta_obj.id("cardId"))
         meta = self._attachment(meta_obj, bk)
         fk = open_file_key(bk, meta_obj.raw("encFileKey"), attachment_id)
-        sink = _DecryptingSink(fk, dst, attachment_id)
+        sink = DecryptingSink(fk, dst, attachment_id)
         yield Request("GET", path("/attachments/{}/content", attachment_id), sink=sink.feed)
         written = sink.finish()
         if written != meta.size:
@@ -1313,42 +1309,3 @@ def _remaining_size(src: BinaryIO) -> int | None:
     except (OSError, AttributeError, ValueError):
         return None
     return end - here
-
-
-class _DecryptingSink:
-    """Feeds received ciphertext to a secretstream decryptor in whole chunks."""
-
-    def __init__(self, key: FileKey, dst: BinaryIO, attachment_id: str) -> None:
-        self._key, self._dst, self._id = key, dst, attachment_id
-        self._chunk = CIPHER_CHUNK_SIZE
-        self._buffer = bytearray()
-        self._dec: StreamDecryptor | None = None
-        self.written = 0
-
-    def feed(self, data: bytes) -> None:
-        self._buffer += data
-        if self._dec is None:
-            if len(self._buffer) < _HEADER_BYTES:
-                return
-            self._dec = StreamDecryptor(self._key, bytes(self._buffer[:_HEADER_BYTES]), attachment_id=self._id)
-            del self._buffer[:_HEADER_BYTES]
-        # keep the last (possibly final) chunk until more data shows it was not the last
-        while len(self._buffer) > self._chunk:
-            self._pull(bytes(self._buffer[: self._chunk]))
-            del self._buffer[: self._chunk]
-
-    def _pull(self, chunk: bytes) -> None:
-        assert self._dec is not None
-        message = self._dec.pull(chunk)
-        self._dst.write(message)
-        self.written += len(message)
-
-    def finish(self) -> int:
-        where = Where("attachment", "content", self._id)
-        if self._dec is None:
-            raise where.decryption_error("truncated (no secretstream header)")
-        if self._buffer:
-            self._pull(bytes(self._buffer))
-            self._buffer.clear()
-        self._dec.close()
-        return self.written

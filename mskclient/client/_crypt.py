@@ -6,13 +6,26 @@ and associated data) by entity and field name, so no call site spells an AD.
 
 from __future__ import annotations
 
-from typing import BinaryIO
+from typing import BinaryIO, Final
 
 from .._profile import ATTACHMENT_CHUNK_SIZE, field
-from ..crypto import BoardKey, FileKey, StreamEncryptor, SymmetricKey, Where, decrypt_field, encrypt_field
+from ..crypto import (
+    CIPHER_CHUNK_SIZE,
+    BoardKey,
+    FileKey,
+    StreamDecryptor,
+    StreamEncryptor,
+    SymmetricKey,
+    Where,
+    decrypt_field,
+    encrypt_field,
+)
 from ._wire import Obj
 
-__all__ = ["EncryptingReader", "open_text", "open_bytes", "seal_bytes", "seal_text"]
+#: crypto_secretstream_xchacha20poly1305_HEADERBYTES (profile §6: "24-byte header").
+_HEADER_BYTES: Final = 24
+
+__all__ = ["DecryptingSink", "EncryptingReader", "open_text", "open_bytes", "seal_bytes", "seal_text"]
 
 
 def seal_bytes(key: SymmetricKey, entity: str, name: str, plaintext: bytes) -> str:
@@ -88,3 +101,46 @@ class EncryptingReader:
             out = bytes(self._pending[:size])
             del self._pending[:size]
         return out
+
+
+class DecryptingSink:
+    """Feeds received ciphertext to a secretstream decryptor in whole chunks.
+
+    The last chunk is held until `finish` shows it was the last, so a truncated
+    stream raises DecryptionError instead of passing for a whole one.
+    """
+
+    def __init__(self, key: FileKey, dst: BinaryIO, attachment_id: str) -> None:
+        self._key, self._dst, self._id = key, dst, attachment_id
+        self._chunk = CIPHER_CHUNK_SIZE
+        self._buffer = bytearray()
+        self._dec: StreamDecryptor | None = None
+        self.written = 0
+
+    def feed(self, data: bytes) -> None:
+        self._buffer += data
+        if self._dec is None:
+            if len(self._buffer) < _HEADER_BYTES:
+                return
+            self._dec = StreamDecryptor(self._key, bytes(self._buffer[:_HEADER_BYTES]), attachment_id=self._id)
+            del self._buffer[:_HEADER_BYTES]
+        # keep the last (possibly final) chunk until more data shows it was not the last
+        while len(self._buffer) > self._chunk:
+            self._pull(bytes(self._buffer[: self._chunk]))
+            del self._buffer[: self._chunk]
+
+    def _pull(self, chunk: bytes) -> None:
+        assert self._dec is not None
+        message = self._dec.pull(chunk)
+        self._dst.write(message)
+        self.written += len(message)
+
+    def finish(self) -> int:
+        where = Where("attachment", "content", self._id)
+        if self._dec is None:
+            raise where.decryption_error("truncated (no secretstream header)")
+        if self._buffer:
+            self._pull(bytes(self._buffer))
+            self._buffer.clear()
+        self._dec.close()
+        return self.written

@@ -19,7 +19,8 @@ from typing import Any, BinaryIO
 from .._errors import UsageError
 from .._profile import EXPORT_PER_CARD_BUDGET, is_valid_id
 from ..client import Client, Request, Response
-from ..crypto import CIPHER_CHUNK_SIZE, StreamDecryptor, Where
+from ..client._crypt import DecryptingSink
+from ..crypto import Where
 from ._decrypt import decrypt_board, members_by_id, obj, obj_list, valid_id
 from ._document import decrypt_document
 from ._select import resolve
@@ -28,7 +29,6 @@ from ._tree import ExportAttachment, ExportResult
 __all__ = ["STRATEGIES", "OnlineExport", "attachment_fetch", "export_online"]
 
 STRATEGIES = ("auto", "export", "cards")
-_HEADER_BYTES = 24
 _PER_BOARD_READS = 5  # board, columns, labels, milestones, cards list
 
 
@@ -133,50 +133,13 @@ def _has_children(card: Mapping[str, Any]) -> bool:
     return any(card.get(k) for k in ("commentCount", "checklistCount", "attachmentCount"))
 
 
-class _DecryptingSink:
-    """Opens a secretstream as it arrives; the last chunk is held until the stream ends."""
-
-    def __init__(self, attachment: ExportAttachment, dst: BinaryIO) -> None:
-        if attachment.file_key is None:
-            raise Where("attachment", "encFileKey", attachment.id).decryption_error("its file key did not decrypt")
-        self._attachment, self._dst = attachment, dst
-        self._buffer = bytearray()
-        self._dec: StreamDecryptor | None = None
-        self.written = 0
-
-    def feed(self, data: bytes) -> None:
-        self._buffer += data
-        if self._dec is None:
-            if len(self._buffer) < _HEADER_BYTES:
-                return
-            assert self._attachment.file_key is not None
-            header = bytes(self._buffer[:_HEADER_BYTES])
-            self._dec = StreamDecryptor(self._attachment.file_key, header, attachment_id=self._attachment.id)
-            del self._buffer[:_HEADER_BYTES]
-        while len(self._buffer) > CIPHER_CHUNK_SIZE:
-            self._pull(bytes(self._buffer[:CIPHER_CHUNK_SIZE]))
-            del self._buffer[:CIPHER_CHUNK_SIZE]
-
-    def _pull(self, chunk: bytes) -> None:
-        assert self._dec is not None
-        message = self._dec.pull(chunk)
-        self._dst.write(message)
-        self.written += len(message)
-
-    def finish(self) -> int:
-        if self._dec is None:
-            raise Where("attachment", "content", self._attachment.id).decryption_error("truncated (no header)")
-        if self._buffer:
-            self._pull(bytes(self._buffer))
-        self._dec.close()
-        return self.written
-
-
 def attachment_fetch(client: Client) -> Callable[[ExportAttachment, BinaryIO], int]:
     """A Fetch streaming `GET /attachments/:id/content` through the file key already in the tree."""
 
     def fetch(attachment: ExportAttachment, dst: BinaryIO) -> int:
-        sink = _DecryptingSink(attachment, dst)
+        if attachment.file_key is None:
+            raise Where("attachment", "encFileKey", attachment.id).decryption_error("its file key did not decrypt")
+        sink = DecryptingSink(attachment.file_key, dst, attachment.id)
         if not is_valid_id(attachment.id):
             raise UsageError(f"not a valid id: {attachment.id!r}")
 
