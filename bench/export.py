@@ -5,6 +5,7 @@ Run as `python bench/export.py [--cards N] [--repeat R]`.  The sandbox runs in a
 2 comments and a 3-item checklist.  Measured here, best of R runs each:
 
 * fetch: the same data read without decrypting (`GET /me/export`, parsed and written as JSON);
+  fetch and export runs alternate, so load from other processes falls on both alike;
 * export: `msk export BOARD --format json` work (plan, read, decrypt every field, Yjs → Markdown,
   write the decrypted JSON atomically), the number of requests, and the decryption share;
 * peak memory: tracemalloc peak of one export (Python allocations) and ru_maxrss of this process;
@@ -17,6 +18,7 @@ import argparse
 import asyncio
 import json
 import resource
+import statistics
 import tempfile
 import time
 import tracemalloc
@@ -66,6 +68,17 @@ def best(repeat: int, run: Callable[[], Any]) -> tuple[float, Any]:
     return min(times), result
 
 
+def interleaved(repeat: int, *runs: Callable[[], Any]) -> list[tuple[list[float], Any]]:
+    """Times of each run, alternating them so a busy moment of a shared machine hits all alike."""
+    out: list[tuple[list[float], Any]] = [([], None) for _ in runs]
+    for _ in range(repeat):
+        for index, run in enumerate(runs):
+            start = time.perf_counter()
+            result = run()
+            out[index] = ([*out[index][0], time.perf_counter() - start], result)
+    return out
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--cards", type=int, default=2000)
@@ -93,8 +106,9 @@ def main() -> None:
                     write_export(online.result, "json", out)
                     return online.requests, sum(len(c.cards) for c in online.result.boards[0].columns)
 
-                t_fetch, fetched = best(args.repeat, fetch)
-                t_export, (requests, exported) = best(args.repeat, export)
+                (fetch_times, fetched), (export_times, (requests, exported)) = interleaved(args.repeat, fetch, export)
+                t_fetch, t_export = min(fetch_times), min(export_times)
+                ratios = sorted(e / f for f, e in zip(fetch_times, export_times, strict=True))
                 document = client.export_me()
                 keys = client.core.keys
                 t_decrypt, _ = best(args.repeat, lambda: decrypt_document(document, keys, boards=[board_id]))
@@ -114,6 +128,11 @@ def main() -> None:
     print(f"decrypted JSON export: {t_export * 1000:.0f} ms, {requests} requests, {size / 1e6:.1f} MB written")
     print(f"  of which decrypting the board (batch open + Yjs → Markdown): {t_decrypt * 1000:.0f} ms")
     print(f"ratio export / fetch: {t_export / t_fetch:.2f} (decryption adds {100 * (t_export / t_fetch - 1):.0f} %)")
+    print(
+        f"  runs alternated; median fetch {statistics.median(fetch_times) * 1000:.0f} ms, median export "
+        f"{statistics.median(export_times) * 1000:.0f} ms; ratio of each pair {ratios[0]:.2f}..{ratios[-1]:.2f} "
+        f"(median {statistics.median(ratios):.2f})"
+    )
     print(f"peak Python memory during an export (tracemalloc): {peak / 1e6:.1f} MB")
     print(f"max RSS of this process: {resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024:.0f} MB")
     print(
