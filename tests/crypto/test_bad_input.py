@@ -10,6 +10,7 @@ import base64
 import string
 
 import pytest
+from _vectors import KEY_TYPES
 from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 
@@ -19,11 +20,8 @@ from mskclient.crypto import (
     BoardKey,
     Envelope,
     KeyPair,
-    MasterKey,
-    RecoveryKey,
     SealedEnvelope,
     SymmetricKey,
-    UserKey,
     Where,
     WorkspaceKey,
     _envelope,
@@ -34,15 +32,10 @@ from mskclient.crypto import (
     seal_to,
 )
 
+from ._leaks import renderings
+
 FIELD_ERRORS = (EnvelopeError, DecryptionError)
 SOME = settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
-KEY_TYPES: dict[KeyRole, type[SymmetricKey]] = {
-    KeyRole.MASTER: MasterKey,
-    KeyRole.USER: UserKey,
-    KeyRole.RECOVERY: RecoveryKey,
-    KeyRole.WORKSPACE: WorkspaceKey,
-    KeyRole.BOARD: BoardKey,
-}
 SPEC = field("card", "encTitle")
 CARD_ID = "ckv9x2m3p0000abcd"
 KEY = BoardKey(bytes(range(100, 132)))
@@ -247,17 +240,6 @@ def test_sealed_envelope_lengths() -> None:
         open_sealed(f"v1.{b64u_encode(bytes(32))}.{b64u_encode(bytes(15))}", MEMBER, where)
 
 
-def _renderings(secret: bytes) -> list[str]:
-    return [
-        secret.decode("latin-1"),
-        secret.hex(),
-        secret.hex().upper(),
-        base64.b64encode(secret).decode().rstrip("="),
-        b64u_encode(secret),
-        repr(secret)[2:-1],
-    ]
-
-
 def _failures() -> list[tuple[str, Exception]]:
     other_key = BoardKey(bytes(32))
     wk_spec = field("board", "encBoardKey")
@@ -296,7 +278,7 @@ def test_errors_name_entity_id_and_field_and_hold_no_secret(name: str, error: Ex
     assert f"{error.entity} {CARD_ID} field {error.field}" in str(error)
     secrets = [KEY.raw, MEMBER.secret, PLAINTEXT]
     for secret in secrets:
-        for leak in _renderings(secret):
+        for leak in renderings(secret):
             assert leak not in text, name
     assert PLAINTEXT.decode() not in text
     assert error.__cause__ is None

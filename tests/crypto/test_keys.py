@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import base64
 import dataclasses
 
 import pytest
@@ -17,23 +16,12 @@ from mskclient.crypto import (
     UserKey,
     WorkspaceKey,
     _keys,
-    b64u_encode,
     create_account,
 )
 
+from ._leaks import renderings
+
 ROLES: list[type[SymmetricKey]] = [MasterKey, UserKey, RecoveryKey, WorkspaceKey, BoardKey, FileKey]
-
-
-def renderings(secret: bytes) -> list[str]:
-    """Every way a secret could leak into text: raw, hex (both cases), base64 and base64url."""
-    return [
-        secret.decode("latin-1"),
-        secret.hex(),
-        secret.hex().upper(),
-        base64.b64encode(secret).decode().rstrip("="),
-        b64u_encode(secret),
-        repr(secret)[2:-1],
-    ]
 
 
 @pytest.mark.parametrize("cls", ROLES)

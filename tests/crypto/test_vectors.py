@@ -15,6 +15,7 @@ from typing import Any
 
 import pycrdt
 import pytest
+from _vectors import KEY_TYPES, VECTORS, each_case, load_file
 from argon2.low_level import Type, core, ffi, lib
 
 from mskclient import _profile
@@ -28,8 +29,6 @@ from mskclient.crypto import (
     RecoveryKey,
     SealedEnvelope,
     StreamDecryptor,
-    SymmetricKey,
-    UserKey,
     Where,
     WorkspaceKey,
     b64u_decode,
@@ -52,15 +51,6 @@ from mskclient.crypto import (
     verify_webhook_signature,
 )
 
-from ._vectors import VECTORS, each_case, load_file
-
-KEY_TYPES: dict[KeyRole, type[SymmetricKey]] = {
-    KeyRole.MASTER: MasterKey,
-    KeyRole.USER: UserKey,
-    KeyRole.RECOVERY: RecoveryKey,
-    KeyRole.WORKSPACE: WorkspaceKey,
-    KeyRole.BOARD: BoardKey,
-}
 SPEC_BY_AD = {spec.ad.decode("ascii"): spec for spec in FIELDS.values()}
 CHECKED_FILES = {
     "kdf.json",

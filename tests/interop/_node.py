@@ -14,10 +14,9 @@ from typing import Any
 
 import pytest
 
-__all__ = ["INTEROP", "VECTORS", "run_node"]
+__all__ = ["INTEROP", "run_node"]
 
 INTEROP = Path(__file__).resolve().parent
-VECTORS = INTEROP.parents[1] / "vectors"
 TIMEOUT_SECONDS = 180
 
 

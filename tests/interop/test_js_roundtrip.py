@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from _vectors import KEY_TYPES
 
 from mskclient import _profile
 from mskclient._errors import DecryptionError, EnvelopeError
@@ -25,10 +26,7 @@ from mskclient.crypto import (
     Envelope,
     FileKey,
     KeyPair,
-    MasterKey,
     RecoveryKey,
-    SymmetricKey,
-    UserKey,
     WorkspaceKey,
     b64u_decode,
     b64u_encode,
@@ -51,13 +49,6 @@ from mskclient.crypto import (
 
 from ._node import run_node
 
-KEY_TYPES: dict[KeyRole, type[SymmetricKey]] = {
-    KeyRole.MASTER: MasterKey,
-    KeyRole.USER: UserKey,
-    KeyRole.RECOVERY: RecoveryKey,
-    KeyRole.WORKSPACE: WorkspaceKey,
-    KeyRole.BOARD: BoardKey,
-}
 CHUNK = _profile.ATTACHMENT_CHUNK_SIZE
 PLAINTEXTS = [b"", "\u00fcber \U0001f41b \u4e2d\u6587 cafe\u0301".encode(), os.urandom(1000), os.urandom(32)]
 SPECS = [

@@ -2,12 +2,10 @@
 
 from __future__ import annotations
 
-import json
 from concurrent.futures import ThreadPoolExecutor
-from pathlib import Path
-from typing import Any
 
 import pytest
+from _vectors import KEY_TYPES, cases
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -22,11 +20,8 @@ from mskclient._profile import ENVELOPE_MAX_CHARS, FIELDS, FieldSpec, KeyRole, f
 from mskclient.crypto import (
     BoardKey,
     Envelope,
-    MasterKey,
-    RecoveryKey,
     SymmetricKey,
     UserKey,
-    WorkspaceKey,
     b64u_decode,
     b64u_encode,
     decrypt_batch,
@@ -42,22 +37,7 @@ DESCRIPTION = field("card", "encDescription")
 COMMENT = field("comment", "encBody")
 KEY = BoardKey(bytes(range(32)))
 OTHER_KEY = BoardKey(bytes(range(1, 33)))
-KEY_TYPES: dict[KeyRole, type[SymmetricKey]] = {
-    KeyRole.MASTER: MasterKey,
-    KeyRole.USER: UserKey,
-    KeyRole.RECOVERY: RecoveryKey,
-    KeyRole.WORKSPACE: WorkspaceKey,
-    KeyRole.BOARD: BoardKey,
-}
 CARD = "ck3v9q2x0000abcd"
-VECTORS = Path(__file__).resolve().parents[2] / "vectors" / "envelope.json"
-
-
-def vector_cases() -> list[dict[str, Any]]:
-    """vectors/envelope.json, committed by the vector script (a missing file fails the test)."""
-    found = json.loads(VECTORS.read_text(encoding="utf-8"))["cases"]
-    assert isinstance(found, list)
-    return found
 
 
 def seal(plaintext: bytes, spec: FieldSpec = TITLE, key: SymmetricKey = KEY) -> str:
@@ -277,7 +257,7 @@ def _vector_batches() -> list[tuple[SymmetricKey, list[tuple[object, FieldSpec, 
     """vectors/envelope.json grouped by key: one batch per key, specs found by their AD."""
     by_ad = {spec.ad.decode(): spec for spec in FIELDS.values()}
     groups: dict[tuple[str, KeyRole], tuple[list[tuple[object, FieldSpec, str | None]], list[bytes]]] = {}
-    for case in vector_cases():
+    for case in cases("envelope.json"):
         spec = by_ad[case["ad"]]
         texts, plain = groups.setdefault((case["key"], spec.key), ([], []))
         assert b64u_decode(case["nonce"]) == b64u_decode(parts(case["envelope"])[0])
@@ -288,7 +268,7 @@ def _vector_batches() -> list[tuple[SymmetricKey, list[tuple[object, FieldSpec, 
 
 def test_envelope_vectors(path: str) -> None:
     batches = _vector_batches()
-    assert sum(len(p) for _, _, p in batches) == len(vector_cases()) > 0
+    assert sum(len(p) for _, _, p in batches) == len(cases("envelope.json")) > 0
     for key, items, plain in batches:
         assert decrypt_batch(key, items) == plain
         wrong = type(key)(bytes(32))

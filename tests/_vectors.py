@@ -1,4 +1,5 @@
-"""Load the committed vectors/*.json files for the tests."""
+"""Shared by the test packages (pytest puts tests/ on sys.path, there being no tests/__init__.py):
+the committed vectors/*.json files and the key class of each key role."""
 
 from __future__ import annotations
 
@@ -9,9 +10,20 @@ from typing import Any
 
 import pytest
 
-VECTORS = Path(__file__).resolve().parents[2] / "vectors"
+from mskclient._profile import KeyRole
+from mskclient.crypto import BoardKey, MasterKey, RecoveryKey, SymmetricKey, UserKey, WorkspaceKey
 
-__all__ = ["VECTORS", "cases", "each_case", "load_file"]
+VECTORS = Path(__file__).resolve().parents[1] / "vectors"
+
+__all__ = ["KEY_TYPES", "VECTORS", "cases", "each_case", "load_file"]
+
+KEY_TYPES: dict[KeyRole, type[SymmetricKey]] = {
+    KeyRole.MASTER: MasterKey,
+    KeyRole.USER: UserKey,
+    KeyRole.RECOVERY: RecoveryKey,
+    KeyRole.WORKSPACE: WorkspaceKey,
+    KeyRole.BOARD: BoardKey,
+}
 
 
 @functools.cache
