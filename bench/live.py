@@ -58,6 +58,17 @@ async def _participant(client: AsyncClient, card_id: str, name: str) -> Particip
     return await open_card(client, card_id, presence=presence_for("c" + name.ljust(9, "0"), name))
 
 
+async def _ping_pong(a: Participant, rounds: int) -> list[float]:
+    """Seconds from each "ping i" appended by `a` until the peer's "pong i" reaches it."""
+    times = []
+    for i in range(rounds):
+        start = time.perf_counter()
+        await a.append(f"ping {i}\n")
+        await a.wait_until(lambda p, i=i: p.text.endswith(f"pong {i}\n"), T, "pong")  # type: ignore[misc]
+        times.append(time.perf_counter() - start)
+    return times
+
+
 async def python_round_trips(alice: AsyncClient, bob: AsyncClient, card_id: str, rounds: int) -> list[float]:
     a = await _participant(alice, card_id, "alice")
     b = await _participant(bob, card_id, "bob")
@@ -76,12 +87,7 @@ async def python_round_trips(alice: AsyncClient, bob: AsyncClient, card_id: str,
 
         ponger = asyncio.create_task(pong())
         await a.wait_until(lambda p: len(p.peers()) == 1, T, "the peer")
-        times = []
-        for i in range(rounds):
-            start = time.perf_counter()
-            await a.append(f"ping {i}\n")
-            await a.wait_until(lambda p, i=i: p.text.endswith(f"pong {i}\n"), T, "pong")  # type: ignore[misc]
-            times.append(time.perf_counter() - start)
+        times = await _ping_pong(a, rounds)
         ponger.cancel()
     return times
 
@@ -112,12 +118,7 @@ async def node_round_trips(alice: AsyncClient, bob: Client, card_id: str, rounds
     a = await _participant(alice, card_id, "alice")
     async with a:
         await a.wait_until(lambda p: any(s["user"]["name"] == "bob (node)" for s in p.peers().values()), T, "node")
-        times = []
-        for i in range(rounds):
-            start = time.perf_counter()
-            await a.append(f"ping {i}\n")
-            await a.wait_until(lambda p, i=i: p.text.endswith(f"pong {i}\n"), T, "pong")  # type: ignore[misc]
-            times.append(time.perf_counter() - start)
+        times = await _ping_pong(a, rounds)
     out, _err = await asyncio.wait_for(proc.communicate(), T)
     answer = json.loads(out)
     if "error" in answer:
