@@ -14,7 +14,7 @@ from typing import Any
 
 import pytest
 
-__all__ = ["INTEROP", "run_node"]
+__all__ = ["INTEROP", "node_executable", "run_node"]
 
 INTEROP = Path(__file__).resolve().parent
 TIMEOUT_SECONDS = 180
@@ -25,14 +25,20 @@ def _missing_packages() -> list[str]:
     return [name for name in manifest["dependencies"] if not (INTEROP / "node_modules" / name).is_dir()]
 
 
-def run_node(script: str, request: object = None) -> tuple[int, dict[str, Any]]:
-    """Run tests/interop/<script> under node; returns its exit code and the JSON it printed."""
+def node_executable() -> str:
+    """The node binary, after checking the npm packages are installed (the test fails otherwise)."""
     node = shutil.which("node")
     if node is None:
         pytest.fail("node is not on PATH: the JavaScript interop tests need Node.js 18 or later")
     missing = _missing_packages()
     if missing:
         pytest.fail(f"tests/interop/node_modules lacks {', '.join(missing)}: run `npm ci` in tests/interop")
+    return node
+
+
+def run_node(script: str, request: object = None) -> tuple[int, dict[str, Any]]:
+    """Run tests/interop/<script> under node; returns its exit code and the JSON it printed."""
+    node = node_executable()
     try:
         proc = subprocess.run(
             [node, str(INTEROP / script)],

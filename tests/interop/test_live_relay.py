@@ -6,7 +6,6 @@ from __future__ import annotations
 import asyncio
 import json
 import secrets
-import shutil
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Any
@@ -19,7 +18,7 @@ from mskclient.crypto import b64u_decode, b64u_encode
 from mskclient.live import Channel, Participant, WebSocketChannel, presence_for, relay_connector, ws_url
 from mskclient.sandbox import Sandbox, SandboxConfig
 
-from ._node import INTEROP, _missing_packages
+from ._node import INTEROP, node_executable
 
 PASSWORD = "interop live ✓"
 T = 60.0
@@ -68,12 +67,7 @@ async def _node_peer(
     room: Room, card_id: str, edits: list[str], expect: list[str], peers: tuple[str, ...] = ()
 ) -> dict[str, Any]:
     """Run live_participant.mjs as bob (ticket, key and stored state handed over by Python)."""
-    node = shutil.which("node")
-    if node is None:
-        pytest.fail("node is not on PATH: the live interop tests need Node.js 18 or later")
-    missing = _missing_packages()
-    if missing:
-        pytest.fail(f"tests/interop/node_modules lacks {', '.join(missing)}: run `npm ci` in tests/interop")
+    node = node_executable()
     card = room.bob.card(card_id)
     request = {
         "wsUrl": ws_url(room.url, room.bob.ws_ticket(f"card:{card_id}").ticket),
