@@ -80,6 +80,8 @@ def flip(text: str, index: int) -> str:
     return f"v1.{parts(text)[0]}.{b64u_encode(bytes(body))}"
 
 
+#: DecryptionError's reason for a forged or misplaced envelope.
+NOT_AUTHENTIC = "does not authenticate (wrong key, tampered or moved)"
 # Every per-item error kind, with the class and reason decrypt_field gives it.
 BAD: list[tuple[str, object, type[CryptoError], str]] = [
     ("not-a-string", None, EnvelopeError, "not a string"),
@@ -117,22 +119,12 @@ BAD: list[tuple[str, object, type[CryptoError], str]] = [
     ("nonce-before-short-body", f"v1.{NONCE_23}.", EnvelopeError, "nonce must be 24 bytes"),
     ("body-15", f"v1.{NONCE}.{BODY_15}", EnvelopeError, "ciphertext too short"),
     ("body-empty", f"v1.{NONCE}.", EnvelopeError, "ciphertext too short"),
-    (
-        "tag-only",
-        f"v1.{NONCE}.{b64u_encode(bytes(16))}",
-        DecryptionError,
-        "does not authenticate (wrong key, tampered or moved)",
-    ),
-    ("flipped-first", flip(GOOD, 0), DecryptionError, "does not authenticate (wrong key, tampered or moved)"),
-    ("flipped-tag", flip(GOOD, -1), DecryptionError, "does not authenticate (wrong key, tampered or moved)"),
-    ("other-key", seal(b"x", key=OTHER_KEY), DecryptionError, "does not authenticate (wrong key, tampered or moved)"),
-    ("other-field", seal(b"x", DESCRIPTION), DecryptionError, "does not authenticate (wrong key, tampered or moved)"),
-    (
-        "other-nonce",
-        f"v1.{parts(seal(b'x'))[0]}.{BODY}",
-        DecryptionError,
-        "does not authenticate (wrong key, tampered or moved)",
-    ),
+    ("tag-only", f"v1.{NONCE}.{b64u_encode(bytes(16))}", DecryptionError, NOT_AUTHENTIC),
+    ("flipped-first", flip(GOOD, 0), DecryptionError, NOT_AUTHENTIC),
+    ("flipped-tag", flip(GOOD, -1), DecryptionError, NOT_AUTHENTIC),
+    ("other-key", seal(b"x", key=OTHER_KEY), DecryptionError, NOT_AUTHENTIC),
+    ("other-field", seal(b"x", DESCRIPTION), DecryptionError, NOT_AUTHENTIC),
+    ("other-nonce", f"v1.{parts(seal(b'x'))[0]}.{BODY}", DecryptionError, NOT_AUTHENTIC),
 ]
 
 
