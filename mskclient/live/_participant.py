@@ -246,27 +246,25 @@ class Participant:
         """Turn the description into `new_text` by the smallest operations and send them."""
         before = self.doc.get_state()
         ydesc.apply_text(self.doc, new_text)
-        update = self.doc.get_update(before)
-        if update != _EMPTY_UPDATE:
-            await self._send_update(update)
-        await self._notify()
+        await self._publish_since(before)
 
     async def append(self, text: str) -> None:
         """Append `text` at the end of the description (one insert, no diff of the whole text)."""
         before = self.doc.get_state()
         self._text += text
-        update = self.doc.get_update(before)
-        if update != _EMPTY_UPDATE:
-            await self._send_update(update)
-        await self._notify()
+        await self._publish_since(before)
 
     async def apply_local_update(self, update: bytes) -> None:
         """Merge an update made elsewhere by this user (e.g. a scripted edit) and send it."""
         before = self.doc.get_state()
         ydesc.load(update, self.doc)
-        fresh = self.doc.get_update(before)
-        if fresh != _EMPTY_UPDATE:
-            await self._send_update(fresh)
+        await self._publish_since(before)
+
+    async def _publish_since(self, before: bytes) -> None:
+        """Send what our own change added to the document since the state `before`, then notify."""
+        update = self.doc.get_update(before)
+        if update != _EMPTY_UPDATE:
+            await self._send_update(update)
         await self._notify()
 
     async def set_presence(self, presence: Mapping[str, Any] | None) -> None:
