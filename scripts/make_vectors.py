@@ -31,6 +31,7 @@ import nacl.bindings
 from argon2.low_level import Type, core, ffi, lib
 
 from mskclient import _profile
+from mskclient._atomic import atomic_replace
 from mskclient.crypto import (
     BoardKey,
     FileKey,
@@ -68,9 +69,8 @@ def seeded(label: str, size: int) -> bytes:
 def write(out: Path, name: str, description: str, cases: list[Case]) -> None:
     path = out / name
     text = json.dumps({"description": description, "cases": cases}, ensure_ascii=True, indent=1)
-    tmp = path.with_suffix(".json.tmp")
-    tmp.write_text(text + "\n", encoding="utf-8")
-    tmp.replace(path)
+    with atomic_replace(path, 0o644) as handle:
+        handle.write(text.encode("utf-8") + b"\n")
     print(f"{path}: {len(cases)} cases, {path.stat().st_size} bytes")
 
 
@@ -324,9 +324,6 @@ def relay_cases() -> list[Case]:
     return cases
 
 
-# --- webhook-signature.json ---------------------------------------------------------------
-
-
 # --- recovery-key.json and fingerprint.json ------------------------------------------------
 
 
@@ -354,6 +351,9 @@ def fingerprint_cases() -> list[Case]:
     items = [("all-zero public key", bytes(32))]
     items += [(f"X25519 public key {i}", KeyPair.from_secret(seeded(f"x25519/fp-{i}", 32)).public) for i in range(4)]
     return [{"name": name, "publicKey": b64u_encode(pk), "fingerprint": fingerprint(pk)} for name, pk in items]
+
+
+# --- webhook-signature.json ---------------------------------------------------------------
 
 
 def webhook_cases() -> list[Case]:
