@@ -9,16 +9,15 @@ unwrapped workspace and board keys.
 
 from __future__ import annotations
 
-import contextlib
 import json
 import os
-import tempfile
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, BinaryIO, Final, TypeVar
 
 from .. import _description
+from .._atomic import atomic_replace
 from .._errors import ConflictError, NotFoundError, PayloadTooLargeError, ProtocolError, UsageError
 from .._models import (
     ActivityEvent,
@@ -948,19 +947,10 @@ class Core:
         """Download and decrypt to `target` atomically (temp file + os.replace): never a partial file."""
         target_path = Path(target)
         try:
-            fd, tmp = tempfile.mkstemp(prefix=f".{target_path.name}.", dir=target_path.parent)
-        except OSError as exc:
-            raise UsageError(f"cannot write {target_path}: {exc.strerror}") from None
-        try:
-            with os.fdopen(fd, "wb") as handle:
+            with atomic_replace(target_path) as handle:
                 meta = yield from self.download_attachment(attachment_id, handle)
-            os.replace(tmp, target_path)
-        except BaseException as exc:
-            with contextlib.suppress(OSError):
-                os.unlink(tmp)
-            if isinstance(exc, OSError):
-                raise UsageError(f"cannot write {target_path}: {exc.strerror or exc}") from None
-            raise
+        except OSError as exc:
+            raise UsageError(f"cannot write {target_path}: {exc.strerror or exc}") from None
         return meta
 
     def delete_attachment(self, attachment_id: str) -> Flow[None]:
