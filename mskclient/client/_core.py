@@ -46,7 +46,13 @@ from .._models import (
     Workspace,
     WsTicket,
 )
-from .._profile import ATTACHMENT_MAX_CIPHERTEXT, DEFAULT_LABEL_COLOR, is_valid_delivery_id, is_valid_id
+from .._profile import (
+    ATTACHMENT_MAX_CIPHERTEXT,
+    DEFAULT_LABEL_COLOR,
+    SESSION_COOKIE,
+    is_valid_delivery_id,
+    is_valid_id,
+)
 from .._profile import field as spec
 from .._trust import TrustStore
 from ..crypto import (
@@ -1284,7 +1290,7 @@ def _sealed_challenge(step1: Obj) -> SealedEnvelope:
 
 
 def _session_cookie(response: Response) -> str | None:
-    return response.cookies.get("msk_session")
+    return response.cookies.get(SESSION_COOKIE)
 
 
 def _by_position(items: list[Any]) -> list[Any]:
