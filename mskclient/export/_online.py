@@ -17,9 +17,10 @@ from datetime import UTC, datetime
 from typing import Any, BinaryIO
 
 from .._errors import UsageError
-from .._profile import EXPORT_PER_CARD_BUDGET, is_valid_id
+from .._profile import EXPORT_PER_CARD_BUDGET
 from ..client import Client, Request, Response
 from ..client._crypt import DecryptingSink
+from ..client._wire import path
 from ..crypto import Where
 from ._decrypt import decrypt_board, members_by_id, obj, obj_list, valid_id
 from ._document import decrypt_document
@@ -33,13 +34,10 @@ _PER_BOARD_READS = 5  # board, columns, labels, milestones, cards list
 
 
 def _get(client: Client, template: str, *ids: str, params: Mapping[str, str] | None = None) -> Any:
-    for value in ids:
-        if not is_valid_id(value):
-            raise UsageError(f"not a valid id: {value!r}")
+    request = Request("GET", path(template, *ids), params=params)
 
     def flow() -> Generator[Request, Response, Any]:
-        response = yield Request("GET", template.format(*ids), params=params)
-        return response.json()
+        return (yield request).json()
 
     return client.run(flow())
 
@@ -140,11 +138,10 @@ def attachment_fetch(client: Client) -> Callable[[ExportAttachment, BinaryIO], i
         if attachment.file_key is None:
             raise Where("attachment", "encFileKey", attachment.id).decryption_error("its file key did not decrypt")
         sink = DecryptingSink(attachment.file_key, dst, attachment.id)
-        if not is_valid_id(attachment.id):
-            raise UsageError(f"not a valid id: {attachment.id!r}")
+        request = Request("GET", path("/attachments/{}/content", attachment.id), sink=sink.feed)
 
         def flow() -> Generator[Request, Response, None]:
-            yield Request("GET", f"/attachments/{attachment.id}/content", sink=sink.feed)
+            yield request
 
         client.run(flow())
         return sink.finish()
