@@ -273,10 +273,10 @@ FORMATS: dict[str, Callable[[ExportResult], dict[str, str]]] = {
 
 def render(result: ExportResult, fmt: str) -> dict[str, str]:
     """File name -> content for one format (nothing written)."""
-    try:
-        return FORMATS[fmt](result)
-    except KeyError:
-        raise UsageError(f"unknown export format {fmt!r}; choose one of {', '.join(FORMATS)}") from None
+    writer = FORMATS.get(fmt)
+    if writer is None:
+        raise UsageError(f"unknown export format {fmt!r}; choose one of {', '.join(FORMATS)}")
+    return writer(result)
 
 
 def write_export(result: ExportResult, fmt: str, out_dir: Path) -> list[Path]:
