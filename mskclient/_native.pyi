@@ -4,13 +4,7 @@ from collections.abc import Callable, Sequence
 
 from ._profile import FieldSpec
 
-E_NOT_STRING: int
-E_TOO_LONG: int
-E_PARTS: int
-E_VERSION: int
-E_BASE64: int
-E_NONCE: int
-E_SHORT: int
+E_MALFORMED: int
 E_AUTH: int
 
 def bind(aead_decrypt: int, aead_encrypt: int, randombytes: int, /) -> None: ...

@@ -3,10 +3,12 @@
    No libsodium headers and no link against libsodium: bind() receives the addresses of
    crypto_aead_xchacha20poly1305_ietf_{decrypt,encrypt} and randombytes (libsodium's wrapper of
    randombytes_buf; PyNaCl's cffi module declares only that one) taken from PyNaCl's cffi module,
-   so the process has one libsodium.  Parsing follows mskclient.crypto.b64u_decode
-   and Envelope.parse exactly; every item gets its own result code and a batch never stops
-   half-way.  Python objects are only touched by the calling thread with the GIL held (phase 1:
-   take references and pointers, allocate the output bytes; phase 3: report failures).
+   so the process has one libsodium.  Parsing accepts exactly what mskclient.crypto.b64u_decode
+   and Envelope.parse accept; every item gets its own result code (opened, malformed, or not
+   authentic: the Python side asks Envelope.parse for a malformed item's exact error) and a
+   batch never stops half-way.  Python objects are only touched by the calling thread with the
+   GIL held (phase 1: take references and pointers, allocate the output bytes; phase 3: report
+   failures).
    Parsing, base64 and the crypto (phase 2) run without the GIL on pthreads that claim blocks
    of prepared items from an atomic counter and write straight into the output bytes; they
    start while phase 1 is still going, and the calling thread joins them once it is done. */
@@ -27,7 +29,7 @@
 #define AD_CACHE 32             /* distinct field specs remembered per call */
 
 /* Per-item result codes; the Python side turns them into the pure path's errors. */
-enum { OK = 0, E_NOT_STRING, E_TOO_LONG, E_PARTS, E_VERSION, E_BASE64, E_NONCE, E_SHORT, E_AUTH };
+enum { OK = 0, E_MALFORMED, E_AUTH };
 
 typedef int (*aead_decrypt_fn)(unsigned char *m, unsigned long long *mlen, unsigned char *nsec,
                                const unsigned char *c, unsigned long long clen, const unsigned char *ad,
@@ -299,24 +301,7 @@ typedef struct {
     int code;
 } open_item;
 
-/* Code for a str that is not ASCII (so never an envelope), as Envelope.parse would decide it. */
-static int classify_non_ascii(PyObject *s)
-{
-    int kind = PyUnicode_KIND(s);
-    const void *data = PyUnicode_DATA(s);
-    Py_ssize_t n = PyUnicode_GET_LENGTH(s), dots = 0, first = -1;
-
-    for (Py_ssize_t i = 0; i < n; i++)
-        if (PyUnicode_READ(kind, data, i) == '.' && dots++ == 0)
-            first = i;
-    if (dots != 2)
-        return E_PARTS;
-    if (first != 2 || PyUnicode_READ(kind, data, 0) != 'v' || PyUnicode_READ(kind, data, 1) != '1')
-        return E_VERSION;
-    return E_BASE64;
-}
-
-/* Envelope.parse + decrypt_field for one ASCII text; the checks come in the same order. */
+/* Envelope.parse + decrypt_field for one ASCII text. */
 static int open_envelope(const batch *b, open_item *it, unsigned char *scratch)
 {
     const char *s = it->text, *end = s + it->len, *d1, *d2;
@@ -324,18 +309,12 @@ static int open_envelope(const batch *b, open_item *it, unsigned char *scratch)
     Py_ssize_t nlen, clen;
 
     if (!(d1 = memchr(s, '.', it->len)) || !(d2 = memchr(d1 + 1, '.', (size_t)(end - d1 - 1)))
-        || memchr(d2 + 1, '.', (size_t)(end - d2 - 1)))
-        return E_PARTS;
-    if (d1 - s != 2 || s[0] != 'v' || s[1] != '1')
-        return E_VERSION;
+        || memchr(d2 + 1, '.', (size_t)(end - d2 - 1)) || d1 - s != 2 || s[0] != 'v' || s[1] != '1')
+        return E_MALFORMED;
     nlen = b64u_decode(d1 + 1, (size_t)(d2 - d1 - 1), NULL);
     clen = b64u_decode(d2 + 1, (size_t)(end - d2 - 1), scratch);
-    if (nlen < 0 || clen < 0)
-        return E_BASE64;
-    if (nlen != NPUBBYTES)
-        return E_NONCE;
-    if (clen < ABYTES)
-        return E_SHORT;
+    if (nlen != NPUBBYTES || clen < ABYTES) /* also when either part is not base64url (-1) */
+        return E_MALFORMED;
     /* phase 1 sized it->out from this very part (after the second dot): clen - ABYTES bytes */
     b64u_decode(d1 + 1, (size_t)(d2 - d1 - 1), nonce);
     if (aead_decrypt(it->out, NULL, NULL, scratch, (unsigned long long)clen, it->ad, it->adlen, nonce, b->key) != 0)
@@ -371,20 +350,16 @@ static int open_prepare(batch *b, Py_ssize_t i)
     it->ad = (const unsigned char *)PyBytes_AS_STRING(it->refs.ad_obj);
     it->adlen = (size_t)PyBytes_GET_SIZE(it->refs.ad_obj);
     text = PyTuple_GET_ITEM(item, 0);
-    if (!PyUnicode_Check(text)) {
-        it->code = E_NOT_STRING;
+    if (!PyUnicode_Check(text)) { /* an Envelope object too: the Python side opens it */
+        it->code = E_MALFORMED;
         return 0;
     }
 #if PY_VERSION_HEX < 0x030C0000
     if (PyUnicode_READY(text) < 0)
         return -1;
 #endif
-    if (PyUnicode_GET_LENGTH(text) > b->max_chars) {
-        it->code = E_TOO_LONG;
-        return 0;
-    }
-    if (!PyUnicode_IS_ASCII(text)) {
-        it->code = classify_non_ascii(text);
+    if (PyUnicode_GET_LENGTH(text) > b->max_chars || !PyUnicode_IS_ASCII(text)) {
+        it->code = E_MALFORMED;
         return 0;
     }
     if (!(it->text = PyUnicode_AsUTF8AndSize(text, &len)))
@@ -596,9 +571,7 @@ static struct PyModuleDef module = {
 PyMODINIT_FUNC PyInit__native(void)
 {
     static const struct { const char *name; int value; } codes[] = {
-        {"E_NOT_STRING", E_NOT_STRING}, {"E_TOO_LONG", E_TOO_LONG}, {"E_PARTS", E_PARTS},
-        {"E_VERSION", E_VERSION},       {"E_BASE64", E_BASE64},     {"E_NONCE", E_NONCE},
-        {"E_SHORT", E_SHORT},           {"E_AUTH", E_AUTH},
+        {"E_MALFORMED", E_MALFORMED}, {"E_AUTH", E_AUTH},
     };
     PyObject *m = PyModule_Create(&module);
 

@@ -14,10 +14,9 @@ from collections.abc import Callable, Sequence
 from types import ModuleType
 from typing import cast
 
-from .._errors import CryptoError, UnsupportedVersionError, UsageError
+from .._errors import CryptoError, UsageError
 from .._profile import ENVELOPE_MAX_CHARS, FieldSpec
-from . import _sodium
-from ._envelope import Envelope, Where, _check_key, decrypt_field, encrypt_field
+from ._envelope import NOT_AUTHENTIC, Envelope, Where, _check_key, decrypt_field, encrypt_field
 from ._keys import SymmetricKey
 
 __all__ = ["decrypt_batch", "encrypt_batch", "uses_native"]
@@ -82,25 +81,13 @@ def _open_pure(key: SymmetricKey, text: str | Envelope, spec: FieldSpec, entity_
 def _native_failure(
     code: int, key: SymmetricKey, text: str | Envelope, spec: FieldSpec, entity_id: str | None
 ) -> bytes | CryptoError:
-    """The error `decrypt_field` raises for an item the extension reported with `code`."""
+    """The error `decrypt_field` raises for an item the extension reported with `code`: a forgery
+    is named here (no second decryption); any other item is malformed or not a string, and the
+    pure path's parser gives its own error for it."""
     assert _NATIVE is not None
-    where = Where.of(spec, entity_id)
-    if code == _NATIVE.E_NOT_STRING:  # an Envelope object opens; anything else is "not a string"
-        return _open_pure(key, text, spec, entity_id)
-    if code == _NATIVE.E_VERSION:
-        return UnsupportedVersionError(
-            "unsupported envelope version", entity=where.entity, entity_id=where.entity_id, field=where.field
-        )
     if code == _NATIVE.E_AUTH:
-        return where.decryption_error("does not authenticate (wrong key, tampered or moved)")
-    reasons = {
-        _NATIVE.E_TOO_LONG: "over the 4 MiB field limit",
-        _NATIVE.E_PARTS: "not three dot-separated parts",
-        _NATIVE.E_BASE64: "not base64url",
-        _NATIVE.E_NONCE: f"nonce must be {_sodium.AEAD_NPUBBYTES} bytes",
-        _NATIVE.E_SHORT: "ciphertext too short",
-    }
-    return where.envelope_error(reasons[code])
+        return Where.of(spec, entity_id).decryption_error(NOT_AUTHENTIC)
+    return _open_pure(key, text, spec, entity_id)
 
 
 def decrypt_batch(

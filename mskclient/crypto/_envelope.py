@@ -22,6 +22,9 @@ __all__ = [
     "seal_to",
 ]
 
+#: DecryptionError's reason for an envelope that does not open under its key and AD.
+NOT_AUTHENTIC = "does not authenticate (wrong key, tampered or moved)"
+
 _KEY_TYPES: dict[KeyRole, type[SymmetricKey]] = {
     KeyRole.MASTER: MasterKey,
     KeyRole.USER: UserKey,
@@ -138,7 +141,7 @@ def decrypt_field(
     try:
         return _sodium.crypto_aead_xchacha20poly1305_ietf_decrypt(env.body, spec.ad, env.head, key.raw)
     except _sodium.SodiumFailure:
-        raise where.decryption_error("does not authenticate (wrong key, tampered or moved)") from None
+        raise where.decryption_error(NOT_AUTHENTIC) from None
 
 
 def seal_to(message: bytes, public_key: bytes) -> SealedEnvelope:
