@@ -97,20 +97,25 @@ class CliContext:
             client.unlock(self.password())
         return client
 
-    def async_client(self, *, unlocked: bool = True) -> AsyncClient:
+    def async_client(self, client: Client | None = None, *, unlocked: bool = True) -> AsyncClient:
         """An AsyncClient for this profile's session (keys resolved as for `unlocked_client`).
 
-        The caller closes it (`async with ctx.async_client() as client:`).
+        Given a command's blocking `client`, it takes that client's session and
+        unlocked keys instead (no second password prompt).  The caller closes
+        it (`async with ctx.async_client() as client:`).
         """
-        keys = self.unlocked_client().keys if unlocked else None
-        record = self.record()
-        trust = self.trust_store(record.server, record.email)
-        client = AsyncClient(
-            record.server, token=record.token, email=record.email, trust=trust, pacer=Pacer(on_wait=self._show_wait)
-        )
+        email: str | None
+        if client is None:
+            record = self.record()
+            server, email, token = record.server, record.email, record.token
+            keys = self.unlocked_client().keys if unlocked else None
+        else:
+            server, email, token, keys = client.server, client.core.email, client.token, client.keys
+        trust = self.trust_store(server, email) if email else None
+        twin = AsyncClient(server, token=token, email=email, trust=trust, pacer=Pacer(on_wait=self._show_wait))
         if keys is not None:
-            client.use_keys(keys)
-        return client
+            twin.use_keys(keys)
+        return twin
 
     def save_session(self, client: Client) -> None:
         """Remember the client's login under this profile (mode 0600, atomic)."""

@@ -40,15 +40,6 @@ __all__ = ["live", "watch_board", "webhooks"]
 _T = TypeVar("_T")
 
 
-def _async_twin(ctx: CliContext, client: Client) -> AsyncClient:
-    """An AsyncClient on the same session and unlocked keys (no second password prompt)."""
-    email = client.core.email
-    trust = ctx.trust_store(client.server, email) if email else None
-    twin = AsyncClient(client.server, token=client.token, email=email, trust=trust)
-    twin.use_keys(client.keys)
-    return twin
-
-
 def _run(coro: Coroutine[Any, Any, _T]) -> _T | None:
     """Run until done or Ctrl-C; the coroutine's cleanup (leaving the room) runs either way."""
     try:
@@ -189,11 +180,11 @@ def live(ctx: CliContext, card: str | None, board: str | None) -> None:
     if card is None:
         board_id = resolver.board(board).id
         presence = _me(client) | {"cardId": None}
-        twin = _async_twin(ctx, client)
+        twin = ctx.async_client(client)
         _run(_closing(twin, _live_board(ctx, twin, board_id, presence)))
         return
     found = resolver.card(card, board)
-    twin = _async_twin(ctx, client)
+    twin = ctx.async_client(client)
     _run(_closing(twin, _live_card(ctx, twin, found.id, found.board_id, _me(client))))
 
 
@@ -219,7 +210,7 @@ def watch_board(ctx: CliContext, board: str, since: str | None) -> None:
     """Follow BOARD's events as decrypted lines (resumes by Last-Event-ID after a drop)."""
     client = ctx.unlocked_client()
     board_id = Resolver(client).board(board).id
-    twin = _async_twin(ctx, client)
+    twin = ctx.async_client(client)
     _run(_closing(twin, _watch(ctx, twin, board_id, since)))
 
 
@@ -292,7 +283,7 @@ class _Describer:
         self._loop = asyncio.new_event_loop()
         self._thread = threading.Thread(target=self._loop.run_forever, name="msk webhooks decrypt", daemon=True)
         self._thread.start()
-        self._client = _async_twin(ctx, client)
+        self._client = ctx.async_client(client)
         self._names: dict[str, BoardNames] = {}
 
     def describe(self, tick: Tick) -> str:
