@@ -9,14 +9,13 @@ delivery id or a signature it has already accepted in that window.
 from __future__ import annotations
 
 import json
-import re
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Final
 
 from ._errors import ProtocolError
-from ._profile import WEBHOOK_EVENTS, WEBHOOK_TOLERANCE_SECONDS
+from ._profile import WEBHOOK_EVENTS, WEBHOOK_TOLERANCE_SECONDS, is_valid_delivery_id
 from .crypto import WebhookSignatureError, verify_webhook_signature
 
 __all__ = [
@@ -33,7 +32,6 @@ __all__ = [
 HEADER_EVENT: Final = "X-MSKanban-Event"
 HEADER_DELIVERY: Final = "X-MSKanban-Delivery-Id"
 HEADER_SIGNATURE: Final = "X-MSKanban-Signature"
-_ULID: Final = re.compile(r"[0-9A-HJKMNP-TV-Z]{26}")
 
 
 class ReplayError(WebhookSignatureError):
@@ -79,7 +77,7 @@ class Receiver:
         t = verify_webhook_signature(self.secret, signature, body, now=now, tolerance=self.tolerance)
         delivery_id = lower.get(HEADER_DELIVERY.lower(), "")
         event = lower.get(HEADER_EVENT.lower(), "")
-        if not _ULID.fullmatch(delivery_id):
+        if not is_valid_delivery_id(delivery_id):
             raise ProtocolError("delivery id is not a ULID")
         try:
             payload = json.loads(body)
