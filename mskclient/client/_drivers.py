@@ -86,10 +86,20 @@ def _kwargs(core: Core, request: Request) -> dict[str, Any]:
     return kwargs
 
 
-def _check(request: Request, response: Response) -> Response:
+def _retry_wait(pacer: Pacer, request: Request, response: Response, attempt: int) -> float | None:
+    """After answer number `attempt`: seconds to wait before resending a 429, or None when
+    `response` is the flow's answer.  Raises an error answer the flow did not ask to see,
+    and a 429 the pacer gives up on."""
+    if response.status == 429 and 429 not in request.ok:
+        error = error_from(response)
+        assert isinstance(error, RateLimitError)
+        wait = pacer.retry_delay(attempt, error.retry_after)
+        if wait is None:
+            raise error
+        return wait
     if response.status >= 400 and response.status not in request.ok:
         raise error_from(response)
-    return response
+    return None
 
 
 @dataclass(frozen=True, slots=True)
@@ -242,20 +252,15 @@ class Client(_Base):
     def _send(self, request: Request) -> Response:
         attempt = 0
         while True:
+            attempt += 1
             delay = self.pacer.reserve(request.group)
             if delay > 0:
                 time.sleep(delay)
             response = self._exchange(request)
-            if response.status == 429 and 429 not in request.ok:
-                attempt += 1
-                error = error_from(response)
-                assert isinstance(error, RateLimitError)
-                wait = self.pacer.retry_delay(attempt, error.retry_after)
-                if wait is None:
-                    raise error
-                time.sleep(wait)
-                continue
-            return _check(request, response)
+            wait = _retry_wait(self.pacer, request, response, attempt)
+            if wait is None:
+                return response
+            time.sleep(wait)
 
     def _exchange(self, request: Request) -> Response:
         try:
@@ -433,20 +438,15 @@ class AsyncClient(_Base):
     async def _send(self, request: Request) -> Response:
         attempt = 0
         while True:
+            attempt += 1
             delay = self.pacer.reserve(request.group)
             if delay > 0:
                 await asyncio.sleep(delay)
             response = await self._exchange(request)
-            if response.status == 429 and 429 not in request.ok:
-                attempt += 1
-                error = error_from(response)
-                assert isinstance(error, RateLimitError)
-                wait = self.pacer.retry_delay(attempt, error.retry_after)
-                if wait is None:
-                    raise error
-                await asyncio.sleep(wait)
-                continue
-            return _check(request, response)
+            wait = _retry_wait(self.pacer, request, response, attempt)
+            if wait is None:
+                return response
+            await asyncio.sleep(wait)
 
     async def _exchange(self, request: Request) -> Response:
         try:
