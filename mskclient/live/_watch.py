@@ -18,9 +18,10 @@ from typing import Any
 
 import httpx
 
-from .._errors import ApiError, ForbiddenError, MskError, NotFoundError, ProtocolError, TransportError, api_error
+from .._errors import ForbiddenError, MskError, NotFoundError, ProtocolError, TransportError
 from .._profile import SESSION_COOKIE, is_valid_id
 from ..client import AsyncClient
+from ..client._wire import Response, error_from
 
 __all__ = ["BoardNames", "SseParser", "Tick", "describe", "watch"]
 
@@ -127,7 +128,7 @@ async def watch(
                 async with http.stream("GET", url, headers=headers) as response:
                     if response.status_code >= 400:
                         await response.aread()
-                        raise _error(response)
+                        raise error_from(Response(response.status_code, response.headers, response.content))
                     failures = 0
                     async for line in response.aiter_lines():
                         done = parser.feed(line)
@@ -147,15 +148,6 @@ async def watch(
                     raise TransportError(f"board stream lost: {exc}") from None
             low, high = backoff
             await asyncio.sleep(min(high, low * 2 ** max(0, failures - 1)) * random.uniform(0.5, 1.0))
-
-
-def _error(response: httpx.Response) -> ApiError:
-    try:
-        body = response.json()["error"]
-        code, message = str(body["code"]), str(body["message"])
-    except (ValueError, KeyError, TypeError):
-        code, message = "HTTP", response.reason_phrase
-    return api_error(response.status_code, code, message)
 
 
 class BoardNames:
