@@ -22,7 +22,7 @@ from dataclasses import dataclass
 from types import TracebackType
 from typing import Any, TypeAlias
 
-from pycrdt import Doc, Text, get_state
+from pycrdt import Doc, Text
 
 from .. import _description as ydesc
 from .._errors import MskError, PayloadTooLargeError, ProtocolError, TransportError, UsageError
@@ -426,11 +426,7 @@ class Participant:
         mine = ydesc.decode_state_vector(self.doc.get_state())
         theirs: dict[int, int] = {}
         for update in updates:
-            try:
-                vector = ydesc.decode_state_vector(get_state(update))
-            except ValueError:
-                raise ProtocolError("a queued description update is not a Yjs update") from None
-            for cid, clock in vector.items():
+            for cid, clock in ydesc.state_vector(update).items():
                 theirs[cid] = max(clock, theirs.get(cid, 0))
         names: list[str] = []
         states = self.awareness.states()
