@@ -811,12 +811,11 @@ class Core:
     def _checklist(self, obj: Obj, bk: BoardKey) -> Checklist:
         cid = obj.id()
         card_id = obj.id("cardId")
+        items = [self._item(i, bk) for i in obj.children("items", "checklistItem", True)]
         board_id = self._board_of.get(card_id)
         if board_id is not None:
             self._remember(cid, board_id)
-        items = [self._item(i, bk) for i in obj.children("items", "checklistItem", True)]
-        for item in items:
-            if board_id is not None:
+            for item in items:
                 self._remember(item.id, board_id)
         return Checklist(
             cid, card_id, open_text(bk, obj, "encTitle", cid), obj.number("position", 0.0), tuple(_by_position(items))
