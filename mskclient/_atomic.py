@@ -18,8 +18,8 @@ def atomic_replace(path: Path, mode: int = 0o600) -> Iterator[BinaryIO]:
     succeeds, so a crash or error never leaves a half-written file.  The directory must exist."""
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name[:40]}.", suffix=".part", dir=path.parent)
     try:
-        os.fchmod(fd, mode)
         with os.fdopen(fd, "wb") as handle:
+            os.fchmod(fd, mode)
             yield handle
             handle.flush()
             os.fsync(handle.fileno())
