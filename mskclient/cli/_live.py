@@ -29,6 +29,7 @@ from ..live import (
     open_board,
     open_card,
     presence_for,
+    user_name,
     watch,
 )
 from ..webhooks import Receiver, ReplayError, WebhookSignatureError
@@ -69,15 +70,8 @@ def _stdin_lines(loop: asyncio.AbstractEventLoop, out: asyncio.Queue[str | None]
     threading.Thread(target=pump, name="msk live stdin", daemon=True).start()
 
 
-def _user_name(state: dict[str, Any]) -> str:
-    """The name in a peer's awareness state; peers are not trusted to shape it right."""
-    user = state.get("user")
-    name = user.get("name") if isinstance(user, dict) else None
-    return name if isinstance(name, str) and name else "?"
-
-
 def _names(peers: dict[int, dict[str, Any]]) -> str:
-    return ", ".join(sorted({_user_name(s) for s in peers.values()})) or "nobody else"
+    return ", ".join(sorted({user_name(s) or "?" for s in peers.values()})) or "nobody else"
 
 
 async def _live_card(
@@ -164,7 +158,7 @@ async def _live_board(ctx: CliContext, client: AsyncClient, board_id: str, prese
                     if is_valid_id(card_id):
                         assert isinstance(card_id, str)
                         card = await names.card(card_id)
-                    rows.append({"user": _user_name(state), "cardId": card_id, "card": card})
+                    rows.append({"user": user_name(state) or "?", "cardId": card_id, "card": card})
                 text = "\n".join(f"  {r['user']}" + (f" on ‘{r['card']}’" if r["card"] else "") for r in rows)
                 _emit(ctx, {"type": "presence", "peers": rows}, f"── {len(rows)} here ──\n{text}".rstrip())
 

@@ -6,7 +6,7 @@ y-protocols inside XChaCha20-Poly1305 frames sealed with the board key (§9).
 
 from __future__ import annotations
 
-from ._awareness import Awareness, AwarenessChange
+from ._awareness import Awareness, AwarenessChange, user_name
 from ._channel import Channel, MemoryChannel, WebSocketChannel, close_error, memory_pair
 from ._participant import ConnectionChanged, LiveEvent, Participant, PresenceChanged, TextChanged
 from ._protocol import (
@@ -75,4 +75,5 @@ __all__ = [
     "encode_awareness_update",
     "encode_message",
     "memory_pair",
+    "user_name",
 ]

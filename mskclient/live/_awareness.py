@@ -10,16 +10,23 @@ first announced state has clock 1: peers that never saw us ignore clock 0.
 from __future__ import annotations
 
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Final
 
 from ._protocol import AwarenessEntry
 
-__all__ = ["OUTDATED_SECONDS", "Awareness", "AwarenessChange"]
+__all__ = ["OUTDATED_SECONDS", "Awareness", "AwarenessChange", "user_name"]
 
 #: y-protocols drops a remote state not renewed for 30 s.
 OUTDATED_SECONDS: Final = 30.0
+
+
+def user_name(state: Mapping[str, Any]) -> str | None:
+    """The `user.name` of an awareness state; None when absent (peers are not trusted to shape it right)."""
+    user = state.get("user")
+    name = user.get("name") if isinstance(user, dict) else None
+    return name if isinstance(name, str) and name else None
 
 
 @dataclass(frozen=True, slots=True)

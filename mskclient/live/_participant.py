@@ -28,7 +28,7 @@ from .. import _description as ydesc
 from .._errors import MskError, PayloadTooLargeError, ProtocolError, TransportError, UsageError
 from .._profile import AWARENESS_RENEW_SECONDS, RELAY_MAX_FRAME
 from ..crypto import BoardKey, open_relay_frame, seal_relay_frame
-from ._awareness import Awareness, AwarenessChange
+from ._awareness import Awareness, AwarenessChange, user_name
 from ._channel import Channel, is_fatal
 from ._protocol import (
     AwarenessMessage,
@@ -432,9 +432,7 @@ class Participant:
         states = self.awareness.states()
         for cid, clock in theirs.items():
             if clock > mine.get(cid, 0) and cid != self.awareness.client_id:
-                user = states.get(cid, {}).get("user")
-                name = user.get("name") if isinstance(user, dict) else None
-                label = name if isinstance(name, str) and name else f"client {cid}"
+                label = user_name(states.get(cid, {})) or f"client {cid}"
                 if label not in names:
                     names.append(label)
         return tuple(names)
