@@ -18,9 +18,10 @@ from functools import partial
 from typing import Any
 
 from starlette.requests import Request
-from starlette.responses import JSONResponse, Response, StreamingResponse
+from starlette.responses import Response, StreamingResponse
 
 from .._profile import SSE_HEARTBEAT_SECONDS
+from ._http import HttpError, error_response
 from ._relay import is_member
 from ._webhooks import event_payload, retry_async
 
@@ -85,12 +86,10 @@ class LiveFeed:
         header = request.headers.get("last-event-id")
         if header is None:
             last_id = await retry_async(partial(_newest, conn, board_id))
-        elif header.strip().isdecimal() and header.strip().isascii() and len(header.strip()) <= _MAX_EVENT_ID_CHARS:
-            last_id = int(header.strip())
+        elif (wanted := header.strip()).isdecimal() and wanted.isascii() and len(wanted) <= _MAX_EVENT_ID_CHARS:
+            last_id = int(wanted)
         else:
-            return JSONResponse(
-                {"error": {"code": "BAD_REQUEST", "message": "Last-Event-ID must be an event id"}}, status_code=400
-            )
+            return error_response(HttpError("BAD_REQUEST", "Last-Event-ID must be an event id"))
         subscriber = _Subscriber(board_id, user_id)
         self._subscribers.setdefault(board_id, set()).add(subscriber)
         return StreamingResponse(
