@@ -22,6 +22,7 @@ from ..client import Client, Request, Response
 from ..client._crypt import DecryptingSink
 from ..client._wire import path
 from ..crypto import Where
+from ._attachments import Fetch
 from ._decrypt import decrypt_board, members_by_id, obj, obj_list, valid_id
 from ._document import decrypt_document
 from ._select import resolve
@@ -131,7 +132,7 @@ def _has_children(card: Mapping[str, Any]) -> bool:
     return any(card.get(k) for k in ("commentCount", "checklistCount", "attachmentCount"))
 
 
-def attachment_fetch(client: Client) -> Callable[[ExportAttachment, BinaryIO], int]:
+def attachment_fetch(client: Client) -> Fetch:
     """A Fetch streaming `GET /attachments/:id/content` through the file key already in the tree."""
 
     def fetch(attachment: ExportAttachment, dst: BinaryIO) -> int:
