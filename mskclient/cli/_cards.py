@@ -22,7 +22,7 @@ from .._errors import UsageError
 from .._models import Card
 from ..export import safe_name
 from ._context import CliContext, global_options
-from ._resolve import Resolver, board_option, delete_confirmed, done, emit_models, model_json, yes_option
+from ._resolve import Resolver, appended_line, board_option, delete_confirmed, done, emit_models, model_json, yes_option
 
 __all__ = ["cards"]
 
@@ -144,9 +144,7 @@ def _transform(
         content = _read_text(description_file)
         return lambda _: content
     if append is not None:
-        # A line of its own, newline-terminated, so appends made at the same moment stay apart.
-        line = append if append.endswith("\n") else append + "\n"
-        return lambda old: old + ("" if not old or old.endswith("\n") else "\n") + line
+        return lambda old: old + appended_line(old, append)
     if replace is not None:
         before, after = replace
 

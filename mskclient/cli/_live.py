@@ -34,7 +34,7 @@ from ..live import (
 )
 from ..webhooks import Receiver, ReplayError, WebhookSignatureError
 from ._context import CliContext, global_options
-from ._resolve import Resolver, board_option, emit_models, model_json, yes_option
+from ._resolve import Resolver, appended_line, board_option, emit_models, model_json, yes_option
 
 __all__ = ["live", "watch_board", "webhooks"]
 
@@ -110,9 +110,7 @@ async def _print_events(ctx: CliContext, participant: Participant, events: Async
 
 async def _append_lines(participant: Participant, lines: asyncio.Queue[str | None]) -> None:
     while (line := await lines.get()) is not None:
-        text = participant.text
-        sep = "" if not text or text.endswith("\n") else "\n"
-        await participant.append(sep + line if line.endswith("\n") else sep + line + "\n")
+        await participant.append(appended_line(participant.text, line))
         await participant.save()
 
 

@@ -24,6 +24,7 @@ from ._context import CliContext
 
 __all__ = [
     "Resolver",
+    "appended_line",
     "board_option",
     "confirm_delete",
     "delete_confirmed",
@@ -67,6 +68,16 @@ def table(title: str, columns: Sequence[str], rows: Iterable[Sequence[object]]) 
     for row in rows:
         result.add_row(*("" if v is None else str(v) for v in row))
     return result
+
+
+def appended_line(text: str, line: str) -> str:
+    """What to add to a description `text` so `line` ends it as a line of its own, newline-terminated.
+
+    Appends made at the same moment (`cards edit --append`, typed lines of `msk live`)
+    then stay on separate lines when Yjs merges them.
+    """
+    sep = "" if not text or text.endswith("\n") else "\n"
+    return sep + (line if line.endswith("\n") else line + "\n")
 
 
 def done(ctx: CliContext, message: str, data: Any = None) -> None:
