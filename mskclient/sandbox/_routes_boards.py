@@ -36,6 +36,7 @@ from ._http import (
 )
 from ._routes_auth import card_json, cards_json, checklist_json, delete_workspace, members
 from ._security import new_id, new_token
+from ._webhooks import EVENT_COLUMNS, event_payload
 
 __all__ = ["api", "delete_board_contents"]
 
@@ -1092,18 +1093,6 @@ def requeue(ctx: Ctx, id: str) -> Any:
 # --- activity and live -------------------------------------------------------------------------
 
 
-def event_json(row: Any) -> dict[str, Any]:
-    return {
-        "id": row["id"],
-        "verb": row["verb"],
-        "boardId": row["board_id"],
-        "cardId": row["card_id"],
-        "actorId": row["actor_id"],
-        "timestamp": row["timestamp"],
-        "metadata": json.loads(row["metadata"]),
-    }
-
-
 @api.route("GET", "/boards/{id}/activity")
 def activity(ctx: Ctx, id: str) -> Any:
     ctx.board(id)
@@ -1114,9 +1103,12 @@ def activity(ctx: Ctx, id: str) -> Any:
     if not limit.isdigit() or not 1 <= int(limit) <= 500 or not before.isdigit() or len(before) > 19:
         bad_request("limit must be 1..500 and before an event id")
     rows = ctx.all(
-        "SELECT * FROM events WHERE board_id = ? AND id < ? ORDER BY id DESC LIMIT ?", id, int(before), int(limit)
+        f"SELECT {EVENT_COLUMNS} FROM events WHERE board_id = ? AND id < ? ORDER BY id DESC LIMIT ?",  # noqa: S608
+        id,
+        int(before),
+        int(limit),
     )
-    return json_response([event_json(r) for r in rows])
+    return json_response([{"id": r["id"], **event_payload(r)} for r in rows])
 
 
 @api.route("GET", "/boards/{id}/live")

@@ -23,7 +23,7 @@ from starlette.responses import Response, StreamingResponse
 from .._profile import SSE_HEARTBEAT_SECONDS
 from ._http import HttpError, error_response
 from ._relay import is_member
-from ._webhooks import event_payload, retry_async
+from ._webhooks import EVENT_COLUMNS, event_payload, retry_async
 
 __all__ = ["LiveFeed"]
 
@@ -137,8 +137,7 @@ def _newest(conn: sqlite3.Connection, board_id: str) -> int:
 
 def _page(conn: sqlite3.Connection, board_id: str, after: int) -> list[Sequence[Any]]:
     rows: list[Sequence[Any]] = conn.execute(
-        "SELECT id, board_id, verb, card_id, actor_id, timestamp, metadata FROM events"
-        " WHERE board_id = ? AND id > ? ORDER BY id LIMIT ?",
+        f"SELECT {EVENT_COLUMNS} FROM events WHERE board_id = ? AND id > ? ORDER BY id LIMIT ?",  # noqa: S608
         (board_id, after, _PAGE),
     ).fetchall()
     return rows

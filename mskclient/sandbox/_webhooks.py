@@ -31,6 +31,7 @@ from ..crypto import sign_webhook
 
 __all__ = [
     "DELIVERY_LEASE_SECONDS",
+    "EVENT_COLUMNS",
     "Deliveries",
     "event_payload",
     "iso_time",
@@ -56,7 +57,7 @@ _FIRST_PAUSE = 0.002
 _LONGEST_PAUSE = 0.05
 _T = TypeVar("_T")
 _CROCKFORD = "0123456789ABCDEFGHJKMNPQRSTVWXYZ"
-_EVENT_COLUMNS = "id, board_id, verb, card_id, actor_id, timestamp, metadata"
+EVENT_COLUMNS = "id, board_id, verb, card_id, actor_id, timestamp, metadata"
 
 
 def new_ulid(t: float) -> str:
@@ -125,7 +126,7 @@ def transaction(conn: sqlite3.Connection) -> Iterator[None]:
 
 
 def event_payload(row: Sequence[Any]) -> dict[str, Any]:
-    """The webhook-shaped JSON object of an `events` row (selected as `_EVENT_COLUMNS`)."""
+    """The webhook-shaped JSON object of an `events` row (selected as `EVENT_COLUMNS`)."""
     return {
         "verb": row[2],
         "boardId": row[1],
@@ -139,7 +140,7 @@ def event_payload(row: Sequence[Any]) -> dict[str, Any]:
 def _select_event(conn: sqlite3.Connection, event_id: int) -> Sequence[Any] | None:
     """The `events` row with that id, columns as `event_payload` expects."""
     row: Sequence[Any] | None = conn.execute(
-        f"SELECT {_EVENT_COLUMNS} FROM events WHERE id = ?",  # noqa: S608 - constant column list
+        f"SELECT {EVENT_COLUMNS} FROM events WHERE id = ?",  # noqa: S608 - constant column list
         (event_id,),
     ).fetchone()
     return row
