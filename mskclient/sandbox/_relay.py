@@ -8,7 +8,6 @@ socket (revocation, oversized frame) is ordered after the frames already queued 
 from __future__ import annotations
 
 import asyncio
-import hashlib
 import logging
 import sqlite3
 from collections.abc import Callable, Collection
@@ -25,6 +24,7 @@ from .._profile import (
     RELAY_MAX_FRAME,
     is_valid_id,
 )
+from ._security import ticket_hash
 from ._webhooks import retry_async
 
 __all__ = ["MAX_QUEUED_FRAMES", "Relay", "is_member", "room_board"]
@@ -159,12 +159,11 @@ class Relay:
     def _consume_ticket(self, ticket: str) -> tuple[str, str] | None:
         """Mark the ticket used in one statement; (user_id, room) if it was valid, unused and fresh."""
         conn = self._conn()
-        ticket_hash = hashlib.sha256(ticket.encode("utf-8", "surrogatepass")).hexdigest()
         # fetchall() runs the statement to completion, which commits it (autocommit connection).
         rows = conn.execute(
             "UPDATE ws_tickets SET used = 1 WHERE ticket_hash = ? AND used = 0 AND expires_at > ?"
             " RETURNING user_id, room",
-            (ticket_hash, self._now()),
+            (ticket_hash(ticket), self._now()),
         ).fetchall()
         return (str(rows[0][0]), str(rows[0][1])) if rows else None
 

@@ -32,6 +32,7 @@ from ._security import (
     new_token,
     new_totp_secret,
     stable_salt,
+    ticket_hash,
     totp_check,
     totp_uri,
     verify,
@@ -363,7 +364,7 @@ def ws_ticket(ctx: Ctx) -> Any:
     expires = ctx.now + TICKET_TTL_SECONDS
     ctx.run(
         "INSERT INTO ws_tickets (ticket_hash, user_id, room, expires_at, used) VALUES (?, ?, ?, ?, 0)",
-        hashlib.sha256(ticket.encode("ascii")).hexdigest(),
+        ticket_hash(ticket),
         ctx.user_id,
         room,
         expires,

@@ -28,6 +28,7 @@ __all__ = [
     "new_id",
     "new_token",
     "stable_salt",
+    "ticket_hash",
     "totp_at",
     "totp_check",
     "totp_uri",
@@ -56,6 +57,11 @@ def iso(t: float) -> str:
 def hash_secret(server_secret: bytes, purpose: str, value: str) -> str:
     """Keyed hash (hex) under which tokens are stored, so a database copy cannot replay them."""
     return hmac.new(server_secret, purpose.encode() + b"\0" + value.encode(), hashlib.sha256).hexdigest()
+
+
+def ticket_hash(ticket: str) -> str:
+    """Hex SHA-256 under which a relay ticket is stored and looked up (both sides call this)."""
+    return hashlib.sha256(ticket.encode("utf-8", "surrogatepass")).hexdigest()
 
 
 def stable_salt(server_secret: bytes, email: str) -> bytes:
