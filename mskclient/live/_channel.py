@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import random
 from typing import Protocol
 
 from websockets.asyncio.client import ClientConnection, connect
@@ -25,7 +26,7 @@ from .._profile import (
     RELAY_MAX_FRAME,
 )
 
-__all__ = ["Channel", "MemoryChannel", "WebSocketChannel", "close_error", "is_fatal", "memory_pair"]
+__all__ = ["Channel", "MemoryChannel", "WebSocketChannel", "backoff_delay", "close_error", "is_fatal", "memory_pair"]
 
 
 class Channel(Protocol):
@@ -157,3 +158,12 @@ class WebSocketChannel:
 def is_fatal(error: MskError) -> bool:
     """Errors a reconnect cannot cure (membership revoked, frame too big)."""
     return isinstance(error, ApiError) and error.status in (403, 413)
+
+
+def backoff_delay(backoff: tuple[float, float], failures: int) -> float:
+    """Seconds to wait before reconnecting after `failures` failures in a row.
+
+    Doubles from `low` up to `high`, with jitter so clients dropped together do not return together.
+    """
+    low, high = backoff
+    return min(high, low * 2.0 ** max(0, failures - 1)) * random.uniform(0.5, 1.0)

@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import random
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
 from dataclasses import dataclass
 from types import TracebackType
@@ -29,7 +28,7 @@ from .._errors import MskError, PayloadTooLargeError, ProtocolError, TransportEr
 from .._profile import AWARENESS_RENEW_SECONDS, RELAY_MAX_FRAME
 from ..crypto import BoardKey, open_relay_frame, seal_relay_frame
 from ._awareness import Awareness, AwarenessChange, user_name
-from ._channel import Channel, is_fatal
+from ._channel import Channel, backoff_delay, is_fatal
 from ._protocol import (
     AwarenessMessage,
     Message,
@@ -354,10 +353,8 @@ class Participant:
                 await self._notify(self._presence_event(change))
             if self.error is not None:
                 return
-            low, high = self._backoff
-            delay = min(high, low * 2 ** (failures - 1)) * random.uniform(0.5, 1.0)
             with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._stopping.wait(), delay)
+                await asyncio.wait_for(self._stopping.wait(), backoff_delay(self._backoff, failures))
 
     async def _read_loop(self, channel: Channel) -> None:
         while True:

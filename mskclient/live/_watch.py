@@ -11,7 +11,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
-import random
 from collections.abc import AsyncIterator, Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -22,6 +21,7 @@ from .._errors import ForbiddenError, MskError, NotFoundError, ProtocolError, Tr
 from .._profile import SESSION_COOKIE, is_valid_id
 from ..client import AsyncClient
 from ..client._wire import Response, error_from
+from ._channel import backoff_delay
 
 __all__ = ["BoardNames", "SseParser", "Tick", "describe", "watch"]
 
@@ -146,8 +146,7 @@ async def watch(
                 failures += 1
                 if failures > max_failures:
                     raise TransportError(f"board stream lost: {exc}") from None
-            low, high = backoff
-            await asyncio.sleep(min(high, low * 2 ** max(0, failures - 1)) * random.uniform(0.5, 1.0))
+            await asyncio.sleep(backoff_delay(backoff, failures))
 
 
 class BoardNames:
