@@ -1062,15 +1062,11 @@ def delete_webhook(ctx: Ctx, id: str) -> Any:
     return no_content()
 
 
-def _delivery(row: Any) -> dict[str, Any]:
-    return out(row)
-
-
 @api.route("GET", "/webhooks/{id}/deliveries")
 def list_deliveries(ctx: Ctx, id: str) -> Any:
     ctx.load("webhooks", id, roles=MANAGERS)
     rows = ctx.all("SELECT * FROM webhook_deliveries WHERE webhook_id = ? ORDER BY created_at DESC, id DESC", id)
-    return json_response([_delivery(r) for r in rows])
+    return json_response([out(r) for r in rows])
 
 
 @api.route("POST", "/webhooks/deliveries/{id}/requeue", body="json?")
@@ -1085,7 +1081,7 @@ def requeue(ctx: Ctx, id: str) -> Any:
         except NotFoundError:
             return error_response(HttpError("NOT_FOUND", "no such delivery"))
         fresh = ctx.conn.execute("SELECT * FROM webhook_deliveries WHERE id = ?", (id,)).fetchone()
-        return json_response(_delivery(fresh if fresh is not None else row), 202)
+        return json_response(out(fresh if fresh is not None else row), 202)
 
     return Later(respond)
 
