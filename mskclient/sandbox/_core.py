@@ -33,6 +33,7 @@ __all__ = [
     "RealtimeEngine",
     "Shared",
     "out",
+    "snake",
 ]
 
 log = logging.getLogger("mskclient.sandbox")
@@ -61,6 +62,11 @@ _JSON_COLUMNS = frozenset({"trigger", "action", "events", "custom_fields", "meta
 def _camel(name: str) -> str:
     head, *rest = name.split("_")
     return head + "".join(part.capitalize() for part in rest)
+
+
+def snake(name: str) -> str:
+    """camelCase (body fields, path parameters) to the snake_case of the columns."""
+    return "".join("_" + c.lower() if c.isupper() else c for c in name)
 
 
 def out(row: sqlite3.Row | dict[str, Any], **extra: Any) -> dict[str, Any]:
@@ -225,7 +231,6 @@ class Ctx:
         return row
 
 
-_SNAKE = re.compile(r"(?<!^)([A-Z])")
 #: Delivery ids are ULIDs (profile §10), not CUIDs.
 _ULID = re.compile(r"[0-9A-HJKMNP-TV-Z]{26}")
 
@@ -402,7 +407,7 @@ def endpoint(spec: RouteSpec, shared: Shared) -> Callable[[Request], Awaitable[R
             if spec.group not in ("login", "register") and not ctx.counted:
                 _limit(ctx, spec.group, ctx.user_id if spec.auth else "ip:" + _client_ip(ctx.request))
                 ctx.counted = True  # once per request, even when a locked transaction reruns
-            params = {_SNAKE.sub(r"_\1", k).lower(): v for k, v in ctx.request.path_params.items()}
+            params = {snake(k): v for k, v in ctx.request.path_params.items()}
             result = spec.handler(ctx, **params)
             conn.execute("COMMIT")
         except HttpError as exc:

@@ -13,7 +13,7 @@ from starlette.responses import StreamingResponse
 
 from .._errors import NotFoundError
 from .._profile import AUTOMATION_ACTIONS, AUTOMATION_TRIGGERS, WEBHOOK_EVENTS, is_valid_id
-from ._core import MANAGERS, Api, Ctx, Later, out
+from ._core import MANAGERS, Api, Ctx, Later, out, snake
 from ._http import (
     F,
     HttpError,
@@ -54,12 +54,8 @@ def _created(ctx: Ctx, table: str, values: dict[str, Any]) -> Any:
     return ctx.insert(table, {"id": new_id(), **values, "created_at": ctx.ts, "updated_at": ctx.ts})
 
 
-def _snake(name: str) -> str:
-    return "".join("_" + c.lower() if c.isupper() else c for c in name)
-
-
 def _columns(body: dict[str, Any]) -> dict[str, Any]:
-    return {_snake(k): v for k, v in body.items()}
+    return {snake(k): v for k, v in body.items()}
 
 
 # --- workspaces -----------------------------------------------------------------------------
