@@ -409,15 +409,17 @@ def members(ctx: Ctx, workspace_id: str) -> list[dict[str, Any]]:
     return [member_json(ctx, r) for r in rows]
 
 
+def _no_links() -> dict[str, Any]:
+    """The links of a card with no labels, assignees, comments, checklists or attachments."""
+    return {"labelIds": [], "assigneeIds": [], "commentCount": 0, "checklistCount": 0, "attachmentCount": 0}
+
+
 def _card_links(ctx: Ctx, where: str, arg: str) -> dict[str, dict[str, Any]]:
     """Labels, assignees and counts of the cards matching `where` (on cards `c`), by card id."""
     links: dict[str, dict[str, Any]] = {}
 
     def entry(card_id: str) -> dict[str, Any]:
-        return links.setdefault(
-            card_id,
-            {"labelIds": [], "assigneeIds": [], "commentCount": 0, "checklistCount": 0, "attachmentCount": 0},
-        )
+        return links.setdefault(card_id, _no_links())
 
     for table, column, name in (("card_labels", "label_id", "labelIds"), ("card_assignees", "user_id", "assigneeIds")):
         sql = f"SELECT t.card_id, t.{column} FROM {table} t JOIN cards c ON c.id = t.card_id WHERE {where} "  # noqa: S608
@@ -440,15 +442,13 @@ def _card_links(ctx: Ctx, where: str, arg: str) -> dict[str, dict[str, Any]]:
 def cards_json(ctx: Ctx, board_id: str, rows: list[Any]) -> list[dict[str, Any]]:
     """Many cards of one board in a fixed number of queries."""
     links = _card_links(ctx, "c.board_id = ?", board_id)
-    empty = {"labelIds": [], "assigneeIds": [], "commentCount": 0, "checklistCount": 0, "attachmentCount": 0}
-    return [out(row, **links.get(row["id"], empty)) for row in rows]
+    return [out(row, **links.get(row["id"], _no_links())) for row in rows]
 
 
 def card_json(ctx: Ctx, row: Any, *, full: bool = False) -> dict[str, Any]:
     card_id = row["id"]
     links = _card_links(ctx, "c.id = ?", card_id)
-    empty = {"labelIds": [], "assigneeIds": [], "commentCount": 0, "checklistCount": 0, "attachmentCount": 0}
-    data = out(row, **links.get(card_id, empty))
+    data = out(row, **links.get(card_id, _no_links()))
     if full:
         data["comments"] = [
             out(r) for r in ctx.all("SELECT * FROM comments WHERE card_id = ? ORDER BY created_at, id", card_id)
