@@ -14,7 +14,7 @@ from typing import Any, TypeVar
 
 import click
 
-from .._errors import MskError, ProtocolError, UsageError
+from .._errors import MskError, ProtocolError, TransportError, UsageError
 from .._profile import WEBHOOK_EVENTS, WEBHOOK_TOLERANCE_SECONDS, is_valid_id
 from ..client import AsyncClient, Client
 from ..live import (
@@ -271,6 +271,9 @@ def webhooks_delete(ctx: CliContext, webhook_id: str, yes: bool) -> None:
 class _Describer:
     """Decrypted sentences for deliveries, on one event loop in a helper thread (the server is threaded)."""
 
+    #: seconds a delivery may wait for its board, column and member names
+    lookup_timeout = 30.0
+
     def __init__(self, ctx: CliContext, client: Client) -> None:
         self._loop = asyncio.new_event_loop()
         self._thread = threading.Thread(target=self._loop.run_forever, name="msk webhooks decrypt", daemon=True)
@@ -281,7 +284,11 @@ class _Describer:
     def describe(self, tick: Tick) -> str:
         names = self._names.setdefault(tick.board_id, BoardNames(self._client, tick.board_id))
         future = asyncio.run_coroutine_threadsafe(describe(tick, names), self._loop)
-        return future.result(timeout=30)
+        try:
+            return future.result(timeout=self.lookup_timeout)
+        except TimeoutError:
+            future.cancel()
+            raise TransportError(f"looking up names took over {self.lookup_timeout:g} s") from None
 
     def close(self) -> None:
         asyncio.run_coroutine_threadsafe(self._client.aclose(), self._loop).result(timeout=10)

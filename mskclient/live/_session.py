@@ -193,6 +193,12 @@ async def aedit_description(
 
 def edit_description(client: CardClient, card_id: str, transform: Callable[[str], str], *, live: bool = True) -> Card:
     """Blocking `aedit_description` for `mskclient.Client` (what `msk cards edit` uses)."""
+    try:
+        asyncio.get_running_loop()
+    except RuntimeError:
+        pass  # no loop in this thread: the blocking live send below may run its own
+    else:
+        raise UsageError("edit_description blocks: inside an event loop use aedit_description")
     base = client.card(card_id)
     update = _prepare(base, transform)
     if update is None:

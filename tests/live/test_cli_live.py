@@ -18,10 +18,11 @@ from typing import Any
 import httpx
 import pytest
 
+from mskclient._errors import TransportError
 from mskclient.cli._context import CliContext
 from mskclient.cli._live import _Describer, make_listener
 from mskclient.crypto import sign_webhook
-from mskclient.live import Participant, open_card, presence_for, relay_connector
+from mskclient.live import Participant, Tick, open_card, presence_for, relay_connector
 from mskclient.webhooks import Receiver
 
 from .conftest import PASSWORD, World
@@ -192,4 +193,28 @@ def test_listen_decrypt_names_cards_and_columns(
         server.shutdown()
         server.server_close()
         thread.join(5)
+        describer.close()
+
+
+def test_describer_turns_a_slow_lookup_into_a_transport_error(
+    world: World, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    monkeypatch.setenv("MSK_CONFIG_DIR", str(tmp_path))
+
+    async def never(tick: object, names: object) -> str:
+        await asyncio.Event().wait()
+        return ""
+
+    monkeypatch.setattr("mskclient.cli._live.describe", never)
+    describer = _Describer(CliContext(server=None, profile="x", json=False, password_file=None), world.alice.client)
+    describer.lookup_timeout = 0.2
+    tick = Tick.from_json(
+        {"verb": "CARD_MOVED", "boardId": world.board_id, "cardId": None, "actorId": None,
+         "timestamp": "2026-01-01T00:00:00.000Z", "metadata": {}},
+        "01HZZZZZZZZZZZZZZZZZZZZZZZ",
+    )  # fmt: skip
+    try:
+        with pytest.raises(TransportError, match=r"over 0\.2 s"):
+            describer.describe(tick)
+    finally:
         describer.close()

@@ -8,7 +8,7 @@ from collections.abc import Callable
 
 import pytest
 
-from mskclient._errors import AuthError, ForbiddenError, PayloadTooLargeError
+from mskclient._errors import AuthError, ForbiddenError, PayloadTooLargeError, UsageError
 from mskclient.live import (
     Channel,
     Participant,
@@ -127,6 +127,13 @@ def test_two_concurrent_appends_both_land(world: World) -> None:
     text = world.alice.client.card(card_id).description
     assert text.startswith("log:\n")
     assert sorted(text.splitlines()[1:]) == ["- from alice", "- from bob"]
+
+
+async def test_blocking_edit_inside_an_event_loop_is_refused_before_saving(world: World) -> None:
+    card_id = world.new_card(description="unchanged\n")
+    with pytest.raises(UsageError, match="aedit_description"):
+        edit_description(world.alice.client, card_id, lambda text: text + "never saved\n")
+    assert world.alice.client.card(card_id).description == "unchanged\n"
 
 
 async def test_concurrent_async_edits_in_different_places_both_land(world: World) -> None:
