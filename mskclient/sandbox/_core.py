@@ -8,7 +8,6 @@ import asyncio
 import inspect
 import json
 import logging
-import re
 import sqlite3
 from collections.abc import Awaitable, Callable, Collection, Iterable
 from dataclasses import dataclass, field
@@ -19,7 +18,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.websockets import WebSocket
 
-from .._profile import SESSION_COOKIE
+from .._profile import SESSION_COOKIE, is_valid_delivery_id
 from ._config import SandboxConfig
 from ._http import HttpError, check_id, error_response, read_body, read_json
 from ._security import RateLimiter, hash_secret, iso
@@ -215,7 +214,7 @@ class Ctx:
         """A board-scoped row by id after the board access check; `_board` holds its board id."""
         what = table.rstrip("s").replace("_", " ")
         if table == "webhook_deliveries":
-            if _ULID.fullmatch(row_id) is None:
+            if not is_valid_delivery_id(row_id):
                 raise HttpError("NOT_FOUND", f"no such {what}")
         else:
             check_id(row_id, what)
@@ -230,9 +229,6 @@ class Ctx:
             raise
         return row
 
-
-#: Delivery ids are ULIDs (profile §10), not CUIDs.
-_ULID = re.compile(r"[0-9A-HJKMNP-TV-Z]{26}")
 
 _BOARD_OF: dict[str, str] = {
     **{
