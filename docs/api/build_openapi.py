@@ -12,7 +12,14 @@ from typing import Any
 
 import yaml
 
-from mskclient._profile import ATTACHMENT_MAX_CIPHERTEXT, ENVELOPE_MAX_CHARS, ERROR_STATUS, ID_PATTERN, WEBHOOK_EVENTS
+from mskclient._profile import (
+    ATTACHMENT_MAX_CIPHERTEXT,
+    ENVELOPE_MAX_CHARS,
+    ERROR_STATUS,
+    ID_PATTERN,
+    SESSION_COOKIE,
+    WEBHOOK_EVENTS,
+)
 
 ROOT = Path(__file__).resolve().parents[2]
 TARGETS = (ROOT / "docs/api/openapi.yaml", ROOT / "mskclient/sandbox/openapi.yaml")
@@ -420,7 +427,7 @@ op(
 op(
     "POST",
     "/auth/login",
-    "Log in; sets the msk_session cookie (HttpOnly, SameSite=Strict, Path=/api)",
+    f"Log in; sets the {SESSION_COOKIE} cookie (HttpOnly, SameSite=Strict, Path=/api)",
     tag=A,
     auth=False,
     result=ref("UserResult"),
@@ -881,7 +888,7 @@ DOCUMENT = {
     "paths": PATHS,
     "components": {
         "schemas": SCHEMAS,
-        "securitySchemes": {"session": {"type": "apiKey", "in": "cookie", "name": "msk_session"}},
+        "securitySchemes": {"session": {"type": "apiKey", "in": "cookie", "name": SESSION_COOKIE}},
     },
 }
 
