@@ -6,7 +6,7 @@ and associated data) by entity and field name, so no call site spells an AD.
 
 from __future__ import annotations
 
-from typing import BinaryIO, Final
+from typing import BinaryIO
 
 from .._profile import ATTACHMENT_CHUNK_SIZE, field
 from ..crypto import (
@@ -20,10 +20,10 @@ from ..crypto import (
     decrypt_field,
     encrypt_field,
 )
+from ..crypto._sodium import SECRETSTREAM_HEADERBYTES
 from ._wire import Obj
 
 #: crypto_secretstream_xchacha20poly1305_HEADERBYTES (profile §6: "24-byte header").
-_HEADER_BYTES: Final = 24
 
 __all__ = ["DecryptingSink", "EncryptingReader", "open_text", "open_bytes", "seal_bytes", "seal_text"]
 
@@ -120,10 +120,11 @@ class DecryptingSink:
     def feed(self, data: bytes) -> None:
         self._buffer += data
         if self._dec is None:
-            if len(self._buffer) < _HEADER_BYTES:
+            if len(self._buffer) < SECRETSTREAM_HEADERBYTES:
                 return
-            self._dec = StreamDecryptor(self._key, bytes(self._buffer[:_HEADER_BYTES]), attachment_id=self._id)
-            del self._buffer[:_HEADER_BYTES]
+            header = bytes(self._buffer[:SECRETSTREAM_HEADERBYTES])
+            self._dec = StreamDecryptor(self._key, header, attachment_id=self._id)
+            del self._buffer[:SECRETSTREAM_HEADERBYTES]
         # keep the last (possibly final) chunk until more data shows it was not the last
         while len(self._buffer) > self._chunk:
             self._pull(bytes(self._buffer[: self._chunk]))
