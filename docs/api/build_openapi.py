@@ -14,6 +14,7 @@ import yaml
 
 from mskclient._profile import (
     ATTACHMENT_MAX_CIPHERTEXT,
+    DELIVERY_ID_PATTERN,
     ENVELOPE_MAX_CHARS,
     ERROR_STATUS,
     ID_PATTERN,
@@ -65,7 +66,7 @@ META = {"id": ID, "createdAt": TS, "updatedAt": TS}
 SCHEMAS: dict[str, Any] = {
     "Error": obj({"error": obj({"code": {"type": "string", "enum": ERROR_CODES}, "message": STR})}),
     "Id": {"type": "string", "pattern": f"^{ID_PATTERN.pattern}$", "description": "CUID"},
-    "Ulid": {"type": "string", "pattern": "^[0-9A-HJKMNP-TV-Z]{26}$"},
+    "Ulid": {"type": "string", "pattern": f"^{DELIVERY_ID_PATTERN.pattern}$"},
     "Timestamp": {"type": "string", "format": "date-time", "description": "ISO 8601 with offset, milliseconds"},
     "Envelope": {
         "type": "string",
