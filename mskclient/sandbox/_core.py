@@ -338,8 +338,6 @@ async def _read(ctx: Ctx, spec: RouteSpec) -> None:
 
         try:
             ctx.form = await Request(request.scope, replay).form(max_files=1, max_fields=2)
-        except HttpError:
-            raise
         except Exception as exc:  # python-multipart and starlette raise several kinds
             raise HttpError("BAD_REQUEST", "malformed multipart body") from exc
 
