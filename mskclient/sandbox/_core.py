@@ -18,7 +18,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.websockets import WebSocket
 
-from .._profile import SESSION_COOKIE, is_valid_delivery_id
+from .._profile import SESSION_COOKIE, is_valid_delivery_id, is_valid_id
 from ._config import SandboxConfig
 from ._http import HttpError, check_id, error_response, read_body, read_json
 from ._security import RateLimiter, hash_secret, iso
@@ -212,13 +212,11 @@ class Ctx:
 
     def load(self, table: str, row_id: str, *, write: bool = False, roles: Iterable[str] | None = None) -> sqlite3.Row:
         """A board-scoped row by id after the board access check; `_board` holds its board id."""
-        what = table.rstrip("s").replace("_", " ")
         if table == "webhook_deliveries":
-            if not is_valid_delivery_id(row_id):
-                raise HttpError("NOT_FOUND", f"no such {what}")
+            what, valid = "webhook delivery", is_valid_delivery_id(row_id)
         else:
-            check_id(row_id, what)
-        row = self.one(_BOARD_OF[table], row_id)
+            what, valid = table.rstrip("s").replace("_", " "), is_valid_id(row_id)
+        row = self.one(_BOARD_OF[table], row_id) if valid else None
         if row is None:
             raise HttpError("NOT_FOUND", f"no such {what}")
         try:
