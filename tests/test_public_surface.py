@@ -39,7 +39,7 @@ PUBLIC = {'mskclient': ['ActivityEvent', 'ApiError', 'AsyncClient', 'Attachment'
                     'SyncStep2', 'SyncUpdate', 'TextChanged', 'Tick', 'WebSocketChannel', 'aedit_description',
                     'close_error', 'decode_awareness_update', 'decode_message', 'describe',
                     'edit_description', 'encode_awareness_update', 'encode_message', 'memory_pair',
-                    'open_board', 'open_card', 'presence_for', 'relay_connector', 'user_color', 'watch',
+                    'open_board', 'open_card', 'presence_for', 'relay_connector', 'user_color', 'user_name', 'watch',
                     'ws_url'],
  'mskclient.export': ['BoardEntry', 'ExportAttachment', 'ExportBoard', 'ExportCard', 'ExportChecklist',
                       'ExportChecklistItem', 'ExportColumn', 'ExportComment', 'ExportResult', 'FORMATS',
