@@ -60,13 +60,13 @@ def save_attachments(
                     f"attachment {attachment.id}: content has {size} bytes, its metadata says {attachment.size}"
                 )
         shown = Path(os.path.relpath(path, relative_to)) if relative_to is not None else path
-        return dataclasses.replace(attachment, file=shown.as_posix())
+        return attachment._replace(file=shown.as_posix())
 
     def card(c: ExportCard) -> ExportCard:
-        return dataclasses.replace(c, attachments=tuple(save(a) for a in c.attachments)) if c.attachments else c
+        return c._replace(attachments=tuple(save(a) for a in c.attachments)) if c.attachments else c
 
     def board(b: ExportBoard) -> ExportBoard:
-        columns = tuple(dataclasses.replace(col, cards=tuple(card(c) for c in col.cards)) for col in b.columns)
-        return dataclasses.replace(b, columns=columns)
+        columns = tuple(col._replace(cards=tuple(card(c) for c in col.cards)) for col in b.columns)
+        return b._replace(columns=columns)
 
     return dataclasses.replace(result, boards=tuple(board(b) for b in result.boards))

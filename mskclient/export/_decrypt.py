@@ -12,8 +12,7 @@ from __future__ import annotations
 import contextlib
 import gc
 from collections.abc import Callable, Iterator, Mapping, Sequence
-from itertools import repeat
-from operator import is_
+from operator import itemgetter
 from typing import Any
 
 from .._errors import CryptoError, MskError, ProtocolError
@@ -31,7 +30,7 @@ from ._tree import (
     FieldFailure,
 )
 
-__all__ = ["decrypt_board", "members_by_id", "obj", "obj_list", "text", "valid_id"]
+__all__ = ["decrypt_board", "members_by_id", "no_collections", "obj", "obj_list", "text", "valid_id"]
 
 _Json = Mapping[str, Any]
 _is_id = ID_PATTERN.fullmatch
@@ -64,9 +63,10 @@ def obj_list(parent: _Json, key: str, what: str) -> list[_Json]:
     value = parent.get(key, [])
     if type(value) is not list:
         raise ProtocolError(f"{what}.{key} is not a JSON array")
-    if all(map(is_, map(type, value), repeat(dict))):  # what json.loads gives: no copy
-        return value
-    return [obj(item, f"{what}.{key}[]") for item in value]
+    for item in value:
+        if type(item) is not dict:  # json.loads gives dicts: then the list is returned uncopied
+            return [obj(item, f"{what}.{key}[]") for item in value]
+    return value
 
 
 def valid_id(parent: _Json, key: str, what: str, *, optional: bool = False) -> str | None:
@@ -124,25 +124,46 @@ def _all_ids(values: list[object]) -> bool:
     return all(type(value) is str and _is_id(value) is not None for value in values)
 
 
+#: Sort keys of well-formed items (every key present, with its JSON type): C-speed `sorted`.
+_BY_POSITION = itemgetter("position", "createdAt", "id")
+_BY_CREATED = itemgetter("createdAt", "id")
+
+
 def _order(items: list[_Json], what: str) -> list[_Json]:
     """Profile §6 order: position, then createdAt, then id (a single item needs no key)."""
     if len(items) < 2:
         return items
-    for item in items:  # positions are checked first, so the key can convert without checks
-        position = item.get("position", 0)
-        if type(position) is not int and type(position) is not float:
-            _number(item, "position", what)
-    return sorted(items, key=_order_key)
+    for item in items:
+        position = item.get("position")
+        if (
+            (type(position) is not int and type(position) is not float)
+            or type(item.get("createdAt")) is not str
+            or type(item.get("id")) is not str
+        ):
+            return _order_lenient(items, what)
+    return sorted(items, key=_BY_POSITION)
 
 
-def _order_key(item: _Json) -> tuple[float, str, str]:
-    # a missing id sorts as "None"; the id check that follows reports it as a ProtocolError
-    return float(item.get("position", 0)), str(item.get("createdAt", "")), str(item.get("id"))
+def _order_lenient(items: list[_Json], what: str) -> list[_Json]:
+    """`_order` when a key is missing or oddly typed: a bad position is an error, the rest sort as text."""
+    for item in items:
+        _number(item, "position", what)
+    return sorted(
+        items,
+        key=lambda item: (float(item.get("position", 0)), str(item.get("createdAt", "")), str(item.get("id"))),
+    )
 
 
-def _comment_order(comment: _Json) -> tuple[str, str]:
-    """Comments sort by createdAt (profile §6), then id."""
-    return str(comment.get("createdAt", "")), str(comment.get("id"))
+def _order_comments(comments: list[_Json]) -> list[_Json]:
+    """Comments sort by createdAt (profile §6), then id; each createdAt must be a string."""
+    for comment in comments:
+        if type(comment.get("createdAt", "")) is not str:
+            text(comment, "createdAt", "comment")
+    if len(comments) < 2:
+        return comments
+    if all("createdAt" in c and type(c.get("id")) is str for c in comments):
+        return sorted(comments, key=_BY_CREATED)
+    return sorted(comments, key=lambda c: (c.get("createdAt", ""), str(c.get("id"))))
 
 
 def members_by_id(members: Sequence[_Json]) -> dict[str, str]:
@@ -150,65 +171,83 @@ def members_by_id(members: Sequence[_Json]) -> dict[str, str]:
     return {_id(m, "userId", "member"): text(m, "email", "member") for m in members}
 
 
-class _Opener:
-    """Collects envelopes, opens them in one batch, hands back text or the failure mark."""
+class _Fields:
+    """A board's envelopes, queued in document order and opened in one batch per kind.
+
+    Text fields come back decoded in one list and binary ones (Yjs states, file keys) in
+    another; index 0 of each is the absent field's empty value, so building the tree is
+    plain list indexing.  A field that does not open is recorded (or raised, strict) once.
+    """
 
     def __init__(self, board_id: str, key: BoardKey, strict: bool) -> None:
         self._board_id = board_id
         self._key = key
         self._strict = strict
-        self._items: list[tuple[str, FieldSpec, str | None]] = []
-        self._results: list[bytes | CryptoError] = []
+        self._text_items: list[tuple[str, FieldSpec, str | None]] = []
+        self._binary_items: list[tuple[str, FieldSpec, str | None]] = []
         self.failures: list[FieldFailure] = []
 
-    def add(self, envelope: object, spec: FieldSpec, entity_id: str | None) -> int:
-        """Queue one envelope; -1 for an absent optional field (null or missing)."""
+    def text(self, envelope: object, spec: FieldSpec, entity_id: str | None) -> int:
+        """Queue a text field; its index in `open()`'s texts (0 for null or missing: "")."""
+        if type(envelope) is str:
+            self._text_items.append((envelope, spec, entity_id))
+            return len(self._text_items)
+        return self._absent(envelope, spec, entity_id)
+
+    def binary(self, envelope: object, spec: FieldSpec, entity_id: str | None) -> int:
+        """Queue a binary field; its index in `open()`'s binaries (0 for null or missing: b"")."""
+        if type(envelope) is str:
+            self._binary_items.append((envelope, spec, entity_id))
+            return len(self._binary_items)
+        return self._absent(envelope, spec, entity_id)
+
+    @staticmethod
+    def _absent(envelope: object, spec: FieldSpec, entity_id: str | None) -> int:
         if envelope is None:
-            return -1
-        if not isinstance(envelope, str):
-            raise ProtocolError(f"{spec.entity} {entity_id} field {spec.name} is not an envelope string")
-        self._items.append((envelope, spec, entity_id))
-        return len(self._items) - 1
+            return 0
+        raise ProtocolError(f"{spec.entity} {entity_id} field {spec.name} is not an envelope string")
 
-    def run(self) -> None:
-        self._results = decrypt_batch(self._key, self._items)
+    def open(self) -> tuple[list[str], list[bytes | None]]:
+        """Open every queued field: texts (the failure mark where one failed) and binaries (None)."""
+        opened = decrypt_batch(self._key, self._text_items)
+        try:  # the usual case: every field opened and is UTF-8
+            texts = ["", *[r.decode() if type(r) is bytes else UNDECRYPTABLE for r in opened]]
+        except UnicodeDecodeError:
+            texts = ["", *[self._decoded(r, item) for r, item in zip(opened, self._text_items, strict=True)]]
+        else:
+            for r, item in zip(opened, self._text_items, strict=True):
+                if type(r) is not bytes:
+                    self._fail(r, item)
+        binaries: list[bytes | None] = [b""]
+        for r, item in zip(decrypt_batch(self._key, self._binary_items), self._binary_items, strict=True):
+            if type(r) is not bytes:
+                self._fail(r, item)
+                binaries.append(None)
+            else:
+                binaries.append(r)
+        return texts, binaries
 
-    def _fail(self, index: int, error: MskError, reason: str | None = None) -> None:
-        if self._strict:
-            raise error
-        _, spec, entity_id = self._items[index]
-        self.failures.append(
-            FieldFailure(
-                self._board_id, spec.entity, entity_id, spec.name, reason or str(getattr(error, "reason", error))
-            )
-        )
-
-    def raw(self, index: int) -> bytes | None:
-        """The plaintext bytes, or None after recording the failure."""
-        if index < 0:
-            return b""
-        result = self._results[index]
-        if isinstance(result, CryptoError):
-            self._fail(index, result)
-            return None
-        return result
-
-    def text(self, index: int) -> str:
-        result = self._results[index] if index >= 0 else b""
-        if isinstance(result, bytes):
-            data = result
-        else:  # the failure path records it
-            self._fail(index, result)
+    def _decoded(self, result: bytes | CryptoError, item: tuple[str, FieldSpec, str | None]) -> str:
+        if type(result) is not bytes:
+            self._fail(result, item)
             return UNDECRYPTABLE
         try:
-            return data.decode("utf-8")
+            return result.decode()
         except UnicodeDecodeError:
-            self._fail(index, self._where(index).decryption_error("plaintext is not UTF-8"))
+            self._fail(Where.of(item[1], item[2]).decryption_error("plaintext is not UTF-8"), item)
             return UNDECRYPTABLE
 
-    def converted(self, index: int, convert: Callable[[bytes], str], what: str) -> str:
-        """Plaintext through `convert` (e.g. Yjs state -> Markdown); its failure is a field failure."""
-        data = self.raw(index)
+    def _fail(self, error: object, item: tuple[str, FieldSpec, str | None]) -> None:
+        assert isinstance(error, MskError)
+        if self._strict:
+            raise error
+        _, spec, entity_id = item
+        reason = str(getattr(error, "reason", error))
+        self.failures.append(FieldFailure(self._board_id, spec.entity, entity_id, spec.name, reason))
+
+    def converted(self, binaries: list[bytes | None], index: int, convert: Callable[[bytes], str], what: str) -> str:
+        """A binary field through `convert` (a Yjs state to Markdown); its failure is a field failure."""
+        data = binaries[index]
         if data is None:
             return UNDECRYPTABLE
         if not data:
@@ -216,38 +255,30 @@ class _Opener:
         try:
             return convert(data)
         except Exception:  # a foreign decoder (pycrdt) rejects the bytes: report the field
-            self._fail(index, self._where(index).decryption_error(f"plaintext is not {what}"))
+            item = self._binary_items[index - 1]
+            self._fail(Where.of(item[1], item[2]).decryption_error(f"plaintext is not {what}"), item)
             return UNDECRYPTABLE
 
-    def file_key(self, index: int) -> FileKey | None:
-        data = self.raw(index)
+    def file_key(self, binaries: list[bytes | None], index: int) -> FileKey | None:
+        data = binaries[index]
         if data is None:
             return None
         try:
             return FileKey(data)
         except (TypeError, ValueError):
-            self._fail(index, self._where(index).decryption_error("not a 32-byte file key"))
+            item = self._binary_items[index - 1]
+            self._fail(Where.of(item[1], item[2]).decryption_error("not a 32-byte file key"), item)
             return None
-
-    def _where(self, index: int) -> Where:
-        _, spec, entity_id = self._items[index]
-        return Where.of(spec, entity_id)
-
-
-def _yjs_markdown(state: bytes) -> str:
-    from .._description import text_of
-
-    return text_of(state)
 
 
 @contextlib.contextmanager
-def _no_collections() -> Iterator[None]:
-    """Pause the cyclic GC while a board's tree is built.
+def no_collections() -> Iterator[None]:
+    """Pause the cyclic GC while a big tree of acyclic containers is built.
 
-    Building allocates tens of thousands of acyclic containers; each collection it would
-    trigger re-traverses the just-parsed export document (~15 % of the decryption time on
-    a 2,000-card board).  The previous state is restored, so a caller that disabled the GC
-    keeps it disabled.
+    Building a board allocates tens of thousands of them; each collection that would
+    trigger re-traverses everything alive, e.g. the just-parsed export document (~15 %
+    of the decryption time of a 2,000-card board).  The previous state is restored, so a
+    caller that disabled the GC keeps it disabled.
     """
     enabled = gc.isenabled()
     gc.disable()
@@ -258,157 +289,61 @@ def _no_collections() -> Iterator[None]:
             gc.enable()
 
 
-def decrypt_board(
-    bundle: _Json,
-    key: BoardKey,
-    members: Mapping[str, str],
-    *,
-    strict: bool = False,
-    description_text: Callable[[bytes], str] = _yjs_markdown,
-) -> ExportBoard:
+def decrypt_board(bundle: _Json, key: BoardKey, members: Mapping[str, str], *, strict: bool = False) -> ExportBoard:
     """Decrypt `{board, columns, labels, milestones, customFields, cardTemplates, cards}`.
 
     `members` maps user ids to emails (see `members_by_id`); unknown ids are shown as ids.
     """
-    with _no_collections():
-        return _decrypt_board(bundle, key, members, strict, description_text)
+    with no_collections():
+        return _decrypt_board(bundle, key, members, strict)
 
 
-def _decrypt_board(
-    bundle: _Json, key: BoardKey, members: Mapping[str, str], strict: bool, description_text: Callable[[bytes], str]
-) -> ExportBoard:
+def _checked_id(value: object, parent: _Json, key: str, what: str) -> str:
+    """`value` (read from `parent[key]`) if it is a valid id; else the ProtocolError `valid_id` gives."""
+    if type(value) is str and _is_id(value) is not None:
+        return value
+    return _id(parent, key, what)
+
+
+def _decrypt_board(bundle: _Json, key: BoardKey, members: Mapping[str, str], strict: bool) -> ExportBoard:
     board = obj(bundle.get("board"), "board")
     board_id = _id(board, "id", "board")
-    op = _Opener(board_id, key, strict)
-    b_title = op.add(board.get("encTitle"), _BOARD_ENCTITLE, board_id)
-    b_desc = op.add(board.get("encDescription"), _BOARD_ENCDESCRIPTION, board_id)
+    fields = _Fields(board_id, key, strict)
+    queue = fields.text
+    b_title = queue(board.get("encTitle"), _BOARD_ENCTITLE, board_id)
+    b_desc = queue(board.get("encDescription"), _BOARD_ENCDESCRIPTION, board_id)
+    b_workspace = text(board, "workspaceId", "board", default="")
+    b_archived = _bool(board, "archived", "board")
 
     columns = _order(obj_list(bundle, "columns", "board"), "column")
-    col_titles = {_id(c, "id", "column"): op.add(c.get("encTitle"), _COLUMN_ENCTITLE, str(c["id"])) for c in columns}
+    col_titles = {_id(c, "id", "column"): queue(c.get("encTitle"), _COLUMN_ENCTITLE, str(c["id"])) for c in columns}
     labels = {
-        _id(x, "id", "label"): op.add(x.get("encName"), _LABEL_ENCNAME, str(x["id"]))
+        _id(x, "id", "label"): queue(x.get("encName"), _LABEL_ENCNAME, str(x["id"]))
         for x in obj_list(bundle, "labels", "board")
     }
     milestones = {
-        _id(x, "id", "milestone"): op.add(x.get("encTitle"), _MILESTONE_ENCTITLE, str(x["id"]))
+        _id(x, "id", "milestone"): queue(x.get("encTitle"), _MILESTONE_ENCTITLE, str(x["id"]))
         for x in obj_list(bundle, "milestones", "board")
     }
     custom = {
-        _id(x, "id", "customField"): op.add(x.get("encName"), _CUSTOMFIELD_ENCNAME, str(x["id"]))
+        _id(x, "id", "customField"): queue(x.get("encName"), _CUSTOMFIELD_ENCNAME, str(x["id"]))
         for x in obj_list(bundle, "customFields", "board")
     }
 
-    cards = _order(obj_list(bundle, "cards", "board"), "card")
-    # The loops below run per card, comment and item: ids are checked inline and the
-    # validators above are called only to raise their error, in the same order as before.
-    add = op.add
+    # First pass: check every card's shape and ids, queue its envelopes.  The loops run per
+    # card, comment and item, so ids are checked inline; the validators only raise.
+    binary = fields.binary
+    member = members.get
     queued = []
-    for card in cards:
-        cid = card.get("id")
-        if type(cid) is not str or _is_id(cid) is None:
-            cid = _id(card, "id", "card")
+    for card in _order(obj_list(bundle, "cards", "board"), "card"):
+        cid = _checked_id(card.get("id"), card, "id", "card")
         column_id = card.get("columnId")
-        if type(column_id) is not str or _is_id(column_id) is None:
-            column_id = valid_id(card, "columnId", "card")
-        if column_id not in col_titles:
+        if type(column_id) is not str or column_id not in col_titles:
+            valid_id(card, "columnId", "card")
             raise ProtocolError(f"card {cid} is in a column that is not on board {board_id}")
-        fields = card.get("customFields") or _NO_FIELDS
-        if fields and (not isinstance(fields, Mapping) or not all(is_valid_id(k) for k in fields)):
-            raise ProtocolError(f"card {cid}.customFields is not an object keyed by field ids")
-        card_comments = obj_list(card, "comments", "card")
-        if len(card_comments) > 1:
-            card_comments = sorted(card_comments, key=_comment_order)
-        files = obj_list(card, "attachments", "card")
-        title = add(card.get("encTitle"), _CARD_ENCTITLE, cid)
-        description = add(card.get("encDescription"), _CARD_ENCDESCRIPTION, cid)
-        custom_values = {fid: add(v, _CARD_CUSTOMFIELDS, cid) for fid, v in fields.items()}
-        queued_comments = []
-        for c in card_comments:
-            comment_id = c.get("id")
-            if type(comment_id) is not str or _is_id(comment_id) is None:
-                comment_id = _id(c, "id", "comment")
-            queued_comments.append((c, add(c.get("encBody"), _COMMENT_ENCBODY, comment_id)))
-        queued_checklists = []
-        for cl in _order(obj_list(card, "checklists", "card"), "checklist"):
-            checklist_id = cl.get("id")
-            if type(checklist_id) is not str or _is_id(checklist_id) is None:
-                checklist_id = _id(cl, "id", "checklist")
-            checklist_title = add(cl.get("encTitle"), _CHECKLIST_ENCTITLE, checklist_id)
-            queued_items = []
-            for it in _order(obj_list(cl, "items", "checklist"), "checklistItem"):
-                item_id = it.get("id")
-                if type(item_id) is not str or _is_id(item_id) is None:
-                    item_id = _id(it, "id", "checklistItem")
-                queued_items.append((it, add(it.get("encText"), _CHECKLISTITEM_ENCTEXT, item_id)))
-            queued_checklists.append((cl, checklist_title, queued_items))
-        queued.append(
-            (
-                card,
-                title,
-                description,
-                custom_values,
-                queued_comments,
-                queued_checklists,
-                [
-                    (
-                        a,
-                        add(a.get("encName"), _ATTACHMENT_ENCNAME, _id(a, "id", "attachment")),
-                        add(a.get("encMime"), _ATTACHMENT_ENCMIME, a["id"]),
-                        add(a.get("encFileKey"), _ATTACHMENT_ENCFILEKEY, a["id"]),
-                    )
-                    for a in files
-                ]
-                if files
-                else [],
-            )
-        )
-
-    op.run()
-    t = op.text
-    label_names = {i: t(n) for i, n in labels.items()}
-    milestone_titles = {i: t(n) for i, n in milestones.items()}
-    field_names = {i: t(n) for i, n in custom.items()}
-    convert = description_text
-    if convert is _yjs_markdown:  # resolve the lazy import once per board, not once per card
-        from .._description import empty_state, text_of
-
-        empty = empty_state()
-
-        def convert(state: bytes) -> str:
-            """A card never given a description stores the empty state: no Y.Doc needed."""
-            return "" if state == empty else text_of(state)
-
-    get_member = members.get
-    by_column: dict[str, list[ExportCard]] = {cid: [] for cid in col_titles}
-    for card, title, description, custom_values, queued_comments, queued_checklists, queued_files in queued:
         milestone_id = card.get("milestoneId")
         if milestone_id is not None and (type(milestone_id) is not str or _is_id(milestone_id) is None):
             milestone_id = valid_id(card, "milestoneId", "card", optional=True)
-        comments = []
-        for c, n in queued_comments:
-            author = str(c.get("authorId"))
-            body = t(n)
-            created_at = c.get("createdAt", "")
-            if type(created_at) is not str:
-                created_at = text(c, "createdAt", "comment", default="")
-            comments.append(ExportComment(c["id"], get_member(author, author), body, created_at))
-        checklists = []
-        for cl, n, queued_items in queued_checklists:
-            list_title = t(n)
-            entries = []
-            for it, m in queued_items:
-                item_text = t(m)
-                done = it.get("done", False)
-                if done is not True and done is not False:
-                    done = _bool(it, "done", "checklistItem")
-                entries.append(ExportChecklistItem(it["id"], item_text, done))
-            checklists.append(ExportChecklist(cl["id"], list_title, tuple(entries)))
-        attachments = [
-            ExportAttachment(a["id"], t(n), t(m), int(_number(a, "size", "attachment")), op.file_key(k))
-            for a, n, m, k in queued_files
-        ]
-        card_title = t(title)
-        card_description = op.converted(description, convert, "a Yjs document")
         label_ids = card.get("labelIds", _NO_IDS)
         if type(label_ids) is not list or (label_ids and not _all_ids(label_ids)):
             label_ids = _ids(card, "labelIds", "card")
@@ -418,34 +353,136 @@ def _decrypt_board(
         due_at = card.get("dueAt")
         if due_at is not None and type(due_at) is not str:
             due_at = _opt_text(card, "dueAt", "card")
-        custom_fields = {field_names.get(fid, fid): t(n) for fid, n in custom_values.items()} if custom_values else {}
         archived = card.get("archived", False)
         if archived is not True and archived is not False:
             archived = _bool(card, "archived", "card")
-        by_column[card["columnId"]].append(
+        values = card.get("customFields") or _NO_FIELDS
+        if values and (not isinstance(values, Mapping) or not all(is_valid_id(k) for k in values)):
+            raise ProtocolError(f"card {cid}.customFields is not an object keyed by field ids")
+        comments = []
+        for c in _order_comments(obj_list(card, "comments", "card")):
+            comment_id = _checked_id(c.get("id"), c, "id", "comment")
+            author = str(c.get("authorId"))
+            body = queue(c.get("encBody"), _COMMENT_ENCBODY, comment_id)
+            comments.append((comment_id, member(author, author), body, c.get("createdAt", "")))
+        checklists = []
+        for cl in _order(obj_list(card, "checklists", "card"), "checklist"):
+            checklist_id = _checked_id(cl.get("id"), cl, "id", "checklist")
+            title = queue(cl.get("encTitle"), _CHECKLIST_ENCTITLE, checklist_id)
+            items = []
+            for it in _order(obj_list(cl, "items", "checklist"), "checklistItem"):
+                done = it.get("done", False)
+                if done is not True and done is not False:
+                    done = _bool(it, "done", "checklistItem")
+                item_id = _checked_id(it.get("id"), it, "id", "checklistItem")
+                items.append((item_id, queue(it.get("encText"), _CHECKLISTITEM_ENCTEXT, item_id), done))
+            checklists.append((checklist_id, title, items))
+        files = obj_list(card, "attachments", "card")
+        queued.append(
+            (
+                cid,
+                column_id,
+                queue(card.get("encTitle"), _CARD_ENCTITLE, cid),
+                binary(card.get("encDescription"), _CARD_ENCDESCRIPTION, cid),
+                label_ids,
+                assignee_ids,
+                milestone_id,
+                due_at,
+                [(fid, queue(v, _CARD_CUSTOMFIELDS, cid)) for fid, v in values.items()] if values else None,
+                comments,
+                checklists,
+                [_queue_attachment(a, queue, binary) for a in files] if files else None,
+                archived,
+            )
+        )
+
+    # Second pass: open everything at once, then build the tree by indexing.
+    texts, binaries = fields.open()
+    label_names = {i: texts[n] for i, n in labels.items()}
+    milestone_titles = {i: texts[n] for i, n in milestones.items()}
+    field_names = {i: texts[n] for i, n in custom.items()}
+    markdown = _markdown_of()
+    by_column: dict[str, list[ExportCard]] = {cid: [] for cid in col_titles}
+    for (
+        cid,
+        column_id,
+        title,
+        description,
+        label_ids,
+        assignee_ids,
+        milestone_id,
+        due_at,
+        values,
+        comments,
+        checklists,
+        attachments,
+        archived,
+    ) in queued:
+        by_column[column_id].append(
             ExportCard(
-                card["id"],
-                card_title,
-                card_description,
+                cid,
+                texts[title],
+                fields.converted(binaries, description, markdown, "a Yjs document"),
                 tuple([label_names.get(i, i) for i in label_ids]) if label_ids else (),
-                tuple([get_member(i, i) for i in assignee_ids]) if assignee_ids else (),
+                tuple([member(i, i) for i in assignee_ids]) if assignee_ids else (),
                 None if milestone_id is None else milestone_titles.get(milestone_id, milestone_id),
                 due_at,
-                custom_fields,
-                tuple(comments),
-                tuple(checklists),
-                tuple(attachments),
+                {field_names.get(fid, fid): texts[n] for fid, n in values} if values else {},
+                tuple([ExportComment(i, author, texts[n], created_at) for i, author, n, created_at in comments]),
+                tuple(
+                    [
+                        ExportChecklist(
+                            checklist_id,
+                            texts[n],
+                            tuple([ExportChecklistItem(item_id, texts[m], done) for item_id, m, done in items]),
+                        )
+                        for checklist_id, n, items in checklists
+                    ]
+                ),
+                tuple(
+                    [
+                        ExportAttachment(a_id, texts[n], texts[m], size, fields.file_key(binaries, k))
+                        for a_id, n, m, size, k in attachments
+                    ]
+                )
+                if attachments
+                else (),
                 archived,
             )
         )
     return ExportBoard(
         id=board_id,
-        workspace_id=text(board, "workspaceId", "board", default=""),
-        title=op.text(b_title),
-        description=op.text(b_desc),
-        archived=_bool(board, "archived", "board"),
+        workspace_id=b_workspace,
+        title=texts[b_title],
+        description=texts[b_desc],
+        archived=b_archived,
         columns=tuple(
-            ExportColumn(id=cid, title=op.text(n), cards=tuple(by_column[cid])) for cid, n in col_titles.items()
+            ExportColumn(id=cid, title=texts[n], cards=tuple(by_column[cid])) for cid, n in col_titles.items()
         ),
-        failures=tuple(op.failures),
+        failures=tuple(fields.failures),
     )
+
+
+def _queue_attachment(
+    attachment: _Json, queue: Callable[[object, FieldSpec, str], int], binary: Callable[[object, FieldSpec, str], int]
+) -> tuple[str, int, int, int, int]:
+    attachment_id = _id(attachment, "id", "attachment")
+    return (
+        attachment_id,
+        queue(attachment.get("encName"), _ATTACHMENT_ENCNAME, attachment_id),
+        queue(attachment.get("encMime"), _ATTACHMENT_ENCMIME, attachment_id),
+        int(_number(attachment, "size", "attachment")),
+        binary(attachment.get("encFileKey"), _ATTACHMENT_ENCFILEKEY, attachment_id),
+    )
+
+
+def _markdown_of() -> Callable[[bytes], str]:
+    """Yjs state -> Markdown; a card never given a description stores the empty state: no Y.Doc."""
+    from .._description import empty_state, text_of
+
+    empty = empty_state()
+
+    def markdown(state: bytes) -> str:
+        return "" if state == empty else text_of(state)
+
+    return markdown

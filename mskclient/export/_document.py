@@ -25,7 +25,7 @@ from ..crypto import (
     unlock_account,
     unwrap_board_key,
 )
-from ._decrypt import _yjs_markdown, decrypt_board, members_by_id, obj, obj_list, text, valid_id
+from ._decrypt import decrypt_board, members_by_id, obj, obj_list, text, valid_id
 from ._select import resolve
 from ._tree import UNDECRYPTABLE, ExportBoard, ExportResult, FieldFailure
 
@@ -123,7 +123,6 @@ def decrypt_document(
     boards: Sequence[str] = (),
     workspaces: Sequence[str] = (),
     strict: bool = False,
-    description_text: Callable[[bytes], str] = _yjs_markdown,
     on_board: Callable[[BoardEntry], None] | None = None,
 ) -> ExportResult:
     """Decrypt the chosen boards (all when none is chosen) of an export document."""
@@ -138,9 +137,7 @@ def decrypt_document(
         if entry.key is None:
             result.append(ExportBoard(entry.board_id, entry.workspace_id, UNDECRYPTABLE, UNDECRYPTABLE, False, ()))
             continue
-        result.append(
-            decrypt_board(entry.bundle, entry.key, entry.members, strict=strict, description_text=description_text)
-        )
+        result.append(decrypt_board(entry.bundle, entry.key, entry.members, strict=strict))
     chosen = {e.board_id for e in entries} | {""}
     return ExportResult(
         exported_at=text(document, "exportedAt", "export", default=""),

@@ -1,13 +1,17 @@
 """The decrypted export tree: what an exported board holds once its keys opened it.
 
 Writers (JSON, Markdown, CSV, HTML) read only this tree, so every format shows the
-same content and the same marks for fields that could not be decrypted.
+same content and the same marks for fields that could not be decrypted.  Its nodes are
+NamedTuples: a 2,000-card board builds some 14,000 of them, and a tuple is made three to
+four times faster than a frozen dataclass (whose `__init__` sets each field through
+`object.__setattr__`).  Change one with `node._replace(...)`.
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass
+from typing import NamedTuple
 
 from ..crypto import FileKey
 
@@ -51,42 +55,37 @@ class FieldFailure:
         return f"board {self.board_id}: {self.entity} {self.entity_id} field {self.field}: {self.reason}"
 
 
-@dataclass(frozen=True, slots=True)
-class ExportComment:
+class ExportComment(NamedTuple):
     id: str
     author: str
     body: str
     created_at: str
 
 
-@dataclass(frozen=True, slots=True)
-class ExportChecklistItem:
+class ExportChecklistItem(NamedTuple):
     id: str
     text: str
     done: bool
 
 
-@dataclass(frozen=True, slots=True)
-class ExportChecklist:
+class ExportChecklist(NamedTuple):
     id: str
     title: str
     items: tuple[ExportChecklistItem, ...]
 
 
-@dataclass(frozen=True, slots=True)
-class ExportAttachment:
+class ExportAttachment(NamedTuple):
     """Attachment metadata; `file_key` opens its content, `file` is where it was saved."""
 
     id: str
     name: str
     mime: str
     size: int
-    file_key: FileKey | None = field(default=None, repr=False)
+    file_key: FileKey | None = None
     file: str | None = None
 
 
-@dataclass(frozen=True, slots=True)
-class ExportCard:
+class ExportCard(NamedTuple):
     id: str
     title: str
     description: str
@@ -101,15 +100,13 @@ class ExportCard:
     archived: bool
 
 
-@dataclass(frozen=True, slots=True)
-class ExportColumn:
+class ExportColumn(NamedTuple):
     id: str
     title: str
     cards: tuple[ExportCard, ...]
 
 
-@dataclass(frozen=True, slots=True)
-class ExportBoard:
+class ExportBoard(NamedTuple):
     id: str
     workspace_id: str
     title: str

@@ -16,6 +16,7 @@ from typing import Any
 from urllib.parse import quote
 
 from .._errors import UsageError
+from ._decrypt import no_collections
 from ._files import atomic_write_text, safe_name
 from ._tree import ExportBoard, ExportCard, ExportResult
 
@@ -276,7 +277,8 @@ def render(result: ExportResult, fmt: str) -> dict[str, str]:
     writer = FORMATS.get(fmt)
     if writer is None:
         raise UsageError(f"unknown export format {fmt!r}; choose one of {', '.join(FORMATS)}")
-    return writer(result)
+    with no_collections():  # rendering builds a container per card, comment and item, none cyclic
+        return writer(result)
 
 
 def write_export(result: ExportResult, fmt: str, out_dir: Path) -> list[Path]:
