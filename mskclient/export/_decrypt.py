@@ -30,7 +30,7 @@ from ._tree import (
     FieldFailure,
 )
 
-__all__ = ["decrypt_board", "members_by_id", "no_collections", "obj", "obj_list", "text", "valid_id"]
+__all__ = ["BoardDecryptor", "decrypt_board", "members_by_id", "no_collections", "obj", "obj_list", "text", "valid_id"]
 
 _Json = Mapping[str, Any]
 _is_id = ID_PATTERN.fullmatch
@@ -127,6 +127,7 @@ def _all_ids(values: list[object]) -> bool:
 #: Sort keys of well-formed items (every key present, with its JSON type): C-speed `sorted`.
 _BY_POSITION = itemgetter("position", "createdAt", "id")
 _BY_CREATED = itemgetter("createdAt", "id")
+_FIRST = itemgetter(0)
 
 
 def _order(items: list[_Json], what: str) -> list[_Json]:
@@ -179,13 +180,13 @@ class _Fields:
     plain list indexing.  A field that does not open is recorded (or raised, strict) once.
     """
 
-    def __init__(self, board_id: str, key: BoardKey, strict: bool) -> None:
+    def __init__(self, board_id: str, key: BoardKey, strict: bool, failures: list[FieldFailure]) -> None:
         self._board_id = board_id
         self._key = key
         self._strict = strict
         self._text_items: list[tuple[str, FieldSpec, str | None]] = []
         self._binary_items: list[tuple[str, FieldSpec, str | None]] = []
-        self.failures: list[FieldFailure] = []
+        self.failures = failures
 
     def text(self, envelope: object, spec: FieldSpec, entity_id: str | None) -> int:
         """Queue a text field; its index in `open()`'s texts (0 for null or missing: "")."""
@@ -294,8 +295,9 @@ def decrypt_board(bundle: _Json, key: BoardKey, members: Mapping[str, str], *, s
 
     `members` maps user ids to emails (see `members_by_id`); unknown ids are shown as ids.
     """
-    with no_collections():
-        return _decrypt_board(bundle, key, members, strict)
+    board = BoardDecryptor(bundle, key, members, strict=strict)
+    board.add_cards(obj_list(bundle, "cards", "board"))
+    return board.finish()
 
 
 def _checked_id(value: object, parent: _Json, key: str, what: str) -> str:
@@ -305,162 +307,209 @@ def _checked_id(value: object, parent: _Json, key: str, what: str) -> str:
     return _id(parent, key, what)
 
 
-def _decrypt_board(bundle: _Json, key: BoardKey, members: Mapping[str, str], strict: bool) -> ExportBoard:
-    board = obj(bundle.get("board"), "board")
-    board_id = _id(board, "id", "board")
-    fields = _Fields(board_id, key, strict)
-    queue = fields.text
-    b_title = queue(board.get("encTitle"), _BOARD_ENCTITLE, board_id)
-    b_desc = queue(board.get("encDescription"), _BOARD_ENCDESCRIPTION, board_id)
-    b_workspace = text(board, "workspaceId", "board", default="")
-    b_archived = _bool(board, "archived", "board")
+def _card_order(card: _Json, card_id: str) -> tuple[float, str, str]:
+    """A card's place in its column (profile §6): position, then createdAt, then id."""
+    position = card.get("position", 0)
+    created_at = card.get("createdAt", "")
+    if (type(position) is int or type(position) is float) and type(created_at) is str:
+        return position, created_at, card_id
+    return _number(card, "position", "card"), str(created_at), card_id
 
-    columns = _order(obj_list(bundle, "columns", "board"), "column")
-    col_titles = {_id(c, "id", "column"): queue(c.get("encTitle"), _COLUMN_ENCTITLE, str(c["id"])) for c in columns}
-    labels = {
-        _id(x, "id", "label"): queue(x.get("encName"), _LABEL_ENCNAME, str(x["id"]))
-        for x in obj_list(bundle, "labels", "board")
-    }
-    milestones = {
-        _id(x, "id", "milestone"): queue(x.get("encTitle"), _MILESTONE_ENCTITLE, str(x["id"]))
-        for x in obj_list(bundle, "milestones", "board")
-    }
-    custom = {
-        _id(x, "id", "customField"): queue(x.get("encName"), _CUSTOMFIELD_ENCNAME, str(x["id"]))
-        for x in obj_list(bundle, "customFields", "board")
-    }
 
-    # First pass: check every card's shape and ids, queue its envelopes.  The loops run per
-    # card, comment and item, so ids are checked inline; the validators only raise.
-    binary = fields.binary
-    member = members.get
-    queued = []
-    for card in _order(obj_list(bundle, "cards", "board"), "card"):
-        cid = _checked_id(card.get("id"), card, "id", "card")
-        column_id = card.get("columnId")
-        if type(column_id) is not str or column_id not in col_titles:
-            valid_id(card, "columnId", "card")
-            raise ProtocolError(f"card {cid} is in a column that is not on board {board_id}")
-        milestone_id = card.get("milestoneId")
-        if milestone_id is not None and (type(milestone_id) is not str or _is_id(milestone_id) is None):
-            milestone_id = valid_id(card, "milestoneId", "card", optional=True)
-        label_ids = card.get("labelIds", _NO_IDS)
-        if type(label_ids) is not list or (label_ids and not _all_ids(label_ids)):
-            label_ids = _ids(card, "labelIds", "card")
-        assignee_ids = card.get("assigneeIds", _NO_IDS)
-        if type(assignee_ids) is not list or (assignee_ids and not _all_ids(assignee_ids)):
-            assignee_ids = _ids(card, "assigneeIds", "card")
-        due_at = card.get("dueAt")
-        if due_at is not None and type(due_at) is not str:
-            due_at = _opt_text(card, "dueAt", "card")
-        archived = card.get("archived", False)
-        if archived is not True and archived is not False:
-            archived = _bool(card, "archived", "card")
-        values = card.get("customFields") or _NO_FIELDS
-        if values and (not isinstance(values, Mapping) or not all(is_valid_id(k) for k in values)):
-            raise ProtocolError(f"card {cid}.customFields is not an object keyed by field ids")
-        comments = []
-        for c in _order_comments(obj_list(card, "comments", "card")):
-            comment_id = _checked_id(c.get("id"), c, "id", "comment")
-            author = str(c.get("authorId"))
-            body = queue(c.get("encBody"), _COMMENT_ENCBODY, comment_id)
-            comments.append((comment_id, member(author, author), body, c.get("createdAt", "")))
-        checklists = []
-        for cl in _order(obj_list(card, "checklists", "card"), "checklist"):
-            checklist_id = _checked_id(cl.get("id"), cl, "id", "checklist")
-            title = queue(cl.get("encTitle"), _CHECKLIST_ENCTITLE, checklist_id)
-            items = []
-            for it in _order(obj_list(cl, "items", "checklist"), "checklistItem"):
-                done = it.get("done", False)
-                if done is not True and done is not False:
-                    done = _bool(it, "done", "checklistItem")
-                item_id = _checked_id(it.get("id"), it, "id", "checklistItem")
-                items.append((item_id, queue(it.get("encText"), _CHECKLISTITEM_ENCTEXT, item_id), done))
-            checklists.append((checklist_id, title, items))
-        files = obj_list(card, "attachments", "card")
-        queued.append(
-            (
-                cid,
-                column_id,
-                queue(card.get("encTitle"), _CARD_ENCTITLE, cid),
-                binary(card.get("encDescription"), _CARD_ENCDESCRIPTION, cid),
-                label_ids,
-                assignee_ids,
-                milestone_id,
-                due_at,
-                [(fid, queue(v, _CARD_CUSTOMFIELDS, cid)) for fid, v in values.items()] if values else None,
-                comments,
-                checklists,
-                [_queue_attachment(a, queue, binary) for a in files] if files else None,
-                archived,
-            )
+class BoardDecryptor:
+    """One board decrypted as its cards arrive: the header first, then `add_cards`, then `finish`.
+
+    The header is the board bundle's `board, columns, labels, milestones, customFields`
+    (cards in it are ignored): its names are opened at once, so each batch of cards is
+    opened and built on its own while the rest of the export is still on its way.  Cards
+    may come in any order; `finish` puts each column's cards in profile order.
+    """
+
+    def __init__(self, header: _Json, key: BoardKey, members: Mapping[str, str], *, strict: bool = False) -> None:
+        board = obj(header.get("board"), "board")
+        self.board_id = board_id = _id(board, "id", "board")
+        self._key = key
+        self._member = members.get
+        self._strict = strict
+        self._failures: list[FieldFailure] = []
+        fields = _Fields(board_id, key, strict, self._failures)
+        queue = fields.text
+        title = queue(board.get("encTitle"), _BOARD_ENCTITLE, board_id)
+        description = queue(board.get("encDescription"), _BOARD_ENCDESCRIPTION, board_id)
+        self._workspace_id = text(board, "workspaceId", "board", default="")
+        self._archived = _bool(board, "archived", "board")
+        columns = {
+            _id(c, "id", "column"): queue(c.get("encTitle"), _COLUMN_ENCTITLE, str(c["id"]))
+            for c in _order(obj_list(header, "columns", "board"), "column")
+        }
+        labels = {
+            _id(x, "id", "label"): queue(x.get("encName"), _LABEL_ENCNAME, str(x["id"]))
+            for x in obj_list(header, "labels", "board")
+        }
+        milestones = {
+            _id(x, "id", "milestone"): queue(x.get("encTitle"), _MILESTONE_ENCTITLE, str(x["id"]))
+            for x in obj_list(header, "milestones", "board")
+        }
+        custom = {
+            _id(x, "id", "customField"): queue(x.get("encName"), _CUSTOMFIELD_ENCNAME, str(x["id"]))
+            for x in obj_list(header, "customFields", "board")
+        }
+        texts, _ = fields.open()
+        self._title, self._description = texts[title], texts[description]
+        self._columns = {i: texts[n] for i, n in columns.items()}
+        self._label_names = {i: texts[n] for i, n in labels.items()}
+        self._milestone_titles = {i: texts[n] for i, n in milestones.items()}
+        self._field_names = {i: texts[n] for i, n in custom.items()}
+        self._cards: dict[str, list[tuple[tuple[float, str, str], ExportCard]]] = {i: [] for i in columns}
+        self._markdown = _markdown_of()
+
+    def add_cards(self, cards: Sequence[object]) -> None:
+        """Check, open and build a batch of cards (one native batch per kind of field)."""
+        with no_collections():
+            self._add_cards(cards)
+
+    def finish(self) -> ExportBoard:
+        """The board, each column's cards in profile order (position, createdAt, id)."""
+        return ExportBoard(
+            id=self.board_id,
+            workspace_id=self._workspace_id,
+            title=self._title,
+            description=self._description,
+            archived=self._archived,
+            columns=tuple(
+                ExportColumn(id=i, title=title, cards=tuple([card for _, card in sorted(self._cards[i], key=_FIRST)]))
+                for i, title in self._columns.items()
+            ),
+            failures=tuple(self._failures),
         )
 
-    # Second pass: open everything at once, then build the tree by indexing.
-    texts, binaries = fields.open()
-    label_names = {i: texts[n] for i, n in labels.items()}
-    milestone_titles = {i: texts[n] for i, n in milestones.items()}
-    field_names = {i: texts[n] for i, n in custom.items()}
-    markdown = _markdown_of()
-    by_column: dict[str, list[ExportCard]] = {cid: [] for cid in col_titles}
-    for (
-        cid,
-        column_id,
-        title,
-        description,
-        label_ids,
-        assignee_ids,
-        milestone_id,
-        due_at,
-        values,
-        comments,
-        checklists,
-        attachments,
-        archived,
-    ) in queued:
-        by_column[column_id].append(
-            ExportCard(
-                cid,
-                texts[title],
-                fields.converted(binaries, description, markdown, "a Yjs document"),
-                tuple([label_names.get(i, i) for i in label_ids]) if label_ids else (),
-                tuple([member(i, i) for i in assignee_ids]) if assignee_ids else (),
-                None if milestone_id is None else milestone_titles.get(milestone_id, milestone_id),
-                due_at,
-                {field_names.get(fid, fid): texts[n] for fid, n in values} if values else {},
-                tuple([ExportComment(i, author, texts[n], created_at) for i, author, n, created_at in comments]),
-                tuple(
-                    [
-                        ExportChecklist(
-                            checklist_id,
-                            texts[n],
-                            tuple([ExportChecklistItem(item_id, texts[m], done) for item_id, m, done in items]),
-                        )
-                        for checklist_id, n, items in checklists
-                    ]
-                ),
-                tuple(
-                    [
-                        ExportAttachment(a_id, texts[n], texts[m], size, fields.file_key(binaries, k))
-                        for a_id, n, m, size, k in attachments
-                    ]
+    def _add_cards(self, cards: Sequence[object]) -> None:
+        board_id, member, columns = self.board_id, self._member, self._columns
+        fields = _Fields(board_id, self._key, self._strict, self._failures)
+        queue, binary = fields.text, fields.binary
+        # First pass: check every card's shape and ids, queue its envelopes.  The loops run per
+        # card, comment and item, so ids are checked inline; the validators only raise.
+        queued = []
+        for value in cards:
+            card = value if type(value) is dict else obj(value, "board.cards[]")
+            cid = _checked_id(card.get("id"), card, "id", "card")
+            column_id = card.get("columnId")
+            if type(column_id) is not str or column_id not in columns:
+                valid_id(card, "columnId", "card")
+                raise ProtocolError(f"card {cid} is in a column that is not on board {board_id}")
+            milestone_id = card.get("milestoneId")
+            if milestone_id is not None and (type(milestone_id) is not str or _is_id(milestone_id) is None):
+                milestone_id = valid_id(card, "milestoneId", "card", optional=True)
+            label_ids = card.get("labelIds", _NO_IDS)
+            if type(label_ids) is not list or (label_ids and not _all_ids(label_ids)):
+                label_ids = _ids(card, "labelIds", "card")
+            assignee_ids = card.get("assigneeIds", _NO_IDS)
+            if type(assignee_ids) is not list or (assignee_ids and not _all_ids(assignee_ids)):
+                assignee_ids = _ids(card, "assigneeIds", "card")
+            due_at = card.get("dueAt")
+            if due_at is not None and type(due_at) is not str:
+                due_at = _opt_text(card, "dueAt", "card")
+            archived = card.get("archived", False)
+            if archived is not True and archived is not False:
+                archived = _bool(card, "archived", "card")
+            values = card.get("customFields") or _NO_FIELDS
+            if values and (not isinstance(values, Mapping) or not all(is_valid_id(k) for k in values)):
+                raise ProtocolError(f"card {cid}.customFields is not an object keyed by field ids")
+            comments = []
+            for c in _order_comments(obj_list(card, "comments", "card")):
+                comment_id = _checked_id(c.get("id"), c, "id", "comment")
+                author = str(c.get("authorId"))
+                body = queue(c.get("encBody"), _COMMENT_ENCBODY, comment_id)
+                comments.append((comment_id, member(author, author), body, c.get("createdAt", "")))
+            checklists = []
+            for cl in _order(obj_list(card, "checklists", "card"), "checklist"):
+                checklist_id = _checked_id(cl.get("id"), cl, "id", "checklist")
+                title = queue(cl.get("encTitle"), _CHECKLIST_ENCTITLE, checklist_id)
+                items = []
+                for it in _order(obj_list(cl, "items", "checklist"), "checklistItem"):
+                    done = it.get("done", False)
+                    if done is not True and done is not False:
+                        done = _bool(it, "done", "checklistItem")
+                    item_id = _checked_id(it.get("id"), it, "id", "checklistItem")
+                    items.append((item_id, queue(it.get("encText"), _CHECKLISTITEM_ENCTEXT, item_id), done))
+                checklists.append((checklist_id, title, items))
+            files = obj_list(card, "attachments", "card")
+            queued.append(
+                (
+                    cid,
+                    column_id,
+                    _card_order(card, cid),
+                    queue(card.get("encTitle"), _CARD_ENCTITLE, cid),
+                    binary(card.get("encDescription"), _CARD_ENCDESCRIPTION, cid),
+                    label_ids,
+                    assignee_ids,
+                    milestone_id,
+                    due_at,
+                    [(fid, queue(v, _CARD_CUSTOMFIELDS, cid)) for fid, v in values.items()] if values else None,
+                    comments,
+                    checklists,
+                    [_queue_attachment(a, queue, binary) for a in files] if files else None,
+                    archived,
                 )
-                if attachments
-                else (),
-                archived,
             )
-        )
-    return ExportBoard(
-        id=board_id,
-        workspace_id=b_workspace,
-        title=texts[b_title],
-        description=texts[b_desc],
-        archived=b_archived,
-        columns=tuple(
-            ExportColumn(id=cid, title=texts[n], cards=tuple(by_column[cid])) for cid, n in col_titles.items()
-        ),
-        failures=tuple(fields.failures),
-    )
+
+        # Second pass: open everything at once, then build the cards by indexing.
+        texts, binaries = fields.open()
+        label_names, milestone_titles, field_names = self._label_names, self._milestone_titles, self._field_names
+        markdown, by_column = self._markdown, self._cards
+        for (
+            cid,
+            column_id,
+            order,
+            title,
+            description,
+            label_ids,
+            assignee_ids,
+            milestone_id,
+            due_at,
+            values,
+            comments,
+            checklists,
+            attachments,
+            archived,
+        ) in queued:
+            by_column[column_id].append(
+                (
+                    order,
+                    ExportCard(
+                        cid,
+                        texts[title],
+                        fields.converted(binaries, description, markdown, "a Yjs document"),
+                        tuple([label_names.get(i, i) for i in label_ids]) if label_ids else (),
+                        tuple([member(i, i) for i in assignee_ids]) if assignee_ids else (),
+                        None if milestone_id is None else milestone_titles.get(milestone_id, milestone_id),
+                        due_at,
+                        {field_names.get(fid, fid): texts[n] for fid, n in values} if values else {},
+                        tuple(
+                            [ExportComment(i, author, texts[n], created_at) for i, author, n, created_at in comments]
+                        ),
+                        tuple(
+                            [
+                                ExportChecklist(
+                                    checklist_id,
+                                    texts[n],
+                                    tuple([ExportChecklistItem(item_id, texts[m], done) for item_id, m, done in items]),
+                                )
+                                for checklist_id, n, items in checklists
+                            ]
+                        ),
+                        tuple(
+                            [
+                                ExportAttachment(a_id, texts[n], texts[m], size, fields.file_key(binaries, k))
+                                for a_id, n, m, size, k in attachments
+                            ]
+                        )
+                        if attachments
+                        else (),
+                        archived,
+                    ),
+                )
+            )
 
 
 def _queue_attachment(
