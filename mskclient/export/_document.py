@@ -8,11 +8,12 @@ or name; only the chosen boards are decrypted.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from dataclasses import field as dataclass_field
 from typing import Any
 
-from .._errors import CryptoError, DecryptionError, UsageError
+from .._errors import CryptoError, DecryptionError, ProtocolError, UsageError
 from .._profile import field
 from ..crypto import (
     AccountKeys,
@@ -25,11 +26,12 @@ from ..crypto import (
     unlock_account,
     unwrap_board_key,
 )
-from ._decrypt import decrypt_board, members_by_id, obj, obj_list, text, valid_id
+from ._decrypt import BoardDecryptor, members_by_id, obj, obj_list, text, valid_id
 from ._select import resolve
+from ._stream import ExportSink, Level
 from ._tree import UNDECRYPTABLE, ExportBoard, ExportResult, FieldFailure
 
-__all__ = ["BoardEntry", "decrypt_document", "keys_from_password", "list_boards"]
+__all__ = ["BoardEntry", "ExportDecryptor", "decrypt_document", "keys_from_password", "list_boards"]
 
 _Json = Mapping[str, Any]
 
@@ -57,47 +59,65 @@ class BoardEntry:
     board_id: str
     title: str
     key: BoardKey | None
+    #: The board's bundle (while streaming: its members read so far, without the cards).
     bundle: _Json
     members: Mapping[str, str]
+
+
+@dataclass(frozen=True, slots=True)
+class _Workspace:
+    id: str
+    name: str
+    key: WorkspaceKey | None
+    members: Mapping[str, str]
+
+
+def _open_workspace(ws_entry: _Json, keys: AccountKeys, failures: list[FieldFailure] | None) -> _Workspace:
+    """A workspace entry's id, name, key and members; a key that does not open is recorded (or raised)."""
+    workspace = obj(ws_entry.get("workspace"), "export.workspace")
+    ws_id = valid_id(workspace, "id", "workspace")
+    assert ws_id is not None
+    membership = obj(ws_entry.get("membership"), "export.membership")
+    members = members_by_id(obj_list(ws_entry, "members", "workspace"))
+    try:
+        wk = open_workspace_key(text(membership, "encWorkspaceKey", "membership"), keys.keypair, ws_id)
+        name = decrypt_field(
+            wk, text(workspace, "encName", "workspace"), field("workspace", "encName"), entity_id=ws_id
+        ).decode("utf-8", "replace")
+    except CryptoError as exc:
+        if failures is None:
+            raise
+        failures.append(FieldFailure("", "workspace", ws_id, getattr(exc, "field", "?"), str(exc)))
+        return _Workspace(ws_id, UNDECRYPTABLE, None, members)
+    return _Workspace(ws_id, name, wk, members)
+
+
+def _open_board(bundle: _Json, ws: _Workspace, failures: list[FieldFailure] | None) -> BoardEntry:
+    """A board's entry: its key and title opened, or recorded (raised) as a failure."""
+    board = obj(bundle.get("board"), "board")
+    board_id = valid_id(board, "id", "board")
+    assert board_id is not None
+    key: BoardKey | None = None
+    title = UNDECRYPTABLE
+    try:
+        if ws.key is not None:
+            key = unwrap_board_key(ws.key, text(board, "encBoardKey", "board"), board_id)
+            title = decrypt_field(
+                key, text(board, "encTitle", "board"), field("board", "encTitle"), entity_id=board_id
+            ).decode("utf-8", "replace")
+    except CryptoError as exc:
+        if failures is None:
+            raise
+        failures.append(FieldFailure(board_id, "board", board_id, getattr(exc, "field", "?"), str(exc)))
+    return BoardEntry(ws.id, ws.name, board_id, title, key, bundle, ws.members)
 
 
 def list_boards(document: _Json, keys: AccountKeys, failures: list[FieldFailure] | None = None) -> list[BoardEntry]:
     """Every board of the document with its key and title; keys that do not open are recorded."""
     entries: list[BoardEntry] = []
     for ws_entry in obj_list(document, "workspaces", "export"):
-        workspace = obj(ws_entry.get("workspace"), "export.workspace")
-        ws_id = valid_id(workspace, "id", "workspace")
-        assert ws_id is not None
-        membership = obj(ws_entry.get("membership"), "export.membership")
-        members = members_by_id(obj_list(ws_entry, "members", "workspace"))
-        wk: WorkspaceKey | None
-        try:
-            wk = open_workspace_key(text(membership, "encWorkspaceKey", "membership"), keys.keypair, ws_id)
-            ws_name = decrypt_field(
-                wk, text(workspace, "encName", "workspace"), field("workspace", "encName"), entity_id=ws_id
-            ).decode("utf-8", "replace")
-        except CryptoError as exc:
-            if failures is None:
-                raise
-            failures.append(FieldFailure("", "workspace", ws_id, getattr(exc, "field", "?"), str(exc)))
-            wk, ws_name = None, UNDECRYPTABLE
-        for bundle in obj_list(ws_entry, "boards", "workspace"):
-            board = obj(bundle.get("board"), "board")
-            board_id = valid_id(board, "id", "board")
-            assert board_id is not None
-            bk: BoardKey | None = None
-            title = UNDECRYPTABLE
-            try:
-                if wk is not None:
-                    bk = unwrap_board_key(wk, text(board, "encBoardKey", "board"), board_id)
-                    title = decrypt_field(
-                        bk, text(board, "encTitle", "board"), field("board", "encTitle"), entity_id=board_id
-                    ).decode("utf-8", "replace")
-            except CryptoError as exc:
-                if failures is None:
-                    raise
-                failures.append(FieldFailure(board_id, "board", board_id, getattr(exc, "field", "?"), str(exc)))
-            entries.append(BoardEntry(ws_id, ws_name, board_id, title, bk, bundle, members))
+        ws = _open_workspace(ws_entry, keys, failures)
+        entries += [_open_board(bundle, ws, failures) for bundle in obj_list(ws_entry, "boards", "workspace")]
     return entries
 
 
@@ -116,6 +136,168 @@ def _choose(entries: list[BoardEntry], boards: Sequence[str], workspaces: Sequen
     return [e for e in entries if e.board_id in chosen]
 
 
+#: Cards decrypted per batch while an export streams in.
+_CARDS_PER_BATCH = 256
+#: A board's members needed before its cards can be decrypted as they come; a workspace's likewise.
+_BOARD_HEADER = ("board", "columns", "labels", "milestones", "customFields")
+_WORKSPACE_HEADER = ("workspace", "membership", "members")
+
+
+@dataclass(slots=True)
+class _Board:
+    """A board being read: its members so far, then its decryptor (or None when not exported)."""
+
+    fields: dict[str, object] = dataclass_field(default_factory=dict)
+    entry: BoardEntry | None = None
+    decryptor: BoardDecryptor | None = None
+    cards: list[object] = dataclass_field(default_factory=list)
+
+
+class ExportDecryptor:
+    """Decrypts an export document as its parts arrive (an `ExportSink`), then gives the result.
+
+    Fed by `ExportParser` while `/me/export` downloads, so decryption overlaps the transfer,
+    or by `decrypt_document` from a parsed document.  With the usual member order (a
+    workspace's keys and members, and a board's names, before its cards) cards are decrypted
+    in batches as they come; with any other order they wait for what they need.  A board is
+    decrypted only if it may be chosen (its id, title, workspace id or name matches, case
+    aside); the final choice, with its errors for unknown or ambiguous names, is `resolve`'s.
+    """
+
+    def __init__(
+        self, keys: AccountKeys, *, boards: Sequence[str] = (), workspaces: Sequence[str] = (), strict: bool = False
+    ) -> None:
+        self._keys = keys
+        self._boards, self._workspaces = tuple(boards), tuple(workspaces)
+        self._strict = strict
+        self._names = {q.casefold() for q in self._boards}
+        self._workspace_names = {q.casefold() for q in self._workspaces}
+        self._exported_at: object = ""
+        self._key_failures: list[FieldFailure] = []
+        self._done: list[tuple[BoardEntry, ExportBoard | None]] = []
+        self._ws_fields: dict[str, object] = {}
+        self._ws: _Workspace | None = None
+        self._waiting: list[_Board] = []
+        self._board = _Board()
+
+    def begin(self, level: Level) -> None:
+        if level == "workspace":
+            self._ws_fields, self._ws, self._waiting = {}, None, []
+        else:
+            self._board = _Board()
+
+    def field(self, level: Level, key: str, value: object) -> None:
+        if level == "export":
+            if key == "exportedAt":
+                self._exported_at = value
+        elif level == "workspace":
+            self._ws_fields[key] = value
+        else:
+            self._board.fields[key] = value
+
+    def card(self, card: object) -> None:
+        board = self._board
+        if board.entry is None and self._ready(board):
+            self._start(board)
+        if board.entry is not None and board.decryptor is None:
+            return  # not exported, or its key did not open
+        board.cards.append(card)
+        if board.decryptor is not None and len(board.cards) >= _CARDS_PER_BATCH:
+            board.decryptor.add_cards(board.cards)
+            board.cards = []
+
+    def end(self, level: Level) -> None:
+        if level == "board":
+            if self._workspace() is None:
+                self._waiting.append(self._board)  # the workspace's members come after its boards
+            else:
+                self._finish(self._board)
+        else:
+            self._workspace(complete=True)
+            for board in self._waiting:
+                self._finish(board)
+
+    def result(self) -> ExportResult:
+        """The chosen boards, in document order (UsageError if a name is unknown or ambiguous)."""
+        entries = [entry for entry, _ in self._done]
+        chosen = {e.board_id for e in _choose(entries, self._boards, self._workspaces)}
+        if not chosen and (self._boards or self._workspaces):
+            raise UsageError("nothing to export: the selection matched no board")
+        boards = [
+            board or ExportBoard(entry.board_id, entry.workspace_id, UNDECRYPTABLE, UNDECRYPTABLE, False, ())
+            for entry, board in self._done
+            if entry.board_id in chosen
+        ]
+        exported_at = self._exported_at
+        if not isinstance(exported_at, str):
+            raise ProtocolError("export.exportedAt is not a string")
+        chosen.add("")
+        return ExportResult(exported_at, tuple(boards), tuple(f for f in self._key_failures if f.board_id in chosen))
+
+    def _workspace(self, *, complete: bool = False) -> _Workspace | None:
+        """The current workspace, opened once its members are in (or it ended)."""
+        if self._ws is None and (complete or all(k in self._ws_fields for k in _WORKSPACE_HEADER)):
+            failures = None if self._strict else self._key_failures
+            self._ws = _open_workspace(self._ws_fields, self._keys, failures)
+        return self._ws
+
+    def _ready(self, board: _Board) -> bool:
+        return all(k in board.fields for k in _BOARD_HEADER) and self._workspace() is not None
+
+    def _start(self, board: _Board) -> None:
+        ws = self._workspace()
+        assert ws is not None
+        entry = _open_board(board.fields, ws, None if self._strict else self._key_failures)
+        board.entry = entry
+        if entry.key is not None and self._may_be_chosen(entry):
+            board.decryptor = BoardDecryptor(board.fields, entry.key, entry.members, strict=self._strict)
+
+    def _may_be_chosen(self, entry: BoardEntry) -> bool:
+        if not self._boards and not self._workspaces:
+            return True
+        return (
+            entry.board_id in self._boards
+            or entry.workspace_id in self._workspaces
+            or entry.title.casefold() in self._names
+            or entry.workspace_name.casefold() in self._workspace_names
+        )
+
+    def _finish(self, board: _Board) -> None:
+        if board.entry is None:
+            self._start(board)
+        assert board.entry is not None
+        decryptor = board.decryptor
+        if decryptor is not None:
+            decryptor.add_cards(board.cards)
+        self._done.append((board.entry, None if decryptor is None else decryptor.finish()))
+
+
+def _replay(document: _Json, sink: ExportSink) -> None:
+    """Feed a parsed document to `sink` in the order `ExportParser` would."""
+    for key, value in document.items():
+        if key != "workspaces":
+            sink.field("export", key, value)
+            continue
+        for ws_entry in obj_list(document, "workspaces", "export"):
+            sink.begin("workspace")
+            for ws_key, ws_value in ws_entry.items():
+                if ws_key != "boards":
+                    sink.field("workspace", ws_key, ws_value)
+                    continue
+                for bundle in obj_list(ws_entry, "boards", "workspace"):
+                    sink.begin("board")
+                    for board_key, board_value in bundle.items():
+                        if board_key != "cards":
+                            sink.field("board", board_key, board_value)
+                            continue
+                        if type(board_value) is not list:
+                            raise ProtocolError("board.cards is not a JSON array")
+                        for card in board_value:
+                            sink.card(card)
+                    sink.end("board")
+            sink.end("workspace")
+
+
 def decrypt_document(
     document: _Json,
     keys: AccountKeys,
@@ -123,24 +305,8 @@ def decrypt_document(
     boards: Sequence[str] = (),
     workspaces: Sequence[str] = (),
     strict: bool = False,
-    on_board: Callable[[BoardEntry], None] | None = None,
 ) -> ExportResult:
     """Decrypt the chosen boards (all when none is chosen) of an export document."""
-    key_failures: list[FieldFailure] = []
-    entries = _choose(list_boards(document, keys, None if strict else key_failures), boards, workspaces)
-    if not entries and (boards or workspaces):
-        raise UsageError("nothing to export: the selection matched no board")
-    result: list[ExportBoard] = []
-    for entry in entries:
-        if on_board is not None:
-            on_board(entry)
-        if entry.key is None:
-            result.append(ExportBoard(entry.board_id, entry.workspace_id, UNDECRYPTABLE, UNDECRYPTABLE, False, ()))
-            continue
-        result.append(decrypt_board(entry.bundle, entry.key, entry.members, strict=strict))
-    chosen = {e.board_id for e in entries} | {""}
-    return ExportResult(
-        exported_at=text(document, "exportedAt", "export", default=""),
-        boards=tuple(result),
-        key_failures=tuple(f for f in key_failures if f.board_id in chosen),
-    )
+    decryptor = ExportDecryptor(keys, boards=boards, workspaces=workspaces, strict=strict)
+    _replay(obj(document, "export"), decryptor)
+    return decryptor.result()

@@ -6,7 +6,9 @@ Two ways to read, chosen by cost under the read limit (issue 4 item 7):
   comments, checklists or attachments).
 `auto` reads per card only when the chosen boards are less than half of the account's and
 that plan needs at most `EXPORT_PER_CARD_BUDGET` reads; otherwise one bulk read serves.
-Both paths feed the same `decrypt_board`, so marking of undecryptable fields is identical.
+The bulk read is decrypted while it downloads (`ExportParser` feeding `ExportDecryptor`), so
+opening the cards overlaps the server's sending them.  Both paths decrypt through the same
+`BoardDecryptor`, so marking of undecryptable fields is identical.
 """
 
 from __future__ import annotations
@@ -24,8 +26,9 @@ from ..client._wire import path
 from ..crypto import Where
 from ._attachments import Fetch
 from ._decrypt import decrypt_board, members_by_id, obj, obj_list, valid_id
-from ._document import decrypt_document
+from ._document import ExportDecryptor
 from ._select import resolve
+from ._stream import ExportParser
 from ._tree import ExportAttachment, ExportResult
 
 __all__ = ["STRATEGIES", "OnlineExport", "attachment_fetch", "export_online"]
@@ -89,12 +92,8 @@ def export_online(
         reads = _PER_BOARD_READS * len(chosen) + detail + len(chosen)
         bulk = strategy == "auto" and reads > EXPORT_PER_CARD_BUDGET
     if bulk:
-        step("reading /me/export")
-        document = client.export_me()
-        step("decrypting")
-        result = decrypt_document(
-            obj(document, "export"), client.core.keys, boards=chosen or boards, workspaces=workspaces, strict=strict
-        )
+        step("reading and decrypting /me/export")
+        result = _stream_export(client, boards=chosen or boards, workspaces=workspaces, strict=strict)
         return OnlineExport(result, "export", client.requests - start)
     exported = []
     members: dict[str, Mapping[str, str]] = {}
@@ -122,6 +121,20 @@ def export_online(
         exported.append(decrypt_board(bundle, client.board_key(board_id), members[ws_id], strict=strict))
     stamp = datetime.now(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
     return OnlineExport(ExportResult(stamp, tuple(exported)), "cards", client.requests - start)
+
+
+def _stream_export(client: Client, *, boards: Sequence[str], workspaces: Sequence[str], strict: bool) -> ExportResult:
+    """`GET /me/export`, decrypted while it downloads: each batch of cards is opened as it arrives."""
+    decryptor = ExportDecryptor(client.core.keys, boards=boards, workspaces=workspaces, strict=strict)
+    parser = ExportParser(decryptor)
+    request = Request("GET", "/me/export", sink=parser.feed)
+
+    def flow() -> Generator[Request, Response, None]:
+        yield request
+
+    client.run(flow())
+    parser.close()
+    return decryptor.result()
 
 
 def _list(value: object, what: str) -> list[Mapping[str, Any]]:

@@ -182,6 +182,26 @@ def test_truncated_attachment_writes_nothing(
     assert target.read_bytes() == payload
 
 
+def test_truncated_or_tampered_export_stream(victim: Account, board: dict[str, Any], hostile: HostileTransport) -> None:
+    """`/me/export` is decrypted while it streams: a cut or damaged body is an error, never a partial export."""
+    from mskclient.export._online import export_online
+
+    def cut(request: Any, response: Any, body: bytes) -> bytes | None:
+        return body[: len(body) * 2 // 3] if request.url.path.endswith("/me/export") else None
+
+    hostile.edit = cut
+    with pytest.raises(ProtocolError, match="export"):
+        export_online(victim.client, boards=[board["board"]], strategy="export")
+
+    hostile.edit = json_edit("/me/export", lambda doc: {**doc, "workspaces": [{**doc["workspaces"][0], "boards": 1}]})
+    with pytest.raises(ProtocolError, match="boards"):
+        export_online(victim.client, boards=[board["board"]], strategy="export")
+
+    hostile.edit = None
+    online = export_online(victim.client, boards=[board["board"]], strategy="export")
+    assert [c.title for c in online.result.boards[0].columns[0].cards] == ["first", "second"]
+
+
 def test_description_that_is_not_yjs(
     sandbox_url: str, victim: Account, board: dict[str, Any], hostile: HostileTransport
 ) -> None:
