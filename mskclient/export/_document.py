@@ -28,7 +28,7 @@ from ..crypto import (
 )
 from ._decrypt import BoardDecryptor, members_by_id, obj, obj_list, text, valid_id
 from ._select import resolve
-from ._stream import ExportSink, Level
+from ._stream import Level, replay
 from ._tree import UNDECRYPTABLE, ExportBoard, ExportResult, FieldFailure
 
 __all__ = ["BoardEntry", "ExportDecryptor", "decrypt_document", "keys_from_password", "list_boards"]
@@ -272,32 +272,6 @@ class ExportDecryptor:
         self._done.append((board.entry, None if decryptor is None else decryptor.finish()))
 
 
-def _replay(document: _Json, sink: ExportSink) -> None:
-    """Feed a parsed document to `sink` in the order `ExportParser` would."""
-    for key, value in document.items():
-        if key != "workspaces":
-            sink.field("export", key, value)
-            continue
-        for ws_entry in obj_list(document, "workspaces", "export"):
-            sink.begin("workspace")
-            for ws_key, ws_value in ws_entry.items():
-                if ws_key != "boards":
-                    sink.field("workspace", ws_key, ws_value)
-                    continue
-                for bundle in obj_list(ws_entry, "boards", "workspace"):
-                    sink.begin("board")
-                    for board_key, board_value in bundle.items():
-                        if board_key != "cards":
-                            sink.field("board", board_key, board_value)
-                            continue
-                        if type(board_value) is not list:
-                            raise ProtocolError("board.cards is not a JSON array")
-                        for card in board_value:
-                            sink.card(card)
-                    sink.end("board")
-            sink.end("workspace")
-
-
 def decrypt_document(
     document: _Json,
     keys: AccountKeys,
@@ -308,5 +282,5 @@ def decrypt_document(
 ) -> ExportResult:
     """Decrypt the chosen boards (all when none is chosen) of an export document."""
     decryptor = ExportDecryptor(keys, boards=boards, workspaces=workspaces, strict=strict)
-    _replay(obj(document, "export"), decryptor)
+    replay(document, decryptor)
     return decryptor.result()

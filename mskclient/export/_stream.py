@@ -19,7 +19,7 @@ from typing import Literal, Protocol
 
 from .._errors import ProtocolError
 
-__all__ = ["ExportParser", "ExportSink", "Level"]
+__all__ = ["ExportParser", "ExportSink", "Level", "replay"]
 
 #: "export" is the document itself; workspaces and boards are the walked arrays' objects.
 Level = Literal["export", "workspace", "board"]
@@ -170,3 +170,29 @@ class ExportParser:
                         return value
                 self._wanted = 2 * pending
             yield
+
+
+def replay(document: object, sink: ExportSink) -> None:
+    """Tell `sink` about an already parsed document what `ExportParser` would tell it."""
+    if not isinstance(document, dict):
+        raise ProtocolError("export: expected '{'")
+    _replay_object(document, "export", "export", sink)
+
+
+def _replay_object(value: dict[str, object], level: Level, what: str, sink: ExportSink) -> None:
+    for key, member in value.items():
+        inner = _WALKED.get((level, key))
+        if inner is None:
+            sink.field(level, key, member)
+            continue
+        if not isinstance(member, list):
+            raise ProtocolError(f"{what}.{key} (an array): expected '['")
+        for element in member:
+            if inner == "card":
+                sink.card(element)
+                continue
+            if not isinstance(element, dict):
+                raise ProtocolError(f"{what}.{key}[]: expected '{{'")
+            sink.begin(inner)
+            _replay_object(element, inner, f"{what}.{key}[]", sink)
+            sink.end(inner)

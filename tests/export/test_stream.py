@@ -17,8 +17,8 @@ from mskclient.crypto import AccountKeys
 from mskclient.export import _document as document_module
 from mskclient.export import _stream as stream_module
 from mskclient.export import decrypt_document, export_to_json
-from mskclient.export._document import ExportDecryptor, _replay
-from mskclient.export._stream import ExportParser, Level
+from mskclient.export._document import ExportDecryptor
+from mskclient.export._stream import ExportParser, Level, replay
 
 from ._build import Built
 
@@ -54,7 +54,7 @@ def _parse(body: bytes, cuts: list[int] | None = None) -> list[tuple[Any, ...]]:
 
 def _replayed(document: dict[str, Any]) -> list[tuple[Any, ...]]:
     recorder = _Recorder()
-    _replay(document, recorder)
+    replay(document, recorder)
     return recorder.events
 
 
@@ -125,6 +125,22 @@ def test_cards_are_decrypted_before_the_body_ends(
     parser.feed(body[last_card:])
     parser.close()
     assert export_to_json(decryptor.result()) == export_to_json(decrypt_document(built.document, keys))
+
+
+@pytest.mark.parametrize(
+    ("document", "message"),
+    [
+        ([], "expected '{'"),
+        ({"workspaces": {}}, "expected '\\['"),
+        ({"workspaces": [1]}, "expected '{'"),
+        ({"workspaces": [{"boards": [{"cards": {}}]}]}, "expected '\\['"),
+    ],
+)
+def test_replay_refuses_what_the_parser_refuses(document: object, message: str) -> None:
+    with pytest.raises(ProtocolError, match=message):
+        replay(document, _Recorder())
+    with pytest.raises(ProtocolError, match=message):
+        _parse(json.dumps(document).encode())
 
 
 @pytest.mark.parametrize(
