@@ -81,15 +81,10 @@ def _open_workspace(ws_entry: _Json, keys: AccountKeys, failures: list[FieldFail
     members = members_by_id(obj_list(ws_entry, "members", "workspace"))
     try:
         wk = open_workspace_key(text(membership, "encWorkspaceKey", "membership"), keys.keypair, ws_id)
-        name = decrypt_field(
-            wk, text(workspace, "encName", "workspace"), field("workspace", "encName"), entity_id=ws_id
-        ).decode("utf-8", "replace")
+        return _Workspace(ws_id, _name(wk, workspace, "workspace", "encName", ws_id), wk, members)
     except CryptoError as exc:
-        if failures is None:
-            raise
-        failures.append(FieldFailure("", "workspace", ws_id, getattr(exc, "field", "?"), str(exc)))
+        _record(failures, exc, FieldFailure("", "workspace", ws_id, getattr(exc, "field", "?"), str(exc)))
         return _Workspace(ws_id, UNDECRYPTABLE, None, members)
-    return _Workspace(ws_id, name, wk, members)
 
 
 def _open_board(bundle: _Json, ws: _Workspace, failures: list[FieldFailure] | None) -> BoardEntry:
@@ -102,14 +97,23 @@ def _open_board(bundle: _Json, ws: _Workspace, failures: list[FieldFailure] | No
     try:
         if ws.key is not None:
             key = unwrap_board_key(ws.key, text(board, "encBoardKey", "board"), board_id)
-            title = decrypt_field(
-                key, text(board, "encTitle", "board"), field("board", "encTitle"), entity_id=board_id
-            ).decode("utf-8", "replace")
+            title = _name(key, board, "board", "encTitle", board_id)
     except CryptoError as exc:
-        if failures is None:
-            raise
-        failures.append(FieldFailure(board_id, "board", board_id, getattr(exc, "field", "?"), str(exc)))
+        _record(failures, exc, FieldFailure(board_id, "board", board_id, getattr(exc, "field", "?"), str(exc)))
     return BoardEntry(ws.id, ws.name, board_id, title, key, bundle, ws.members)
+
+
+def _name(key: WorkspaceKey | BoardKey, record: _Json, entity: str, name: str, entity_id: str) -> str:
+    """A workspace's or board's name, decrypted (shown with U+FFFD where it is not UTF-8)."""
+    envelope = text(record, name, entity)
+    return decrypt_field(key, envelope, field(entity, name), entity_id=entity_id).decode("utf-8", "replace")
+
+
+def _record(failures: list[FieldFailure] | None, error: CryptoError, failure: FieldFailure) -> None:
+    """Keep a key's failure to mark its boards, or raise it (strict: `failures` is None)."""
+    if failures is None:
+        raise error
+    failures.append(failure)
 
 
 def list_boards(document: _Json, keys: AccountKeys, failures: list[FieldFailure] | None = None) -> list[BoardEntry]:
