@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -14,8 +15,7 @@ from ..export import (
     FORMATS,
     ExportAttachment,
     ExportResult,
-    decrypt_document,
-    keys_from_password,
+    decrypt_export_file,
     save_attachments,
     write_export,
 )
@@ -28,17 +28,14 @@ __all__ = ["PARTIAL_EXIT_CODE", "export"]
 PARTIAL_EXIT_CODE = 10
 
 
-def _read_document(path: Path) -> dict[str, Any]:
+def _decrypt_file(path: Path, password: Callable[[], str], **selection: Any) -> ExportResult:
     try:
         with path.open("rb") as handle:
-            document = json.load(handle)
+            return decrypt_export_file(handle, password, **selection)
     except OSError as exc:
         raise UsageError(f"cannot read {path}: {exc.strerror}") from None
-    except (ValueError, UnicodeDecodeError) as exc:
-        raise ProtocolError(f"{path} is not a JSON export: {exc}") from None
-    if not isinstance(document, dict):
-        raise ProtocolError(f"{path} is not a /me/export document (not a JSON object)")
-    return document
+    except ProtocolError as exc:
+        raise ProtocolError(f"{path} is not a usable /me/export file: {exc}") from None
 
 
 def _count_cards(result: ExportResult) -> int:
@@ -116,11 +113,8 @@ def export(
         if from_file is not None:
             if attachments_dir is not None:
                 raise UsageError("--attachments needs the server: a /me/export file holds no attachment contents")
-            document = _read_document(from_file)
-            step("deriving keys from the password")
-            keys = keys_from_password(document, ctx.password())
-            step("decrypting")
-            result = decrypt_document(document, keys, boards=boards, workspaces=workspaces, strict=strict)
+            step("reading and decrypting the file")
+            result = _decrypt_file(from_file, ctx.password, boards=boards, workspaces=workspaces, strict=strict)
         else:
             if not (boards or workspaces or everything):
                 raise UsageError("what to export? give BOARD…, --workspace WS or --all (or --from-file FILE)")

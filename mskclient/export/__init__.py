@@ -6,7 +6,7 @@ only where the encrypted bundles come from differs.
 
 from ._attachments import Fetch, ciphertext_fetch, save_attachments
 from ._decrypt import decrypt_board, members_by_id
-from ._document import BoardEntry, decrypt_document, keys_from_password, list_boards
+from ._document import BoardEntry, decrypt_document, decrypt_export_file, keys_from_password, list_boards
 from ._files import atomic_open, atomic_write_text, safe_name
 from ._select import resolve
 from ._tree import (
@@ -43,6 +43,7 @@ __all__ = [
     "ciphertext_fetch",
     "decrypt_board",
     "decrypt_document",
+    "decrypt_export_file",
     "export_to_json",
     "keys_from_password",
     "list_boards",

@@ -8,10 +8,10 @@ or name; only the chosen boards are decrypted.
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from dataclasses import field as dataclass_field
-from typing import Any
+from typing import Any, BinaryIO
 
 from .._errors import CryptoError, DecryptionError, ProtocolError, UsageError
 from .._profile import field
@@ -28,10 +28,17 @@ from ..crypto import (
 )
 from ._decrypt import BoardDecryptor, members_by_id, obj, obj_list, text, valid_id
 from ._select import resolve
-from ._stream import Level, replay
+from ._stream import ExportParser, Level, replay
 from ._tree import UNDECRYPTABLE, ExportBoard, ExportResult, FieldFailure
 
-__all__ = ["BoardEntry", "ExportDecryptor", "decrypt_document", "keys_from_password", "list_boards"]
+__all__ = [
+    "BoardEntry",
+    "ExportDecryptor",
+    "decrypt_document",
+    "decrypt_export_file",
+    "keys_from_password",
+    "list_boards",
+]
 
 _Json = Mapping[str, Any]
 
@@ -274,6 +281,77 @@ class ExportDecryptor:
         if decryptor is not None:
             decryptor.add_cards(board.cards)
         self._done.append((board.entry, None if decryptor is None else decryptor.finish()))
+
+
+#: Bytes read at a time from an export file.
+_FILE_CHUNK = 1 << 20
+
+
+class _Unlocking:
+    """An ExportSink holding the document's parts until its own `kdf` and `user` (which come
+    first in the server's order) give the keys with the password; then an `ExportDecryptor`."""
+
+    def __init__(self, password: Callable[[], str], **selection: Any) -> None:
+        self._password = password
+        self._selection = selection
+        self._account: dict[str, object] = {}
+        self._held: list[tuple[str, tuple[Any, ...]]] = []
+        self._decryptor: ExportDecryptor | None = None
+
+    def begin(self, level: Level) -> None:
+        self._pass("begin", level)
+
+    def field(self, level: Level, key: str, value: object) -> None:
+        if self._decryptor is None and level == "export" and key in ("kdf", "user"):
+            self._account[key] = value
+            if len(self._account) == 2:
+                self._unlock()
+        self._pass("field", level, key, value)
+
+    def card(self, card: object) -> None:
+        self._pass("card", card)
+
+    def end(self, level: Level) -> None:
+        self._pass("end", level)
+
+    def result(self) -> ExportResult:
+        return self._unlock().result()
+
+    def _pass(self, event: str, *args: Any) -> None:
+        if self._decryptor is None:
+            self._held.append((event, args))
+        else:
+            getattr(self._decryptor, event)(*args)
+
+    def _unlock(self) -> ExportDecryptor:
+        if self._decryptor is None:
+            decryptor = ExportDecryptor(keys_from_password(self._account, self._password()), **self._selection)
+            for event, args in self._held:
+                getattr(decryptor, event)(*args)
+            self._held.clear()
+            self._decryptor = decryptor
+        return self._decryptor
+
+
+def decrypt_export_file(
+    source: BinaryIO,
+    password: Callable[[], str],
+    *,
+    boards: Sequence[str] = (),
+    workspaces: Sequence[str] = (),
+    strict: bool = False,
+) -> ExportResult:
+    """Decrypt a saved `/me/export` file while reading it, with only the password (offline).
+
+    The file is read a megabyte at a time and never held whole; `password` is called once,
+    when the file's KDF parameters and wrapped keys have been read.
+    """
+    sink = _Unlocking(password, boards=boards, workspaces=workspaces, strict=strict)
+    parser = ExportParser(sink)
+    while chunk := source.read(_FILE_CHUNK):
+        parser.feed(chunk)
+    parser.close()
+    return sink.result()
 
 
 def decrypt_document(

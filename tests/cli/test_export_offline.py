@@ -86,7 +86,11 @@ def test_bad_input(tmp_path: Path, export_file: tuple[Path, Built]) -> None:
     garbage = tmp_path / "garbage.json"
     garbage.write_text("[1, 2", encoding="utf-8")
     ran = msk("export", "--from-file", str(garbage), env=_env(tmp_path))
-    assert ran.code == 9 and "not a JSON export" in ran.err
+    assert ran.code == 9 and "garbage.json is not a usable /me/export file: export: expected '{'" in ran.err
+    garbage.write_bytes(path.read_bytes()[:-300])  # cut short
+    ran = msk("export", "--from-file", str(garbage), "--out", str(tmp_path / "cut"), env=_env(tmp_path))
+    assert ran.code == 9 and "is not a usable /me/export file" in ran.err
+    assert not (tmp_path / "cut").exists()
     ran = msk("export", "--from-file", str(path), "--attachments", str(tmp_path), env=_env(tmp_path))
     assert ran.code == 2 and "needs the server" in ran.err
     ran = msk("export", "Nope", "--from-file", str(path), env=_env(tmp_path))

@@ -4,6 +4,7 @@ documents, and cards are decrypted while the body is still arriving."""
 from __future__ import annotations
 
 import copy
+import io
 import itertools
 import json
 from typing import Any
@@ -16,11 +17,11 @@ from mskclient._errors import ProtocolError, UsageError
 from mskclient.crypto import AccountKeys
 from mskclient.export import _document as document_module
 from mskclient.export import _stream as stream_module
-from mskclient.export import decrypt_document, export_to_json
+from mskclient.export import decrypt_document, decrypt_export_file, export_to_json
 from mskclient.export._document import ExportDecryptor
 from mskclient.export._stream import ExportParser, Level, replay
 
-from ._build import Built
+from ._build import PASSWORD, Built
 
 
 class _Recorder:
@@ -190,3 +191,29 @@ def test_a_big_value_in_small_chunks_is_decoded_a_logarithmic_number_of_times(
     events = _parse(body, list(range(100, len(body), 100)))
     assert ("field", "workspace", "members", members) in events
     assert calls < 40, calls
+
+
+def test_export_file_is_decrypted_while_read(built: Built, keys: AccountKeys) -> None:
+    """Offline: the password is asked for once, after the file's own KDF parameters and keys."""
+    expected = export_to_json(decrypt_document(built.document, keys))
+    asked: list[int] = []
+
+    class Source(io.BytesIO):
+        def read(self, size: int | None = -1) -> bytes:
+            return super().read(min(size or 4096, 4096))  # small reads: many chunks
+
+    def password() -> str:
+        asked.append(source.tell())
+        return PASSWORD
+
+    source = Source(json.dumps(built.document).encode())
+    assert export_to_json(decrypt_export_file(source, password)) == expected
+    assert len(asked) == 1 and asked[0] < len(source.getvalue())
+
+    workspaces_first = {"workspaces": built.document["workspaces"], **built.document}
+    source = Source(json.dumps(workspaces_first).encode())
+    assert export_to_json(decrypt_export_file(source, password, boards=[built.board_id])) == expected
+
+    without_kdf = {k: v for k, v in built.document.items() if k != "kdf"}
+    with pytest.raises(ProtocolError, match="kdf"):
+        decrypt_export_file(Source(json.dumps(without_kdf).encode()), password)
