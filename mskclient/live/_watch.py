@@ -109,8 +109,9 @@ async def watch(
 ) -> AsyncIterator[Tick]:
     """Ticks of a board as they happen; after a drop it reconnects with Last-Event-ID (none lost).
 
-    Authorisation errors end the stream; network failures are retried with
-    backoff, giving up after `max_failures` consecutive ones (TransportError).
+    Authorisation and other client errors end the stream.  Network failures, server errors
+    (5xx: a restart or a proxy in between) and 429s are retried with backoff (a 429 no sooner
+    than its Retry-After), giving up after `max_failures` consecutive ones with the last error.
     """
     if not is_valid_id(board_id):
         raise ProtocolError(f"not a board id: {board_id!r}")
@@ -124,29 +125,37 @@ async def watch(
             if last_event_id is not None:
                 headers["Last-Event-ID"] = last_event_id
             parser = SseParser()
+            not_before = 0.0
             try:
                 async with http.stream("GET", url, headers=headers) as response:
                     if response.status_code >= 400:
                         await response.aread()
-                        raise error_from(Response(response.status_code, response.headers, response.content))
-                    failures = 0
-                    async for line in response.aiter_lines():
-                        done = parser.feed(line)
-                        if done is None or done[0] != "tick":
-                            continue
-                        try:
-                            data = json.loads(done[1])
-                        except json.JSONDecodeError:
-                            raise ProtocolError("SSE tick data is not JSON") from None
-                        tick = Tick.from_json(data, done[2])
-                        if done[2] is not None:
-                            last_event_id = done[2]
-                        yield tick
+                        error = error_from(Response(response.status_code, response.headers, response.content))
+                        if response.status_code != 429 and response.status_code < 500:
+                            raise error
+                        failures += 1
+                        if failures > max_failures:
+                            raise error
+                        not_before = getattr(error, "retry_after", 0.0)
+                    else:
+                        failures = 0
+                        async for line in response.aiter_lines():
+                            done = parser.feed(line)
+                            if done is None or done[0] != "tick":
+                                continue
+                            try:
+                                data = json.loads(done[1])
+                            except json.JSONDecodeError:
+                                raise ProtocolError("SSE tick data is not JSON") from None
+                            tick = Tick.from_json(data, done[2])
+                            if done[2] is not None:
+                                last_event_id = done[2]
+                            yield tick
             except (httpx.TransportError, TransportError) as exc:
                 failures += 1
                 if failures > max_failures:
                     raise TransportError(f"board stream lost: {exc}") from None
-            await asyncio.sleep(backoff_delay(backoff, failures))
+            await asyncio.sleep(max(not_before, backoff_delay(backoff, failures)))
 
 
 class BoardNames:

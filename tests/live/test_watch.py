@@ -9,7 +9,7 @@ from collections.abc import Callable
 import pytest
 
 from mskclient import AsyncClient, Pacer
-from mskclient._errors import ProtocolError
+from mskclient._errors import ApiError, AuthError, ProtocolError
 from mskclient.live import BoardNames, SseParser, Tick, describe, watch
 
 from .conftest import World
@@ -19,7 +19,7 @@ T = 15.0
 
 def test_sse_parser_events_comments_and_ids() -> None:
     parser = SseParser()
-    lines = [": heartbeat", "id: 7", "event: tick", "data: {\"a\":", "data: 1}", "", "", "data: x", ""]
+    lines = [": heartbeat", "id: 7", "event: tick", 'data: {"a":', "data: 1}", "", "", "data: x", ""]
     out = [e for e in map(parser.feed, lines) if e is not None]
     assert out == [("tick", '{"a":\n1}', "7"), ("message", "x", "7")]
     assert parser.last_id == "7"
@@ -65,12 +65,14 @@ async def test_watch_describes_moves_and_resumes_after_last_event_id(world: Worl
 
 
 class _Proxy:
-    """A TCP proxy to the sandbox whose connections can be cut (a network drop)."""
+    """A TCP proxy to the sandbox whose connections can be cut (a network drop), or answered
+    by the proxy itself (`answers`: raw HTTP responses for the next connections, in order)."""
 
     def __init__(self, target_port: int) -> None:
         self.target_port = target_port
         self.writers: list[asyncio.StreamWriter] = []
         self.connections = 0
+        self.answers: list[bytes] = []
 
     async def start(self) -> int:
         self.server = await asyncio.start_server(self._serve, "127.0.0.1", 0)
@@ -78,6 +80,12 @@ class _Proxy:
 
     async def _serve(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         self.connections += 1
+        if self.answers:
+            await reader.readuntil(b"\r\n\r\n")
+            writer.write(self.answers.pop(0))
+            await writer.drain()
+            writer.close()
+            return
         up_reader, up_writer = await asyncio.open_connection("127.0.0.1", self.target_port)
         self.writers += [writer, up_writer]
 
@@ -144,5 +152,66 @@ async def test_watch_resumes_after_a_dropped_connection_without_losing_events(wo
         task.cancel()
         with contextlib.suppress(asyncio.CancelledError):
             await task
+        await via.aclose()
+        await proxy.close()
+
+
+def _answer(status: str, body: bytes = b"", *headers: str) -> bytes:
+    head = [f"HTTP/1.1 {status}", f"Content-Length: {len(body)}", "Connection: close", *headers]
+    return ("\r\n".join(head) + "\r\n\r\n").encode() + body
+
+
+_RATE_LIMITED = _answer(
+    "429 Too Many Requests",
+    b'{"error": {"code": "RATE_LIMITED", "message": "slow down"}}',
+    "Content-Type: application/json",
+    "Retry-After: 0",
+)
+
+
+async def test_watch_rides_out_server_errors_and_rate_limits(world: World) -> None:
+    proxy = _Proxy(int(world.url.rsplit(":", 1)[1]))
+    port = await proxy.start()
+    proxy.answers = [_answer("502 Bad Gateway", b"<html>proxy</html>"), _RATE_LIMITED, _answer("503 Unavailable")]
+    via = AsyncClient(f"http://127.0.0.1:{port}", token=world.bob.client.token, pacer=Pacer.unlimited())
+    card_id = world.new_card("Through errors")
+    ticks: list[Tick] = []
+
+    async def follow() -> None:
+        async for tick in watch(via, world.board_id, backoff=(0.01, 0.05)):
+            ticks.append(tick)
+
+    task = asyncio.create_task(follow())
+    try:
+        async with asyncio.timeout(T):
+            while not ticks:
+                await asyncio.to_thread(world.alice.client.edit_card, card_id, title="Through errors")
+                await asyncio.sleep(0.2)
+        assert proxy.connections == 4 and not proxy.answers  # three error answers, then the stream
+    finally:
+        task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await task
+        await via.aclose()
+        await proxy.close()
+
+
+async def test_watch_gives_up_with_the_last_error_and_stops_at_once_on_auth_errors(world: World) -> None:
+    proxy = _Proxy(int(world.url.rsplit(":", 1)[1]))
+    port = await proxy.start()
+    via = AsyncClient(f"http://127.0.0.1:{port}", token=world.bob.client.token, pacer=Pacer.unlimited())
+    try:
+        proxy.answers = [_answer("503 Unavailable")] * 3
+        with pytest.raises(ApiError) as failed:
+            async for _ in watch(via, world.board_id, backoff=(0.01, 0.02), max_failures=2):
+                pass
+        assert failed.value.status == 503 and proxy.connections == 3
+
+        proxy.answers = [_answer("401 Unauthorized", b'{"error": {"code": "UNAUTHORIZED", "message": "expired"}}')]
+        with pytest.raises(AuthError):
+            async for _ in watch(via, world.board_id, backoff=(0.01, 0.02)):
+                pass
+        assert proxy.connections == 4
+    finally:
         await via.aclose()
         await proxy.close()
