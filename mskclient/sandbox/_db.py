@@ -12,11 +12,12 @@ import contextlib
 import os
 import sqlite3
 import threading
+from pathlib import Path
 
 from .._errors import UsageError
 from ._config import SandboxConfig
 
-__all__ = ["SCHEMA", "connect", "release"]
+__all__ = ["SCHEMA", "connect", "connect_reader", "release"]
 
 _BUSY_TIMEOUT_MS = 15000
 
@@ -154,6 +155,34 @@ def connect(config: SandboxConfig) -> sqlite3.Connection:
         conn.executescript("BEGIN IMMEDIATE;" + SCHEMA + "COMMIT;")
     except (sqlite3.Error, OSError) as exc:
         raise UsageError(f"cannot open the sandbox database {config.db_path!r}: {exc}") from None
+    return conn
+
+
+def connect_reader(config: SandboxConfig) -> sqlite3.Connection:
+    """A new autocommit, read-only connection for one long read (`GET /me/export`).
+
+    Unlike `connect()` it neither creates the database nor runs the schema script (the app's
+    own connection did both), it may be used from any thread, and it never waits inside
+    SQLite (busy_timeout 0): callers retry contention without blocking the event loop.
+    Errors are `sqlite3.Error`, for the caller to report.
+    """
+    if config.db_path == ":memory:":
+        conn = sqlite3.connect(
+            f"file:{config.memory_name}?mode=memory&cache=shared",
+            uri=True,
+            isolation_level=None,
+            check_same_thread=False,
+        )
+    else:
+        uri = Path(config.db_path).absolute().as_uri() + "?mode=rw"
+        conn = sqlite3.connect(uri, uri=True, isolation_level=None, check_same_thread=False, timeout=0)
+    try:
+        conn.row_factory = sqlite3.Row
+        conn.execute("PRAGMA busy_timeout = 0")
+        conn.execute("PRAGMA query_only = 1")
+    except BaseException:
+        conn.close()
+        raise
     return conn
 
 

@@ -24,6 +24,7 @@ __all__ = [
     "error_response",
     "json_object",
     "json_response",
+    "json_text",
     "no_content",
     "parse_body",
     "read_body",
@@ -62,8 +63,13 @@ def error_response(exc: HttpError) -> JSONResponse:
     return JSONResponse({"error": {"code": exc.code, "message": exc.message}}, exc.status, headers=headers)
 
 
+def json_text(data: object) -> str:
+    """JSON as the sandbox sends it (compact, UTF-8 text not escaped); streamed bodies use it too."""
+    return json.dumps(data, separators=(",", ":"), ensure_ascii=False)
+
+
 def json_response(data: object, status: int = 200, headers: Mapping[str, str] | None = None) -> Response:
-    body = json.dumps(data, separators=(",", ":"), ensure_ascii=False).encode("utf-8")
+    body = json_text(data).encode("utf-8")
     return Response(body, status, headers=dict(headers or {}), media_type="application/json")
 
 

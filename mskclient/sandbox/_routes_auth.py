@@ -3,21 +3,32 @@ WebAuthn (501), /me, /me/export, /me/notifications, DELETE /me, users lookup."""
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import hmac
+import logging
 import secrets
+import sqlite3
+from collections.abc import AsyncGenerator
+from functools import partial
 from typing import Any
+
+from starlette.responses import StreamingResponse
+from starlette.types import Receive, Scope, Send
 
 from .._profile import SESSION_COOKIE, TICKET_TTL_SECONDS, is_valid_id
 from ..crypto import b64u_decode, b64u_encode, normalize_email
 from ..crypto._sodium import crypto_box_keypair, crypto_box_seal
-from ._core import Api, Ctx, out
+from ._config import SandboxConfig
+from ._core import Api, Ctx, Later, out
+from ._db import connect_reader
 from ._http import (
     F,
     HttpError,
     bad_request,
     error_response,
     json_response,
+    json_text,
     no_content,
     parse_body,
     v_env,
@@ -37,6 +48,7 @@ from ._security import (
     totp_uri,
     verify,
 )
+from ._webhooks import retry_async
 
 __all__ = [
     "api",
@@ -44,12 +56,13 @@ __all__ = [
     "cards_json",
     "checklist_json",
     "delete_workspace",
-    "export_board",
     "members",
     "user_json",
 ]
 
 api = Api()
+
+log = logging.getLogger("mskclient.sandbox")
 
 #: Seconds a recovery challenge stays valid (profile choice).
 RECOVERY_TTL = 600
@@ -387,26 +400,31 @@ def me(ctx: Ctx) -> Any:
     return json_response({"user": user_json(_me(ctx)), "memberships": _memberships(ctx)})
 
 
-def member_json(ctx: Ctx, row: Any) -> dict[str, Any]:
+def member_json(row: Any, viewer_id: str) -> dict[str, Any]:
     return {
         "userId": row["user_id"],
         "email": row["email"],
         "displayName": row["display_name"],
         "publicKey": row["public_key"],
         "role": row["role"],
-        "encWorkspaceKey": row["enc_workspace_key"] if row["user_id"] == ctx.user_id else None,
+        "encWorkspaceKey": row["enc_workspace_key"] if row["user_id"] == viewer_id else None,
         "createdAt": row["created_at"],
         "updatedAt": row["updated_at"],
     }
 
 
-def members(ctx: Ctx, workspace_id: str) -> list[dict[str, Any]]:
-    rows = ctx.all(
+def _members(conn: sqlite3.Connection, workspace_id: str, viewer_id: str) -> list[dict[str, Any]]:
+    rows = conn.execute(
         "SELECT m.*, u.email, u.display_name, u.public_key FROM memberships m JOIN users u ON u.id = m.user_id "
         "WHERE m.workspace_id = ? ORDER BY m.created_at, m.user_id",
-        workspace_id,
-    )
-    return [member_json(ctx, r) for r in rows]
+        (workspace_id,),
+    ).fetchall()
+    return [member_json(r, viewer_id) for r in rows]
+
+
+def members(ctx: Ctx, workspace_id: str) -> list[dict[str, Any]]:
+    """The members of a workspace as the caller sees them (only their own encWorkspaceKey)."""
+    return _members(ctx.conn, workspace_id, ctx.user_id)
 
 
 def _no_links() -> dict[str, Any]:
@@ -475,90 +493,222 @@ def _by(rows: list[Any], key: str) -> dict[str, list[Any]]:
     return grouped
 
 
-def export_board(ctx: Ctx, board: Any) -> dict[str, Any]:
-    board_id = board["id"]
+# --- /me/export: a stream read from one snapshot -------------------------------------------
 
-    def rows(table: str, order: str = "created_at, id") -> list[dict[str, Any]]:
-        return [out(r) for r in ctx.all(f"SELECT * FROM {table} WHERE board_id = ? ORDER BY {order}", board_id)]  # noqa: S608
+#: Cards read, encoded and sent per step of an export (one set of queries each).
+EXPORT_PAGE = 50
 
-    cards = ctx.all("SELECT * FROM cards WHERE board_id = ? ORDER BY column_id, position, created_at, id", board_id)
-    comments = _by(
-        ctx.all(
-            "SELECT t.* FROM comments t JOIN cards c ON c.id = t.card_id WHERE c.board_id = ? "
-            "ORDER BY t.created_at, t.id",
-            board_id,
-        ),
-        "card_id",
-    )
-    checklists = _by(
-        ctx.all(
-            "SELECT t.* FROM checklists t JOIN cards c ON c.id = t.card_id WHERE c.board_id = ? "
-            "ORDER BY t.position, t.created_at, t.id",
-            board_id,
-        ),
-        "card_id",
-    )
-    items = _by(
-        ctx.all(
-            "SELECT i.* FROM checklist_items i JOIN checklists t ON t.id = i.checklist_id "
-            "JOIN cards c ON c.id = t.card_id WHERE c.board_id = ? ORDER BY i.position, i.created_at, i.id",
-            board_id,
-        ),
+#: Every table an export reads.  A shared-cache memory database isolates a reader by table
+#: locks, each taken when the reader first touches the table and held until its transaction
+#: ends (a writer meanwhile gets SQLITE_LOCKED and retries): taking them all when the export
+#: begins makes it one moment there too.  A WAL file database gives each reader a snapshot.
+_EXPORT_TABLES = (
+    "users",
+    "memberships",
+    "workspaces",
+    "boards",
+    "columns",
+    "labels",
+    "milestones",
+    "custom_fields",
+    "card_templates",
+    "cards",
+    "card_labels",
+    "card_assignees",
+    "comments",
+    "checklists",
+    "checklist_items",
+    "attachments",
+)
+
+
+def _begin_snapshot(conn: sqlite3.Connection) -> None:
+    """Open the export's read transaction; it sees one moment of every table it reads."""
+    conn.execute("BEGIN")
+    try:
+        for table in _EXPORT_TABLES:
+            conn.execute(f"SELECT 1 FROM {table} LIMIT 0").fetchall()  # noqa: S608
+    except BaseException:
+        conn.execute("ROLLBACK")
+        raise
+
+
+def _end_snapshot(conn: sqlite3.Connection) -> None:
+    """End the export's read transaction (releasing its locks) and close its connection."""
+    try:
+        if conn.in_transaction:
+            conn.execute("ROLLBACK")
+    finally:
+        conn.close()
+
+
+def _first(conn: sqlite3.Connection, sql: str, *args: Any) -> Any:
+    """The first row of a query, read to its end: no statement of the export stays open."""
+    rows = conn.execute(sql, args).fetchall()
+    return rows[0] if rows else None
+
+
+def _open_json(data: dict[str, Any]) -> str:
+    """The JSON text of `data` up to its last member, an empty array left open: `{…,"k":[`."""
+    text = json_text(data)
+    assert text.endswith("[]}")
+    return text[:-2]
+
+
+def _board_rows(conn: sqlite3.Connection, table: str, board_id: str, order: str = "created_at, id") -> list[Any]:
+    sql = f"SELECT * FROM {table} WHERE board_id = ? ORDER BY {order}"  # noqa: S608
+    return [out(r) for r in conn.execute(sql, (board_id,)).fetchall()]
+
+
+def _export_cards(conn: sqlite3.Connection, cards: sqlite3.Cursor, attachment_columns: str) -> list[dict[str, Any]]:
+    """The next page of a board's cards (up to EXPORT_PAGE, `cards` gives the order) in the
+    shape of `GET /cards/:id`, in one query per kind of child; [] when none is left."""
+    rows = cards.fetchmany(EXPORT_PAGE)
+    if not rows:
+        return []
+    ids = [row["id"] for row in rows]
+    within = f"card_id IN ({', '.join('?' for _ in ids)})"
+
+    def grouped(sql: str, key: str = "card_id") -> dict[str, list[Any]]:
+        return _by(conn.execute(sql, ids).fetchall(), key)
+
+    labels = grouped(f"SELECT card_id, label_id FROM card_labels WHERE {within} ORDER BY created_at, label_id")  # noqa: S608
+    assignees = grouped(f"SELECT card_id, user_id FROM card_assignees WHERE {within} ORDER BY created_at, user_id")  # noqa: S608
+    comments = grouped(f"SELECT * FROM comments WHERE {within} ORDER BY created_at, id")  # noqa: S608
+    checklists = grouped(f"SELECT * FROM checklists WHERE {within} ORDER BY position, created_at, id")  # noqa: S608
+    items = grouped(
+        "SELECT i.* FROM checklist_items i JOIN checklists t ON t.id = i.checklist_id "  # noqa: S608
+        f"WHERE t.{within} ORDER BY i.position, i.created_at, i.id",
         "checklist_id",
     )
-    files = _by(
-        ctx.all(
-            "SELECT t.* FROM attachments t JOIN cards c ON c.id = t.card_id WHERE c.board_id = ? "
-            "ORDER BY t.created_at, t.id",
-            board_id,
-        ),
-        "card_id",
-    )
-    full = [
-        {
-            **card,
-            "comments": [out(r) for r in comments.get(card["id"], [])],
-            "checklists": [
-                out(r, items=[out(i) for i in items.get(r["id"], [])]) for r in checklists.get(card["id"], [])
-            ],
-            "attachments": [out(r) for r in files.get(card["id"], [])],
-        }
-        for card in cards_json(ctx, board_id, cards)
-    ]
-    return {
-        "board": out(board),
-        "columns": rows("columns", "position, created_at, id"),
-        "labels": rows("labels"),
-        "milestones": rows("milestones"),
-        "customFields": rows("custom_fields"),
-        "cardTemplates": rows("card_templates"),
-        "cards": full,
-    }
+    files = grouped(f"SELECT {attachment_columns} FROM attachments WHERE {within} ORDER BY created_at, id")  # noqa: S608
+    page = []
+    for row in rows:
+        card_id = row["id"]
+        card_comments = comments.get(card_id, [])
+        card_checklists = checklists.get(card_id, [])
+        card_files = files.get(card_id, [])
+        page.append(
+            out(
+                row,
+                labelIds=[r["label_id"] for r in labels.get(card_id, [])],
+                assigneeIds=[r["user_id"] for r in assignees.get(card_id, [])],
+                commentCount=len(card_comments),
+                checklistCount=len(card_checklists),
+                attachmentCount=len(card_files),
+                comments=[out(r) for r in card_comments],
+                checklists=[out(r, items=[out(i) for i in items.get(r["id"], [])]) for r in card_checklists],
+                attachments=[out(r) for r in card_files],
+            )
+        )
+    return page
 
 
-@api.route("GET", "/me/export")
-def export(ctx: Ctx) -> Any:
-    user = _me(ctx)
-    workspaces = []
-    for membership in ctx.all("SELECT * FROM memberships WHERE user_id = ? ORDER BY created_at", ctx.user_id):
-        ws = ctx.one("SELECT * FROM workspaces WHERE id = ?", membership["workspace_id"])
-        if ws is None:
-            continue
-        boards = ctx.all("SELECT * FROM boards WHERE workspace_id = ? ORDER BY created_at, id", ws["id"])
-        workspaces.append(
-            {
+async def _export_stream(config: SandboxConfig, user_id: str, exported_at: str) -> AsyncGenerator[bytes, None]:
+    """The `/me/export` document (profile §6) in pieces, the cards EXPORT_PAGE at a time, all
+    read from one snapshot on a connection of its own, handing the event loop back between
+    pages.  A failure raises: the response is cut short, never a complete-looking document."""
+    conn: sqlite3.Connection | None = None
+    sent = 0
+    try:
+        conn = connect_reader(config)
+        await retry_async(partial(_begin_snapshot, conn))
+        user = _first(conn, "SELECT * FROM users WHERE id = ?", user_id)
+        if user is None:
+            raise LookupError("the account went away before its export began")
+        # The attachments' columns but their content (never sent, possibly megabytes).
+        attachment_columns = ", ".join(
+            r["name"] for r in conn.execute("PRAGMA table_info(attachments)").fetchall() if r["name"] != "content"
+        )
+        kdf = {"salt": user["salt"], **config.kdf.to_json()}
+        parts = [_open_json({"exportedAt": exported_at, "user": user_json(user), "kdf": kdf, "workspaces": []})]
+        memberships = conn.execute(
+            "SELECT * FROM memberships WHERE user_id = ? ORDER BY created_at", (user_id,)
+        ).fetchall()
+        first_workspace = True
+        for membership in memberships:
+            ws = _first(conn, "SELECT * FROM workspaces WHERE id = ?", membership["workspace_id"])
+            if ws is None:
+                continue
+            entry = {
                 "workspace": out(ws),
                 "membership": {
                     "workspaceId": ws["id"],
                     "role": membership["role"],
                     "encWorkspaceKey": membership["enc_workspace_key"],
                 },
-                "members": members(ctx, ws["id"]),
-                "boards": [export_board(ctx, b) for b in boards],
+                "members": _members(conn, ws["id"], user_id),
+                "boards": [],
             }
-        )
-    kdf = {"salt": user["salt"], **ctx.shared.config.kdf.to_json()}
-    return json_response({"exportedAt": ctx.ts, "user": user_json(user), "kdf": kdf, "workspaces": workspaces})
+            parts.append(("" if first_workspace else ",") + _open_json(entry))
+            first_workspace = False
+            boards = conn.execute(
+                "SELECT * FROM boards WHERE workspace_id = ? ORDER BY created_at, id", (ws["id"],)
+            ).fetchall()
+            for index, board in enumerate(boards):
+                board_id = board["id"]
+                bundle = {
+                    "board": out(board),
+                    "columns": _board_rows(conn, "columns", board_id, "position, created_at, id"),
+                    "labels": _board_rows(conn, "labels", board_id),
+                    "milestones": _board_rows(conn, "milestones", board_id),
+                    "customFields": _board_rows(conn, "custom_fields", board_id),
+                    "cardTemplates": _board_rows(conn, "card_templates", board_id),
+                    "cards": [],
+                }
+                parts.append(("," if index else "") + _open_json(bundle))
+                cards = conn.execute(
+                    "SELECT * FROM cards WHERE board_id = ? ORDER BY column_id, position, created_at, id", (board_id,)
+                )
+                try:
+                    first_card = True
+                    while page := _export_cards(conn, cards, attachment_columns):
+                        parts.append(("" if first_card else ",") + ",".join(json_text(card) for card in page))
+                        first_card = False
+                        sent += len(page)
+                        yield "".join(parts).encode("utf-8")
+                        parts.clear()
+                        await asyncio.sleep(0)  # other requests run between two pages
+                finally:
+                    # A statement not run to its end keeps its table locked (shared cache),
+                    # even past ROLLBACK and close(): finish it whatever happens.
+                    cards.close()
+                parts.append("]}")
+            parts.append("]}")
+        parts.append("]}")
+        yield "".join(parts).encode("utf-8")
+    except Exception:
+        log.exception("internal error on GET /me/export: the response was cut after %d cards", sent)
+        raise
+    finally:
+        if conn is not None:
+            _end_snapshot(conn)
+
+
+class _ClosingStream(StreamingResponse):
+    """A stream whose generator is closed however the response ends (complete, failed, client
+    gone, task cancelled), so its `finally` releases the snapshot at once, not when collected."""
+
+    def __init__(self, body: AsyncGenerator[bytes, None], media_type: str) -> None:
+        super().__init__(body, media_type=media_type)
+        self._body = body
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        try:
+            await super().__call__(scope, receive, send)
+        finally:
+            await self._body.aclose()
+
+
+@api.route("GET", "/me/export")
+def export(ctx: Ctx) -> Any:
+    """Everything the caller can read, streamed (authenticated and counted here, read after)."""
+    config, user_id, exported_at = ctx.shared.config, ctx.user_id, ctx.ts
+
+    async def respond() -> Any:
+        return _ClosingStream(_export_stream(config, user_id, exported_at), media_type="application/json")
+
+    return Later(respond)
 
 
 @api.route("GET", "/me/notifications")
