@@ -149,11 +149,15 @@ async def test_watch_resumes_after_a_dropped_connection_without_losing_events(wo
         ids = [int(t.id or 0) for t in ticks]
         assert ids == sorted(set(ids))  # and nothing repeated
     finally:
-        task.cancel()
-        with contextlib.suppress(asyncio.CancelledError):
-            await task
-        await via.aclose()
-        await proxy.close()
+        await _stop(task, via, proxy)
+
+
+async def _stop(task: asyncio.Task[None], via: AsyncClient, proxy: _Proxy) -> None:
+    task.cancel()
+    with contextlib.suppress(asyncio.CancelledError):
+        await task
+    await via.aclose()
+    await proxy.close()
 
 
 def _answer(status: str, body: bytes = b"", *headers: str) -> bytes:
@@ -189,11 +193,7 @@ async def test_watch_rides_out_server_errors_and_rate_limits(world: World) -> No
                 await asyncio.sleep(0.2)
         assert proxy.connections == 4 and not proxy.answers  # three error answers, then the stream
     finally:
-        task.cancel()
-        with contextlib.suppress(asyncio.CancelledError):
-            await task
-        await via.aclose()
-        await proxy.close()
+        await _stop(task, via, proxy)
 
 
 async def test_watch_gives_up_with_the_last_error_and_stops_at_once_on_auth_errors(world: World) -> None:
