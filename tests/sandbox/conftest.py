@@ -22,11 +22,11 @@ def url(clock: ManualClock) -> Iterator[str]:
 
 
 @pytest.fixture
-def users(url: str) -> Iterator[Callable[[str], User]]:
-    """Factory of registered, logged-in users on the sandbox (closed at the end)."""
+def people() -> Iterator[Callable[[str, str], User]]:
+    """Factory of registered, logged-in users on a given sandbox URL (closed at the end)."""
     made: list[User] = []
 
-    def make(name: str) -> User:
+    def make(url: str, name: str) -> User:
         user = User(url, f"{name}@example.org").signed_up()
         made.append(user)
         return user
@@ -34,6 +34,12 @@ def users(url: str) -> Iterator[Callable[[str], User]]:
     yield make
     for user in made:
         user.close()
+
+
+@pytest.fixture
+def users(url: str, people: Callable[[str, str], User]) -> Callable[[str], User]:
+    """Factory of registered, logged-in users on the sandbox (closed at the end)."""
+    return lambda name: people(url, name)
 
 
 @pytest.fixture

@@ -70,20 +70,6 @@ def either(request: pytest.FixtureRequest, clock: ManualClock, tmp_path: Path) -
     yield from _served(config(clock=clock, db_path=db_path))
 
 
-@pytest.fixture
-def people() -> Iterator[Callable[[str, str], User]]:
-    made: list[User] = []
-
-    def make(url: str, name: str) -> User:
-        user = User(url, f"{name}@example.org").signed_up()
-        made.append(user)
-        return user
-
-    yield make
-    for user in made:
-        user.close()
-
-
 def _database(cfg: SandboxConfig) -> sqlite3.Connection:
     """A connection of the test's own to the sandbox database (read only here)."""
     if cfg.db_path == ":memory:":
