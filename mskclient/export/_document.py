@@ -148,7 +148,7 @@ def _choose(entries: list[BoardEntry], boards: Sequence[str], workspaces: Sequen
 
 
 #: Cards decrypted per batch while an export streams in.
-_CARDS_PER_BATCH = 256
+_CARDS_PER_BATCH = 64
 #: A board's members needed before its cards can be decrypted as they come; a workspace's likewise.
 _BOARD_HEADER = ("board", "columns", "labels", "milestones", "customFields")
 _WORKSPACE_HEADER = ("workspace", "membership", "members")
