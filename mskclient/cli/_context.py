@@ -31,7 +31,7 @@ from .._session_store import SessionRecord, SessionStore
 from .._trust import TrustStore
 from ..client import AsyncClient, Client
 
-__all__ = ["CliContext", "global_options", "parse_duration"]
+__all__ = ["CliContext", "global_options", "parse_duration", "read_secret"]
 
 _F = TypeVar("_F", bound=Callable[..., Any])
 
@@ -130,22 +130,7 @@ class CliContext:
     # --- secrets -------------------------------------------------------------------------
     def password(self, prompt: str = "Password", *, confirm: bool = False) -> str:
         """From --password-file, then MSK_PASSWORD, then a hidden prompt."""
-        if self.password_file is not None:
-            try:
-                lines = self.password_file.read_text("utf-8").splitlines()
-            except (OSError, UnicodeDecodeError) as exc:
-                raise UsageError(f"cannot read the password file: {exc}") from None
-            if not lines or not lines[0]:
-                raise UsageError("the password file is empty")
-            return lines[0]
-        env = os.environ.get("MSK_PASSWORD")
-        if env:
-            return env
-        value = click.prompt(prompt, hide_input=True, confirmation_prompt=confirm, err=True)
-        assert isinstance(value, str)
-        if not value:
-            raise UsageError("empty password")
-        return value
+        return read_secret(self.password_file, "MSK_PASSWORD", prompt, "password", confirm=confirm)
 
     # --- output --------------------------------------------------------------------------
     def emit(self, data: Any, render: Callable[[], RenderableType | str] | None = None) -> None:
@@ -158,6 +143,27 @@ class CliContext:
     def _show_wait(self, seconds: float, reason: str) -> None:
         if seconds >= 1:
             self.err.print(f"[dim]waiting {seconds:.0f} s ({reason} rate limit)[/dim]")
+
+
+def read_secret(path: Path | None, env: str, prompt: str, what: str, *, confirm: bool = False) -> str:
+    """A secret from a file's first line, else the environment variable `env`, else a hidden
+    prompt: never from a command-line flag, where other users and shell history would see it."""
+    if path is not None:
+        try:
+            lines = path.read_text("utf-8").splitlines()
+        except (OSError, UnicodeDecodeError) as exc:
+            raise UsageError(f"cannot read the {what} file: {exc}") from None
+        if not lines or not lines[0]:
+            raise UsageError(f"the {what} file is empty")
+        return lines[0]
+    value = os.environ.get(env)
+    if value:
+        return value
+    value = click.prompt(prompt, hide_input=True, confirmation_prompt=confirm, err=True)
+    assert isinstance(value, str)
+    if not value:
+        raise UsageError(f"empty {what}")
+    return value
 
 
 def global_options(command: _F) -> _F:

@@ -10,11 +10,12 @@ import sys
 import threading
 from collections.abc import AsyncIterator, Coroutine
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
 from typing import Any, TypeVar
 
 import click
 
-from .._errors import MskError, ProtocolError, TransportError, UsageError
+from .._errors import MskError, PayloadTooLargeError, ProtocolError, TransportError, UsageError
 from .._profile import WEBHOOK_EVENTS, WEBHOOK_TOLERANCE_SECONDS, is_valid_id
 from ..client import AsyncClient, Client
 from ..live import (
@@ -33,7 +34,7 @@ from ..live import (
     watch,
 )
 from ..webhooks import Receiver, ReplayError, WebhookSignatureError
-from ._context import CliContext, global_options
+from ._context import CliContext, global_options, read_secret
 from ._resolve import Resolver, appended_line, board_option, emit_models, model_json, yes_option
 
 __all__ = ["live", "watch_board", "webhooks"]
@@ -110,7 +111,11 @@ async def _print_events(ctx: CliContext, participant: Participant, events: Async
 
 async def _append_lines(participant: Participant, lines: asyncio.Queue[str | None]) -> None:
     while (line := await lines.get()) is not None:
-        await participant.append(appended_line(participant.text, line))
+        try:
+            await participant.append(appended_line(participant.text, line))
+        except PayloadTooLargeError as exc:  # that line only: the session goes on
+            click.echo(f"msk: not appended: {exc}", err=True)
+            continue
         await participant.save()
 
 
@@ -122,8 +127,11 @@ def _show_event(ctx: CliContext, participant: Participant, event: object, shown:
             for line in difflib.ndiff(shown.splitlines(keepends=True), event.text.splitlines(keepends=True))
             if line.startswith(("+ ", "- "))
         ]
-        _emit(ctx, {"type": "change", "by": list(event.authors), "text": event.text},
-              f"── changed by {who} ──\n" + "\n".join(diff))
+        _emit(
+            ctx,
+            {"type": "change", "by": list(event.authors), "text": event.text},
+            f"── changed by {who} ──\n" + "\n".join(diff),
+        )
         return event.text
     if isinstance(event, PresenceChanged):
         peers = participant.peers()
@@ -132,8 +140,11 @@ def _show_event(ctx: CliContext, participant: Participant, event: object, shown:
         if participant.error is not None:
             raise participant.error  # membership revoked, frame too big, or out of retries
         reason = f" ({event.error})" if event.error else ""
-        _emit(ctx, {"type": "connection", "connected": False, "error": str(event.error or "")},
-              f"── disconnected{reason}; reconnecting ──")
+        _emit(
+            ctx,
+            {"type": "connection", "connected": False, "error": str(event.error or "")},
+            f"── disconnected{reason}; reconnecting ──",
+        )
     return shown
 
 
@@ -233,8 +244,13 @@ def webhooks_list(ctx: CliContext, board: str | None) -> None:
     """List a board's webhooks (secrets are never shown again)."""
     client = ctx.unlocked_client()  # resolving a board by title decrypts titles
     hooks = client.webhooks(Resolver(client).board(board).id)
-    emit_models(ctx, "Webhooks", ["id", "url", "events", "active"], hooks,
-                lambda h: (h.id, h.url, ", ".join(h.events), h.active))
+    emit_models(
+        ctx,
+        "Webhooks",
+        ["id", "url", "events", "active"],
+        hooks,
+        lambda h: (h.id, h.url, ", ".join(h.events), h.active),
+    )
 
 
 @webhooks.command("deliveries")
@@ -243,8 +259,13 @@ def webhooks_list(ctx: CliContext, board: str | None) -> None:
 def webhooks_deliveries(ctx: CliContext, webhook_id: str) -> None:
     """Delivery attempts of a webhook: status, attempts, last answer."""
     deliveries = ctx.client().deliveries(webhook_id)
-    emit_models(ctx, "Deliveries", ["id", "event", "status", "attempts", "last status", "last error", "created"],
-                deliveries, lambda d: (d.id, d.verb, d.status, d.attempts, d.last_status, d.last_error, d.created_at))
+    emit_models(
+        ctx,
+        "Deliveries",
+        ["id", "event", "status", "attempts", "last status", "last error", "created"],
+        deliveries,
+        lambda d: (d.id, d.verb, d.status, d.attempts, d.last_status, d.last_error, d.created_at),
+    )
 
 
 @webhooks.command("requeue")
@@ -297,9 +318,7 @@ class _Describer:
         self._loop.close()
 
 
-def make_listener(
-    receiver: Receiver, report: Any, describer: _Describer | None = None
-) -> type[BaseHTTPRequestHandler]:
+def make_listener(receiver: Receiver, report: Any, describer: _Describer | None = None) -> type[BaseHTTPRequestHandler]:
     """The request handler of `msk webhooks listen`: 204 accepted, 401 bad/stale, 409 replay, 400 malformed."""
     lock = threading.Lock()
 
@@ -331,8 +350,10 @@ def make_listener(
                 text = describer.describe(tick) if describer else _plain(tick)
             except MskError as exc:
                 text = f"(cannot describe: {exc})"
-            report({"delivery": delivery.id, "event": delivery.event, "payload": dict(delivery.payload),
-                    "text": text}, f"{delivery.event:<22} {delivery.id}  {text}")
+            report(
+                {"delivery": delivery.id, "event": delivery.event, "payload": dict(delivery.payload), "text": text},
+                f"{delivery.event:<22} {delivery.id}  {text}",
+            )
 
         def _answer(self, status: int, message: str) -> None:
             if status != 204:
@@ -356,12 +377,19 @@ def _plain(tick: Tick) -> str:
 @webhooks.command("listen")
 @click.option("--port", type=click.IntRange(0, 65535), required=True)
 @click.option("--host", default="127.0.0.1", show_default=True)
-@click.option("--secret", envvar="MSK_WEBHOOK_SECRET", required=True, help="Signing secret (env MSK_WEBHOOK_SECRET).")
+@click.option(
+    "--secret-file",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="Read the signing secret from this file's first line (else MSK_WEBHOOK_SECRET or a prompt).",
+)
 @click.option("--tolerance", type=click.IntRange(1, 3600), default=WEBHOOK_TOLERANCE_SECONDS, show_default=True)
 @click.option("--decrypt", is_flag=True, help="Show card titles, column and member names (needs your keys).")
 @global_options
-def webhooks_listen(ctx: CliContext, port: int, host: str, secret: str, tolerance: int, decrypt: bool) -> None:
+def webhooks_listen(
+    ctx: CliContext, port: int, host: str, secret_file: Path | None, tolerance: int, decrypt: bool
+) -> None:
     """Receive deliveries locally: verify, refuse stale and replayed ones, print events."""
+    secret = read_secret(secret_file, "MSK_WEBHOOK_SECRET", "Webhook signing secret", "signing secret")
     describer = _Describer(ctx, ctx.unlocked_client()) if decrypt else None
 
     def report(data: dict[str, Any], text: str) -> None:

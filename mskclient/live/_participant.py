@@ -243,20 +243,36 @@ class Participant:
     # --- local changes ----------------------------------------------------------------
     async def edit(self, new_text: str) -> None:
         """Turn the description into `new_text` by the smallest operations and send them."""
-        before = self.doc.get_state()
-        ydesc.apply_text(self.doc, new_text)
-        await self._publish_since(before)
+        await self._change(lambda doc: ydesc.apply_text(doc, new_text))
 
     async def append(self, text: str) -> None:
         """Append `text` at the end of the description (one insert, no diff of the whole text)."""
-        before = self.doc.get_state()
-        self._text += text
-        await self._publish_since(before)
+
+        def append_to(doc: Doc[Text]) -> None:
+            description = doc.get(ydesc.TEXT_NAME, type=Text)
+            description += text
+
+        await self._change(append_to)
 
     async def apply_local_update(self, update: bytes) -> None:
         """Merge an update made elsewhere by this user (e.g. a scripted edit) and send it."""
+        await self._change(lambda doc: ydesc.load(update, doc))
+
+    async def _change(self, change: Callable[[Doc[Text]], object]) -> None:
+        """Make a local change and send it, unless the document would no longer fit the relay.
+
+        Whoever joins the room sends the whole document in one sync step 2: past the relay's
+        frame limit nobody could join again.  So the change is tried on a copy first and
+        refused (PayloadTooLargeError, the document untouched) if its full state would not fit.
+        """
+        trial = ydesc.load(self.doc.get_update())
+        change(trial)
+        if len(encode_message(SyncStep2(trial.get_update()))) + _FRAME_OVERHEAD > RELAY_MAX_FRAME:
+            raise PayloadTooLargeError(
+                413, "PAYLOAD_TOO_LARGE", "this edit would make the description too large for the relay (1 MiB)"
+            )
         before = self.doc.get_state()
-        ydesc.load(update, self.doc)
+        change(self.doc)
         await self._publish_since(before)
 
     async def _publish_since(self, before: bytes) -> None:

@@ -42,8 +42,15 @@ def env(world: World, tmp_path_factory: pytest.TempPathFactory) -> dict[str, str
 
 
 def msk(env: dict[str, str], *args: str, profile: str = "alice", stdin: str | None = None) -> str:
-    done = subprocess.run([*MSK, *args, "--profile", profile], env=env, input=stdin, capture_output=True, text=True,
-                          timeout=T, check=False)
+    done = subprocess.run(
+        [*MSK, *args, "--profile", profile],
+        env=env,
+        input=stdin,
+        capture_output=True,
+        text=True,
+        timeout=T,
+        check=False,
+    )
     assert done.returncode == 0, (args, done.stdout, done.stderr)
     return done.stdout
 
@@ -51,8 +58,13 @@ def msk(env: dict[str, str], *args: str, profile: str = "alice", stdin: str | No
 def test_two_cards_edit_appends_started_together_both_land(world: World, env: dict[str, str]) -> None:
     card_id = world.new_card("Concurrent", "notes:\n")
     runs = [
-        subprocess.Popen([*MSK, "cards", "edit", card_id, "--append", f"- from {who}", "--profile", who],
-                         env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        subprocess.Popen(
+            [*MSK, "cards", "edit", card_id, "--append", f"- from {who}", "--profile", who],
+            env=env,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
         for who in ("alice", "bob")
     ]
     for run in runs:
@@ -75,6 +87,17 @@ async def test_msk_live_appends_typed_lines_live_and_leaves_cleanly(world: World
             await bob.wait_until(lambda p: "typed in the terminal\n" in p.text, 15, "the typed line")
             await bob.wait_until(lambda p: not p.peers(), 15, "alice leaving (null awareness)")
     assert world.alice.client.card(card_id).description == "first line\ntyped in the terminal\n"
+
+
+def test_msk_live_refuses_a_line_too_big_for_the_relay_and_goes_on(world: World, env: dict[str, str]) -> None:
+    card_id = world.new_card("Too big", "start\n")
+    typed = "x" * 1_100_000 + "\nsmall line\n"
+    done = subprocess.run(
+        [*MSK, "live", card_id, "--profile", "alice"], env=env, input=typed, capture_output=True, text=True, timeout=T
+    )
+    assert done.returncode == 0, done.stderr
+    assert "msk: not appended: " in done.stderr and "too large for the relay" in done.stderr
+    assert world.alice.client.card(card_id).description == "start\nsmall line\n"
 
 
 @pytest.fixture
@@ -100,8 +123,9 @@ def test_webhooks_commands_and_the_listener(
     world: World, env: dict[str, str], listener: tuple[str, list[dict[str, Any]], Receiver]
 ) -> None:
     url, seen, receiver = listener
-    created = json.loads(msk(env, "webhooks", "create", url, "--board", world.board_id,
-                             "--event", "CARD_ARCHIVED", "--json"))
+    created = json.loads(
+        msk(env, "webhooks", "create", url, "--board", world.board_id, "--event", "CARD_ARCHIVED", "--json")
+    )
     receiver.secret = created["secret"]
     listed = json.loads(msk(env, "webhooks", "list", "--board", world.board_id, "--json"))
     assert created["id"] in [h["id"] for h in listed]
@@ -117,8 +141,11 @@ def test_webhooks_commands_and_the_listener(
     # The same delivery again, a tampered one and a stale one are refused.
     body = json.dumps(accepted["payload"]).encode()
     now = int(time.time())
-    headers = {"X-MSKanban-Event": "CARD_ARCHIVED", "X-MSKanban-Delivery-Id": accepted["delivery"],
-               "X-MSKanban-Signature": sign_webhook(receiver.secret, now, body)}
+    headers = {
+        "X-MSKanban-Event": "CARD_ARCHIVED",
+        "X-MSKanban-Delivery-Id": accepted["delivery"],
+        "X-MSKanban-Signature": sign_webhook(receiver.secret, now, body),
+    }
     assert httpx.post(url, content=body, headers=headers).status_code == 409
     other = headers | {"X-MSKanban-Delivery-Id": "01JZZZZZZZZZZZZZZZZZZZZZZZ"}
     assert httpx.post(url, content=body + b" ", headers=other).status_code == 401
@@ -129,29 +156,42 @@ def test_webhooks_commands_and_the_listener(
     assert [d["status"] for d in deliveries] == ["delivered"]
     msk(env, "webhooks", "requeue", deliveries[0]["id"])
     msk(env, "webhooks", "delete", created["id"], "--yes")
-    assert created["id"] not in [h["id"] for h in json.loads(msk(env, "webhooks", "list", "--board",
-                                                                  world.board_id, "--json"))]
+    assert created["id"] not in [
+        h["id"] for h in json.loads(msk(env, "webhooks", "list", "--board", world.board_id, "--json"))
+    ]
 
 
 async def test_msk_live_board_shows_who_is_on_which_card_and_ctrl_c_leaves(world: World, env: dict[str, str]) -> None:
     card_id = world.new_card("Presence card")
     async with world.bob.async_client() as bc:
         key = await bc.board_key(world.board_id)
-        bob = Participant(f"board:{world.board_id}", key, relay_connector(bc, f"board:{world.board_id}"),
-                          presence=presence_for("cbob000001", "bob", card_id))
+        bob = Participant(
+            f"board:{world.board_id}",
+            key,
+            relay_connector(bc, f"board:{world.board_id}"),
+            presence=presence_for("cbob000001", "bob", card_id),
+        )
         async with bob:
             await bob.wait_connected(15)
             proc = await asyncio.create_subprocess_exec(
-                *MSK, "live", "--board", world.board_id, "--profile", "alice", env=env,
-                stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE,
+                *MSK,
+                "live",
+                "--board",
+                world.board_id,
+                "--profile",
+                "alice",
+                env=env,
+                stdout=asyncio.subprocess.PIPE,
+                stderr=asyncio.subprocess.PIPE,
             )
             assert proc.stdout is not None
             try:
                 async with asyncio.timeout(T):
                     while b"bob on \xe2\x80\x98Presence card\xe2\x80\x99" not in await proc.stdout.readline():
                         pass
-                await bob.wait_until(lambda p: any(s["user"]["id"] != "cbob000001" for s in p.peers().values()),
-                                     15, "alice on the board")
+                await bob.wait_until(
+                    lambda p: any(s["user"]["id"] != "cbob000001" for s in p.peers().values()), 15, "alice on the board"
+                )
                 proc.send_signal(signal.SIGINT)
                 await bob.wait_until(lambda p: not p.peers(), 15, "alice leaving (null awareness)")
                 async with asyncio.timeout(T):
@@ -162,9 +202,7 @@ async def test_msk_live_board_shows_who_is_on_which_card_and_ctrl_c_leaves(world
                     await proc.wait()
 
 
-def test_listen_decrypt_names_cards_and_columns(
-    world: World, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
-) -> None:
+def test_listen_decrypt_names_cards_and_columns(world: World, monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
     monkeypatch.setenv("MSK_CONFIG_DIR", str(tmp_path))
     seen: list[str] = []
     got = threading.Event()

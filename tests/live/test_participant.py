@@ -6,9 +6,10 @@ import asyncio
 from collections.abc import AsyncIterator
 
 import pytest
+from pycrdt import Text
 
 from mskclient import _description as ydesc
-from mskclient._errors import ForbiddenError, UsageError
+from mskclient._errors import ForbiddenError, PayloadTooLargeError, UsageError
 from mskclient.crypto import BoardKey, open_relay_frame, seal_relay_frame
 from mskclient.live import (
     AwarenessMessage,
@@ -247,3 +248,30 @@ async def test_awareness_is_renewed_with_rising_clocks(relay: MemoryRelay, key: 
                 await asyncio.sleep(0.02)
         clocks = sorted(set(renewals()))
         assert clocks[0] >= 1 and clocks == list(range(clocks[0], clocks[0] + len(clocks)))
+
+
+async def test_an_edit_that_would_outgrow_the_relay_is_refused_and_changes_nothing(
+    relay: MemoryRelay, key: BoardKey
+) -> None:
+    """Past 1 MiB of state nobody could join the room again (step 2 carries the whole document)."""
+    async with peer(relay, key, ALICE) as a, peer(relay, key, BOB) as b:
+        await a.wait_connected(T)
+        await b.wait_connected(T)
+        big = "é" * 450_000  # 900,000 bytes of UTF-8: fits
+        await a.edit(big)
+        await b.wait_until(lambda p: p.text == big, T, "the big text")
+        for change in (a.append("x" * 200_000), a.edit(big + "y" * 200_000), a.apply_local_update(_grown(a, 200_000))):
+            with pytest.raises(PayloadTooLargeError, match="too large for the relay"):
+                await change
+        assert a.text == big and a.connected and a.error is None
+        await a.append(" end")  # small edits still go through
+        await b.wait_until(lambda p: p.text == big + " end", T, "the small edit")
+
+
+def _grown(participant: Participant, extra: int) -> bytes:
+    """An update, made elsewhere, appending `extra` bytes to the participant's description."""
+    doc = ydesc.load(participant.state())
+    before = doc.get_state()
+    text = doc.get(ydesc.TEXT_NAME, type=Text)
+    text += "z" * extra
+    return doc.get_update(before)
