@@ -114,7 +114,14 @@ def export(
             if attachments_dir is not None:
                 raise UsageError("--attachments needs the server: a /me/export file holds no attachment contents")
             step("reading and decrypting the file")
-            result = _decrypt_file(from_file, ctx.password, boards=boards, workspaces=workspaces, strict=strict)
+            result = _decrypt_file(
+                from_file,
+                ctx.password,
+                boards=boards,
+                workspaces=workspaces,
+                strict=strict,
+                on_progress=lambda cards: step(f"reading and decrypting the file: {cards:,} cards"),
+            )
         else:
             if not (boards or workspaces or everything):
                 raise UsageError("what to export? give BOARD…, --workspace WS or --all (or --from-file FILE)")

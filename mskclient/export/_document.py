@@ -176,9 +176,18 @@ class ExportDecryptor:
     """
 
     def __init__(
-        self, keys: AccountKeys, *, boards: Sequence[str] = (), workspaces: Sequence[str] = (), strict: bool = False
+        self,
+        keys: AccountKeys,
+        *,
+        boards: Sequence[str] = (),
+        workspaces: Sequence[str] = (),
+        strict: bool = False,
+        on_progress: Callable[[int], None] | None = None,
     ) -> None:
+        """`on_progress` is told the number of cards decrypted so far after each batch."""
         self._keys = keys
+        self._on_progress = on_progress
+        self._cards_done = 0
         self._boards, self._workspaces = tuple(boards), tuple(workspaces)
         self._strict = strict
         self._names = {q.casefold() for q in self._boards}
@@ -214,7 +223,7 @@ class ExportDecryptor:
             return  # not exported, or its key did not open
         board.cards.append(card)
         if board.decryptor is not None and len(board.cards) >= _CARDS_PER_BATCH:
-            board.decryptor.add_cards(board.cards)
+            self._decrypt(board.decryptor, board.cards)
             board.cards = []
 
     def end(self, level: Level) -> None:
@@ -279,8 +288,14 @@ class ExportDecryptor:
         assert board.entry is not None
         decryptor = board.decryptor
         if decryptor is not None:
-            decryptor.add_cards(board.cards)
+            self._decrypt(decryptor, board.cards)
         self._done.append((board.entry, None if decryptor is None else decryptor.finish()))
+
+    def _decrypt(self, decryptor: BoardDecryptor, cards: list[object]) -> None:
+        decryptor.add_cards(cards)
+        self._cards_done += len(cards)
+        if self._on_progress is not None and cards:
+            self._on_progress(self._cards_done)
 
 
 #: Bytes read at a time from an export file.
@@ -340,13 +355,15 @@ def decrypt_export_file(
     boards: Sequence[str] = (),
     workspaces: Sequence[str] = (),
     strict: bool = False,
+    on_progress: Callable[[int], None] | None = None,
 ) -> ExportResult:
     """Decrypt a saved `/me/export` file while reading it, with only the password (offline).
 
     The file is read a megabyte at a time and never held whole; `password` is called once,
-    when the file's KDF parameters and wrapped keys have been read.
+    when the file's KDF parameters and wrapped keys have been read.  `on_progress` is told
+    the number of cards decrypted so far.
     """
-    sink = _Unlocking(password, boards=boards, workspaces=workspaces, strict=strict)
+    sink = _Unlocking(password, boards=boards, workspaces=workspaces, strict=strict, on_progress=on_progress)
     parser = ExportParser(sink)
     while chunk := source.read(_FILE_CHUNK):
         parser.feed(chunk)

@@ -93,7 +93,7 @@ def export_online(
         bulk = strategy == "auto" and reads > EXPORT_PER_CARD_BUDGET
     if bulk:
         step("reading and decrypting /me/export")
-        result = _stream_export(client, boards=chosen or boards, workspaces=workspaces, strict=strict)
+        result = _stream_export(client, boards=chosen or boards, workspaces=workspaces, strict=strict, step=step)
         return OnlineExport(result, "export", client.requests - start)
     exported = []
     members: dict[str, Mapping[str, str]] = {}
@@ -123,9 +123,17 @@ def export_online(
     return OnlineExport(ExportResult(stamp, tuple(exported)), "cards", client.requests - start)
 
 
-def _stream_export(client: Client, *, boards: Sequence[str], workspaces: Sequence[str], strict: bool) -> ExportResult:
+def _stream_export(
+    client: Client, *, boards: Sequence[str], workspaces: Sequence[str], strict: bool, step: Callable[[str], None]
+) -> ExportResult:
     """`GET /me/export`, decrypted while it downloads: each batch of cards is opened as it arrives."""
-    decryptor = ExportDecryptor(client.core.keys, boards=boards, workspaces=workspaces, strict=strict)
+
+    def progress(cards: int) -> None:
+        step(f"reading and decrypting /me/export: {cards:,} cards")
+
+    decryptor = ExportDecryptor(
+        client.core.keys, boards=boards, workspaces=workspaces, strict=strict, on_progress=progress
+    )
     parser = ExportParser(decryptor)
     request = Request("GET", "/me/export", sink=parser.feed)
 

@@ -217,3 +217,13 @@ def test_export_file_is_decrypted_while_read(built: Built, keys: AccountKeys) ->
     without_kdf = {k: v for k, v in built.document.items() if k != "kdf"}
     with pytest.raises(ProtocolError, match="kdf"):
         decrypt_export_file(Source(json.dumps(without_kdf).encode()), password)
+
+
+def test_progress_counts_the_cards_decrypted(built: Built, keys: AccountKeys, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(document_module, "_CARDS_PER_BATCH", 2)
+    seen: list[int] = []
+    decryptor = ExportDecryptor(keys, on_progress=seen.append)
+    parser = ExportParser(decryptor)
+    parser.feed(json.dumps(built.document).encode())
+    parser.close()
+    assert seen == [2, 3]  # a full batch while reading, the rest when the board ends
