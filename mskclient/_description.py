@@ -16,8 +16,7 @@ pycrdt does not, so equal vectors can differ as bytes).
 from __future__ import annotations
 
 import difflib
-import functools
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 
 from pycrdt import Doc, Text, get_state, merge_updates
 
@@ -71,43 +70,7 @@ def _text(doc: Doc[Text]) -> Text:
 
 def text_of(state: bytes) -> str:
     """The Markdown a description state holds."""
-    read = _binding_reader()
-    if read is None or not state or state == _EMPTY:
-        return str(_text(load(state)))
-    try:
-        return read(state)
-    except ValueError as exc:
-        raise ProtocolError(f"card description is not a Yjs update: {exc}") from None
-
-
-@functools.cache
-def _binding_reader() -> Callable[[bytes], str] | None:
-    """`text_of` straight through pycrdt's compiled Yrs binding, if it is the binding we know.
-
-    A public `Doc` brings an anyio lock and a Python transaction object per step: 10 µs
-    per description, four fifths of it wrappers, which was a quarter of decrypting a
-    2,000-card board (bench/export.py).  Reading a state needs none of it (2 µs).  The
-    binding is pycrdt's private module, so it is used only if it reads a probe document
-    exactly as the public API does; otherwise (None) `text_of` keeps the public path.
-    """
-    try:
-        from pycrdt._pycrdt import Doc as BindingDoc
-
-        def read(state: bytes) -> str:
-            doc = BindingDoc(None, None, None)  # client id, skip_gc, guid: pycrdt's defaults
-            txn = doc.create_transaction()
-            try:
-                doc.apply_update(txn, state)
-                return str(doc.get_or_insert_text(txn, TEXT_NAME).get_string(txn))
-            finally:
-                txn.drop()
-
-        probe = merge(edit_to(empty_state(), "# Probe\n\né😀 漢字 text"), edit_to(empty_state(), "other peer ✓"))
-        probe = merge(probe, diff_update(probe, "# Probe — edited\n\n😀 漢 text"))
-        faithful = read(probe) == str(_text(load(probe)))
-    except Exception:  # any surprise from a private module means: not the binding we know
-        return None
-    return read if faithful else None
+    return str(_text(load(state)))
 
 
 def _opcodes(old: str, new: str) -> list[tuple[int, int, str]]:

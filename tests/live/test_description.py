@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -130,73 +128,3 @@ def test_apply_updates_in_chunks_equals_one_by_one() -> None:
     assert str(target.get(d.TEXT_NAME, type=Text)) == str(text)
     with pytest.raises(ProtocolError):
         d.apply_updates(d.load(b""), [updates[0], b"\xff\xff"])
-
-
-def _public_text(state: bytes) -> str:
-    return str(d.load(state).get(d.TEXT_NAME, type=Text))
-
-
-def test_the_pinned_pycrdt_binding_is_used_for_reading() -> None:
-    """With the pycrdt this project tests against, `text_of` takes the binding's fast path.
-
-    If an upgrade changes pycrdt's private binding, this fails (reading stays correct
-    through the public path, only slower): then re-check `_binding_reader`.
-    """
-    assert d._binding_reader() is not None
-
-
-@settings(max_examples=150, deadline=None)
-@given(
-    st.text(alphabet=st.sampled_from("ab é😀漢\n"), max_size=30),
-    st.text(alphabet=st.sampled_from("ab é😀漢\n"), max_size=30),
-    st.text(alphabet=st.sampled_from("ab é😀漢\n"), max_size=30),
-)
-def test_binding_reads_exactly_what_the_public_api_reads(old: str, mine: str, theirs: str) -> None:
-    """Concurrent peers, deletions and multi-byte text: both readers agree on every state."""
-    base = d.edit_to(d.empty_state(), old)
-    merged = d.merge(base, d.diff_update(base, mine), d.diff_update(base, theirs))
-    for state in (base, merged):
-        assert d.text_of(state) == _public_text(state)
-
-
-def test_a_binding_that_reads_differently_is_not_used(monkeypatch: pytest.MonkeyPatch) -> None:
-    import pycrdt._pycrdt as binding
-
-    real = binding.Doc
-
-    class Misreading:
-        """The binding's Doc, except that its texts read upper-cased."""
-
-        def __init__(self, *args: Any) -> None:
-            self._doc = real(*args)
-
-        def __getattr__(self, name: str) -> Any:
-            return getattr(self._doc, name)
-
-        def get_or_insert_text(self, txn: Any, name: str) -> object:
-            text = self._doc.get_or_insert_text(txn, name)
-            return type("Upper", (), {"get_string": lambda _self, t: str(text.get_string(t)).upper()})()
-
-    state = d.edit_to(d.empty_state(), "lower case")
-    monkeypatch.setattr(binding, "Doc", Misreading)
-    d._binding_reader.cache_clear()
-    try:
-        assert d._binding_reader() is None
-        assert d.text_of(state) == "lower case"
-    finally:
-        monkeypatch.undo()
-        d._binding_reader.cache_clear()
-    assert d._binding_reader() is not None
-
-
-def test_a_binding_that_fails_is_not_used(monkeypatch: pytest.MonkeyPatch) -> None:
-    import pycrdt._pycrdt as binding
-
-    monkeypatch.delattr(binding, "Doc")
-    d._binding_reader.cache_clear()
-    try:
-        assert d._binding_reader() is None
-        assert d.text_of(d.edit_to(d.empty_state(), "still read")) == "still read"
-    finally:
-        monkeypatch.undo()
-        d._binding_reader.cache_clear()
