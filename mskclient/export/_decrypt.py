@@ -1,10 +1,12 @@
 """Decrypt one board bundle (the per-board shape of `/me/export`, profile §6) with its Board Key.
 
-All envelopes of a board are collected first and opened in one `decrypt_batch` call
-(the native path uses every core), then the tree is assembled.  A field that does not
-open becomes `UNDECRYPTABLE` plus a `FieldFailure`; `strict=True` raises the first
-failure instead.  Shapes and ids are checked as they are read, so a hostile server or a
-damaged file gives a ProtocolError, not a crash.
+`BoardDecryptor` opens the board's names first, then takes its cards in batches (all of a
+parsed bundle at once, or batch by batch while an export streams in): each batch's
+envelopes are collected, opened in one `decrypt_batch` call per kind (the native path
+uses every core), then its cards are built.  A field that does not open becomes
+`UNDECRYPTABLE` plus a `FieldFailure`; `strict=True` raises the first failure instead.
+Shapes and ids are checked as they are read, so a hostile server or a damaged file gives
+a ProtocolError, not a crash.
 """
 
 from __future__ import annotations
