@@ -141,6 +141,7 @@ def connect(config: SandboxConfig) -> sqlite3.Connection:
     Callers open transactions themselves (`BEGIN IMMEDIATE` before writing) and
     never hold one across an `await`.
     """
+    conn: sqlite3.Connection | None = None
     try:
         if config.db_path == ":memory:":
             with _keepers_lock:
@@ -154,6 +155,8 @@ def connect(config: SandboxConfig) -> sqlite3.Connection:
             conn.execute("PRAGMA synchronous = NORMAL")
         conn.executescript("BEGIN IMMEDIATE;" + SCHEMA + "COMMIT;")
     except (sqlite3.Error, OSError) as exc:
+        if conn is not None:  # e.g. a file that is not a database: opened, then refused
+            conn.close()
         raise UsageError(f"cannot open the sandbox database {config.db_path!r}: {exc}") from None
     return conn
 
