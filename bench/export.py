@@ -26,16 +26,16 @@ import statistics
 import tempfile
 import time
 import tracemalloc
-from collections.abc import Callable, Generator
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 from mskclient import AsyncClient, Client, Pacer
-from mskclient.client import Request, Response
+from mskclient.client import Request
 from mskclient.crypto import AccountKeys, uses_native
 from mskclient.export import atomic_open, atomic_write_text, decrypt_document, write_export
 from mskclient.export._document import ExportDecryptor
-from mskclient.export._online import export_online
+from mskclient.export._online import exchange, export_online
 from mskclient.export._stream import ExportParser
 from mskclient.sandbox import Sandbox, SandboxConfig
 
@@ -118,12 +118,7 @@ def main() -> None:
 
                 def download() -> int:
                     with atomic_open(out / "raw.bin") as handle:
-                        request = Request("GET", "/me/export", sink=handle.write)
-
-                        def flow() -> Generator[Request, Response, None]:
-                            yield request
-
-                        client.run(flow())
+                        exchange(client, Request("GET", "/me/export", sink=handle.write))
                     return (out / "raw.bin").stat().st_size
 
                 def export(via: str = "export") -> tuple[int, int]:

@@ -31,19 +31,23 @@ from ._select import resolve
 from ._stream import ExportParser
 from ._tree import ExportAttachment, ExportResult
 
-__all__ = ["STRATEGIES", "OnlineExport", "attachment_fetch", "export_online"]
+__all__ = ["STRATEGIES", "OnlineExport", "attachment_fetch", "exchange", "export_online"]
 
 STRATEGIES = ("auto", "export", "cards")
 _PER_BOARD_READS = 5  # board, columns, labels, milestones, cards list
 
 
-def _get(client: Client, template: str, *ids: str, params: Mapping[str, str] | None = None) -> Any:
-    request = Request("GET", path(template, *ids), params=params)
+def exchange(client: Client, request: Request) -> Response:
+    """Send one request through the client's driver (pacing, 429 retries, errors) for its answer."""
 
-    def flow() -> Generator[Request, Response, Any]:
-        return (yield request).json()
+    def flow() -> Generator[Request, Response, Response]:
+        return (yield request)
 
     return client.run(flow())
+
+
+def _get(client: Client, template: str, *ids: str, params: Mapping[str, str] | None = None) -> Any:
+    return exchange(client, Request("GET", path(template, *ids), params=params)).json()
 
 
 @dataclass(frozen=True, slots=True)
@@ -135,12 +139,7 @@ def _stream_export(
         client.core.keys, boards=boards, workspaces=workspaces, strict=strict, on_progress=progress
     )
     parser = ExportParser(decryptor)
-    request = Request("GET", "/me/export", sink=parser.feed)
-
-    def flow() -> Generator[Request, Response, None]:
-        yield request
-
-    client.run(flow())
+    exchange(client, Request("GET", "/me/export", sink=parser.feed))
     parser.close()
     return decryptor.result()
 
@@ -160,12 +159,7 @@ def attachment_fetch(client: Client) -> Fetch:
         if attachment.file_key is None:
             raise Where("attachment", "encFileKey", attachment.id).decryption_error("its file key did not decrypt")
         sink = DecryptingSink(attachment.file_key, dst, attachment.id)
-        request = Request("GET", path("/attachments/{}/content", attachment.id), sink=sink.feed)
-
-        def flow() -> Generator[Request, Response, None]:
-            yield request
-
-        client.run(flow())
+        exchange(client, Request("GET", path("/attachments/{}/content", attachment.id), sink=sink.feed))
         return sink.finish()
 
     return fetch
