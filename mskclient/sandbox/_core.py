@@ -20,6 +20,7 @@ from starlette.websockets import WebSocket
 
 from .._profile import SESSION_COOKIE, is_valid_delivery_id, is_valid_id
 from ._config import SandboxConfig
+from ._db import readable
 from ._http import HttpError, check_id, error_response, read_body, read_json
 from ._security import RateLimiter, hash_secret, iso
 
@@ -155,7 +156,7 @@ class Ctx:
         names = ", ".join(values)
         marks = ", ".join("?" for _ in values)
         self.conn.execute(f"INSERT INTO {table} ({names}) VALUES ({marks})", tuple(values.values()))  # noqa: S608
-        row = self.one(f"SELECT * FROM {table} WHERE id = ?", values["id"])  # noqa: S608
+        row = self.one(f"SELECT {readable(table)} FROM {table} WHERE id = ?", values["id"])  # noqa: S608
         assert row is not None
         return row
 
@@ -163,7 +164,7 @@ class Ctx:
         values = {**values, "updated_at": self.ts}
         sets = ", ".join(f"{name} = ?" for name in values)
         self.conn.execute(f"UPDATE {table} SET {sets} WHERE id = ?", (*values.values(), row_id))  # noqa: S608
-        row = self.one(f"SELECT * FROM {table} WHERE id = ?", row_id)  # noqa: S608
+        row = self.one(f"SELECT {readable(table)} FROM {table} WHERE id = ?", row_id)  # noqa: S608
         assert row is not None
         return row
 
@@ -243,7 +244,8 @@ _BOARD_OF: dict[str, str] = {
         )
     },
     **{
-        table: f"SELECT t.*, c.board_id AS _board FROM {table} t JOIN cards c ON c.id = t.card_id WHERE t.id = ?"  # noqa: S608
+        table: f"SELECT {readable(table, 't')}, c.board_id AS _board FROM {table} t "  # noqa: S608
+        "JOIN cards c ON c.id = t.card_id WHERE t.id = ?"
         for table in ("comments", "checklists", "attachments")
     },
     "checklist_items": "SELECT t.*, c.board_id AS _board, l.card_id AS _card FROM checklist_items t "

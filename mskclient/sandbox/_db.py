@@ -17,9 +17,22 @@ from pathlib import Path
 from .._errors import UsageError
 from ._config import SandboxConfig
 
-__all__ = ["SCHEMA", "connect", "connect_reader", "release"]
+__all__ = ["SCHEMA", "connect", "connect_reader", "readable", "release"]
 
 _BUSY_TIMEOUT_MS = 15000
+
+#: An attachment's columns but its content: the content (up to the upload limit) is only
+#: ever streamed by `GET /attachments/:id/content`, never loaded with the metadata.
+_ATTACHMENT_METADATA = ("id", "card_id", "enc_name", "enc_mime", "enc_file_key", "size", "created_at", "updated_at")
+
+
+def readable(table: str, alias: str = "") -> str:
+    """The select list for rows of `table` the API reads (`alias.` before each column if given)."""
+    prefix = f"{alias}." if alias else ""
+    if table == "attachments":
+        return ", ".join(prefix + column for column in _ATTACHMENT_METADATA)
+    return prefix + "*"
+
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value BLOB NOT NULL);

@@ -21,7 +21,7 @@ from ..crypto import b64u_decode, b64u_encode, normalize_email
 from ..crypto._sodium import crypto_box_keypair, crypto_box_seal
 from ._config import SandboxConfig
 from ._core import Api, Ctx, Later, out
-from ._db import connect_reader
+from ._db import connect_reader, readable
 from ._http import (
     F,
     HttpError,
@@ -476,7 +476,11 @@ def card_json(ctx: Ctx, row: Any, *, full: bool = False) -> dict[str, Any]:
             for r in ctx.all("SELECT * FROM checklists WHERE card_id = ? ORDER BY position, created_at, id", card_id)
         ]
         data["attachments"] = [
-            out(r) for r in ctx.all("SELECT * FROM attachments WHERE card_id = ? ORDER BY created_at, id", card_id)
+            out(r)
+            for r in ctx.all(
+                f"SELECT {readable('attachments')} FROM attachments WHERE card_id = ? ORDER BY created_at, id",  # noqa: S608
+                card_id,
+            )
         ]
     return data
 
@@ -560,7 +564,7 @@ def _board_rows(conn: sqlite3.Connection, table: str, board_id: str, order: str 
     return [out(r) for r in conn.execute(sql, (board_id,)).fetchall()]
 
 
-def _export_cards(conn: sqlite3.Connection, cards: sqlite3.Cursor, attachment_columns: str) -> list[dict[str, Any]]:
+def _export_cards(conn: sqlite3.Connection, cards: sqlite3.Cursor) -> list[dict[str, Any]]:
     """The next page of a board's cards (up to EXPORT_PAGE, `cards` gives the order) in the
     shape of `GET /cards/:id`, in one query per kind of child; [] when none is left."""
     rows = cards.fetchmany(EXPORT_PAGE)
@@ -581,7 +585,7 @@ def _export_cards(conn: sqlite3.Connection, cards: sqlite3.Cursor, attachment_co
         f"WHERE t.{within} ORDER BY i.position, i.created_at, i.id",
         "checklist_id",
     )
-    files = grouped(f"SELECT {attachment_columns} FROM attachments WHERE {within} ORDER BY created_at, id")  # noqa: S608
+    files = grouped(f"SELECT {readable('attachments')} FROM attachments WHERE {within} ORDER BY created_at, id")  # noqa: S608
     page = []
     for row in rows:
         card_id = row["id"]
@@ -616,10 +620,6 @@ async def _export_stream(config: SandboxConfig, user_id: str, exported_at: str) 
         user = _first(conn, "SELECT * FROM users WHERE id = ?", user_id)
         if user is None:
             raise LookupError("the account went away before its export began")
-        # The attachments' columns but their content (never sent, possibly megabytes).
-        attachment_columns = ", ".join(
-            r["name"] for r in conn.execute("PRAGMA table_info(attachments)").fetchall() if r["name"] != "content"
-        )
         kdf = {"salt": user["salt"], **config.kdf.to_json()}
         parts = [_open_json({"exportedAt": exported_at, "user": user_json(user), "kdf": kdf, "workspaces": []})]
         memberships = conn.execute(
@@ -662,7 +662,7 @@ async def _export_stream(config: SandboxConfig, user_id: str, exported_at: str) 
                 )
                 try:
                     first_card = True
-                    while page := _export_cards(conn, cards, attachment_columns):
+                    while page := _export_cards(conn, cards):
                         parts.append(("" if first_card else ",") + ",".join(json_text(card) for card in page))
                         first_card = False
                         sent += len(page)

@@ -14,6 +14,7 @@ from starlette.responses import StreamingResponse
 from .._errors import NotFoundError
 from .._profile import AUTOMATION_ACTIONS, AUTOMATION_TRIGGERS, WEBHOOK_EVENTS, is_valid_id
 from ._core import MANAGERS, Api, Ctx, Later, out, snake
+from ._db import readable
 from ._http import (
     F,
     HttpError,
@@ -727,7 +728,7 @@ _ATTACHMENT_META = {
 @api.route("GET", "/cards/{id}/attachments")
 def list_attachments(ctx: Ctx, id: str) -> Any:
     ctx.load("cards", id)
-    rows = ctx.all("SELECT * FROM attachments WHERE card_id = ? ORDER BY created_at, id", id)
+    rows = ctx.all(f"SELECT {readable('attachments')} FROM attachments WHERE card_id = ? ORDER BY created_at, id", id)  # noqa: S608
     return json_response([out(r) for r in rows])
 
 
