@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import contextlib
 import gc
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from operator import itemgetter
 from typing import Any
 
@@ -204,6 +204,14 @@ class _Fields:
             return len(self._binary_items)
         return self._absent(envelope, spec, entity_id)
 
+    def names(self, items: Iterable[_Json], spec: FieldSpec) -> dict[str, int]:
+        """Queue the text field `spec` of each item (a column's title, a label's name…) by its checked id."""
+        queued = {}
+        for item in items:
+            item_id = _id(item, "id", spec.entity)
+            queued[item_id] = self.text(item.get(spec.name), spec, item_id)
+        return queued
+
     @staticmethod
     def _absent(envelope: object, spec: FieldSpec, entity_id: str | None) -> int:
         if envelope is None:
@@ -237,7 +245,7 @@ class _Fields:
         try:
             return result.decode()
         except UnicodeDecodeError:
-            self._fail(Where.of(item[1], item[2]).decryption_error("plaintext is not UTF-8"), item)
+            self._fail_because(item, "plaintext is not UTF-8")
             return UNDECRYPTABLE
 
     def _fail(self, error: object, item: tuple[str, FieldSpec, str | None]) -> None:
@@ -247,6 +255,10 @@ class _Fields:
         _, spec, entity_id = item
         reason = str(getattr(error, "reason", error))
         self.failures.append(FieldFailure(self._board_id, spec.entity, entity_id, spec.name, reason))
+
+    def _fail_because(self, item: tuple[str, FieldSpec, str | None], reason: str) -> None:
+        """A field that opened but whose plaintext is not what the field holds."""
+        self._fail(Where.of(item[1], item[2]).decryption_error(reason), item)
 
     def converted(self, binaries: list[bytes | None], index: int, convert: Callable[[bytes], str], what: str) -> str:
         """A binary field through `convert` (a Yjs state to Markdown); its failure is a field failure."""
@@ -258,8 +270,7 @@ class _Fields:
         try:
             return convert(data)
         except Exception:  # a foreign decoder (pycrdt) rejects the bytes: report the field
-            item = self._binary_items[index - 1]
-            self._fail(Where.of(item[1], item[2]).decryption_error(f"plaintext is not {what}"), item)
+            self._fail_because(self._binary_items[index - 1], f"plaintext is not {what}")
             return UNDECRYPTABLE
 
     def file_key(self, binaries: list[bytes | None], index: int) -> FileKey | None:
@@ -269,8 +280,7 @@ class _Fields:
         try:
             return FileKey(data)
         except (TypeError, ValueError):
-            item = self._binary_items[index - 1]
-            self._fail(Where.of(item[1], item[2]).decryption_error("not a 32-byte file key"), item)
+            self._fail_because(self._binary_items[index - 1], "not a 32-byte file key")
             return None
 
 
@@ -340,22 +350,10 @@ class BoardDecryptor:
         description = queue(board.get("encDescription"), _BOARD_ENCDESCRIPTION, board_id)
         self._workspace_id = text(board, "workspaceId", "board", default="")
         self._archived = _bool(board, "archived", "board")
-        columns = {
-            _id(c, "id", "column"): queue(c.get("encTitle"), _COLUMN_ENCTITLE, str(c["id"]))
-            for c in _order(obj_list(header, "columns", "board"), "column")
-        }
-        labels = {
-            _id(x, "id", "label"): queue(x.get("encName"), _LABEL_ENCNAME, str(x["id"]))
-            for x in obj_list(header, "labels", "board")
-        }
-        milestones = {
-            _id(x, "id", "milestone"): queue(x.get("encTitle"), _MILESTONE_ENCTITLE, str(x["id"]))
-            for x in obj_list(header, "milestones", "board")
-        }
-        custom = {
-            _id(x, "id", "customField"): queue(x.get("encName"), _CUSTOMFIELD_ENCNAME, str(x["id"]))
-            for x in obj_list(header, "customFields", "board")
-        }
+        columns = fields.names(_order(obj_list(header, "columns", "board"), "column"), _COLUMN_ENCTITLE)
+        labels = fields.names(obj_list(header, "labels", "board"), _LABEL_ENCNAME)
+        milestones = fields.names(obj_list(header, "milestones", "board"), _MILESTONE_ENCTITLE)
+        custom = fields.names(obj_list(header, "customFields", "board"), _CUSTOMFIELD_ENCNAME)
         texts, _ = fields.open()
         self._title, self._description = texts[title], texts[description]
         self._columns = {i: texts[n] for i, n in columns.items()}
