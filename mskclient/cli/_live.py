@@ -8,10 +8,10 @@ import difflib
 import json
 import sys
 import threading
-from collections.abc import AsyncIterator, Coroutine
+from collections.abc import AsyncIterator, Callable, Coroutine
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any
 
 import click
 
@@ -39,15 +39,17 @@ from ._resolve import Resolver, appended_line, board_option, emit_models, model_
 
 __all__ = ["live", "watch_board", "webhooks"]
 
-_T = TypeVar("_T")
 
+def _run(ctx: CliContext, client: Client, work: Callable[[AsyncClient], Coroutine[Any, Any, None]]) -> None:
+    """Run `work` with an async twin of `client` until done or Ctrl-C; the work's cleanup
+    (leaving the room) runs and the twin is closed either way."""
 
-def _run(coro: Coroutine[Any, Any, _T]) -> _T | None:
-    """Run until done or Ctrl-C; the coroutine's cleanup (leaving the room) runs either way."""
-    try:
-        return asyncio.run(coro)
-    except KeyboardInterrupt:
-        return None
+    async def main() -> None:
+        async with ctx.async_client(client) as twin:
+            await work(twin)
+
+    with contextlib.suppress(KeyboardInterrupt):
+        asyncio.run(main())
 
 
 def _me(client: Client, card_id: str | None = None) -> dict[str, Any]:
@@ -183,19 +185,11 @@ def live(ctx: CliContext, card: str | None, board: str | None) -> None:
     if card is None:
         board_id = resolver.board(board).id
         presence = _me(client) | {"cardId": None}
-        twin = ctx.async_client(client)
-        _run(_closing(twin, _live_board(ctx, twin, board_id, presence)))
+        _run(ctx, client, lambda twin: _live_board(ctx, twin, board_id, presence))
         return
     found = resolver.card(card, board)
-    twin = ctx.async_client(client)
-    _run(_closing(twin, _live_card(ctx, twin, found.id, found.board_id, _me(client))))
-
-
-async def _closing(client: AsyncClient, work: Coroutine[Any, Any, None]) -> None:
-    try:
-        await work
-    finally:
-        await client.aclose()
+    me = _me(client)
+    _run(ctx, client, lambda twin: _live_card(ctx, twin, found.id, found.board_id, me))
 
 
 async def _watch(ctx: CliContext, client: AsyncClient, board_id: str, since: str | None) -> None:
@@ -213,8 +207,7 @@ def watch_board(ctx: CliContext, board: str, since: str | None) -> None:
     """Follow BOARD's events as decrypted lines (resumes by Last-Event-ID after a drop)."""
     client = ctx.unlocked_client()
     board_id = Resolver(client).board(board).id
-    twin = ctx.async_client(client)
-    _run(_closing(twin, _watch(ctx, twin, board_id, since)))
+    _run(ctx, client, lambda twin: _watch(ctx, twin, board_id, since))
 
 
 # --- webhooks ------------------------------------------------------------------------------
