@@ -194,7 +194,7 @@ def cards_edit(
         from ..live import edit_description  # imported here: it pulls in the WebSocket stack
 
         # a minimal Yjs edit, saved with If-Match (merged on 409) and sent to anyone editing it live
-        c = edit_description(r.client, c.id, transform)
+        c = edit_description(r.client, c.id, transform, base=c)
     if title is not None or due_at is not None:
         kwargs: dict[str, Any] = {"title": title, "base": c}
         if due_at is not None:

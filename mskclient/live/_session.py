@@ -167,15 +167,22 @@ async def _send_live(server: str, ticket: WsTicket, key: BoardKey, room: str, up
 
 
 async def aedit_description(
-    client: AsyncCardClient, card_id: str, transform: Callable[[str], str], *, live: bool = True
+    client: AsyncCardClient,
+    card_id: str,
+    transform: Callable[[str], str],
+    *,
+    live: bool = True,
+    base: Card | None = None,
 ) -> Card:
     """Apply `transform` to a card's description as a minimal Yjs edit, save it, share it live.
 
-    The save is a safe edit (If-Match; on 409 the client re-reads, merges and
-    retries).  The live send is best effort: the edit is already stored, and
-    live peers merge the stored document when they save.
+    `base` is the card as the caller already read it (else it is read now).  The save is a
+    safe edit (If-Match; on 409 the client re-reads, merges and retries).  The live send is
+    best effort: the edit is already stored, and live peers merge the stored document when
+    they save.
     """
-    base = await client.card(card_id)
+    if base is None:
+        base = await client.card(card_id)
     update = _prepare(base, transform)
     if update is None:
         return base
@@ -191,7 +198,14 @@ async def aedit_description(
     return card
 
 
-def edit_description(client: CardClient, card_id: str, transform: Callable[[str], str], *, live: bool = True) -> Card:
+def edit_description(
+    client: CardClient,
+    card_id: str,
+    transform: Callable[[str], str],
+    *,
+    live: bool = True,
+    base: Card | None = None,
+) -> Card:
     """Blocking `aedit_description` for `mskclient.Client` (what `msk cards edit` uses)."""
     try:
         asyncio.get_running_loop()
@@ -199,7 +213,8 @@ def edit_description(client: CardClient, card_id: str, transform: Callable[[str]
         pass  # no loop in this thread: the blocking live send below may run its own
     else:
         raise UsageError("edit_description blocks: inside an event loop use aedit_description")
-    base = client.card(card_id)
+    if base is None:
+        base = client.card(card_id)
     update = _prepare(base, transform)
     if update is None:
         return base

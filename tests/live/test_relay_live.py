@@ -129,6 +129,16 @@ def test_two_concurrent_appends_both_land(world: World) -> None:
     assert sorted(text.splitlines()[1:]) == ["- from alice", "- from bob"]
 
 
+def test_edit_with_the_card_already_read_does_not_read_it_again(world: World) -> None:
+    client = world.alice.client
+    card_id = world.new_card(description="read once\n")
+    card = client.card(card_id)
+    before = client.requests
+    saved = edit_description(client, card_id, lambda text: text + "edited\n", live=False, base=card)
+    assert client.requests - before == 1  # the PATCH (If-Match on the version read) only
+    assert saved.description == "read once\nedited\n" == client.card(card_id).description
+
+
 async def test_blocking_edit_inside_an_event_loop_is_refused_before_saving(world: World) -> None:
     card_id = world.new_card(description="unchanged\n")
     with pytest.raises(UsageError, match="aedit_description"):
