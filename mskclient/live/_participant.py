@@ -194,7 +194,11 @@ class Participant:
     @property
     def dirty(self) -> bool:
         """True when the document holds changes not yet persisted."""
-        return not ydesc.covers(self._saved_vector, ydesc.state_vector(self.state()))
+        return not ydesc.covers(self._saved_vector, self._vector())
+
+    def _vector(self) -> dict[int, int]:
+        """The document's state vector, read directly (not decoded from an encoded full state)."""
+        return ydesc.decode_state_vector(self.doc.get_state())
 
     def state(self) -> bytes:
         """The full document state (update format v1), as encDescription stores it."""
@@ -301,7 +305,7 @@ class Participant:
         ydesc.load(stored, self.doc)
         extra = self.doc.get_update(before)
         if extra != _EMPTY_UPDATE:
-            self._saved_vector = ydesc.state_vector(self.state())
+            self._saved_vector = self._vector()
             await self._send_update(extra)
             await self._notify(TextChanged(self.text, ()))
 
@@ -436,7 +440,7 @@ class Participant:
 
     def _authors(self, updates: list[bytes]) -> tuple[str, ...]:
         """Names (from awareness) of the clients whose new content `updates` carry."""
-        mine = ydesc.decode_state_vector(self.doc.get_state())
+        mine = self._vector()
         theirs: dict[int, int] = {}
         for update in updates:
             for cid, clock in ydesc.state_vector(update).items():
