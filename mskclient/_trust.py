@@ -9,6 +9,7 @@ workspace key to that member until the user accepts it with `trust()`
 from __future__ import annotations
 
 import json
+from collections.abc import Iterable
 from pathlib import Path
 
 from ._errors import KeyTrustError, UsageError
@@ -47,6 +48,16 @@ class TrustStore:
             return True
         return pinned == public_key
 
+    def pin_new(self, entries: Iterable[tuple[str, str, bytes]]) -> None:
+        """Pin each first-seen (user id, email, key) of `entries`, writing the file once for all of them."""
+        added = False
+        for user_id, email, public_key in entries:
+            if user_id not in self._pins:
+                self._pin(user_id, email, public_key)
+                added = True
+        if added:
+            self._save()
+
     def require(self, user_id: str, email: str, public_key: bytes) -> None:
         """KeyTrustError unless `public_key` is the pinned (or a first-seen) key of this user."""
         if not self.check(user_id, email, public_key):
@@ -59,6 +70,12 @@ class TrustStore:
 
     def trust(self, user_id: str, email: str, public_key: bytes) -> None:
         """Pin (or re-pin after a verified change) this user's key."""
+        self._pin(user_id, email, public_key)
+        self._save()
+
+    def _pin(self, user_id: str, email: str, public_key: bytes) -> None:
         self._pins[user_id] = {"email": email, "publicKey": b64u_encode(public_key)}
+
+    def _save(self) -> None:
         if self.path is not None:
             atomic_write(self.path, json.dumps(self._pins, indent=1, sort_keys=True).encode("utf-8"))

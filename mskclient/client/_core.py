@@ -426,8 +426,7 @@ class Core:
         """
         rows = read_array((yield _get("/workspaces/{}/members", workspace_id)).json(), "member")
         members = [self._member(o) for o in rows]
-        for m in members:
-            self.trust.check(m.user_id, m.email, m.public_key)
+        self.trust.pin_new((m.user_id, m.email, m.public_key) for m in members)
         return members
 
     def key_trusted(self, member: Member | UserLookup) -> bool:

@@ -6,6 +6,7 @@ import io
 import json
 import os
 import stat
+from pathlib import Path
 
 import httpx
 import pytest
@@ -17,6 +18,7 @@ from mskclient import (
     Client,
     ConflictError,
     KeyTrustError,
+    Member,
     NotFoundError,
     Pacer,
     ProtocolError,
@@ -24,13 +26,14 @@ from mskclient import (
     TransportError,
     TrustStore,
     UsageError,
+    _trust,
 )
 from mskclient._pacing import request_group
 from mskclient._session_store import SessionRecord, SessionStore
 from mskclient.client._core import Core
 from mskclient.client._crypt import EncryptingReader
 from mskclient.client._wire import Obj, Response, error_from, path
-from mskclient.crypto import AccountKeys, FileKey, KeyPair, UserKey, decrypt_file, fingerprint
+from mskclient.crypto import AccountKeys, FileKey, KeyPair, UserKey, b64u_encode, decrypt_file, fingerprint
 
 
 class FakeClock:
@@ -193,6 +196,45 @@ def test_trust_store_pins_on_first_use_and_blocks_a_changed_key(tmp_path: os.Pat
         reloaded.require("cabcdefgh1", "bob@x.y", second)
     reloaded.trust("cabcdefgh1", "bob@x.y", second)
     TrustStore(file).require("cabcdefgh1", "bob@x.y", second)
+
+
+def test_members_listing_pins_all_new_keys_with_one_write(
+    tmp_path: os.PathLike[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    file = tmp_path / "trust.json"  # type: ignore[operator]
+    writes: list[bytes] = []
+    real_write = _trust.atomic_write
+
+    def counting_write(path: Path, data: bytes, mode: int = 0o600) -> None:
+        writes.append(data)
+        real_write(path, data, mode)
+
+    monkeypatch.setattr(_trust, "atomic_write", counting_write)
+    keys = {f"cmember{i}00": KeyPair.generate().public for i in range(4)}
+    rows = [
+        {"userId": uid, "email": f"{uid}@x.y", "role": "member", "publicKey": b64u_encode(key)}
+        for uid, key in keys.items()
+    ]
+    core = Core(trust=TrustStore(file))
+
+    def listing(body: object) -> list[Member]:
+        flow = core.members("cworkspace1")
+        next(flow)
+        with pytest.raises(StopIteration) as done:
+            flow.send(Response(200, {}, json.dumps(body).encode()))
+        result: list[Member] = done.value.value
+        return result
+
+    assert [m.user_id for m in listing(rows)] == list(keys)
+    assert len(writes) == 1
+    reloaded = TrustStore(file)
+    assert all(reloaded.pinned(uid) == key for uid, key in keys.items())
+    listing(rows)  # nothing new: no write
+    assert len(writes) == 1
+    changed = KeyPair.generate().public
+    listing([*rows, {**rows[0], "publicKey": b64u_encode(changed)}])  # a changed key is not re-pinned
+    assert len(writes) == 1 and core.trust.pinned("cmember000") == keys["cmember000"]
+    assert not core.key_trusted(Member("cmember000", "a@x.y", None, "member", changed, fingerprint(changed)))
 
 
 @pytest.mark.parametrize("size", [0, 1, 65536, 65537, 200_000])
