@@ -11,7 +11,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
-from collections.abc import AsyncIterator, Mapping
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -216,27 +216,26 @@ async def describe(tick: Tick, names: BoardNames) -> str:
         card = f"card ‘{await names.card(tick.card_id, fresh=tick.verb == 'CARD_UPDATED')}’"
     by = f" by {await names.user(tick.actor_id)}" if tick.actor_id else ""
 
-    async def ident(key: str, lookup: str) -> str:
+    async def ident(key: str, lookup: Callable[[str], Awaitable[str]], *, quoted: bool = True) -> str:
+        """The name of the id at `meta[key]` ("?" if there is none, "#id" if the lookup fails)."""
         value = meta.get(key)
         if not is_valid_id(value):
             return "?"
         assert isinstance(value, str)
         with contextlib.suppress(MskError):
-            if lookup == "column":
-                return f"‘{await names.column(value)}’"
-            if lookup == "label":
-                return f"‘{await names.label(value)}’"
-            return await names.user(value)
+            name = await lookup(value)
+            return f"‘{name}’" if quoted else name
         return f"#{value}"
 
     if tick.verb == "CARD_MOVED":
-        return f"{card} moved from {await ident('fromColumnId', 'column')} to {await ident('toColumnId', 'column')}{by}"
+        moved = f"from {await ident('fromColumnId', names.column)} to {await ident('toColumnId', names.column)}"
+        return f"{card} moved {moved}{by}"
     if tick.verb in ("LABEL_ATTACHED", "LABEL_DETACHED"):
         how = "added to" if tick.verb == "LABEL_ATTACHED" else "removed from"
-        return f"label {await ident('labelId', 'label')} {how} {card}{by}"
+        return f"label {await ident('labelId', names.label)} {how} {card}{by}"
     if tick.verb in ("ASSIGNED", "UNASSIGNED"):
         how = "assigned to" if tick.verb == "ASSIGNED" else "unassigned from"
-        return f"{await ident('userId', 'user')} {how} {card}{by}"
+        return f"{await ident('userId', names.user, quoted=False)} {how} {card}{by}"
     if tick.verb == "CARD_DELETED":
         return f"{card} deleted{by}"
     action = _VERBS.get(tick.verb, tick.verb.lower().replace("_", " "))
