@@ -145,9 +145,8 @@ def demo(out_dir: Path | None) -> None:
             view.add_column(column.title, overflow="fold")
         view.add_row(*(Text("\n\n".join(_card_text(card) for card in column.cards)) for column in board.columns))
         console.print(view)
-        cards = sum(len(c.cards) for b in result.boards for c in b.columns)
         console.print(
-            f"{len(result.boards)} board, {cards} cards exported with {requests} requests in total; "
+            f"{len(result.boards)} board, {result.card_count} cards exported with {requests} requests in total; "
             f"fields that failed to decrypt: {len(result.failures)}"
         )
         if leaks:

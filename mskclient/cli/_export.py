@@ -38,10 +38,6 @@ def _decrypt_file(path: Path, password: Callable[[], str], **selection: Any) -> 
         raise ProtocolError(f"{path} is not a usable /me/export file: {exc}") from None
 
 
-def _count_cards(result: ExportResult) -> int:
-    return sum(len(c.cards) for b in result.boards for c in b.columns)
-
-
 def _count_attachments(result: ExportResult) -> int:
     return sum(len(k.attachments) for b in result.boards for c in b.columns for k in c.cards)
 
@@ -145,7 +141,7 @@ def export(
     summary = {
         "files": [str(p) for p in written],
         "boards": len(result.boards),
-        "cards": _count_cards(result),
+        "cards": result.card_count,
         "attachments": _count_attachments(result) if attachments_dir is not None else 0,
         "read": strategy,
         "requests": requests,

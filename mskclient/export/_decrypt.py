@@ -527,11 +527,9 @@ def _queue_attachment(
 
 def _markdown_of() -> Callable[[bytes], str]:
     """Yjs state -> Markdown; a card never given a description stores the empty state: no Y.Doc."""
-    from .._description import empty_state, text_of
-
-    empty = empty_state()
+    from .._description import EMPTY_UPDATE, text_of
 
     def markdown(state: bytes) -> str:
-        return "" if state == empty else text_of(state)
+        return "" if state == EMPTY_UPDATE else text_of(state)
 
     return markdown

@@ -126,5 +126,9 @@ class ExportResult:
     key_failures: tuple[FieldFailure, ...] = ()
 
     @property
+    def card_count(self) -> int:
+        return sum(len(column.cards) for board in self.boards for column in board.columns)
+
+    @property
     def failures(self) -> tuple[FieldFailure, ...]:
         return self.key_failures + tuple(f for b in self.boards for f in b.failures)

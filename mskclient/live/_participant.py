@@ -48,7 +48,6 @@ __all__ = [
     "TextChanged",
 ]
 
-_EMPTY_UPDATE = b"\x00\x00"
 #: Seal overhead of a relay frame: 24-byte nonce + 16-byte tag.
 _FRAME_OVERHEAD = 40
 
@@ -282,7 +281,7 @@ class Participant:
     async def _publish_since(self, before: bytes) -> None:
         """Send what our own change added to the document since the state `before`, then notify."""
         update = self.doc.get_update(before)
-        if update != _EMPTY_UPDATE:
+        if update != ydesc.EMPTY_UPDATE:
             await self._send_update(update)
         await self._notify()
 
@@ -304,7 +303,7 @@ class Participant:
         before = self.doc.get_state()
         ydesc.load(stored, self.doc)
         extra = self.doc.get_update(before)
-        if extra != _EMPTY_UPDATE:
+        if extra != ydesc.EMPTY_UPDATE:
             self._saved_vector = self._vector()
             await self._send_update(extra)
             await self._notify(TextChanged(self.text, ()))
@@ -397,7 +396,7 @@ class Participant:
                 return
             await self._send(SyncStep2(reply), channel)
         elif isinstance(message, (SyncStep2, SyncUpdate)):
-            if message.update != _EMPTY_UPDATE:
+            if message.update != ydesc.EMPTY_UPDATE:
                 self._incoming.append(message.update)
                 self._incoming_ready.set()
         elif isinstance(message, AwarenessMessage):
