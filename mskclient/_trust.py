@@ -40,6 +40,11 @@ class TrustStore:
         pin = self._pins.get(user_id)
         return None if pin is None else b64u_decode(pin["publicKey"])
 
+    def matches(self, user_id: str, public_key: bytes) -> bool:
+        """True if `public_key` is this user's pinned key or none is pinned yet (pins nothing)."""
+        pinned = self.pinned(user_id)
+        return pinned is None or pinned == public_key
+
     def check(self, user_id: str, email: str, public_key: bytes) -> bool:
         """Pin on first use; True if the key is the pinned one (or new), False if it changed."""
         pinned = self.pinned(user_id)
@@ -60,11 +65,12 @@ class TrustStore:
 
     def require(self, user_id: str, email: str, public_key: bytes) -> None:
         """KeyTrustError unless `public_key` is the pinned (or a first-seen) key of this user."""
-        if not self.check(user_id, email, public_key):
-            old = self.pinned(user_id)
-            assert old is not None
+        pinned = self.pinned(user_id)
+        if pinned is None:
+            self.trust(user_id, email, public_key)
+        elif pinned != public_key:
             raise KeyTrustError(
-                f"the public key of {email} changed: pinned {fingerprint(old)}, server now sends "
+                f"the public key of {email} changed: pinned {fingerprint(pinned)}, server now sends "
                 f"{fingerprint(public_key)}; verify it with them, then run `msk members trust {email}`"
             )
 

@@ -432,8 +432,7 @@ class Core:
     def key_trusted(self, member: Member | UserLookup) -> bool:
         """False if this member's key differs from the pinned one."""
         user_id = member.user_id if isinstance(member, Member) else member.id
-        pinned = self.trust.pinned(user_id)
-        return pinned is None or pinned == member.public_key
+        return self.trust.matches(user_id, member.public_key)
 
     def lookup_user(self, email: str) -> Flow[UserLookup]:
         obj = read_object((yield _get("/users/lookup", params={"email": normalize_email(email)})), "user")
