@@ -120,8 +120,8 @@ def _get(route: str, *ids: str, params: Mapping[str, str] | None = None) -> Requ
     return Request("GET", path(route, *ids), params=params)
 
 
-def _send(method: str, route: str, *ids: str, body: Any = None, ok: frozenset[int] = frozenset()) -> Request:
-    return Request(method, path(route, *ids), json=body, ok=ok)
+def _send(method: str, route: str, *ids: str, body: Any = None) -> Request:
+    return Request(method, path(route, *ids), json=body)
 
 
 def _user(obj: Obj) -> User:
