@@ -124,6 +124,11 @@ def _send(method: str, route: str, *ids: str, body: Any = None) -> Request:
     return Request(method, path(route, *ids), json=body)
 
 
+def _login_init(email: str) -> Request:
+    """login-init: the answer (salt, KDF parameters) feeds Argon2id, hence `cpu_after`."""
+    return Request("POST", "/auth/login-init", json={"email": email}, cpu_after=True)
+
+
 def _user(obj: Obj) -> User:
     return User(
         id=obj.id(),
@@ -203,7 +208,7 @@ class Core:
     # --- authentication ---------------------------------------------------------------------
     def _prelogin(self, email: str, password: str) -> Flow[LoginKeys]:
         """login-init, refuse weak or absurd KDF parameters, then Argon2id (~0.1 s of CPU)."""
-        answer = yield Request("POST", "/auth/login-init", json={"email": email}, cpu_after=True)
+        answer = yield _login_init(email)
         salt, params = check_login_init(answer.json())
         return derive_login_keys(password, salt, params)
 
@@ -267,7 +272,7 @@ class Core:
         challenge = open_sealed(_sealed_challenge(step1), keys.keypair, Where("recovery", "sealedChallenge"))
         # The new password gets step 1's fresh salt; the cost parameters are the server's (login-init),
         # checked against the profile's floor and cap like any login.
-        init = read_object((yield Request("POST", "/auth/login-init", json={"email": email}, cpu_after=True)), "init")
+        init = read_object((yield _login_init(email)), "init")
         salt, params = check_login_init({"salt": step1.text("salt"), "kdf": init.data.get("kdf")})
         login = derive_login_keys(new_password, salt, params)
         yield _send(
