@@ -19,7 +19,6 @@ import time
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
-from datetime import UTC, datetime
 from functools import partial
 from typing import Any, TypeVar
 
@@ -28,13 +27,13 @@ import httpx
 from .._errors import NotFoundError, UsageError
 from .._profile import WEBHOOK_RETRY_SCHEDULE
 from ..crypto import sign_webhook
+from ._security import iso
 
 __all__ = [
     "DELIVERY_LEASE_SECONDS",
     "EVENT_COLUMNS",
     "Deliveries",
     "event_payload",
-    "iso_time",
     "loop_connection",
     "new_ulid",
     "retry_async",
@@ -64,11 +63,6 @@ def new_ulid(t: float) -> str:
     """A ULID (48-bit millisecond time, 80 random bits, Crockford base32) for clock time t."""
     value = ((int(t * 1000) & ((1 << 48) - 1)) << 80) | int.from_bytes(secrets.token_bytes(10), "big")
     return "".join(_CROCKFORD[(value >> shift) & 31] for shift in range(125, -1, -5))
-
-
-def iso_time(t: float) -> str:
-    """ISO 8601 UTC with milliseconds, as the profile writes timestamps."""
-    return datetime.fromtimestamp(t, UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
 
 
 def _contended(exc: sqlite3.OperationalError) -> bool:
@@ -205,7 +199,7 @@ class Deliveries:
         board_id, verb = str(event[1]), str(event[2])
         body = json.dumps(event_payload(event), separators=(",", ":"))
         now = self._now()
-        stamp = iso_time(now)
+        stamp = iso(now)
         created = 0
         with transaction(conn):
             hooks = conn.execute("SELECT id, events FROM webhooks WHERE board_id = ? AND active = 1", (board_id,))
@@ -228,7 +222,7 @@ class Deliveries:
             cursor = conn.execute(
                 "UPDATE webhook_deliveries SET status = 'pending', attempts = 0, next_attempt_at = ?,"
                 " updated_at = ? WHERE id = ?",
-                (now, iso_time(now), delivery_id),
+                (now, iso(now), delivery_id),
             )
             if cursor.rowcount != 1:
                 raise NotFoundError(404, "NOT_FOUND", "delivery not found")
@@ -321,7 +315,7 @@ class Deliveries:
             conn.execute(
                 "UPDATE webhook_deliveries SET status = ?, attempts = ?, next_attempt_at = ?, last_status = ?,"
                 " last_error = ?, updated_at = ? WHERE id = ?",
-                (status, attempts, due, outcome.status, outcome.error, iso_time(self._now()), item.id),
+                (status, attempts, due, outcome.status, outcome.error, iso(self._now()), item.id),
             )
 
 

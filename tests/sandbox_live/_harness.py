@@ -27,7 +27,8 @@ from mskclient._profile import TICKET_TTL_SECONDS
 from mskclient.sandbox._config import ManualClock, SandboxConfig
 from mskclient.sandbox._db import connect, release
 from mskclient.sandbox._realtime import Realtime
-from mskclient.sandbox._webhooks import iso_time, retry_sync
+from mskclient.sandbox._security import iso
+from mskclient.sandbox._webhooks import retry_sync
 
 START_TIMEOUT = 10.0
 
@@ -159,14 +160,14 @@ class Engine:
 
     def workspace(self, members: dict[str, str]) -> str:
         ws_id = new_id()
-        now = iso_time(self.clock.time())
+        now = iso(self.clock.time())
         self.execute("INSERT INTO workspaces VALUES (?, ?, ?, ?, ?)", (ws_id, "v1.a.b", next(iter(members)), now, now))
         for user_id, role in members.items():
             self.add_member(ws_id, user_id, role)
         return ws_id
 
     def add_member(self, ws_id: str, user_id: str, role: str = "member") -> None:
-        now = iso_time(self.clock.time())
+        now = iso(self.clock.time())
         self.execute("INSERT INTO memberships VALUES (?, ?, ?, ?, ?, ?)", (ws_id, user_id, role, "v1.a.b", now, now))
 
     def remove_member(self, ws_id: str, user_id: str) -> None:
@@ -174,7 +175,7 @@ class Engine:
 
     def board(self, ws_id: str) -> str:
         board_id = new_id()
-        now = iso_time(self.clock.time())
+        now = iso(self.clock.time())
         self.execute(
             "INSERT INTO boards (id, workspace_id, enc_title, enc_board_key, created_at, updated_at)"
             " VALUES (?, ?, ?, ?, ?, ?)",
@@ -184,7 +185,7 @@ class Engine:
 
     def card(self, board_id: str) -> str:
         card_id = new_id()
-        now = iso_time(self.clock.time())
+        now = iso(self.clock.time())
         self.execute(
             "INSERT INTO cards (id, board_id, column_id, position, enc_title, created_at, updated_at)"
             " VALUES (?, ?, ?, ?, ?, ?, ?)",
@@ -203,7 +204,7 @@ class Engine:
     def event(self, board_id: str, verb: str, card_id: str | None = None, **metadata: str) -> int:
         cursor = self.execute(
             "INSERT INTO events (board_id, verb, card_id, actor_id, timestamp, metadata) VALUES (?, ?, ?, ?, ?, ?)",
-            (board_id, verb, card_id, "cactor0001", iso_time(self.clock.time()), json.dumps(metadata)),
+            (board_id, verb, card_id, "cactor0001", iso(self.clock.time()), json.dumps(metadata)),
         )
         assert cursor.lastrowid is not None
         return cursor.lastrowid
@@ -223,7 +224,7 @@ class Engine:
 
     def webhook(self, board_id: str, url: str, events: list[str], *, active: bool = True) -> tuple[str, str]:
         hook_id, secret = new_id(), secrets.token_hex(32)
-        now = iso_time(self.clock.time())
+        now = iso(self.clock.time())
         self.execute(
             "INSERT INTO webhooks VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
             (hook_id, board_id, url, secret, json.dumps(events), int(active), now, now),
