@@ -184,14 +184,16 @@ class Core:
     def use_keys(self, keys: AccountKeys) -> None:
         """Use already unlocked account keys (e.g. from `msk unlock`)."""
         self._keys = keys
-        self._wk.clear()
-        self._bk.clear()
-        self._sealed_wk.clear()
+        self._drop_key_caches()
 
     def _forget(self) -> None:
         self.token = None
         self.user = None
         self._keys = None
+        self._drop_key_caches()
+
+    def _drop_key_caches(self) -> None:
+        """Forget the workspace and board keys opened (and sealed ones seen) under the old account keys."""
         self._wk.clear()
         self._bk.clear()
         self._sealed_wk.clear()
