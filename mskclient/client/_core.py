@@ -14,7 +14,7 @@ import os
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, BinaryIO, Final, TypeVar
+from typing import Any, BinaryIO, Final
 
 from .. import _description
 from .._atomic import atomic_replace
@@ -92,8 +92,6 @@ from ._crypt import DecryptingSink, EncryptingReader, open_bytes, open_text, sea
 from ._wire import Flow, Obj, Request, Response, path, read_array, read_object
 
 __all__ = ["UNSET", "Core", "Registration"]
-
-_OnBoard = TypeVar("_OnBoard", Label, Milestone, CustomField, Automation)
 
 #: Attempts of a safe edit (read, merge, PATCH with If-Match) before giving up on 409s.
 _EDIT_ATTEMPTS: Final = 5
@@ -969,19 +967,19 @@ class Core:
     # --- labels, milestones, templates, custom fields, automations -------------------------------
     def _label(self, obj: Obj, bk: BoardKey) -> Label:
         lid = obj.id()
-        return Label(lid, obj.id("boardId"), open_text(bk, obj, "encName", lid), obj.opt_text("color"))
+        label = Label(lid, obj.id("boardId"), open_text(bk, obj, "encName", lid), obj.opt_text("color"))
+        self._remember(lid, label.board_id)
+        return label
 
     def labels(self, board_id: str) -> Flow[list[Label]]:
         bk = yield from self.board_key(board_id)
         rows = read_array((yield _get("/boards/{}/labels", board_id)).json(), "label")
-        return [self._remembered(self._label(o, bk)) for o in rows]
+        return [self._label(o, bk) for o in rows]
 
     def create_label(self, board_id: str, name: str, color: str = DEFAULT_LABEL_COLOR) -> Flow[Label]:
         bk = yield from self.board_key(board_id)
         body: dict[str, Any] = {"encName": seal_text(bk, "label", "encName", name), "color": color}
-        return self._remembered(
-            self._label(read_object((yield _send("POST", "/boards/{}/labels", board_id, body=body)), "label"), bk)
-        )
+        return self._label(read_object((yield _send("POST", "/boards/{}/labels", board_id, body=body)), "label"), bk)
 
     def update_label(
         self, label_id: str, *, name: str | None = None, color: str | None = None, board_id: str | None = None
@@ -999,19 +997,21 @@ class Core:
 
     def _milestone(self, obj: Obj, bk: BoardKey) -> Milestone:
         mid = obj.id()
-        return Milestone(
+        milestone = Milestone(
             mid,
             obj.id("boardId"),
             open_text(bk, obj, "encTitle", mid),
             obj.opt_text("dueAt"),
             obj.flag("archived", False),
         )
+        self._remember(mid, milestone.board_id)
+        return milestone
 
     def milestones(self, board_id: str, *, archived: bool = False) -> Flow[list[Milestone]]:
         bk = yield from self.board_key(board_id)
         params = {"archived": "1"} if archived else None
         rows = read_array((yield _get("/boards/{}/milestones", board_id, params=params)).json(), "milestone")
-        return [self._remembered(self._milestone(o, bk)) for o in rows]
+        return [self._milestone(o, bk) for o in rows]
 
     def create_milestone(self, board_id: str, title: str, due_at: str | None = None) -> Flow[Milestone]:
         bk = yield from self.board_key(board_id)
@@ -1019,7 +1019,7 @@ class Core:
         if due_at is not None:
             body["dueAt"] = due_at
         obj = read_object((yield _send("POST", "/boards/{}/milestones", board_id, body=body)), "milestone")
-        return self._remembered(self._milestone(obj, bk))
+        return self._milestone(obj, bk)
 
     def update_milestone(
         self,
@@ -1079,12 +1079,14 @@ class Core:
             if not isinstance(decoded, list) or not all(isinstance(o, str) for o in decoded):
                 raise ProtocolError(f"customField {fid}: encOptions is not a JSON array of strings")
             options = tuple(decoded)
-        return CustomField(fid, obj.id("boardId"), open_text(bk, obj, "encName", fid), obj.text("type"), options)
+        custom = CustomField(fid, obj.id("boardId"), open_text(bk, obj, "encName", fid), obj.text("type"), options)
+        self._remember(fid, custom.board_id)
+        return custom
 
     def custom_fields(self, board_id: str) -> Flow[list[CustomField]]:
         bk = yield from self.board_key(board_id)
         rows = read_array((yield _get("/boards/{}/custom-fields", board_id)).json(), "customField")
-        return [self._remembered(self._custom_field(o, bk)) for o in rows]
+        return [self._custom_field(o, bk) for o in rows]
 
     def create_custom_field(
         self, board_id: str, name: str, type: str = "text", options: Sequence[str] = ()
@@ -1094,7 +1096,7 @@ class Core:
         if options:
             body["encOptions"] = seal_text(bk, "customField", "encOptions", json.dumps(list(options)))
         obj = read_object((yield _send("POST", "/boards/{}/custom-fields", board_id, body=body)), "customField")
-        return self._remembered(self._custom_field(obj, bk))
+        return self._custom_field(obj, bk)
 
     def update_custom_field(
         self,
@@ -1118,7 +1120,7 @@ class Core:
 
     def _automation(self, obj: Obj, bk: BoardKey) -> Automation:
         aid = obj.id()
-        return Automation(
+        automation = Automation(
             aid,
             obj.id("boardId"),
             open_text(bk, obj, "encName", aid),
@@ -1126,11 +1128,13 @@ class Core:
             obj.mapping("action"),
             obj.flag("enabled", True),
         )
+        self._remember(aid, automation.board_id)
+        return automation
 
     def automations(self, board_id: str) -> Flow[list[Automation]]:
         bk = yield from self.board_key(board_id)
         rows = read_array((yield _get("/boards/{}/automations", board_id)).json(), "automation")
-        return [self._remembered(self._automation(o, bk)) for o in rows]
+        return [self._automation(o, bk) for o in rows]
 
     def create_automation(
         self, board_id: str, name: str, trigger: Mapping[str, Any], action: Mapping[str, Any], *, enabled: bool = True
@@ -1143,7 +1147,7 @@ class Core:
             "enabled": enabled,
         }
         obj = read_object((yield _send("POST", "/boards/{}/automations", board_id, body=body)), "automation")
-        return self._remembered(self._automation(obj, bk))
+        return self._automation(obj, bk)
 
     def update_automation(
         self,
@@ -1170,10 +1174,6 @@ class Core:
 
     def delete_automation(self, automation_id: str) -> Flow[None]:
         yield _send("DELETE", "/automations/{}", automation_id)
-
-    def _remembered(self, item: _OnBoard) -> _OnBoard:
-        self._remember(item.id, item.board_id)
-        return item
 
     # --- webhooks and activity ----------------------------------------------------------------
     @staticmethod
