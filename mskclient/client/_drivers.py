@@ -38,7 +38,7 @@ _DEFAULT_TIMEOUT = 30.0
 
 
 def _base_url(server: str) -> str:
-    server = server.rstrip("/")
+    """The API root below `server` (given without a trailing "/")."""
     if not server.startswith(("http://", "https://")):
         raise UsageError(f"server must be an http(s) URL: {server!r}")
     return server + API_PREFIX
@@ -86,6 +86,10 @@ def _kwargs(core: Core, request: Request) -> dict[str, Any]:
     return kwargs
 
 
+def _transport_error(request: Request, exc: httpx.HTTPError) -> TransportError:
+    return TransportError(f"{request.method} {API_PREFIX}{request.path}: {type(exc).__name__}: {exc}")
+
+
 def _retry_wait(pacer: Pacer, request: Request, response: Response, attempt: int) -> float | None:
     """After answer number `attempt`: seconds to wait before resending a 429, or None when
     `response` is the flow's answer.  Raises an error answer the flow did not ask to see,
@@ -126,7 +130,7 @@ class _Base:
         trust: TrustStore | None,
     ) -> None:
         self.server = server.rstrip("/")
-        self.base_url = _base_url(server)
+        self.base_url = _base_url(self.server)
         self.core = Core(token=token, email=email, trust=trust)
         self.pacer = pacer if pacer is not None else Pacer()
 
@@ -273,7 +277,7 @@ class Client(_Base):
                     body = answer.read()
                 return Response(answer.status_code, answer.headers, body, _cookies(answer.headers))
         except httpx.HTTPError as exc:
-            raise TransportError(f"{request.method} {API_PREFIX}{request.path}: {type(exc).__name__}: {exc}") from None
+            raise _transport_error(request, exc) from None
 
     health = _sync(Core.health)
     register = _sync(Core.register)
@@ -459,7 +463,7 @@ class AsyncClient(_Base):
                     body = await answer.aread()
                 return Response(answer.status_code, answer.headers, body, _cookies(answer.headers))
         except httpx.HTTPError as exc:
-            raise TransportError(f"{request.method} {API_PREFIX}{request.path}: {type(exc).__name__}: {exc}") from None
+            raise _transport_error(request, exc) from None
 
     health = _async(Core.health)
     register = _async(Core.register)
