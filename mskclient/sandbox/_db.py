@@ -183,12 +183,7 @@ def connect_reader(config: SandboxConfig) -> sqlite3.Connection:
     Errors are `sqlite3.Error`, for the caller to report.
     """
     if config.db_path == ":memory:":
-        conn = sqlite3.connect(
-            f"file:{config.memory_name}?mode=memory&cache=shared",
-            uri=True,
-            isolation_level=None,
-            check_same_thread=False,
-        )
+        conn = _open(config)
     else:
         uri = Path(config.db_path).absolute().as_uri() + "?mode=rw"
         conn = sqlite3.connect(uri, uri=True, isolation_level=None, check_same_thread=False, timeout=0)
