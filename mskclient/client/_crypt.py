@@ -23,8 +23,6 @@ from ..crypto import (
 from ..crypto._sodium import SECRETSTREAM_HEADERBYTES
 from ._wire import Obj
 
-#: crypto_secretstream_xchacha20poly1305_HEADERBYTES (profile §6: "24-byte header").
-
 __all__ = ["DecryptingSink", "EncryptingReader", "open_text", "open_bytes", "seal_bytes", "seal_text"]
 
 
@@ -60,7 +58,7 @@ class EncryptingReader:
         self._enc = StreamEncryptor(key)
         self._src = src
         self._pending = bytearray(self._enc.header)
-        self._chunk: bytes | None = self._read_chunk()
+        self._chunk = self._read_chunk()
         self._done = False
         self.size = 0
 
@@ -76,7 +74,6 @@ class EncryptingReader:
 
     def _advance(self) -> None:
         chunk = self._chunk
-        assert chunk is not None
         self.size += len(chunk)
         if len(chunk) < ATTACHMENT_CHUNK_SIZE:
             self._pending += self._enc.push(chunk, final=True)
@@ -112,7 +109,6 @@ class DecryptingSink:
 
     def __init__(self, key: FileKey, dst: BinaryIO, attachment_id: str) -> None:
         self._key, self._dst, self._id = key, dst, attachment_id
-        self._chunk = CIPHER_CHUNK_SIZE
         self._buffer = bytearray()
         self._dec: StreamDecryptor | None = None
         self.written = 0
@@ -126,9 +122,9 @@ class DecryptingSink:
             self._dec = StreamDecryptor(self._key, header, attachment_id=self._id)
             del self._buffer[:SECRETSTREAM_HEADERBYTES]
         # keep the last (possibly final) chunk until more data shows it was not the last
-        while len(self._buffer) > self._chunk:
-            self._pull(bytes(self._buffer[: self._chunk]))
-            del self._buffer[: self._chunk]
+        while len(self._buffer) > CIPHER_CHUNK_SIZE:
+            self._pull(bytes(self._buffer[:CIPHER_CHUNK_SIZE]))
+            del self._buffer[:CIPHER_CHUNK_SIZE]
 
     def _pull(self, chunk: bytes) -> None:
         assert self._dec is not None
