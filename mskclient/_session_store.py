@@ -127,7 +127,7 @@ class SessionStore:
         if timeout <= 0:
             raise UsageError("the unlock timeout must be positive")
         secret = SymmetricKey.generate().raw
-        expires = int((time.time() if now is None else now) + timeout)
+        expires = int(_now(now) + timeout)
         box = _unlock_box(secret, profile, expires, keys)
         record = {"version": 1, "expiresAt": expires, "box": str(box)}
         atomic_write(self.unlock_path(profile), json.dumps(record).encode("utf-8"))
@@ -146,7 +146,7 @@ class SessionStore:
             raise AuthError(401, "LOCKED", f"profile {profile} is locked; run `msk unlock`") from None
         except (OSError, ValueError, TypeError, KeyError):
             raise UsageError(f"unlock file {path} is damaged; run `msk lock` and `msk unlock`") from None
-        if (time.time() if now is None else now) >= expires:
+        if _now(now) >= expires:
             self.lock(profile)
             raise AuthError(401, "LOCKED", f"the unlock of profile {profile} has expired; run `msk unlock`")
         try:
@@ -163,7 +163,7 @@ class SessionStore:
             expires = json.loads(self.unlock_path(profile).read_text("utf-8"))["expiresAt"]
         except (OSError, ValueError, TypeError, KeyError):
             return None
-        if type(expires) is not int or expires <= (time.time() if now is None else now):
+        if type(expires) is not int or expires <= _now(now):
             return None
         return expires
 
@@ -174,6 +174,11 @@ class SessionStore:
         except FileNotFoundError:
             return False
         return True
+
+
+def _now(now: float | None) -> float:
+    """`now` if given (tests), else the current Unix time."""
+    return time.time() if now is None else now
 
 
 def _unlock_spec(secret: bytes, profile: str, expires: int) -> tuple[UserKey, FieldSpec]:
