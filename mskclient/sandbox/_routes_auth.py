@@ -388,11 +388,14 @@ def ws_ticket(ctx: Ctx) -> Any:
 # --- self ------------------------------------------------------------------------------
 
 
+def membership_json(row: Any) -> dict[str, Any]:
+    """A memberships row as the profile's membership (the caller's own: with its workspace key)."""
+    return {"workspaceId": row["workspace_id"], "role": row["role"], "encWorkspaceKey": row["enc_workspace_key"]}
+
+
 def _memberships(ctx: Ctx) -> list[dict[str, Any]]:
     rows = ctx.all("SELECT * FROM memberships WHERE user_id = ? ORDER BY created_at, workspace_id", ctx.user_id)
-    return [
-        {"workspaceId": r["workspace_id"], "role": r["role"], "encWorkspaceKey": r["enc_workspace_key"]} for r in rows
-    ]
+    return [membership_json(r) for r in rows]
 
 
 @api.route("GET", "/me")
@@ -632,11 +635,7 @@ async def _export_stream(config: SandboxConfig, user_id: str, exported_at: str) 
                 continue
             entry = {
                 "workspace": out(ws),
-                "membership": {
-                    "workspaceId": ws["id"],
-                    "role": membership["role"],
-                    "encWorkspaceKey": membership["enc_workspace_key"],
-                },
+                "membership": membership_json(membership),
                 "members": _members(conn, ws["id"], user_id),
                 "boards": [],
             }
