@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import json
 import sqlite3
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterable
 from typing import Any
 
 from starlette.responses import StreamingResponse
@@ -803,8 +803,8 @@ def delete_attachment(ctx: Ctx, id: str) -> Any:
 # --- board-scoped resources: labels, milestones, templates, custom fields, automations ---------
 
 
-def _list(ctx: Ctx, table: str, id: str, extra: str = "") -> Any:
-    ctx.board(id)
+def _list(ctx: Ctx, table: str, id: str, extra: str = "", *, roles: Iterable[str] | None = None) -> Any:
+    ctx.board(id, roles=roles)
     rows = ctx.all(f"SELECT * FROM {table} WHERE board_id = ?{extra} ORDER BY created_at, id", id)  # noqa: S608
     return json_response([out(r) for r in rows])
 
@@ -823,6 +823,11 @@ def _patch(ctx: Ctx, table: str, id: str, spec: dict[str, F]) -> Any:
 
 def _delete(ctx: Ctx, table: str, id: str) -> Any:
     ctx.load(table, id, write=True)
+    return _remove(ctx, table, id)
+
+
+def _remove(ctx: Ctx, table: str, id: str) -> Any:
+    """Delete a row the caller has already loaded for writing."""
     ctx.run(f"DELETE FROM {table} WHERE id = ?", id)  # noqa: S608
     return no_content()
 
@@ -851,7 +856,7 @@ def delete_label(ctx: Ctx, id: str) -> Any:
     for card in ctx.all("SELECT card_id FROM card_labels WHERE label_id = ?", id):
         _bump(ctx, card["card_id"])
     ctx.run("DELETE FROM card_labels WHERE label_id = ?", id)
-    return _delete(ctx, "labels", id)
+    return _remove(ctx, "labels", id)
 
 
 _MILESTONE = {"encTitle": F(v_env, True), "dueAt": F(v_iso, nullable=True), "archived": F(v_bool)}
@@ -880,7 +885,7 @@ def delete_milestone(ctx: Ctx, id: str) -> Any:
     row = ctx.load("milestones", id, write=True)
     for card in ctx.all("SELECT id FROM cards WHERE milestone_id = ?", row["id"]):
         _bump(ctx, card["id"], {"milestone_id": None})
-    return _delete(ctx, "milestones", id)
+    return _remove(ctx, "milestones", id)
 
 
 _TEMPLATE = {"encTitle": F(v_env, True), "encBody": F(v_env, nullable=True)}
@@ -937,7 +942,7 @@ def delete_custom_field(ctx: Ctx, id: str) -> Any:
         if id in values:
             del values[id]
             _bump(ctx, card["id"], {"custom_fields": json.dumps(values, separators=(",", ":"))})
-    return _delete(ctx, "custom_fields", id)
+    return _remove(ctx, "custom_fields", id)
 
 
 def _rule(kinds: dict[str, str]) -> Any:
@@ -1028,8 +1033,7 @@ _WEBHOOK = {"url": F(_url, True), "events": F(_events, True), "active": F(v_bool
 
 @api.route("GET", "/boards/{id}/webhooks")
 def list_webhooks(ctx: Ctx, id: str) -> Any:
-    ctx.board(id, roles=MANAGERS)
-    return _list(ctx, "webhooks", id)
+    return _list(ctx, "webhooks", id, roles=MANAGERS)
 
 
 @api.route("POST", "/boards/{id}/webhooks")
