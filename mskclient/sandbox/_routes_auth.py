@@ -467,25 +467,11 @@ def cards_json(ctx: Ctx, board_id: str, rows: list[Any]) -> list[dict[str, Any]]
 
 
 def card_json(ctx: Ctx, row: Any, *, full: bool = False) -> dict[str, Any]:
+    if full:
+        return full_cards(ctx.conn, [row])[0]
     card_id = row["id"]
     links = _card_links(ctx, "c.id = ?", card_id)
-    data = out(row, **links.get(card_id, _no_links()))
-    if full:
-        data["comments"] = [
-            out(r) for r in ctx.all("SELECT * FROM comments WHERE card_id = ? ORDER BY created_at, id", card_id)
-        ]
-        data["checklists"] = [
-            checklist_json(ctx, r)
-            for r in ctx.all("SELECT * FROM checklists WHERE card_id = ? ORDER BY position, created_at, id", card_id)
-        ]
-        data["attachments"] = [
-            out(r)
-            for r in ctx.all(
-                f"SELECT {readable('attachments')} FROM attachments WHERE card_id = ? ORDER BY created_at, id",  # noqa: S608
-                card_id,
-            )
-        ]
-    return data
+    return out(row, **links.get(card_id, _no_links()))
 
 
 def checklist_json(ctx: Ctx, row: Any) -> dict[str, Any]:
@@ -498,6 +484,49 @@ def _by(rows: list[Any], key: str) -> dict[str, list[Any]]:
     for row in rows:
         grouped.setdefault(row[key], []).append(row)
     return grouped
+
+
+def full_cards(conn: sqlite3.Connection, rows: list[Any]) -> list[dict[str, Any]]:
+    """Cards rows (in their order) in the shape of `GET /cards/:id`: links, counts, comments,
+    checklists with their items and attachments, in one query per kind of child."""
+    if not rows:
+        return []
+    ids = [row["id"] for row in rows]
+    within = f"card_id IN ({', '.join('?' for _ in ids)})"
+
+    def grouped(sql: str, key: str = "card_id") -> dict[str, list[Any]]:
+        return _by(conn.execute(sql, ids).fetchall(), key)
+
+    labels = grouped(f"SELECT card_id, label_id FROM card_labels WHERE {within} ORDER BY created_at, label_id")  # noqa: S608
+    assignees = grouped(f"SELECT card_id, user_id FROM card_assignees WHERE {within} ORDER BY created_at, user_id")  # noqa: S608
+    comments = grouped(f"SELECT * FROM comments WHERE {within} ORDER BY created_at, id")  # noqa: S608
+    checklists = grouped(f"SELECT * FROM checklists WHERE {within} ORDER BY position, created_at, id")  # noqa: S608
+    items = grouped(
+        "SELECT i.* FROM checklist_items i JOIN checklists t ON t.id = i.checklist_id "  # noqa: S608
+        f"WHERE t.{within} ORDER BY i.position, i.created_at, i.id",
+        "checklist_id",
+    )
+    files = grouped(f"SELECT {readable('attachments')} FROM attachments WHERE {within} ORDER BY created_at, id")  # noqa: S608
+    page = []
+    for row in rows:
+        card_id = row["id"]
+        card_comments = comments.get(card_id, [])
+        card_checklists = checklists.get(card_id, [])
+        card_files = files.get(card_id, [])
+        page.append(
+            out(
+                row,
+                labelIds=[r["label_id"] for r in labels.get(card_id, [])],
+                assigneeIds=[r["user_id"] for r in assignees.get(card_id, [])],
+                commentCount=len(card_comments),
+                checklistCount=len(card_checklists),
+                attachmentCount=len(card_files),
+                comments=[out(r) for r in card_comments],
+                checklists=[out(r, items=[out(i) for i in items.get(r["id"], [])]) for r in card_checklists],
+                attachments=[out(r) for r in card_files],
+            )
+        )
+    return page
 
 
 # --- /me/export: a stream read from one snapshot -------------------------------------------
@@ -569,46 +598,8 @@ def _board_rows(conn: sqlite3.Connection, table: str, board_id: str, order: str 
 
 def _export_cards(conn: sqlite3.Connection, cards: sqlite3.Cursor) -> list[dict[str, Any]]:
     """The next page of a board's cards (up to EXPORT_PAGE, `cards` gives the order) in the
-    shape of `GET /cards/:id`, in one query per kind of child; [] when none is left."""
-    rows = cards.fetchmany(EXPORT_PAGE)
-    if not rows:
-        return []
-    ids = [row["id"] for row in rows]
-    within = f"card_id IN ({', '.join('?' for _ in ids)})"
-
-    def grouped(sql: str, key: str = "card_id") -> dict[str, list[Any]]:
-        return _by(conn.execute(sql, ids).fetchall(), key)
-
-    labels = grouped(f"SELECT card_id, label_id FROM card_labels WHERE {within} ORDER BY created_at, label_id")  # noqa: S608
-    assignees = grouped(f"SELECT card_id, user_id FROM card_assignees WHERE {within} ORDER BY created_at, user_id")  # noqa: S608
-    comments = grouped(f"SELECT * FROM comments WHERE {within} ORDER BY created_at, id")  # noqa: S608
-    checklists = grouped(f"SELECT * FROM checklists WHERE {within} ORDER BY position, created_at, id")  # noqa: S608
-    items = grouped(
-        "SELECT i.* FROM checklist_items i JOIN checklists t ON t.id = i.checklist_id "  # noqa: S608
-        f"WHERE t.{within} ORDER BY i.position, i.created_at, i.id",
-        "checklist_id",
-    )
-    files = grouped(f"SELECT {readable('attachments')} FROM attachments WHERE {within} ORDER BY created_at, id")  # noqa: S608
-    page = []
-    for row in rows:
-        card_id = row["id"]
-        card_comments = comments.get(card_id, [])
-        card_checklists = checklists.get(card_id, [])
-        card_files = files.get(card_id, [])
-        page.append(
-            out(
-                row,
-                labelIds=[r["label_id"] for r in labels.get(card_id, [])],
-                assigneeIds=[r["user_id"] for r in assignees.get(card_id, [])],
-                commentCount=len(card_comments),
-                checklistCount=len(card_checklists),
-                attachmentCount=len(card_files),
-                comments=[out(r) for r in card_comments],
-                checklists=[out(r, items=[out(i) for i in items.get(r["id"], [])]) for r in card_checklists],
-                attachments=[out(r) for r in card_files],
-            )
-        )
-    return page
+    shape of `GET /cards/:id`; [] when none is left."""
+    return full_cards(conn, cards.fetchmany(EXPORT_PAGE))
 
 
 async def _export_stream(config: SandboxConfig, user_id: str, exported_at: str) -> AsyncGenerator[bytes, None]:
