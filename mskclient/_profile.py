@@ -104,6 +104,9 @@ RATE_LIMITS: Final[dict[str, tuple[int, int]]] = {
     "register": (5, 3600),  # per IP
     "mutation": (60, 60),  # per user
     "read": (600, 60),  # per user
+    # profile choice: /users/lookup answers whether an account exists (login-init hides it), so
+    # a logged-in user may ask only this often, enough to invite people, too slow to enumerate.
+    "lookup": (30, 3600),  # per user
 }
 #: Failed logins per account before exponential backoff starts.
 LOGIN_BACKOFF_AFTER: Final = 3

@@ -752,8 +752,10 @@ def delete_me(ctx: Ctx) -> Any:
     return response
 
 
-@api.route("GET", "/users/lookup")
+@api.route("GET", "/users/lookup", group="lookup")
 def lookup(ctx: Ctx) -> Any:
+    """A user's public key, to invite them.  It tells a logged-in caller whether an account
+    exists (login-init hides that from everyone), so it has its own small per-user quota."""
     params = ctx.request.query_params
     if set(params) != {"email"}:
         bad_request("exactly one query parameter: email")

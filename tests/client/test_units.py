@@ -73,6 +73,7 @@ def test_request_groups() -> None:
     assert request_group("POST", "/auth/login-init") == "read"
     assert request_group("POST", "/auth/register") == "register"
     assert request_group("GET", "/boards/cabcdefgh") == "read"
+    assert request_group("GET", "/users/lookup") == "lookup"
     assert request_group("PATCH", "/cards/cabcdefgh") == "mutation"
 
 
