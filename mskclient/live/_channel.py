@@ -3,7 +3,7 @@
 The participant only needs "send a frame, receive a frame, close", so tests
 run it over an in-memory pair and production over a WebSocket.  Every failure
 surfaces as an error of the one tree: a drop is a TransportError; the relay's
-close codes 4401 (bad ticket), 4403 (membership revoked) and 1009 (frame over
+close codes 4401 (bad ticket, or its session ended), 4403 (membership revoked) and 1009 (frame over
 1 MiB) become AuthError, ForbiddenError and PayloadTooLargeError.
 """
 
@@ -43,7 +43,7 @@ def close_error(code: int | None, reason: str = "") -> MskError:
     """The tree's error for a relay close code."""
     detail = f" ({reason})" if reason else ""
     if code == RELAY_CLOSE_BAD_TICKET:
-        return api_error(401, "UNAUTHORIZED", f"relay refused the ticket: bad, expired or reused{detail}")
+        return api_error(401, "UNAUTHORIZED", f"relay refused the ticket or ended the session{detail}")
     if code == RELAY_CLOSE_FORBIDDEN:
         return api_error(403, "FORBIDDEN", f"relay closed the room: membership revoked{detail}")
     if code == RELAY_CLOSE_TOO_BIG:

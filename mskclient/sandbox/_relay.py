@@ -27,7 +27,7 @@ from .._profile import (
 from ._security import ticket_hash
 from ._webhooks import retry_async
 
-__all__ = ["MAX_QUEUED_FRAMES", "Relay", "is_member", "room_board"]
+__all__ = ["MAX_QUEUED_FRAMES", "Relay", "is_member", "room_board", "session_alive"]
 
 _log = logging.getLogger("mskclient.sandbox")
 
@@ -50,6 +50,8 @@ class _Peer:
     user_id: str
     room: str
     board_id: str
+    #: The session that asked for the ticket (None: a ticket made without one).
+    session_hash: str | None
     queue: asyncio.Queue[bytes | _Close | None] = field(default_factory=asyncio.Queue)
     closing: bool = False
 
@@ -78,8 +80,21 @@ def is_member(conn: sqlite3.Connection, user_id: str, board_id: str) -> bool:
     return row is not None
 
 
-def _still_admitted(conn: sqlite3.Connection, peer: _Peer) -> bool:
-    return room_board(conn, peer.room) == peer.board_id and is_member(conn, peer.user_id, peer.board_id)
+def session_alive(conn: sqlite3.Connection, session_hash: str | None, now: float) -> bool:
+    """Whether the session is still logged in (True for a stream opened without one)."""
+    if session_hash is None:
+        return True
+    row = conn.execute("SELECT 1 FROM sessions WHERE token_hash = ? AND expires_at > ?", (session_hash, now)).fetchone()
+    return row is not None
+
+
+def _still_admitted(conn: sqlite3.Connection, peer: _Peer, now: float) -> _Close | None:
+    """The close a socket gets now, or None while it may stay."""
+    if not session_alive(conn, peer.session_hash, now):
+        return _Close(RELAY_CLOSE_BAD_TICKET, "session ended")
+    if room_board(conn, peer.room) != peer.board_id or not is_member(conn, peer.user_id, peer.board_id):
+        return _Close(RELAY_CLOSE_FORBIDDEN, "membership revoked")
+    return None
 
 
 class Relay:
@@ -124,7 +139,7 @@ class Relay:
             claimed = await retry_async(partial(self._consume_ticket, ticket))
         if claimed is None:
             return _Close(RELAY_CLOSE_BAD_TICKET, "bad, expired or reused ticket")
-        user_id, room = claimed
+        user_id, room, session_hash = claimed
         asked = ws.query_params.get("room")
         if asked is not None and asked != room:
             return _Close(RELAY_CLOSE_BAD_TICKET, "ticket is for another room")
@@ -132,7 +147,7 @@ class Relay:
         board_id = await retry_async(partial(room_board, conn, room))
         if board_id is None or not await retry_async(partial(is_member, conn, user_id, board_id)):
             return _Close(RELAY_CLOSE_FORBIDDEN, "not a member of this board")
-        return _Peer(ws, user_id, room, board_id)
+        return _Peer(ws, user_id, room, board_id, session_hash)
 
     def revoke(self, user_id: str, board_ids: Collection[str]) -> None:
         """Close the user's sockets in rooms of those boards with 4403."""
@@ -141,12 +156,20 @@ class Relay:
             if peer.user_id == user_id and peer.board_id in boards:
                 self._close(peer, RELAY_CLOSE_FORBIDDEN, "membership revoked")
 
+    def end_sessions(self, session_hashes: Collection[str]) -> None:
+        """Close (4401) the sockets whose tickets those sessions asked for: they ended."""
+        for peer in self._peers():
+            if peer.session_hash in session_hashes:
+                self._close(peer, RELAY_CLOSE_BAD_TICKET, "session ended")
+
     async def recheck(self) -> None:
-        """Close (4403) every socket whose user is no longer a member of its room's board."""
+        """Close every socket whose session ended (4401) or whose user is no longer a member
+        of its room's board (4403)."""
         conn = self._conn()
         for peer in self._peers():
-            if not await retry_async(partial(_still_admitted, conn, peer)):
-                self._close(peer, RELAY_CLOSE_FORBIDDEN, "membership revoked")
+            close = await retry_async(partial(_still_admitted, conn, peer, self._now()))
+            if close is not None:
+                self._close(peer, close.code, close.reason)
 
     def close_all(self) -> None:
         """Close every socket (1001) because the sandbox is stopping."""
@@ -156,16 +179,19 @@ class Relay:
     def _peers(self) -> list[_Peer]:
         return [peer for peers in self._rooms.values() for peer in peers]
 
-    def _consume_ticket(self, ticket: str) -> tuple[str, str] | None:
-        """Mark the ticket used in one statement; (user_id, room) if it was valid, unused and fresh."""
+    def _consume_ticket(self, ticket: str) -> tuple[str, str, str | None] | None:
+        """Mark the ticket used in one statement; (user_id, room, session_hash) if it was valid,
+        unused and fresh, and its session is still logged in."""
         conn = self._conn()
         # fetchall() runs the statement to completion, which commits it (autocommit connection).
         rows = conn.execute(
             "UPDATE ws_tickets SET used = 1 WHERE ticket_hash = ? AND used = 0 AND expires_at > ?"
-            " RETURNING user_id, room",
+            " RETURNING user_id, room, session_hash",
             (ticket_hash(ticket), self._now()),
         ).fetchall()
-        return (str(rows[0][0]), str(rows[0][1])) if rows else None
+        if not rows or not session_alive(conn, rows[0][2], self._now()):
+            return None
+        return str(rows[0][0]), str(rows[0][1]), rows[0][2]
 
     async def _read(self, peer: _Peer) -> None:
         while True:

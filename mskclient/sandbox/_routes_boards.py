@@ -1111,9 +1111,9 @@ def activity(ctx: Ctx, id: str) -> Any:
 @api.route("GET", "/boards/{id}/live")
 def live(ctx: Ctx, id: str) -> Any:
     ctx.board(id)
-    request, realtime, user_id = ctx.request, ctx.shared.realtime, ctx.user_id
+    request, realtime, user_id, session_hash = ctx.request, ctx.shared.realtime, ctx.user_id, ctx.session_hash
 
     async def respond() -> Any:
-        return await realtime.live(request, id, user_id)
+        return await realtime.live(request, id, user_id, session_hash)
 
     return Later(respond)

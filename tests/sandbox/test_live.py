@@ -100,6 +100,44 @@ def test_removing_a_member_ends_their_live_stream(board: Board, bob: User) -> No
     assert asyncio.run(asyncio.wait_for(run(), 20)) == []
 
 
+def test_logout_ends_the_sessions_streams_and_sockets_only(board: Board) -> None:
+    """After logout, neither the SSE stream nor the relay socket of that session delivers any
+    more; the same user's other session keeps its socket."""
+    alice = board.owner
+    leaving = {"msk_session": alice.http.cookies["msk_session"]}
+    assert alice.login().status_code == 200  # a second session (another device), now alice.http's
+    staying = {"msk_session": alice.http.cookies["msk_session"]}
+    assert staying != leaving
+    ws_base = alice.url.replace("http", "ws", 1) + "/api/ws?t="
+
+    def ticket(cookies: dict[str, str]) -> str:
+        answer = httpx.post(f"{alice.url}/api/auth/ws-ticket", json={"room": f"board:{board.id}"}, cookies=cookies)
+        return str(answer.json()["ticket"])
+
+    async def run() -> tuple[int | None, list[str], bytes]:
+        async with (
+            httpx.AsyncClient(base_url=alice.url + "/api", cookies=leaving, timeout=10) as http,
+            http.stream("GET", f"/boards/{board.id}/live") as stream,
+            websockets.connect(ws_base + ticket(leaving), open_timeout=10) as logged_out,
+            websockets.connect(ws_base + ticket(staying), open_timeout=10) as other,
+            websockets.connect(ws_base + ticket(staying), open_timeout=10) as sender,
+        ):
+            assert stream.status_code == 200
+            out = await http.post("/auth/logout")
+            assert out.status_code == 204
+            with pytest.raises(websockets.ConnectionClosed):
+                await asyncio.wait_for(logged_out.recv(), 10)
+            await asyncio.to_thread(board.owner.card, board.column, board.bk)
+            ticks = [line async for line in stream.aiter_lines() if line.startswith("data:")]
+            await sender.send(b"still here")
+            return logged_out.close_code, ticks, bytes(await asyncio.wait_for(other.recv(), 10))
+
+    code, ticks, delivered = asyncio.run(asyncio.wait_for(run(), 20))
+    assert code == 4401 and ticks == [] and delivered == b"still here"
+    ended = httpx.post(f"{alice.url}/api/auth/ws-ticket", json={"room": f"board:{board.id}"}, cookies=leaving)
+    error(ended, 401)
+
+
 def test_stop_ends_open_streams(users: Callable[[str], User]) -> None:
     """An open SSE stream does not hold up stopping a sandbox (thread) or `msk sandbox` (SIGTERM)."""
     import signal

@@ -197,6 +197,31 @@ async def test_membership_removed_elsewhere_is_noticed(engine: Engine, board: Bo
     assert await close_code(carol) == RELAY_CLOSE_FORBIDDEN
 
 
+async def test_a_session_ended_or_expired_elsewhere_closes_its_sockets_with_4401(engine: Engine, board: Board) -> None:
+    """Another process logged the session out, or it expired: the re-check closes its sockets."""
+
+    async def join_as(session_hash: str) -> ClientConnection:
+        ticket = engine.ticket(BOB, board.card_room, session_hash)
+        return await connect(engine.ws_url(ticket), max_size=None, open_timeout=TIMEOUT)
+
+    logged_out, expiring, staying = engine.session(BOB), engine.session(BOB, ttl=60), engine.session(BOB)
+    first, second, third = await join_as(logged_out), await join_as(expiring), await join_as(staying)
+    engine.execute("DELETE FROM sessions WHERE token_hash = ?", (logged_out,))
+    assert await close_code(first) == RELAY_CLOSE_BAD_TICKET
+    engine.clock.advance(61)
+    assert await close_code(second) == RELAY_CLOSE_BAD_TICKET
+    alice = await join(engine, ALICE, board.card_room)
+    await alice.send(b"still here")
+    assert await recv(third) == b"still here"
+    ended = engine.session(BOB)
+    ticket = engine.ticket(BOB, board.card_room, ended)
+    engine.execute("DELETE FROM sessions WHERE token_hash = ?", (ended,))
+    refused = await connect(engine.ws_url(ticket), open_timeout=TIMEOUT)  # a ticket of an ended session
+    assert await close_code(refused) == RELAY_CLOSE_BAD_TICKET
+    for ws in (alice, third):
+        await ws.close()
+
+
 async def test_frames_arrive_in_the_order_they_were_sent(engine: Engine, board: Board) -> None:
     alice = await join(engine, ALICE, board.card_room)
     bob = await join(engine, BOB, board.card_room)
