@@ -129,6 +129,11 @@ class Realtime:
         SSE streams of those boards (any thread)."""
         self._soon(self._revoke, user_id, frozenset(board_ids))
 
+    def role_changed(self, user_id: str, board_ids: Collection[str], role: str) -> None:
+        """Take up the user's new role in the relay rooms of those boards (any thread): an
+        observer's frames are delivered marked, a writer's as they are."""
+        self._soon(self._relay.role_changed, user_id, frozenset(board_ids), role)
+
     def end_sessions(self, session_hashes: Collection[str]) -> None:
         """Close the relay sockets (4401) and end the SSE streams opened under those sessions,
         which just ended (logout, recovery; any thread)."""

@@ -3,6 +3,8 @@
 The relay never looks inside a frame and stores none.  Each socket has one writer task fed by
 a queue, so a slow peer never holds up the sender or the rest of the room, and closing a
 socket (revocation, oversized frame) is ordered after the frames already queued for it.
+Frames of a read-only member (an observer) go out as text, base64url of the same bytes, so
+receivers know them for what they are (`_profile.RELAY_READ_ONLY_ROLES`).
 """
 
 from __future__ import annotations
@@ -22,12 +24,14 @@ from .._profile import (
     RELAY_CLOSE_TOO_BIG,
     RELAY_CLOSE_UNSUPPORTED,
     RELAY_MAX_FRAME,
+    RELAY_READ_ONLY_ROLES,
     is_valid_id,
 )
+from ..crypto import b64u_encode
 from ._security import ticket_hash
 from ._webhooks import retry_async
 
-__all__ = ["MAX_QUEUED_FRAMES", "Relay", "is_member", "room_board", "session_alive"]
+__all__ = ["MAX_QUEUED_FRAMES", "Relay", "is_member", "member_role", "room_board", "session_alive"]
 
 _log = logging.getLogger("mskclient.sandbox")
 
@@ -52,7 +56,9 @@ class _Peer:
     board_id: str
     #: The session that asked for the ticket (None: a ticket made without one).
     session_hash: str | None
-    queue: asyncio.Queue[bytes | _Close | None] = field(default_factory=asyncio.Queue)
+    #: Whether the user's role may not edit: their frames are delivered marked (as text).
+    read_only: bool
+    queue: asyncio.Queue[bytes | str | _Close | None] = field(default_factory=asyncio.Queue)
     closing: bool = False
 
 
@@ -70,14 +76,19 @@ def room_board(conn: sqlite3.Connection, room: str) -> str | None:
     return None if row is None else str(row[0])
 
 
-def is_member(conn: sqlite3.Connection, user_id: str, board_id: str) -> bool:
-    """Whether the user is a member (any role) of the workspace holding the board."""
+def member_role(conn: sqlite3.Connection, user_id: str, board_id: str) -> str | None:
+    """The user's role in the workspace holding the board, or None if not a member."""
     row = conn.execute(
-        "SELECT 1 FROM boards JOIN memberships ON memberships.workspace_id = boards.workspace_id"
+        "SELECT memberships.role FROM boards JOIN memberships ON memberships.workspace_id = boards.workspace_id"
         " WHERE boards.id = ? AND memberships.user_id = ?",
         (board_id, user_id),
     ).fetchone()
-    return row is not None
+    return None if row is None else str(row[0])
+
+
+def is_member(conn: sqlite3.Connection, user_id: str, board_id: str) -> bool:
+    """Whether the user is a member (any role) of the workspace holding the board."""
+    return member_role(conn, user_id, board_id) is not None
 
 
 def session_alive(conn: sqlite3.Connection, session_hash: str | None, now: float) -> bool:
@@ -88,13 +99,14 @@ def session_alive(conn: sqlite3.Connection, session_hash: str | None, now: float
     return row is not None
 
 
-def _still_admitted(conn: sqlite3.Connection, peer: _Peer, now: float) -> _Close | None:
-    """The close a socket gets now, or None while it may stay."""
+def _still_admitted(conn: sqlite3.Connection, peer: _Peer, now: float) -> _Close | str:
+    """The close a socket gets now, or the user's current role while it may stay."""
     if not session_alive(conn, peer.session_hash, now):
         return _Close(RELAY_CLOSE_BAD_TICKET, "session ended")
-    if room_board(conn, peer.room) != peer.board_id or not is_member(conn, peer.user_id, peer.board_id):
+    role = member_role(conn, peer.user_id, peer.board_id)
+    if room_board(conn, peer.room) != peer.board_id or role is None:
         return _Close(RELAY_CLOSE_FORBIDDEN, "membership revoked")
-    return None
+    return role
 
 
 class Relay:
@@ -145,9 +157,10 @@ class Relay:
             return _Close(RELAY_CLOSE_BAD_TICKET, "ticket is for another room")
         conn = self._conn()
         board_id = await retry_async(partial(room_board, conn, room))
-        if board_id is None or not await retry_async(partial(is_member, conn, user_id, board_id)):
+        role = None if board_id is None else await retry_async(partial(member_role, conn, user_id, board_id))
+        if board_id is None or role is None:
             return _Close(RELAY_CLOSE_FORBIDDEN, "not a member of this board")
-        return _Peer(ws, user_id, room, board_id, session_hash)
+        return _Peer(ws, user_id, room, board_id, session_hash, role in RELAY_READ_ONLY_ROLES)
 
     def revoke(self, user_id: str, board_ids: Collection[str]) -> None:
         """Close the user's sockets in rooms of those boards with 4403."""
@@ -155,6 +168,12 @@ class Relay:
         for peer in self._peers():
             if peer.user_id == user_id and peer.board_id in boards:
                 self._close(peer, RELAY_CLOSE_FORBIDDEN, "membership revoked")
+
+    def role_changed(self, user_id: str, board_ids: Collection[str], role: str) -> None:
+        """Mark (or stop marking) the frames the user sends from now on in rooms of those boards."""
+        for peer in self._peers():
+            if peer.user_id == user_id and peer.board_id in board_ids:
+                peer.read_only = role in RELAY_READ_ONLY_ROLES
 
     def end_sessions(self, session_hashes: Collection[str]) -> None:
         """Close (4401) the sockets whose tickets those sessions asked for: they ended."""
@@ -164,12 +183,14 @@ class Relay:
 
     async def recheck(self) -> None:
         """Close every socket whose session ended (4401) or whose user is no longer a member
-        of its room's board (4403)."""
+        of its room's board (4403); take up role changes made by another process."""
         conn = self._conn()
         for peer in self._peers():
-            close = await retry_async(partial(_still_admitted, conn, peer, self._now()))
-            if close is not None:
-                self._close(peer, close.code, close.reason)
+            admitted = await retry_async(partial(_still_admitted, conn, peer, self._now()))
+            if isinstance(admitted, _Close):
+                self._close(peer, admitted.code, admitted.reason)
+            else:
+                peer.read_only = admitted in RELAY_READ_ONLY_ROLES
 
     def close_all(self) -> None:
         """Close every socket (1001) because the sandbox is stopping."""
@@ -207,13 +228,14 @@ class Relay:
                 return
             if peer.closing:
                 continue
+            outgoing: bytes | str = b64u_encode(data) if peer.read_only else data
             for other in list(self._rooms.get(peer.room, ())):
                 if other is peer:
                     continue
                 if other.queue.qsize() >= MAX_QUEUED_FRAMES:
                     self._close(other, _CLOSE_OVERLOADED, "too far behind")
                 else:
-                    other.queue.put_nowait(data)
+                    other.queue.put_nowait(outgoing)
 
     async def _write(self, peer: _Peer) -> None:
         """Send queued frames, then the close if one was queued; stops at None or a dead socket."""
@@ -225,7 +247,10 @@ class Relay:
                 if isinstance(item, _Close):
                     await peer.ws.close(item.code, item.reason)
                     return
-                await peer.ws.send_bytes(item)
+                if isinstance(item, str):
+                    await peer.ws.send_text(item)  # a read-only member's frame, marked
+                else:
+                    await peer.ws.send_bytes(item)
         except (WebSocketDisconnect, RuntimeError, OSError) as exc:
             _log.debug("relay socket in %s went away: %s", peer.room, type(exc).__name__)
 

@@ -183,6 +183,8 @@ def change_role(ctx: Ctx, id: str, user_id: str) -> Any:
         id,
         user_id,
     )
+    boards = [r[0] for r in ctx.all("SELECT id FROM boards WHERE workspace_id = ?", id)]
+    ctx.after.append(lambda: ctx.shared.realtime.role_changed(user_id, boards, role))
     return json_response(_member(ctx, id, user_id))
 
 

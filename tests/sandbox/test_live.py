@@ -12,6 +12,8 @@ import httpx
 import pytest
 import websockets
 
+from mskclient.crypto import b64u_encode
+
 from ._helpers import Board, User, error
 
 
@@ -78,6 +80,35 @@ def test_removing_a_member_closes_their_sockets_4403(board: Board, bob: User, ho
             return ws.close_code
 
     assert asyncio.run(run()) == 4403
+
+
+def test_an_observers_relay_frames_come_marked_until_promoted(board: Board, bob: User) -> None:
+    """The relay marks (as text) what a read-only member sends; a role change applies at once."""
+    alice = board.owner
+    assert alice.invite(board.ws, board.wk, bob, role="observer").status_code == 201
+    ws_base = alice.url.replace("http", "ws", 1) + "/api/ws?t="
+
+    def ticket(user: User) -> str:
+        return str(user.http.post("/auth/ws-ticket", json={"room": f"board:{board.id}"}).json()["ticket"])
+
+    async def run() -> tuple[str | bytes, str | bytes, str | bytes]:
+        async with (
+            websockets.connect(ws_base + ticket(alice), open_timeout=10) as member,
+            websockets.connect(ws_base + ticket(bob), open_timeout=10) as observer,
+        ):
+            await observer.send(b"\x01sealed")
+            marked = await asyncio.wait_for(member.recv(), 10)
+            await member.send(b"\x02sealed")
+            plain = await asyncio.wait_for(observer.recv(), 10)
+            promoted = await asyncio.to_thread(
+                alice.http.patch, f"/workspaces/{board.ws}/members/{bob.id}", json={"role": "member"}
+            )
+            assert promoted.status_code == 200
+            await observer.send(b"\x03sealed")
+            return marked, plain, await asyncio.wait_for(member.recv(), 10)
+
+    marked, plain, after = asyncio.run(run())
+    assert marked == b64u_encode(b"\x01sealed") and plain == b"\x02sealed" and after == b"\x03sealed"
 
 
 def test_removing_a_member_ends_their_live_stream(board: Board, bob: User) -> None:
