@@ -34,6 +34,8 @@ def request_group(method: str, path: str) -> str:
         return "register"
     if path == "/auth/login-init":  # a POST that changes nothing: counted as a read
         return "read"
+    if path == "/users/lookup":  # tells whether an account exists: its own, small quota
+        return "lookup"
     return "read" if method in ("GET", "HEAD") else "mutation"
 
 

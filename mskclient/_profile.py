@@ -43,6 +43,8 @@ __all__ = [
     "RELAY_CLOSE_TOO_BIG",
     "RELAY_CLOSE_UNSUPPORTED",
     "RELAY_MAX_FRAME",
+    "RELAY_MAX_TEXT_FRAME",
+    "RELAY_READ_ONLY_ROLES",
     "SALT_BYTES",
     "SESSION_COOKIE",
     "SSE_HEARTBEAT_SECONDS",
@@ -104,6 +106,9 @@ RATE_LIMITS: Final[dict[str, tuple[int, int]]] = {
     "register": (5, 3600),  # per IP
     "mutation": (60, 60),  # per user
     "read": (600, 60),  # per user
+    # profile choice: /users/lookup answers whether an account exists (login-init hides it), so
+    # a logged-in user may ask only this often, enough to invite people, too slow to enumerate.
+    "lookup": (30, 3600),  # per user
 }
 #: Failed logins per account before exponential backoff starts.
 LOGIN_BACKOFF_AFTER: Final = 3
@@ -238,6 +243,17 @@ RELAY_CLOSE_TOO_BIG: Final = 1009
 # Profile choice: a text frame on the relay (frames are binary only) closes the socket with
 # 1003 "unsupported data", the RFC 6455 code for a data type the endpoint cannot accept.
 RELAY_CLOSE_UNSUPPORTED: Final = 1003
+# Profile choice: the relay cannot read frames, but it knows each socket's role (the ticket's
+# user, the board's workspace membership).  Frames sent by a socket whose role may not edit
+# reach the other sockets as a WebSocket *text* message holding the unpadded base64url of the
+# unchanged sealed frame; everyone else's frames stay binary and byte-identical.  Participants
+# take only awareness, query-awareness and sync step 1 from such frames, never an update or a
+# step 2, so an observer cannot write a description through a member who persists it.  Text
+# rather than a header byte: a peer that does not know the marking cannot open a text message
+# as a relay frame, so it drops observers' frames instead of applying them.
+RELAY_READ_ONLY_ROLES: Final = frozenset({"observer"})
+#: Largest text message a relay client accepts: the base64url of a RELAY_MAX_FRAME frame.
+RELAY_MAX_TEXT_FRAME: Final = (RELAY_MAX_FRAME + 2) // 3 * 4
 AWARENESS_RENEW_SECONDS: Final = 15
 
 

@@ -12,9 +12,9 @@ from typing import Any
 
 import click
 
-from .._errors import UsageError
+from .._errors import KeyTrustError, UsageError
 from .._profile import DEFAULT_LABEL_COLOR
-from ..crypto import fingerprint
+from ..crypto import fingerprint, fingerprint_matches
 from ._context import CliContext, global_options
 from ._resolve import (
     Resolver,
@@ -105,7 +105,7 @@ def workspaces_delete(ctx: CliContext, workspace: str, yes: bool) -> None:
 # --- members -------------------------------------------------------------------------------
 @click.group()
 def members() -> None:
-    """Workspace members: invite (seals the workspace key to them), remove, role, trust."""
+    """Workspace members: invite (seals the workspace key to them), remove, role, trust, verify."""
 
 
 _ws_option = click.option(
@@ -119,15 +119,19 @@ _ws_option = click.option(
 def members_list(ctx: CliContext, workspace: str | None) -> None:
     r = Resolver(ctx.unlocked_client())
     items = r.client.members(r.workspace(workspace).id)
-    data = [{**model_json(m), "trusted": r.client.key_trusted(m)} for m in items]
+    states = [r.client.key_state(m) for m in items]
+    data = [
+        {**model_json(m), "trusted": state != "changed", "keyState": state}
+        for m, state in zip(items, states, strict=True)
+    ]
     ctx.emit(
         data,
         lambda: table(
             "Members",
             ["user id", "email", "role", "fingerprint", "key"],
             (
-                (m.user_id, m.email, m.role, m.fingerprint, "ok" if r.client.key_trusted(m) else "CHANGED")
-                for m in items
+                (m.user_id, m.email, m.role, m.fingerprint, "CHANGED" if state == "changed" else state)
+                for m, state in zip(items, states, strict=True)
             ),
         ),
     )
@@ -136,12 +140,20 @@ def members_list(ctx: CliContext, workspace: str | None) -> None:
 @members.command("invite")
 @click.argument("email")
 @click.option("--role", type=_ROLES, default="member", show_default=True)
+@click.option(
+    "--fingerprint",
+    "spoken",
+    metavar="FP",
+    help="The fingerprint EMAIL read out to you: refuse unless their key has it (then pinned as verified).",
+)
 @_ws_option
 @global_options
-def members_invite(ctx: CliContext, email: str, role: str, workspace: str | None) -> None:
+def members_invite(ctx: CliContext, email: str, role: str, spoken: str | None, workspace: str | None) -> None:
+    """Seal the workspace key to EMAIL's public key and add them; shows the key sealed to."""
     r = Resolver(ctx.unlocked_client())
-    m = r.client.invite(r.workspace(workspace).id, email, role)
-    done(ctx, f"Invited {m.email} as {m.role} (key fingerprint {m.fingerprint})", model_json(m))
+    m = r.client.invite(r.workspace(workspace).id, email, role, expected_fingerprint=spoken)
+    checked = "verified" if spoken is not None else "first seen or pinned, not verified"
+    done(ctx, f"Invited {m.email} as {m.role}, sealed to key {m.fingerprint} ({checked})", model_json(m))
 
 
 @members.command("remove")
@@ -177,6 +189,25 @@ def members_trust(ctx: CliContext, email: str) -> None:
     """Accept EMAIL's current public key (after checking its fingerprint with them)."""
     u = ctx.client().trust_member(email)
     done(ctx, f"Trusted {u.email}: fingerprint {fingerprint(u.public_key)}", model_json(u))
+
+
+@members.command("verify")
+@click.argument("email")
+@click.option("--fingerprint", "spoken", metavar="FP", help="The fingerprint EMAIL read out to you (else: asked).")
+@global_options
+def members_verify(ctx: CliContext, email: str, spoken: str | None) -> None:
+    """Mark EMAIL's key verified once its fingerprint matches what they read out to you."""
+    client = ctx.client()
+    user = client.lookup_user(email)
+    if spoken is not None:
+        if not fingerprint_matches(user.public_key, spoken):
+            raise KeyTrustError(f"{user.email}'s key is {user.fingerprint}, not the fingerprint they read out")
+    else:
+        changed = " (it differs from the key pinned for them)" if client.key_state(user) == "changed" else ""
+        question = f"{user.email}'s key is {user.fingerprint}{changed}. Did they read out exactly this?"
+        click.confirm(question, abort=True, err=True)
+    client.verify_member(user)
+    done(ctx, f"Verified {user.email}: fingerprint {user.fingerprint}", {**model_json(user), "keyState": "verified"})
 
 
 # --- boards --------------------------------------------------------------------------------

@@ -18,7 +18,7 @@ from typing import Any, BinaryIO, Final
 
 from .. import _description
 from .._atomic import atomic_replace
-from .._errors import ConflictError, NotFoundError, PayloadTooLargeError, ProtocolError, UsageError
+from .._errors import ConflictError, KeyTrustError, NotFoundError, PayloadTooLargeError, ProtocolError, UsageError
 from .._models import (
     ActivityEvent,
     Attachment,
@@ -75,6 +75,7 @@ from ..crypto import (
     decrypt_field,
     derive_login_keys,
     fingerprint,
+    fingerprint_matches,
     format_recovery_key,
     normalize_email,
     open_file_key,
@@ -439,19 +440,50 @@ class Core:
         user_id = member.user_id if isinstance(member, Member) else member.id
         return self.trust.matches(user_id, member.public_key)
 
+    def key_state(self, member: Member | UserLookup) -> str:
+        """The state of this member's key against the pins: "verified", "first seen" or "changed"."""
+        user_id = member.user_id if isinstance(member, Member) else member.id
+        return self.trust.state(user_id, member.public_key)
+
+    def verify_member(self, user: UserLookup) -> None:
+        """Mark `user`'s key (as `lookup_user` returned it) verified: its fingerprint was
+        compared with them out of band."""
+        self.trust.verify(user.id, user.email, user.public_key)
+
     def lookup_user(self, email: str) -> Flow[UserLookup]:
         obj = read_object((yield _get("/users/lookup", params={"email": normalize_email(email)})), "user")
         key = _public_key(obj, "publicKey")
         return UserLookup(obj.id(), obj.text("email"), key, fingerprint(key))
 
-    def invite(self, workspace_id: str, email: str, role: str = "member") -> Flow[Member]:
-        """Seal the workspace key to the invitee's (pinned) public key and add them."""
+    def invite(
+        self, workspace_id: str, email: str, role: str = "member", *, expected_fingerprint: str | None = None
+    ) -> Flow[Member]:
+        """Seal the workspace key to the invitee's (pinned) public key and add them.
+
+        With `expected_fingerprint` (what the invitee read out to you) nothing is sealed or
+        sent unless the looked-up key has it; the key is then pinned as verified.  The
+        answer must name the key sealed to: the member returned is that key, never another
+        one the server puts in its answer."""
         wk = yield from self.workspace_key(workspace_id)
         user = yield from self.lookup_user(email)
-        self.trust.require(user.id, user.email, user.public_key)
+        if expected_fingerprint is None:
+            self.trust.require(user.id, user.email, user.public_key)
+        elif fingerprint_matches(user.public_key, expected_fingerprint):
+            self.trust.verify(user.id, user.email, user.public_key)
+        else:
+            raise KeyTrustError(
+                f"the server gives {user.email} the key {user.fingerprint}, not the fingerprint they read out "
+                "to you: nothing was sealed or sent"
+            )
         body = {"userId": user.id, "role": role, "encWorkspaceKey": str(seal_workspace_key(wk, user.public_key))}
         obj = read_object((yield _send("POST", "/workspaces/{}/members", workspace_id, body=body)), "member")
-        return self._member(obj)
+        member = self._member(obj)
+        if member.user_id != user.id or member.public_key != user.public_key:
+            raise ProtocolError(
+                f"the invite answer names another key than the one the workspace key was sealed to "
+                f"({user.fingerprint}, from the lookup): remove {user.email} and verify their fingerprint with them"
+            )
+        return member
 
     def trust_member(self, email: str) -> Flow[UserLookup]:
         """Accept the key the server now shows for `email` (after checking the fingerprint with them)."""

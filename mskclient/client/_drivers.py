@@ -166,6 +166,14 @@ class _Base:
         """False if this member's public key differs from the one pinned for them."""
         return self.core.key_trusted(member)
 
+    def key_state(self, member: Member | UserLookup) -> str:
+        """The state of this member's key against the pins: "verified", "first seen" or "changed"."""
+        return self.core.key_state(member)
+
+    def verify_member(self, user: UserLookup) -> None:
+        """Pin `user`'s looked-up key as verified, once you compared its fingerprint with them."""
+        self.core.verify_member(user)
+
 
 class _sync(Generic[_P, _T]):
     """Turns a Core flow into a blocking method of Client."""

@@ -35,6 +35,7 @@ from ._keys import BoardKey, FileKey, KeyPair, MasterKey, RecoveryKey, Symmetric
 from ._misc import (
     WebhookSignatureError,
     fingerprint,
+    fingerprint_matches,
     open_relay_frame,
     seal_relay_frame,
     sign_webhook,
@@ -83,6 +84,7 @@ __all__ = [
     "encrypt_file",
     "encrypt_with_ad",
     "fingerprint",
+    "fingerprint_matches",
     "format_recovery_key",
     "normalize_email",
     "normalize_password",

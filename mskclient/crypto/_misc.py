@@ -5,7 +5,7 @@ from __future__ import annotations
 import hashlib
 import hmac
 
-from .._errors import ProtocolError
+from .._errors import ProtocolError, UsageError
 from .._profile import RELAY_MAX_FRAME, WEBHOOK_TOLERANCE_SECONDS, relay_ad
 from . import _sodium
 from ._keys import BoardKey
@@ -13,6 +13,7 @@ from ._keys import BoardKey
 __all__ = [
     "WebhookSignatureError",
     "fingerprint",
+    "fingerprint_matches",
     "open_relay_frame",
     "seal_relay_frame",
     "sign_webhook",
@@ -24,6 +25,15 @@ def fingerprint(public_key: bytes) -> str:
     """crypto_generichash(16, pk) as 8 groups of 4 lower-case hex digits."""
     digest = _sodium.crypto_generichash(16, public_key).hex()
     return " ".join(digest[i : i + 4] for i in range(0, 32, 4))
+
+
+def fingerprint_matches(public_key: bytes, spoken: str) -> bool:
+    """Whether `spoken` (as its owner read it out: any spacing or case) is `public_key`'s
+    fingerprint; compared in constant time.  UsageError if it is not 32 hex digits."""
+    claimed = "".join(spoken.split()).lower()
+    if len(claimed) != 32 or any(c not in "0123456789abcdef" for c in claimed):
+        raise UsageError("a fingerprint is 32 hex digits (8 groups of 4, spaces optional)")
+    return hmac.compare_digest(claimed, fingerprint(public_key).replace(" ", ""))
 
 
 def seal_relay_frame(bk: BoardKey, room: str, message: bytes, *, nonce: bytes | None = None) -> bytes:

@@ -7,7 +7,7 @@ y-protocols inside XChaCha20-Poly1305 frames sealed with the board key (§9).
 from __future__ import annotations
 
 from ._awareness import Awareness, AwarenessChange, user_name
-from ._channel import Channel, MemoryChannel, WebSocketChannel, close_error, memory_pair
+from ._channel import Channel, MemoryChannel, ReadOnlyFrame, WebSocketChannel, close_error, memory_pair
 from ._participant import ConnectionChanged, LiveEvent, Participant, PresenceChanged, TextChanged
 from ._protocol import (
     AwarenessEntry,
@@ -64,6 +64,7 @@ __all__ = [
     "Participant",
     "PresenceChanged",
     "QueryAwareness",
+    "ReadOnlyFrame",
     "SyncStep1",
     "SyncStep2",
     "SyncUpdate",

@@ -3,8 +3,10 @@
 The participant only needs "send a frame, receive a frame, close", so tests
 run it over an in-memory pair and production over a WebSocket.  Every failure
 surfaces as an error of the one tree: a drop is a TransportError; the relay's
-close codes 4401 (bad ticket), 4403 (membership revoked) and 1009 (frame over
-1 MiB) become AuthError, ForbiddenError and PayloadTooLargeError.
+close codes 4401 (bad ticket, or its session ended), 4403 (membership revoked) and 1009 (frame over
+1 MiB) become AuthError, ForbiddenError and PayloadTooLargeError.  A frame the
+relay marked as sent by a read-only member (a text message, `_profile.RELAY_READ_ONLY_ROLES`)
+is received as a `ReadOnlyFrame`, so the participant can refuse its document changes.
 """
 
 from __future__ import annotations
@@ -24,9 +26,24 @@ from .._profile import (
     RELAY_CLOSE_FORBIDDEN,
     RELAY_CLOSE_TOO_BIG,
     RELAY_MAX_FRAME,
+    RELAY_MAX_TEXT_FRAME,
 )
+from ..crypto import b64u_decode
 
-__all__ = ["Channel", "MemoryChannel", "WebSocketChannel", "backoff_delay", "close_error", "is_fatal", "memory_pair"]
+__all__ = [
+    "Channel",
+    "MemoryChannel",
+    "ReadOnlyFrame",
+    "WebSocketChannel",
+    "backoff_delay",
+    "close_error",
+    "is_fatal",
+    "memory_pair",
+]
+
+
+class ReadOnlyFrame(bytes):
+    """A sealed relay frame the relay says a read-only member (an observer) sent."""
 
 
 class Channel(Protocol):
@@ -43,7 +60,7 @@ def close_error(code: int | None, reason: str = "") -> MskError:
     """The tree's error for a relay close code."""
     detail = f" ({reason})" if reason else ""
     if code == RELAY_CLOSE_BAD_TICKET:
-        return api_error(401, "UNAUTHORIZED", f"relay refused the ticket: bad, expired or reused{detail}")
+        return api_error(401, "UNAUTHORIZED", f"relay refused the ticket or ended the session{detail}")
     if code == RELAY_CLOSE_FORBIDDEN:
         return api_error(403, "FORBIDDEN", f"relay closed the room: membership revoked{detail}")
     if code == RELAY_CLOSE_TOO_BIG:
@@ -97,7 +114,7 @@ def memory_pair() -> tuple[MemoryChannel, MemoryChannel]:
 
 
 class WebSocketChannel:
-    """A relay socket (`GET /api/ws?t=<ticket>`), binary frames only."""
+    """A relay socket (`GET /api/ws?t=<ticket>`): binary frames, and text ones for read-only senders."""
 
     def __init__(self, connection: ClientConnection) -> None:
         self._ws = connection
@@ -108,7 +125,7 @@ class WebSocketChannel:
         try:
             connection = await connect(
                 url,
-                max_size=RELAY_MAX_FRAME + 64,
+                max_size=max(RELAY_MAX_FRAME, RELAY_MAX_TEXT_FRAME) + 64,
                 open_timeout=timeout,
                 compression=None,
                 ping_interval=None,
@@ -143,7 +160,10 @@ class WebSocketChannel:
         except OSError as exc:
             raise TransportError(f"relay connection failed: {exc}") from None
         if isinstance(data, str):
-            raise ProtocolError("relay sent a text frame; the profile allows binary frames only")
+            try:
+                return ReadOnlyFrame(b64u_decode(data))
+            except ValueError:
+                raise ProtocolError("relay sent a text frame that is not a base64url relay frame") from None
         return data
 
     async def close(self) -> None:

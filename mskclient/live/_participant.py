@@ -5,6 +5,9 @@ what a y-websocket server would: on joining it sends step 1, step 2 with its
 *full* state (edits made while offline reach the room), its awareness and a
 queryAwareness; it answers every step 1 with step 2 and every queryAwareness
 with all states it holds; it applies remote updates without echoing them.
+From a frame the relay marks as a read-only member's (an observer's) it takes
+awareness, queryAwareness and step 1 only: their updates and step 2 are
+neither applied nor, so, ever persisted.
 
 Local edits live in the document itself, so a dropped socket loses nothing:
 the full-state step 2 of the next join carries them.  Remote updates are
@@ -28,7 +31,7 @@ from .._errors import MskError, PayloadTooLargeError, ProtocolError, TransportEr
 from .._profile import AWARENESS_RENEW_SECONDS, RELAY_MAX_FRAME
 from ..crypto import BoardKey, open_relay_frame, seal_relay_frame
 from ._awareness import Awareness, AwarenessChange, user_name
-from ._channel import Channel, backoff_delay, is_fatal
+from ._channel import Channel, ReadOnlyFrame, backoff_delay, is_fatal
 from ._protocol import (
     AwarenessMessage,
     Message,
@@ -129,6 +132,8 @@ class Participant:
         self._send_lock = asyncio.Lock()
         self.error: MskError | None = None
         self.frames_dropped = 0
+        #: Document changes refused because a read-only member (an observer) sent them.
+        self.updates_refused = 0
 
     # --- lifecycle ------------------------------------------------------------------
     async def __aenter__(self) -> Participant:
@@ -383,6 +388,10 @@ class Participant:
             except ProtocolError:
                 # Not sealed for this room with this key, or not y-protocols: ignore it.
                 self.frames_dropped += 1
+                await self._notify()
+                continue
+            if isinstance(frame, ReadOnlyFrame) and isinstance(message, (SyncStep2, SyncUpdate)):
+                self.updates_refused += 1
                 await self._notify()
                 continue
             await self._handle(message, channel)

@@ -60,7 +60,7 @@ class ManualClock:
 class SandboxConfig:
     """Everything a sandbox instance needs; shared by the HTTP app and the realtime engine.
 
-    `rate_limits` maps a group (login, register, mutation, read) to (limit, window seconds);
+    `rate_limits` maps a group (login, register, mutation, read, lookup) to (limit, window seconds);
     a group missing from the map is not limited.  `server_secret` keys the stable salts, the
     authHash verifiers and the session tokens; None means "the one stored in the database"
     (generated on first use), so several processes on one file agree.

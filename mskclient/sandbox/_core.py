@@ -91,9 +91,13 @@ class RealtimeEngine(Protocol):
     async def start(self) -> None: ...
     async def stop(self) -> None: ...
     def publish(self, event_id: int) -> None: ...
-    async def live(self, request: Request, board_id: str, user_id: str | None = None) -> Response: ...
+    async def live(
+        self, request: Request, board_id: str, user_id: str | None = None, session_hash: str | None = None
+    ) -> Response: ...
     async def websocket(self, ws: WebSocket) -> None: ...
     def revoke(self, user_id: str, board_ids: Collection[str]) -> None: ...
+    def end_sessions(self, session_hashes: Collection[str]) -> None: ...
+    def role_changed(self, user_id: str, board_ids: Collection[str], role: str) -> None: ...
     def requeue(self, delivery_id: str) -> None: ...
 
 
@@ -129,6 +133,8 @@ class Ctx:
     raw: bytes = b""
     form: FormData | None = None
     user_id: str = ""
+    #: Keyed hash of the caller's session token (sessions.token_hash), once authenticated.
+    session_hash: str = ""
     events: list[int] = field(default_factory=list)
     #: Whether this request already counted against its rate limit.
     counted: bool = False
@@ -297,14 +303,16 @@ def _authenticate(ctx: Ctx) -> None:
     token = ctx.request.cookies.get(SESSION_COOKIE)
     if not token or len(token) > 200:
         raise HttpError("UNAUTHORIZED", "not logged in")
+    session_hash = hash_secret(ctx.shared.secret, "session", token)
     row = ctx.one(
         "SELECT s.user_id FROM sessions s JOIN users u ON u.id = s.user_id WHERE s.token_hash = ? AND s.expires_at > ?",
-        hash_secret(ctx.shared.secret, "session", token),
+        session_hash,
         ctx.now,
     )
     if row is None:
         raise HttpError("UNAUTHORIZED", "session expired or invalid")
     ctx.user_id = row["user_id"]
+    ctx.session_hash = session_hash
 
 
 def _limit(ctx: Ctx, group: str | None, key: str) -> None:

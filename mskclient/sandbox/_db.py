@@ -53,7 +53,7 @@ CREATE TABLE IF NOT EXISTS recovery_challenges (
     expires_at REAL NOT NULL);
 CREATE TABLE IF NOT EXISTS ws_tickets (
     ticket_hash TEXT PRIMARY KEY, user_id TEXT NOT NULL, room TEXT NOT NULL,
-    expires_at REAL NOT NULL, used INTEGER NOT NULL DEFAULT 0);
+    expires_at REAL NOT NULL, used INTEGER NOT NULL DEFAULT 0, session_hash TEXT);
 CREATE TABLE IF NOT EXISTS workspaces (
     id TEXT PRIMARY KEY, enc_name TEXT NOT NULL, owner_id TEXT NOT NULL,
     created_at TEXT NOT NULL, updated_at TEXT NOT NULL);
@@ -167,11 +167,29 @@ def connect(config: SandboxConfig) -> sqlite3.Connection:
             conn.execute("PRAGMA journal_mode = WAL")
             conn.execute("PRAGMA synchronous = NORMAL")
         conn.executescript("BEGIN IMMEDIATE;" + SCHEMA + "COMMIT;")
+        _add_late_columns(conn)
     except (sqlite3.Error, OSError) as exc:
         if conn is not None:  # e.g. a file that is not a database: opened, then refused
             conn.close()
         raise UsageError(f"cannot open the sandbox database {config.db_path!r}: {exc}") from None
     return conn
+
+
+#: Columns added after a table was first shipped: (table, column, declaration).  A database
+#: file made before gets them on open (old rows hold NULL).
+_LATE_COLUMNS = (("ws_tickets", "session_hash", "TEXT"),)
+
+
+def _add_late_columns(conn: sqlite3.Connection) -> None:
+    conn.execute("BEGIN IMMEDIATE")
+    try:
+        for table, column, declaration in _LATE_COLUMNS:
+            if column not in {row[1] for row in conn.execute(f"PRAGMA table_info({table})")}:
+                conn.execute(f"ALTER TABLE {table} ADD COLUMN {column} {declaration}")
+        conn.execute("COMMIT")
+    except sqlite3.Error:
+        conn.execute("ROLLBACK")
+        raise
 
 
 def connect_reader(config: SandboxConfig) -> sqlite3.Connection:

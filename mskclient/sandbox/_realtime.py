@@ -36,8 +36,9 @@ _T = TypeVar("_T")
 
 #: Wall-clock seconds between two looks for due deliveries when nothing woke the worker.
 WORKER_POLL_SECONDS = 1.0
-#: Wall-clock seconds between two membership checks of every relay socket (catches removals
-#: made by another process on the same database; removals here call `revoke` at once).
+#: Wall-clock seconds between two membership and session checks of every relay socket and
+#: SSE stream (catches removals and logouts made by another process on the same database, and
+#: expired sessions; removals and logouts here call `revoke` / `end_sessions` at once).
 RECHECK_SECONDS = 5.0
 
 
@@ -128,13 +129,27 @@ class Realtime:
         SSE streams of those boards (any thread)."""
         self._soon(self._revoke, user_id, frozenset(board_ids))
 
-    async def live(self, request: Request, board_id: str, user_id: str | None = None) -> Response:
+    def role_changed(self, user_id: str, board_ids: Collection[str], role: str) -> None:
+        """Take up the user's new role in the relay rooms of those boards (any thread): an
+        observer's frames are delivered marked, a writer's as they are."""
+        self._soon(self._relay.role_changed, user_id, frozenset(board_ids), role)
+
+    def end_sessions(self, session_hashes: Collection[str]) -> None:
+        """Close the relay sockets (4401) and end the SSE streams opened under those sessions,
+        which just ended (logout, recovery; any thread)."""
+        self._soon(self._end_sessions, frozenset(session_hashes))
+
+    async def live(
+        self, request: Request, board_id: str, user_id: str | None = None, session_hash: str | None = None
+    ) -> Response:
         """The SSE stream of a board; the caller has already authorised the request.  Given
-        the caller's `user_id`, the stream ends once that user is no longer a member."""
-        return await self._feed.response(self._connection(), request, board_id, user_id)
+        the caller's `user_id`, the stream ends once that user is no longer a member; given
+        its `session_hash`, once that session ends."""
+        return await self._feed.response(self._connection(), request, board_id, user_id, session_hash)
 
     async def websocket(self, ws: WebSocket) -> None:
-        """Serve one relay connection (`/api/ws?t=<ticket>`); the ticket alone authorises."""
+        """Serve one relay connection (`/api/ws?t=<ticket>`); the ticket alone authorises, for
+        as long as the session that asked for it lasts."""
         await self._relay.serve(ws)
 
     async def run_due_deliveries(self) -> int:
@@ -172,6 +187,10 @@ class Realtime:
         self._relay.revoke(user_id, board_ids)
         self._feed.revoke(user_id, board_ids)
 
+    def _end_sessions(self, session_hashes: frozenset[str]) -> None:
+        self._relay.end_sessions(session_hashes)
+        self._feed.end_sessions(session_hashes)
+
     def _published(self, board_id: str, created: int) -> None:
         self._feed.notify(board_id)
         if created:
@@ -197,7 +216,7 @@ class Realtime:
                 if loop.time() >= recheck_at:
                     recheck_at = loop.time() + self.recheck_seconds
                     await self._relay.recheck()
-                    await self._feed.recheck(self._connection())
+                    await self._feed.recheck(self._connection(), self._config.clock.time())
             except (sqlite3.Error, UsageError) as exc:
                 # A busy or vanished database must not kill the worker; the next round retries.
                 _log.warning("realtime worker round failed: %s", exc)

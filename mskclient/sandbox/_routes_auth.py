@@ -218,8 +218,11 @@ def _error_after_commit(error: HttpError) -> Any:
 
 @api.route("POST", "/auth/logout", body="none")
 def logout(ctx: Ctx) -> Any:
+    """End the session, and with it the relay sockets and SSE streams it opened."""
     token = ctx.request.cookies.get(SESSION_COOKIE, "")
-    ctx.run("DELETE FROM sessions WHERE token_hash = ?", hash_secret(ctx.shared.secret, "session", token))
+    session_hash = hash_secret(ctx.shared.secret, "session", token)
+    ctx.run("DELETE FROM sessions WHERE token_hash = ?", session_hash)
+    ctx.after.append(lambda: ctx.shared.realtime.end_sessions([session_hash]))
     response = no_content()
     response.delete_cookie(SESSION_COOKIE, path="/api", httponly=True, samesite="strict")
     return response
@@ -355,7 +358,9 @@ def recovery(ctx: Ctx) -> Any:
             "enc_symmetric_key": body["encSymmetricKey"],
         },
     )
+    ended = [r[0] for r in ctx.all("SELECT token_hash FROM sessions WHERE user_id = ?", row["user_id"])]
     ctx.run("DELETE FROM sessions WHERE user_id = ?", row["user_id"])
+    ctx.after.append(lambda: ctx.shared.realtime.end_sessions(ended))
     ctx.run("DELETE FROM login_failures WHERE email = ?", row["email"])
     return json_response({"user": user_json(user)})
 
@@ -376,11 +381,12 @@ def ws_ticket(ctx: Ctx) -> Any:
     ticket = new_token()
     expires = ctx.now + TICKET_TTL_SECONDS
     ctx.run(
-        "INSERT INTO ws_tickets (ticket_hash, user_id, room, expires_at, used) VALUES (?, ?, ?, ?, 0)",
+        "INSERT INTO ws_tickets (ticket_hash, user_id, room, expires_at, used, session_hash) VALUES (?, ?, ?, ?, 0, ?)",
         ticket_hash(ticket),
         ctx.user_id,
         room,
         expires,
+        ctx.session_hash,  # the socket lives as long as this session: logout closes it
     )
     return json_response({"ticket": ticket, "expiresAt": iso(expires)})
 
@@ -752,8 +758,10 @@ def delete_me(ctx: Ctx) -> Any:
     return response
 
 
-@api.route("GET", "/users/lookup")
+@api.route("GET", "/users/lookup", group="lookup")
 def lookup(ctx: Ctx) -> Any:
+    """A user's public key, to invite them.  It tells a logged-in caller whether an account
+    exists (login-init hides that from everyone), so it has its own small per-user quota."""
     params = ctx.request.query_params
     if set(params) != {"email"}:
         bad_request("exactly one query parameter: email")

@@ -183,6 +183,8 @@ def change_role(ctx: Ctx, id: str, user_id: str) -> Any:
         id,
         user_id,
     )
+    boards = [r[0] for r in ctx.all("SELECT id FROM boards WHERE workspace_id = ?", id)]
+    ctx.after.append(lambda: ctx.shared.realtime.role_changed(user_id, boards, role))
     return json_response(_member(ctx, id, user_id))
 
 
@@ -1111,9 +1113,9 @@ def activity(ctx: Ctx, id: str) -> Any:
 @api.route("GET", "/boards/{id}/live")
 def live(ctx: Ctx, id: str) -> Any:
     ctx.board(id)
-    request, realtime, user_id = ctx.request, ctx.shared.realtime, ctx.user_id
+    request, realtime, user_id, session_hash = ctx.request, ctx.shared.realtime, ctx.user_id, ctx.session_hash
 
     async def respond() -> Any:
-        return await realtime.live(request, id, user_id)
+        return await realtime.live(request, id, user_id, session_hash)
 
     return Later(respond)

@@ -22,7 +22,7 @@ from starlette.responses import Response, StreamingResponse
 
 from .._profile import SSE_HEARTBEAT_SECONDS
 from ._http import HttpError, error_response
-from ._relay import is_member
+from ._relay import is_member, session_alive
 from ._webhooks import EVENT_COLUMNS, event_payload, retry_async
 
 __all__ = ["LiveFeed"]
@@ -39,6 +39,7 @@ _MAX_EVENT_ID_CHARS = 18
 class _Subscriber:
     board_id: str
     user_id: str | None
+    session_hash: str | None
     waiter: asyncio.Event = field(default_factory=asyncio.Event)
     ended: bool = False
 
@@ -66,11 +67,19 @@ class LiveFeed:
             if subscriber.user_id == user_id and subscriber.board_id in board_ids:
                 subscriber.end()
 
-    async def recheck(self, conn: sqlite3.Connection) -> None:
-        """End the streams whose user is no longer a member of the board."""
+    def end_sessions(self, session_hashes: Collection[str]) -> None:
+        """End the streams opened under those sessions (they ended)."""
+        for subscriber in self._all():
+            if subscriber.session_hash in session_hashes:
+                subscriber.end()
+
+    async def recheck(self, conn: sqlite3.Connection, now: float) -> None:
+        """End the streams whose session ended or whose user is no longer a member of the board."""
         for subscriber in self._all():
             user_id = subscriber.user_id
-            if user_id is not None and not await retry_async(partial(is_member, conn, user_id, subscriber.board_id)):
+            if not await retry_async(partial(session_alive, conn, subscriber.session_hash, now)) or (
+                user_id is not None and not await retry_async(partial(is_member, conn, user_id, subscriber.board_id))
+            ):
                 subscriber.end()
 
     def stop(self) -> None:
@@ -79,10 +88,11 @@ class LiveFeed:
             subscriber.end()
 
     async def response(
-        self, conn: sqlite3.Connection, request: Request, board_id: str, user_id: str | None
+        self, conn: sqlite3.Connection, request: Request, board_id: str, user_id: str | None, session_hash: str | None
     ) -> Response:
         """The `text/event-stream` answer for a board the caller may read; a stream with a
-        `user_id` ends when that user stops being a member."""
+        `user_id` ends when that user stops being a member, one with a `session_hash` when
+        that session ends."""
         header = request.headers.get("last-event-id")
         if header is None:
             last_id = await retry_async(partial(_newest, conn, board_id))
@@ -90,7 +100,7 @@ class LiveFeed:
             last_id = int(wanted)
         else:
             return error_response(HttpError("BAD_REQUEST", "Last-Event-ID must be an event id"))
-        subscriber = _Subscriber(board_id, user_id)
+        subscriber = _Subscriber(board_id, user_id, session_hash)
         self._subscribers.setdefault(board_id, set()).add(subscriber)
         return StreamingResponse(
             self._stream(conn, subscriber, last_id),

@@ -33,7 +33,16 @@ from mskclient._session_store import SessionRecord, SessionStore
 from mskclient.client._core import Core
 from mskclient.client._crypt import EncryptingReader
 from mskclient.client._wire import Obj, Response, error_from, path
-from mskclient.crypto import AccountKeys, FileKey, KeyPair, UserKey, b64u_encode, decrypt_file, fingerprint
+from mskclient.crypto import (
+    AccountKeys,
+    FileKey,
+    KeyPair,
+    UserKey,
+    b64u_encode,
+    decrypt_file,
+    fingerprint,
+    fingerprint_matches,
+)
 
 
 class FakeClock:
@@ -73,6 +82,7 @@ def test_request_groups() -> None:
     assert request_group("POST", "/auth/login-init") == "read"
     assert request_group("POST", "/auth/register") == "register"
     assert request_group("GET", "/boards/cabcdefgh") == "read"
+    assert request_group("GET", "/users/lookup") == "lookup"
     assert request_group("PATCH", "/cards/cabcdefgh") == "mutation"
 
 
@@ -196,6 +206,34 @@ def test_trust_store_pins_on_first_use_and_blocks_a_changed_key(tmp_path: os.Pat
         reloaded.require("cabcdefgh1", "bob@x.y", second)
     reloaded.trust("cabcdefgh1", "bob@x.y", second)
     TrustStore(file).require("cabcdefgh1", "bob@x.y", second)
+
+
+def test_trust_store_tells_first_seen_from_verified_and_reads_old_pins(tmp_path: os.PathLike[str]) -> None:
+    file = tmp_path / "trust.json"  # type: ignore[operator]
+    old, new = KeyPair.generate().public, KeyPair.generate().public
+    file.write_text(json.dumps({"cabcdefgh1": {"email": "bob@x.y", "publicKey": b64u_encode(old)}}))  # older format
+    store = TrustStore(file)
+    assert store.state("cabcdefgh1", old) == "first seen" and store.state("cabcdefgh1", new) == "changed"
+    assert store.state("cnobody000", new) == "first seen"
+    store.verify("cabcdefgh1", "bob@x.y", old)
+    assert stat.S_IMODE(file.stat().st_mode) == 0o600
+    assert TrustStore(file).state("cabcdefgh1", old) == "verified"
+    TrustStore(file).trust("cabcdefgh1", "bob@x.y", new)  # accepting a changed key does not verify it
+    assert TrustStore(file).state("cabcdefgh1", new) == "first seen"
+    file.write_text(json.dumps({"cabcdefgh1": {"email": "bob@x.y", "publicKey": b64u_encode(old), "verified": "yes"}}))
+    with pytest.raises(UsageError, match="damaged"):
+        TrustStore(file)
+
+
+def test_spoken_fingerprints_compare_without_spacing_or_case() -> None:
+    key = KeyPair.generate().public
+    shown = fingerprint(key)
+    assert fingerprint_matches(key, shown) and fingerprint_matches(key, shown.upper().replace(" ", ""))
+    assert fingerprint_matches(key, "  " + shown.replace(" ", "\t") + "\n")
+    assert not fingerprint_matches(key, fingerprint(KeyPair.generate().public))
+    for bad in ("", shown[:-1], shown[:-1] + "g", shown + " 0"):
+        with pytest.raises(UsageError, match="32 hex digits"):
+            fingerprint_matches(key, bad)
 
 
 def test_members_listing_pins_all_new_keys_with_one_write(

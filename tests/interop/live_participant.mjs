@@ -4,7 +4,10 @@
 // joins like y-websocket (step 1, step 2 with the full state, awareness, queryAwareness),
 // types `edits` at the end of the text, waits until every `expect` string is in the text
 // (and every `expectPeers` name was seen in awareness),
-// leaves (null awareness) and prints {text, state, peers} (or {error}) as JSON.
+// leaves (null awareness) and prints {text, state, peers, refused} (or {error}) as JSON.
+// A frame the relay delivers as text was sent by a read-only member (an observer): it is the
+// base64url of the sealed frame, and only its awareness, queryAwareness and sync step 1 are
+// taken; its updates and step 2 are counted in `refused`, never applied.
 import WebSocket from "ws";
 import * as Y from "yjs";
 import * as awarenessProtocol from "y-protocols/awareness";
@@ -23,6 +26,7 @@ const peers = new Set();
 let socket = null;
 let closed = null;
 let unsent = 0;
+let refused = 0;
 
 function send(encoder) {
   if (socket && socket.readyState === WebSocket.OPEN) {
@@ -55,16 +59,19 @@ awareness.on("update", ({ added, updated, removed }, origin) => {
   if (origin === "local") send(awarenessMessage([...added, ...updated, ...removed]));
 });
 
-function onFrame(data) {
+function onFrame(data, isBinary) {
   let message;
   try {
-    message = openRelayFrame(key, request.room, new Uint8Array(data));
+    const frame = isBinary ? new Uint8Array(data) : b64uDecode(Buffer.from(data).toString("ascii"));
+    message = openRelayFrame(key, request.room, frame);
   } catch {
     return; // not for this room/key
   }
   const decoder = decoding.createDecoder(message);
   const type = decoding.readVarUint(decoder);
-  if (type === 0) {
+  if (type === 0 && !isBinary && decoding.peekVarUint(decoder) !== syncProtocol.messageYjsSyncStep1) {
+    refused += 1; // a read-only member's update or step 2
+  } else if (type === 0) {
     const encoder = encoding.createEncoder();
     encoding.writeVarUint(encoder, 0);
     syncProtocol.readSyncMessage(decoder, encoder, doc, "remote");
@@ -142,7 +149,7 @@ try {
   awareness.setLocalState(null); // leave: null awareness to the room
   await new Promise((resolve) => setImmediate(resolve));
   const result = {
-    text: ytext.toString(), state: b64uEncode(Y.encodeStateAsUpdate(doc)), peers: [...peers], closed, unsent,
+    text: ytext.toString(), state: b64uEncode(Y.encodeStateAsUpdate(doc)), peers: [...peers], closed, unsent, refused,
   };
   // Close with a handshake and wait for it: frames still buffered are flushed first
   // (exiting at once would drop them).

@@ -29,6 +29,7 @@ class Room:
     url: str
     alice: Client
     bob: Client
+    carol: Client  # an observer
     board_id: str
     column_id: str
 
@@ -36,8 +37,11 @@ class Room:
         return self.alice.create_card(self.column_id, "Interop", description, board_id=self.board_id).id
 
     def async_alice(self) -> AsyncClient:
-        client = AsyncClient(self.url, token=self.alice.token, email=self.alice.core.email, pacer=Pacer.unlimited())
-        client.use_keys(self.alice.keys)
+        return self.async_of(self.alice)
+
+    def async_of(self, who: Client) -> AsyncClient:
+        client = AsyncClient(self.url, token=who.token, email=who.core.email, pacer=Pacer.unlimited())
+        client.use_keys(who.keys)
         return client
 
 
@@ -53,25 +57,32 @@ def _account(url: str, name: str) -> tuple[Client, str]:
 @pytest.fixture(scope="module")
 def room() -> Iterator[Room]:
     with Sandbox(SandboxConfig().lift_limits()) as url:
-        (alice, _), (bob, bob_email) = _account(url, "alice"), _account(url, "bob")
+        (alice, _), (bob, bob_email), (carol, carol_email) = (_account(url, n) for n in ("alice", "bob", "carol"))
         workspace = alice.create_workspace("Interop")
         alice.invite(workspace.id, bob_email, "member")
+        alice.invite(workspace.id, carol_email, "observer")
         board = alice.create_board(workspace.id, "Live")
         column = alice.create_column(board.id, "Doing")
-        yield Room(url, alice, bob, board.id, column.id)
-        alice.close()
-        bob.close()
+        yield Room(url, alice, bob, carol, board.id, column.id)
+        for client in (alice, bob, carol):
+            client.close()
 
 
 async def _node_peer(
-    room: Room, card_id: str, edits: list[str], expect: list[str], peers: tuple[str, ...] = ()
+    room: Room,
+    card_id: str,
+    edits: list[str],
+    expect: list[str],
+    peers: tuple[str, ...] = (),
+    who: Client | None = None,
 ) -> dict[str, Any]:
-    """Run live_participant.mjs as bob (ticket, key and stored state handed over by Python)."""
+    """Run live_participant.mjs as bob, or `who` (ticket, key and stored state handed over by Python)."""
     node = node_executable()
-    card = room.bob.card(card_id)
+    who = room.bob if who is None else who
+    card = who.card(card_id)
     request = {
-        "wsUrl": ws_url(room.url, room.bob.ws_ticket(f"card:{card_id}").ticket),
-        "key": b64u_encode(room.bob.board_key(card.board_id).raw),
+        "wsUrl": ws_url(room.url, who.ws_ticket(f"card:{card_id}").ticket),
+        "key": b64u_encode(who.board_key(card.board_id).raw),
         "room": f"card:{card_id}",
         "state": b64u_encode(card.description_state),
         "user": {"id": "cbobnode01", "name": "bob (node)", "color": "#00aa00"},
@@ -168,3 +179,38 @@ async def test_dropping_the_python_socket_mid_edit_loses_nothing(room: Room) -> 
             assert len(sockets) >= 2
             assert node["text"] == p.text
             assert sorted(p.text.splitlines()) == sorted(line.rstrip("\n") for line in PY_LINES + NODE_LINES)
+
+
+async def test_an_observer_cannot_write_through_a_node_or_a_python_member(room: Room) -> None:
+    """The relay marks an observer's frames; members on both sides refuse their updates."""
+    card_id = room.card("base\n")
+    async with room.async_alice() as ac, room.async_of(room.carol) as cc:
+        card = await ac.card(card_id)
+        key = await ac.board_key(card.board_id)
+        connect = relay_connector(ac, f"card:{card_id}")
+        alice = Participant(f"card:{card_id}", key, connect, presence=presence_for("calice0001", "alice"),
+                            state=card.description_state)  # fmt: skip
+        async with alice:
+            # A Node observer types; alice (Python) refuses it, and the observer still reads alice.
+            observer = asyncio.create_task(
+                _node_peer(room, card_id, ["node observer\n"], ["alice 1\n"], ("alice",), who=room.carol)
+            )
+            await alice.wait_connected(T)
+            await alice.wait_until(lambda p: p.updates_refused >= 1, T, "the Node observer's update")
+            await alice.append("alice 1\n")
+            assert "alice 1\n" in (await observer)["text"]
+            assert alice.text == "base\nalice 1\n"
+
+            # A Python observer types; bob (Node) refuses it and still merges alice's next line.
+            member = asyncio.create_task(_node_peer(room, card_id, [], ["alice 2\n"], ("alice",)))
+            await alice.wait_until(lambda p: "bob (node)" in [s["user"]["name"] for s in p.peers().values()], T, "bob")
+            python_observer = Participant(f"card:{card_id}", key, relay_connector(cc, f"card:{card_id}"),
+                                          state=card.description_state)  # fmt: skip
+            async with python_observer:
+                await python_observer.wait_connected(T)
+                await python_observer.append("python observer\n")
+                await alice.wait_until(lambda p: p.updates_refused >= 2, T, "the Python observer's update")
+                await alice.append("alice 2\n")
+                node = await member
+            assert node["refused"] >= 1 and "observer" not in node["text"]
+            assert node["text"] == alice.text == "base\nalice 1\nalice 2\n"

@@ -87,6 +87,36 @@ async def test_a_dropped_socket_mid_edit_loses_nothing(world: World) -> None:
         assert stored.count("bob ") == 10
 
 
+async def test_an_observers_updates_are_neither_applied_nor_persisted(world: World) -> None:
+    """An observer holds the board key, so it can seal Yjs updates; the relay marks its frames
+    and members' participants refuse their content, while members' edits merge and persist."""
+    carol = member(world.url, "carol")
+    world.alice.client.invite(world.workspace_id, carol.email, "observer")
+    card_id = world.new_card(description="notes\n")
+    try:
+        async with world.alice.async_client() as ac, world.bob.async_client() as bc, carol.async_client() as cc:
+            a = await open_card(ac, card_id, presence=presence_for("calice0001", "alice"))
+            b = await open_card(bc, card_id, presence=presence_for("cbob000001", "bob"))
+            card = await cc.card(card_id)
+            room = f"card:{card_id}"
+            c = Participant(room, await cc.board_key(card.board_id), relay_connector(cc, room),
+                            presence=presence_for("ccarol0001", "carol"), state=card.description_state)  # fmt: skip
+            async with a, b, c:
+                for p in (a, b, c):
+                    await p.wait_connected(T)
+                await c.append("written by the observer\n")
+                await a.wait_until(lambda p: p.updates_refused >= 1, T, "the observer's update")
+                await b.append("written by bob\n")
+                await a.wait_until(lambda p: "written by bob" in p.text, T, "bob's update")
+                await c.wait_until(lambda p: "written by bob" in p.text, T, "the observer reading bob's update")
+                await a.wait_until(lambda p: "carol" in [s["user"]["name"] for s in p.peers().values()], T, "presence")
+                assert a.text == b.text == "notes\nwritten by bob\n"
+                await a.save()
+        assert world.bob.client.card(card_id).description == "notes\nwritten by bob\n"
+    finally:
+        carol.client.close()
+
+
 async def test_scripted_edit_reaches_a_live_peer(world: World) -> None:
     card_id = world.new_card(description="todo:\n")
     async with world.bob.async_client() as bc, world.alice.async_client() as ac:

@@ -68,6 +68,7 @@ def test_lift_limits_turns_everything_off() -> None:
         "register": (5, 3600),
         "mutation": (60, 60),
         "read": (600, 60),
+        "lookup": (30, 3600),
     }
 
 
@@ -94,3 +95,26 @@ def test_process_sandbox_refuses_what_it_cannot_pass_on() -> None:
         Sandbox(SandboxConfig(), process=True)
     with pytest.raises(UsageError):
         Sandbox(SandboxConfig(db_path="x.db", server_secret=b"s" * 32), process=True)
+
+
+def test_lookup_reveals_existence_only_to_logged_in_users_at_a_bounded_rate(clock: ManualClock) -> None:
+    """login-init answers alike for unknown emails; lookup tells a member whom they may invite,
+    so it needs a session and has its own small quota, separate from the read budget."""
+    limits = {**LIMITS, "read": (100, 60), "lookup": (3, 3600)}
+    with Sandbox(SandboxConfig(server_secret=SERVER_SECRET, clock=clock, rate_limits=limits)) as url:
+        alice = User(url, "alice@example.org").signed_up()
+        bob = User(url, "bob@example.org").signed_up()
+        anonymous = User(url, "nobody@example.org")
+        error(anonymous.http.get("/users/lookup", params={"email": "bob@example.org"}), 401, "UNAUTHORIZED")
+        assert alice.http.get("/users/lookup", params={"email": "bob@example.org"}).status_code == 200
+        error(alice.http.get("/users/lookup", params={"email": "ghost@example.org"}), 404, "NOT_FOUND")
+        assert alice.http.get("/users/lookup", params={"email": "bob@example.org"}).status_code == 200
+        r = alice.http.get("/users/lookup", params={"email": "ghost@example.org"})  # unknown emails count too
+        error(r, 429, "RATE_LIMITED")
+        assert 3000 <= int(r.headers["retry-after"]) <= 3600
+        assert alice.http.get("/me").status_code == 200  # the read budget is another one
+        assert bob.http.get("/users/lookup", params={"email": "alice@example.org"}).status_code == 200  # per user
+        clock.advance(3601)
+        assert alice.http.get("/users/lookup", params={"email": "bob@example.org"}).status_code == 200
+        for user in (alice, bob, anonymous):
+            user.close()

@@ -12,6 +12,8 @@ import httpx
 import pytest
 import websockets
 
+from mskclient.crypto import b64u_encode
+
 from ._helpers import Board, User, error
 
 
@@ -80,6 +82,35 @@ def test_removing_a_member_closes_their_sockets_4403(board: Board, bob: User, ho
     assert asyncio.run(run()) == 4403
 
 
+def test_an_observers_relay_frames_come_marked_until_promoted(board: Board, bob: User) -> None:
+    """The relay marks (as text) what a read-only member sends; a role change applies at once."""
+    alice = board.owner
+    assert alice.invite(board.ws, board.wk, bob, role="observer").status_code == 201
+    ws_base = alice.url.replace("http", "ws", 1) + "/api/ws?t="
+
+    def ticket(user: User) -> str:
+        return str(user.http.post("/auth/ws-ticket", json={"room": f"board:{board.id}"}).json()["ticket"])
+
+    async def run() -> tuple[str | bytes, str | bytes, str | bytes]:
+        async with (
+            websockets.connect(ws_base + ticket(alice), open_timeout=10) as member,
+            websockets.connect(ws_base + ticket(bob), open_timeout=10) as observer,
+        ):
+            await observer.send(b"\x01sealed")
+            marked = await asyncio.wait_for(member.recv(), 10)
+            await member.send(b"\x02sealed")
+            plain = await asyncio.wait_for(observer.recv(), 10)
+            promoted = await asyncio.to_thread(
+                alice.http.patch, f"/workspaces/{board.ws}/members/{bob.id}", json={"role": "member"}
+            )
+            assert promoted.status_code == 200
+            await observer.send(b"\x03sealed")
+            return marked, plain, await asyncio.wait_for(member.recv(), 10)
+
+    marked, plain, after = asyncio.run(run())
+    assert marked == b64u_encode(b"\x01sealed") and plain == b"\x02sealed" and after == b"\x03sealed"
+
+
 def test_removing_a_member_ends_their_live_stream(board: Board, bob: User) -> None:
     alice = board.owner
     assert alice.invite(board.ws, board.wk, bob).status_code == 201
@@ -98,6 +129,44 @@ def test_removing_a_member_ends_their_live_stream(board: Board, bob: User) -> No
 
     # The stream ends (instead of running on) and carries no tick made after the removal.
     assert asyncio.run(asyncio.wait_for(run(), 20)) == []
+
+
+def test_logout_ends_the_sessions_streams_and_sockets_only(board: Board) -> None:
+    """After logout, neither the SSE stream nor the relay socket of that session delivers any
+    more; the same user's other session keeps its socket."""
+    alice = board.owner
+    leaving = {"msk_session": alice.http.cookies["msk_session"]}
+    assert alice.login().status_code == 200  # a second session (another device), now alice.http's
+    staying = {"msk_session": alice.http.cookies["msk_session"]}
+    assert staying != leaving
+    ws_base = alice.url.replace("http", "ws", 1) + "/api/ws?t="
+
+    def ticket(cookies: dict[str, str]) -> str:
+        answer = httpx.post(f"{alice.url}/api/auth/ws-ticket", json={"room": f"board:{board.id}"}, cookies=cookies)
+        return str(answer.json()["ticket"])
+
+    async def run() -> tuple[int | None, list[str], bytes]:
+        async with (
+            httpx.AsyncClient(base_url=alice.url + "/api", cookies=leaving, timeout=10) as http,
+            http.stream("GET", f"/boards/{board.id}/live") as stream,
+            websockets.connect(ws_base + ticket(leaving), open_timeout=10) as logged_out,
+            websockets.connect(ws_base + ticket(staying), open_timeout=10) as other,
+            websockets.connect(ws_base + ticket(staying), open_timeout=10) as sender,
+        ):
+            assert stream.status_code == 200
+            out = await http.post("/auth/logout")
+            assert out.status_code == 204
+            with pytest.raises(websockets.ConnectionClosed):
+                await asyncio.wait_for(logged_out.recv(), 10)
+            await asyncio.to_thread(board.owner.card, board.column, board.bk)
+            ticks = [line async for line in stream.aiter_lines() if line.startswith("data:")]
+            await sender.send(b"still here")
+            return logged_out.close_code, ticks, bytes(await asyncio.wait_for(other.recv(), 10))
+
+    code, ticks, delivered = asyncio.run(asyncio.wait_for(run(), 20))
+    assert code == 4401 and ticks == [] and delivered == b"still here"
+    ended = httpx.post(f"{alice.url}/api/auth/ws-ticket", json={"room": f"board:{board.id}"}, cookies=leaving)
+    error(ended, 401)
 
 
 def test_stop_ends_open_streams(users: Callable[[str], User]) -> None:

@@ -114,9 +114,9 @@ class Engine:
 
     def app(self) -> Starlette:
         async def live(request: Request) -> Response:
-            # The sandbox passes the session's user; here the test names it in the query.
-            user = request.query_params.get("user")
-            return await self.realtime.live(request, request.path_params["board_id"], user)
+            # The sandbox passes the session's user and token hash; here the test names them in the query.
+            user, session = request.query_params.get("user"), request.query_params.get("session")
+            return await self.realtime.live(request, request.path_params["board_id"], user, session)
 
         async def ws(websocket: WebSocket) -> None:
             await self.realtime.websocket(websocket)
@@ -193,13 +193,28 @@ class Engine:
         )
         return card_id
 
-    def ticket(self, user_id: str, room: str) -> str:
+    def ticket(self, user_id: str, room: str, session_hash: str | None = None) -> str:
         ticket = secrets.token_urlsafe(32)
         self.execute(
-            "INSERT INTO ws_tickets (ticket_hash, user_id, room, expires_at) VALUES (?, ?, ?, ?)",
-            (hashlib.sha256(ticket.encode()).hexdigest(), user_id, room, self.clock.time() + TICKET_TTL_SECONDS),
+            "INSERT INTO ws_tickets (ticket_hash, user_id, room, expires_at, session_hash) VALUES (?, ?, ?, ?, ?)",
+            (
+                hashlib.sha256(ticket.encode()).hexdigest(),
+                user_id,
+                room,
+                self.clock.time() + TICKET_TTL_SECONDS,
+                session_hash,
+            ),
         )
         return ticket
+
+    def session(self, user_id: str, ttl: float = 3600) -> str:
+        """A logged-in session of the user (as another process made it); its token hash."""
+        token_hash = secrets.token_hex(32)
+        self.execute(
+            "INSERT INTO sessions (token_hash, user_id, expires_at, created_at) VALUES (?, ?, ?, ?)",
+            (token_hash, user_id, self.clock.time() + ttl, iso(self.clock.time())),
+        )
+        return token_hash
 
     def event(self, board_id: str, verb: str, card_id: str | None = None, **metadata: str) -> int:
         cursor = self.execute(

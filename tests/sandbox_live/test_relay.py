@@ -18,6 +18,7 @@ from mskclient._profile import (
     RELAY_MAX_FRAME,
     TICKET_TTL_SECONDS,
 )
+from mskclient.crypto import b64u_decode
 from mskclient.sandbox import _relay
 
 from ._harness import Engine
@@ -58,6 +59,14 @@ async def recv(ws: ClientConnection) -> bytes:
         frame = await ws.recv()
     assert isinstance(frame, bytes)
     return frame
+
+
+async def recv_marked(ws: ClientConnection) -> bytes:
+    """A frame the relay marked as a read-only member's: text, the base64url of the frame."""
+    async with asyncio.timeout(TIMEOUT):
+        frame = await ws.recv()
+    assert isinstance(frame, str)
+    return b64u_decode(frame)
 
 
 async def close_code(ws: ClientConnection) -> int:
@@ -182,7 +191,7 @@ async def test_revoke_closes_the_users_sockets_on_that_board_with_4403(engine: E
     assert await recv(bob_elsewhere) == b"hello"
     carol = await join(engine, CAROL, board.card_room)
     await carol.send(b"still here")
-    assert await recv(alice) == b"still here"
+    assert await recv_marked(alice) == b"still here"  # carol observes: her frames come marked
     for ws in (alice, carol, bob_elsewhere, alice_elsewhere):
         await ws.close()
 
@@ -195,6 +204,56 @@ async def test_membership_removed_elsewhere_is_noticed(engine: Engine, board: Bo
     assert await close_code(bob) == RELAY_CLOSE_FORBIDDEN
     engine.execute("DELETE FROM cards WHERE id = ?", (board.card,))
     assert await close_code(carol) == RELAY_CLOSE_FORBIDDEN
+
+
+async def test_a_session_ended_or_expired_elsewhere_closes_its_sockets_with_4401(engine: Engine, board: Board) -> None:
+    """Another process logged the session out, or it expired: the re-check closes its sockets."""
+
+    async def join_as(session_hash: str) -> ClientConnection:
+        ticket = engine.ticket(BOB, board.card_room, session_hash)
+        return await connect(engine.ws_url(ticket), max_size=None, open_timeout=TIMEOUT)
+
+    logged_out, expiring, staying = engine.session(BOB), engine.session(BOB, ttl=60), engine.session(BOB)
+    first, second, third = await join_as(logged_out), await join_as(expiring), await join_as(staying)
+    engine.execute("DELETE FROM sessions WHERE token_hash = ?", (logged_out,))
+    assert await close_code(first) == RELAY_CLOSE_BAD_TICKET
+    engine.clock.advance(61)
+    assert await close_code(second) == RELAY_CLOSE_BAD_TICKET
+    alice = await join(engine, ALICE, board.card_room)
+    await alice.send(b"still here")
+    assert await recv(third) == b"still here"
+    ended = engine.session(BOB)
+    ticket = engine.ticket(BOB, board.card_room, ended)
+    engine.execute("DELETE FROM sessions WHERE token_hash = ?", (ended,))
+    refused = await connect(engine.ws_url(ticket), open_timeout=TIMEOUT)  # a ticket of an ended session
+    assert await close_code(refused) == RELAY_CLOSE_BAD_TICKET
+    for ws in (alice, third):
+        await ws.close()
+
+
+async def test_an_observers_frames_are_delivered_marked_and_role_changes_apply(engine: Engine, board: Board) -> None:
+    """The relay cannot read frames, but tells receivers which came from a read-only member."""
+    alice = await join(engine, ALICE, board.card_room)
+    bob = await join(engine, BOB, board.card_room)
+    carol = await join(engine, CAROL, board.card_room)  # an observer
+    frame = secrets.token_bytes(RELAY_MAX_FRAME)  # the largest frame still fits the marking
+    await carol.send(frame)
+    assert await recv_marked(alice) == frame and await recv_marked(bob) == frame
+    await bob.send(b"from a member")
+    assert await recv(alice) == b"from a member" and await recv(carol) == b"from a member"
+    await bob.close()
+    engine.execute("UPDATE memberships SET role = 'member' WHERE user_id = ?", (CAROL,))
+    engine.realtime.role_changed(CAROL, [board.board], "member")
+    await carol.send(b"now a member")
+    assert await recv(alice) == b"now a member"
+    engine.execute("UPDATE memberships SET role = 'observer' WHERE user_id = ?", (CAROL,))  # another process
+    async with asyncio.timeout(TIMEOUT):
+        while True:  # the periodic re-check takes the role up
+            await carol.send(b"observer again?")
+            if isinstance(await alice.recv(), str):
+                break
+    for ws in (alice, carol):
+        await ws.close()
 
 
 async def test_frames_arrive_in_the_order_they_were_sent(engine: Engine, board: Board) -> None:

@@ -46,10 +46,12 @@ class Stream:
 
 @asynccontextmanager
 async def stream(
-    engine: Engine, board_id: str, last_event_id: str | None = None, user: str | None = None
+    engine: Engine, board_id: str, last_event_id: str | None = None, user: str | None = None, session: str | None = None
 ) -> AsyncIterator[Stream]:
     headers = {"Last-Event-ID": last_event_id} if last_event_id is not None else {}
     params = {"user": user} if user is not None else {}
+    if session is not None:
+        params["session"] = session
     async with (
         httpx.AsyncClient(base_url=engine.url, timeout=TIMEOUT) as client,
         client.stream("GET", f"/api/boards/{board_id}/live", headers=headers, params=params) as response,
@@ -146,3 +148,23 @@ async def test_a_stream_ends_when_its_user_leaves_the_workspace(engine: Engine, 
         engine.remove_member(ws_id, BOB)  # another process did it: no revoke() here
         with pytest.raises(StopAsyncIteration):
             await bob.tick()
+
+
+async def test_a_stream_ends_with_its_session(engine: Engine, boards: tuple[str, str]) -> None:
+    """Logged out here (end_sessions), or elsewhere / expired (the periodic re-check)."""
+    board, _ = boards
+    here, elsewhere, staying = engine.session(BOB), engine.session(BOB), engine.session(BOB)
+    async with (
+        stream(engine, board, user=BOB, session=here) as first,
+        stream(engine, board, user=BOB, session=elsewhere) as second,
+        stream(engine, board, user=BOB, session=staying) as third,
+    ):
+        engine.realtime.end_sessions([here])
+        with pytest.raises(StopAsyncIteration):
+            await first.tick()
+        engine.execute("DELETE FROM sessions WHERE token_hash = ?", (elsewhere,))
+        with pytest.raises(StopAsyncIteration):
+            await second.tick()
+        event = engine.event(board, "CARD_CREATED", "ccard00001")
+        engine.realtime.publish(event)
+        assert (await third.tick())["id"] == str(event)
