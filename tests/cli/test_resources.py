@@ -168,7 +168,8 @@ def test_cards_everything(ana: User, bo: User, tmp_path: Path) -> None:
     text = ana("cards", "show", card["id"]).out
     assert "Karte ✓✓" in text and "☑ eins" in text and "Kommentar 👍" in text and "Anhang ü.bin" in text
     assert f"assignees: {bo.email}" in text
-    ana_key = next(m["fingerprint"] for m in ana.json("members", "list", "--workspace", ws_id) if m["email"] == ana.email)
+    members = ana.json("members", "list", "--workspace", ws_id)
+    ana_key = next(m["fingerprint"] for m in members if m["email"] == ana.email)
     short = " ".join(ana_key.split()[:4])  # a comment's author with the start of their key fingerprint
     assert f"{ana.email} [{short}] · " in text
 
