@@ -49,8 +49,9 @@ class CliContext:
     json: bool
     password_file: Path | None
     store: SessionStore = field(default_factory=SessionStore)
-    console: Console = field(default_factory=Console)
-    err: Console = field(default_factory=lambda: Console(stderr=True))
+    #: no `:name:` emoji codes: text that reaches rich as markup is escaped, but emoji codes cannot be
+    console: Console = field(default_factory=lambda: Console(emoji=False))
+    err: Console = field(default_factory=lambda: Console(stderr=True, emoji=False))
     #: Every client of this command: their lenient reads' placeholders are reported at the end.
     clients: list[Client | AsyncClient] = field(default_factory=list)
 

@@ -68,12 +68,13 @@ def rich_text(value: object, style: str = "", *, multiline: bool = False) -> Tex
 
 
 def markup(value: object, *, multiline: bool = False) -> str:
-    """`value` made `visible` and escaped, to sit inside a rich markup string."""
+    """`value` made `visible` and escaped, to sit inside a rich markup string (printed by a console
+    made with `emoji=False`, as `CliContext`'s are: markup escaping leaves `:name:` codes alone)."""
     return escape(visible(value, multiline=multiline))
 
 
 _JSON_RAW = re.compile(
-    "[\u0080-\u009f\u00ad\u061c\u180e\u200b-\u200f\u2028-\u202e\u2060-\u206f\ufeff\ufff9-\ufffb\U000e0000-\U000e007f]"
+    "[\u007f-\u009f\u00ad\u061c\u180e\u200b-\u200f\u2028-\u202e\u2060-\u206f\ufeff\ufff9-\ufffb\U000e0000-\U000e007f]"
 )
 
 
