@@ -59,7 +59,11 @@ def visible(value: object, *, multiline: bool = False) -> str:
     text = "" if value is None else str(value)
     if multiline:
         text = text.replace("\r\n", "\n")
-    return "".join(_shown(c) if _hidden(c) and not (multiline and c in _MULTILINE_KEPT) else c for c in text)
+    # the common case, checked in C: nothing but printable characters (and line ends if kept)
+    if all(line.isprintable() for line in (text.split("\n") if multiline else (text,))):
+        return text
+    kept = _MULTILINE_KEPT if multiline else frozenset()
+    return "".join(c if c.isprintable() or c in kept or not _hidden(c) else _shown(c) for c in text)
 
 
 def rich_text(value: object, style: str = "", *, multiline: bool = False) -> Text:
