@@ -3,6 +3,7 @@ markup in every field (read back from a real pty), and envelopes that do not aut
 
 from __future__ import annotations
 
+import asyncio
 import errno
 import fcntl
 import json
@@ -24,9 +25,10 @@ from pathlib import Path
 import httpx
 import pytest
 
-from mskclient import Client, DecryptionError, Undecryptable
+from mskclient import AsyncClient, Client, DecryptionError, Undecryptable
 from mskclient._profile import field
 from mskclient.crypto import BoardKey, WorkspaceKey, encrypt_field, wrap_board_key
+from mskclient.live import open_board, presence_for
 
 from ._run import msk
 from .conftest import PASSWORD, User
@@ -172,6 +174,39 @@ def test_watch_shows_hostile_titles_inert(ana: User, scene: Scene) -> None:
     code, raw = _pty_run(ana, "watch", scene.board_id, "--since", "0", until="card T")
     text = _assert_inert(raw)
     assert code == 0 and "card ‘card T\\x1b]0;pwned\\x07" in text and "<U+202E>gnp.exe" in text
+
+
+@pytest.fixture
+def hostile_peer(sandbox_url: str, bo: User, scene: Scene) -> Iterator[None]:
+    """bo in the board's relay room, under a presence name full of escapes, while the test runs."""
+    loop = asyncio.new_event_loop()
+    stop = asyncio.Event()
+    ready = threading.Event()
+
+    async def stay() -> None:
+        async with AsyncClient(sandbox_url) as client:
+            user = await client.login(bo.email, PASSWORD)
+            presence = presence_for(user.id, _hostile("peer"), scene.card_id)
+            async with await open_board(client, scene.board_id, presence=presence) as participant:
+                await participant.wait_connected()
+                ready.set()
+                await stop.wait()
+
+    thread = threading.Thread(target=loop.run_until_complete, args=(stay(),), daemon=True)
+    thread.start()
+    assert ready.wait(30), "the peer never joined"
+    yield
+    loop.call_soon_threadsafe(stop.set)
+    thread.join(30)
+    loop.close()
+
+
+@pytest.mark.usefixtures("hostile_peer")
+def test_live_board_shows_hostile_presence_inert(ana: User, scene: Scene) -> None:
+    code, raw = _pty_run(ana, "live", "--board", scene.board_id, until="peer T")
+    text = _assert_inert(raw)
+    assert code == 0 and "peer T\\x1b]0;pwned\\x07" in text and " on ‘card T\\x1b]0;pwned\\x07" in text
+    assert "\\nforged" in text  # a name cannot forge a line of its own
 
 
 class _HostileServer(BaseHTTPRequestHandler):
