@@ -12,6 +12,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from ._errors import DecryptionError, EnvelopeError
+
 __all__ = [
     "ActivityEvent",
     "Attachment",
@@ -33,12 +35,38 @@ __all__ = [
     "Milestone",
     "Notification",
     "TotpEnrollment",
+    "UNDECRYPTABLE_TEXT",
+    "Undecryptable",
     "User",
     "UserLookup",
     "Webhook",
     "Workspace",
     "WsTicket",
 ]
+
+
+#: What a field that did not decrypt reads as (the export marks such fields the same way).
+UNDECRYPTABLE_TEXT = "⚠ undecryptable"
+
+
+class Undecryptable(str):
+    """Stands in for a text field that did not decrypt, in a lenient read (`Core.lenient_reads`).
+
+    It is a `str` (reading as `UNDECRYPTABLE_TEXT`), so one tampered comment or title
+    leaves the rest of a list or card readable, and it is typed: `isinstance(x, Undecryptable)`
+    tells a placeholder from text, and `error` names the entity, id and field and why.  The
+    client refuses to encrypt it back, so a placeholder never replaces the real ciphertext.
+    """
+
+    error: DecryptionError | EnvelopeError
+
+    def __new__(cls, error: DecryptionError | EnvelopeError) -> Undecryptable:
+        marker = super().__new__(cls, UNDECRYPTABLE_TEXT)
+        marker.error = error
+        return marker
+
+    def __getnewargs__(self) -> tuple[DecryptionError | EnvelopeError]:  # type: ignore[override]
+        return (self.error,)
 
 
 @dataclass(frozen=True, slots=True)

@@ -18,7 +18,7 @@ PUBLIC = {'mskclient': ['ActivityEvent', 'ApiError', 'AsyncClient', 'Attachment'
                'ForbiddenError', 'Health', 'KdfParametersError', 'KeyTrustError', 'Label', 'Me', 'Member',
                'Membership', 'Milestone', 'MskError', 'NotFoundError', 'Notification', 'Pacer',
                'PayloadTooLargeError', 'ProtocolError', 'RateLimitError', 'RecoveryKeyError', 'Registration',
-               'TotpEnrollment', 'TransportError', 'TrustStore', 'UNSET', 'UnsupportedVersionError',
+               'TotpEnrollment', 'TransportError', 'TrustStore', 'UNSET', 'Undecryptable', 'UnsupportedVersionError',
                'UsageError', 'User', 'UserLookup', 'Webhook', 'Workspace', 'WsTicket', '__version__'],
  'mskclient.crypto': ['AccountKeys', 'BoardKey', 'CIPHER_CHUNK_SIZE', 'Envelope', 'FileKey', 'KeyPair',
                       'LoginKeys', 'MasterKey', 'NewAccount', 'RecoveryKey', 'SealedEnvelope',

@@ -408,7 +408,8 @@ op(
 op(
     "POST",
     "/auth/register",
-    "Create an account",
+    "Create an account (400 unless the email is a plausible address: one @, a dot in the domain, no space, "
+    "control or markup character)",
     tag=A,
     auth=False,
     status=201,

@@ -15,6 +15,7 @@ from rich.table import Table
 from .._errors import AuthError, UsageError
 from ..crypto import fingerprint, parse_recovery_key
 from ._context import CliContext, global_options, parse_duration
+from ._untrusted import markup, rich_text, visible
 
 __all__ = ["login", "lock", "logout", "recover", "register", "two_factor", "unlock", "whoami"]
 
@@ -31,9 +32,10 @@ def register(ctx: CliContext, email: str) -> None:
     ctx.emit(
         {"id": user.id, "email": user.email, "server": client.server, "recoveryKey": registration.recovery_key},
         lambda: (
-            f"Registered [bold]{user.email}[/bold] on {client.server} (profile {ctx.profile}).\n\n"
+            f"Registered [bold]{markup(user.email)}[/bold] on {markup(client.server)}"
+            f" (profile {markup(ctx.profile)}).\n\n"
             f"Recovery key (shown once; write it down, it is the only way back if you lose the password):\n\n"
-            f"    [bold]{registration.recovery_key}[/bold]\n"
+            f"    [bold]{markup(registration.recovery_key)}[/bold]\n"
         ),
     )
 
@@ -56,7 +58,10 @@ def login(ctx: CliContext, email: str, totp: str | None) -> None:
     ctx.save_session(client)
     ctx.emit(
         {"id": user.id, "email": user.email, "server": client.server, "profile": ctx.profile},
-        lambda: f"Logged in as [bold]{user.email}[/bold] on {client.server} (profile {ctx.profile}).",
+        lambda: (
+            f"Logged in as [bold]{markup(user.email)}[/bold] on {markup(client.server)}"
+            f" (profile {markup(ctx.profile)})."
+        ),
     )
 
 
@@ -70,7 +75,7 @@ def logout(ctx: CliContext) -> None:
         with contextlib.suppress(AuthError):
             ctx.client().logout()
     ctx.store.forget(ctx.profile)
-    ctx.emit({"profile": ctx.profile, "loggedOut": True}, lambda: f"Logged out (profile {ctx.profile}).")
+    ctx.emit({"profile": ctx.profile, "loggedOut": True}, lambda: f"Logged out (profile {markup(ctx.profile)}).")
 
 
 @click.command()
@@ -96,7 +101,7 @@ def whoami(ctx: CliContext) -> None:
     def table() -> Table:
         grid = Table.grid(padding=(0, 2))
         for key, value in data.items():
-            grid.add_row(f"[dim]{key}[/dim]", str(value))
+            grid.add_row(f"[dim]{key}[/dim]", rich_text(value))
         return grid
 
     ctx.emit(data, table)
@@ -124,7 +129,7 @@ def recover(ctx: CliContext, email: str, recovery_key_file: Path | None) -> None
     client.recover(email, key, ctx.password("New password", confirm=True))
     ctx.emit(
         {"email": email, "recovered": True},
-        lambda: f"Password changed for {email}. Log in with `msk login {shlex.quote(email)}`.",
+        lambda: markup(f"Password changed for {email}. Log in with `msk login {shlex.quote(email)}`."),
     )
 
 
@@ -149,7 +154,10 @@ def unlock(ctx: CliContext, timeout: str) -> None:
 def lock(ctx: CliContext) -> None:
     """Remove the unlocked keys of this profile from disk."""
     removed = ctx.store.lock(ctx.profile)
-    ctx.emit({"profile": ctx.profile, "locked": True, "removed": removed}, lambda: f"Locked (profile {ctx.profile}).")
+    ctx.emit(
+        {"profile": ctx.profile, "locked": True, "removed": removed},
+        lambda: f"Locked (profile {markup(ctx.profile)}).",
+    )
 
 
 @click.group("2fa")
@@ -169,7 +177,8 @@ def enroll(ctx: CliContext) -> None:
         out = io.StringIO()
         qr.print_ascii(out=out, invert=True)
         return (
-            f"{out.getvalue()}\n{enrollment.otpauth_url}\n\nScan it (or enter the secret {enrollment.secret}), "
+            f"{out.getvalue()}\n{visible(enrollment.otpauth_url)}\n\n"
+            f"Scan it (or enter the secret {visible(enrollment.secret)}), "
             "then run `msk 2fa verify CODE`."
         )
 

@@ -19,10 +19,11 @@ from rich.panel import Panel
 from rich.text import Text
 
 from .._errors import UsageError
-from .._models import Card
+from .._models import Card, Member
 from ..export import safe_name
 from ._context import CliContext, global_options
 from ._resolve import Resolver, appended_line, board_option, delete_confirmed, done, emit_models, model_json, yes_option
+from ._untrusted import rich_text, visible
 
 __all__ = ["cards"]
 
@@ -64,29 +65,47 @@ def cards_list(ctx: CliContext, board: str | None, column: str | None, archived:
     )
 
 
+#: Groups of the key fingerprint shown beside a comment's author (`msk members list` shows all 8).
+_SHORT_FINGERPRINT_GROUPS = 4
+
+
 def _render_card(r: Resolver, card: Card) -> Any:
     labels = {x.id: x.name for x in r.client.labels(card.board_id)}
     milestones = {m.id: m.title for m in r.client.milestones(card.board_id, archived=True)}
-    emails = {m.user_id: m.email for m in r.client.members(r.client.board(card.board_id).workspace_id)}
+    members = {m.user_id: m for m in r.client.members(r.client.board(card.board_id).workspace_id)}
+    emails = {i: m.email for i, m in members.items()}
     facts = [
         f"id {card.id} · version {card.version}" + (" · archived" if card.archived else ""),
-        "labels: " + ", ".join(labels.get(i, i) for i in card.label_ids) if card.label_ids else "",
-        "assignees: " + ", ".join(emails.get(i, i) for i in card.assignee_ids) if card.assignee_ids else "",
-        f"milestone: {milestones.get(card.milestone_id, card.milestone_id)}" if card.milestone_id else "",
-        f"due: {card.due_at}" if card.due_at else "",
+        "labels: " + ", ".join(visible(labels.get(i, i)) for i in card.label_ids) if card.label_ids else "",
+        "assignees: " + ", ".join(visible(emails.get(i, i)) for i in card.assignee_ids) if card.assignee_ids else "",
+        f"milestone: {visible(milestones.get(card.milestone_id, card.milestone_id))}" if card.milestone_id else "",
+        f"due: {visible(card.due_at)}" if card.due_at else "",
     ]
     parts: list[Any] = [Text("\n".join(f for f in facts if f), style="dim")]
     if card.description:
-        parts.append(Markdown(card.description))
+        parts.append(Markdown(visible(card.description, multiline=True), hyperlinks=False))
     for checklist in card.checklists or ():
-        lines = "\n".join(f"{'☑' if i.done else '☐'} {i.text}  [dim]{i.id}[/dim]" for i in checklist.items)
-        parts.append(Panel(lines or "(empty)", title=checklist.title, title_align="left"))
+        lines = Text("\n").join(
+            Text.assemble(f"{'☑' if i.done else '☐'} ", rich_text(i.text), "  ", (i.id, "dim"))
+            for i in checklist.items
+        )
+        parts.append(Panel(lines or Text("(empty)"), title=rich_text(checklist.title), title_align="left"))
     for comment in card.comments or ():
-        author = emails.get(comment.author_id, comment.author_id)
-        parts.append(Panel(Text(comment.body), title=f"{author} · {comment.created_at}", title_align="left"))
+        title = Text.assemble(_author(r, members.get(comment.author_id), comment.author_id), f" · {comment.created_at}")
+        parts.append(Panel(rich_text(comment.body, multiline=True), title=title, title_align="left"))
     for a in card.attachments or ():
-        parts.append(Text(f"📎 {a.name} ({a.mime}, {a.size} bytes) {a.id}"))
-    return Panel(Group(*parts), title=Text(card.title, style="bold"), title_align="left")
+        parts.append(rich_text(f"📎 {a.name} ({a.mime}, {a.size} bytes) {a.id}"))
+    return Panel(Group(*parts), title=rich_text(card.title, "bold"), title_align="left")
+
+
+def _author(r: Resolver, member: Member | None, author_id: str) -> Text:
+    """Who wrote a comment: email and the start of their key fingerprint, so a look-alike email
+    (another account) shows another fingerprint; a key changed since it was pinned says so."""
+    if member is None:
+        return Text.assemble(rich_text(author_id), (" (no longer a member)", "dim"))
+    short = " ".join(member.fingerprint.split()[:_SHORT_FINGERPRINT_GROUPS])
+    trust = ("", "") if r.client.key_trusted(member) else (" KEY CHANGED", "bold red")
+    return Text.assemble(rich_text(member.email), (f" [{short}]", "dim"), trust)
 
 
 @cards.command("show")

@@ -15,7 +15,6 @@ an option value (it would land in shell history and `ps`).
 from __future__ import annotations
 
 import functools
-import json
 import os
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -30,10 +29,15 @@ from .._pacing import Pacer
 from .._session_store import SessionRecord, SessionStore
 from .._trust import TrustStore
 from ..client import AsyncClient, Client
+from ._untrusted import json_text, markup, visible
 
-__all__ = ["CliContext", "global_options", "parse_duration", "read_secret"]
+__all__ = ["PARTIAL_EXIT_CODE", "CliContext", "global_options", "parse_duration", "read_secret"]
 
 _F = TypeVar("_F", bound=Callable[..., Any])
+
+#: Exit code when a command showed everything but some fields, which did not decrypt and are
+#: marked (see docs/cli.md).
+PARTIAL_EXIT_CODE = 10
 
 
 @dataclass
@@ -45,8 +49,11 @@ class CliContext:
     json: bool
     password_file: Path | None
     store: SessionStore = field(default_factory=SessionStore)
-    console: Console = field(default_factory=Console)
-    err: Console = field(default_factory=lambda: Console(stderr=True))
+    #: no `:name:` emoji codes: text that reaches rich as markup is escaped, but emoji codes cannot be
+    console: Console = field(default_factory=lambda: Console(emoji=False))
+    err: Console = field(default_factory=lambda: Console(stderr=True, emoji=False))
+    #: Every client of this command: their lenient reads' placeholders are reported at the end.
+    clients: list[Client | AsyncClient] = field(default_factory=list)
 
     # --- sessions ------------------------------------------------------------------------
     def record(self) -> SessionRecord:
@@ -76,6 +83,7 @@ class CliContext:
         """A Client closed when the command ends; pins public keys per server + account (0600 file)."""
         trust = self.trust_store(server, email) if email else None
         client = Client(server, token=token, email=email, trust=trust, pacer=Pacer(on_wait=self._show_wait))
+        self._read_leniently(client)
         current = click.get_current_context(silent=True)
         if current is not None:  # outside a command the caller closes it
             current.call_on_close(client.close)
@@ -113,6 +121,7 @@ class CliContext:
             server, email, token, keys = client.server, client.core.email, client.token, client.keys
         trust = self.trust_store(server, email) if email else None
         twin = AsyncClient(server, token=token, email=email, trust=trust, pacer=Pacer(on_wait=self._show_wait))
+        self._read_leniently(twin)
         if keys is not None:
             twin.use_keys(keys)
         return twin
@@ -127,6 +136,26 @@ class CliContext:
             SessionRecord(client.server, client.core.email, user.id if user else None, client.token),
         )
 
+    # --- fields that do not decrypt ------------------------------------------------------
+    def _read_leniently(self, client: Client | AsyncClient) -> None:
+        """One member's tampered field must not hide everything else: show the rest, mark it."""
+        client.core.lenient_reads = True
+        self.clients.append(client)
+
+    def report_undecryptable(self) -> None:
+        """At the end of a command: a warning per field that did not decrypt (named by entity,
+        id and field, each once), then exit PARTIAL_EXIT_CODE if there was any."""
+        seen: set[tuple[str, str | None, str]] = set()
+        for client in self.clients:
+            for marker in client.core.undecryptable:
+                error = marker.error
+                where = (error.entity, error.entity_id, error.field)
+                if where not in seen:
+                    seen.add(where)
+                    click.echo(f"warning: not decrypted: {visible(error)}", err=True)
+        if seen:
+            raise SystemExit(PARTIAL_EXIT_CODE)
+
     # --- secrets -------------------------------------------------------------------------
     def password(self, prompt: str = "Password", *, confirm: bool = False) -> str:
         """From --password-file, then MSK_PASSWORD, then a hidden prompt."""
@@ -136,13 +165,13 @@ class CliContext:
     def emit(self, data: Any, render: Callable[[], RenderableType | str] | None = None) -> None:
         """`--json`: print `data` as JSON on stdout; otherwise print the rich renderable."""
         if self.json or render is None:
-            click.echo(json.dumps(data, indent=2, ensure_ascii=False, default=str))
+            click.echo(json_text(data))
         else:
             self.console.print(render())
 
     def _show_wait(self, seconds: float, reason: str) -> None:
         if seconds >= 1:
-            self.err.print(f"[dim]waiting {seconds:.0f} s ({reason} rate limit)[/dim]")
+            self.err.print(f"[dim]waiting {seconds:.0f} s ({markup(reason)} rate limit)[/dim]")
 
 
 def read_secret(path: Path | None, env: str, prompt: str, what: str, *, confirm: bool = False) -> str:
@@ -184,7 +213,9 @@ def global_options(command: _F) -> _F:
         *args: Any, server: str | None, profile: str, as_json: bool, password_file: Path | None, **kwargs: Any
     ) -> Any:
         ctx = CliContext(server=server, profile=profile, json=as_json, password_file=password_file)
-        return command(ctx, *args, **kwargs)
+        result = command(ctx, *args, **kwargs)
+        ctx.report_undecryptable()
+        return result
 
     return wrapper  # type: ignore[return-value]
 

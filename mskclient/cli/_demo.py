@@ -16,11 +16,11 @@ from typing import Any
 import click
 from rich.console import Console
 from rich.table import Table
-from rich.text import Text
 
 from .._pacing import Pacer
 from ..client import Client
 from ..export import ExportCard, decrypt_document, write_export
+from ._untrusted import rich_text
 
 __all__ = ["demo"]
 
@@ -136,14 +136,16 @@ def demo(out_dir: Path | None) -> None:
         side.add_column("server (ciphertext)", style="red", overflow="fold")
         side.add_column("client (decrypted)", style="green", overflow="fold")
         for name, plain in plaintexts.items():
-            side.add_row(name, _short(stored[name]), Text(plain))
+            side.add_row(name, _short(stored[name]), rich_text(plain, multiline=True))
         console.print(side)
 
         board = result.boards[0]
-        view = Table(title=f"Decrypted board: {board.title}", title_justify="left", expand=True)
+        view = Table(title=rich_text(f"Decrypted board: {board.title}"), title_justify="left", expand=True)
         for column in board.columns:
-            view.add_column(column.title, overflow="fold")
-        view.add_row(*(Text("\n\n".join(_card_text(card) for card in column.cards)) for column in board.columns))
+            view.add_column(rich_text(column.title), overflow="fold")
+        view.add_row(
+            *(rich_text("\n\n".join(_card_text(c) for c in column.cards), multiline=True) for column in board.columns)
+        )
         console.print(view)
         console.print(
             f"{len(result.boards)} board, {result.card_count} cards exported with {requests} requests in total; "

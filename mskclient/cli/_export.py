@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -20,12 +19,10 @@ from ..export import (
     write_export,
 )
 from ..export._online import STRATEGIES, attachment_fetch, export_online
-from ._context import CliContext, global_options
+from ._context import PARTIAL_EXIT_CODE, CliContext, global_options
+from ._untrusted import json_text, markup, visible
 
 __all__ = ["PARTIAL_EXIT_CODE", "export"]
-
-#: Exit code when the export was written but some fields could not be decrypted (see docs/cli.md).
-PARTIAL_EXIT_CODE = 10
 
 
 def _decrypt_file(path: Path, password: Callable[[], str], **selection: Any) -> ExportResult:
@@ -102,7 +99,7 @@ def export(
         task = progress.add_task("starting", total=None)
 
         def step(text: str) -> None:
-            progress.update(task, description=text)
+            progress.update(task, description=markup(text))
 
         requests: int | None = None
         strategy = "file"
@@ -122,6 +119,7 @@ def export(
             if not (boards or workspaces or everything):
                 raise UsageError("what to export? give BOARD…, --workspace WS or --all (or --from-file FILE)")
             client = ctx.unlocked_client()
+            client.core.lenient_reads = not strict  # names read on the way (board titles) follow --strict too
             online = export_online(client, boards=boards, workspaces=workspaces, strict=strict, strategy=via, step=step)
             result, strategy = online.result, online.strategy
             if attachments_dir is not None:
@@ -148,14 +146,16 @@ def export(
         "errors": [f.to_json() for f in failures],
     }
     for failure in failures:
-        click.echo(f"warning: not decrypted: {failure}", err=True)
+        click.echo(f"warning: not decrypted: {visible(failure)}", err=True)
     if ctx.json:
-        click.echo(json.dumps(summary, indent=2, ensure_ascii=False))
+        click.echo(json_text(summary))
     else:
         how = "from the file" if requests is None else f"with {requests} requests ({strategy} reads)"
         click.echo(
-            f"Exported {summary['boards']} board(s), {summary['cards']} card(s) {how} to "
-            + ", ".join(str(p) for p in written)
+            visible(
+                f"Exported {summary['boards']} board(s), {summary['cards']} card(s) {how} to "
+                + ", ".join(str(p) for p in written)
+            )
         )
     if failures:
         raise SystemExit(PARTIAL_EXIT_CODE)

@@ -5,7 +5,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import difflib
-import json
 import sys
 import threading
 from collections.abc import AsyncIterator, Callable, Coroutine
@@ -36,6 +35,7 @@ from ..live import (
 from ..webhooks import Receiver, ReplayError, WebhookSignatureError
 from ._context import CliContext, global_options, read_secret
 from ._resolve import Resolver, appended_line, board_option, emit_models, model_json, yes_option
+from ._untrusted import json_text, visible
 
 __all__ = ["live", "watch_board", "webhooks"]
 
@@ -59,7 +59,9 @@ def _me(client: Client, card_id: str | None = None) -> dict[str, Any]:
 
 
 def _emit(ctx: CliContext, data: dict[str, Any], text: str) -> None:
-    click.echo(json.dumps(data, ensure_ascii=False) if ctx.json else text)
+    """One JSON line (`--json`) or `text`, whose lines come from the caller but whose other
+    control characters are shown, never sent to the terminal as they are."""
+    click.echo(json_text(data, indent=None) if ctx.json else visible(text, multiline=True))
 
 
 def _stdin_lines(loop: asyncio.AbstractEventLoop, out: asyncio.Queue[str | None]) -> None:
@@ -74,7 +76,7 @@ def _stdin_lines(loop: asyncio.AbstractEventLoop, out: asyncio.Queue[str | None]
 
 
 def _names(peers: dict[int, dict[str, Any]]) -> str:
-    return ", ".join(sorted({user_name(s) or "?" for s in peers.values()})) or "nobody else"
+    return ", ".join(sorted({visible(user_name(s) or "?") for s in peers.values()})) or "nobody else"
 
 
 async def _live_card(
@@ -116,14 +118,14 @@ async def _append_lines(participant: Participant, lines: asyncio.Queue[str | Non
         try:
             await participant.append(appended_line(participant.text, line))
         except PayloadTooLargeError as exc:  # that line only: the session goes on
-            click.echo(f"msk: not appended: {exc}", err=True)
+            click.echo(f"msk: not appended: {visible(exc)}", err=True)
             continue
         await participant.save()
 
 
 def _show_event(ctx: CliContext, participant: Participant, event: object, shown: str) -> str:
     if isinstance(event, TextChanged):
-        who = ", ".join(event.authors) or "someone"
+        who = ", ".join(visible(a) for a in event.authors) or "someone"
         diff = [
             line.rstrip("\n")
             for line in difflib.ndiff(shown.splitlines(keepends=True), event.text.splitlines(keepends=True))
@@ -141,7 +143,7 @@ def _show_event(ctx: CliContext, participant: Participant, event: object, shown:
     elif isinstance(event, ConnectionChanged) and not event.connected:
         if participant.error is not None:
             raise participant.error  # membership revoked, frame too big, or out of retries
-        reason = f" ({event.error})" if event.error else ""
+        reason = f" ({visible(event.error)})" if event.error else ""
         _emit(
             ctx,
             {"type": "connection", "connected": False, "error": str(event.error or "")},
@@ -170,7 +172,9 @@ async def _live_board(ctx: CliContext, client: AsyncClient, board_id: str, prese
                         assert isinstance(card_id, str)
                         card = await names.card(card_id)
                     rows.append({"user": user_name(state) or "?", "cardId": card_id, "card": card})
-                text = "\n".join(f"  {r['user']}" + (f" on ‘{r['card']}’" if r["card"] else "") for r in rows)
+                text = "\n".join(
+                    f"  {visible(r['user'])}" + (f" on ‘{visible(r['card'])}’" if r["card"] else "") for r in rows
+                )
                 _emit(ctx, {"type": "presence", "peers": rows}, f"── {len(rows)} here ──\n{text}".rstrip())
 
 
@@ -196,7 +200,7 @@ async def _watch(ctx: CliContext, client: AsyncClient, board_id: str, since: str
     names = BoardNames(client, board_id)
     async for tick in watch(client, board_id, last_event_id=since):
         line = await describe(tick, names)
-        _emit(ctx, tick.to_json() | {"text": line}, f"{tick.timestamp}  {line}")
+        _emit(ctx, tick.to_json() | {"text": line}, f"{visible(tick.timestamp)}  {visible(line)}")
 
 
 @click.command("watch")
@@ -227,7 +231,7 @@ def webhooks_create(ctx: CliContext, url: str, board: str | None, events: tuple[
     board_id = Resolver(client).board(board).id
     hook = client.create_webhook(board_id, url, list(events or WEBHOOK_EVENTS))
     data = model_json(hook) | {"secret": hook.secret}
-    _emit(ctx, data, f"Created webhook {hook.id} → {hook.url}\nsecret (shown once): {hook.secret}")
+    _emit(ctx, data, f"Created webhook {hook.id} → {visible(hook.url)}\nsecret (shown once): {visible(hook.secret)}")
 
 
 @webhooks.command("list")
@@ -345,12 +349,12 @@ def make_listener(receiver: Receiver, report: Any, describer: _Describer | None 
                 text = f"(cannot describe: {exc})"
             report(
                 {"delivery": delivery.id, "event": delivery.event, "payload": dict(delivery.payload), "text": text},
-                f"{delivery.event:<22} {delivery.id}  {text}",
+                f"{visible(delivery.event):<22} {visible(delivery.id)}  {visible(text)}",
             )
 
         def _answer(self, status: int, message: str) -> None:
             if status != 204:
-                report({"rejected": status, "reason": message}, f"rejected ({status}): {message}")
+                report({"rejected": status, "reason": message}, f"rejected ({status}): {visible(message)}")
             self.send_response(status)
             self.send_header("Content-Length", "0")
             self.end_headers()

@@ -74,6 +74,8 @@ def main() -> None:
         exc.show()
         raise SystemExit(exc.exit_code) from None
     except MskError as exc:
-        click.echo(f"msk: error: {exc}", err=True)
+        from ._untrusted import visible  # here, not at the top: `msk --version` stays fast
+
+        click.echo(f"msk: error: {visible(exc)}", err=True)  # may quote the server or another member
         raise SystemExit(exc.exit_code) from None
     raise SystemExit(code if isinstance(code, int) else 0)

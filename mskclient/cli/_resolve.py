@@ -7,7 +7,6 @@ works.  An ambiguous or unknown name is a UsageError listing the candidates.
 from __future__ import annotations
 
 import dataclasses
-import json
 from collections.abc import Callable, Iterable, Sequence
 from typing import Any, Protocol, TypeVar
 
@@ -15,12 +14,13 @@ import click
 from rich.table import Table
 
 from .._errors import UsageError
-from .._models import Board, Card, Column, Member, Workspace
+from .._models import Board, Card, Column, Member, Undecryptable, Workspace
 from .._profile import is_valid_id
 from ..client import Client
 from ..crypto import b64u_encode
 from ..export import resolve
 from ._context import CliContext
+from ._untrusted import json_text, rich_text, visible
 
 __all__ = [
     "Resolver",
@@ -62,11 +62,12 @@ def model_json(model: Any) -> Any:
 
 
 def table(title: str, columns: Sequence[str], rows: Iterable[Sequence[object]]) -> Table:
-    result = Table(title=title, title_justify="left", header_style="bold")
+    """A rich table whose title, headers and cells are shown literally (see `_untrusted`)."""
+    result = Table(title=rich_text(title), title_justify="left", header_style="bold")
     for name in columns:
-        result.add_column(name, overflow="fold")
+        result.add_column(rich_text(name), overflow="fold")
     for row in rows:
-        result.add_row(*("" if v is None else str(v) for v in row))
+        result.add_row(*(rich_text(v) for v in row))
     return result
 
 
@@ -83,15 +84,15 @@ def appended_line(text: str, line: str) -> str:
 def done(ctx: CliContext, message: str, data: Any = None) -> None:
     """Report a change: `--json` prints `data` (or `{"ok": true}`), otherwise the one-line message."""
     if ctx.json:
-        click.echo(json.dumps(data if data is not None else {"ok": True}, indent=2, ensure_ascii=False))
+        click.echo(json_text(data if data is not None else {"ok": True}))
     else:
-        click.echo(message)
+        click.echo(visible(message))
 
 
 def confirm_delete(yes: bool, what: str) -> None:
     """Ask before deleting `what`, unless --yes; answering no aborts the command."""
     if not yes:
-        click.confirm(f"Delete {what}?", abort=True, err=True)
+        click.confirm(f"Delete {visible(what)}?", abort=True, err=True)
 
 
 def delete_confirmed(
@@ -119,6 +120,14 @@ def board_option(command: Callable[..., Any]) -> Callable[..., Any]:
 
 def yes_option(command: Callable[..., Any]) -> Callable[..., Any]:
     return click.option("--yes", "-y", is_flag=True, help="Do not ask for confirmation.")(command)
+
+
+def _pick(kind: str, query: str, candidates: Sequence[tuple[str, str]]) -> str:
+    """`resolve`, where a name that did not decrypt matches nothing: the others are still found
+    by name, and the undecryptable one by its id."""
+    if is_valid_id(query) and any(cid == query for cid, _ in candidates):
+        return query
+    return resolve(kind, query, [(cid, name) for cid, name in candidates if not isinstance(name, Undecryptable)])
 
 
 class _HasId(Protocol):
@@ -149,7 +158,7 @@ class Resolver:
                 return spaces[0]
             listed = ", ".join(f"{w.name!r} ({w.id})" for w in spaces) or "none"
             raise UsageError(f"which workspace? pass --workspace (yours: {listed})")
-        wanted = resolve("workspace", query, [(w.id, w.name) for w in spaces])
+        wanted = _pick("workspace", query, [(w.id, w.name) for w in spaces])
         return next(w for w in spaces if w.id == wanted)
 
     def boards(self, workspace_id: str) -> list[Board]:
@@ -164,7 +173,7 @@ class Resolver:
             return self.client.board(query)
         spaces = [self.workspace(workspace)] if workspace else self.workspaces()
         boards = [b for w in spaces for b in self.boards(w.id)]
-        wanted = resolve("board", query, [(b.id, b.title) for b in boards])
+        wanted = _pick("board", query, [(b.id, b.title) for b in boards])
         return next(b for b in boards if b.id == wanted)
 
     def column(self, board_id: str, query: str) -> Column:
@@ -176,14 +185,14 @@ class Resolver:
             return self.client.card(query)
         board_id = self.board(board).id
         cards = self.client.cards(board_id)
-        return self.client.card(resolve("card", query, [(c.id, c.title) for c in cards]))
+        return self.client.card(_pick("card", query, [(c.id, c.title) for c in cards]))
 
     def named(self, kind: str, query: str, items: Sequence[_Named], name: str = "name") -> _Named:
         """The one of `items` whose id is `query`, or whose attribute `name` is (unambiguously)."""
-        wanted = resolve(kind, query, [(i.id, getattr(i, name)) for i in items])
+        wanted = _pick(kind, query, [(i.id, getattr(i, name)) for i in items])
         return next(i for i in items if i.id == wanted)
 
     def member(self, workspace_id: str, query: str) -> Member:
         members = self.client.members(workspace_id)
-        wanted = resolve("member", query, [(m.user_id, m.email) for m in members])
+        wanted = _pick("member", query, [(m.user_id, m.email) for m in members])
         return next(m for m in members if m.user_id == wanted)

@@ -27,6 +27,7 @@ from ._resolve import (
     table,
     yes_option,
 )
+from ._untrusted import rich_text
 
 __all__ = [
     "automations",
@@ -252,7 +253,7 @@ def boards_show(ctx: CliContext, board: str) -> None:
         )
         per = [[k.title for k in cards if k.column_id == c.id and not k.archived] for c in cols]
         for i in range(max((len(p) for p in per), default=0)):
-            grid.add_row(*(p[i] if i < len(p) else "" for p in per))
+            grid.add_row(*(rich_text(p[i] if i < len(p) else "") for p in per))
         return grid
 
     ctx.emit(data, render)

@@ -18,7 +18,16 @@ from typing import Any, BinaryIO, Final
 
 from .. import _description
 from .._atomic import atomic_replace
-from .._errors import ConflictError, KeyTrustError, NotFoundError, PayloadTooLargeError, ProtocolError, UsageError
+from .._errors import (
+    ConflictError,
+    DecryptionError,
+    EnvelopeError,
+    KeyTrustError,
+    NotFoundError,
+    PayloadTooLargeError,
+    ProtocolError,
+    UsageError,
+)
 from .._models import (
     ActivityEvent,
     Attachment,
@@ -40,6 +49,7 @@ from .._models import (
     Milestone,
     Notification,
     TotpEnrollment,
+    Undecryptable,
     User,
     UserLookup,
     Webhook,
@@ -168,6 +178,13 @@ class Core:
         self._bk: dict[str, BoardKey] = {}
         #: entity id -> board id, learnt from every read, so updates of children find their key.
         self._board_of: dict[str, str] = {}
+        #: Strict reads (False, the default) raise on the first field that does not decrypt.
+        #: Lenient reads put an `Undecryptable` placeholder in its place, list it in
+        #: `undecryptable`, and go on: one member's tampered comment or title then hides only
+        #: itself (what `msk` does, with a warning per field and a non-zero exit code).
+        self.lenient_reads = False
+        #: The placeholders lenient reads handed out, oldest first (the caller reports them).
+        self.undecryptable: list[Undecryptable] = []
 
     # --- state ------------------------------------------------------------------------------
     @property
@@ -196,6 +213,20 @@ class Core:
         self._wk.clear()
         self._bk.clear()
         self._sealed_wk.clear()
+
+    def _placeholder(self, error: DecryptionError | EnvelopeError) -> Undecryptable:
+        marker = Undecryptable(error)
+        self.undecryptable.append(marker)
+        return marker
+
+    def _open_text(self, key: BoardKey | WorkspaceKey, obj: Obj, name: str, entity_id: str) -> str:
+        """A decrypted text field; in a lenient read, a placeholder if it does not decrypt."""
+        try:
+            return open_text(key, obj, name, entity_id)
+        except (DecryptionError, EnvelopeError) as exc:
+            if not self.lenient_reads:
+                raise
+            return self._placeholder(exc)
 
     def _remember(self, entity_id: str, board_id: str) -> None:
         self._board_of[entity_id] = board_id
@@ -379,7 +410,7 @@ class Core:
         wk = yield from self.workspace_key(ws_id)
         return Workspace(
             ws_id,
-            open_text(wk, obj, "encName", ws_id),
+            self._open_text(wk, obj, "encName", ws_id),
             obj.id("ownerId"),
             _stamp(obj, "createdAt"),
             _stamp(obj, "updatedAt"),
@@ -502,15 +533,29 @@ class Core:
 
     # --- boards -----------------------------------------------------------------------------
     def _board(self, obj: Obj) -> Flow[Board]:
-        bk = yield from self._board_key_of(obj)
         board_id = obj.id()
+        try:
+            bk = yield from self._board_key_of(obj)
+        except (DecryptionError, EnvelopeError) as exc:
+            if not self.lenient_reads:
+                raise
+            # without its key nothing of the board opens: its title stands for the whole of it
+            return Board(
+                board_id,
+                obj.id("workspaceId"),
+                self._placeholder(exc),
+                "",
+                obj.flag("archived", False),
+                _stamp(obj, "createdAt"),
+                _stamp(obj, "updatedAt"),
+            )
         description = ""
         if obj.data.get("encDescription") is not None:
-            description = open_text(bk, obj, "encDescription", board_id)
+            description = self._open_text(bk, obj, "encDescription", board_id)
         return Board(
             board_id,
             obj.id("workspaceId"),
-            open_text(bk, obj, "encTitle", board_id),
+            self._open_text(bk, obj, "encTitle", board_id),
             description,
             obj.flag("archived", False),
             _stamp(obj, "createdAt"),
@@ -560,7 +605,7 @@ class Core:
         return Column(
             cid,
             board_id,
-            open_text(bk, obj, "encTitle", cid),
+            self._open_text(bk, obj, "encTitle", cid),
             obj.number("position", 0.0),
             obj.opt_integer("wipLimit"),
             _stamp(obj, "createdAt"),
@@ -610,10 +655,16 @@ class Core:
         card_id, board_id = obj.id(), obj.id("boardId")
         self._remember(card_id, board_id)
         state = _description.empty_state()
+        unreadable: Undecryptable | None = None
         if obj.data.get("encDescription") is not None:
-            state = open_bytes(bk, obj, "encDescription", card_id)
+            try:
+                state = open_bytes(bk, obj, "encDescription", card_id)
+            except (DecryptionError, EnvelopeError) as exc:
+                if not self.lenient_reads:
+                    raise
+                unreadable = self._placeholder(exc)
         try:
-            text = _description.text_of(state)
+            text = unreadable if unreadable is not None else _description.text_of(state)
         except Exception as exc:  # pycrdt raises bare exceptions on a bad update
             raise ProtocolError(f"card {card_id}: encDescription is not a Yjs state ({exc})") from None
         custom: dict[str, str] = {}
@@ -621,7 +672,7 @@ class Core:
             if not is_valid_id(field_id):
                 raise ProtocolError(f"card {card_id}: customFields key is not a valid id")
             value = Obj({"customFields": envelope}, "card")
-            custom[field_id] = open_text(bk, value, "customFields", card_id)
+            custom[field_id] = self._open_text(bk, value, "customFields", card_id)
         comments = checklists = attachments = None
         if "comments" in obj.data:
             comments = tuple(
@@ -639,7 +690,7 @@ class Core:
             board_id=board_id,
             column_id=obj.id("columnId"),
             position=obj.number("position", 0.0),
-            title=open_text(bk, obj, "encTitle", card_id),
+            title=self._open_text(bk, obj, "encTitle", card_id),
             description=text,
             description_state=state,
             due_at=obj.opt_text("dueAt"),
@@ -716,6 +767,10 @@ class Core:
         if base is None:
             base = yield from self.card(card_id)
         bk = yield from self.board_key(base.board_id)
+        if (description is not None or description_state is not None) and isinstance(
+            base.description, Undecryptable
+        ):
+            raise base.description.error  # editing it would replace the real text with ours alone
         ours: bytes | None = None
         if description is not None:
             ours = _description.edit_to(base.description_state, description)
@@ -729,6 +784,8 @@ class Core:
             if title is not None:
                 body["encTitle"] = seal_text(bk, "card", "encTitle", title)
             if ours is not None:
+                if isinstance(current.description, Undecryptable):
+                    raise current.description.error
                 merged = ours if current is base else _description.merge(current.description_state, ours)
                 body["encDescription"] = seal_bytes(bk, "card", "encDescription", merged)
             if not isinstance(due_at, _Unset):
@@ -801,7 +858,7 @@ class Core:
             cid,
             obj.id("cardId"),
             obj.id("authorId"),
-            open_text(bk, obj, "encBody", cid),
+            self._open_text(bk, obj, "encBody", cid),
             _stamp(obj, "createdAt"),
             _stamp(obj, "updatedAt"),
         )
@@ -838,7 +895,7 @@ class Core:
         return ChecklistItem(
             iid,
             obj.id("checklistId"),
-            open_text(bk, obj, "encText", iid),
+            self._open_text(bk, obj, "encText", iid),
             obj.flag("done", False),
             obj.number("position", 0.0),
         )
@@ -852,9 +909,8 @@ class Core:
             self._remember(cid, board_id)
             for item in items:
                 self._remember(item.id, board_id)
-        return Checklist(
-            cid, card_id, open_text(bk, obj, "encTitle", cid), obj.number("position", 0.0), tuple(_by_position(items))
-        )
+        title = self._open_text(bk, obj, "encTitle", cid)
+        return Checklist(cid, card_id, title, obj.number("position", 0.0), tuple(_by_position(items)))
 
     def checklists(self, card_id: str) -> Flow[list[Checklist]]:
         _, bk = yield from self._card_board(card_id)
@@ -912,8 +968,8 @@ class Core:
         return Attachment(
             aid,
             obj.id("cardId"),
-            open_text(bk, obj, "encName", aid),
-            open_text(bk, obj, "encMime", aid),
+            self._open_text(bk, obj, "encName", aid),
+            self._open_text(bk, obj, "encMime", aid),
             obj.integer("size"),
             _stamp(obj, "createdAt"),
         )
@@ -999,7 +1055,7 @@ class Core:
     # --- labels, milestones, templates, custom fields, automations -------------------------------
     def _label(self, obj: Obj, bk: BoardKey) -> Label:
         lid = obj.id()
-        label = Label(lid, obj.id("boardId"), open_text(bk, obj, "encName", lid), obj.opt_text("color"))
+        label = Label(lid, obj.id("boardId"), self._open_text(bk, obj, "encName", lid), obj.opt_text("color"))
         self._remember(lid, label.board_id)
         return label
 
@@ -1032,7 +1088,7 @@ class Core:
         milestone = Milestone(
             mid,
             obj.id("boardId"),
-            open_text(bk, obj, "encTitle", mid),
+            self._open_text(bk, obj, "encTitle", mid),
             obj.opt_text("dueAt"),
             obj.flag("archived", False),
         )
@@ -1080,7 +1136,7 @@ class Core:
     def _template(self, obj: Obj, bk: BoardKey) -> CardTemplate:
         tid = obj.id()
         return CardTemplate(
-            tid, obj.id("boardId"), open_text(bk, obj, "encTitle", tid), open_text(bk, obj, "encBody", tid)
+            tid, obj.id("boardId"), self._open_text(bk, obj, "encTitle", tid), self._open_text(bk, obj, "encBody", tid)
         )
 
     def card_templates(self, board_id: str) -> Flow[list[CardTemplate]]:
@@ -1104,14 +1160,16 @@ class Core:
         fid = obj.id()
         options: tuple[str, ...] = ()
         if obj.data.get("encOptions") is not None:
+            opened = self._open_text(bk, obj, "encOptions", fid)
             try:
-                decoded = json.loads(open_text(bk, obj, "encOptions", fid))
+                decoded = [opened] if isinstance(opened, Undecryptable) else json.loads(opened)
             except ValueError:
                 decoded = None
             if not isinstance(decoded, list) or not all(isinstance(o, str) for o in decoded):
                 raise ProtocolError(f"customField {fid}: encOptions is not a JSON array of strings")
             options = tuple(decoded)
-        custom = CustomField(fid, obj.id("boardId"), open_text(bk, obj, "encName", fid), obj.text("type"), options)
+        name = self._open_text(bk, obj, "encName", fid)
+        custom = CustomField(fid, obj.id("boardId"), name, obj.text("type"), options)
         self._remember(fid, custom.board_id)
         return custom
 
@@ -1155,7 +1213,7 @@ class Core:
         automation = Automation(
             aid,
             obj.id("boardId"),
-            open_text(bk, obj, "encName", aid),
+            self._open_text(bk, obj, "encName", aid),
             obj.mapping("trigger"),
             obj.mapping("action"),
             obj.flag("enabled", True),

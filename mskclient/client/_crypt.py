@@ -8,6 +8,8 @@ from __future__ import annotations
 
 from typing import BinaryIO
 
+from .._errors import UsageError
+from .._models import Undecryptable
 from .._profile import ATTACHMENT_CHUNK_SIZE, field
 from ..crypto import (
     CIPHER_CHUNK_SIZE,
@@ -31,6 +33,9 @@ def seal_bytes(key: SymmetricKey, entity: str, name: str, plaintext: bytes) -> s
 
 
 def seal_text(key: SymmetricKey, entity: str, name: str, plaintext: str) -> str:
+    """Encrypt a text field; never a lenient read's placeholder, which would replace the real text."""
+    if isinstance(plaintext, Undecryptable):
+        raise UsageError(f"cannot save {entity} field {name}: its value did not decrypt ({plaintext.error})")
     return seal_bytes(key, entity, name, plaintext.encode("utf-8"))
 
 

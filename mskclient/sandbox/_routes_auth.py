@@ -9,6 +9,7 @@ import hmac
 import logging
 import secrets
 import sqlite3
+import unicodedata
 from collections.abc import AsyncGenerator
 from functools import partial
 from typing import Any
@@ -80,6 +81,36 @@ def _email(name: str, value: Any) -> str:
     return email
 
 
+#: Characters no address for a new account may hold: address syntax that mail software reads
+#: ("a <b@c>", quoted or commented local parts) and markup (`own[b][/b]er@x.org` would render
+#: as another member's address in a rich terminal).
+_NOT_IN_NEW_EMAIL = frozenset('[]<>()\\,;:"`')
+#: Longest local part (RFC 5321).
+_MAX_LOCAL_PART = 64
+
+
+def _new_email(name: str, value: Any) -> str:
+    """The email of a new account, which must be a plausible address (profile choice of the
+    sandbox, kept simple): one `@`, a local part of at most 64 characters, a domain with a dot
+    and no empty label, and no space, control or format character nor any of `_NOT_IN_NEW_EMAIL`.  Other
+    routes accept any address `_email` does, so accounts made elsewhere can still log in."""
+    email = _email(name, value)
+    local, _, domain = email.partition("@")
+    plausible = (
+        email.count("@") == 1
+        and len(local) <= _MAX_LOCAL_PART
+        and "." in domain
+        and all(domain.split("."))
+        and not any(c in _NOT_IN_NEW_EMAIL or unicodedata.category(c)[0] in "CZ" for c in email)
+    )
+    if not plausible:
+        bad_request(
+            f"{name} is not a plausible email address (one @, a dot in the domain, no spaces, "
+            'control characters or any of []<>()\\,;:"`)'
+        )
+    return email
+
+
 def user_json(row: Any) -> dict[str, Any]:
     return {
         "id": row["id"],
@@ -115,7 +146,7 @@ def login_init(ctx: Ctx) -> Any:
 
 
 _REGISTER = {
-    "email": F(_email, True),
+    "email": F(_new_email, True),
     "authHash": F(v_key32, True),
     "publicKey": F(v_key32, True),
     "encPrivateKey": F(v_env, True),
