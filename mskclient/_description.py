@@ -1,4 +1,4 @@
-"""Card descriptions as Yjs documents (profile §9), through pycrdt.
+"""Card descriptions as Yjs documents (docs/protocol.md#card-documents), through pycrdt.
 
 A card description is one Y.Doc whose Y.Text named ``description`` holds
 Markdown; ``encDescription`` stores its full state (update format v1).
@@ -39,7 +39,7 @@ __all__ = [
     "text_of",
 ]
 
-#: Name of the shared Y.Text in a card document (profile §9).
+#: Name of the shared Y.Text in a card document (docs/protocol.md#card-documents).
 TEXT_NAME = "description"
 #: An update that changes nothing (also the state of a document with no edits).
 EMPTY_UPDATE = b"\x00\x00"

@@ -27,7 +27,7 @@ _DEFAULT_SHARE = 0.9
 
 
 def request_group(method: str, path: str) -> str:
-    """The rate-limit group of a request (profile §7 / public page)."""
+    """The rate-limit group of a request (docs/protocol.md#errors)."""
     if path in ("/auth/login", "/auth/recovery"):  # recovery answers for a login: same budget
         return "login"
     if path == "/auth/register":

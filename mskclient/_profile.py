@@ -1,8 +1,9 @@
 """The MSKanban wire profile: every protocol choice the client makes, in one place.
 
-`../shared/spec/wire-profile.md` fixes these values; pointing mskclient at a
+`docs/protocol.md` describes the protocol these values fix; pointing mskclient at a
 server that differs should be an edit to this module only.  Choices the
-profile leaves open are marked "profile choice" with the reason.
+profile leaves open are marked "profile choice" with the reason (all listed
+in `docs/protocol.md#choices`).
 """
 
 from __future__ import annotations
@@ -69,7 +70,7 @@ __all__ = [
 API_PREFIX: Final = "/api"
 SESSION_COOKIE: Final = "msk_session"
 ID_PATTERN: Final = re.compile(r"c[a-z0-9]{7,63}")
-# Profile choice: a webhook delivery's id is the ULID of its X-MSKanban-Delivery-Id header (§10)
+# Profile choice: a webhook delivery's id is the ULID of its X-MSKanban-Delivery-Id header (docs/protocol.md#webhooks)
 # in canonical form (26 upper-case Crockford base32 symbols), also in /webhooks/deliveries/:id.
 DELIVERY_ID_PATTERN: Final = re.compile(r"[0-7][0-9A-HJKMNP-TV-Z]{25}")
 
@@ -113,7 +114,7 @@ RATE_LIMITS: Final[dict[str, tuple[int, int]]] = {
 #: Failed logins per account before exponential backoff starts.
 LOGIN_BACKOFF_AFTER: Final = 3
 
-# --- Key derivation (§2) ------------------------------------------------------------
+# --- Key derivation (docs/protocol.md#kdf) -----------------------------------------------
 SALT_BYTES: Final = 16
 ARGON2_VERSION: Final = 19
 KDF_SUBKEY_ID: Final = 1
@@ -146,14 +147,14 @@ KDF_MINIMUM: Final = KdfParams(memory_kib=65536, iterations=3, parallelism=1)
 #: Above these the client refuses too, so a server cannot exhaust its memory or time.
 KDF_CAPS: Final = KdfParams(memory_kib=1_048_576, iterations=64, parallelism=64)
 
-# --- Envelopes (§3) -----------------------------------------------------------------
+# --- Envelopes (docs/protocol.md#envelopes) ----------------------------------------------
 ENVELOPE_VERSION: Final = "v1"
 #: A field longer than this is refused before any decoding (4 MiB).
 ENVELOPE_MAX_CHARS: Final = 4 * 1024 * 1024
 
 
 class KeyRole(enum.Enum):
-    """Which key of the hierarchy (§4) protects a field."""
+    """Which key of the hierarchy (docs/protocol.md#keys) protects a field."""
 
     MASTER = "masterKey"
     USER = "userKey"
@@ -164,7 +165,7 @@ class KeyRole(enum.Enum):
 
 @dataclass(frozen=True, slots=True)
 class FieldSpec:
-    """One row of the profile's field table (§5)."""
+    """One row of the profile's field table (docs/protocol.md#fields)."""
 
     entity: str
     name: str
@@ -178,7 +179,7 @@ def _fields(*rows: tuple[str, str, KeyRole, str]) -> dict[tuple[str, str], Field
 
 _M, _U, _R, _W, _B = KeyRole.MASTER, KeyRole.USER, KeyRole.RECOVERY, KeyRole.WORKSPACE, KeyRole.BOARD
 
-#: The field table of §5, keyed by (entity, JSON field name).
+#: The field table (docs/protocol.md#fields), keyed by (entity, JSON field name).
 FIELDS: Final[dict[tuple[str, str], FieldSpec]] = _fields(
     ("user", "encSymmetricKey", _M, "msk1:user.symmetricKey"),
     ("user", "encPrivateKey", _U, "msk1:user.privateKey"),
@@ -216,11 +217,11 @@ def field(entity: str, name: str) -> FieldSpec:
 #: client uses this neutral grey when the caller names none.
 DEFAULT_LABEL_COLOR: Final = "#8b949e"
 
-# --- Attachments (§6) -----------------------------------------------------------------
+# --- Attachments (docs/protocol.md#attachments) ------------------------------------------
 ATTACHMENT_CHUNK_SIZE: Final = 65536
 ATTACHMENT_MAX_CIPHERTEXT: Final = 25 * 1024 * 1024
 
-# --- TOTP (§6) ------------------------------------------------------------------------
+# --- TOTP (docs/protocol.md#totp) --------------------------------------------------------
 TOTP_DIGITS: Final = 6
 TOTP_PERIOD: Final = 30
 TOTP_SKEW_STEPS: Final = 1
@@ -232,7 +233,7 @@ UNLOCK_AD_PREFIX: Final = "msk1:cli.unlock:"
 #: HMAC-SHA256 info turning the printed session secret into the box key.
 UNLOCK_KEY_INFO: Final = b"msk1:cli.unlock.key"
 
-# --- Live (§8, §9) ----------------------------------------------------------------------
+# --- Live (docs/protocol.md#sse, #relay) -------------------------------------------------
 SSE_HEARTBEAT_SECONDS: Final = 15
 TICKET_TTL_SECONDS: Final = 60
 RELAY_AD_PREFIX: Final = "msk1:relay:"
@@ -262,7 +263,7 @@ def relay_ad(room: str) -> bytes:
     return (RELAY_AD_PREFIX + room).encode("utf-8")
 
 
-# --- Webhooks (§10) ---------------------------------------------------------------------
+# --- Webhooks (docs/protocol.md#webhooks) ------------------------------------------------
 WEBHOOK_TOLERANCE_SECONDS: Final = 300
 WEBHOOK_RETRY_SCHEDULE: Final = (30, 120, 600, 3600, 21600, 86400)
 WEBHOOK_EVENTS: Final = (
@@ -286,7 +287,7 @@ WEBHOOK_EVENTS: Final = (
 #: boards are less than half of the account's; otherwise one `GET /me/export` read serves them all.
 EXPORT_PER_CARD_BUDGET: Final = 30
 
-# --- Automations (§6) -------------------------------------------------------------------
+# --- Automations (docs/protocol.md#automations) ------------------------------------------
 # profile choice: the page says only "ids only in trigger/action"; these are the shapes
 # the sandbox runs, each {"type": <key>, <id field>: <id>} and nothing else.
 #: trigger type -> its id field

@@ -1,4 +1,4 @@
-"""Trust on first use for other members' public keys (profile §4).
+"""Trust on first use for other members' public keys (docs/protocol.md#fingerprints).
 
 The first public key seen for a user id is pinned (per server + account, in a
 0600 JSON file).  A later different key is reported and blocks sealing a

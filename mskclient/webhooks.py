@@ -1,4 +1,4 @@
-"""Receiving MSKanban webhooks: signature check with the real clock, and replay refusal (§10).
+"""Receiving MSKanban webhooks: signature check with the real clock, and replay refusal (docs/protocol.md#webhooks).
 
 `verify` is what a receiver calls on each delivery.  `Receiver` adds what a
 signature cannot give: a delivery captured and sent again within the

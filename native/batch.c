@@ -1,4 +1,4 @@
-/* mskclient._native: open and seal batches of profile envelopes (wire profile §1, §3) on threads.
+/* mskclient._native: open and seal batches of profile envelopes (docs/protocol.md#envelopes) on threads.
 
    No libsodium headers and no link against libsodium: bind() receives the addresses of
    crypto_aead_xchacha20poly1305_ietf_{decrypt,encrypt} and randombytes (libsodium's wrapper of

@@ -520,7 +520,8 @@ def main(argv: list[str] | None = None) -> None:
     write(
         out,
         "kdf.json",
-        "Profile §2: authHash = b64u(crypto_kdf(root, 1, 'msk-auth')), masterKey = crypto_kdf(root, 1, "
+        "docs/protocol.md#kdf: "
+        "authHash = b64u(crypto_kdf(root, 1, 'msk-auth')), masterKey = crypto_kdf(root, 1, "
         "'msk-mstr'), root = Argon2id(NFC(password) as UTF-8, salt, t=iterations, m=memoryKiB, "
         "p=parallelism, version 0x13, 32 bytes).",
         kdf_cases(),
@@ -528,21 +529,24 @@ def main(argv: list[str] | None = None) -> None:
     write(
         out,
         "envelope.json",
-        "Profile §3/§5: envelope = 'v1.' + b64u(nonce) + '.' + b64u(XChaCha20-Poly1305-IETF(key, plaintext, "
+        "docs/protocol.md#envelopes and #fields: "
+        "envelope = 'v1.' + b64u(nonce) + '.' + b64u(XChaCha20-Poly1305-IETF(key, plaintext, "
         "ad, nonce)); one case per row of the field table, ad = that row's context string.",
         envelope_cases(),
     )
     write(
         out,
         "sealed.json",
-        "Profile §3: envelope = crypto_box_seal(plaintext, recipientPublicKey) split after its first 32 bytes: "
+        "docs/protocol.md#sealed-envelope: "
+        "envelope = crypto_box_seal(plaintext, recipientPublicKey) split after its first 32 bytes: "
         "'v1.' + b64u(epk) + '.' + b64u(rest). Not reproducible (random ephemeral key): open to check.",
         sealed_cases(),
     )
     write(
         out,
         "secretstream.json",
-        "Profile §6: ciphertext = secretstream_xchacha20poly1305 header (24 bytes), then plaintext chunks of "
+        "docs/protocol.md#attachments: "
+        "ciphertext = secretstream_xchacha20poly1305 header (24 bytes), then plaintext chunks of "
         "chunkSize bytes each pushed with TAG_MESSAGE, the last (shorter, possibly empty) with TAG_FINAL. "
         "Not reproducible (random header): open to check.",
         secretstream_cases(),
@@ -550,20 +554,22 @@ def main(argv: list[str] | None = None) -> None:
     write(
         out,
         "relay-frame.json",
-        "Profile §9: frame = nonce(24) || XChaCha20-Poly1305-IETF(key, message, ad = 'msk1:relay:' + room); "
+        "docs/protocol.md#relay-frames: "
+        "frame = nonce(24) || XChaCha20-Poly1305-IETF(key, message, ad = 'msk1:relay:' + room); "
         "messages are y-protocols messages.",
         relay_cases(),
     )
     write(
         out,
         "webhook-signature.json",
-        "Profile §10: header = 't=<t>,v1=' + hex(HMAC-SHA256(UTF-8(secret), '<t>.' + body)).",
+        "docs/protocol.md#webhooks: header = 't=<t>,v1=' + hex(HMAC-SHA256(UTF-8(secret), '<t>.' + body)).",
         webhook_cases(),
     )
     write(
         out,
         "recovery-key.json",
-        "Profile §4: text = Crockford base32 of the 256-bit key (most significant bit first, 52 symbols, the last "
+        "docs/protocol.md#recovery-key: "
+        "text = Crockford base32 of the 256-bit key (most significant bit first, 52 symbols, the last "
         "zero-padded) + check symbol (key mod 37, alphabet 0-9A-Z without I L O U, then *~$=U), in groups of 4 "
         "joined by '-'.",
         recovery_key_cases(),
@@ -571,7 +577,8 @@ def main(argv: list[str] | None = None) -> None:
     write(
         out,
         "fingerprint.json",
-        "Profile §4: fingerprint = hex(crypto_generichash(16, publicKey)) as 8 groups of 4 lower-case hex digits "
+        "docs/protocol.md#fingerprints: "
+        "fingerprint = hex(crypto_generichash(16, publicKey)) as 8 groups of 4 lower-case hex digits "
         "joined by spaces.",
         fingerprint_cases(),
     )

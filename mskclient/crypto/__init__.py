@@ -1,6 +1,6 @@
 """The sans-I/O crypto core: pure functions and immutable keys, no network or files.
 
-Recipes here follow `../shared/spec/wire-profile.md` §2–§6 and §9–§10;
+Recipes here follow `docs/protocol.md` (kdf, keys, envelopes, attachments, relay-frames, webhooks);
 `_sodium` holds the thin wrappers over libsodium and libargon2 they use.
 """
 

@@ -1,4 +1,4 @@
-"""Symmetric and sealed envelopes (profile §3): parse, seal and open one field."""
+"""Symmetric and sealed envelopes (docs/protocol.md#envelopes): parse, seal and open one field."""
 
 from __future__ import annotations
 

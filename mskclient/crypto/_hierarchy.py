@@ -1,4 +1,4 @@
-"""The key hierarchy (profile §4): account keys, workspace, board and file keys."""
+"""The key hierarchy (docs/protocol.md#keys): account keys, workspace, board and file keys."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Password → authHash and masterKey (profile §2), with downgrade refusal."""
+"""Password → authHash and masterKey (docs/protocol.md#kdf), with downgrade refusal."""
 
 from __future__ import annotations
 

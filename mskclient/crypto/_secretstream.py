@@ -1,4 +1,4 @@
-"""Attachment content (profile §6): secretstream in 64 KiB chunks, constant memory.
+"""Attachment content (docs/protocol.md#attachments): secretstream in 64 KiB chunks, constant memory.
 
 `StreamEncryptor` and `StreamDecryptor` are sans-I/O (bytes in, bytes out);
 `encrypt_file` and `decrypt_file` drive them over file-like objects the

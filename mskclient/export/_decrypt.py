@@ -1,4 +1,4 @@
-"""Decrypt one board bundle (the per-board shape of `/me/export`, profile §6) with its Board Key.
+"""Decrypt one board bundle (the per-board shape of `/me/export`, docs/protocol.md#export) with its Board Key.
 
 `BoardDecryptor` opens the board's names first, then takes its cards in batches (all of a
 parsed bundle at once, or batch by batch while an export streams in): each batch's
@@ -133,7 +133,7 @@ _FIRST = itemgetter(0)
 
 
 def _order(items: list[_Json], what: str) -> list[_Json]:
-    """Profile §6 order: position, then createdAt, then id (a single item needs no key)."""
+    """Order of docs/protocol.md#resources: position, then createdAt, then id (a single item needs no key)."""
     if len(items) < 2:
         return items
     for item in items:
@@ -158,7 +158,7 @@ def _order_lenient(items: list[_Json], what: str) -> list[_Json]:
 
 
 def _order_comments(comments: list[_Json]) -> list[_Json]:
-    """Comments sort by createdAt (profile §6), then id; each createdAt must be a string."""
+    """Comments sort by createdAt (docs/protocol.md#resources), then id; each createdAt must be a string."""
     for comment in comments:
         if type(comment.get("createdAt", "")) is not str:
             text(comment, "createdAt", "comment")
@@ -320,7 +320,7 @@ def _checked_id(value: object, parent: _Json, key: str, what: str) -> str:
 
 
 def _card_order(card: _Json, card_id: str) -> tuple[float, str, str]:
-    """A card's place in its column (profile §6): position, then createdAt, then id."""
+    """A card's place in its column (docs/protocol.md#resources): position, then createdAt, then id."""
     position = card.get("position", 0)
     created_at = card.get("createdAt", "")
     if (type(position) is int or type(position) is float) and type(created_at) is str:

@@ -1,4 +1,4 @@
-"""Decrypt a whole `/me/export` document (profile §6), online or offline.
+"""Decrypt a whole `/me/export` document (docs/protocol.md#export), online or offline.
 
 Offline needs only the password: the document carries the KDF salt and parameters,
 the user's wrapped keys, every membership's sealed Workspace Key and every board's

@@ -1,6 +1,6 @@
 """Read a `/me/export` document as it arrives, handing out each part as soon as it is complete.
 
-The document is one JSON object (profile §6) whose bulk sits in three nested arrays:
+The document is one JSON object (docs/protocol.md#export) whose bulk sits in three nested arrays:
 `workspaces`, each workspace's `boards` and each board's `cards`.  Those are walked element
 by element; every other value, and each card, is decoded whole by the standard library's C
 decoder (`JSONDecoder.raw_decode`) once its last byte is in.  So the caller can decrypt the

@@ -1,7 +1,7 @@
 """Live collaboration: the encrypted Yjs relay participant, scripted description edits, presence.
 
 Everything here talks to MSKanban's relay (`/api/ws`) as the browser clients do,
-y-protocols inside XChaCha20-Poly1305 frames sealed with the board key (§9).
+y-protocols inside XChaCha20-Poly1305 frames sealed with the board key (docs/protocol.md#relay).
 """
 
 from __future__ import annotations

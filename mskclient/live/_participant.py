@@ -1,4 +1,4 @@
-"""An encrypted relay participant: y-protocols sync and awareness over sealed frames (§9).
+"""An encrypted relay participant: y-protocols sync and awareness over sealed frames (docs/protocol.md#participants).
 
 The relay stores nothing and cannot read frames, so every participant does
 what a y-websocket server would: on joining it sends step 1, step 2 with its

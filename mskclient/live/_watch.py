@@ -1,4 +1,4 @@
-"""Board ticks over SSE (§8), resumed with Last-Event-ID, and turned into decrypted sentences.
+"""Board ticks over SSE (docs/protocol.md#sse), resumed with Last-Event-ID, and turned into decrypted sentences.
 
 The server only knows ids (it stores ciphertext), so a tick says "card X moved
 from column A to B by user U"; `BoardNames` looks those ids up through the

@@ -1,4 +1,4 @@
-"""The WebSocket relay (profile §9): one room per connection, binary frames to the other sockets.
+"""The WebSocket relay (docs/protocol.md#relay): one room per connection, binary frames to the other sockets.
 
 The relay never looks inside a frame and stores none.  Each socket has one writer task fed by
 a queue, so a slow peer never holds up the sender or the rest of the room, and closing a

@@ -640,7 +640,7 @@ def _export_cards(conn: sqlite3.Connection, cards: sqlite3.Cursor) -> list[dict[
 
 
 async def _export_stream(config: SandboxConfig, user_id: str, exported_at: str) -> AsyncGenerator[bytes, None]:
-    """The `/me/export` document (profile §6) in pieces, the cards EXPORT_PAGE at a time, all
+    """The `/me/export` document (docs/protocol.md#export) in pieces, the cards EXPORT_PAGE at a time, all
     read from one snapshot on a connection of its own, handing the event loop back between
     pages.  A failure raises: the response is cut short, never a complete-looking document."""
     conn: sqlite3.Connection | None = None

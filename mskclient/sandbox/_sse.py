@@ -1,4 +1,4 @@
-"""Live board ticks over Server-Sent Events (profile §8).
+"""Live board ticks over Server-Sent Events (docs/protocol.md#sse).
 
 The `events` table is the single source: a stream sends every row of its board with an id
 above the last one it sent, so `Last-Event-ID` resumption, events committed by another

@@ -1,4 +1,4 @@
-"""The key hierarchy (profile §4): register, login, recovery, workspace, board and file keys."""
+"""The key hierarchy (docs/protocol.md#keys): register, login, recovery, workspace, board and file keys."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Login-init checks (profile §2.2: downgrade refusal and caps), normalisation, key derivation."""
+"""Login-init checks (docs/protocol.md#kdf-bounds: downgrade refusal and caps), normalisation, key derivation."""
 
 from __future__ import annotations
 

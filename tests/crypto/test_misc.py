@@ -1,4 +1,4 @@
-"""Fingerprints (§4), relay frames (§9) and webhook signatures (§10)."""
+"""Fingerprints, relay frames and webhook signatures (docs/protocol.md#fingerprints, #relay-frames, #webhooks)."""
 
 from __future__ import annotations
 

@@ -27,7 +27,7 @@ from mskclient.crypto import (
 
 SOME = settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 
-# --- base64url (profile §1) ---------------------------------------------------------------
+# --- base64url (docs/protocol.md#encodings) ----------------------------------------------
 
 
 @SOME

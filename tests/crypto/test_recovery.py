@@ -1,4 +1,4 @@
-"""Recovery key text (profile §4): Crockford base32 + check symbol, groups of 4, typos caught."""
+"""Recovery key text (docs/protocol.md#recovery-key): Crockford base32 + check symbol, groups of 4, typos caught."""
 
 from __future__ import annotations
 

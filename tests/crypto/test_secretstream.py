@@ -1,4 +1,4 @@
-"""Attachment streams (profile §6): 64 KiB secretstream chunks, constant memory, every tampering caught."""
+"""Attachment streams (docs/protocol.md#attachments): 64 KiB chunks, constant memory, every tampering caught."""
 
 from __future__ import annotations
 

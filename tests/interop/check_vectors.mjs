@@ -29,7 +29,7 @@ import {
   text,
 } from "./common.mjs";
 
-/** card.encDescription holds Y.encodeStateAsUpdate(doc) with a Y.Text "description" (profile §5, §9). */
+/** card.encDescription holds Y.encodeStateAsUpdate(doc) with a Y.Text "description" (docs/protocol.md#card-documents). */
 function checkYjsDescription(update) {
   const doc = new Y.Doc();
   Y.applyUpdate(doc, update);
@@ -61,7 +61,7 @@ function checkRelayMessage(message) {
   if (decoding.hasContent(decoder)) throw new Error("bytes left after the y-protocols message");
 }
 
-/** Profile §4 recovery key text, written from the spec with BigInt (Crockford base32 + mod-37 check). */
+/** Recovery key text (docs/protocol.md#recovery-key), written from the document with BigInt (Crockford base32 + mod-37 check). */
 function recoveryKeyText(key) {
   const alphabet = "0123456789ABCDEFGHJKMNPQRSTVWXYZ";
   const value = BigInt(`0x${Buffer.from(key).toString("hex")}`);

@@ -16,7 +16,7 @@ export function b64uEncode(bytes) {
   return Buffer.from(bytes).toString("base64url");
 }
 
-/** Profile §1: no padding out; padding optional in; anything else (or a non-canonical last symbol) refused. */
+/** base64url (docs/protocol.md#encodings): no padding out; padding optional in; anything else (or a non-canonical last symbol) refused. */
 export function b64uDecode(text) {
   if (typeof text !== "string" || !/^[A-Za-z0-9_-]*={0,2}$/.test(text)) throw new Error("not base64url");
   const core = text.replace(/=+$/, "");
@@ -38,7 +38,7 @@ export function assertEqual(actual, expected, what) {
 
 export const text = (s) => utf8.encode(s);
 
-// --- §2 key derivation ------------------------------------------------------------------
+// --- key derivation (docs/protocol.md#kdf) -----------------------------------------------
 // hash-wasm refuses an empty password (Argon2 itself allows it), so that one case
 // goes through @noble/hashes' Argon2id instead: slower, equally independent.
 export async function deriveLoginKeys(password, salt, memoryKiB, iterations, parallelism) {
@@ -60,7 +60,7 @@ export async function deriveLoginKeys(password, salt, memoryKiB, iterations, par
   };
 }
 
-// --- §3 envelopes -----------------------------------------------------------------------
+// --- envelopes (docs/protocol.md#envelopes) ----------------------------------------------
 function parseEnvelope(envelope, headBytes, minBody) {
   const parts = envelope.split(".");
   if (parts.length !== 3) throw new Error("not three parts");
@@ -95,7 +95,7 @@ export function openSealed(envelope, publicKey, secretKey) {
   return sodium.crypto_box_seal_open(joined, publicKey, secretKey);
 }
 
-// --- §6 attachment streams --------------------------------------------------------------
+// --- attachment streams (docs/protocol.md#attachments) -----------------------------------
 /** Decrypts a whole stream given as an iterable of ciphertext chunks (header first). */
 export class StreamOpener {
   constructor(key, header) {
@@ -120,7 +120,7 @@ export class StreamOpener {
 
 export const CIPHER_CHUNK = CHUNK + 17;
 
-// --- §9 relay frames ----------------------------------------------------------------------
+// --- relay frames (docs/protocol.md#relay-frames) ----------------------------------------
 export function sealRelayFrame(key, room, message, nonce = sodium.randombytes_buf(24)) {
   const body = sodium.crypto_aead_xchacha20poly1305_ietf_encrypt(message, text(`msk1:relay:${room}`), null, nonce, key);
   const frame = new Uint8Array(24 + body.length);
@@ -136,7 +136,7 @@ export function openRelayFrame(key, room, frame) {
   );
 }
 
-// --- §10 webhooks -------------------------------------------------------------------------
+// --- webhooks (docs/protocol.md#webhooks) ------------------------------------------------
 export function signWebhook(secret, t, body) {
   const mac = createHmac("sha256", Buffer.from(secret, "utf8")).update(`${t}.`).update(body).digest("hex");
   return `t=${t},v1=${mac}`;

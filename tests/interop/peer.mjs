@@ -86,7 +86,7 @@ function encryptRandomFile(key, size, path, plainPath) {
   }
 }
 
-// Profile §5 rows of the account fields, typed here from the spec (not taken from Python).
+// Rows of the field table (docs/protocol.md#fields) for the account fields, typed here from the document (not taken from Python).
 const AD_SYMMETRIC_KEY = text("msk1:user.symmetricKey");
 const AD_PRIVATE_KEY = text("msk1:user.privateKey");
 const AD_RECOVERY = text("msk1:user.recovery");
