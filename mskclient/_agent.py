@@ -11,7 +11,7 @@ session secret, which only the user's shell holds (`MSK_SESSION`).  So the agent
 sees a key in the clear, and the secret alone opens nothing once the agent is gone.
 
 Run as `python -m mskclient._agent SOCKET SECONDS` with the box on standard input; it
-prints "ready" once it listens, then detaches.
+detaches, prints "ready" once it listens and closes its output.
 """
 
 from __future__ import annotations
@@ -217,12 +217,12 @@ def _main(argv: list[str]) -> int:
     path, timeout = Path(argv[0]), float(argv[1])
     request = json.loads(sys.stdin.buffer.read(_MAX_LINE))
     box, expires_at = bytearray(request["box"].encode()), int(request["expiresAt"])
-    server = _listen(path)
-    inode = _inode(path)
-    if os.fork() != 0:  # the parent reports and exits; the child serves, detached
-        sys.stdout.write("ready\n")
-        sys.stdout.flush()
+    if os.fork() != 0:  # detach: the child, no session leader, can never regain a terminal
         os._exit(0)
+    server = _listen(path)  # in the serving process, so SO_PEERCRED names it to clients
+    inode = _inode(path)
+    sys.stdout.write("ready\n")
+    sys.stdout.flush()
     devnull = os.open(os.devnull, os.O_RDWR)
     for fd in (0, 1, 2):
         os.dup2(devnull, fd)  # let `msk unlock` see the end of our output and return

@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import os
+import socket
 import stat
+import struct
+import sys
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -56,6 +59,19 @@ def test_the_agent_needs_the_secret_and_leaves_nothing_on_disk(
     assert store.lock("p") is False and store.lock("q") is True
     with pytest.raises(AuthError, match="locked"):
         store.unlocked_keys("q", other)
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="reads /proc and SO_PEERCRED, Linux only")
+def test_the_agent_runs_without_core_dumps(store: SessionStore, keys: AccountKeys) -> None:
+    store.unlock("p", keys, 900)
+    with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as conn:
+        conn.connect(str(store.agent_path("p")))
+        pid, _, _ = struct.unpack("3i", conn.getsockopt(socket.SOL_SOCKET, socket.SO_PEERCRED, struct.calcsize("3i")))
+    limits = Path(f"/proc/{pid}/limits").read_text().splitlines()
+    core = next(line for line in limits if line.startswith("Max core file size"))
+    assert core.split()[4:6] == ["0", "0"]
+    assert "mskclient._agent" in Path(f"/proc/{pid}/cmdline").read_bytes().decode()
+    assert not any(keys.user_key.raw in arg for arg in Path(f"/proc/{pid}/cmdline").read_bytes().split(b"\0"))
 
 
 def test_after_the_timeout_an_earlier_clock_opens_nothing(
