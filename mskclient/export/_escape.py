@@ -108,8 +108,11 @@ def markdown_block(text: str) -> str:
         start, end = token.map
         if token.type in ("fence", "code_block"):
             verbatim.update(range(start, end))
-            if token.type == "fence" and (end - start < 2 or not _closes(lines[end - 1], token.markup)):
-                unclosed_fence = token.markup  # it runs to the end: close it, or it swallows the card
+            # an open fence at the top level runs to the end: close it, or it swallows the card
+            # (inside a quote or list item, the end of that container closes it)
+            top_level_fence = token.type == "fence" and token.level == 0
+            if top_level_fence and (end - start < 2 or not _closes(lines[end - 1], token.markup)):
+                unclosed_fence = token.markup
         elif token.type == "heading_open":
             level = min(6, MIN_EMBEDDED_HEADING - 1 + int(token.tag[1:]))
             content = " ".join(tokens[index + 1].content.split())

@@ -19,6 +19,7 @@ from markdown_it import MarkdownIt
 from mskclient._description import edit_to, empty_state
 from mskclient.crypto import AccountKeys
 from mskclient.export import ExportResult, ciphertext_fetch, decrypt_document, render, save_attachments
+from mskclient.export._escape import markdown_block
 
 from ._build import Built, enc
 
@@ -134,3 +135,11 @@ def test_json_keeps_values_as_data(built: Built, keys: AccountKeys, tmp_path: Pa
     assert CONTROL.search(content) is None  # JSON escapes controls as \\uXXXX
     card = json.loads(content)["boards"][0]["columns"][0]["cards"][0]
     assert card["title"] == CARD_TITLE  # the exact value, as data
+
+
+def test_an_open_fence_is_closed_only_where_it_would_swallow_the_card() -> None:
+    assert markdown_block("text\n~~~~ py\ncode") == "text\n~~~~ py\ncode\n~~~~"
+    assert markdown_block("```\ncode\n```") == "```\ncode\n```"
+    assert markdown_block("```\ncode\n``") == "```\ncode\n``\n```"  # a shorter run does not close
+    assert markdown_block("> ```\n> code") == "> ```\n> code"  # the quote's end closes it
+    assert markdown_block("- ```\n  code") == "- ```\n  code"  # so does the list item's
