@@ -20,6 +20,7 @@ from ._errors import (
     UnsupportedVersionError,
     UsageError,
 )
+from ._harden import harden_process
 from ._models import (
     ActivityEvent,
     Attachment,
@@ -105,4 +106,5 @@ __all__ = [
     "UnsupportedVersionError",
     "UsageError",
     "__version__",
+    "harden_process",
 ]

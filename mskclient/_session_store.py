@@ -1,11 +1,12 @@
-"""Sessions and unlocked keys on disk, per profile, written atomically with mode 0600.
+"""Sessions and unlocked keys, per profile; session files written atomically with mode 0600.
 
 A profile names one server + account.  Its session file holds the server URL,
 email, user id and the session cookie: never a password or key.  `msk unlock`
-adds an unlock file holding the user key and private key encrypted under a
-key derived from a random session secret that only the user sees (as
-`MSK_SESSION`), with the expiry bound in the associated data, so the file is
-useless without the secret and after the timeout.
+puts the user key and private key in an unlock box, encrypted under a key derived
+from a random session secret that only the user sees (as `MSK_SESSION`), with the
+expiry bound in the associated data, and hands the box to an unlock agent that
+holds it in memory only and exits at the timeout (see `_agent`): nothing of the
+unlock is on disk, so after the timeout no clock setting brings the keys back.
 """
 
 from __future__ import annotations
@@ -22,6 +23,7 @@ from pathlib import Path
 
 import click
 
+from ._agent import agent_socket, fetch_box, start_agent, stop_agent
 from ._atomic import atomic_replace
 from ._errors import AuthError, CryptoError, UsageError
 from ._profile import UNLOCK_AD_PREFIX, UNLOCK_KEY_INFO, FieldSpec, KeyRole
@@ -69,7 +71,7 @@ class SessionRecord:
 
 
 class SessionStore:
-    """Files under `root`: sessions/<profile>.json, unlock/<profile>.json, trust/<hash>.json."""
+    """Files under `root`: sessions/<profile>.json and trust/<hash>.json; unlocks live in agents."""
 
     def __init__(self, root: Path | None = None) -> None:
         self.root = root if root is not None else config_dir()
@@ -83,7 +85,12 @@ class SessionStore:
     def session_path(self, profile: str) -> Path:
         return self.root / "sessions" / f"{self._check(profile)}.json"
 
-    def unlock_path(self, profile: str) -> Path:
+    def agent_path(self, profile: str) -> Path:
+        """Socket of the profile's unlock agent."""
+        return agent_socket(self.root, self._check(profile))
+
+    def _legacy_unlock_path(self, profile: str) -> Path:
+        """Where versions before the agent kept the unlock box on disk (removed on sight)."""
         return self.root / "unlock" / f"{self._check(profile)}.json"
 
     def trust_path(self, server: str, email: str) -> Path:
@@ -116,36 +123,33 @@ class SessionStore:
         atomic_write(self.session_path(profile), json.dumps(record.to_json(), indent=1).encode("utf-8"))
 
     def forget(self, profile: str) -> None:
-        """Remove the session and any unlock file of the profile."""
-        for path in (self.session_path(profile), self.unlock_path(profile)):
-            with contextlib.suppress(FileNotFoundError):
-                path.unlink()
+        """Remove the session of the profile and end its unlock."""
+        self.lock(profile)
+        with contextlib.suppress(FileNotFoundError):
+            self.session_path(profile).unlink()
 
     # --- unlock ---------------------------------------------------------------------------
     def unlock(self, profile: str, keys: AccountKeys, timeout: float, *, now: float | None = None) -> str:
-        """Store the keys encrypted under a fresh session secret; returns the secret (for MSK_SESSION)."""
+        """Hand the keys, boxed under a fresh session secret, to a new agent; returns the secret.
+
+        The secret (for MSK_SESSION) is the only thing that opens the box, and the agent
+        holding the box exits after `timeout` seconds: then neither alone opens anything.
+        """
         if timeout <= 0:
             raise UsageError("the unlock timeout must be positive")
         secret = SymmetricKey.generate().raw
         expires = int(_now(now) + timeout)
         box = _unlock_box(secret, profile, expires, keys)
-        record = {"version": 1, "expiresAt": expires, "box": str(box)}
-        atomic_write(self.unlock_path(profile), json.dumps(record).encode("utf-8"))
+        self._remove_legacy_unlock(profile)
+        start_agent(self.agent_path(profile), str(box), expires, timeout)
         return b64u_encode(secret)
 
     def unlocked_keys(self, profile: str, session: str, *, now: float | None = None) -> AccountKeys:
-        """The keys stored by `unlock`, if `session` is its secret and the timeout has not passed."""
-        path = self.unlock_path(profile)
-        try:
-            record = json.loads(path.read_text("utf-8"))
-            expires = record["expiresAt"]
-            box = record["box"]
-            if type(expires) is not int or not isinstance(box, str):
-                raise TypeError
-        except FileNotFoundError:
-            raise AuthError(401, "LOCKED", f"profile {profile} is locked; run `msk unlock`") from None
-        except (OSError, ValueError, TypeError, KeyError):
-            raise UsageError(f"unlock file {path} is damaged; run `msk lock` and `msk unlock`") from None
+        """The keys held by the profile's agent, if `session` is its secret and it has not expired."""
+        held = fetch_box(self.agent_path(profile))
+        if held is None:
+            raise AuthError(401, "LOCKED", f"profile {profile} is locked; run `msk unlock`")
+        box, expires = held
         if _now(now) >= expires:
             self.lock(profile)
             raise AuthError(401, "LOCKED", f"the unlock of profile {profile} has expired; run `msk unlock`")
@@ -158,19 +162,20 @@ class SessionStore:
         return AccountKeys(user_key, KeyPair.from_secret(secret_key))
 
     def unlock_expiry(self, profile: str, *, now: float | None = None) -> int | None:
-        """Unix time the profile's unlock ends, or None if it is locked (or the file is unreadable)."""
-        try:
-            expires = json.loads(self.unlock_path(profile).read_text("utf-8"))["expiresAt"]
-        except (OSError, ValueError, TypeError, KeyError):
+        """Unix time the profile's unlock ends, or None if it is locked."""
+        held = fetch_box(self.agent_path(profile))
+        if held is None or held[1] <= _now(now):
             return None
-        if type(expires) is not int or expires <= _now(now):
-            return None
-        return expires
+        return held[1]
 
     def lock(self, profile: str) -> bool:
-        """Remove the unlock file; True if there was one."""
+        """Stop the profile's agent (and remove an unlock file of an older version); True if either was there."""
+        stopped = stop_agent(self.agent_path(profile))
+        return self._remove_legacy_unlock(profile) or stopped
+
+    def _remove_legacy_unlock(self, profile: str) -> bool:
         try:
-            self.unlock_path(profile).unlink()
+            self._legacy_unlock_path(profile).unlink()
         except FileNotFoundError:
             return False
         return True
@@ -197,7 +202,7 @@ def _open_unlock_box(secret: bytes, profile: str, expires: int, box: str) -> byt
         key, spec = _unlock_spec(secret, profile, expires)
         plain = decrypt_field(key, box, spec, entity_id=profile)
     except (CryptoError, ValueError):
-        raise AuthError(401, "LOCKED", "MSK_SESSION does not open this profile's unlock file") from None
+        raise AuthError(401, "LOCKED", "MSK_SESSION does not open this profile's unlock") from None
     if len(plain) != 64:
-        raise AuthError(401, "LOCKED", "the unlock file holds no keys")
+        raise AuthError(401, "LOCKED", "the unlock agent holds no keys")
     return plain

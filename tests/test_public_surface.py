@@ -19,7 +19,7 @@ PUBLIC = {'mskclient': ['ActivityEvent', 'ApiError', 'AsyncClient', 'Attachment'
                'Membership', 'Milestone', 'MskError', 'NotFoundError', 'Notification', 'Pacer',
                'PayloadTooLargeError', 'ProtocolError', 'RateLimitError', 'RecoveryKeyError', 'Registration',
                'TotpEnrollment', 'TransportError', 'TrustStore', 'UNSET', 'Undecryptable', 'UnsupportedVersionError',
-               'UsageError', 'User', 'UserLookup', 'Webhook', 'Workspace', 'WsTicket', '__version__'],
+               'UsageError', 'User', 'UserLookup', 'Webhook', 'Workspace', 'WsTicket', '__version__', 'harden_process'],
  'mskclient.crypto': ['AccountKeys', 'BoardKey', 'CIPHER_CHUNK_SIZE', 'Envelope', 'FileKey', 'KeyPair',
                       'LoginKeys', 'MasterKey', 'NewAccount', 'RecoveryKey', 'SealedEnvelope',
                       'StreamDecryptor', 'StreamEncryptor', 'SymmetricKey', 'UserKey',

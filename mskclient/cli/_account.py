@@ -137,7 +137,11 @@ def recover(ctx: CliContext, email: str, recovery_key_file: Path | None) -> None
 @click.option("--timeout", default="15m", show_default=True, help="How long the unlock lasts (e.g. 90s, 15m, 2h).")
 @global_options
 def unlock(ctx: CliContext, timeout: str) -> None:
-    """Keep the keys unlocked for a while; prints a secret to export as MSK_SESSION."""
+    """Keep the keys unlocked for a while; prints a secret to export as MSK_SESSION.
+
+    The keys, encrypted under that secret, stay in a per-user agent process (memory only)
+    that ends at the timeout or on `msk lock`.
+    """
     seconds = parse_duration(timeout)
     record = ctx.record()
     client = ctx.new_client(record.server, record.email, record.token)
@@ -152,7 +156,7 @@ def unlock(ctx: CliContext, timeout: str) -> None:
 @click.command()
 @global_options
 def lock(ctx: CliContext) -> None:
-    """Remove the unlocked keys of this profile from disk."""
+    """End this profile's unlock: its agent forgets the keys and exits."""
     removed = ctx.store.lock(ctx.profile)
     ctx.emit(
         {"profile": ctx.profile, "locked": True, "removed": removed},

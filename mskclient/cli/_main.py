@@ -11,6 +11,7 @@ import importlib
 import click
 
 from .._errors import MskError
+from .._harden import harden_process
 from .._version import __version__
 
 __all__ = ["cli", "main"]
@@ -65,6 +66,7 @@ def cli() -> None:
 
 
 def main() -> None:
+    harden_process()  # before any key is derived: no core dump may hold one
     try:
         code = cli.main(prog_name="msk", standalone_mode=False)
     except click.exceptions.Abort:

@@ -17,6 +17,7 @@ from urllib.parse import quote
 
 from .._errors import UsageError
 from ._decrypt import no_collections
+from ._escape import csv_cell, json_escape_controls, markdown_block, markdown_inline, visible
 from ._files import atomic_write_text, safe_name
 from ._tree import ExportBoard, ExportCard, ExportResult
 
@@ -68,60 +69,67 @@ def export_to_json(result: ExportResult) -> dict[str, Any]:
 
 def _json(result: ExportResult) -> dict[str, str]:
     # one line: json's C encoder only runs without indent (8x faster on big boards); `jq .` pretty-prints it
-    return {"export.json": json.dumps(export_to_json(result), ensure_ascii=False) + "\n"}
+    text = json.dumps(export_to_json(result), ensure_ascii=False)
+    return {"export.json": json_escape_controls(text) + "\n"}
 
 
-def _one_line(value: str) -> str:
-    return " ".join(value.split())
-
-
+# Markdown layout: board `#`, column `##`, card `###`, the exporter's card sections `####`;
+# headings inside descriptions and comments start at level 5 (see markdown_block), and every
+# single-line value goes through markdown_inline, so member content cannot fake any of them.
 def _quote(value: str) -> str:
-    return "\n".join("> " + line if line else ">" for line in value.splitlines() or [""])
+    return "\n".join("> " + line if line else ">" for line in value.split("\n"))
 
 
 def _markdown_card(card: ExportCard) -> list[str]:
-    out = [f"### {_one_line(card.title)}" + (" (archived)" if card.archived else ""), ""]
+    out = [f"### {markdown_inline(card.title)}" + (" (archived)" if card.archived else ""), ""]
     facts = [
-        ("Labels", ", ".join(card.labels)),
-        ("Assignees", ", ".join(card.assignees)),
-        ("Milestone", card.milestone or ""),
-        ("Due", card.due_at or ""),
-        *((_one_line(k), _one_line(v)) for k, v in card.custom_fields.items()),
+        ("Labels", ", ".join(markdown_inline(label) for label in card.labels)),
+        ("Assignees", ", ".join(markdown_inline(email) for email in card.assignees)),
+        ("Milestone", markdown_inline(card.milestone or "")),
+        ("Due", markdown_inline(card.due_at or "")),
+        *((markdown_inline(k), markdown_inline(v)) for k, v in card.custom_fields.items()),
     ]
     out += [f"- **{name}:** {value}" for name, value in facts if value]
     if any(value for _, value in facts):
         out.append("")
     if card.description:
-        out += [card.description.rstrip("\n"), ""]
+        out += [markdown_block(card.description), ""]
     for checklist in card.checklists:
-        out += [f"#### {_one_line(checklist.title)}", ""]
-        out += [f"- [{'x' if i.done else ' '}] {_one_line(i.text)}" for i in checklist.items]
+        out += [f"#### {markdown_inline(checklist.title)}", ""]
+        out += [f"- [{'x' if i.done else ' '}] {markdown_inline(i.text)}" for i in checklist.items]
         out.append("")
     if card.comments:
         out += ["#### Comments", ""]
         for comment in card.comments:
-            out += [_quote(comment.body), ">", f"> — {comment.author}, {comment.created_at}", ""]
+            # the attribution is the exporter's, outside the quote; the body cannot leave its quote
+            attribution = f"{markdown_inline(comment.author)}, {markdown_inline(comment.created_at)}"
+            out += [f"**{attribution}:**", "", _quote(markdown_block(comment.body)), ""]
     if card.attachments:
         out += ["#### Attachments", ""]
         for a in card.attachments:
-            name = _one_line(a.name)
-            link = f"[{name}](<{a.file}>)" if a.file else name
-            out.append(f"- {link} ({a.mime}, {a.size} bytes)")
+            name = markdown_inline(a.name)
+            # only ever the saved file's local path, percent-encoded: no scheme from the data
+            link = f"[{name}]({quote(a.file)})" if a.file else name
+            out.append(f"- {link} ({markdown_inline(a.mime)}, {a.size} bytes)")
         out.append("")
     return out
 
 
 def board_markdown(board: ExportBoard) -> str:
-    out = [f"# {_one_line(board.title)}", ""]
+    out = [f"# {markdown_inline(board.title)}", ""]
     if board.description:
-        out += [board.description.rstrip("\n"), ""]
+        out += [markdown_block(board.description), ""]
     for column in board.columns:
-        out += [f"## {_one_line(column.title)}", ""]
+        out += [f"## {markdown_inline(column.title)}", ""]
         for card in column.cards:
             out += _markdown_card(card)
     if board.failures:
         out += ["## Fields that could not be decrypted", ""]
-        out += [f"- {f.entity} `{f.entity_id}` {f.field}: {f.reason}" for f in board.failures]
+        out += [
+            f"- {markdown_inline(f.entity)} {markdown_inline(str(f.entity_id))} "
+            f"{markdown_inline(f.field)}: {markdown_inline(f.reason)}"
+            for f in board.failures
+        ]
         out.append("")
     return "\n".join(out).rstrip("\n") + "\n"
 
@@ -151,11 +159,6 @@ _CSV_HEADER = [
 ]
 
 
-def _cell(value: str) -> str:
-    """Neutralise spreadsheet formulas in decrypted text (CSV injection)."""
-    return "'" + value if value[:1] in ("=", "+", "-", "@", "\t", "\r") else value
-
-
 def _csv(result: ExportResult) -> dict[str, str]:
     buffer = io.StringIO()
     writer = csv.writer(buffer, lineterminator="\r\n")
@@ -164,23 +167,24 @@ def _csv(result: ExportResult) -> dict[str, str]:
         for column in board.columns:
             for card in column.cards:
                 items = [i for cl in card.checklists for i in cl.items]
+                # every value from the server or a member goes through the cell guard, ids and dates too
                 row = [
-                    board.id,
-                    _cell(board.title),
-                    column.id,
-                    _cell(column.title),
-                    card.id,
-                    _cell(card.title),
-                    _cell(card.description),
-                    _cell("; ".join(card.labels)),
-                    _cell("; ".join(card.assignees)),
-                    _cell(card.milestone or ""),
-                    card.due_at or "",
-                    _cell(json.dumps(dict(card.custom_fields), ensure_ascii=False)) if card.custom_fields else "",
+                    csv_cell(board.id),
+                    csv_cell(board.title),
+                    csv_cell(column.id),
+                    csv_cell(column.title),
+                    csv_cell(card.id),
+                    csv_cell(card.title),
+                    csv_cell(card.description),
+                    csv_cell("; ".join(card.labels)),
+                    csv_cell("; ".join(card.assignees)),
+                    csv_cell(card.milestone or ""),
+                    csv_cell(card.due_at or ""),
+                    csv_cell(json.dumps(dict(card.custom_fields), ensure_ascii=False)) if card.custom_fields else "",
                     str(len(card.comments)),
                     str(sum(i.done for i in items)),
                     str(len(items)),
-                    _cell("; ".join(a.file or a.name for a in card.attachments)),
+                    csv_cell("; ".join(a.file or a.name for a in card.attachments)),
                     "true" if card.archived else "false",
                 ]
                 writer.writerow(row)
@@ -205,7 +209,8 @@ blockquote{margin:4px 0;padding:2px 8px;border-left:3px solid #dfe1e6;font-size:
 
 
 def _e(value: str) -> str:
-    return html.escape(value, quote=True)
+    """Text or attribute value: HTML metacharacters as entities, controls shown as U+FFFD."""
+    return html.escape(visible(value), quote=True)
 
 
 def _html_card(card: ExportCard) -> str:

@@ -12,6 +12,7 @@ from typing import Any
 
 import pytest
 
+from mskclient._session_store import SessionStore
 from mskclient.sandbox import Sandbox, SandboxConfig
 
 from ._run import Ran, msk
@@ -59,8 +60,12 @@ def new_user(url: str, config: Path, name: str) -> User:
 
 
 @pytest.fixture(scope="module")
-def config_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    return tmp_path_factory.mktemp("config")
+def config_dir(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
+    config = tmp_path_factory.mktemp("config")
+    yield config
+    store = SessionStore(config)
+    for session in config.glob("sessions/*.json"):
+        store.lock(session.stem)  # stop the unlock agents of this module's users
 
 
 @pytest.fixture(scope="module")

@@ -15,6 +15,7 @@ import pytest
 from click.testing import CliRunner, Result
 
 from mskclient import AuthError, UsageError
+from mskclient._session_store import SessionStore
 from mskclient.cli._context import CliContext, global_options, parse_duration
 from mskclient.cli._main import cli
 from mskclient.sandbox import ManualClock
@@ -50,6 +51,9 @@ def env(tmp_path: Path, clocked: tuple[str, ManualClock], monkeypatch: pytest.Mo
     for name in ("MSK_SESSION", "MSK_PASSWORD", "MSK_PROFILE", "MSK_SERVER"):
         monkeypatch.delenv(name, raising=False)
     yield {"MSK_CONFIG_DIR": str(tmp_path / "config"), "MSK_SERVER": url, "MSK_PASSWORD": PASSWORD}
+    store = SessionStore(tmp_path / "config")
+    for session in store.root.glob("sessions/*.json"):
+        store.lock(session.stem)  # stop the unlock agents the test started
 
 
 def run(args: list[str], env: dict[str, str], command: click.Command = cli, **kwargs: Any) -> Result:
@@ -103,8 +107,7 @@ def test_unlock_session_lock_and_timeout(env: dict[str, str], tmp_path: Path, mo
     assert ok(run([], unlocked, probe)).strip() == "probe ✓"  # no password needed
     assert ok(run([], unlocked, async_probe)).strip() == "async probe ✓"
     assert json.loads(ok(run(["whoami", "--json"], env)))["unlocked"] is True
-    unlock_file = tmp_path / "config" / "unlock" / "default.json"
-    assert stat.S_IMODE(unlock_file.stat().st_mode) == 0o600
+    assert not (tmp_path / "config" / "unlock").exists()  # the keys live in the agent, not on disk
 
     import mskclient._session_store as store_module
 

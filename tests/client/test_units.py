@@ -34,10 +34,8 @@ from mskclient.client._core import Core
 from mskclient.client._crypt import EncryptingReader
 from mskclient.client._wire import Obj, Response, error_from, path
 from mskclient.crypto import (
-    AccountKeys,
     FileKey,
     KeyPair,
-    UserKey,
     b64u_encode,
     decrypt_file,
     fingerprint,
@@ -163,35 +161,6 @@ def test_session_files_are_0600_and_atomic(tmp_path: os.PathLike[str]) -> None:
         store.load("work")
     store.forget("work")
     assert store.load("work") is None
-
-
-def test_unlock_file_needs_the_secret_and_expires(tmp_path: os.PathLike[str]) -> None:
-    store = SessionStore(tmp_path)  # type: ignore[arg-type]
-    keys = AccountKeys(UserKey.generate(), KeyPair.generate())
-    secret = store.unlock("p", keys, 900, now=1_000_000)
-    unlock_file = store.unlock_path("p")
-    assert stat.S_IMODE(unlock_file.stat().st_mode) == 0o600
-    raw = unlock_file.read_bytes()
-    assert keys.user_key.raw not in raw and keys.keypair.secret not in raw
-    opened = store.unlocked_keys("p", secret, now=1_000_000 + 899)
-    assert opened.user_key == keys.user_key and opened.keypair.public == keys.keypair.public
-
-    other = SessionStore(tmp_path).unlock("q", keys, 900, now=1_000_000)
-    with pytest.raises(AuthError):
-        store.unlocked_keys("p", other, now=1_000_000)  # wrong secret
-
-    record = json.loads(raw)
-    record["expiresAt"] += 3600  # extending the expiry breaks the AD binding
-    unlock_file.write_text(json.dumps(record))
-    with pytest.raises(AuthError):
-        store.unlocked_keys("p", secret, now=1_000_000)
-
-    store.unlock("p", keys, 900, now=1_000_000)
-    secret = store.unlock("p", keys, 900, now=1_000_000)
-    with pytest.raises(AuthError, match="expired"):
-        store.unlocked_keys("p", secret, now=1_000_000 + 900)
-    assert not unlock_file.exists()  # removed on expiry
-    assert store.lock("p") is False
 
 
 def test_trust_store_pins_on_first_use_and_blocks_a_changed_key(tmp_path: os.PathLike[str]) -> None:

@@ -220,9 +220,9 @@ def test_markdown(built: Built, keys: AccountKeys) -> None:
     assert text.index("## To do") < text.index("### Zweite Karte") < text.index("## Done")
     assert "### Archived one (archived)" in text
     assert "#### Steps\n\n- [x] one\n- [ ] two\n" in text
-    assert "> second\n> line two\n>\n> — bo@example.org, 2026-05-25T12:00:02.000Z" in text
+    assert "**bo@example.org, 2026-05-25T12:00:02.000Z:**\n\n> second\n> line two\n" in text
     assert "- **Labels:** urgent, backend" in text and "- **Priority:** High" in text
-    assert "## Plan\n\n- write *Markdown*" in text
+    assert "\n###### Plan\n\n- write *Markdown*" in text  # below the card's heading and its sections
 
 
 def test_csv_row_per_card_and_formula_neutralised(built: Built, keys: AccountKeys) -> None:

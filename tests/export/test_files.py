@@ -8,6 +8,7 @@ import os
 import tracemalloc
 from pathlib import Path
 from typing import BinaryIO
+from urllib.parse import quote
 
 import pytest
 
@@ -102,7 +103,7 @@ def test_attachments_are_decrypted_inside_the_directory(built: Built, keys: Acco
     (attachment,) = doc["boards"][0]["columns"][0]["cards"][1]["attachments"]
     assert attachment["file"] == f"files/{saved.name}"
     (md,) = write_export(result, "markdown", out)
-    assert f"[../../etc/pässwd](<files/{saved.name}>)" in md.read_text(encoding="utf-8")
+    assert f"[../../etc/pässwd]({quote(f'files/{saved.name}')})" in md.read_text(encoding="utf-8")
 
 
 def test_truncated_attachment_leaves_no_file(built: Built, keys: AccountKeys, tmp_path: Path) -> None:
