@@ -29,11 +29,14 @@ __all__ = [
     "KDF_CAPS",
     "KDF_MINIMUM",
     "KDF_DEFAULT",
+    "KDF_DEFAULT_SECONDS",
     "KDF_CONTEXT_AUTH",
     "KDF_CONTEXT_MASTER",
     "KDF_SUBKEY_ID",
     "KdfParams",
     "LOGIN_BACKOFF_AFTER",
+    "PASSWORD_MIN_CHARS",
+    "PASSWORD_MIN_SCORE",
     "KeyRole",
     "FieldSpec",
     "RATE_LIMITS",
@@ -138,8 +141,22 @@ class KdfParams:
 
 KDF_DEFAULT: Final = KdfParams(memory_kib=65536, iterations=3, parallelism=4)
 KDF_MINIMUM: Final = KdfParams(memory_kib=65536, iterations=3, parallelism=1)
-#: Above these the client refuses too, so a server cannot exhaust its memory or time.
-KDF_CAPS: Final = KdfParams(memory_kib=1_048_576, iterations=64, parallelism=64)
+#: Above these the client refuses too, so a server cannot exhaust its memory or time.  Profile
+#: choice: Bitwarden's own bounds for Argon2id (memory at most 1 GiB, at most 10 iterations, at
+#: most 16 lanes), so a login costs at most ~50 times the default, never minutes.
+KDF_CAPS: Final = KdfParams(memory_kib=1_048_576, iterations=10, parallelism=16)
+#: Profile choice: seconds the default derivation takes on a modest 2-core machine (measured:
+#: 0.3 s), the unit of the estimate shown before a costlier one.
+KDF_DEFAULT_SECONDS: Final = 0.3
+
+# --- New passwords (profile choice: the profile leaves password policy to clients) ---------
+#: The password is all that stands between the server and an offline guess of the keys, so a
+#: new one (register, recover) needs at least this many characters (NIST SP 800-63B's 8, raised
+#: because a guess here costs the attacker only one Argon2id run, with no rate limit)...
+PASSWORD_MIN_CHARS: Final = 12
+#: ...and at least this zxcvbn score (0-4; 3 = "safely unguessable: moderate protection from an
+#: offline slow-hash scenario", which is exactly the attack the password must resist).
+PASSWORD_MIN_SCORE: Final = 3
 
 # --- Envelopes (§3) -----------------------------------------------------------------
 ENVELOPE_VERSION: Final = "v1"

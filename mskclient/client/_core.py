@@ -11,14 +11,22 @@ from __future__ import annotations
 
 import json
 import os
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, BinaryIO, Final
 
 from .. import _description
 from .._atomic import atomic_replace
-from .._errors import ConflictError, NotFoundError, PayloadTooLargeError, ProtocolError, UsageError
+from .._errors import (
+    AuthError,
+    ConflictError,
+    DecryptionError,
+    NotFoundError,
+    PayloadTooLargeError,
+    ProtocolError,
+    UsageError,
+)
 from .._models import (
     ActivityEvent,
     Attachment,
@@ -49,7 +57,10 @@ from .._models import (
 from .._profile import (
     ATTACHMENT_MAX_CIPHERTEXT,
     DEFAULT_LABEL_COLOR,
+    PASSWORD_MIN_CHARS,
+    PASSWORD_MIN_SCORE,
     SESSION_COOKIE,
+    KdfParams,
     is_valid_delivery_id,
     is_valid_id,
 )
@@ -73,6 +84,8 @@ from ..crypto import (
     ciphertext_size,
     create_account,
     decrypt_field,
+    derivation_cost,
+    derivation_seconds,
     derive_login_keys,
     fingerprint,
     format_recovery_key,
@@ -93,6 +106,8 @@ from ._wire import Flow, Obj, Request, Response, path, read_array, read_object
 
 __all__ = ["UNSET", "Core", "Registration"]
 
+#: Characters of a new password whose strength zxcvbn estimates (its maximum).
+_STRENGTH_PREFIX: Final = 72
 #: Attempts of a safe edit (read, merge, PATCH with If-Match) before giving up on 409s.
 _EDIT_ATTEMPTS: Final = 5
 
@@ -155,9 +170,18 @@ def _stamp(obj: Obj, name: str) -> str:
 class Core:
     """Client state and the flows; drivers call `Core.<op>(core, ...)` and run the generator."""
 
-    def __init__(self, *, token: str | None = None, email: str | None = None, trust: TrustStore | None = None) -> None:
+    def __init__(
+        self,
+        *,
+        token: str | None = None,
+        email: str | None = None,
+        trust: TrustStore | None = None,
+        on_slow_kdf: Callable[[KdfParams, float], None] | None = None,
+    ) -> None:
         #: Value of the `msk_session` cookie, sent on every request while set.
         self.token = token
+        #: Told (parameters, estimated seconds) before deriving with costlier parameters than the default.
+        self.on_slow_kdf = on_slow_kdf
         self.email = normalize_email(email) if email else None
         self.user: User | None = None
         self.trust = trust if trust is not None else TrustStore()
@@ -210,6 +234,12 @@ class Core:
         """login-init, refuse weak or absurd KDF parameters, then Argon2id (~0.1 s of CPU)."""
         answer = yield _login_init(email)
         salt, params = check_login_init(answer.json())
+        return self._derive(password, salt, params)
+
+    def _derive(self, password: str, salt: bytes, params: KdfParams) -> LoginKeys:
+        """Argon2id, announced first through `on_slow_kdf` when the server asks for more than the default."""
+        if self.on_slow_kdf is not None and derivation_cost(params) > 1:
+            self.on_slow_kdf(params, derivation_seconds(params))
         return derive_login_keys(password, salt, params)
 
     def _after_login(self, response: Response, master: MasterKey | None) -> User:
@@ -226,8 +256,8 @@ class Core:
 
     def register(self, email: str, password: str) -> Flow[Registration]:
         """Create an account (login-init salt → KDF → new keys), then log in with it."""
-        _check_new_password(password)
         email = normalize_email(email)
+        _check_new_password(password, email)
         login = yield from self._prelogin(email, password)
         account = create_account(login.master_key)
         yield _send("POST", "/auth/register", body={"email": email, "authHash": login.auth_hash, **account.fields})
@@ -253,7 +283,7 @@ class Core:
         login = yield from self._prelogin(self.email, password)
         me = yield _get("/me")
         user_obj = read_object(me, "me").child("user", "user")
-        self.use_keys(unlock_account(login.master_key, user_obj.data))
+        self.use_keys(_open_with_password(login.master_key, user_obj.data))
         self.user = _user(user_obj)
         return self.user
 
@@ -264,8 +294,8 @@ class Core:
 
     def recover(self, email: str, recovery_key: str | RecoveryKey, new_password: str) -> Flow[None]:
         """Set a new password with the recovery key (the old password is lost)."""
-        _check_new_password(new_password)
         email = normalize_email(email)
+        _check_new_password(new_password, email)
         rk = parse_recovery_key(recovery_key) if isinstance(recovery_key, str) else recovery_key
         step1 = read_object((yield _send("POST", "/auth/recovery", body={"email": email})), "recovery")
         keys = _recovery_keys(rk, step1)
@@ -274,7 +304,7 @@ class Core:
         # checked against the profile's floor and cap like any login.
         init = read_object((yield _login_init(email)), "init")
         salt, params = check_login_init({"salt": step1.text("salt"), "kdf": init.data.get("kdf")})
-        login = derive_login_keys(new_password, salt, params)
+        login = self._derive(new_password, salt, params)
         yield _send(
             "POST",
             "/auth/recovery",
@@ -1245,10 +1275,38 @@ class Core:
         ]
 
 
-def _check_new_password(password: str) -> None:
-    """Refuse an empty password: browser clients (hash-wasm) cannot derive keys from one."""
-    if not password:
-        raise UsageError("the password must not be empty")
+def _check_new_password(password: str, email: str) -> None:
+    """Refuse a new password an offline guess would find, before any request is sent.
+
+    The server holds the salt and encSymmetricKey, so it can test guesses at the cost of one
+    Argon2id each, with no rate limit: length and zxcvbn's estimate (which also knows the
+    email, common passwords, names and keyboard patterns) keep that search out of reach.
+    """
+    if len(password) < PASSWORD_MIN_CHARS:
+        raise UsageError(f"the password is too short: use at least {PASSWORD_MIN_CHARS} characters")
+    from zxcvbn import zxcvbn  # imported here: its dictionaries take a noticeable time to load
+
+    # zxcvbn refuses longer input (its run time grows fast with length); a prefix is at most as strong as the whole
+    estimate = zxcvbn(password[:_STRENGTH_PREFIX], user_inputs=[email, *email.split("@")])
+    if estimate["score"] < PASSWORD_MIN_SCORE:
+        feedback = estimate["feedback"]
+        reason = feedback["warning"] or " ".join(feedback["suggestions"]) or "it is easy to guess"
+        raise UsageError(f"the password is too weak: {reason}")
+
+
+def _open_with_password(master: MasterKey, user: Mapping[str, object]) -> AccountKeys:
+    """The account keys from a password-derived masterKey, on a session the server did not re-check.
+
+    Without a login the server never saw the authHash, so a mistyped password shows first as
+    encSymmetricKey failing to open: that is reported as the wrong password (as a refused login
+    would be), while any later failure (the private key, its public key) stays a DecryptionError.
+    """
+    try:
+        return unlock_account(master, user)
+    except DecryptionError as exc:
+        if (exc.entity, exc.field) == ("user", "encSymmetricKey"):
+            raise AuthError(401, "UNAUTHORIZED", "wrong password (it does not open this account's keys)") from None
+        raise
 
 
 def _recovery_keys(rk: RecoveryKey, step1: Obj) -> AccountKeys:

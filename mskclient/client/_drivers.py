@@ -24,7 +24,7 @@ import httpx
 from .._errors import RateLimitError, TransportError, UsageError
 from .._models import Member, User, UserLookup
 from .._pacing import Pacer
-from .._profile import API_PREFIX, SESSION_COOKIE
+from .._profile import API_PREFIX, SESSION_COOKIE, KdfParams
 from .._trust import TrustStore
 from ..crypto import AccountKeys
 from ._core import Core
@@ -128,10 +128,11 @@ class _Base:
         email: str | None,
         pacer: Pacer | None,
         trust: TrustStore | None,
+        on_slow_kdf: Callable[[KdfParams, float], None] | None,
     ) -> None:
         self.server = server.rstrip("/")
         self.base_url = _base_url(self.server)
-        self.core = Core(token=token, email=email, trust=trust)
+        self.core = Core(token=token, email=email, trust=trust, on_slow_kdf=on_slow_kdf)
         self.pacer = pacer if pacer is not None else Pacer()
 
     @property
@@ -223,8 +224,9 @@ class Client(_Base):
         trust: TrustStore | None = None,
         transport: httpx.BaseTransport | None = None,
         timeout: float = _DEFAULT_TIMEOUT,
+        on_slow_kdf: Callable[[KdfParams, float], None] | None = None,
     ) -> None:
-        super().__init__(server, token=token, email=email, pacer=pacer, trust=trust)
+        super().__init__(server, token=token, email=email, pacer=pacer, trust=trust, on_slow_kdf=on_slow_kdf)
         self._http = httpx.Client(base_url=self.base_url, transport=transport, timeout=timeout, cookies=_no_jar())
 
     def __enter__(self) -> Self:
@@ -388,8 +390,9 @@ class AsyncClient(_Base):
         trust: TrustStore | None = None,
         transport: httpx.AsyncBaseTransport | None = None,
         timeout: float = _DEFAULT_TIMEOUT,
+        on_slow_kdf: Callable[[KdfParams, float], None] | None = None,
     ) -> None:
-        super().__init__(server, token=token, email=email, pacer=pacer, trust=trust)
+        super().__init__(server, token=token, email=email, pacer=pacer, trust=trust, on_slow_kdf=on_slow_kdf)
         self._http = httpx.AsyncClient(base_url=self.base_url, transport=transport, timeout=timeout, cookies=_no_jar())
         self._slots: asyncio.Semaphore | None = None
 

@@ -12,6 +12,7 @@ import httpx
 import pytest
 
 from mskclient import (
+    AuthError,
     Client,
     DecryptionError,
     KdfParametersError,
@@ -256,5 +257,24 @@ def test_tampered_recovery_material(sandbox_url: str, victim: Account, hostile: 
     hostile.edit = json_edit("/auth/recovery", tamper, method="POST")
     hostile.seen.clear()
     with Client(sandbox_url, transport=hostile, pacer=Pacer.unlimited()) as fresh, pytest.raises(DecryptionError):
-        fresh.recover(victim.email, victim.recovery_key, "never used")
+        fresh.recover(victim.email, victim.recovery_key, "never used, not even once")
     assert hostile.seen.count(("POST", "/api/auth/recovery")) == 1  # step 2 was never sent
+
+
+def test_unlock_tells_a_wrong_password_from_a_tampered_private_key(
+    sandbox_url: str, victim: Account, hostile: HostileTransport
+) -> None:
+    """On a saved session only encSymmetricKey shows a mistyped password; any later failure is tampering."""
+    with Client(sandbox_url, token=victim.client.token, email=victim.email, transport=hostile) as device:
+        with pytest.raises(AuthError, match="wrong password"):
+            device.unlock("not the password at all")
+
+        def tamper(answer: dict[str, Any]) -> dict[str, Any]:
+            answer["user"]["encPrivateKey"] = _flip(answer["user"]["encPrivateKey"])
+            return answer
+
+        hostile.edit = json_edit("/me", tamper)
+        with pytest.raises(DecryptionError) as caught:
+            device.unlock(PASSWORD)
+        assert caught.value.field == "encPrivateKey"
+        assert not device.has_keys
