@@ -55,6 +55,8 @@ from .._models import (
     WsTicket,
 )
 from .._profile import (
+    ANSWER_MAX_ATTACHMENT,
+    ANSWER_MAX_LIST,
     ATTACHMENT_MAX_CIPHERTEXT,
     DEFAULT_LABEL_COLOR,
     PASSWORD_MIN_CHARS,
@@ -131,6 +133,11 @@ class Registration:
 
 def _get(route: str, *ids: str, params: Mapping[str, str] | None = None) -> Request:
     return Request("GET", path(route, *ids), params=params)
+
+
+def _get_list(route: str, *ids: str, params: Mapping[str, str] | None = None) -> Request:
+    """A read answered with many entities: a list route, or a card with its children."""
+    return Request("GET", path(route, *ids), params=params, max_bytes=ANSWER_MAX_LIST)
 
 
 def _send(method: str, route: str, *ids: str, body: Any = None) -> Request:
@@ -352,11 +359,14 @@ class Core:
         return Me(user, tuple(memberships))
 
     def export_me(self) -> Flow[Any]:
-        """The server's `/me/export` (ciphertext + metadata) as parsed JSON, for `mskclient.export`."""
-        return (yield _get("/me/export")).json()
+        """The server's `/me/export` (ciphertext + metadata) as parsed JSON, bounded like a list answer.
+
+        `mskclient.export` streams it instead, with no bound on the whole.
+        """
+        return (yield _get_list("/me/export")).json()
 
     def notifications(self) -> Flow[list[Notification]]:
-        rows = read_array((yield _get("/me/notifications")).json(), "notification")
+        rows = read_array((yield _get_list("/me/notifications")).json(), "notification")
         return [
             Notification(
                 id=o.id(),
@@ -415,7 +425,7 @@ class Core:
         )
 
     def workspaces(self) -> Flow[list[Workspace]]:
-        rows = read_array((yield _get("/workspaces")).json(), "workspace")
+        rows = read_array((yield _get_list("/workspaces")).json(), "workspace")
         found = []
         for o in rows:
             found.append((yield from self._workspace(o)))
@@ -459,7 +469,7 @@ class Core:
         A member whose key differs from the pinned one is still listed (so the
         user sees it); `key_trusted()` tells, and sealing to them is blocked.
         """
-        rows = read_array((yield _get("/workspaces/{}/members", workspace_id)).json(), "member")
+        rows = read_array((yield _get_list("/workspaces/{}/members", workspace_id)).json(), "member")
         members = [self._member(o) for o in rows]
         self.trust.pin_new((m.user_id, m.email, m.public_key) for m in members)
         return members
@@ -516,7 +526,7 @@ class Core:
         )
 
     def boards(self, workspace_id: str) -> Flow[list[Board]]:
-        rows = read_array((yield _get("/workspaces/{}/boards", workspace_id)).json(), "board")
+        rows = read_array((yield _get_list("/workspaces/{}/boards", workspace_id)).json(), "board")
         found = []
         for o in rows:
             found.append((yield from self._board(o)))
@@ -567,7 +577,7 @@ class Core:
 
     def columns(self, board_id: str) -> Flow[list[Column]]:
         bk = yield from self.board_key(board_id)
-        rows = read_array((yield _get("/boards/{}/columns", board_id)).json(), "column")
+        rows = read_array((yield _get_list("/boards/{}/columns", board_id)).json(), "column")
         return _by_position([self._column(o, bk) for o in rows])
 
     def create_column(
@@ -663,12 +673,12 @@ class Core:
 
     def cards(self, board_id: str) -> Flow[list[Card]]:
         bk = yield from self.board_key(board_id)
-        rows = read_array((yield _get("/boards/{}/cards", board_id)).json(), "card")
+        rows = read_array((yield _get_list("/boards/{}/cards", board_id)).json(), "card")
         return _by_position([self._card(o, bk) for o in rows])
 
     def card(self, card_id: str) -> Flow[Card]:
         """One card with its comments, checklists and attachments."""
-        return (yield from self._card_in(read_object((yield _get("/cards/{}", card_id)), "card")))
+        return (yield from self._card_in(read_object((yield _get_list("/cards/{}", card_id)), "card")))
 
     def create_card(
         self,
@@ -856,7 +866,7 @@ class Core:
 
     def checklists(self, card_id: str) -> Flow[list[Checklist]]:
         _, bk = yield from self._card_board(card_id)
-        rows = read_array((yield _get("/cards/{}/checklists", card_id)).json(), "checklist")
+        rows = read_array((yield _get_list("/cards/{}/checklists", card_id)).json(), "checklist")
         return _by_position([self._checklist(o, bk) for o in rows])
 
     def add_checklist(self, card_id: str, title: str) -> Flow[Checklist]:
@@ -918,7 +928,7 @@ class Core:
 
     def attachments(self, card_id: str) -> Flow[list[Attachment]]:
         _, bk = yield from self._card_board(card_id)
-        rows = read_array((yield _get("/cards/{}/attachments", card_id)).json(), "attachment")
+        rows = read_array((yield _get_list("/cards/{}/attachments", card_id)).json(), "attachment")
         return [self._attachment(o, bk) for o in rows]
 
     def attachment(self, attachment_id: str, *, board_id: str | None = None) -> Flow[Attachment]:
@@ -973,7 +983,9 @@ class Core:
         meta = self._attachment(meta_obj, bk)
         fk = open_file_key(bk, meta_obj.raw("encFileKey"), attachment_id)
         sink = DecryptingSink(fk, dst, attachment_id)
-        yield Request("GET", path("/attachments/{}/content", attachment_id), sink=sink.feed)
+        yield Request(
+            "GET", path("/attachments/{}/content", attachment_id), sink=sink.feed, max_bytes=ANSWER_MAX_ATTACHMENT
+        )
         written = sink.finish()
         if written != meta.size:
             raise Where("attachment", "content", attachment_id).decryption_error(
@@ -1003,7 +1015,7 @@ class Core:
 
     def labels(self, board_id: str) -> Flow[list[Label]]:
         bk = yield from self.board_key(board_id)
-        rows = read_array((yield _get("/boards/{}/labels", board_id)).json(), "label")
+        rows = read_array((yield _get_list("/boards/{}/labels", board_id)).json(), "label")
         return [self._label(o, bk) for o in rows]
 
     def create_label(self, board_id: str, name: str, color: str = DEFAULT_LABEL_COLOR) -> Flow[Label]:
@@ -1040,7 +1052,7 @@ class Core:
     def milestones(self, board_id: str, *, archived: bool = False) -> Flow[list[Milestone]]:
         bk = yield from self.board_key(board_id)
         params = {"archived": "1"} if archived else None
-        rows = read_array((yield _get("/boards/{}/milestones", board_id, params=params)).json(), "milestone")
+        rows = read_array((yield _get_list("/boards/{}/milestones", board_id, params=params)).json(), "milestone")
         return [self._milestone(o, bk) for o in rows]
 
     def create_milestone(self, board_id: str, title: str, due_at: str | None = None) -> Flow[Milestone]:
@@ -1083,7 +1095,7 @@ class Core:
 
     def card_templates(self, board_id: str) -> Flow[list[CardTemplate]]:
         bk = yield from self.board_key(board_id)
-        rows = read_array((yield _get("/boards/{}/card-templates", board_id)).json(), "cardTemplate")
+        rows = read_array((yield _get_list("/boards/{}/card-templates", board_id)).json(), "cardTemplate")
         return [self._template(o, bk) for o in rows]
 
     def create_card_template(self, board_id: str, title: str, body: str = "") -> Flow[CardTemplate]:
@@ -1115,7 +1127,7 @@ class Core:
 
     def custom_fields(self, board_id: str) -> Flow[list[CustomField]]:
         bk = yield from self.board_key(board_id)
-        rows = read_array((yield _get("/boards/{}/custom-fields", board_id)).json(), "customField")
+        rows = read_array((yield _get_list("/boards/{}/custom-fields", board_id)).json(), "customField")
         return [self._custom_field(o, bk) for o in rows]
 
     def create_custom_field(
@@ -1163,7 +1175,7 @@ class Core:
 
     def automations(self, board_id: str) -> Flow[list[Automation]]:
         bk = yield from self.board_key(board_id)
-        rows = read_array((yield _get("/boards/{}/automations", board_id)).json(), "automation")
+        rows = read_array((yield _get_list("/boards/{}/automations", board_id)).json(), "automation")
         return [self._automation(o, bk) for o in rows]
 
     def create_automation(
@@ -1221,7 +1233,8 @@ class Core:
         )
 
     def webhooks(self, board_id: str) -> Flow[list[Webhook]]:
-        return [self._webhook(o) for o in read_array((yield _get("/boards/{}/webhooks", board_id)).json(), "webhook")]
+        rows = read_array((yield _get_list("/boards/{}/webhooks", board_id)).json(), "webhook")
+        return [self._webhook(o) for o in rows]
 
     def create_webhook(self, board_id: str, url: str, events: Sequence[str]) -> Flow[Webhook]:
         """The answer carries the signing secret, which the server never shows again."""
@@ -1249,7 +1262,7 @@ class Core:
         yield _send("DELETE", "/webhooks/{}", webhook_id)
 
     def deliveries(self, webhook_id: str) -> Flow[list[Delivery]]:
-        rows = read_array((yield _get("/webhooks/{}/deliveries", webhook_id)).json(), "delivery")
+        rows = read_array((yield _get_list("/webhooks/{}/deliveries", webhook_id)).json(), "delivery")
         return [_delivery(o) for o in rows]
 
     def requeue_delivery(self, delivery_id: str) -> Flow[Delivery]:
@@ -1260,7 +1273,7 @@ class Core:
         return _delivery(read_object(response, "delivery"))
 
     def activity(self, board_id: str) -> Flow[list[ActivityEvent]]:
-        rows = read_array((yield _get("/boards/{}/activity", board_id)).json(), "activity")
+        rows = read_array((yield _get_list("/boards/{}/activity", board_id)).json(), "activity")
         return [
             ActivityEvent(
                 id=str(o.raw("id")),

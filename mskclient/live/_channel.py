@@ -16,7 +16,7 @@ from typing import Protocol
 
 from websockets.asyncio.client import ClientConnection, connect
 from websockets.exceptions import ConnectionClosed, InvalidHandshake, InvalidURI
-from websockets.frames import Close
+from websockets.frames import Close, CloseCode
 
 from .._errors import ApiError, MskError, ProtocolError, TransportError, api_error
 from .._profile import (
@@ -108,7 +108,7 @@ class WebSocketChannel:
         try:
             connection = await connect(
                 url,
-                max_size=RELAY_MAX_FRAME + 64,
+                max_size=RELAY_MAX_FRAME,  # what the relay forwards: a bigger frame is refused unread
                 open_timeout=timeout,
                 compression=None,
                 ping_interval=None,
@@ -124,6 +124,9 @@ class WebSocketChannel:
     def _closed_error(self, exc: ConnectionClosed) -> MskError:
         close: Close | None = exc.rcvd
         if close is None:
+            ours: Close | None = exc.sent
+            if ours is not None and ours.code == CloseCode.MESSAGE_TOO_BIG:
+                return ProtocolError(f"relay sent a frame over {RELAY_MAX_FRAME:,} bytes, the relay's own limit")
             return TransportError("relay connection dropped")
         return close_error(close.code, close.reason)
 
