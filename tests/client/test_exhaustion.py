@@ -8,6 +8,7 @@ the client took before it gave up.
 from __future__ import annotations
 
 import asyncio
+from itertools import chain
 import socket
 import time
 from collections.abc import Iterator
@@ -39,28 +40,28 @@ def _client(server: HostileServer, **kwargs: float) -> Client:
 
 def test_an_endless_answer_is_cut_at_the_route_bound(server: HostileServer) -> None:
     """600 MB of chunked body on a small route: once sent, the client's memory grew to 1.9 GB."""
-    server.answer = lambda _: [head(), *chunked(endless(b" " * 65536, _600_MB))]
+    server.answer = lambda _: chain([head()], chunked(endless(b" " * 65536, _600_MB)))
     with _client(server) as client, pytest.raises(ProtocolError, match="over 16 MiB, more than this route"):
         client.health()
     assert server.sent < ANSWER_MAX_OBJECT + 16 * _MiB  # the bound, and what the socket buffers held
 
 
 def test_a_declared_600_mb_answer_is_refused_unread(server: HostileServer) -> None:
-    server.answer = lambda _: [head(length=_600_MB), *endless(b" " * 65536, _600_MB)]
+    server.answer = lambda _: chain([head(length=_600_MB)], endless(b" " * 65536, _600_MB))
     with _client(server) as client, pytest.raises(ProtocolError, match="over 16 MiB"):
         client.health()
     assert server.sent < 16 * _MiB
 
 
 def test_an_endless_error_answer_is_cut_at_the_object_bound(server: HostileServer) -> None:
-    server.answer = lambda _: [head("500 Internal Server Error"), *chunked(endless(b" " * 65536, _600_MB))]
+    server.answer = lambda _: chain([head("500 Internal Server Error")], chunked(endless(b" " * 65536, _600_MB)))
     with _client(server) as client, pytest.raises(ProtocolError, match="over 16 MiB"):
         client.health()
 
 
 def test_a_slowloris_body_ends_at_the_deadline(server: HostileServer) -> None:
     """One byte at a time, each well within the read timeout: only the deadline ends it."""
-    server.answer = lambda _: [head(length=len(_HEALTH)), *dripping(_HEALTH, 0.2)]
+    server.answer = lambda _: chain([head(length=len(_HEALTH))], dripping(_HEALTH, 0.2))
     started = time.monotonic()
     with _client(server, deadline=1.0) as client, pytest.raises(TransportError) as caught:
         client.health()
@@ -84,7 +85,7 @@ async def test_the_async_client_keeps_the_deadline_too(server: HostileServer) ->
 
 
 def test_an_honest_slow_answer_within_the_deadline_is_read(server: HostileServer) -> None:
-    server.answer = lambda _: [head(length=len(_HEALTH)), *dripping(_HEALTH, 0.005)]
+    server.answer = lambda _: chain([head(length=len(_HEALTH))], dripping(_HEALTH, 0.005))
     with _client(server, deadline=30.0) as client:
         assert client.health().ok
 
@@ -113,14 +114,14 @@ def test_json_just_within_the_nesting_limit_is_read(server: HostileServer) -> No
 
 
 def _sse(body: Iterator[bytes]) -> list[bytes]:
-    return [head(content_type="text/event-stream"), *chunked(body)]
+    return chain([head(content_type="text/event-stream")], chunked(body))
 
 
 @pytest.mark.parametrize(
     ("body", "message"),
     [
         (lambda: endless(b"a" * 65536, _600_MB), "SSE line over"),  # one line that never ends
-        (lambda: iter([b"data: ", *endless(b"a" * 65536, _600_MB)]), "SSE line over"),
+        (lambda: chain([b"data: "], endless(b"a" * 65536, _600_MB)), "SSE line over"),
         (lambda: endless((b"data: " + b"a" * 1000 + b"\n") * 64, _600_MB), "SSE event data over"),  # never ends
     ],
 )
