@@ -123,7 +123,12 @@ class DeadlineTransport(httpx.BaseTransport):
     def __init__(self) -> None:
         self._clock = _Clock()
         self._pool = httpcore.ConnectionPool(
-            ssl_context=httpx.create_ssl_context(), network_backend=_Backend(self._clock)
+            ssl_context=httpx.create_ssl_context(),
+            # httpx's own defaults (httpcore's would keep idle connections for ever)
+            max_connections=100,
+            max_keepalive_connections=20,
+            keepalive_expiry=5.0,
+            network_backend=_Backend(self._clock),
         )
 
     @contextlib.contextmanager

@@ -8,10 +8,10 @@ the client took before it gave up.
 from __future__ import annotations
 
 import asyncio
-from itertools import chain
 import socket
 import time
-from collections.abc import Iterator
+from collections.abc import AsyncIterator, Iterator
+from itertools import chain
 
 import pytest
 from websockets.asyncio.server import ServerConnection, serve
@@ -19,6 +19,7 @@ from websockets.asyncio.server import ServerConnection, serve
 from mskclient import ApiError, AsyncClient, Client, Pacer, ProtocolError, TransportError
 from mskclient._profile import ANSWER_MAX_OBJECT, JSON_MAX_DEPTH, RELAY_MAX_FRAME, SSE_MAX_EVENT_CHARS
 from mskclient.live import WebSocketChannel, watch
+from mskclient.live._watch import _bounded_lines
 
 from ._hostile_server import HostileServer, chunked, dripping, endless, head
 
@@ -149,3 +150,16 @@ async def test_a_relay_frame_over_the_relays_limit_is_refused() -> None:
         with pytest.raises(ProtocolError, match="relay sent a frame over 1,048,576 bytes"):
             await asyncio.wait_for(channel.recv(), 10)
         await channel.close()
+
+
+async def test_bounded_sse_lines_split_like_the_spec_however_chunked() -> None:
+    """CRLF, LF and CR end lines, a CRLF cut between two chunks ends one line, not two."""
+    text = "data: a\r\ndata: b\n\rdata: c\r\r\n: beat\n"
+    expected = ["data: a", "data: b", "", "data: c", "", ": beat"]
+    for cut in range(1, len(text)):
+
+        async def chunks(cut: int = cut) -> AsyncIterator[str]:
+            yield text[:cut]
+            yield text[cut:]
+
+        assert [line async for line in _bounded_lines(chunks())] == expected, cut
