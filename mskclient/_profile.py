@@ -14,6 +14,10 @@ from dataclasses import dataclass
 from typing import Final
 
 __all__ = [
+    "ANSWER_DEADLINE_SECONDS",
+    "ANSWER_MAX_ATTACHMENT",
+    "ANSWER_MAX_LIST",
+    "ANSWER_MAX_OBJECT",
     "API_PREFIX",
     "AUTOMATION_ACTIONS",
     "AUTOMATION_TRIGGERS",
@@ -30,11 +34,14 @@ __all__ = [
     "KDF_CAPS",
     "KDF_MINIMUM",
     "KDF_DEFAULT",
+    "KDF_DEFAULT_SECONDS",
     "KDF_CONTEXT_AUTH",
     "KDF_CONTEXT_MASTER",
     "KDF_SUBKEY_ID",
     "KdfParams",
     "LOGIN_BACKOFF_AFTER",
+    "PASSWORD_MIN_CHARS",
+    "PASSWORD_MIN_SCORE",
     "KeyRole",
     "FieldSpec",
     "RATE_LIMITS",
@@ -59,7 +66,11 @@ __all__ = [
     "WEBHOOK_RETRY_SCHEDULE",
     "WEBHOOK_TOLERANCE_SECONDS",
     "ERROR_STATUS",
+    "EXPORT_DEADLINE_SECONDS",
+    "EXPORT_MAX_VALUE",
     "EXPORT_PER_CARD_BUDGET",
+    "JSON_MAX_DEPTH",
+    "SSE_MAX_EVENT_CHARS",
     "field",
     "is_valid_delivery_id",
     "is_valid_id",
@@ -114,6 +125,28 @@ RATE_LIMITS: Final[dict[str, tuple[int, int]]] = {
 #: Failed logins per account before exponential backoff starts.
 LOGIN_BACKOFF_AFTER: Final = 3
 
+# --- Bounds on what the server sends (profile choice: the profile sets none; a client that ---
+# --- must survive a hostile server needs its own, each far above what an honest one sends) ---
+_MiB: Final = 1024 * 1024
+#: One resource (an entity, an error, login): a few fields at the envelope maximum (4 MiB each).
+ANSWER_MAX_OBJECT: Final = 16 * _MiB
+#: A list route, or a card with its comments, checklists and attachments: tens of thousands
+#: of entities, while parsing it stays within a few hundred MB of memory.
+ANSWER_MAX_LIST: Final = 128 * _MiB
+#: The streamed `/me/export` has no total bound (it is parsed as it arrives); each value the
+#: parser must hold whole (a card with its children, a workspace's members) is a list's worth.
+EXPORT_MAX_VALUE: Final = ANSWER_MAX_LIST
+#: Every request ends within this many seconds, whatever the read timeout lets through (a
+#: server sending one byte every few seconds): the largest list at 1 MB/s takes about 2 minutes.
+ANSWER_DEADLINE_SECONDS: Final = 300.0
+#: The streamed `/me/export` may carry every board of a large account: an hour, not for ever.
+EXPORT_DEADLINE_SECONDS: Final = 3600.0
+#: Profile-shaped JSON nests a handful of levels (export → workspace → board → card → checklist
+#: → item, plus free-form metadata); deeper is refused before any recursive walk meets it.
+JSON_MAX_DEPTH: Final = 64
+#: One SSE line, and one event's data, in characters: a tick is a few hundred of ids and metadata.
+SSE_MAX_EVENT_CHARS: Final = 64 * 1024
+
 # --- Key derivation (docs/protocol.md#kdf) -----------------------------------------------
 SALT_BYTES: Final = 16
 ARGON2_VERSION: Final = 19
@@ -144,8 +177,22 @@ class KdfParams:
 
 KDF_DEFAULT: Final = KdfParams(memory_kib=65536, iterations=3, parallelism=4)
 KDF_MINIMUM: Final = KdfParams(memory_kib=65536, iterations=3, parallelism=1)
-#: Above these the client refuses too, so a server cannot exhaust its memory or time.
-KDF_CAPS: Final = KdfParams(memory_kib=1_048_576, iterations=64, parallelism=64)
+#: Above these the client refuses too, so a server cannot exhaust its memory or time.  Profile
+#: choice: Bitwarden's own bounds for Argon2id (memory at most 1 GiB, at most 10 iterations, at
+#: most 16 lanes), so a login costs at most ~50 times the default, never minutes.
+KDF_CAPS: Final = KdfParams(memory_kib=1_048_576, iterations=10, parallelism=16)
+#: Profile choice: seconds the default derivation takes on a modest 2-core machine (measured:
+#: 0.3 s), the unit of the estimate shown before a costlier one.
+KDF_DEFAULT_SECONDS: Final = 0.3
+
+# --- New passwords (profile choice: the profile leaves password policy to clients) ---------
+#: The password is all that stands between the server and an offline guess of the keys, so a
+#: new one (register, recover) needs at least this many characters (NIST SP 800-63B's 8, raised
+#: because a guess here costs the attacker only one Argon2id run, with no rate limit)...
+PASSWORD_MIN_CHARS: Final = 12
+#: ...and at least this zxcvbn score (0-4; 3 = "safely unguessable: moderate protection from an
+#: offline slow-hash scenario", which is exactly the attack the password must resist).
+PASSWORD_MIN_SCORE: Final = 3
 
 # --- Envelopes (docs/protocol.md#envelopes) ----------------------------------------------
 ENVELOPE_VERSION: Final = "v1"
@@ -220,6 +267,9 @@ DEFAULT_LABEL_COLOR: Final = "#8b949e"
 # --- Attachments (docs/protocol.md#attachments) ------------------------------------------
 ATTACHMENT_CHUNK_SIZE: Final = 65536
 ATTACHMENT_MAX_CIPHERTEXT: Final = 25 * 1024 * 1024
+#: Profile choice: an attachment's content answer is bounded by that limit, since the server
+#: refuses larger uploads (the stream's header and tags are counted in the ciphertext).
+ANSWER_MAX_ATTACHMENT: Final = ATTACHMENT_MAX_CIPHERTEXT
 
 # --- TOTP (docs/protocol.md#totp) --------------------------------------------------------
 TOTP_DIGITS: Final = 6

@@ -8,13 +8,13 @@ delivery id or a signature it has already accepted in that window.
 
 from __future__ import annotations
 
-import json
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Final
 
 from ._errors import ProtocolError
+from ._json import loads
 from ._profile import WEBHOOK_EVENTS, WEBHOOK_TOLERANCE_SECONDS, is_valid_delivery_id
 from .crypto import WebhookSignatureError, verify_webhook_signature
 
@@ -79,10 +79,7 @@ class Receiver:
         event = lower.get(HEADER_EVENT.lower(), "")
         if not is_valid_delivery_id(delivery_id):
             raise ProtocolError("delivery id is not a ULID")
-        try:
-            payload = json.loads(body)
-        except (json.JSONDecodeError, UnicodeDecodeError):
-            raise ProtocolError("delivery body is not JSON") from None
+        payload = loads(body, "delivery body")
         if not isinstance(payload, dict) or payload.get("verb") != event or event not in WEBHOOK_EVENTS:
             raise ProtocolError("delivery event header and body verb disagree or are unknown")
         self._forget(now)

@@ -26,6 +26,7 @@ from rich.console import Console, RenderableType
 
 from .._errors import UsageError
 from .._pacing import Pacer
+from .._profile import KdfParams
 from .._session_store import SessionRecord, SessionStore
 from .._trust import TrustStore
 from ..client import AsyncClient, Client
@@ -82,7 +83,14 @@ class CliContext:
     def new_client(self, server: str, email: str | None = None, token: str | None = None) -> Client:
         """A Client closed when the command ends; pins public keys per server + account (0600 file)."""
         trust = self.trust_store(server, email) if email else None
-        client = Client(server, token=token, email=email, trust=trust, pacer=Pacer(on_wait=self._show_wait))
+        client = Client(
+            server,
+            token=token,
+            email=email,
+            trust=trust,
+            pacer=Pacer(on_wait=self._show_wait),
+            on_slow_kdf=self._show_slow_kdf,
+        )
         self._read_leniently(client)
         current = click.get_current_context(silent=True)
         if current is not None:  # outside a command the caller closes it
@@ -95,11 +103,14 @@ class CliContext:
         return self.new_client(record.server, record.email, record.token)
 
     def unlocked_client(self) -> Client:
-        """A logged-in client with the account keys: from `msk unlock` (MSK_SESSION) or the password."""
+        """A logged-in client with the account keys: from `msk unlock` (MSK_SESSION) or the password.
+
+        An explicit --password-file wins over MSK_SESSION, which may be left over from before `msk lock`.
+        """
         record = self.record()
         client = self.new_client(record.server, record.email, record.token)
         session = os.environ.get("MSK_SESSION")
-        if session:
+        if session and self.password_file is None:
             client.use_keys(self.store.unlocked_keys(self.profile, session))
         else:
             client.unlock(self.password())
@@ -120,7 +131,14 @@ class CliContext:
         else:
             server, email, token, keys = client.server, client.core.email, client.token, client.keys
         trust = self.trust_store(server, email) if email else None
-        twin = AsyncClient(server, token=token, email=email, trust=trust, pacer=Pacer(on_wait=self._show_wait))
+        twin = AsyncClient(
+            server,
+            token=token,
+            email=email,
+            trust=trust,
+            pacer=Pacer(on_wait=self._show_wait),
+            on_slow_kdf=self._show_slow_kdf,
+        )
         self._read_leniently(twin)
         if keys is not None:
             twin.use_keys(keys)
@@ -168,6 +186,15 @@ class CliContext:
             click.echo(json_text(data))
         else:
             self.console.print(render())
+
+    def _show_slow_kdf(self, params: KdfParams, seconds: float) -> None:
+        """Say why the command pauses before a derivation costlier than the default (a server's choice)."""
+        self.err.print(
+            "The server asks for stronger key derivation than usual "
+            f"(m={params.memory_kib // 1024} MiB, t={params.iterations}, p={params.parallelism}): "
+            f"this takes about {max(1, round(seconds))} s",
+            soft_wrap=True,
+        )
 
     def _show_wait(self, seconds: float, reason: str) -> None:
         if seconds >= 1:

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import json
 import os
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, BinaryIO, Final
@@ -19,6 +19,7 @@ from typing import Any, BinaryIO, Final
 from .. import _description
 from .._atomic import atomic_replace
 from .._errors import (
+    AuthError,
     ConflictError,
     DecryptionError,
     EnvelopeError,
@@ -57,9 +58,14 @@ from .._models import (
     WsTicket,
 )
 from .._profile import (
+    ANSWER_MAX_ATTACHMENT,
+    ANSWER_MAX_LIST,
     ATTACHMENT_MAX_CIPHERTEXT,
     DEFAULT_LABEL_COLOR,
+    PASSWORD_MIN_CHARS,
+    PASSWORD_MIN_SCORE,
     SESSION_COOKIE,
+    KdfParams,
     is_valid_delivery_id,
     is_valid_id,
 )
@@ -83,6 +89,8 @@ from ..crypto import (
     ciphertext_size,
     create_account,
     decrypt_field,
+    derivation_cost,
+    derivation_seconds,
     derive_login_keys,
     fingerprint,
     fingerprint_matches,
@@ -104,6 +112,8 @@ from ._wire import Flow, Obj, Request, Response, path, read_array, read_object
 
 __all__ = ["UNSET", "Core", "Registration"]
 
+#: Characters of a new password whose strength zxcvbn estimates (its maximum).
+_STRENGTH_PREFIX: Final = 72
 #: Attempts of a safe edit (read, merge, PATCH with If-Match) before giving up on 409s.
 _EDIT_ATTEMPTS: Final = 5
 
@@ -127,6 +137,11 @@ class Registration:
 
 def _get(route: str, *ids: str, params: Mapping[str, str] | None = None) -> Request:
     return Request("GET", path(route, *ids), params=params)
+
+
+def _get_list(route: str, *ids: str, params: Mapping[str, str] | None = None) -> Request:
+    """A read answered with many entities: a list route, or a card with its children."""
+    return Request("GET", path(route, *ids), params=params, max_bytes=ANSWER_MAX_LIST)
 
 
 def _send(method: str, route: str, *ids: str, body: Any = None) -> Request:
@@ -166,9 +181,18 @@ def _stamp(obj: Obj, name: str) -> str:
 class Core:
     """Client state and the flows; drivers call `Core.<op>(core, ...)` and run the generator."""
 
-    def __init__(self, *, token: str | None = None, email: str | None = None, trust: TrustStore | None = None) -> None:
+    def __init__(
+        self,
+        *,
+        token: str | None = None,
+        email: str | None = None,
+        trust: TrustStore | None = None,
+        on_slow_kdf: Callable[[KdfParams, float], None] | None = None,
+    ) -> None:
         #: Value of the `msk_session` cookie, sent on every request while set.
         self.token = token
+        #: Told (parameters, estimated seconds) before deriving with costlier parameters than the default.
+        self.on_slow_kdf = on_slow_kdf
         self.email = normalize_email(email) if email else None
         self.user: User | None = None
         self.trust = trust if trust is not None else TrustStore()
@@ -242,6 +266,12 @@ class Core:
         """login-init, refuse weak or absurd KDF parameters, then Argon2id (~0.1 s of CPU)."""
         answer = yield _login_init(email)
         salt, params = check_login_init(answer.json())
+        return self._derive(password, salt, params)
+
+    def _derive(self, password: str, salt: bytes, params: KdfParams) -> LoginKeys:
+        """Argon2id, announced first through `on_slow_kdf` when the server asks for more than the default."""
+        if self.on_slow_kdf is not None and derivation_cost(params) > 1:
+            self.on_slow_kdf(params, derivation_seconds(params))
         return derive_login_keys(password, salt, params)
 
     def _after_login(self, response: Response, master: MasterKey | None) -> User:
@@ -258,8 +288,8 @@ class Core:
 
     def register(self, email: str, password: str) -> Flow[Registration]:
         """Create an account (login-init salt → KDF → new keys), then log in with it."""
-        _check_new_password(password)
         email = normalize_email(email)
+        _check_new_password(password, email)
         login = yield from self._prelogin(email, password)
         account = create_account(login.master_key)
         yield _send("POST", "/auth/register", body={"email": email, "authHash": login.auth_hash, **account.fields})
@@ -285,7 +315,7 @@ class Core:
         login = yield from self._prelogin(self.email, password)
         me = yield _get("/me")
         user_obj = read_object(me, "me").child("user", "user")
-        self.use_keys(unlock_account(login.master_key, user_obj.data))
+        self.use_keys(_open_with_password(login.master_key, user_obj.data))
         self.user = _user(user_obj)
         return self.user
 
@@ -296,8 +326,8 @@ class Core:
 
     def recover(self, email: str, recovery_key: str | RecoveryKey, new_password: str) -> Flow[None]:
         """Set a new password with the recovery key (the old password is lost)."""
-        _check_new_password(new_password)
         email = normalize_email(email)
+        _check_new_password(new_password, email)
         rk = parse_recovery_key(recovery_key) if isinstance(recovery_key, str) else recovery_key
         step1 = read_object((yield _send("POST", "/auth/recovery", body={"email": email})), "recovery")
         keys = _recovery_keys(rk, step1)
@@ -306,7 +336,7 @@ class Core:
         # checked against the profile's floor and cap like any login.
         init = read_object((yield _login_init(email)), "init")
         salt, params = check_login_init({"salt": step1.text("salt"), "kdf": init.data.get("kdf")})
-        login = derive_login_keys(new_password, salt, params)
+        login = self._derive(new_password, salt, params)
         yield _send(
             "POST",
             "/auth/recovery",
@@ -354,11 +384,14 @@ class Core:
         return Me(user, tuple(memberships))
 
     def export_me(self) -> Flow[Any]:
-        """The server's `/me/export` (ciphertext + metadata) as parsed JSON, for `mskclient.export`."""
-        return (yield _get("/me/export")).json()
+        """The server's `/me/export` (ciphertext + metadata) as parsed JSON, bounded like a list answer.
+
+        `mskclient.export` streams it instead, with no bound on the whole.
+        """
+        return (yield _get_list("/me/export")).json()
 
     def notifications(self) -> Flow[list[Notification]]:
-        rows = read_array((yield _get("/me/notifications")).json(), "notification")
+        rows = read_array((yield _get_list("/me/notifications")).json(), "notification")
         return [
             Notification(
                 id=o.id(),
@@ -417,7 +450,7 @@ class Core:
         )
 
     def workspaces(self) -> Flow[list[Workspace]]:
-        rows = read_array((yield _get("/workspaces")).json(), "workspace")
+        rows = read_array((yield _get_list("/workspaces")).json(), "workspace")
         found = []
         for o in rows:
             found.append((yield from self._workspace(o)))
@@ -461,7 +494,7 @@ class Core:
         A member whose key differs from the pinned one is still listed (so the
         user sees it); `key_trusted()` tells, and sealing to them is blocked.
         """
-        rows = read_array((yield _get("/workspaces/{}/members", workspace_id)).json(), "member")
+        rows = read_array((yield _get_list("/workspaces/{}/members", workspace_id)).json(), "member")
         members = [self._member(o) for o in rows]
         self.trust.pin_new((m.user_id, m.email, m.public_key) for m in members)
         return members
@@ -563,7 +596,7 @@ class Core:
         )
 
     def boards(self, workspace_id: str) -> Flow[list[Board]]:
-        rows = read_array((yield _get("/workspaces/{}/boards", workspace_id)).json(), "board")
+        rows = read_array((yield _get_list("/workspaces/{}/boards", workspace_id)).json(), "board")
         found = []
         for o in rows:
             found.append((yield from self._board(o)))
@@ -614,7 +647,7 @@ class Core:
 
     def columns(self, board_id: str) -> Flow[list[Column]]:
         bk = yield from self.board_key(board_id)
-        rows = read_array((yield _get("/boards/{}/columns", board_id)).json(), "column")
+        rows = read_array((yield _get_list("/boards/{}/columns", board_id)).json(), "column")
         return _by_position([self._column(o, bk) for o in rows])
 
     def create_column(
@@ -716,12 +749,12 @@ class Core:
 
     def cards(self, board_id: str) -> Flow[list[Card]]:
         bk = yield from self.board_key(board_id)
-        rows = read_array((yield _get("/boards/{}/cards", board_id)).json(), "card")
+        rows = read_array((yield _get_list("/boards/{}/cards", board_id)).json(), "card")
         return _by_position([self._card(o, bk) for o in rows])
 
     def card(self, card_id: str) -> Flow[Card]:
         """One card with its comments, checklists and attachments."""
-        return (yield from self._card_in(read_object((yield _get("/cards/{}", card_id)), "card")))
+        return (yield from self._card_in(read_object((yield _get_list("/cards/{}", card_id)), "card")))
 
     def create_card(
         self,
@@ -914,7 +947,7 @@ class Core:
 
     def checklists(self, card_id: str) -> Flow[list[Checklist]]:
         _, bk = yield from self._card_board(card_id)
-        rows = read_array((yield _get("/cards/{}/checklists", card_id)).json(), "checklist")
+        rows = read_array((yield _get_list("/cards/{}/checklists", card_id)).json(), "checklist")
         return _by_position([self._checklist(o, bk) for o in rows])
 
     def add_checklist(self, card_id: str, title: str) -> Flow[Checklist]:
@@ -976,7 +1009,7 @@ class Core:
 
     def attachments(self, card_id: str) -> Flow[list[Attachment]]:
         _, bk = yield from self._card_board(card_id)
-        rows = read_array((yield _get("/cards/{}/attachments", card_id)).json(), "attachment")
+        rows = read_array((yield _get_list("/cards/{}/attachments", card_id)).json(), "attachment")
         return [self._attachment(o, bk) for o in rows]
 
     def attachment(self, attachment_id: str, *, board_id: str | None = None) -> Flow[Attachment]:
@@ -1031,7 +1064,9 @@ class Core:
         meta = self._attachment(meta_obj, bk)
         fk = open_file_key(bk, meta_obj.raw("encFileKey"), attachment_id)
         sink = DecryptingSink(fk, dst, attachment_id)
-        yield Request("GET", path("/attachments/{}/content", attachment_id), sink=sink.feed)
+        yield Request(
+            "GET", path("/attachments/{}/content", attachment_id), sink=sink.feed, max_bytes=ANSWER_MAX_ATTACHMENT
+        )
         written = sink.finish()
         if written != meta.size:
             raise Where("attachment", "content", attachment_id).decryption_error(
@@ -1061,7 +1096,7 @@ class Core:
 
     def labels(self, board_id: str) -> Flow[list[Label]]:
         bk = yield from self.board_key(board_id)
-        rows = read_array((yield _get("/boards/{}/labels", board_id)).json(), "label")
+        rows = read_array((yield _get_list("/boards/{}/labels", board_id)).json(), "label")
         return [self._label(o, bk) for o in rows]
 
     def create_label(self, board_id: str, name: str, color: str = DEFAULT_LABEL_COLOR) -> Flow[Label]:
@@ -1098,7 +1133,7 @@ class Core:
     def milestones(self, board_id: str, *, archived: bool = False) -> Flow[list[Milestone]]:
         bk = yield from self.board_key(board_id)
         params = {"archived": "1"} if archived else None
-        rows = read_array((yield _get("/boards/{}/milestones", board_id, params=params)).json(), "milestone")
+        rows = read_array((yield _get_list("/boards/{}/milestones", board_id, params=params)).json(), "milestone")
         return [self._milestone(o, bk) for o in rows]
 
     def create_milestone(self, board_id: str, title: str, due_at: str | None = None) -> Flow[Milestone]:
@@ -1141,7 +1176,7 @@ class Core:
 
     def card_templates(self, board_id: str) -> Flow[list[CardTemplate]]:
         bk = yield from self.board_key(board_id)
-        rows = read_array((yield _get("/boards/{}/card-templates", board_id)).json(), "cardTemplate")
+        rows = read_array((yield _get_list("/boards/{}/card-templates", board_id)).json(), "cardTemplate")
         return [self._template(o, bk) for o in rows]
 
     def create_card_template(self, board_id: str, title: str, body: str = "") -> Flow[CardTemplate]:
@@ -1175,7 +1210,7 @@ class Core:
 
     def custom_fields(self, board_id: str) -> Flow[list[CustomField]]:
         bk = yield from self.board_key(board_id)
-        rows = read_array((yield _get("/boards/{}/custom-fields", board_id)).json(), "customField")
+        rows = read_array((yield _get_list("/boards/{}/custom-fields", board_id)).json(), "customField")
         return [self._custom_field(o, bk) for o in rows]
 
     def create_custom_field(
@@ -1223,7 +1258,7 @@ class Core:
 
     def automations(self, board_id: str) -> Flow[list[Automation]]:
         bk = yield from self.board_key(board_id)
-        rows = read_array((yield _get("/boards/{}/automations", board_id)).json(), "automation")
+        rows = read_array((yield _get_list("/boards/{}/automations", board_id)).json(), "automation")
         return [self._automation(o, bk) for o in rows]
 
     def create_automation(
@@ -1281,7 +1316,8 @@ class Core:
         )
 
     def webhooks(self, board_id: str) -> Flow[list[Webhook]]:
-        return [self._webhook(o) for o in read_array((yield _get("/boards/{}/webhooks", board_id)).json(), "webhook")]
+        rows = read_array((yield _get_list("/boards/{}/webhooks", board_id)).json(), "webhook")
+        return [self._webhook(o) for o in rows]
 
     def create_webhook(self, board_id: str, url: str, events: Sequence[str]) -> Flow[Webhook]:
         """The answer carries the signing secret, which the server never shows again."""
@@ -1309,7 +1345,7 @@ class Core:
         yield _send("DELETE", "/webhooks/{}", webhook_id)
 
     def deliveries(self, webhook_id: str) -> Flow[list[Delivery]]:
-        rows = read_array((yield _get("/webhooks/{}/deliveries", webhook_id)).json(), "delivery")
+        rows = read_array((yield _get_list("/webhooks/{}/deliveries", webhook_id)).json(), "delivery")
         return [_delivery(o) for o in rows]
 
     def requeue_delivery(self, delivery_id: str) -> Flow[Delivery]:
@@ -1320,7 +1356,7 @@ class Core:
         return _delivery(read_object(response, "delivery"))
 
     def activity(self, board_id: str) -> Flow[list[ActivityEvent]]:
-        rows = read_array((yield _get("/boards/{}/activity", board_id)).json(), "activity")
+        rows = read_array((yield _get_list("/boards/{}/activity", board_id)).json(), "activity")
         return [
             ActivityEvent(
                 id=str(o.raw("id")),
@@ -1335,10 +1371,38 @@ class Core:
         ]
 
 
-def _check_new_password(password: str) -> None:
-    """Refuse an empty password: browser clients (hash-wasm) cannot derive keys from one."""
-    if not password:
-        raise UsageError("the password must not be empty")
+def _check_new_password(password: str, email: str) -> None:
+    """Refuse a new password an offline guess would find, before any request is sent.
+
+    The server holds the salt and encSymmetricKey, so it can test guesses at the cost of one
+    Argon2id each, with no rate limit: length and zxcvbn's estimate (which also knows the
+    email, common passwords, names and keyboard patterns) keep that search out of reach.
+    """
+    if len(password) < PASSWORD_MIN_CHARS:
+        raise UsageError(f"the password is too short: use at least {PASSWORD_MIN_CHARS} characters")
+    from zxcvbn import zxcvbn  # imported here: its dictionaries take a noticeable time to load
+
+    # zxcvbn refuses longer input (its run time grows fast with length); a prefix is at most as strong as the whole
+    estimate = zxcvbn(password[:_STRENGTH_PREFIX], user_inputs=[email, *email.split("@")])
+    if estimate["score"] < PASSWORD_MIN_SCORE:
+        feedback = estimate["feedback"]
+        reason = feedback["warning"] or " ".join(feedback["suggestions"]) or "it is easy to guess"
+        raise UsageError(f"the password is too weak: {reason}")
+
+
+def _open_with_password(master: MasterKey, user: Mapping[str, object]) -> AccountKeys:
+    """The account keys from a password-derived masterKey, on a session the server did not re-check.
+
+    Without a login the server never saw the authHash, so a mistyped password shows first as
+    encSymmetricKey failing to open: that is reported as the wrong password (as a refused login
+    would be), while any later failure (the private key, its public key) stays a DecryptionError.
+    """
+    try:
+        return unlock_account(master, user)
+    except DecryptionError as exc:
+        if (exc.entity, exc.field) == ("user", "encSymmetricKey"):
+            raise AuthError(401, "UNAUTHORIZED", "wrong password (it does not open this account's keys)") from None
+        raise
 
 
 def _recovery_keys(rk: RecoveryKey, step1: Obj) -> AccountKeys:

@@ -10,6 +10,7 @@ driver as `name = _sync(Core.name)` / `_async(Core.name)`, keeping the types.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import time
 import urllib.request
 from collections.abc import Awaitable, Callable, Coroutine, Iterable
@@ -21,13 +22,14 @@ from typing import Any, Concatenate, Generic, ParamSpec, Self, TypeVar
 
 import httpx
 
-from .._errors import RateLimitError, TransportError, UsageError
+from .._errors import ProtocolError, RateLimitError, TransportError, UsageError
 from .._models import Member, User, UserLookup
 from .._pacing import Pacer
-from .._profile import API_PREFIX, SESSION_COOKIE
+from .._profile import ANSWER_DEADLINE_SECONDS, ANSWER_MAX_OBJECT, API_PREFIX, SESSION_COOKIE, KdfParams
 from .._trust import TrustStore
 from ..crypto import AccountKeys
 from ._core import Core
+from ._deadline import DeadlineTransport
 from ._wire import Flow, Request, Response, error_from
 
 __all__ = ["AsyncClient", "Client"]
@@ -86,8 +88,72 @@ def _kwargs(core: Core, request: Request) -> dict[str, Any]:
     return kwargs
 
 
+def _what(request: Request) -> str:
+    return f"{request.method} {API_PREFIX}{request.path}"
+
+
 def _transport_error(request: Request, exc: httpx.HTTPError) -> TransportError:
-    return TransportError(f"{request.method} {API_PREFIX}{request.path}: {type(exc).__name__}: {exc}")
+    return TransportError(f"{_what(request)}: {type(exc).__name__}: {exc}")
+
+
+class _Deadline:
+    """When the exchange of one request must be over (the client's deadline unless it names its own)."""
+
+    def __init__(self, request: Request, default: float) -> None:
+        self.seconds = request.deadline if request.deadline is not None else default
+        self.until = time.monotonic() + self.seconds
+        self._request = request
+
+    def passed(self) -> bool:
+        return time.monotonic() >= self.until
+
+    def check(self) -> None:
+        if self.passed():
+            raise self.error()
+
+    def error(self) -> TransportError:
+        return TransportError(
+            f"{_what(self._request)}: no complete answer within {self.seconds:g} s (the server is stalling)"
+        )
+
+
+class _Body:
+    """An answer's body, gathered (or fed to the request's sink) within the request's size bound.
+
+    The bound is checked as the bytes arrive, so a hostile server's endless answer costs at
+    most one chunk over the bound, never the whole of it.
+    """
+
+    def __init__(self, request: Request, status: int, headers: httpx.Headers) -> None:
+        success = status < 300
+        self._sink = request.sink if success else None
+        #: an error answer is one small object whatever the route returns on success
+        self._limit = request.max_bytes if success else ANSWER_MAX_OBJECT
+        self._request = request
+        self._chunks: list[bytes] = []
+        self._size = 0
+        declared = headers.get("content-length", "")
+        if self._limit is not None and declared.isdigit() and int(declared) > self._limit:
+            raise self._too_big()
+
+    def take(self, chunk: bytes) -> None:
+        self._size += len(chunk)
+        if self._limit is not None and self._size > self._limit:
+            raise self._too_big()
+        if self._sink is not None:
+            self._sink(chunk)
+        else:
+            self._chunks.append(chunk)
+
+    def response(self, answer: httpx.Response) -> Response:
+        return Response(answer.status_code, answer.headers, b"".join(self._chunks), _cookies(answer.headers))
+
+    def _too_big(self) -> ProtocolError:
+        assert self._limit is not None
+        return ProtocolError(
+            f"{_what(self._request)}: the answer is over {self._limit / 2**20:g} MiB, more than this route"
+            " ever needs; stopped reading"
+        )
 
 
 def _retry_wait(pacer: Pacer, request: Request, response: Response, attempt: int) -> float | None:
@@ -128,10 +194,11 @@ class _Base:
         email: str | None,
         pacer: Pacer | None,
         trust: TrustStore | None,
+        on_slow_kdf: Callable[[KdfParams, float], None] | None,
     ) -> None:
         self.server = server.rstrip("/")
         self.base_url = _base_url(self.server)
-        self.core = Core(token=token, email=email, trust=trust)
+        self.core = Core(token=token, email=email, trust=trust, on_slow_kdf=on_slow_kdf)
         self.pacer = pacer if pacer is not None else Pacer()
 
     @property
@@ -231,9 +298,18 @@ class Client(_Base):
         trust: TrustStore | None = None,
         transport: httpx.BaseTransport | None = None,
         timeout: float = _DEFAULT_TIMEOUT,
+        deadline: float = ANSWER_DEADLINE_SECONDS,
+        on_slow_kdf: Callable[[KdfParams, float], None] | None = None,
     ) -> None:
-        super().__init__(server, token=token, email=email, pacer=pacer, trust=trust)
-        self._http = httpx.Client(base_url=self.base_url, transport=transport, timeout=timeout, cookies=_no_jar())
+        super().__init__(server, token=token, email=email, pacer=pacer, trust=trust, on_slow_kdf=on_slow_kdf)
+        #: seconds a request may take in all (each socket wait is bounded by `timeout` besides)
+        self.deadline = deadline
+        #: the default transport bounds each socket wait by the deadline too; another
+        #: (a test's, a proxy's) is checked against it between the chunks of a body
+        self._bounded = DeadlineTransport() if transport is None else None
+        self._http = httpx.Client(
+            base_url=self.base_url, transport=transport or self._bounded, timeout=timeout, cookies=_no_jar()
+        )
 
     def __enter__(self) -> Self:
         return self
@@ -275,17 +351,17 @@ class Client(_Base):
             time.sleep(wait)
 
     def _exchange(self, request: Request) -> Response:
+        deadline = _Deadline(request, self.deadline)
+        bounded = self._bounded.until(deadline.until) if self._bounded is not None else contextlib.nullcontext()
         try:
-            with self._http.stream(request.method, request.path, **_kwargs(self.core, request)) as answer:
-                if request.sink is not None and answer.status_code < 300:
-                    for chunk in answer.iter_bytes():
-                        request.sink(chunk)
-                    body = b""
-                else:
-                    body = answer.read()
-                return Response(answer.status_code, answer.headers, body, _cookies(answer.headers))
+            with bounded, self._http.stream(request.method, request.path, **_kwargs(self.core, request)) as answer:
+                body = _Body(request, answer.status_code, answer.headers)
+                for chunk in answer.iter_bytes():
+                    deadline.check()
+                    body.take(chunk)
+                return body.response(answer)
         except httpx.HTTPError as exc:
-            raise _transport_error(request, exc) from None
+            raise (deadline.error() if deadline.passed() else _transport_error(request, exc)) from None
 
     health = _sync(Core.health)
     register = _sync(Core.register)
@@ -396,8 +472,12 @@ class AsyncClient(_Base):
         trust: TrustStore | None = None,
         transport: httpx.AsyncBaseTransport | None = None,
         timeout: float = _DEFAULT_TIMEOUT,
+        deadline: float = ANSWER_DEADLINE_SECONDS,
+        on_slow_kdf: Callable[[KdfParams, float], None] | None = None,
     ) -> None:
-        super().__init__(server, token=token, email=email, pacer=pacer, trust=trust)
+        super().__init__(server, token=token, email=email, pacer=pacer, trust=trust, on_slow_kdf=on_slow_kdf)
+        #: seconds a request may take in all (each socket wait is bounded by `timeout` besides)
+        self.deadline = deadline
         self._http = httpx.AsyncClient(base_url=self.base_url, transport=transport, timeout=timeout, cookies=_no_jar())
         self._slots: asyncio.Semaphore | None = None
 
@@ -461,15 +541,18 @@ class AsyncClient(_Base):
             await asyncio.sleep(wait)
 
     async def _exchange(self, request: Request) -> Response:
+        deadline = _Deadline(request, self.deadline)
         try:
-            async with self._http.stream(request.method, request.path, **_kwargs(self.core, request)) as answer:
-                if request.sink is not None and answer.status_code < 300:
-                    async for chunk in answer.aiter_bytes():
-                        request.sink(chunk)
-                    body = b""
-                else:
-                    body = await answer.aread()
-                return Response(answer.status_code, answer.headers, body, _cookies(answer.headers))
+            async with (
+                asyncio.timeout(deadline.seconds),
+                self._http.stream(request.method, request.path, **_kwargs(self.core, request)) as answer,
+            ):
+                body = _Body(request, answer.status_code, answer.headers)
+                async for chunk in answer.aiter_bytes():
+                    body.take(chunk)
+                return body.response(answer)
+        except TimeoutError:
+            raise deadline.error() from None
         except httpx.HTTPError as exc:
             raise _transport_error(request, exc) from None
 

@@ -8,14 +8,14 @@ ProtocolError rather than a crash or a wrong path.
 
 from __future__ import annotations
 
-import json
 from collections.abc import Callable, Generator, Mapping
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
 from .._errors import ProtocolError, UsageError, api_error
+from .._json import loads
 from .._pacing import request_group
-from .._profile import is_valid_id
+from .._profile import ANSWER_MAX_OBJECT, is_valid_id
 
 __all__ = ["Flow", "Obj", "Request", "Response", "error_from", "path", "read_array", "read_object"]
 
@@ -30,6 +30,8 @@ class Request:
     merge); any other error answer is raised by the driver.  `sink`, when set,
     receives the body of a 2xx answer chunk by chunk instead of buffering it.
     `cpu_after` marks a request whose answer feeds a slow computation.
+    `max_bytes` bounds the answer's body (None: a sink that bounds what it keeps
+    itself), `deadline` the whole exchange in seconds (None: the client's).
     """
 
     method: str
@@ -43,6 +45,8 @@ class Request:
     #: The flow runs Argon2id on this answer: an async driver resumes it in a worker
     #: thread so the event loop is not blocked for the KDF's ~0.1 s or more.
     cpu_after: bool = False
+    max_bytes: int | None = ANSWER_MAX_OBJECT
+    deadline: float | None = None
 
     @property
     def group(self) -> str:
@@ -58,10 +62,7 @@ class Response:
     cookies: Mapping[str, str] = field(default_factory=dict, repr=False)
 
     def json(self) -> Any:
-        try:
-            return json.loads(self.body)
-        except (ValueError, UnicodeDecodeError):
-            raise ProtocolError(f"server answered {self.status} with a body that is not JSON") from None
+        return loads(self.body, f"the server's {self.status} answer")
 
 
 Flow = Generator[Request, Response, _T]
@@ -76,12 +77,12 @@ def error_from(response: Response) -> Exception:
         except ValueError:
             retry_after = 1.0
     try:
-        body = json.loads(response.body)
+        body = loads(response.body, "error answer")
         error = body["error"]
         code, message = error["code"], error["message"]
         if not isinstance(code, str) or not isinstance(message, str):
             raise TypeError
-    except (ValueError, TypeError, KeyError, UnicodeDecodeError):
+    except (ProtocolError, TypeError, KeyError):
         code, message = f"HTTP_{response.status}", "error answer without the error shape"
     return api_error(response.status, code, message, retry_after)
 

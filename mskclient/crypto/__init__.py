@@ -30,7 +30,15 @@ from ._hierarchy import (
     wrap_board_key,
     wrap_file_key,
 )
-from ._kdf import LoginKeys, check_login_init, derive_login_keys, normalize_email, normalize_password
+from ._kdf import (
+    LoginKeys,
+    check_login_init,
+    derivation_cost,
+    derivation_seconds,
+    derive_login_keys,
+    normalize_email,
+    normalize_password,
+)
 from ._keys import BoardKey, FileKey, KeyPair, MasterKey, RecoveryKey, SymmetricKey, UserKey, WorkspaceKey
 from ._misc import (
     WebhookSignatureError,
@@ -78,6 +86,8 @@ __all__ = [
     "decrypt_batch",
     "decrypt_field",
     "decrypt_file",
+    "derivation_cost",
+    "derivation_seconds",
     "derive_login_keys",
     "encrypt_batch",
     "encrypt_field",

@@ -11,6 +11,8 @@ from .._profile import (
     KDF_CAPS,
     KDF_CONTEXT_AUTH,
     KDF_CONTEXT_MASTER,
+    KDF_DEFAULT,
+    KDF_DEFAULT_SECONDS,
     KDF_MINIMUM,
     KDF_SUBKEY_ID,
     SALT_BYTES,
@@ -20,7 +22,15 @@ from . import _sodium
 from ._b64 import b64u_decode, b64u_encode
 from ._keys import MasterKey
 
-__all__ = ["LoginKeys", "check_login_init", "derive_login_keys", "normalize_email", "normalize_password"]
+__all__ = [
+    "LoginKeys",
+    "check_login_init",
+    "derive_login_keys",
+    "derivation_cost",
+    "derivation_seconds",
+    "normalize_email",
+    "normalize_password",
+]
 
 
 @dataclass(frozen=True, slots=True)
@@ -80,6 +90,21 @@ def check_login_init(answer: object) -> tuple[bytes, KdfParams]:
         if value > high:
             raise KdfParametersError(f"login-init: {name}={value} is above the client's cap {high}")
     return salt, params
+
+
+def derivation_cost(params: KdfParams) -> float:
+    """The work `params` asks for, in units of the default derivation's (memory × passes).
+
+    Lanes split the same work between cores, so parallelism does not count: a rough figure,
+    meant for telling a person what a server's stronger parameters will cost them.
+    """
+    default = KDF_DEFAULT.memory_kib * KDF_DEFAULT.iterations
+    return params.memory_kib * params.iterations / default
+
+
+def derivation_seconds(params: KdfParams) -> float:
+    """About how long deriving with `params` takes (the nominal default duration, scaled by cost)."""
+    return derivation_cost(params) * KDF_DEFAULT_SECONDS
 
 
 def derive_login_keys(password: str, salt: bytes, params: KdfParams) -> LoginKeys:

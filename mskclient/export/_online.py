@@ -19,7 +19,7 @@ from datetime import UTC, datetime
 from typing import Any, BinaryIO
 
 from .._errors import UsageError
-from .._profile import EXPORT_PER_CARD_BUDGET
+from .._profile import ANSWER_MAX_ATTACHMENT, ANSWER_MAX_LIST, EXPORT_DEADLINE_SECONDS, EXPORT_PER_CARD_BUDGET
 from ..client import Client, Request, Response
 from ..client._crypt import DecryptingSink
 from ..client._wire import path
@@ -47,7 +47,7 @@ def exchange(client: Client, request: Request) -> Response:
 
 
 def _get(client: Client, template: str, *ids: str, params: Mapping[str, str] | None = None) -> Any:
-    return exchange(client, Request("GET", path(template, *ids), params=params)).json()
+    return exchange(client, Request("GET", path(template, *ids), params=params, max_bytes=ANSWER_MAX_LIST)).json()
 
 
 @dataclass(frozen=True, slots=True)
@@ -139,7 +139,8 @@ def _stream_export(
         client.core.keys, boards=boards, workspaces=workspaces, strict=strict, on_progress=progress
     )
     parser = ExportParser(decryptor)
-    exchange(client, Request("GET", "/me/export", sink=parser.feed))
+    # no bound on the whole: the parser bounds each value it holds, and the deadline is an export's
+    exchange(client, Request("GET", "/me/export", sink=parser.feed, max_bytes=None, deadline=EXPORT_DEADLINE_SECONDS))
     parser.close()
     return decryptor.result()
 
@@ -159,7 +160,8 @@ def attachment_fetch(client: Client) -> Fetch:
         if attachment.file_key is None:
             raise Where("attachment", "encFileKey", attachment.id).decryption_error("its file key did not decrypt")
         sink = DecryptingSink(attachment.file_key, dst, attachment.id)
-        exchange(client, Request("GET", path("/attachments/{}/content", attachment.id), sink=sink.feed))
+        content = path("/attachments/{}/content", attachment.id)
+        exchange(client, Request("GET", content, sink=sink.feed, max_bytes=ANSWER_MAX_ATTACHMENT))
         return sink.finish()
 
     return fetch

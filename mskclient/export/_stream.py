@@ -6,7 +6,9 @@ by element; every other value, and each card, is decoded whole by the standard l
 decoder (`JSONDecoder.raw_decode`) once its last byte is in.  So the caller can decrypt the
 first cards while the server is still sending the rest, and only the part being read is
 buffered.  A value cut by a chunk boundary is retried only once twice as much text is
-pending, which keeps the work linear however the body is chunked.
+pending, which keeps the work linear however the body is chunked.  The document as a whole
+has no size bound, but each value held whole does (`EXPORT_MAX_VALUE`), and so does its
+nesting (`JSON_MAX_DEPTH`).
 """
 
 from __future__ import annotations
@@ -18,6 +20,8 @@ from collections.abc import Generator
 from typing import Literal, Protocol
 
 from .._errors import ProtocolError
+from .._json import check_depth
+from .._profile import EXPORT_MAX_VALUE, JSON_MAX_DEPTH
 
 __all__ = ["ExportParser", "ExportSink", "Level", "replay"]
 
@@ -156,17 +160,22 @@ class ExportParser:
         yield from self._skip()
         while True:
             pending = len(self._text) - self._pos
-            if pending >= self._wanted or self._eof:
+            if pending >= self._wanted or self._eof or pending > EXPORT_MAX_VALUE:
                 try:
                     value, end = _decode(self._text, self._pos)
                 except json.JSONDecodeError as exc:
                     if self._eof:
                         raise ProtocolError(f"{what} is not valid JSON: {exc.msg}") from None
+                except RecursionError:
+                    raise ProtocolError(f"{what} nests deeper than {JSON_MAX_DEPTH} levels") from None
                 else:
                     # A number may go on in the next chunk: a value is taken once text follows it.
                     if end < len(self._text) or self._eof:
                         self._pos, self._wanted = end, 0
-                        return value
+                        return check_depth(value, what)
+                if pending > EXPORT_MAX_VALUE:
+                    # still incomplete: an honest server never sends one value this large
+                    raise ProtocolError(f"{what} is over {EXPORT_MAX_VALUE / 2**20:g} MiB; stopped reading")
                 self._wanted = 2 * pending
             yield
 

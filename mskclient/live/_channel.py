@@ -18,7 +18,7 @@ from typing import Protocol
 
 from websockets.asyncio.client import ClientConnection, connect
 from websockets.exceptions import ConnectionClosed, InvalidHandshake, InvalidURI
-from websockets.frames import Close
+from websockets.frames import Close, CloseCode
 
 from .._errors import ApiError, MskError, ProtocolError, TransportError, api_error
 from .._profile import (
@@ -125,7 +125,8 @@ class WebSocketChannel:
         try:
             connection = await connect(
                 url,
-                max_size=max(RELAY_MAX_FRAME, RELAY_MAX_TEXT_FRAME) + 64,
+                # text frames (an observer's, base64url) are the longer kind; binary ones are checked below
+                max_size=RELAY_MAX_TEXT_FRAME,
                 open_timeout=timeout,
                 compression=None,
                 ping_interval=None,
@@ -141,6 +142,9 @@ class WebSocketChannel:
     def _closed_error(self, exc: ConnectionClosed) -> MskError:
         close: Close | None = exc.rcvd
         if close is None:
+            ours: Close | None = exc.sent
+            if ours is not None and ours.code == CloseCode.MESSAGE_TOO_BIG:
+                return ProtocolError(f"relay sent a frame over {RELAY_MAX_FRAME:,} bytes, the relay's own limit")
             return TransportError("relay connection dropped")
         return close_error(close.code, close.reason)
 
@@ -164,6 +168,8 @@ class WebSocketChannel:
                 return ReadOnlyFrame(b64u_decode(data))
             except ValueError:
                 raise ProtocolError("relay sent a text frame that is not a base64url relay frame") from None
+        if len(data) > RELAY_MAX_FRAME:
+            raise ProtocolError(f"relay sent a frame over {RELAY_MAX_FRAME:,} bytes, the relay's own limit")
         return data
 
     async def close(self) -> None:

@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from typing import Any, Final, TypeAlias
 
 from .._errors import ProtocolError
+from .._json import loads
 
 __all__ = [
     "MSG_AWARENESS",
@@ -157,10 +158,7 @@ def decode_awareness_update(data: bytes) -> tuple[AwarenessEntry, ...]:
         client_id, pos = read_var_uint(data, pos)
         clock, pos = read_var_uint(data, pos)
         text, pos = _read_string(data, pos)
-        try:
-            state = json.loads(text)
-        except json.JSONDecodeError:
-            raise ProtocolError("awareness state is not JSON") from None
+        state = loads(text, "awareness state")
         if state is not None and not isinstance(state, dict):
             raise ProtocolError("awareness state is neither an object nor null")
         entries.append(AwarenessEntry(client_id, clock, state))

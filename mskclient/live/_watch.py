@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import json
+import re
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -18,7 +18,8 @@ from typing import Any
 import httpx
 
 from .._errors import ForbiddenError, MskError, NotFoundError, ProtocolError, TransportError
-from .._profile import SESSION_COOKIE, is_valid_id
+from .._json import loads
+from .._profile import ANSWER_MAX_OBJECT, SESSION_COOKIE, SSE_MAX_EVENT_CHARS, is_valid_id
 from ..client import AsyncClient
 from ..client._wire import Response, error_from
 from ._channel import backoff_delay
@@ -73,30 +74,74 @@ class SseParser:
 
     def __init__(self) -> None:
         self._data: list[str] = []
+        self._size = 0
         self._event = "message"
         self._id: str | None = None
         self.last_id: str | None = None
 
     def feed(self, line: str) -> tuple[str, str, str | None] | None:
-        """One line without its newline; returns (event, data, id) when an event completes."""
+        """One line without its newline; returns (event, data, id) when an event completes.
+
+        An event whose data grows over `SSE_MAX_EVENT_CHARS` is a ProtocolError.
+        """
         if line == "":
             if not self._data:
                 self._event = "message"
                 return None
             event = (self._event, "\n".join(self._data), self._id)
-            self._data, self._event = [], "message"
+            self._data, self._size, self._event = [], 0, "message"
             return event
         if line.startswith(":"):
             return None  # comment: the heartbeat
         name, _, value = line.partition(":")
         value = value[1:] if value.startswith(" ") else value
         if name == "data":
+            self._size += len(value) + 1
+            if self._size > SSE_MAX_EVENT_CHARS:
+                raise ProtocolError(f"SSE event data over {SSE_MAX_EVENT_CHARS:,} characters")
             self._data.append(value)
         elif name == "event":
             self._event = value
         elif name == "id" and "\0" not in value:
             self._id = self.last_id = value
         return None
+
+
+_NEWLINE = re.compile(r"\r\n|\r|\n")
+
+
+async def _bounded_lines(chunks: AsyncIterator[str], limit: int = SSE_MAX_EVENT_CHARS) -> AsyncIterator[str]:
+    """The complete lines of an event stream (ended by CRLF, LF or CR), without their ends.
+
+    A line still growing past `limit` characters is a ProtocolError as soon as it is that long,
+    so an endless line costs `limit` characters of memory, not the whole stream.
+    """
+    pending = ""
+    async for text in chunks:
+        pending += text
+        held = pending.endswith("\r")  # maybe the first half of a CRLF split between chunks
+        *lines, pending = _NEWLINE.split(pending[:-1] if held else pending)
+        for line in lines:
+            if len(line) > limit:
+                raise _line_too_long(limit)
+            yield line
+        if len(pending) > limit:
+            raise _line_too_long(limit)
+        pending += "\r" if held else ""
+
+
+def _line_too_long(limit: int) -> ProtocolError:
+    return ProtocolError(f"SSE line over {limit:,} characters")
+
+
+async def _error_answer(response: httpx.Response) -> Response:
+    """An error answer of the stream route, read within the bound of any small answer."""
+    body = b""
+    async for chunk in response.aiter_bytes():
+        body += chunk
+        if len(body) > ANSWER_MAX_OBJECT:
+            raise ProtocolError(f"the board stream's error answer is over {ANSWER_MAX_OBJECT / 2**20:g} MiB")
+    return Response(response.status_code, response.headers, body)
 
 
 async def watch(
@@ -129,8 +174,7 @@ async def watch(
             try:
                 async with http.stream("GET", url, headers=headers) as response:
                     if response.status_code >= 400:
-                        await response.aread()
-                        error = error_from(Response(response.status_code, response.headers, response.content))
+                        error = error_from(await _error_answer(response))
                         if response.status_code != 429 and response.status_code < 500:
                             raise error
                         failures += 1
@@ -139,15 +183,11 @@ async def watch(
                         not_before = getattr(error, "retry_after", 0.0)
                     else:
                         failures = 0
-                        async for line in response.aiter_lines():
+                        async for line in _bounded_lines(response.aiter_text()):
                             done = parser.feed(line)
                             if done is None or done[0] != "tick":
                                 continue
-                            try:
-                                data = json.loads(done[1])
-                            except json.JSONDecodeError:
-                                raise ProtocolError("SSE tick data is not JSON") from None
-                            tick = Tick.from_json(data, done[2])
+                            tick = Tick.from_json(loads(done[1], "SSE tick data"), done[2])
                             if done[2] is not None:
                                 last_event_id = done[2]
                             yield tick

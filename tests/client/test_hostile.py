@@ -13,6 +13,7 @@ import httpx
 import pytest
 
 from mskclient import (
+    AuthError,
     Client,
     DecryptionError,
     KdfParametersError,
@@ -257,7 +258,7 @@ def test_tampered_recovery_material(sandbox_url: str, victim: Account, hostile: 
     hostile.edit = json_edit("/auth/recovery", tamper, method="POST")
     hostile.seen.clear()
     with Client(sandbox_url, transport=hostile, pacer=Pacer.unlimited()) as fresh, pytest.raises(DecryptionError):
-        fresh.recover(victim.email, victim.recovery_key, "never used")
+        fresh.recover(victim.email, victim.recovery_key, "never used, not even once")
     assert hostile.seen.count(("POST", "/api/auth/recovery")) == 1  # step 2 was never sent
 
 
@@ -353,3 +354,22 @@ def test_cli_invite_through_a_key_substituting_server(
     assert {m["email"]: m["keyState"] for m in listed} == {victim.email: "first seen", erin.email: "verified"}
     table = run("members", "list", "--workspace", ws.id).output
     assert "verified" in table and "first seen" in table
+
+
+def test_unlock_tells_a_wrong_password_from_a_tampered_private_key(
+    sandbox_url: str, victim: Account, hostile: HostileTransport
+) -> None:
+    """On a saved session only encSymmetricKey shows a mistyped password; any later failure is tampering."""
+    with Client(sandbox_url, token=victim.client.token, email=victim.email, transport=hostile) as device:
+        with pytest.raises(AuthError, match="wrong password"):
+            device.unlock("not the password at all")
+
+        def tamper(answer: dict[str, Any]) -> dict[str, Any]:
+            answer["user"]["encPrivateKey"] = _flip(answer["user"]["encPrivateKey"])
+            return answer
+
+        hostile.edit = json_edit("/me", tamper)
+        with pytest.raises(DecryptionError) as caught:
+            device.unlock(PASSWORD)
+        assert caught.value.field == "encPrivateKey"
+        assert not device.has_keys

@@ -12,6 +12,8 @@ from mskclient._profile import KDF_CAPS, KDF_DEFAULT, KDF_MINIMUM, KdfParams
 from mskclient.crypto import (
     b64u_encode,
     check_login_init,
+    derivation_cost,
+    derivation_seconds,
     derive_login_keys,
     normalize_email,
     normalize_password,
@@ -32,6 +34,23 @@ def test_profile_defaults_are_accepted() -> None:
     salt, params = check_login_init(answer())
     assert salt == SALT
     assert params == KDF_DEFAULT
+
+
+def test_the_caps_are_bitwardens() -> None:
+    assert (KDF_CAPS.memory_kib, KDF_CAPS.iterations, KDF_CAPS.parallelism) == (1024 * 1024, 10, 16)
+
+
+@pytest.mark.parametrize(("name", "value"), [("iterations", 64), ("parallelism", 64)])
+def test_a_server_weaponising_the_cost_is_refused(name: str, value: int) -> None:
+    """m = 1 GiB with t = 64 or p = 64 (once accepted: a login of about a minute and 1 GB)."""
+    with pytest.raises(KdfParametersError, match=f"{name}={value} is above the client's cap"):
+        check_login_init(answer(memoryKiB=KDF_CAPS.memory_kib, **{name: value}))
+
+
+def test_the_cost_estimate_scales_with_memory_and_passes_only() -> None:
+    assert derivation_cost(KDF_DEFAULT) == 1
+    assert derivation_cost(KdfParams(memory_kib=131072, iterations=6, parallelism=16)) == 4
+    assert derivation_seconds(KDF_CAPS) == pytest.approx(derivation_seconds(KDF_DEFAULT) * 1024 * 10 / (64 * 3))
 
 
 @pytest.mark.parametrize(

@@ -14,6 +14,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from mskclient._errors import ProtocolError, UsageError
+from mskclient._profile import JSON_MAX_DEPTH
 from mskclient.crypto import AccountKeys
 from mskclient.export import _document as document_module
 from mskclient.export import _stream as stream_module
@@ -191,6 +192,27 @@ def test_a_big_value_in_small_chunks_is_decoded_a_logarithmic_number_of_times(
     events = _parse(body, list(range(100, len(body), 100)))
     assert ("field", "workspace", "members", members) in events
     assert calls < 40, calls
+
+
+def test_a_value_that_never_ends_is_refused_at_the_value_bound(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The document has no size bound, but one value held whole does (lowered here to 1 MiB)."""
+    monkeypatch.setattr(stream_module, "EXPORT_MAX_VALUE", 2**20)
+    parser = ExportParser(_Recorder())
+    parser.feed(b'{"workspaces": [{"boards": [{"cards": [{"encTitle": "')
+    fed = 0
+    with pytest.raises(ProtocolError, match=r"export.workspaces\[\].boards\[\].cards\[\] is over 1 MiB"):
+        while fed < 64 * 2**20:
+            parser.feed(b"a" * 65536)
+            fed += 65536
+    assert fed <= 2**20 + 65536
+
+
+def test_a_deeply_nested_card_is_refused() -> None:
+    """Once a RecursionError out of the C decoder; now a ProtocolError, nested past the limit or far past it."""
+    for depth in (JSON_MAX_DEPTH + 1, 100_000):
+        body = b'{"workspaces": [{"boards": [{"cards": [' + b"[" * depth + b"]" * depth + b"]}]}]}"
+        with pytest.raises(ProtocolError, match=f"cards\\[\\] nests deeper than {JSON_MAX_DEPTH} levels"):
+            _parse(body)
 
 
 def test_export_file_is_decrypted_while_read(built: Built, keys: AccountKeys) -> None:
