@@ -13,13 +13,15 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, SpinnerColumn
 from .._errors import ProtocolError, UsageError
 from ..export import (
     FORMATS,
+    STRATEGIES,
     ExportAttachment,
     ExportResult,
+    attachment_fetch,
     decrypt_export_file,
+    export_online,
     save_attachments,
     write_export,
 )
-from ..export._online import STRATEGIES, attachment_fetch, export_online
 from ._context import CliContext, global_options
 
 __all__ = ["PARTIAL_EXIT_CODE", "export"]
