@@ -1,4 +1,4 @@
-"""Crypto benchmark (issue 2, item 7): Argon2id at the profile parameters, and batch envelope opening.
+"""Crypto benchmark: Argon2id at the profile parameters, and batch envelope opening.
 
 Run as `python bench/crypto.py [--items N] [--repeat R]`.  Every figure is the best of R runs
 (the machine is shared; the minimum is the least disturbed run), all measured in this one run:

@@ -1,4 +1,4 @@
-"""Export benchmark (issue 4 acceptance): a 2,000-card board, decrypted JSON export.
+"""Export benchmark: a 2,000-card board, decrypted JSON export.
 
 Run as `python bench/export.py [--cards N] [--repeat R]`.  The sandbox runs in a child process
 (limits lifted, a file database) so this process's memory is the client's alone.  Each card has

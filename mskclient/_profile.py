@@ -331,7 +331,7 @@ WEBHOOK_EVENTS: Final = (
     "MILESTONE_SET",
 )
 
-# --- Export (issue 4 item 7) --------------------------------------------------------------
+# --- Export -----------------------------------------------------------------------------
 #: profile choice: `msk export BOARD…` reads per board and per card only when that needs at
 #: most this many read requests (a few % of the per-minute read limit, so no waiting) and the
 #: boards are less than half of the account's; otherwise one `GET /me/export` read serves them all.

@@ -30,6 +30,7 @@ from .._profile import KdfParams
 from .._session_store import SessionRecord, SessionStore
 from .._trust import TrustStore
 from ..client import AsyncClient, Client
+from ._options import GLOBAL_NAMES, resolved_global_options, with_global_options
 from ._untrusted import json_text, markup, visible
 
 __all__ = ["PARTIAL_EXIT_CODE", "CliContext", "global_options", "parse_duration", "read_secret"]
@@ -225,21 +226,16 @@ def read_secret(path: Path | None, env: str, prompt: str, what: str, *, confirm:
 def global_options(command: _F) -> _F:
     """Add --server, --profile, --json and --password-file; pass a CliContext first."""
 
-    @click.option("--server", envvar="MSK_SERVER", help="Server URL (env MSK_SERVER); default: the profile's.")
-    @click.option(
-        "--profile", envvar="MSK_PROFILE", default="default", show_default=True, help="Saved login (env MSK_PROFILE)."
-    )
-    @click.option("--json", "as_json", is_flag=True, help="Print JSON instead of tables.")
-    @click.option(
-        "--password-file",
-        type=click.Path(dir_okay=False, path_type=Path),
-        help="Read the password from this file's first line (else MSK_PASSWORD or a prompt).",
-    )
+    @with_global_options
     @functools.wraps(command)
-    def wrapper(
-        *args: Any, server: str | None, profile: str, as_json: bool, password_file: Path | None, **kwargs: Any
-    ) -> Any:
-        ctx = CliContext(server=server, profile=profile, json=as_json, password_file=password_file)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        options = resolved_global_options({name: kwargs.pop(name) for name in GLOBAL_NAMES})
+        ctx = CliContext(
+            server=options["server"],
+            profile=options["profile"],
+            json=options["as_json"],
+            password_file=options["password_file"],
+        )
         result = command(ctx, *args, **kwargs)
         ctx.report_undecryptable()
         return result

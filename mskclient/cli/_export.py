@@ -12,13 +12,15 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, SpinnerColumn
 from .._errors import ProtocolError, UsageError
 from ..export import (
     FORMATS,
+    STRATEGIES,
     ExportAttachment,
     ExportResult,
+    attachment_fetch,
     decrypt_export_file,
+    export_online,
     save_attachments,
     write_export,
 )
-from ..export._online import STRATEGIES, attachment_fetch, export_online
 from ._context import PARTIAL_EXIT_CODE, CliContext, global_options
 from ._untrusted import json_text, markup, visible
 

@@ -6,6 +6,7 @@ Subcommands live in their own modules and are imported only when used, so
 
 from __future__ import annotations
 
+import difflib
 import importlib
 
 import click
@@ -13,6 +14,7 @@ import click
 from .._errors import MskError
 from .._harden import harden_process
 from .._version import __version__
+from ._options import with_global_options
 
 __all__ = ["cli", "main"]
 
@@ -58,11 +60,26 @@ class _LazyGroup(click.Group):
         assert isinstance(command, click.Command)
         return command
 
+    def resolve_command(
+        self, ctx: click.Context, args: list[str]
+    ) -> tuple[str | None, click.Command | None, list[str]]:
+        name = args[0] if args else ""
+        if name and not name.startswith("-") and self.get_command(ctx, name) is None:
+            close = difflib.get_close_matches(name, self.list_commands(ctx), n=3, cutoff=0.6)
+            hint = f" Did you mean {' or '.join(repr(c) for c in close)}?" if close else ""
+            raise click.UsageError(f"No such command {name!r}.{hint} (msk --help lists them)", ctx)
+        return super().resolve_command(ctx, args)
+
 
 @click.group(cls=_LazyGroup, context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(__version__, prog_name="msk")
-def cli() -> None:
-    """mskclient: zero-knowledge client for MSKanban."""
+@with_global_options
+def cli(**global_options: object) -> None:
+    """mskclient: zero-knowledge client for MSKanban.
+
+    The global options (--server, --profile, --json, --password-file) may stand before the
+    command or after it; after it wins.
+    """
 
 
 def main() -> None:

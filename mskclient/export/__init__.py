@@ -8,6 +8,7 @@ from ._attachments import Fetch, ciphertext_fetch, save_attachments
 from ._decrypt import decrypt_board, members_by_id
 from ._document import BoardEntry, decrypt_document, decrypt_export_file, keys_from_password, list_boards
 from ._files import atomic_open, atomic_write_text, safe_name
+from ._online import STRATEGIES, OnlineExport, attachment_fetch, export_online
 from ._select import resolve
 from ._tree import (
     UNDECRYPTABLE,
@@ -25,6 +26,7 @@ from ._writers import FORMATS, board_to_json, export_to_json, render, write_expo
 
 __all__ = [
     "FORMATS",
+    "STRATEGIES",
     "UNDECRYPTABLE",
     "BoardEntry",
     "ExportAttachment",
@@ -37,13 +39,16 @@ __all__ = [
     "ExportResult",
     "Fetch",
     "FieldFailure",
+    "OnlineExport",
     "atomic_open",
     "atomic_write_text",
+    "attachment_fetch",
     "board_to_json",
     "ciphertext_fetch",
     "decrypt_board",
     "decrypt_document",
     "decrypt_export_file",
+    "export_online",
     "export_to_json",
     "keys_from_password",
     "list_boards",

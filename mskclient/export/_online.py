@@ -1,6 +1,6 @@
 """Online export: fetch the chosen boards' ciphertext from the server, then decrypt locally.
 
-Two ways to read, chosen by cost under the read limit (issue 4 item 7):
+Two ways to read, chosen by cost under the read limit:
 - one `GET /me/export` (1 request, but it carries every board of the account), or
 - per-board and per-card reads (5 per board + 1 per workspace + 1 per card that has
   comments, checklists or attachments).

@@ -49,7 +49,7 @@ def _card_json(card: ExportCard) -> dict[str, Any]:
 
 
 def board_to_json(board: ExportBoard) -> dict[str, Any]:
-    """The per-board shape of issue 4: `id, title, description, columns[{id, title, cards}]`."""
+    """The per-board JSON shape (docs/export-schema.json): `id, title, description, columns[{id, title, cards}]`."""
     return {
         "id": board.id,
         "title": board.title,

@@ -7,6 +7,6 @@ tests a fresh one.
 
 from ._app import create_app
 from ._config import Clock, ManualClock, SandboxConfig, SystemClock
-from ._server import Sandbox
+from ._server import Sandbox, reset_database, serve
 
-__all__ = ["Clock", "ManualClock", "Sandbox", "SandboxConfig", "SystemClock", "create_app"]
+__all__ = ["Clock", "ManualClock", "Sandbox", "SandboxConfig", "SystemClock", "create_app", "reset_database", "serve"]

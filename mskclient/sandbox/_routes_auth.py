@@ -17,7 +17,7 @@ from typing import Any
 from starlette.responses import StreamingResponse
 from starlette.types import Receive, Scope, Send
 
-from .._profile import SESSION_COOKIE, TICKET_TTL_SECONDS, is_valid_id
+from .._profile import LOGIN_BACKOFF_AFTER, SESSION_COOKIE, TICKET_TTL_SECONDS, is_valid_id
 from ..crypto import b64u_decode, b64u_encode, normalize_email
 from ..crypto._sodium import crypto_box_keypair, crypto_box_seal
 from ._config import SandboxConfig
@@ -185,8 +185,8 @@ def _fail_login(ctx: Ctx, email: str) -> None:
     row = ctx.one("SELECT failures FROM login_failures WHERE email = ?", email)
     failures = (row["failures"] if row else 0) + 1
     locked = 0.0
-    if ctx.shared.config.login_backoff and failures >= 3:
-        locked = ctx.now + min(MAX_BACKOFF, 2 ** (failures - 3))
+    if ctx.shared.config.login_backoff and failures >= LOGIN_BACKOFF_AFTER:
+        locked = ctx.now + min(MAX_BACKOFF, 2 ** (failures - LOGIN_BACKOFF_AFTER))
     ctx.run(
         "INSERT INTO login_failures (email, failures, locked_until) VALUES (?, ?, ?) "
         "ON CONFLICT(email) DO UPDATE SET failures = excluded.failures, locked_until = excluded.locked_until",

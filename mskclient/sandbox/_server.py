@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
+import signal
 import socket
 import subprocess
 import sys
 import threading
 import time
+from collections.abc import Callable, Iterator
 from types import TracebackType
 
 from .._errors import TransportError, UsageError
@@ -15,7 +18,7 @@ from ._app import end_streams
 from ._config import SandboxConfig, SystemClock
 from ._db import release
 
-__all__ = ["Sandbox", "bind_socket"]
+__all__ = ["Sandbox", "bind_socket", "reset_database", "serve", "url_of"]
 
 #: Seconds to wait for a server to come up or go down.
 START_TIMEOUT = 30.0
@@ -41,6 +44,54 @@ def url_of(sock: socket.socket) -> str:
     host, port = sock.getsockname()[:2]
     shown = f"[{host}]" if ":" in host else host
     return f"http://{shown}:{port}"
+
+
+def reset_database(db_path: str) -> None:
+    """Delete a sandbox database file and its WAL companions (nothing to do for `:memory:`)."""
+    if db_path == ":memory:":
+        return
+    for suffix in ("", "-wal", "-shm"):
+        with contextlib.suppress(FileNotFoundError):
+            os.remove(db_path + suffix)
+
+
+def serve(
+    config: SandboxConfig, *, host: str = "127.0.0.1", port: int = 0, announce: Callable[[str], None] = print
+) -> None:
+    """Run a sandbox in the foreground until SIGINT or SIGTERM; `announce` gets its URL once it listens.
+
+    A first signal stops gracefully (open SSE streams and relay sockets are ended, since the
+    server waits for them); a second one stops without waiting.
+    """
+    import uvicorn
+
+    from ._app import create_app
+
+    class Server(uvicorn.Server):
+        """uvicorn without its own signal handling: ours stops it, and the process exits with 0."""
+
+        @contextlib.contextmanager
+        def capture_signals(self) -> Iterator[None]:
+            yield
+
+    sock = bind_socket(host, port)
+    app = create_app(config)
+    server = Server(uvicorn.Config(app, log_level="warning", access_log=False, lifespan="on"))
+
+    def stop(signum: int, frame: object) -> None:
+        if server.should_exit:  # a second signal: stop waiting for open connections
+            server.force_exit = True
+        server.should_exit = True
+        threading.Thread(target=end_streams, args=(app,), daemon=True).start()
+
+    previous = {sig: signal.signal(sig, stop) for sig in (signal.SIGINT, signal.SIGTERM)}
+    try:
+        announce(url_of(sock))
+        server.run(sockets=[sock])
+    finally:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
+        sock.close()
 
 
 class Sandbox:

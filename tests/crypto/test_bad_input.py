@@ -1,4 +1,4 @@
-"""Bad input (issue 2 item 6): every malformed, mutated or misdirected envelope fails cleanly.
+"""Bad input: every malformed, mutated or misdirected envelope fails cleanly.
 
 Only the envelope/decryption errors of the one exception tree may come out;
 the error names entity, id and field and never holds a key or plaintext.

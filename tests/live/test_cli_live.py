@@ -1,4 +1,4 @@
-"""The `msk` commands of this part, run as real processes against the sandbox."""
+"""The live `msk` commands (live, watch, webhooks), run as real processes against the sandbox."""
 
 from __future__ import annotations
 
