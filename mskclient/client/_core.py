@@ -78,7 +78,6 @@ from ..crypto import (
     format_recovery_key,
     normalize_email,
     open_file_key,
-    open_sealed,
     open_workspace_key,
     parse_recovery_key,
     rewrap_user_key,
@@ -88,6 +87,7 @@ from ..crypto import (
     wrap_board_key,
     wrap_file_key,
 )
+from ..crypto.hazmat import open_sealed
 from ._crypt import DecryptingSink, EncryptingReader, open_bytes, open_text, seal_bytes, seal_text
 from ._wire import Flow, Obj, Request, Response, path, read_array, read_object
 

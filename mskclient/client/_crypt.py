@@ -20,7 +20,7 @@ from ..crypto import (
     decrypt_field,
     encrypt_field,
 )
-from ..crypto._sodium import SECRETSTREAM_HEADERBYTES
+from ..crypto.hazmat import SECRETSTREAM_HEADERBYTES
 from ._wire import Obj
 
 __all__ = ["DecryptingSink", "EncryptingReader", "open_text", "open_bytes", "seal_bytes", "seal_text"]

@@ -19,7 +19,8 @@ from typing import Any
 
 from .._errors import CryptoError, MskError, ProtocolError
 from .._profile import ID_PATTERN, FieldSpec, field, is_valid_id
-from ..crypto import BoardKey, FileKey, Where, decrypt_batch
+from ..crypto import BoardKey, FileKey, Where
+from ..crypto.hazmat import decrypt_batch
 from ._tree import (
     UNDECRYPTABLE,
     ExportAttachment,

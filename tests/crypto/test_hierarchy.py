@@ -28,7 +28,6 @@ from mskclient.crypto import (
     open_file_key,
     open_workspace_key,
     rewrap_user_key,
-    seal_to,
     seal_workspace_key,
     unlock_account,
     unlock_with_recovery,
@@ -36,6 +35,7 @@ from mskclient.crypto import (
     wrap_board_key,
     wrap_file_key,
 )
+from mskclient.crypto.hazmat import seal_to
 
 USER_ID = "cuser0000001"
 
