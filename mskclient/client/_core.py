@@ -53,18 +53,15 @@ from .._profile import (
     is_valid_delivery_id,
     is_valid_id,
 )
-from .._profile import field as spec
 from .._trust import TrustStore
 from ..crypto import (
     AccountKeys,
     BoardKey,
     FileKey,
-    KeyPair,
     LoginKeys,
     MasterKey,
     RecoveryKey,
     SealedEnvelope,
-    UserKey,
     Where,
     WorkspaceKey,
     b64u_decode,
@@ -72,7 +69,6 @@ from ..crypto import (
     check_login_init,
     ciphertext_size,
     create_account,
-    decrypt_field,
     derive_login_keys,
     fingerprint,
     format_recovery_key,
@@ -83,6 +79,7 @@ from ..crypto import (
     rewrap_user_key,
     seal_workspace_key,
     unlock_account,
+    unlock_with_recovery,
     unwrap_board_key,
     wrap_board_key,
     wrap_file_key,
@@ -268,7 +265,7 @@ class Core:
         email = normalize_email(email)
         rk = parse_recovery_key(recovery_key) if isinstance(recovery_key, str) else recovery_key
         step1 = read_object((yield _send("POST", "/auth/recovery", body={"email": email})), "recovery")
-        keys = _recovery_keys(rk, step1)
+        keys = unlock_with_recovery(rk, step1.data)
         challenge = open_sealed(_sealed_challenge(step1), keys.keypair, Where("recovery", "sealedChallenge"))
         # The new password gets step 1's fresh salt; the cost parameters are the server's (login-init),
         # checked against the profile's floor and cap like any login.
@@ -1249,17 +1246,6 @@ def _check_new_password(password: str) -> None:
     """Refuse an empty password: browser clients (hash-wasm) cannot derive keys from one."""
     if not password:
         raise UsageError("the password must not be empty")
-
-
-def _recovery_keys(rk: RecoveryKey, step1: Obj) -> AccountKeys:
-    """The account keys from recovery step 1: encRecoveryBlob → userKey → encPrivateKey."""
-    user_key = decrypt_field(rk, step1.raw("encRecoveryBlob"), spec("user", "encRecoveryBlob"))
-    try:
-        key = UserKey(user_key)
-        secret = decrypt_field(key, step1.raw("encPrivateKey"), spec("user", "encPrivateKey"))
-        return AccountKeys(key, KeyPair.from_secret(secret))
-    except ValueError:
-        raise ProtocolError("recovery: the recovered user key or private key has the wrong length") from None
 
 
 def _delivery(obj: Obj) -> Delivery:

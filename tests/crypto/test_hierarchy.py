@@ -95,6 +95,29 @@ def test_recovery_unlocks_and_rewraps_for_a_new_password() -> None:
         unlock_with_recovery(RecoveryKey.generate(), record)
 
 
+def test_recovery_opens_the_step_one_answer_which_has_no_public_key() -> None:
+    """Recovery step 1 sends encRecoveryBlob and encPrivateKey only: the public key is derived."""
+    account = create_account(MasterKey.generate())
+    step1 = {"encRecoveryBlob": account.fields["encRecoveryBlob"], "encPrivateKey": account.fields["encPrivateKey"]}
+    recovered = unlock_with_recovery(account.recovery_key, step1)
+    assert recovered.user_key == account.keys.user_key
+    assert recovered.keypair.public == account.keys.keypair.public
+    with pytest.raises(ProtocolError, match="publicKey does not match"):
+        unlock_with_recovery(account.recovery_key, {**step1, "publicKey": b64u_encode(KeyPair.generate().public)})
+
+
+@pytest.mark.parametrize("size", [0, 31, 33])
+def test_recovery_refuses_a_private_key_of_the_wrong_length(size: int) -> None:
+    account = create_account(MasterKey.generate())
+    step1 = {
+        "encRecoveryBlob": account.fields["encRecoveryBlob"],
+        "encPrivateKey": str(encrypt_field(account.keys.user_key, bytes(size), field("user", "encPrivateKey"))),
+    }
+    with pytest.raises(DecryptionError, match="private key has the wrong length") as caught:
+        unlock_with_recovery(account.recovery_key, step1)
+    assert (caught.value.entity, caught.value.field) == ("user", "encPrivateKey")
+
+
 def test_a_public_key_that_does_not_match_the_private_key_is_refused() -> None:
     master = MasterKey.generate()
     account = create_account(master)
