@@ -25,6 +25,7 @@ PUBLIC = {'mskclient': ['ActivityEvent', 'ApiError', 'AsyncClient', 'Attachment'
                       'StreamEncryptor', 'SymmetricKey', 'UserKey', 'WebhookSignatureError', 'Where', 'WorkspaceKey',
                       'b64u_decode', 'b64u_encode', 'check_login_init', 'ciphertext_size', 'create_account',
                       'decrypt_field', 'decrypt_file', 'derive_login_keys', 'encrypt_field', 'encrypt_file',
+                      'encrypted_chunks',
                       'fingerprint', 'format_recovery_key', 'normalize_email', 'normalize_password', 'open_file_key',
                       'open_relay_frame', 'open_workspace_key', 'parse_recovery_key', 'rewrap_user_key',
                       'seal_relay_frame', 'seal_workspace_key', 'sign_webhook', 'unlock_account',

@@ -46,6 +46,7 @@ from ._secretstream import (
     ciphertext_size,
     decrypt_file,
     encrypt_file,
+    encrypted_chunks,
 )
 
 __all__ = [
@@ -77,6 +78,7 @@ __all__ = [
     "derive_login_keys",
     "encrypt_field",
     "encrypt_file",
+    "encrypted_chunks",
     "fingerprint",
     "format_recovery_key",
     "normalize_email",
