@@ -31,6 +31,7 @@ from ._hierarchy import (
 from ._kdf import LoginKeys, check_login_init, derive_login_keys, normalize_email, normalize_password
 from ._keys import BoardKey, FileKey, KeyPair, MasterKey, RecoveryKey, SymmetricKey, UserKey, WorkspaceKey
 from ._misc import (
+    RELAY_FRAME_OVERHEAD,
     WebhookSignatureError,
     fingerprint,
     open_relay_frame,
@@ -59,6 +60,7 @@ __all__ = [
     "LoginKeys",
     "MasterKey",
     "NewAccount",
+    "RELAY_FRAME_OVERHEAD",
     "RecoveryKey",
     "SealedEnvelope",
     "StreamDecryptor",

@@ -11,6 +11,7 @@ from . import _sodium
 from ._keys import BoardKey
 
 __all__ = [
+    "RELAY_FRAME_OVERHEAD",
     "WebhookSignatureError",
     "fingerprint",
     "open_relay_frame",
@@ -26,6 +27,10 @@ def fingerprint(public_key: bytes) -> str:
     return " ".join(digest[i : i + 4] for i in range(0, 32, 4))
 
 
+#: Bytes a relay frame adds to its message: the nonce and the Poly1305 tag.
+RELAY_FRAME_OVERHEAD = _sodium.AEAD_NPUBBYTES + _sodium.AEAD_ABYTES
+
+
 def seal_relay_frame(bk: BoardKey, room: str, message: bytes, *, nonce: bytes | None = None) -> bytes:
     """nonce(24) ‖ XChaCha20-Poly1305(BK, message, ad = "msk1:relay:" + room)."""
     nonce = _sodium.randombytes_buf(_sodium.AEAD_NPUBBYTES) if nonce is None else nonce
@@ -36,7 +41,7 @@ def open_relay_frame(bk: BoardKey, room: str, frame: bytes) -> bytes:
     """Open a relay frame; ProtocolError if it is not one of this room under this board key."""
     if len(frame) > RELAY_MAX_FRAME:
         raise ProtocolError(f"relay frame for {room} over 1 MiB")
-    if len(frame) < _sodium.AEAD_NPUBBYTES + _sodium.AEAD_ABYTES:
+    if len(frame) < RELAY_FRAME_OVERHEAD:
         raise ProtocolError(f"relay frame for {room} too short")
     nonce, body = frame[: _sodium.AEAD_NPUBBYTES], frame[_sodium.AEAD_NPUBBYTES :]
     try:
