@@ -19,6 +19,7 @@ from typing import Any, BinaryIO, Final
 from .. import _description
 from .._atomic import atomic_replace
 from .._errors import ConflictError, NotFoundError, PayloadTooLargeError, ProtocolError, UsageError
+from .._json import Obj, fail, read_array
 from .._models import (
     ActivityEvent,
     Attachment,
@@ -86,7 +87,7 @@ from ..crypto import (
 )
 from ..crypto.hazmat import open_sealed
 from ._crypt import DecryptingSink, EncryptingReader, open_bytes, open_text, seal_bytes, seal_text
-from ._wire import Flow, Obj, Request, Response, path, read_array, read_object
+from ._wire import Flow, Request, Response, path, read_object
 
 __all__ = ["UNSET", "Core", "Registration"]
 
@@ -140,7 +141,7 @@ def _public_key(obj: Obj, name: str) -> bytes:
     except ValueError:
         key = b""
     if len(key) != 32:
-        raise ProtocolError(f"{obj.entity}.{name}: not a 32-byte public key")
+        raise fail(obj.entity, name, "not a 32-byte public key")
     return key
 
 
@@ -1177,7 +1178,7 @@ class Core:
     def _webhook(obj: Obj) -> Webhook:
         events = obj.raw("events")
         if not isinstance(events, list) or not all(isinstance(e, str) for e in events):
-            raise ProtocolError("webhook.events: not a list of strings")
+            raise fail("webhook", "events", "not an array of strings")
         return Webhook(
             obj.id(),
             obj.id("boardId"),
@@ -1251,7 +1252,7 @@ def _check_new_password(password: str) -> None:
 def _delivery(obj: Obj) -> Delivery:
     delivery_id = obj.text("id")
     if not is_valid_delivery_id(delivery_id):
-        raise ProtocolError("delivery.id: not a ULID")
+        raise fail("delivery", "id", "not a ULID")
     return Delivery(
         id=delivery_id,
         webhook_id=obj.id("webhookId"),

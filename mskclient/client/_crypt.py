@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from typing import BinaryIO
 
+from .._json import Obj
 from .._profile import field
 from ..crypto import (
     CIPHER_CHUNK_SIZE,
@@ -22,7 +23,6 @@ from ..crypto import (
     encrypted_chunks,
 )
 from ..crypto.hazmat import SECRETSTREAM_HEADERBYTES
-from ._wire import Obj
 
 __all__ = ["DecryptingSink", "EncryptingReader", "open_text", "open_bytes", "seal_bytes", "seal_text"]
 
