@@ -13,7 +13,7 @@ from typing import Any
 import click
 
 from .._errors import KeyTrustError, UsageError
-from .._profile import DEFAULT_LABEL_COLOR
+from .._profile import CUSTOM_FIELD_TYPES, DEFAULT_LABEL_COLOR, ROLES
 from ..crypto import fingerprint, fingerprint_matches
 from ._context import CliContext, global_options
 from ._resolve import (
@@ -41,7 +41,7 @@ __all__ = [
     "workspaces",
 ]
 
-_ROLES = click.Choice(["owner", "admin", "member", "observer"])
+_ROLES = click.Choice(ROLES)
 
 
 # --- workspaces ----------------------------------------------------------------------------
@@ -507,7 +507,7 @@ def fields_list(ctx: CliContext, board: str | None) -> None:
 @click.option(
     "--type",
     "kind",
-    type=click.Choice(["text", "number", "date", "select", "checkbox"]),
+    type=click.Choice(CUSTOM_FIELD_TYPES),
     default="text",
     show_default=True,
 )

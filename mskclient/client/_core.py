@@ -29,6 +29,7 @@ from .._errors import (
     ProtocolError,
     UsageError,
 )
+from .._json import Obj, fail, read_array
 from .._models import (
     ActivityEvent,
     Attachment,
@@ -69,18 +70,15 @@ from .._profile import (
     is_valid_delivery_id,
     is_valid_id,
 )
-from .._profile import field as spec
 from .._trust import TrustStore
 from ..crypto import (
     AccountKeys,
     BoardKey,
     FileKey,
-    KeyPair,
     LoginKeys,
     MasterKey,
     RecoveryKey,
     SealedEnvelope,
-    UserKey,
     Where,
     WorkspaceKey,
     b64u_decode,
@@ -88,7 +86,6 @@ from ..crypto import (
     check_login_init,
     ciphertext_size,
     create_account,
-    decrypt_field,
     derivation_cost,
     derivation_seconds,
     derive_login_keys,
@@ -97,18 +94,19 @@ from ..crypto import (
     format_recovery_key,
     normalize_email,
     open_file_key,
-    open_sealed,
     open_workspace_key,
     parse_recovery_key,
     rewrap_user_key,
     seal_workspace_key,
     unlock_account,
+    unlock_with_recovery,
     unwrap_board_key,
     wrap_board_key,
     wrap_file_key,
 )
+from ..crypto.hazmat import open_sealed
 from ._crypt import DecryptingSink, EncryptingReader, open_bytes, open_text, seal_bytes, seal_text
-from ._wire import Flow, Obj, Request, Response, path, read_array, read_object
+from ._wire import Flow, Request, Response, path, read_object
 
 __all__ = ["UNSET", "Core", "Registration"]
 
@@ -169,7 +167,7 @@ def _public_key(obj: Obj, name: str) -> bytes:
     except ValueError:
         key = b""
     if len(key) != 32:
-        raise ProtocolError(f"{obj.entity}.{name}: not a 32-byte public key")
+        raise fail(obj.entity, name, "not a 32-byte public key")
     return key
 
 
@@ -330,7 +328,7 @@ class Core:
         _check_new_password(new_password, email)
         rk = parse_recovery_key(recovery_key) if isinstance(recovery_key, str) else recovery_key
         step1 = read_object((yield _send("POST", "/auth/recovery", body={"email": email})), "recovery")
-        keys = _recovery_keys(rk, step1)
+        keys = unlock_with_recovery(rk, step1.data)
         challenge = open_sealed(_sealed_challenge(step1), keys.keypair, Where("recovery", "sealedChallenge"))
         # The new password gets step 1's fresh salt; the cost parameters are the server's (login-init),
         # checked against the profile's floor and cap like any login.
@@ -1305,7 +1303,7 @@ class Core:
     def _webhook(obj: Obj) -> Webhook:
         events = obj.raw("events")
         if not isinstance(events, list) or not all(isinstance(e, str) for e in events):
-            raise ProtocolError("webhook.events: not a list of strings")
+            raise fail("webhook", "events", "not an array of strings")
         return Webhook(
             obj.id(),
             obj.id("boardId"),
@@ -1405,21 +1403,10 @@ def _open_with_password(master: MasterKey, user: Mapping[str, object]) -> Accoun
         raise
 
 
-def _recovery_keys(rk: RecoveryKey, step1: Obj) -> AccountKeys:
-    """The account keys from recovery step 1: encRecoveryBlob → userKey → encPrivateKey."""
-    user_key = decrypt_field(rk, step1.raw("encRecoveryBlob"), spec("user", "encRecoveryBlob"))
-    try:
-        key = UserKey(user_key)
-        secret = decrypt_field(key, step1.raw("encPrivateKey"), spec("user", "encPrivateKey"))
-        return AccountKeys(key, KeyPair.from_secret(secret))
-    except ValueError:
-        raise ProtocolError("recovery: the recovered user key or private key has the wrong length") from None
-
-
 def _delivery(obj: Obj) -> Delivery:
     delivery_id = obj.text("id")
     if not is_valid_delivery_id(delivery_id):
-        raise ProtocolError("delivery.id: not a ULID")
+        raise fail("delivery", "id", "not a ULID")
     return Delivery(
         id=delivery_id,
         webhook_id=obj.id("webhookId"),

@@ -22,7 +22,7 @@ from mskclient.crypto import (
     unlock_with_recovery,
     unwrap_board_key,
 )
-from mskclient.crypto._sodium import crypto_box_seal_open
+from mskclient.crypto.hazmat import crypto_box_seal_open
 from mskclient.sandbox import ManualClock
 from mskclient.sandbox._security import totp_at
 
