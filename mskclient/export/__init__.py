@@ -9,6 +9,7 @@ from ._decrypt import decrypt_board, members_by_id
 from ._document import BoardEntry, decrypt_document, decrypt_export_file, keys_from_password, list_boards
 from ._files import atomic_open, atomic_write_text, safe_name
 from ._select import resolve
+from ._stream import ExportParser, ExportSink, Level
 from ._tree import (
     UNDECRYPTABLE,
     ExportAttachment,
@@ -34,9 +35,12 @@ __all__ = [
     "ExportChecklistItem",
     "ExportColumn",
     "ExportComment",
+    "ExportParser",
     "ExportResult",
+    "ExportSink",
     "Fetch",
     "FieldFailure",
+    "Level",
     "atomic_open",
     "atomic_write_text",
     "board_to_json",
