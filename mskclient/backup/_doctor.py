@@ -206,8 +206,13 @@ def _kdf(client: Client, email: str) -> Check:
     except MskError as exc:
         return Check("kdf", "warn", f"login-init failed: {exc}")
     shown = f"Argon2id m={params.memory_kib} KiB, t={params.iterations}, p={params.parallelism}"
-    if params.memory_kib < KDF_DEFAULT.memory_kib or params.iterations < KDF_DEFAULT.iterations:
-        default = f"m={KDF_DEFAULT.memory_kib} KiB, t={KDF_DEFAULT.iterations}"
+    weaker = [
+        name
+        for name in ("memory_kib", "iterations", "parallelism")
+        if getattr(params, name) < getattr(KDF_DEFAULT, name)
+    ]
+    if weaker:
+        default = f"m={KDF_DEFAULT.memory_kib} KiB, t={KDF_DEFAULT.iterations}, p={KDF_DEFAULT.parallelism}"
         fix = "ask the server's admin to raise the KDF cost; it applies from your next password change"
         return Check("kdf", "warn", f"{shown}: weaker than the default ({default})", fix)
     return Check("kdf", "ok", shown)
