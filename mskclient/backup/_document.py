@@ -27,6 +27,8 @@ class Inventory:
 
     account_id: str = ""
     account_email: str = ""
+    #: the account's public key as the document gives it (base64url)
+    public_key: str = ""
     workspace_ids: list[str] = field(default_factory=list)
     boards: int = 0
     cards: int = 0
@@ -144,6 +146,8 @@ class DocumentReader:
             if not is_valid_id(account_id) or not isinstance(email, str):
                 raise ProtocolError("export.user: no valid id and email")
             self.inventory.account_id, self.inventory.account_email = str(account_id), email
+            public_key = user.get("publicKey")
+            self.inventory.public_key = public_key if isinstance(public_key, str) else ""
         self._member("export", key, value)
 
     def _begin(self, level: Level) -> None:

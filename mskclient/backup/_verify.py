@@ -16,9 +16,18 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import IO, BinaryIO, cast
 
-from .._errors import CryptoError, DecryptionError, ProtocolError
-from ..crypto import ciphertext_size, decrypt_file
-from ..export import ExportAttachment, ExportBoard, ExportParser, ExportResult, decrypt_export_file
+from .._errors import CryptoError, DecryptionError, ProtocolError, UsageError
+from ..crypto import AccountKeys, b64u_encode, ciphertext_size, decrypt_file
+from ..export import (
+    ExportAttachment,
+    ExportBoard,
+    ExportDecryptor,
+    ExportParser,
+    ExportResult,
+    ExportSink,
+    Level,
+    keys_from_password,
+)
 from ._create import Progress, _quiet
 from ._document import DocumentReader, Inventory
 from ._format import (
@@ -141,13 +150,16 @@ def verify_backup(
     path: Path,
     password: Callable[[], str] | None = None,
     *,
+    keys: AccountKeys | None = None,
     on_progress: Progress = _quiet,
 ) -> VerifyReport:
-    """Verify a backup; with `password`, also open every envelope and attachment stream.
+    """Verify a backup; with `password` (or the account's unlocked `keys`), also open every
+    envelope and every attachment stream.
 
     Raises ProtocolError only for a file that is not a backup (not a ZIP, truncated, no
-    manifest, another format or a newer version), and DecryptionError for a wrong password
-    (the user key does not open while the document itself is intact).
+    manifest, another format or a newer version), DecryptionError for a wrong password (the
+    user key does not open while the document itself is intact) and UsageError for keys of
+    another account.
     """
     archive = open_archive(path)
     with archive:
@@ -155,7 +167,7 @@ def verify_backup(
             manifest = read_manifest(path, archive)
         except ManifestDamaged as exc:
             return VerifyReport(path, None, (Problem(f"member {MANIFEST_MEMBER}", str(exc)),), False, (), 0)
-        return _Verifier(path, archive, manifest, password, on_progress).run()
+        return _Verifier(path, archive, manifest, password, keys, on_progress).run()
 
 
 class _Verifier:
@@ -165,10 +177,11 @@ class _Verifier:
         archive: zipfile.ZipFile,
         manifest: Manifest,
         password: Callable[[], str] | None,
+        keys: AccountKeys | None,
         on_progress: Progress,
     ) -> None:
         self.path, self.archive, self.manifest = path, archive, manifest
-        self.password = password
+        self.password, self.keys = password, keys
         self.on_progress = on_progress
         self.problems: list[Problem] = []
         self.read = 0
@@ -208,13 +221,39 @@ class _Verifier:
         self.read += len(chunk)
         self.on_progress("verifying", self.read, self.total)
 
+    def _keys(self) -> tuple[AccountKeys | None, DecryptionError | None]:
+        """The account keys: given, or from the password and the document's own KDF parameters
+        and wrapped keys (read from its first bytes).  A user key that does not open is returned
+        as the error: a wrong password, or a damaged document, which the hashes will tell."""
+        if self.keys is not None or self.password is None:
+            return self.keys, None
+        head = _Head()
+        parser = ExportParser(head)
+        try:
+            with self.archive.open(EXPORT_MEMBER) as source:
+                while not head.complete() and (chunk := source.read(CHUNK)):
+                    parser.feed(chunk)
+        except (ProtocolError, zipfile.BadZipFile):
+            return None, None  # not a readable document: the full read names the member
+        if not head.complete():
+            return None, None
+        try:
+            return keys_from_password(head.fields, self.password()), None
+        except DecryptionError as exc:
+            return None, exc
+        except CryptoError as exc:  # KDF parameters refused
+            self.problems.append(Problem("export field kdf", str(exc)))
+            return None, None
+
     def _export(self, present: set[str]) -> tuple[Inventory | None, ExportResult | None]:
-        """Hash, parse and (with the password) decrypt the export document in one read."""
+        """Hash, parse and (with the keys) decrypt the export document in one read."""
         expected = self.manifest.member(EXPORT_MEMBER)
         if expected is None or EXPORT_MEMBER not in present:
             return None, None
+        keys, wrong_password = self._keys()
         reader = DocumentReader()
-        parser = ExportParser(reader)
+        decryptor = ExportDecryptor(keys) if keys is not None else None
+        parser = ExportParser(reader if decryptor is None else _Both(reader, decryptor))
         shape: list[ProtocolError] = []
 
         def feed(chunk: bytes) -> None:
@@ -225,25 +264,14 @@ class _Verifier:
                 except ProtocolError as exc:
                     shape.append(exc)
 
-        result: ExportResult | None = None
         with self.archive.open(EXPORT_MEMBER) as source:
-            tee = _Tee(source, feed)
-            wrong_password: DecryptionError | None = None
-            if self.password is not None:
-                try:
-                    result = decrypt_export_file(cast(BinaryIO, tee), self.password)
-                except DecryptionError as exc:
-                    if exc.entity != "user":
-                        raise
-                    wrong_password = exc
-                except ProtocolError as exc:  # the decryptor's own parser: the same failure as `shape`'s
-                    if not shape:
-                        shape.append(exc)
-            intact = tee.check(expected, self.problems)
+            intact = _Tee(source, feed).check(expected, self.problems)
+        result: ExportResult | None = None
         if not shape:
             try:
                 parser.close()
                 reader.finish()
+                result = decryptor.result() if decryptor is not None else None
             except ProtocolError as exc:
                 shape.append(exc)
         if wrong_password is not None:
@@ -254,6 +282,8 @@ class _Verifier:
             self.problems.append(Problem(f"member {EXPORT_MEMBER}", f"is not an export document: {shape[0]}"))
             return None, None
         inventory = reader.inventory
+        if keys is not None and inventory.public_key != b64u_encode(keys.keypair.public):
+            raise UsageError(f"the keys given are not those of {inventory.account_email}, whose backup this is")
         self._counts(inventory)
         if result is not None:
             self.problems += [
@@ -321,6 +351,52 @@ class _Verifier:
                     f"attachment {attachment.id} field content", f"{size} bytes, its metadata says {attachment.size}"
                 )
             )
+
+
+class _Head:
+    """An ExportSink keeping the document's `kdf` and `user` (which the server sends first)."""
+
+    def __init__(self) -> None:
+        self.fields: dict[str, object] = {}
+
+    def complete(self) -> bool:
+        return len(self.fields) == 2
+
+    def begin(self, level: Level) -> None:
+        """Workspaces and boards are not needed."""
+
+    def field(self, level: Level, key: str, value: object) -> None:
+        if level == "export" and key in ("kdf", "user"):
+            self.fields[key] = value
+
+    def card(self, card: object) -> None:
+        """Cards are not needed."""
+
+    def end(self, level: Level) -> None:
+        """Workspaces and boards are not needed."""
+
+
+class _Both:
+    """An ExportSink handing every part to two sinks."""
+
+    def __init__(self, first: ExportSink, second: ExportSink) -> None:
+        self._sinks = (first, second)
+
+    def begin(self, level: Level) -> None:
+        for sink in self._sinks:
+            sink.begin(level)
+
+    def field(self, level: Level, key: str, value: object) -> None:
+        for sink in self._sinks:
+            sink.field(level, key, value)
+
+    def card(self, card: object) -> None:
+        for sink in self._sinks:
+            sink.card(card)
+
+    def end(self, level: Level) -> None:
+        for sink in self._sinks:
+            sink.end(level)
 
 
 def _reason(exc: CryptoError) -> str:

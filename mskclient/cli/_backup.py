@@ -156,22 +156,32 @@ def backup(ctx: CliContext, out: Path | None, workspaces: tuple[str, ...], previ
 @click.option(
     "--decrypt/--no-decrypt",
     default=None,
-    help="Also open every envelope and attachment stream (needs the password).  "
-    "Default: yes when --password-file or MSK_PASSWORD gives it, or when a terminal can ask for it.",
+    help="Also open every envelope and attachment stream, with the password or the unlocked keys.  "
+    "Default: yes when --password-file, MSK_PASSWORD or MSK_SESSION gives them, or a terminal can ask.",
 )
 @global_options
 def backup_verify(ctx: CliContext, file: Path, decrypt: bool | None) -> None:
     """Check a backup: structure, manifest, every size and SHA-256, the export's shape; with the
-    password, every envelope and every attachment stream.  Exits 11 if anything is wrong."""
+    password (or MSK_SESSION's unlocked keys), every envelope and every attachment stream.
+
+    Exits 11 if anything is wrong (each problem is named), 9 if FILE is not a backup at all,
+    8 for a wrong password.
+    """
+    password_given = ctx.password_file is not None or bool(os.environ.get("MSK_PASSWORD"))
+    session = os.environ.get("MSK_SESSION")
     if decrypt is None:
-        decrypt = ctx.password_file is not None or bool(os.environ.get("MSK_PASSWORD")) or sys.stdin.isatty()
+        decrypt = password_given or bool(session) or sys.stdin.isatty()
+    keys = None
+    if decrypt and session and not password_given:
+        keys = ctx.store.unlocked_keys(ctx.profile, session)
+    password = ctx.password if decrypt and keys is None else None
     with _progress(ctx) as progress:
         task = progress.add_task("verifying", total=None)
 
         def step(what: str, done: int, total: int | None) -> None:
             progress.update(task, description=what, completed=done, total=total)
 
-        report = verify_backup(file, ctx.password if decrypt else None, on_progress=step)
+        report = verify_backup(file, password, keys=keys, on_progress=step)
     if ctx.json:
         click.echo(json.dumps(report.to_json(), indent=2, ensure_ascii=False))
     else:

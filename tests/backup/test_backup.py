@@ -10,6 +10,7 @@ from dataclasses import replace
 from pathlib import Path
 
 import pytest
+from cli.conftest import new_user
 
 from mskclient.backup import FORMAT_VERSION, open_backup, verify_backup
 
@@ -122,6 +123,15 @@ def test_an_envelope_altered_with_the_manifest_rewritten_is_named(account: Accou
     code, report, _ = _verify(account, altered, password=True)
     assert code == 11
     assert [p["where"] for p in report["problems"]] == [f"card {account.ids['other']} field encTitle"]
+
+
+def test_verify_with_the_unlocked_keys(account: Account, full: Path, sandbox_url: str, config_dir: Path) -> None:
+    """MSK_SESSION (`msk unlock`) opens everything without the password; another account's keys are refused."""
+    code, out, _ = account.run("backup", "verify", str(full), "--json")
+    assert code == 0 and json.loads(out)["decrypted"]
+    stranger = new_user(sandbox_url, config_dir, "other")
+    ran = stranger("backup", "verify", str(full), ok=False)
+    assert ran.code == 2 and f"not those of {account.user.email}" in ran.err
 
 
 def test_wrong_password(account: Account, full: Path) -> None:
