@@ -4,8 +4,8 @@ Run as `python bench/backup.py [--cards N] [--repeat R]`.  The sandbox runs in a
 (limits lifted, a file database) so this process's memory is the client's alone.  Measured,
 best of R runs, runs alternated so load from other processes falls on all alike:
 
-* bare download: `GET /me/export` and every `GET /attachments/:id/content` streamed to files,
-  nothing else: the bytes any backup must fetch;
+* bare download: `GET /me/export` and every `GET /attachments/:id/content` streamed, one after
+  the other, into one file written atomically, nothing else: the bytes any backup must fetch;
 * backup: `create_backup` (the same bytes, through SHA-256 into a ZIP written atomically);
 * peak memory (tracemalloc) of a backup of 20 × 1 MB and of 20 × 4 MB attachments (two small
   accounts that differ only in attachment size): constant if streaming works;
@@ -91,14 +91,12 @@ def main() -> None:
                 seeded = time.perf_counter() - start
 
                 def download() -> int:
-                    with atomic_open(out / "raw-export.json") as handle:
+                    """The same bytes, one after the other into one file written atomically, as the backup."""
+                    with atomic_open(out / "raw.bin") as handle:
                         _get(client, "/me/export", handle.write)
-                    total = (out / "raw-export.json").stat().st_size
-                    for attachment_id in attachment_ids:
-                        with atomic_open(out / f"raw-{attachment_id}") as handle:
+                        for attachment_id in attachment_ids:
                             _get(client, f"/attachments/{attachment_id}/content", handle.write)
-                        total += (out / f"raw-{attachment_id}").stat().st_size
-                    return total
+                    return (out / "raw.bin").stat().st_size
 
                 def backup() -> int:
                     return create_backup(client, out / "bench.mskbackup").size
@@ -117,7 +115,11 @@ def main() -> None:
                 files = {
                     a.id: a for b in result.boards for col in b.columns for card in col.cards for a in card.attachments
                 }
-                blobs = {i: (out / f"raw-{i}").read_bytes() for i in attachment_ids}
+                blobs = {}
+                for attachment_id in attachment_ids:
+                    blob = io.BytesIO()
+                    _get(client, f"/attachments/{attachment_id}/content", blob.write)
+                    blobs[attachment_id] = blob.getvalue()
 
                 def aead() -> None:
                     decrypt_document(document, keys)

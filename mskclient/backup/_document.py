@@ -184,7 +184,8 @@ class DocumentReader:
             self._emit("," if level.members else "", '"cards":[')
             level.array, level.members = "cards", level.members + 1
             self._cards = 0
-        self._emit("," if self._cards else "", _json(card))
+        if self._write is not None:  # encoding a card is most of the cost: only when writing
+            self._emit("," if self._cards else "", _json(card))
         self._cards += 1
         if len(self._text) >= 256:
             self._flush()
@@ -210,7 +211,8 @@ class DocumentReader:
         state = self._levels[level]
         if state.array is not None:  # a member after the walked array
             self._close_array(level)
-        self._emit("," if state.members else "", _json(key), ":", _json(value))
+        if self._write is not None:
+            self._emit("," if state.members else "", _json(key), ":", _json(value))
         state.members += 1
 
     def _open(self, parent: str, child: str) -> None:

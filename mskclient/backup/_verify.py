@@ -11,7 +11,9 @@ from __future__ import annotations
 import hashlib
 import os
 import zipfile
+from collections import deque
 from collections.abc import Callable
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 from typing import IO, BinaryIO, cast
@@ -104,13 +106,41 @@ class VerifyReport:
         }
 
 
+class _Hasher:
+    """SHA-256 computed in a worker thread while the caller decrypts the same bytes.
+
+    hashlib releases the GIL on large updates, so hashing overlaps parsing and decryption; at
+    most `_HASH_BACKLOG` chunks wait, so memory stays bounded however large the member."""
+
+    def __init__(self, pool: ThreadPoolExecutor) -> None:
+        self._pool = pool
+        self._digest = hashlib.sha256()
+        self._pending: deque[Future[None]] = deque()
+
+    def update(self, chunk: bytes) -> None:
+        if len(self._pending) >= _HASH_BACKLOG:
+            self._pending.popleft().result()
+        self._pending.append(self._pool.submit(self._digest.update, chunk))
+
+    def hexdigest(self) -> str:
+        while self._pending:
+            self._pending.popleft().result()
+        return self._digest.hexdigest()
+
+
+#: Chunks (of up to 1 MiB) that may wait for the hashing thread.
+_HASH_BACKLOG = 4
+
+
 class _Tee:
     """A member stream that hashes what is read and hands each chunk on; a CRC failure is kept."""
 
-    def __init__(self, source: IO[bytes], on_chunk: Callable[[bytes], None] | None = None) -> None:
+    def __init__(
+        self, source: IO[bytes], pool: ThreadPoolExecutor, on_chunk: Callable[[bytes], None] | None = None
+    ) -> None:
         self._source = source
         self._on_chunk = on_chunk
-        self.digest = hashlib.sha256()
+        self.digest = _Hasher(pool)
         self.size = 0
         self.crc_failed = False
 
@@ -186,11 +216,13 @@ class _Verifier:
         self.problems: list[Problem] = []
         self.read = 0
         self.total = sum(m.size for m in manifest.members)
+        self.pool = ThreadPoolExecutor(1, thread_name_prefix="msk-verify-hash")
 
     def run(self) -> VerifyReport:
-        present = self._structure()
-        inventory, result = self._export(present)
-        self._attachments(present, inventory, result)
+        with self.pool:
+            present = self._structure()
+            inventory, result = self._export(present)
+            self._attachments(present, inventory, result)
         if result is not None:
             boards = tuple(_board_report(b) for b in result.boards)
         elif inventory is not None:
@@ -265,7 +297,7 @@ class _Verifier:
                     shape.append(exc)
 
         with self.archive.open(EXPORT_MEMBER) as source:
-            intact = _Tee(source, feed).check(expected, self.problems)
+            intact = _Tee(source, self.pool, feed).check(expected, self.problems)
         result: ExportResult | None = None
         if not shape:
             try:
@@ -332,7 +364,7 @@ class _Verifier:
                     )
                 attachment = opened.get(attachment_id)
                 with self.archive.open(member.name) as source:
-                    tee = _Tee(source, self._progress)
+                    tee = _Tee(source, self.pool, self._progress)
                     if attachment is not None and attachment.file_key is not None:
                         self._open_stream(attachment, tee, discard)
                     tee.check(member, self.problems)
