@@ -88,6 +88,9 @@ class _Writer:
         self._archive = archive
         self._when = datetime.now(UTC).timetuple()[:6]
         self.members: list[ManifestMember] = []
+        #: Bytes written into members so far, and who is told after each chunk.
+        self.written = 0
+        self.on_write: Callable[[int], None] = lambda _: None
 
     def member(self, name: str, fill: Callable[[Callable[[bytes], None]], None]) -> ManifestMember:
         """Add `name`, its bytes given by `fill(write)`; the member's size and SHA-256."""
@@ -102,6 +105,8 @@ class _Writer:
                 target.write(chunk)
                 digest.update(chunk)
                 size += len(chunk)
+                self.written += len(chunk)
+                self.on_write(self.written)
 
             fill(write)
         entry = ManifestMember(name, size, digest.hexdigest())
@@ -198,9 +203,11 @@ def _write_attachments(
     client: Client, writer: _Writer, inventory: Inventory, earlier: Backup | None, on_progress: Progress
 ) -> int:
     """Every attachment's ciphertext into its member; returns how many were downloaded."""
-    total, downloaded = len(inventory.attachments), 0
-    for index, (attachment_id, plain_size) in enumerate(inventory.attachments.items()):
-        on_progress("attachments", index, total)
+    downloaded = 0
+    total = sum(ciphertext_size(size) for size in inventory.attachments.values())
+    start = writer.written
+    writer.on_write = lambda written: on_progress(f"{len(inventory.attachments)} attachments", written - start, total)
+    for attachment_id, plain_size in inventory.attachments.items():
         expected = ciphertext_size(plain_size)
         name = attachment_member(attachment_id)
         old = earlier.manifest.member(name) if earlier is not None else None
@@ -214,7 +221,7 @@ def _write_attachments(
                 f"attachment {attachment_id}: the server sent {entry.size} bytes of content; "
                 f"its metadata ({plain_size} bytes) needs {expected}"
             )
-    on_progress("attachments", total, total)
+    writer.on_write = lambda _: None
     return downloaded
 
 
