@@ -156,7 +156,7 @@ def main() -> None:
     print(f"cards: {args.cards} (2 comments, 3 checklist items each); attachments: {args.attachments} x 1 MB; "
           f"seeded in {seeded:.1f} s")  # fmt: skip
     print(f"native batch decryption: {uses_native()}")
-    print(f"bare download (export + attachments to files): {t_download * 1000:.0f} ms, {fetched / 1e6:.1f} MB")
+    print(f"bare download (export + attachments into one file): {t_download * 1000:.0f} ms, {fetched / 1e6:.1f} MB")
     print(f"backup: {t_backup * 1000:.0f} ms, {stored / 1e6:.1f} MB in the archive")
     print(f"ratio backup / bare download: {t_backup / t_download:.2f} (goal <= 1.10)")
     print(

@@ -8,12 +8,9 @@ collected and named (member, or entity, id and field); nothing stops at the firs
 
 from __future__ import annotations
 
-import hashlib
 import os
 import zipfile
-from collections import deque
 from collections.abc import Callable
-from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 from typing import IO, BinaryIO, cast
@@ -30,6 +27,7 @@ from ..export import (
     Level,
     keys_from_password,
 )
+from ._background import BackgroundHash, Backlog
 from ._create import Progress, _quiet
 from ._document import DocumentReader, Inventory
 from ._format import (
@@ -106,41 +104,13 @@ class VerifyReport:
         }
 
 
-class _Hasher:
-    """SHA-256 computed in a worker thread while the caller decrypts the same bytes.
-
-    hashlib releases the GIL on large updates, so hashing overlaps parsing and decryption; at
-    most `_HASH_BACKLOG` chunks wait, so memory stays bounded however large the member."""
-
-    def __init__(self, pool: ThreadPoolExecutor) -> None:
-        self._pool = pool
-        self._digest = hashlib.sha256()
-        self._pending: deque[Future[None]] = deque()
-
-    def update(self, chunk: bytes) -> None:
-        if len(self._pending) >= _HASH_BACKLOG:
-            self._pending.popleft().result()
-        self._pending.append(self._pool.submit(self._digest.update, chunk))
-
-    def hexdigest(self) -> str:
-        while self._pending:
-            self._pending.popleft().result()
-        return self._digest.hexdigest()
-
-
-#: Chunks (of up to 1 MiB) that may wait for the hashing thread.
-_HASH_BACKLOG = 4
-
-
 class _Tee:
     """A member stream that hashes what is read and hands each chunk on; a CRC failure is kept."""
 
-    def __init__(
-        self, source: IO[bytes], pool: ThreadPoolExecutor, on_chunk: Callable[[bytes], None] | None = None
-    ) -> None:
+    def __init__(self, source: IO[bytes], backlog: Backlog, on_chunk: Callable[[bytes], None] | None = None) -> None:
         self._source = source
         self._on_chunk = on_chunk
-        self.digest = _Hasher(pool)
+        self.digest = BackgroundHash(backlog)
         self.size = 0
         self.crc_failed = False
 
@@ -216,13 +186,15 @@ class _Verifier:
         self.problems: list[Problem] = []
         self.read = 0
         self.total = sum(m.size for m in manifest.members)
-        self.pool = ThreadPoolExecutor(1, thread_name_prefix="msk-verify-hash")
+        self.backlog = Backlog("msk-verify-hash")
 
     def run(self) -> VerifyReport:
-        with self.pool:
+        try:
             present = self._structure()
             inventory, result = self._export(present)
             self._attachments(present, inventory, result)
+        finally:
+            self.backlog.close()
         if result is not None:
             boards = tuple(_board_report(b) for b in result.boards)
         elif inventory is not None:
@@ -297,7 +269,7 @@ class _Verifier:
                     shape.append(exc)
 
         with self.archive.open(EXPORT_MEMBER) as source:
-            intact = _Tee(source, self.pool, feed).check(expected, self.problems)
+            intact = _Tee(source, self.backlog, feed).check(expected, self.problems)
         result: ExportResult | None = None
         if not shape:
             try:
@@ -364,7 +336,7 @@ class _Verifier:
                     )
                 attachment = opened.get(attachment_id)
                 with self.archive.open(member.name) as source:
-                    tee = _Tee(source, self.pool, self._progress)
+                    tee = _Tee(source, self.backlog, self._progress)
                     if attachment is not None and attachment.file_key is not None:
                         self._open_stream(attachment, tee, discard)
                     tee.check(member, self.problems)
