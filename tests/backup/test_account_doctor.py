@@ -49,12 +49,14 @@ def _profile(config: Path, url: str) -> dict[str, str | None]:
             "MSK_PASSWORD": None}  # fmt: skip
 
 
-def test_an_interrupted_account_export_leaves_no_file(tmp_path: Path) -> None:
+@pytest.mark.parametrize("command", [("account", "export"), ("backup",)])
+def test_an_interrupted_download_leaves_no_file(tmp_path: Path, command: tuple[str, ...]) -> None:
+    """The server drops the connection in the middle of /me/export: no file, no temporary file."""
     with fixture_server(Behaviour(export_cut_at=500)) as url:
         env = _profile(tmp_path / "config", url)
-        out = tmp_path / "out" / "me.json"
+        out = tmp_path / "out" / "saved"
         out.parent.mkdir()
-        ran = msk("account", "export", "--out", str(out), env=env)
+        ran = msk(*command, "--out", str(out), env=env)
     assert ran.code == 3 and "GET /api/me/export" in ran.err
     assert list(out.parent.iterdir()) == []
 
