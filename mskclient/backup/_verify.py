@@ -186,7 +186,10 @@ class _Verifier:
         self.problems: list[Problem] = []
         self.read = 0
         self.total = sum(m.size for m in manifest.members)
+        #: SHA-256 on one worker; the document's parsing and decryption on another, while
+        #: this thread reads the archive (zipfile's CRC-32) and opens the attachment streams.
         self.backlog = Backlog("msk-verify-hash")
+        self.parsing = Backlog("msk-verify-parse")
 
     def run(self) -> VerifyReport:
         try:
@@ -195,6 +198,7 @@ class _Verifier:
             self._attachments(present, inventory, result)
         finally:
             self.backlog.close()
+            self.parsing.close()
         if result is not None:
             boards = tuple(_board_report(b) for b in result.boards)
         elif inventory is not None:
@@ -260,16 +264,20 @@ class _Verifier:
         parser = ExportParser(reader if decryptor is None else _Both(reader, decryptor))
         shape: list[ProtocolError] = []
 
-        def feed(chunk: bytes) -> None:
-            self._progress(chunk)
+        def parse(chunk: bytes) -> None:  # on the parsing worker, in order
             if not shape:
                 try:
                     parser.feed(chunk)
                 except ProtocolError as exc:
                     shape.append(exc)
 
+        def feed(chunk: bytes) -> None:
+            self._progress(chunk)
+            self.parsing.submit(parse, chunk)
+
         with self.archive.open(EXPORT_MEMBER) as source:
             intact = _Tee(source, self.backlog, feed).check(expected, self.problems)
+        self.parsing.wait()
         result: ExportResult | None = None
         if not shape:
             try:
