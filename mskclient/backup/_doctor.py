@@ -70,7 +70,8 @@ def diagnose(store: SessionStore, profile: str, server: str | None, new_client: 
     if url is None:
         checks.append(Check("server", "fail", "no server given", "pass --server URL or set MSK_SERVER"))
         return checks
-    client = new_client(url, record.email if record else None, record.token if record else None)
+    ours = record is not None and record.server == url  # never send the session to another server
+    client = new_client(url, record.email if record and ours else None, record.token if record and ours else None)
     health = _health(client, url)
     checks += health.checks
     if health.reachable:

@@ -31,6 +31,8 @@ class Behaviour:
     )
     #: bytes of `/me/export` sent before the connection is dropped
     export_cut_at: int = 100
+    #: every Cookie header received
+    cookies: list[str] = field(default_factory=list)
 
 
 USER = {"id": "cfixtureuser1", "email": "fix@example.test", "displayName": "fix", "publicKey": b64u_encode(bytes(32))}
@@ -55,6 +57,7 @@ class _Handler(BaseHTTPRequestHandler):
         self.wfile.write(body)
 
     def do_GET(self) -> None:
+        self._note_cookie()
         if self.path == "/api/health":
             self._answer(200, json.dumps({"ok": True, "db": "ok", "redis": "absent"}).encode())
         elif self.path == "/api/openapi.yaml":
@@ -73,7 +76,13 @@ class _Handler(BaseHTTPRequestHandler):
         else:
             self._answer(404, json.dumps({"error": {"code": "NOT_FOUND", "message": "no such route"}}).encode())
 
+    def _note_cookie(self) -> None:
+        cookie = self.headers.get("Cookie")
+        if cookie is not None:
+            self.behaviour.cookies.append(cookie)
+
     def do_POST(self) -> None:
+        self._note_cookie()
         self.rfile.read(int(self.headers.get("Content-Length") or 0))
         if self.path == "/api/auth/login-init":
             self._answer(200, json.dumps({"salt": b64u_encode(bytes(16)), "kdf": self.behaviour.kdf}).encode())

@@ -121,6 +121,16 @@ def test_doctor_weak_kdf_and_rate_headroom(tmp_path: Path) -> None:
     assert code == 1 and checks["kdf"]["status"] == "fail" and "downgrade refused" in checks["kdf"]["detail"]
 
 
+def test_doctor_never_sends_the_session_to_another_server(account: Account) -> None:
+    """`msk doctor --server URL` with a profile of another server checks URL without the profile's cookie."""
+    behaviour = Behaviour()
+    with fixture_server(behaviour) as url:
+        _, checks = _doctor(account.user.env, "--server", url)
+    assert checks["server"]["status"] == "ok" and checks["session"]["status"] == "warn"
+    assert f"is for {account.client.server}, not {url}" in checks["session"]["detail"]
+    assert behaviour.cookies == []
+
+
 def test_doctor_unreachable_server(tmp_path: Path) -> None:
     env = {"MSK_CONFIG_DIR": str(tmp_path / "none"), "MSK_PROFILE": "x", "MSK_SESSION": None, "MSK_SERVER": None}
     code, checks = _doctor(env, "--server", "http://127.0.0.1:9")

@@ -181,6 +181,11 @@ def test_one_workspace(account: Account, tmp_path: Path) -> None:
     with open_backup(out) as backup:
         assert backup.manifest.workspaces == (account.ids["W2"],)
         assert backup.manifest.attachment_ids() == (account.ids["third"],)
+    # the filtered document is read by the offline export as the server's is
+    _, stdout, _ = account.run(
+        "export", "--from-backup", str(out), "--out", str(tmp_path / "e"), "--json", password=True
+    )
+    assert (json.loads(stdout)["boards"], json.loads(stdout)["cards"]) == (1, 1)
     # by name, with the keys of the unlocked profile
     by_name = tmp_path / "by-name.mskbackup"
     _, stdout, _ = account.run("backup", "--out", str(by_name), "--workspace", "Zweiter Raum", "--json")
