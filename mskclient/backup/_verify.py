@@ -105,27 +105,43 @@ class VerifyReport:
 
 
 class _Tee:
-    """A member stream that hashes what is read and hands each chunk on; a CRC failure is kept."""
+    """A member stream that hashes what is read and hands each chunk on; a CRC failure is kept.
+
+    The member is read a megabyte at a time whatever the reader asks for (a secretstream
+    asks for 64 KiB chunks), so the archive and the hashing worker see few, large calls."""
 
     def __init__(self, source: IO[bytes], backlog: Backlog, on_chunk: Callable[[bytes], None] | None = None) -> None:
         self._source = source
         self._on_chunk = on_chunk
+        self._pending = b""
+        self._pos = 0
         self.digest = BackgroundHash(backlog)
         self.size = 0
         self.crc_failed = False
 
-    def read(self, size: int = -1) -> bytes:
+    def _fill(self) -> bool:
+        """Read the next block of the member; False at its end."""
         try:
-            chunk = self._source.read(size)
+            chunk = self._source.read(CHUNK)
         except zipfile.BadZipFile:  # the last read of a member whose CRC-32 does not match
             self.crc_failed = True
-            return b""
-        if chunk:
-            self.digest.update(chunk)
-            self.size += len(chunk)
-            if self._on_chunk is not None:
-                self._on_chunk(chunk)
-        return chunk
+            return False
+        if not chunk:
+            return False
+        self.digest.update(chunk)
+        self.size += len(chunk)
+        if self._on_chunk is not None:
+            self._on_chunk(chunk)
+        self._pending, self._pos = self._pending[self._pos :] + chunk, 0
+        return True
+
+    def read(self, size: int = -1) -> bytes:
+        wanted = size if size >= 0 else 1 << 62
+        while len(self._pending) - self._pos < wanted and self._fill():
+            pass
+        data = self._pending[self._pos : self._pos + wanted]
+        self._pos += len(data)
+        return data
 
     def drain(self) -> None:
         while self.read(CHUNK):
