@@ -21,6 +21,7 @@ from ..export import (
     save_attachments,
     write_export,
 )
+from ._backup import export_from_backup
 from ._context import PARTIAL_EXIT_CODE, CliContext, global_options
 from ._untrusted import json_text, markup, visible
 
@@ -52,6 +53,11 @@ def _count_attachments(result: ExportResult) -> int:
     type=click.Path(dir_okay=False, exists=True, path_type=Path),
     help="Decrypt a /me/export file offline (only the password is needed, no network).",
 )
+@click.option(
+    "--from-backup",
+    type=click.Path(dir_okay=False, exists=True, path_type=Path),
+    help="Decrypt a `msk backup` file offline, attachments included (only the password is needed).",
+)
 @click.option("--format", "fmt", type=click.Choice(list(FORMATS)), default="json", show_default=True)
 @click.option(
     "--out",
@@ -82,6 +88,7 @@ def export(
     workspaces: tuple[str, ...],
     everything: bool,
     from_file: Path | None,
+    from_backup: Path | None,
     fmt: str,
     out_dir: Path,
     attachments_dir: Path | None,
@@ -91,8 +98,8 @@ def export(
     """Export boards decrypted, as JSON, Markdown, CSV or HTML.
 
     BOARD and --workspace take ids or names (a name must be unambiguous).  Online, give
-    BOARD…, --workspace or --all; with --from-file every board in the file is exported
-    unless some are named.  Progress goes to stderr; stdout gets a summary (JSON with --json).
+    BOARD…, --workspace or --all; with --from-file or --from-backup every board in the file
+    is exported unless some are named.  Progress goes to stderr; stdout gets a summary (JSON with --json).
     """
     if everything and (boards or workspaces):
         raise UsageError("--all exports everything: give no BOARD or --workspace with it")
@@ -105,7 +112,21 @@ def export(
 
         requests: int | None = None
         strategy = "file"
-        if from_file is not None:
+        if from_file is not None and from_backup is not None:
+            raise UsageError("give --from-file or --from-backup, not both")
+        if from_backup is not None:
+            step("reading and decrypting the backup")
+            result = export_from_backup(
+                from_backup,
+                ctx.password,
+                attachments_dir,
+                relative_to=out_dir,
+                boards=boards,
+                workspaces=workspaces,
+                strict=strict,
+                step=step,
+            )
+        elif from_file is not None:
             if attachments_dir is not None:
                 raise UsageError("--attachments needs the server: a /me/export file holds no attachment contents")
             step("reading and decrypting the file")

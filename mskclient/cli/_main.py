@@ -44,6 +44,9 @@ _COMMANDS: dict[str, str] = {
     "live": "._live:live",
     "watch": "._live:watch_board",
     "webhooks": "._live:webhooks",
+    "backup": "._backup:backup",
+    "account": "._backup:account",
+    "doctor": "._backup:doctor",
 }
 
 
