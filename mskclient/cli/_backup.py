@@ -2,10 +2,8 @@
 
 from __future__ import annotations
 
-import json
 import os
 import sys
-import unicodedata
 from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
@@ -18,6 +16,7 @@ from .._profile import is_valid_id
 from ..backup import Check, create_backup, diagnose, open_backup, save_account_export, verify_backup
 from ..export import ExportResult, resolve, save_attachments
 from ._context import CliContext, global_options
+from ._untrusted import json_text, visible
 
 __all__ = ["DOCTOR_FAILED_EXIT_CODE", "VERIFY_FAILED_EXIT_CODE", "account", "backup", "doctor", "export_from_backup"]
 
@@ -25,11 +24,6 @@ __all__ = ["DOCTOR_FAILED_EXIT_CODE", "VERIFY_FAILED_EXIT_CODE", "account", "bac
 VERIFY_FAILED_EXIT_CODE = 11
 #: Exit code of `msk doctor` when a check fails (warnings alone exit 0).
 DOCTOR_FAILED_EXIT_CODE = 1
-
-
-def _shown(text: str) -> str:
-    """Text from the server or another member, safe for a terminal: control characters replaced."""
-    return "".join("\ufffd" if unicodedata.category(c) in ("Cc", "Cf") else c for c in text)
 
 
 def _progress(ctx: CliContext) -> Progress:
@@ -183,19 +177,19 @@ def backup_verify(ctx: CliContext, file: Path, decrypt: bool | None) -> None:
 
         report = verify_backup(file, password, keys=keys, on_progress=step)
     if ctx.json:
-        click.echo(json.dumps(report.to_json(), indent=2, ensure_ascii=False))
+        click.echo(json_text(report.to_json()))
     else:
         manifest = report.manifest
         if manifest is not None:
             click.echo(
-                f"{file}: backup format {manifest.version} of {_shown(manifest.account_email)} on "
-                f"{_shown(manifest.server)}, made {_shown(manifest.created_at)}"
+                f"{file}: backup format {manifest.version} of {visible(manifest.account_email)} on "
+                f"{visible(manifest.server)}, made {visible(manifest.created_at)}"
             )
         for board in report.boards:
-            title = f" {_shown(board.title)}" if board.title is not None else ""
-            click.echo(f"  board {board.board_id}{title}: {board.cards} card(s), {board.attachments} attachment(s)")
+            title = f" {visible(board.title)}" if board.title is not None else ""
+            click.echo(f"  board {visible(board.board_id)}{title}: {board.cards} card(s), {board.attachments} attachment(s)")
         for problem in report.problems:
-            click.echo(f"problem: {_shown(str(problem))}", err=True)
+            click.echo(f"problem: {visible(str(problem))}", err=True)
         if report.ok:
             what = "every envelope and attachment stream opened" if report.decrypted else "sizes and SHA-256 match"
             click.echo(f"OK: {what} ({report.size:,} bytes read)")
@@ -252,7 +246,7 @@ def doctor(ctx: CliContext) -> None:
     failed = any(c.status == "fail" for c in checks)
     if ctx.json:
         click.echo(
-            json.dumps({"ok": not failed, "checks": [c.to_json() for c in checks]}, indent=2, ensure_ascii=False)
+            json_text({"ok": not failed, "checks": [c.to_json() for c in checks]})
         )
     else:
         for check in checks:
@@ -262,5 +256,5 @@ def doctor(ctx: CliContext) -> None:
 
 
 def _line(check: Check) -> str:
-    line = f"{_MARK[check.status]}  {check.name}: {_shown(check.detail)}"
-    return line + (f"\n      fix: {_shown(check.fix)}" if check.fix else "")
+    line = f"{_MARK[check.status]}  {check.name}: {visible(check.detail)}"
+    return line + (f"\n      fix: {visible(check.fix)}" if check.fix else "")
