@@ -74,6 +74,8 @@ def split_tasks(description: str, card_key: str) -> tuple[str, tuple[SourceCheck
     for line in description.split("\n"):
         match = _TASK.match(line)
         if match is None:
+            if not line.strip() and kept and not kept[-1].strip() and items:
+                continue  # the blank lines around a removed task block collapse into one
             kept.append(line)
         else:
             key = f"{card_key}:tasks:{len(items)}"
@@ -143,16 +145,20 @@ class DeckSource:
     def _get(self, route: str, params: dict[str, str] | None = None) -> Any:
         return self._http.get_json(self.url + DECK_API + route, route, params)
 
+    @staticmethod
+    def _where(route: str) -> str:
+        return f"{_NAME} GET {route}"
+
     def _ocs(self, route: str, params: dict[str, str] | None = None) -> Any:
         """The `data` of an OCS answer (`{"ocs": {"meta": …, "data": …}}`)."""
-        envelope = Record(self._http.get_json(self.url + route, route, params), route, "OCS answer")
+        envelope = Record(self._http.get_json(self.url + route, route, params), self._where(route), "OCS answer")
         return envelope.child("ocs", "ocs").data.get("data")
 
     # --- boards -------------------------------------------------------------------------------
     def boards(self, selectors: Sequence[str] = ()) -> list[BoardRef]:
         listed = [
             BoardRef(str(r.integer("id")), r.text("title"))
-            for r in records(self._get("/boards"), "/boards", "board")
+            for r in records(self._get("/boards"), self._where("/boards"), "board")
             if not r.data.get("deletedAt")
         ]
         chosen: list[BoardRef] = []
@@ -173,7 +179,7 @@ class DeckSource:
 
     def read_board(self, ref: BoardRef) -> SourceBoard:
         route = f"/boards/{ref.key}"
-        board = Record(self._get(route), route, f"board {ref.key}")
+        board = Record(self._get(route), self._where(route), f"board {ref.key}")
         board_id = board.integer("id")
         labels = tuple(self._label(r) for r in board.records("labels", "label"))
         notes = ["card creators and the times cards were created or changed (MSKanban stamps the import)"]
@@ -204,7 +210,7 @@ class DeckSource:
         )
 
     def _stacks(self, route: str) -> list[Record]:
-        return _ordered(records(self._get(route), route, "stack"))
+        return _ordered([r.named("stack") for r in records(self._get(route), self._where(route), "stack")])
 
     @staticmethod
     def _label(record: Record) -> SourceLabel:
@@ -216,7 +222,7 @@ class DeckSource:
     # --- cards --------------------------------------------------------------------------------
     def _card(self, board_id: int, stack_id: int, card: Record, archived_stack: bool) -> SourceCard:
         card_id = card.integer("id")
-        card.what = f"card {card_id}"
+        card.named("card")
         description, checklists = split_tasks(card.opt_text("description") or "", str(card_id))
         notes: list[str] = []
         assignees = []
@@ -254,12 +260,11 @@ class DeckSource:
         found: list[SourceComment] = []
         offset = 0
         while True:
-            page = records(
-                self._ocs(route, {"limit": str(COMMENTS_PAGE), "offset": str(offset)}), route, "comment", "ocs.data"
-            )
+            data = self._ocs(route, {"limit": str(COMMENTS_PAGE), "offset": str(offset)})
+            page = records(data, self._where(route), f"card {card_id}: comment", "ocs.data")
             for comment in page:
                 comment_id = comment.integer("id")
-                comment.what = f"comment {comment_id}"
+                comment.what = f"card {card_id}: comment {comment_id}"
                 when = _instant(comment, "creationDateTime")
                 if when is None:
                     raise comment.fail("creationDateTime", "is missing")
@@ -272,9 +277,9 @@ class DeckSource:
 
     def _attachments(self, board_id: int, stack_id: int, card_id: int) -> Iterator[SourceAttachment | str]:
         base = f"/boards/{board_id}/stacks/{stack_id}/cards/{card_id}/attachments"
-        for item in records(self._get(base), base, "attachment"):
+        for item in records(self._get(base), self._where(base), "attachment"):
             attachment_id = item.integer("id")
-            item.what = f"attachment {attachment_id}"
+            item.what = f"card {card_id}: attachment {attachment_id}"
             if item.data.get("deletedAt"):
                 continue
             extended = item.child("extendedData", "extendedData")
@@ -303,7 +308,7 @@ class DeckSource:
         if uid not in self._emails:
             route = f"{_USERS_OCS}/{quote(uid, safe='')}"
             try:
-                data = Record(self._ocs(route), route, f"user {uid}")
+                data = Record(self._ocs(route), self._where(route), "user")
                 email = data.opt_text("email")
             except (ForbiddenError, NotFoundError):
                 email = None

@@ -31,6 +31,7 @@ from ._model import (
     SourceLabel,
     SourceUser,
 )
+from ._source_http import SourceUnavailable
 
 __all__ = [
     "KINDS",
@@ -465,7 +466,7 @@ class Importer:
                     self._perform(journal, step)
                 return
             except (TransportError, ApiError) as exc:
-                if (isinstance(exc, ApiError) and exc.status < 500) or attempt == _STEP_ATTEMPTS:
+                if _final(exc) or attempt == _STEP_ATTEMPTS:
                     raise
                 self._sleep(min(30.0, 2.0 ** (attempt - 1)))
 
@@ -531,6 +532,11 @@ class Importer:
                 card_id, stream, attachment.name, attachment.mime, size=size, on_sealed=sealed
             )
         return uploaded.id
+
+
+def _final(exc: TransportError | ApiError) -> bool:
+    """Errors a retry cannot cure: 4xx answers, and a source that already used up its own retries."""
+    return isinstance(exc, SourceUnavailable) or (isinstance(exc, ApiError) and exc.status < 500)
 
 
 def _unmatched(user: SourceUser) -> str:

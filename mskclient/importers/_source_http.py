@@ -21,11 +21,15 @@ import httpx
 
 from .._errors import AuthError, ForbiddenError, NotFoundError, ProtocolError, TransportError
 
-__all__ = ["Record", "SourceHttp"]
+__all__ = ["Record", "SourceHttp", "SourceUnavailable"]
 
 _RETRY_STATUSES: Final = frozenset({429, 500, 502, 503, 504})
 #: Longest Retry-After the reader waits for; a source asking more stops the run (resumable).
 _MAX_RETRY_AFTER: Final = 120.0
+
+
+class SourceUnavailable(TransportError):
+    """The source kept failing (5xx, 429, timeouts) through every retry: the run stops, a re-run resumes."""
 
 
 class SourceHttp:
@@ -84,7 +88,7 @@ class SourceHttp:
                 break
             if attempt < self._attempts:
                 self._sleep(wait)
-        raise TransportError(f"{self.name} GET {route}: still failing after {attempt} attempts ({last})")
+        raise SourceUnavailable(f"{self.name} GET {route}: still failing after {attempt} attempts ({last})")
 
     def _error(self, status: int, route: str) -> Exception:
         if status == 401:
@@ -202,7 +206,13 @@ class Record:
         value = self.data.get(name)
         if value is None and nullable:
             return []
-        return records(value, self.route, what, f"{self.what}: {name!r}")
+        return records(value, self.route, f"{self.what}: {what}", f"{self.what}: {name!r}")
+
+    def named(self, kind: str) -> Record:
+        """Name this object by its integer id in later errors ("card 12")."""
+        value = self.data.get("id")
+        self.what = f"{kind} {value}" if type(value) is int else kind
+        return self
 
     def child(self, name: str, what: str) -> Record:
         return Record(self.data.get(name), self.route, f"{self.what}: {what}")
