@@ -26,6 +26,7 @@ from rich.table import Table
 from rich.text import Text
 
 from .._errors import UsageError
+from .._pacing import Pacer
 from .._profile import RATE_LIMITS
 from ..importers import KINDS, DeckSource, Importer, Plan, Source, SourceBoard, Summary
 from ._context import CliContext, global_options, read_secret
@@ -113,6 +114,8 @@ def _import(ctx: CliContext, source: Source, selectors: Sequence[str], workspace
     if not refs:
         raise UsageError(f"{source.name}: no board to import is visible to this account")
     client = ctx.unlocked_client()
+    # The importer paces its mutations itself (under `limit`); the client keeps the read limit and Retry-After.
+    client.pacer = Pacer({"read": RATE_LIMITS["read"]}, on_wait=client.pacer.on_wait)
     target = Resolver(client).workspace(workspace)
     boards: list[SourceBoard] = []
     columns = (SpinnerColumn(), TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn())

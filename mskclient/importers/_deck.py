@@ -142,6 +142,12 @@ class DeckSource:
     def close(self) -> None:
         self._http.close()
 
+    def __enter__(self) -> DeckSource:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
     def _get(self, route: str, params: dict[str, str] | None = None) -> Any:
         return self._http.get_json(self.url + DECK_API + route, route, params)
 

@@ -100,7 +100,7 @@ class Journal:
             raise UsageError(f"cannot create {path.parent}: {exc.strerror or exc}") from None
         journal = cls.load(path)
         journal._durable = durable
-        journal._compact()
+        journal.compact()
         return journal
 
     @classmethod
@@ -127,7 +127,8 @@ class Journal:
     # --- writing ------------------------------------------------------------------------------
     _durable: bool = True
 
-    def _compact(self) -> None:
+    def compact(self) -> None:
+        """Rewrite the log as its live state (atomically): done steps and unresolved intents."""
         header = {"journal": _VERSION, "salt": self._salt.hex()}
         rows = [header]
         rows += [{"k": k, "id": v, "h": self.content.get(k, "")} for k, v in self.done.items()]

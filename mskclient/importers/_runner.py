@@ -414,6 +414,7 @@ class Importer:
                     done += 1
                     self._progress(done, total)
                 board_id = journal.done[f"board:{board.key}"]
+                journal.compact()
             finally:
                 journal.close()
             result = BoardResult(

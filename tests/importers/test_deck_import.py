@@ -11,7 +11,7 @@ from typing import Any
 import httpx
 import pytest
 
-from mskclient import AuthError, Client, Pacer, ProtocolError, TransportError
+from mskclient import AuthError, Client, Pacer, ProtocolError, TransportError, UsageError
 from mskclient.importers import DeckSource, Importer, SourceBoard, comment_text, split_tasks
 
 from ._deck_server import DeckAttachment, DeckCard, DeckComment
@@ -349,3 +349,23 @@ def test_task_lines_and_comment_text() -> None:
     from mskclient.importers import SourceComment
 
     assert comment_text(SourceComment("1", "Ana", "2020-03-10T10:23:07Z", "hi")) == "Ana · 2020-03-10T10:23:07Z\n\nhi"
+
+
+def test_the_journal_holds_no_plaintext_and_is_private(account: Account, deck: Deck, tmp_path: Path) -> None:
+    imported_board(account, tmp_path, deck, "10")
+    (journal,) = (tmp_path / "imports").iterdir()
+    assert journal.stat().st_mode & 0o777 == 0o600 and (tmp_path / "imports").stat().st_mode & 0o777 == 0o700
+    text = journal.read_text("utf-8")
+    board = deck.data.boards[0]
+    secrets = [board.title, deck.url, "Roadmap", "To do", "Finished", "Looks good", "notes.eml", "draft", "Bob Stone"]
+    secrets += [c.title for s in board.stacks for c in s.cards]
+    assert not [s for s in secrets if s in text]
+    assert len(text.splitlines()) == 1 + 83  # header + one line per finished step (intents compacted away)
+
+
+def test_a_deleted_target_board_is_not_recreated_silently(account: Account, deck: Deck, tmp_path: Path) -> None:
+    board_id = imported_board(account, tmp_path, deck, "20")
+    account.client.delete_board(board_id)
+    source, boards = read(deck, "20")
+    with pytest.raises(UsageError, match=rf"the board an earlier import created \({board_id}\) is gone; delete .*jsonl"):
+        importer(account, tmp_path).run(source, boards)
