@@ -367,5 +367,5 @@ def test_a_deleted_target_board_is_not_recreated_silently(account: Account, deck
     board_id = imported_board(account, tmp_path, deck, "20")
     account.client.delete_board(board_id)
     source, boards = read(deck, "20")
-    with pytest.raises(UsageError, match=rf"the board an earlier import created \({board_id}\) is gone; delete .*jsonl"):
+    with pytest.raises(UsageError, match=rf"earlier import created \({board_id}\) is gone; delete .*jsonl"):
         importer(account, tmp_path).run(source, boards)
