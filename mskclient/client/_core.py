@@ -15,7 +15,7 @@ import os
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, BinaryIO, Final
+from typing import Any, BinaryIO, Final, cast
 
 from .. import _description
 from .._atomic import atomic_replace
@@ -966,6 +966,8 @@ class Core:
         board_id, bk = yield from self._card_board(card_id)
         if size is None:
             size = _remaining_size(src)
+        elif size >= 0:
+            src = cast(BinaryIO, _Exactly(src, size, name))
         if size is None or size < 0:
             raise UsageError("upload_attachment needs a seekable file or size= (its size goes into the metadata)")
         if ciphertext_size(size) > ATTACHMENT_MAX_CIPHERTEXT:
@@ -1386,6 +1388,27 @@ def _session_cookie(response: Response) -> str | None:
 
 def _by_position(items: list[Any]) -> list[Any]:
     return sorted(items, key=lambda x: (x.position, getattr(x, "created_at", ""), x.id))
+
+
+class _Exactly:
+    """`size` bytes of a stream, for an upload whose size was declared up front.
+
+    A stream that ends sooner or runs longer raises while the request body is still
+    being sent, so the server never stores a file that disagrees with its metadata.
+    """
+
+    def __init__(self, src: BinaryIO, size: int, name: str) -> None:
+        self._src, self._left, self._size, self._name = src, size, size, name
+
+    def read(self, n: int = -1) -> bytes:
+        want = self._left if n < 0 else min(n, self._left)
+        data = self._src.read(want) if want else b""
+        if want and not data:
+            raise UsageError(f"{self._name}: the stream ended {self._left} bytes before its declared size {self._size}")
+        self._left -= len(data)
+        if self._left == 0 and self._src.read(1):
+            raise UsageError(f"{self._name}: the stream is longer than its declared size {self._size}")
+        return data
 
 
 def _remaining_size(src: BinaryIO) -> int | None:
