@@ -152,14 +152,16 @@ def _import(ctx: CliContext, source: Source, selectors: Sequence[str], workspace
     _echo_warnings(ctx, [w for b in summary.boards for w in b.warnings])
 
 
-def _counts_table(title: str, rows: list[tuple[str, dict[str, int], str]]) -> Table:
+def _counts_table(title: str, boards: list[tuple[str, dict[str, int], str]]) -> Table:
+    """One row per kind of entity, one column per board (and a last row for each board's total)."""
     table = Table(title=title)
-    table.add_column("board")
+    table.add_column("")
+    for name, _, _ in boards:
+        table.add_column(Text(name), justify="right")
     for kind in KINDS:
-        table.add_column(kind.replace("_", " "), justify="right")
-    table.add_column("", justify="right")
-    for name, counts, extra in rows:
-        table.add_row(Text(name), *(str(counts.get(k, 0)) for k in KINDS), extra)
+        if any(counts.get(kind, 0) for _, counts, _ in boards):
+            table.add_row(kind.replace("_", " "), *(str(counts.get(kind, 0)) for _, counts, _ in boards))
+    table.add_row("", *(extra for _, _, extra in boards))
     return table
 
 

@@ -118,6 +118,7 @@ _SEALED_LISTS: Final[dict[str, tuple[str, str]]] = {
     "column": ("/boards/{}/columns", "encTitle"),
     "card": ("/boards/{}/cards", "encTitle"),
     "label": ("/boards/{}/labels", "encName"),
+    "customField": ("/boards/{}/custom-fields", "encName"),
     "checklist": ("/cards/{}/checklists", "encTitle"),
     "attachment": ("/cards/{}/attachments", "encName"),
 }
@@ -1081,9 +1082,12 @@ class Core:
         rows = read_array((yield _get("/boards/{}/milestones", board_id, params=params)).json(), "milestone")
         return [self._milestone(o, bk) for o in rows]
 
-    def create_milestone(self, board_id: str, title: str, due_at: str | None = None) -> Flow[Milestone]:
+    def create_milestone(
+        self, board_id: str, title: str, due_at: str | None = None, *, on_sealed: SealedHook | None = None
+    ) -> Flow[Milestone]:
         bk = yield from self.board_key(board_id)
         body: dict[str, Any] = {"encTitle": seal_text(bk, "milestone", "encTitle", title)}
+        _announce(on_sealed, body["encTitle"])
         if due_at is not None:
             body["dueAt"] = due_at
         obj = read_object((yield _send("POST", "/boards/{}/milestones", board_id, body=body)), "milestone")
@@ -1157,10 +1161,17 @@ class Core:
         return [self._custom_field(o, bk) for o in rows]
 
     def create_custom_field(
-        self, board_id: str, name: str, type: str = "text", options: Sequence[str] = ()
+        self,
+        board_id: str,
+        name: str,
+        type: str = "text",
+        options: Sequence[str] = (),
+        *,
+        on_sealed: SealedHook | None = None,
     ) -> Flow[CustomField]:
         bk = yield from self.board_key(board_id)
         body: dict[str, Any] = {"encName": seal_text(bk, "customField", "encName", name), "type": type}
+        _announce(on_sealed, body["encName"])
         if options:
             body["encOptions"] = seal_text(bk, "customField", "encOptions", json.dumps(list(options)))
         obj = read_object((yield _send("POST", "/boards/{}/custom-fields", board_id, body=body)), "customField")
@@ -1247,8 +1258,8 @@ class Core:
     def sealed_digests(self, kind: str, parent_id: str) -> Flow[dict[str, str]]:
         """`envelope_digest()` of each entity's identifying envelope -> its id, below one parent.
 
-        Kinds and parents: board (workspace), column, card and label (board), comment,
-        checklist, checklistItem and attachment (card).  Reads metadata only: nothing is
+        Kinds and parents: board (workspace); column, card, label, customField and milestone
+        (board); comment, checklist, checklistItem and attachment (card).  Reads metadata only: nothing is
         decrypted, so the answer is the same whoever can read the parent.
         """
         if kind == "comment":
@@ -1257,6 +1268,9 @@ class Core:
         elif kind == "checklistItem":
             lists = read_array((yield _get("/cards/{}/checklists", parent_id)).json(), "checklist")
             rows, field_name = [item for c in lists for item in c.children("items", kind, True)], "encText"
+        elif kind == "milestone":
+            listed = (yield _get("/boards/{}/milestones", parent_id, params={"archived": "1"})).json()
+            rows, field_name = read_array(listed, kind), "encTitle"
         elif kind in _SEALED_LISTS:
             route, field_name = _SEALED_LISTS[kind]
             rows = read_array((yield _get(route, parent_id)).json(), kind)

@@ -24,7 +24,9 @@ from ._model import (
     SourceChecklistItem,
     SourceColumn,
     SourceComment,
+    SourceField,
     SourceLabel,
+    SourceMilestone,
     SourceUser,
 )
 from ._runner import (
@@ -57,7 +59,9 @@ __all__ = [
     "SourceChecklistItem",
     "SourceColumn",
     "SourceComment",
+    "SourceField",
     "SourceLabel",
+    "SourceMilestone",
     "SourceUser",
     "Stage",
     "Summary",

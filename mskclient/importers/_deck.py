@@ -212,7 +212,12 @@ class DeckSource:
                 )
             )
         return SourceBoard(
-            str(board_id), board.text("title"), board.flag("archived"), labels, tuple(columns), tuple(notes)
+            str(board_id),
+            board.text("title"),
+            board.flag("archived"),
+            labels=labels,
+            columns=tuple(columns),
+            notes=tuple(notes),
         )
 
     def _stacks(self, route: str) -> list[Record]:

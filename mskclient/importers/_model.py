@@ -25,7 +25,9 @@ __all__ = [
     "SourceChecklistItem",
     "SourceColumn",
     "SourceComment",
+    "SourceField",
     "SourceLabel",
+    "SourceMilestone",
     "SourceUser",
 ]
 
@@ -47,6 +49,25 @@ class SourceLabel:
     name: str
     #: "#rrggbb", lower case.
     color: str
+
+
+@dataclass(frozen=True, slots=True)
+class SourceField:
+    """A typed card property of the board (a Kaiten lane or custom property, Codecks' effort…)."""
+
+    key: str
+    name: str
+    #: One of MSKanban's custom field types: text, number, date, select, checkbox.
+    type: str = "text"
+    options: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class SourceMilestone:
+    key: str
+    title: str
+    due_at: str | None = None
+    archived: bool = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -97,6 +118,9 @@ class SourceCard:
     comments: tuple[SourceComment, ...] = ()
     checklists: tuple[SourceChecklist, ...] = ()
     attachments: tuple[SourceAttachment, ...] = ()
+    #: (field key, value as text) for the board's `fields`.
+    field_values: tuple[tuple[str, str], ...] = ()
+    milestone_key: str | None = None
     #: What the reader could not carry over, one line each (written into the board as a note).
     notes: tuple[str, ...] = ()
 
@@ -115,6 +139,8 @@ class SourceBoard:
     archived: bool = False
     labels: tuple[SourceLabel, ...] = ()
     columns: tuple[SourceColumn, ...] = ()
+    fields: tuple[SourceField, ...] = ()
+    milestones: tuple[SourceMilestone, ...] = ()
     #: Board-level facts that could not be carried (they go into the board's description).
     notes: tuple[str, ...] = ()
 

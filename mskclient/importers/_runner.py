@@ -28,7 +28,9 @@ from ._model import (
     SourceBoard,
     SourceCard,
     SourceComment,
+    SourceField,
     SourceLabel,
+    SourceMilestone,
     SourceUser,
 )
 from ._source_http import SourceUnavailable
@@ -50,10 +52,14 @@ __all__ = [
 KINDS: Final = (
     "board",
     "label",
+    "custom_field",
+    "milestone",
     "column",
     "card",
     "label_link",
     "assignment",
+    "field_values",
+    "milestone_link",
     "checklist",
     "checklist_item",
     "comment",
@@ -231,6 +237,24 @@ class Summary:
         }
 
 
+@dataclass
+class _BoardSteps:
+    """What planning one board's cards needs: its keys, the members, the journal's hash, the sink."""
+
+    source_name: str
+    board_key: str
+    #: source key -> journal key
+    labels: dict[str, str]
+    fields: dict[str, str]
+    milestones: dict[str, str]
+    #: normalised email -> workspace member id
+    members: dict[str, str]
+    h: Callable[[Any], str]
+    want: Callable[..., None]
+    warnings: list[str]
+    where: str
+
+
 class Importer:
     """Import source boards into one workspace through a logged-in, unlocked `Client`.
 
@@ -283,11 +307,10 @@ class Importer:
 
     def _plan_board(self, source: Source, board: SourceBoard, journal: Journal) -> BoardPlan:
         steps: list[_Step] = []
-        warnings: list[str] = []
         changed: list[str] = []
         skipped = 0
 
-        def want(step: _Step, what: str) -> None:
+        def want(step: _Step, what: str = "") -> None:
             nonlocal skipped
             if step.key not in journal.done:
                 steps.append(step)
@@ -300,26 +323,44 @@ class Importer:
         where = f"board {board.title!r}"
         board_key = f"board:{board.key}"
         description = notes_text(source.name, board.notes) if board.notes else ""
-        want(
-            _Step("board", board_key, "", h([board.title, description]), (board.title, description), ("board", "")),
+        board_step = ("board", board_key, "", h([board.title, description]), (board.title, description))
+        want(_Step(*board_step, listed=("board", "")), where)
+        plan = _BoardSteps(
+            source.name,
+            board_key,
+            {label.key: f"label:{label.key}" for label in board.labels},
+            {f.key: f"field:{f.key}" for f in board.fields},
+            {m.key: f"milestone:{m.key}" for m in board.milestones},
+            self.members_by_email(),
+            h,
+            want,
+            [],
             where,
         )
-        labels = {label.key: f"label:{label.key}" for label in board.labels}
         for label in board.labels:
-            step = _Step(
-                "label", labels[label.key], board_key, h([label.name, label.color]), label, ("label", board_key)
-            )
-            want(step, f"{where}: label {label.name!r}")
-        members = self.members_by_email()
+            content = h([label.name, label.color])
+            want(_Step("label", plan.labels[label.key], board_key, content, label, ("label", board_key)),
+                 f"{where}: label {label.name!r}")  # fmt: skip
+        for custom in board.fields:
+            content = h([custom.name, custom.type, list(custom.options)])
+            want(_Step("custom_field", plan.fields[custom.key], board_key, content, custom, ("customField", board_key)),
+                 f"{where}: field {custom.name!r}")  # fmt: skip
+        for milestone in board.milestones:
+            key = plan.milestones[milestone.key]
+            content = h([milestone.title, milestone.due_at, milestone.archived])
+            want(_Step("milestone", key, board_key, content, milestone, ("milestone", board_key)),
+                 f"{where}: milestone {milestone.title!r}")  # fmt: skip
+            if milestone.archived:
+                want(_Step("archive", f"archive:{key}", key))
         for column in board.columns:
             column_key = f"column:{column.key}"
             step = _Step("column", column_key, board_key, h([column.title]), column.title, ("column", board_key))
             want(step, f"{where}: column {column.title!r}")
             for card in column.cards:
-                self._plan_card(source.name, card, column_key, board_key, labels, members, h, want, warnings, where)
+                self._plan_card(plan, card, column_key)
         if board.archived:
-            want(_Step("archive", f"archive:{board_key}", board_key), "")
-        warnings.extend(f"{where}: {note}" for note in board.notes)
+            want(_Step("archive", f"archive:{board_key}", board_key))
+        warnings = [f"{where}: {note}" for note in board.notes] + plan.warnings
         return BoardPlan(
             board.key,
             board.title,
@@ -332,35 +373,41 @@ class Importer:
             steps,
         )
 
-    def _plan_card(
-        self,
-        source_name: str,
-        card: SourceCard,
-        column_key: str,
-        board_key: str,
-        labels: dict[str, str],
-        members: dict[str, str],
-        h: Callable[[Any], str],
-        want: Callable[[_Step, str], None],
-        warnings: list[str],
-        board_where: str,
-    ) -> None:
+    @staticmethod
+    def _plan_card(plan: _BoardSteps, card: SourceCard, column_key: str) -> None:
+        h, want = plan.h, plan.want
         card_key = f"card:{card.key}"
-        where = f"{board_where}: card {card.title!r}"
+        where = f"{plan.where}: card {card.title!r}"
         content = h([card.title, card.description, card.due_at, card.archived])
-        want(_Step("card", card_key, column_key, content, card, ("card", board_key)), where)
+        want(_Step("card", card_key, column_key, content, card, ("card", plan.board_key)), where)
         notes = list(card.notes)
         for label_key in card.label_keys:
-            if label_key in labels:
-                want(_Step("label_link", f"{card_key}/{labels[label_key]}", card_key, payload=labels[label_key]), "")
+            if label_key in plan.labels:
+                want(
+                    _Step(
+                        "label_link", f"{card_key}/{plan.labels[label_key]}", card_key, payload=plan.labels[label_key]
+                    )
+                )
             else:
                 notes.append(f"label {label_key} is not defined on the board")
         for user in card.assignees:
-            user_id = members.get(normalize_email(user.email)) if user.email else None
+            user_id = plan.members.get(normalize_email(user.email)) if user.email else None
             if user_id is None:
                 notes.append(_unmatched(user))
             else:
-                want(_Step("assignment", f"{card_key}/assign:{user.key}", card_key, payload=user_id), "")
+                want(_Step("assignment", f"{card_key}/assign:{user.key}", card_key, payload=user_id))
+        values = {plan.fields[k]: v for k, v in card.field_values if k in plan.fields}
+        notes += [f"a value of the unknown field {k}" for k, _ in card.field_values if k not in plan.fields]
+        if values:
+            want(_Step("field_values", f"{card_key}/fields", card_key, h(sorted(values.items())), values),
+                 f"{where}: field values")  # fmt: skip
+        if card.milestone_key is not None:
+            if card.milestone_key in plan.milestones:
+                milestone = plan.milestones[card.milestone_key]
+                want(_Step("milestone_link", f"{card_key}/milestone", card_key, h([milestone]), milestone),
+                     f"{where}: milestone")  # fmt: skip
+            else:
+                notes.append(f"milestone {card.milestone_key} is not defined on the board")
         for checklist in card.checklists:
             list_key = f"checklist:{checklist.key}"
             listed = ("checklist", card_key)
@@ -386,12 +433,12 @@ class Importer:
             )  # fmt: skip
             want(step, f"{where}: attachment {attachment.name!r}")
         if notes:
-            text = notes_text(source_name, notes)
+            text = notes_text(plan.source_name, notes)
             want(_Step("note", f"note:{card_key}", card_key, h([text]), text, ("comment", card_key)),
                  f"{where}: import note")  # fmt: skip
-            warnings.extend(f"{where}: {note}" for note in notes)
+            plan.warnings.extend(f"{where}: {note}" for note in notes)
         if card.archived:
-            want(_Step("archive", f"archive:{card_key}", card_key), "")
+            want(_Step("archive", f"archive:{card_key}", card_key))
 
     # --- running ----------------------------------------------------------------------------
     def run(self, source: Source, boards: Sequence[SourceBoard]) -> Summary:
@@ -409,7 +456,7 @@ class Importer:
                 board_plan = self._plan_board(source, board, journal)
                 created: Counter[str] = Counter()
                 for step in board_plan.steps:
-                    self._execute(journal, step)
+                    self._execute(journal, step, f"board:{board.key}")
                     created[step.kind] += 1
                     done += 1
                     self._progress(done, total)
@@ -456,7 +503,7 @@ class Importer:
                 return
         journal.drop(key)
 
-    def _execute(self, journal: Journal, step: _Step) -> None:
+    def _execute(self, journal: Journal, step: _Step, board_key: str) -> None:
         """One step; a dropped connection or a 5xx is settled against the server and retried."""
         for attempt in range(1, _STEP_ATTEMPTS + 1):
             try:
@@ -464,7 +511,7 @@ class Importer:
                     self._settle(journal, step.key, {})
                 if step.key not in journal.done:
                     self._pace()
-                    self._perform(journal, step)
+                    self._perform(journal, step, board_key)
                 return
             except (TransportError, ApiError) as exc:
                 if _final(exc) or attempt == _STEP_ATTEMPTS:
@@ -480,8 +527,11 @@ class Importer:
         if self._on_stage is not None:
             self._on_stage(stage, key)
 
-    def _perform(self, journal: Journal, step: _Step) -> None:
+    def _perform(self, journal: Journal, step: _Step, board_key: str) -> None:
+        """Send one step.  Ids are passed explicitly (never taken from the client's memory of this
+        process), so a run resumed by another process sends the same requests."""
         parent = journal.done[step.parent] if step.parent else self.workspace_id
+        board_id = journal.done.get(board_key, "")
         kind, listed_key = step.listed
         listed_under = (journal.done[listed_key] if listed_key else self.workspace_id) if kind else ""
 
@@ -497,12 +547,24 @@ class Importer:
         elif step.kind == "label":
             label: SourceLabel = step.payload
             entity_id = client.create_label(parent, label.name, label.color, on_sealed=sealed).id
+        elif step.kind == "custom_field":
+            custom: SourceField = step.payload
+            entity_id = client.create_custom_field(
+                parent, custom.name, custom.type, custom.options, on_sealed=sealed
+            ).id
+        elif step.kind == "milestone":
+            milestone: SourceMilestone = step.payload
+            entity_id = client.create_milestone(parent, milestone.title, milestone.due_at, on_sealed=sealed).id
+        elif step.kind == "field_values":
+            client.edit_card(parent, custom_fields={journal.done[k]: v for k, v in step.payload.items()})
+        elif step.kind == "milestone_link":
+            client.set_milestone(parent, journal.done[step.payload])
         elif step.kind == "column":
             entity_id = client.create_column(parent, step.payload, on_sealed=sealed).id
         elif step.kind == "card":
             card: SourceCard = step.payload
             entity_id = client.create_card(
-                parent, card.title, card.description, due_at=card.due_at, board_id=listed_under, on_sealed=sealed
+                parent, card.title, card.description, due_at=card.due_at, board_id=board_id, on_sealed=sealed
             ).id
         elif step.kind == "label_link":
             client.add_label(parent, journal.done[step.payload])
@@ -512,13 +574,15 @@ class Importer:
             entity_id = client.add_checklist(parent, step.payload, on_sealed=sealed).id
         elif step.kind == "checklist_item":
             item = step.payload
-            entity_id = client.add_item(parent, item.text, done=item.done, on_sealed=sealed).id
+            entity_id = client.add_item(parent, item.text, done=item.done, board_id=board_id, on_sealed=sealed).id
         elif step.kind in ("comment", "note"):
             entity_id = client.add_comment(parent, step.payload, on_sealed=sealed).id
         elif step.kind == "attachment":
             entity_id = self._upload(parent, step.payload, sealed)
         elif step.parent.startswith("board:"):
             client.update_board(parent, archived=True)
+        elif step.parent.startswith("milestone:"):
+            client.update_milestone(parent, archived=True, board_id=board_id)
         else:
             client.archive_card(parent)
         self._stage("created", step.key)

@@ -50,6 +50,14 @@ def importer(account: Account, root: Path, **kwargs: Any) -> Importer:
     return Importer(account.client, account.workspace_id, journal_root=root, limit=None, **kwargs)
 
 
+def twin(account: Account, transport: httpx.BaseTransport | None = None) -> Client:
+    """Another client on the account's session and keys, with nothing cached (like a new process)."""
+    client = Client(account.client.server, token=account.client.token, email=account.email, pacer=Pacer.unlimited(),
+                    transport=transport)  # fmt: skip
+    client.use_keys(account.client.keys)
+    return client
+
+
 def snapshot(client: Client, board_id: str) -> dict[str, Any]:
     """The imported board as plain data (ids replaced by what they name), for comparisons."""
     board = client.board(board_id)
@@ -147,7 +155,7 @@ def test_plan_counts_equal_the_run(account: Account, deck: Deck, tmp_path: Path)
     assert [b.to_json()["created"] for b in summary.boards] == [b.to_json()["create"] for b in plan.boards]
     expected = {"board": 2, "label": 3, "column": 4, "card": 5, "label_link": 4, "assignment": 1, "checklist": 1,
                 "checklist_item": 2, "comment": 59, "attachment": 2, "note": 2, "archive": 1}  # fmt: skip
-    assert plan.totals() == expected
+    assert {k: v for k, v in plan.totals().items() if v} == expected
     assert plan.mutations == sum(expected.values())
 
 
@@ -221,7 +229,8 @@ def test_a_crash_anywhere_resumes_to_exactly_one_copy(
     source, boards = read(deck, "10")
     with pytest.raises(Crash):
         importer(account, tmp_path, on_stage=crash).run(source, boards)
-    summary = importer(account, tmp_path).run(source, boards)
+    with twin(account) as client:  # a new process: it knows only what the journal says
+        summary = Importer(client, account.workspace_id, journal_root=tmp_path, limit=None).run(source, boards)
     result = snapshot(account.client, summary.boards[0].board_id)
     assert result == clean_import
     assert _count_everything(result) == _count_everything(clean_import)
@@ -271,9 +280,7 @@ def test_lost_answers_and_5xx_from_mskanban_are_settled_without_duplicates(
     account: Account, deck: Deck, tmp_path: Path, clean_import: dict[str, Any], sandbox_url: str
 ) -> None:
     transport = DropAfterServer(drop={1, 4, 9, 30}, fail={2, 12})
-    with Client(sandbox_url, token=account.client.token, email=account.email, pacer=Pacer.unlimited(),
-                transport=transport) as client:  # fmt: skip
-        client.use_keys(account.client.keys)
+    with twin(account, transport) as client:
         source, boards = read(deck, "10")
         sleeps: list[float] = []
         run = Importer(client, account.workspace_id, journal_root=tmp_path, limit=None, sleep=sleeps.append)
