@@ -55,8 +55,10 @@ def deck_base_url(url: str) -> str:
     """The Nextcloud root from what a user types ("https://cloud.example.org/", or a Deck page's URL)."""
     url = url.strip()
     parts = urlsplit(url)
-    if parts.scheme not in ("http", "https") or not parts.netloc:
-        raise UsageError(f"--source-url must be an http(s) address like https://cloud.example.org, not {url!r}")
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        raise UsageError("--source-url must be an http(s) address like https://cloud.example.org")
+    if parts.username is not None or parts.password is not None:
+        raise UsageError("--source-url must not hold a user or password: use --source-user and MSK_SOURCE_TOKEN")
     path = parts.path
     for marker in ("/index.php", "/apps/deck", "/ocs/"):
         if marker in path:

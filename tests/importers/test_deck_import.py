@@ -331,9 +331,9 @@ def test_wrong_credentials_and_invisible_boards(deck: Deck) -> None:
     with pytest.raises(AuthError, match="Nextcloud Deck refused"):
         source_for(deck, "wrong").boards()
     source = source_for(deck)
-    with pytest.raises(Exception, match=r"board 'Nope': no board with this id or title is visible to ana"):
+    with pytest.raises(UsageError, match=r"board 'Nope': no board with this id or title is visible to ana"):
         source.boards(["Nope"])
-    with pytest.raises(Exception, match=r"board '30': no board"):
+    with pytest.raises(UsageError, match=r"board '30': no board"):
         source.boards(["30"])  # deleted
 
 
@@ -376,3 +376,12 @@ def test_a_deleted_target_board_is_not_recreated_silently(account: Account, deck
     source, boards = read(deck, "20")
     with pytest.raises(UsageError, match=rf"earlier import created \({board_id}\) is gone; delete .*jsonl"):
         importer(account, tmp_path).run(source, boards)
+
+
+@pytest.mark.parametrize(
+    "url", ["ftp://cloud.example.org", "cloud.example.org", "https://ana:secret@cloud.example.org"]
+)
+def test_a_bad_source_url_is_refused_without_echoing_it(url: str) -> None:
+    with pytest.raises(UsageError) as caught:
+        DeckSource(url, "ana", APP_PASSWORD)
+    assert "secret" not in str(caught.value) and "--source-url" in str(caught.value)
