@@ -166,7 +166,10 @@ def _counts_table(title: str, boards: list[tuple[str, dict[str, int], str]]) -> 
 
 
 def _render_plan(plan: Plan) -> Table:
-    rows = [(f"{b.title} ({b.target or 'new'})", dict(b.create), f"{b.mutations} mutations") for b in plan.boards]
+    rows = [
+        (f"{b.title} ({b.target or 'new'})", dict(b.create), f"{b.mutations} mutations, {b.attachment_bytes:,} bytes")
+        for b in plan.boards
+    ]
     minutes = plan.estimated_seconds / 60
     limit = "no limit" if plan.limit is None else f"{plan.limit[0]} per {plan.limit[1]:g} s"
     title = (
