@@ -64,6 +64,8 @@ class Journal:
         #: source key -> creates sent (or about to be) whose answer was not recorded
         self.pending: dict[str, list[Intent]] = {}
         self._fd: int | None = None
+        #: fsync each intent before its request leaves (see `open`)
+        self._durable = True
 
     @classmethod
     def load(cls, path: Path) -> Journal:
@@ -125,8 +127,6 @@ class Journal:
             self.pending.pop(key, None)
 
     # --- writing ------------------------------------------------------------------------------
-    _durable: bool = True
-
     def compact(self) -> None:
         """Rewrite the log as its live state (atomically): done steps and unresolved intents."""
         header = {"journal": _VERSION, "salt": self._salt.hex()}

@@ -202,9 +202,10 @@ class Record:
             raise self.fail(name, "is not a boolean")
         return value
 
-    def records(self, name: str, what: str, *, nullable: bool = True) -> list[Record]:
+    def records(self, name: str, what: str) -> list[Record]:
+        """The objects of array `name`; missing or null (as Deck sends an empty list) reads as none."""
         value = self.data.get(name)
-        if value is None and nullable:
+        if value is None:
             return []
         return records(value, self.route, f"{self.what}: {what}", f"{self.what}: {name!r}")
 
