@@ -187,7 +187,8 @@ def backup_verify(ctx: CliContext, file: Path, decrypt: bool | None) -> None:
             )
         for board in report.boards:
             title = f" {visible(board.title)}" if board.title is not None else ""
-            click.echo(f"  board {visible(board.board_id)}{title}: {board.cards} card(s), {board.attachments} attachment(s)")
+            counts = f"{board.cards} card(s), {board.attachments} attachment(s)"
+            click.echo(f"  board {visible(board.board_id)}{title}: {counts}")
         for problem in report.problems:
             click.echo(f"problem: {visible(str(problem))}", err=True)
         if report.ok:
