@@ -6,10 +6,11 @@ import json
 from pathlib import Path
 
 import pytest
+from _accounts import PASSWORD
 
 from mskclient.export import UNDECRYPTABLE
 
-from .conftest import PASSWORD, User
+from .conftest import User
 
 _n = iter(range(10_000))
 

@@ -11,6 +11,7 @@ from typing import Any
 
 import httpx
 import pytest
+from _accounts import PASSWORD, Account, register
 
 from mskclient import (
     AuthError,
@@ -25,7 +26,7 @@ from mskclient import (
 )
 from mskclient.crypto import KeyPair, b64u_encode, fingerprint
 
-from .conftest import PASSWORD, Account, HostileTransport, json_edit, register
+from .conftest import HostileTransport, json_edit
 
 
 @pytest.fixture(scope="module")
