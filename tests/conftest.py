@@ -1,11 +1,13 @@
-"""Fixtures shared by every test package: a real sandbox (limits lifted) and a two-member world on it."""
+"""Fixtures shared by every test package: a real sandbox (limits lifted), a two-member world on it,
+and an account whose every request goes through a hostile proxy."""
 
 from __future__ import annotations
 
 from collections.abc import Iterator
 
 import pytest
-from _accounts import World, make_world
+from _accounts import Account, World, make_world, register
+from _hostile import HostileTransport
 
 from mskclient.sandbox import ManualClock, Sandbox, SandboxConfig
 
@@ -30,3 +32,18 @@ def world(sandbox_url: str) -> Iterator[World]:
     built = make_world(sandbox_url)
     yield built
     built.close()
+
+
+@pytest.fixture(scope="module")
+def hostile() -> Iterator[HostileTransport]:
+    transport = HostileTransport()
+    yield transport
+    transport.close()
+
+
+@pytest.fixture(scope="module")
+def victim(sandbox_url: str, hostile: HostileTransport) -> Iterator[Account]:
+    """An account whose requests pass through `hostile` (honest until a test sets its `edit`)."""
+    account = register(sandbox_url, "victim", transport=hostile)
+    yield account
+    account.client.close()

@@ -1,11 +1,9 @@
-"""Logged-in accounts on the shared sandbox, shared per module (the KDF is slow), and a hostile proxy."""
+"""Logged-in accounts on the shared sandbox, shared per module (the KDF is slow)."""
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
-from typing import Any
+from collections.abc import Iterator
 
-import httpx
 import pytest
 from _accounts import Account, register
 
@@ -22,44 +20,3 @@ def bob(sandbox_url: str) -> Iterator[Account]:
     account = register(sandbox_url, "bob")
     yield account
     account.client.close()
-
-
-class HostileTransport(httpx.BaseTransport):
-    """A proxy in front of the real sandbox that edits real answers (a hostile or broken server).
-
-    `edit(request, response) -> bytes | None` returns a replacement body, or None to pass through.
-    """
-
-    def __init__(self) -> None:
-        self._real = httpx.HTTPTransport()
-        self.edit: Callable[[httpx.Request, httpx.Response, bytes], bytes | None] | None = None
-        self.seen: list[tuple[str, str]] = []
-
-    def handle_request(self, request: httpx.Request) -> httpx.Response:
-        self.seen.append((request.method, request.url.path))
-        response = self._real.handle_request(request)
-        if self.edit is None:
-            return response
-        body = response.read()
-        replaced = self.edit(request, response, body)
-        if replaced is None:
-            return httpx.Response(response.status_code, headers=response.headers, content=body)
-        headers = [
-            (k, v) for k, v in response.headers.items() if k.lower() not in ("content-length", "content-encoding")
-        ]
-        return httpx.Response(response.status_code, headers=headers, content=replaced)
-
-    def close(self) -> None:
-        self._real.close()
-
-
-def json_edit(route_suffix: str, change: Callable[[Any], Any], method: str = "GET") -> Callable[..., bytes | None]:
-    """An edit that rewrites the JSON answer of requests whose path ends with `route_suffix`."""
-    import json
-
-    def edit(request: httpx.Request, response: httpx.Response, body: bytes) -> bytes | None:
-        if request.method != method or not request.url.path.endswith(route_suffix) or response.status_code >= 300:
-            return None
-        return json.dumps(change(json.loads(body))).encode()
-
-    return edit
