@@ -13,10 +13,9 @@ from pathlib import Path
 
 import httpx
 import pytest
+from _accounts import User, env, make_board
 
 from mskclient.sandbox import Sandbox, SandboxConfig
-
-from ._helpers import User, env, make_board
 
 WRITERS = 4
 CARDS_EACH = 15
