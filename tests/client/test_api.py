@@ -15,12 +15,11 @@ from typing import Any
 
 import httpx
 import pytest
+from _accounts import Account
 
 from mskclient import AsyncClient, Client, NotFoundError, Pacer
 from mskclient._profile import DEFAULT_LABEL_COLOR
 from mskclient.client import Core
-
-from .conftest import Account
 
 
 class AwaitableSync:
