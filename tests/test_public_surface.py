@@ -58,7 +58,14 @@ PUBLIC = {'mskclient': ['ActivityEvent', 'ApiError', 'AsyncClient', 'Attachment'
                         'WebhookDelivery', 'WebhookSignatureError', 'verify'],
  'mskclient.pytest_plugin': ['msk_sandbox', 'msk_sandbox_config'],
  'mskclient.cli': ['main'],
- 'mskclient.client': ['AsyncClient', 'Client', 'Core', 'Registration', 'Request', 'Response', 'UNSET']}
+ 'mskclient.importers': ['BoardPlan', 'BoardRef', 'BoardResult', 'DeckSource', 'Importer', 'Journal', 'KINDS',
+                         'Plan', 'Source', 'SourceAttachment', 'SourceBoard', 'SourceCard', 'SourceChecklist',
+                         'SourceChecklistItem', 'SourceColumn', 'SourceComment', 'SourceField', 'SourceLabel',
+                         'SourceMilestone', 'SourceUser', 'Stage',
+                         'Summary', 'comment_text', 'deck_base_url', 'estimate_seconds', 'journal_path', 'notes_text',
+                         'split_tasks'],
+ 'mskclient.client': ['AsyncClient', 'Client', 'Core', 'Registration', 'Request', 'Response', 'SealedHook', 'UNSET',
+                      'envelope_digest']}
 
 
 @pytest.mark.parametrize("module", PUBLIC)

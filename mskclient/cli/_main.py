@@ -22,6 +22,7 @@ __all__ = ["cli", "main"]
 _COMMANDS: dict[str, str] = {
     "sandbox": "._sandbox:sandbox",
     "export": "._export:export",
+    "import": "._import:import_group",
     "workspaces": "._resources:workspaces",
     "members": "._resources:members",
     "boards": "._resources:boards",
