@@ -22,6 +22,7 @@ from .._errors import UsageError
 from .._models import Card, Member
 from ..export import safe_name
 from ._context import CliContext, global_options
+from ._params import due_option, field_value
 from ._resolve import Resolver, appended_line, board_option, delete_confirmed, done, emit_models, model_json, yes_option
 from ._untrusted import rich_text, visible
 
@@ -135,7 +136,7 @@ def _read_text(path: Path) -> str:
 @click.option(
     "--description-file", type=click.Path(dir_okay=False, path_type=Path), help="Read the description from a file."
 )
-@click.option("--due", "due_at", help="ISO 8601 due date.")
+@due_option()
 @global_options
 def cards_create(
     ctx: CliContext,
@@ -190,7 +191,7 @@ def _transform(
 )
 @click.option("--append", help="Append a line to the description.")
 @click.option("--replace", nargs=2, metavar="OLD NEW", help="Replace OLD by NEW in the description.")
-@click.option("--due", "due_at", help="ISO 8601 due date ('' clears it).")
+@due_option(clears=True)
 @global_options
 def cards_edit(
     ctx: CliContext,
@@ -380,8 +381,11 @@ def cards_field(ctx: CliContext, card: str, field: str, value: str | None, board
     r = Resolver(ctx.unlocked_client())
     c = r.card(card, board)
     f = r.named("custom field", field, r.client.custom_fields(c.board_id))
-    if f.type == "select" and value is not None and value not in f.options:
-        raise UsageError(f"{value!r} is not an option of {f.name!r}: {', '.join(f.options)}")
+    if value is not None:
+        try:
+            value = field_value(f.type, value, f.options)
+        except ValueError as exc:
+            raise UsageError(f"{f.name}: {exc}") from None
     updated = r.client.set_custom_field_value(c.id, f.id, value)
     done(ctx, f"{f.name} = {value if value is not None else '(cleared)'}", model_json(updated))
 

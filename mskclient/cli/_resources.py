@@ -19,6 +19,7 @@ from ..client import Client
 from ..crypto import fingerprint, fingerprint_matches
 from ._board_resource import BoardResource, board_resource_group
 from ._context import CliContext, global_options
+from ._params import color_option, due_option
 from ._resolve import (
     Resolver,
     confirm_delete,
@@ -338,13 +339,13 @@ columns = board_resource_group(
             board_id, title, position=position, wip_limit=wip_limit
         ),
         create_options=[
-            click.option("--wip-limit", type=click.IntRange(min=0)),
+            click.option("--wip-limit", type=click.IntRange(min=1), help="At most this many cards (at least 1)."),
             click.option("--position", type=float),
         ],
         edit=_edit_column,
         edit_options=[
             click.option("--title"),
-            click.option("--wip-limit", type=click.IntRange(min=0)),
+            click.option("--wip-limit", type=click.IntRange(min=1), help="At most this many cards (at least 1)."),
             click.option("--no-wip-limit", is_flag=True, help="Remove the WIP limit."),
             click.option("--position", type=float),
         ],
@@ -364,11 +365,11 @@ labels = board_resource_group(
         row=lambda x: (x.id, x.name, x.color),
         lookup=lambda client, board_id: client.labels(board_id),
         create=lambda client, board_id, name, color: client.create_label(board_id, name, color),
-        create_options=[click.option("--color", default=DEFAULT_LABEL_COLOR, show_default=True, help="#rrggbb")],
+        create_options=[color_option(DEFAULT_LABEL_COLOR)],
         edit=lambda client, label_id, board_id, name, color: client.update_label(
             label_id, name=name, color=color, board_id=board_id
         ),
-        edit_options=[click.option("--name"), click.option("--color")],
+        edit_options=[click.option("--name"), color_option()],
         delete=lambda client: client.delete_label,
     )
 )
@@ -397,11 +398,11 @@ milestones = board_resource_group(
         listing=lambda client, board_id, archived: client.milestones(board_id, archived=archived),
         list_options=[click.option("--archived", is_flag=True, help="Include archived milestones.")],
         create=lambda client, board_id, title, due_at: client.create_milestone(board_id, title, due_at),
-        create_options=[click.option("--due", "due_at", help="ISO 8601 due date.")],
+        create_options=[due_option()],
         edit=_edit_milestone,
         edit_options=[
             click.option("--title"),
-            click.option("--due", "due_at"),
+            due_option(clears=True),
             click.option("--archive/--unarchive", default=None),
         ],
         delete=lambda client: client.delete_milestone,
