@@ -53,7 +53,7 @@ def cards_list(ctx: CliContext, board: str | None, column: str | None, archived:
     emit_models(
         ctx,
         f"Cards of {b.title}",
-        ["id", "title", "column", "due", "💬", "☑", "📎"],
+        ["id", "title", "column", "due", "💬", "☑", "📎", *(["archived"] if archived else [])],
         items,
         lambda c: (
             c.id,
@@ -63,6 +63,7 @@ def cards_list(ctx: CliContext, board: str | None, column: str | None, archived:
             c.comment_count or "",
             c.checklist_count or "",
             c.attachment_count or "",
+            *(["archived" if c.archived else ""] if archived else []),
         ),
     )
 
@@ -74,18 +75,24 @@ _SHORT_FINGERPRINT_GROUPS = 4
 def _render_card(r: Resolver, card: Card) -> Any:
     labels = {x.id: x.name for x in r.client.labels(card.board_id)}
     milestones = {m.id: m.title for m in r.client.milestones(card.board_id, archived=True)}
+    columns = {c.id: c.title for c in r.client.columns(card.board_id)}
+    fields = {f.id: f.name for f in r.client.custom_fields(card.board_id)} if card.custom_fields else {}
     members = {m.user_id: m for m in r.client.members(r.client.board(card.board_id).workspace_id)}
     emails = {i: m.email for i, m in members.items()}
     facts = [
-        f"id {card.id} · version {card.version}" + (" · archived" if card.archived else ""),
+        f"id {card.id} · version {card.version}",
+        f"column: {visible(columns.get(card.column_id, card.column_id))}",
         "labels: " + ", ".join(visible(labels.get(i, i)) for i in card.label_ids) if card.label_ids else "",
         "assignees: " + ", ".join(visible(emails.get(i, i)) for i in card.assignee_ids) if card.assignee_ids else "",
         f"milestone: {visible(milestones.get(card.milestone_id, card.milestone_id))}" if card.milestone_id else "",
         f"due: {visible(card.due_at)}" if card.due_at else "",
+        *(f"{visible(fields.get(i, i))}: {visible(v)}" for i, v in card.custom_fields.items()),
     ]
     parts: list[Any] = [Text("\n".join(f for f in facts if f), style="dim")]
+    if card.archived:
+        parts.insert(0, Text("ARCHIVED", style="bold yellow"))
     if card.description:
-        parts.append(Markdown(visible(card.description, multiline=True), hyperlinks=False))
+        parts.append(Markdown(_hard_breaks(visible(card.description, multiline=True)), hyperlinks=False))
     for checklist in card.checklists or ():
         lines = Text("\n").join(
             Text.assemble(f"{'☑' if i.done else '☐'} ", rich_text(i.text), "  ", (i.id, "dim"))
@@ -98,6 +105,20 @@ def _render_card(r: Resolver, card: Card) -> Any:
     for a in card.attachments or ():
         parts.append(rich_text(f"📎 {a.name} ({a.mime}, {a.size} bytes) {a.id}"))
     return Panel(Group(*parts), title=rich_text(card.title, "bold"), title_align="left")
+
+
+_FENCE = ("```", "~~~")
+
+
+def _hard_breaks(markdown: str) -> str:
+    """The description with each line break kept, as its author typed it: Markdown would join
+    consecutive lines into one paragraph, so each line outside code fences ends in a hard break."""
+    lines, fenced = [], False
+    for line in markdown.split("\n"):
+        if line.lstrip().startswith(_FENCE):
+            fenced = not fenced
+        lines.append(line if fenced or not line.strip() or line.lstrip().startswith(_FENCE) else line + "  ")
+    return "\n".join(lines)
 
 
 def _author(r: Resolver, member: Member | None, author_id: str) -> Text:

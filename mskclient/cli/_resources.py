@@ -11,9 +11,11 @@ import json
 from typing import Any
 
 import click
+from rich.console import Group
+from rich.text import Text
 
 from .._errors import KeyTrustError, UsageError
-from .._models import Automation, CardTemplate, Column, CustomField, Label, Milestone
+from .._models import Automation, CardTemplate, Column, CustomField, Label, Milestone, Workspace
 from .._profile import CUSTOM_FIELD_TYPES, DEFAULT_LABEL_COLOR, ROLES
 from ..client import Client
 from ..crypto import fingerprint, fingerprint_matches
@@ -57,8 +59,18 @@ def workspaces() -> None:
 @global_options
 def workspaces_list(ctx: CliContext) -> None:
     """List your workspaces."""
-    items = ctx.unlocked_client().workspaces()
-    emit_models(ctx, "Workspaces", ["id", "name", "owner"], items, lambda w: (w.id, w.name, w.owner_id))
+    client = ctx.unlocked_client()
+    items = client.workspaces()
+    owners = {w.id: _owner_email(client, w) for w in items} if not ctx.json else {}
+    emit_models(
+        ctx, "Workspaces", ["id", "name", "owner"], items, lambda w: (w.id, w.name, owners.get(w.id, w.owner_id))
+    )
+
+
+def _owner_email(client: Client, workspace: Workspace) -> str:
+    """The owner's email (members are listed per workspace); the id if the owner is not a member."""
+    members = client.members(workspace.id)
+    return next((m.email for m in members if m.user_id == workspace.owner_id), workspace.owner_id)
 
 
 @workspaces.command("show")
@@ -261,15 +273,25 @@ def boards_show(ctx: CliContext, board: str) -> None:
     }
 
     def render() -> Any:
-        grid = table(
-            f"{b.title} ({b.id})", [f"{c.title} [{sum(k.column_id == c.id for k in cards)}]" for c in cols], []
-        )
         per = [[k.title for k in cards if k.column_id == c.id and not k.archived] for c in cols]
+        grid = table(f"{b.title} ({b.id})", [], [])
+        for c, p in zip(cols, per, strict=True):
+            grid.add_column(_column_heading(c, len(p)), overflow="fold")
         for i in range(max((len(p) for p in per), default=0)):
             grid.add_row(*(rich_text(p[i] if i < len(p) else "") for p in per))
-        return grid
+        archived = sum(k.archived for k in cards)
+        return Group(grid, Text(f"{archived} archived card(s) not shown", style="dim")) if archived else grid
 
     ctx.emit(data, render)
+
+
+def _column_heading(column: Column, count: int) -> Text:
+    """`Title [3]`, or with a WIP limit `Title [3/5]`, in red and marked when over it."""
+    if column.wip_limit is None:
+        return Text.assemble(rich_text(column.title), f" [{count}]")
+    over = count > column.wip_limit
+    counts = f" [{count}/{column.wip_limit}{' over the WIP limit' if over else ''}]"
+    return Text.assemble(rich_text(column.title), (counts, "bold red" if over else ""))
 
 
 @boards.command("create")
