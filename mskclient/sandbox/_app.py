@@ -24,15 +24,35 @@ from .._profile import API_PREFIX
 from ._config import SandboxConfig
 from ._core import Api, RealtimeEngine, Shared, endpoint
 from ._db import connect
+from ._export import api as export_api
 from ._http import HttpError, error_response, json_response
 from ._realtime import Realtime
-from ._routes_auth import api as auth_api
+from ._routes_account import api as account_api
+from ._routes_automations import api as automation_api
+from ._routes_board_items import api as board_item_api
 from ._routes_boards import api as board_api
+from ._routes_card_content import api as card_content_api
+from ._routes_card_links import api as card_link_api
+from ._routes_cards import api as card_api
+from ._routes_workspaces import api as workspace_api
 from ._security import RateLimiter
 
-__all__ = ["create_app", "end_streams", "openapi_text"]
+__all__ = ["ROUTE_FAMILIES", "create_app", "end_streams", "openapi_text"]
 
 log = logging.getLogger("mskclient.sandbox")
+
+#: Every family of routes the app serves under /api (besides health, openapi.yaml and /ws).
+ROUTE_FAMILIES: tuple[Api, ...] = (
+    account_api,
+    export_api,
+    workspace_api,
+    board_api,
+    card_api,
+    card_link_api,
+    card_content_api,
+    board_item_api,
+    automation_api,
+)
 
 _ERROR_CODES = {400: "BAD_REQUEST", 401: "UNAUTHORIZED", 403: "FORBIDDEN", 404: "NOT_FOUND", 413: "PAYLOAD_TOO_LARGE"}
 
@@ -104,8 +124,7 @@ def create_app(config: SandboxConfig | None = None) -> Starlette:
     shared = Shared(config, conn, _server_secret(conn, config.server_secret), RateLimiter(config.rate_limits), realtime)
 
     routes: list[Route | WebSocketRoute] = []
-    api: Api
-    for api in (auth_api, board_api):
+    for api in ROUTE_FAMILIES:
         for spec in api.routes:
             routes.append(Route(API_PREFIX + spec.path, endpoint(spec, shared), methods=[spec.method]))
 

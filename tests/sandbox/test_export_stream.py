@@ -19,9 +19,9 @@ import pytest
 from _accounts import User, env
 
 from mskclient.crypto import FileKey, encrypt_file, wrap_file_key
-from mskclient.sandbox import ManualClock, Sandbox, SandboxConfig, _routes_auth
+from mskclient.sandbox import ManualClock, Sandbox, SandboxConfig, _export
 from mskclient.sandbox._core import out
-from mskclient.sandbox._routes_auth import user_json
+from mskclient.sandbox._shapes import user_json
 
 from ._helpers import config
 
@@ -291,7 +291,7 @@ def timeline(monkeypatch: pytest.MonkeyPatch) -> _Timeline:
     the 60-card world of the tests below is 14 pages (12 of the big board, 1 of the small one,
     1 of the board in Bob's workspace)."""
     line = _Timeline()
-    read, end = _routes_auth._export_cards, _routes_auth._end_snapshot
+    read, end = _export._export_cards, _export._end_snapshot
 
     def slow_page(*args: Any) -> list[dict[str, Any]]:
         time.sleep(0.02)
@@ -305,9 +305,9 @@ def timeline(monkeypatch: pytest.MonkeyPatch) -> _Timeline:
         line.add("snapshot ended")
         line.ended.set()
 
-    monkeypatch.setattr(_routes_auth, "EXPORT_PAGE", 5)
-    monkeypatch.setattr(_routes_auth, "_export_cards", slow_page)
-    monkeypatch.setattr(_routes_auth, "_end_snapshot", ended)
+    monkeypatch.setattr(_export, "EXPORT_PAGE", 5)
+    monkeypatch.setattr(_export, "_export_cards", slow_page)
+    monkeypatch.setattr(_export, "_end_snapshot", ended)
     return line
 
 
@@ -445,14 +445,14 @@ def test_failure_mid_stream_cuts_the_response(
     url, _ = memory
     alice, bob = people(url, "alice"), people(url, "bob")
     world = _world(alice, bob, clock, cards=60)
-    read = _routes_auth._export_cards
+    read = _export._export_cards
 
     def failing(*args: Any) -> list[dict[str, Any]]:
         if timeline.events.count("page") == 2:
             raise sqlite3.OperationalError("disk I/O error")
         return read(*args)
 
-    monkeypatch.setattr(_routes_auth, "_export_cards", failing)
+    monkeypatch.setattr(_export, "_export_cards", failing)
     received: list[bytes] = []
     with (
         caplog.at_level(logging.ERROR, logger="mskclient.sandbox"),
@@ -468,10 +468,10 @@ def test_failure_mid_stream_cuts_the_response(
         json.loads(body)
     assert timeline.ended.wait(10)
     logged = [r for r in caplog.records if "GET /me/export" in r.getMessage() and r.exc_info]
-    assert logged and f"cut after {2 * _routes_auth.EXPORT_PAGE} cards" in logged[0].getMessage()
+    assert logged and f"cut after {2 * _export.EXPORT_PAGE} cards" in logged[0].getMessage()
     # A plain read fails too (incomplete body), and the sandbox goes on serving.
     with pytest.raises(httpx.HTTPError):
         alice.http.get("/me/export")
     _ok(alice.http.patch(f"/cards/{world['cards'][0]}", json={"archived": False}))
-    monkeypatch.setattr(_routes_auth, "_export_cards", read)
+    monkeypatch.setattr(_export, "_export_cards", read)
     assert len(alice.http.get("/me/export").json()["workspaces"]) == 2

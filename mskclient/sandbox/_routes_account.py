@@ -1,35 +1,30 @@
-"""Auth, self and user routes: login-init, register, login/logout, 2FA, recovery, ws-ticket,
-WebAuthn (501), /me, /me/export, /me/notifications, DELETE /me, users lookup."""
+"""Auth and account routes: login-init, register, login/logout, 2FA, recovery, ws-ticket,
+WebAuthn (501), /me, /me/notifications, DELETE /me, users lookup."""
 
 from __future__ import annotations
 
-import asyncio
 import hashlib
 import hmac
-import logging
 import secrets
-import sqlite3
 import unicodedata
-from collections.abc import AsyncGenerator
-from functools import partial
 from typing import Any
 
-from starlette.responses import StreamingResponse
-from starlette.types import Receive, Scope, Send
-
-from .._profile import LOGIN_BACKOFF_AFTER, SESSION_COOKIE, TICKET_TTL_SECONDS, is_valid_id
+from .._profile import (
+    LOGIN_BACKOFF_AFTER,
+    SESSION_COOKIE,
+    TICKET_TTL_SECONDS,
+    is_valid_id,
+)
 from ..crypto import KeyPair, b64u_decode, b64u_encode, normalize_email
 from ..crypto.hazmat import crypto_box_seal
-from ._config import SandboxConfig
-from ._core import Api, Ctx, Later, out
-from ._db import connect_reader, readable
+from ._cascade import delete_workspace
+from ._core import Api, Ctx, out
 from ._http import (
     F,
     HttpError,
     bad_request,
     error_response,
     json_response,
-    json_text,
     no_content,
     parse_body,
     v_env,
@@ -49,21 +44,11 @@ from ._security import (
     totp_uri,
     verify,
 )
-from ._webhooks import retry_async
+from ._shapes import membership_json, user_json
 
-__all__ = [
-    "api",
-    "card_json",
-    "cards_json",
-    "checklist_json",
-    "delete_workspace",
-    "members",
-    "user_json",
-]
+__all__ = ["api"]
 
 api = Api()
-
-log = logging.getLogger("mskclient.sandbox")
 
 #: Seconds a recovery challenge stays valid (profile choice).
 RECOVERY_TTL = 600
@@ -109,21 +94,6 @@ def _new_email(name: str, value: Any) -> str:
             'control characters or any of []<>()\\,;:"`)'
         )
     return email
-
-
-def user_json(row: Any) -> dict[str, Any]:
-    return {
-        "id": row["id"],
-        "email": row["email"],
-        "displayName": row["display_name"],
-        "publicKey": row["public_key"],
-        "encPrivateKey": row["enc_private_key"],
-        "encSymmetricKey": row["enc_symmetric_key"],
-        "encRecoveryBlob": row["enc_recovery_blob"],
-        "totpEnabled": row["totp_secret"] is not None,
-        "createdAt": row["created_at"],
-        "updatedAt": row["updated_at"],
-    }
 
 
 def _kdf(ctx: Ctx, salt: str) -> dict[str, Any]:
@@ -421,14 +391,6 @@ def ws_ticket(ctx: Ctx) -> Any:
     return json_response({"ticket": ticket, "expiresAt": iso(expires)})
 
 
-# --- self ------------------------------------------------------------------------------
-
-
-def membership_json(row: Any) -> dict[str, Any]:
-    """A memberships row as the profile's membership (the caller's own: with its workspace key)."""
-    return {"workspaceId": row["workspace_id"], "role": row["role"], "encWorkspaceKey": row["enc_workspace_key"]}
-
-
 def _memberships(ctx: Ctx) -> list[dict[str, Any]]:
     rows = ctx.all("SELECT * FROM memberships WHERE user_id = ? ORDER BY created_at, workspace_id", ctx.user_id)
     return [membership_json(r) for r in rows]
@@ -439,322 +401,12 @@ def me(ctx: Ctx) -> Any:
     return json_response({"user": user_json(_me(ctx)), "memberships": _memberships(ctx)})
 
 
-def member_json(row: Any, viewer_id: str) -> dict[str, Any]:
-    return {
-        "userId": row["user_id"],
-        "email": row["email"],
-        "displayName": row["display_name"],
-        "publicKey": row["public_key"],
-        "role": row["role"],
-        "encWorkspaceKey": row["enc_workspace_key"] if row["user_id"] == viewer_id else None,
-        "createdAt": row["created_at"],
-        "updatedAt": row["updated_at"],
-    }
-
-
-def _members(conn: sqlite3.Connection, workspace_id: str, viewer_id: str) -> list[dict[str, Any]]:
-    rows = conn.execute(
-        "SELECT m.*, u.email, u.display_name, u.public_key FROM memberships m JOIN users u ON u.id = m.user_id "
-        "WHERE m.workspace_id = ? ORDER BY m.created_at, m.user_id",
-        (workspace_id,),
-    ).fetchall()
-    return [member_json(r, viewer_id) for r in rows]
-
-
-def members(ctx: Ctx, workspace_id: str) -> list[dict[str, Any]]:
-    """The members of a workspace as the caller sees them (only their own encWorkspaceKey)."""
-    return _members(ctx.conn, workspace_id, ctx.user_id)
-
-
-def _no_links() -> dict[str, Any]:
-    """The links of a card with no labels, assignees, comments, checklists or attachments."""
-    return {"labelIds": [], "assigneeIds": [], "commentCount": 0, "checklistCount": 0, "attachmentCount": 0}
-
-
-def _card_links(ctx: Ctx, where: str, arg: str) -> dict[str, dict[str, Any]]:
-    """Labels, assignees and counts of the cards matching `where` (on cards `c`), by card id."""
-    links: dict[str, dict[str, Any]] = {}
-
-    def entry(card_id: str) -> dict[str, Any]:
-        return links.setdefault(card_id, _no_links())
-
-    for table, column, name in (("card_labels", "label_id", "labelIds"), ("card_assignees", "user_id", "assigneeIds")):
-        sql = f"SELECT t.card_id, t.{column} FROM {table} t JOIN cards c ON c.id = t.card_id WHERE {where} "  # noqa: S608
-        for card_id, value in ctx.all(sql + f"ORDER BY t.created_at, t.{column}", arg):
-            entry(card_id)[name].append(value)
-    for table, name in (
-        ("comments", "commentCount"),
-        ("checklists", "checklistCount"),
-        ("attachments", "attachmentCount"),
-    ):
-        sql = (
-            f"SELECT t.card_id, count(*) FROM {table} t JOIN cards c ON c.id = t.card_id "  # noqa: S608
-            f"WHERE {where} GROUP BY t.card_id"
-        )
-        for card_id, count in ctx.all(sql, arg):
-            entry(card_id)[name] = count
-    return links
-
-
-def cards_json(ctx: Ctx, board_id: str, rows: list[Any]) -> list[dict[str, Any]]:
-    """Many cards of one board in a fixed number of queries."""
-    links = _card_links(ctx, "c.board_id = ?", board_id)
-    return [out(row, **links.get(row["id"], _no_links())) for row in rows]
-
-
-def card_json(ctx: Ctx, row: Any, *, full: bool = False) -> dict[str, Any]:
-    if full:
-        return full_cards(ctx.conn, [row])[0]
-    card_id = row["id"]
-    links = _card_links(ctx, "c.id = ?", card_id)
-    return out(row, **links.get(card_id, _no_links()))
-
-
-def checklist_json(ctx: Ctx, row: Any) -> dict[str, Any]:
-    items = ctx.all("SELECT * FROM checklist_items WHERE checklist_id = ? ORDER BY position, created_at, id", row["id"])
-    return out(row, items=[out(i) for i in items])
-
-
-def _by(rows: list[Any], key: str) -> dict[str, list[Any]]:
-    grouped: dict[str, list[Any]] = {}
-    for row in rows:
-        grouped.setdefault(row[key], []).append(row)
-    return grouped
-
-
-def full_cards(conn: sqlite3.Connection, rows: list[Any]) -> list[dict[str, Any]]:
-    """Cards rows (in their order) in the shape of `GET /cards/:id`: links, counts, comments,
-    checklists with their items and attachments, in one query per kind of child."""
-    if not rows:
-        return []
-    ids = [row["id"] for row in rows]
-    within = f"card_id IN ({', '.join('?' for _ in ids)})"
-
-    def grouped(sql: str, key: str = "card_id") -> dict[str, list[Any]]:
-        return _by(conn.execute(sql, ids).fetchall(), key)
-
-    labels = grouped(f"SELECT card_id, label_id FROM card_labels WHERE {within} ORDER BY created_at, label_id")  # noqa: S608
-    assignees = grouped(f"SELECT card_id, user_id FROM card_assignees WHERE {within} ORDER BY created_at, user_id")  # noqa: S608
-    comments = grouped(f"SELECT * FROM comments WHERE {within} ORDER BY created_at, id")  # noqa: S608
-    checklists = grouped(f"SELECT * FROM checklists WHERE {within} ORDER BY position, created_at, id")  # noqa: S608
-    items = grouped(
-        "SELECT i.* FROM checklist_items i JOIN checklists t ON t.id = i.checklist_id "  # noqa: S608
-        f"WHERE t.{within} ORDER BY i.position, i.created_at, i.id",
-        "checklist_id",
-    )
-    files = grouped(f"SELECT {readable('attachments')} FROM attachments WHERE {within} ORDER BY created_at, id")  # noqa: S608
-    page = []
-    for row in rows:
-        card_id = row["id"]
-        card_comments = comments.get(card_id, [])
-        card_checklists = checklists.get(card_id, [])
-        card_files = files.get(card_id, [])
-        page.append(
-            out(
-                row,
-                labelIds=[r["label_id"] for r in labels.get(card_id, [])],
-                assigneeIds=[r["user_id"] for r in assignees.get(card_id, [])],
-                commentCount=len(card_comments),
-                checklistCount=len(card_checklists),
-                attachmentCount=len(card_files),
-                comments=[out(r) for r in card_comments],
-                checklists=[out(r, items=[out(i) for i in items.get(r["id"], [])]) for r in card_checklists],
-                attachments=[out(r) for r in card_files],
-            )
-        )
-    return page
-
-
-# --- /me/export: a stream read from one snapshot -------------------------------------------
-
-#: Cards read, encoded and sent per step of an export (one set of queries each).
-EXPORT_PAGE = 50
-
-#: Every table an export reads.  A shared-cache memory database isolates a reader by table
-#: locks, each taken when the reader first touches the table and held until its transaction
-#: ends (a writer meanwhile gets SQLITE_LOCKED and retries): taking them all when the export
-#: begins makes it one moment there too.  A WAL file database gives each reader a snapshot.
-_EXPORT_TABLES = (
-    "users",
-    "memberships",
-    "workspaces",
-    "boards",
-    "columns",
-    "labels",
-    "milestones",
-    "custom_fields",
-    "card_templates",
-    "cards",
-    "card_labels",
-    "card_assignees",
-    "comments",
-    "checklists",
-    "checklist_items",
-    "attachments",
-)
-
-
-def _begin_snapshot(conn: sqlite3.Connection) -> None:
-    """Open the export's read transaction; it sees one moment of every table it reads."""
-    conn.execute("BEGIN")
-    try:
-        for table in _EXPORT_TABLES:
-            conn.execute(f"SELECT 1 FROM {table} LIMIT 0").fetchall()  # noqa: S608
-    except BaseException:
-        conn.execute("ROLLBACK")
-        raise
-
-
-def _end_snapshot(conn: sqlite3.Connection) -> None:
-    """End the export's read transaction (releasing its locks) and close its connection."""
-    try:
-        if conn.in_transaction:
-            conn.execute("ROLLBACK")
-    finally:
-        conn.close()
-
-
-def _first(conn: sqlite3.Connection, sql: str, *args: Any) -> Any:
-    """The first row of a query, read to its end: no statement of the export stays open."""
-    rows = conn.execute(sql, args).fetchall()
-    return rows[0] if rows else None
-
-
-def _open_json(data: dict[str, Any]) -> str:
-    """The JSON text of `data` up to its last member, an empty array left open: `{…,"k":[`."""
-    text = json_text(data)
-    assert text.endswith("[]}")
-    return text[:-2]
-
-
-def _board_rows(conn: sqlite3.Connection, table: str, board_id: str, order: str = "created_at, id") -> list[Any]:
-    sql = f"SELECT * FROM {table} WHERE board_id = ? ORDER BY {order}"  # noqa: S608
-    return [out(r) for r in conn.execute(sql, (board_id,)).fetchall()]
-
-
-def _export_cards(conn: sqlite3.Connection, cards: sqlite3.Cursor) -> list[dict[str, Any]]:
-    """The next page of a board's cards (up to EXPORT_PAGE, `cards` gives the order) in the
-    shape of `GET /cards/:id`; [] when none is left."""
-    return full_cards(conn, cards.fetchmany(EXPORT_PAGE))
-
-
-async def _export_stream(config: SandboxConfig, user_id: str, exported_at: str) -> AsyncGenerator[bytes, None]:
-    """The `/me/export` document (docs/protocol.md#export) in pieces, the cards EXPORT_PAGE at a time, all
-    read from one snapshot on a connection of its own, handing the event loop back between
-    pages.  A failure raises: the response is cut short, never a complete-looking document."""
-    conn: sqlite3.Connection | None = None
-    sent = 0
-    try:
-        conn = connect_reader(config)
-        await retry_async(partial(_begin_snapshot, conn))
-        user = _first(conn, "SELECT * FROM users WHERE id = ?", user_id)
-        if user is None:
-            raise LookupError("the account went away before its export began")
-        kdf = {"salt": user["salt"], **config.kdf.to_json()}
-        parts = [_open_json({"exportedAt": exported_at, "user": user_json(user), "kdf": kdf, "workspaces": []})]
-        memberships = conn.execute(
-            "SELECT * FROM memberships WHERE user_id = ? ORDER BY created_at", (user_id,)
-        ).fetchall()
-        first_workspace = True
-        for membership in memberships:
-            ws = _first(conn, "SELECT * FROM workspaces WHERE id = ?", membership["workspace_id"])
-            if ws is None:
-                continue
-            entry = {
-                "workspace": out(ws),
-                "membership": membership_json(membership),
-                "members": _members(conn, ws["id"], user_id),
-                "boards": [],
-            }
-            parts.append(("" if first_workspace else ",") + _open_json(entry))
-            first_workspace = False
-            boards = conn.execute(
-                "SELECT * FROM boards WHERE workspace_id = ? ORDER BY created_at, id", (ws["id"],)
-            ).fetchall()
-            for index, board in enumerate(boards):
-                board_id = board["id"]
-                bundle = {
-                    "board": out(board),
-                    "columns": _board_rows(conn, "columns", board_id, "position, created_at, id"),
-                    "labels": _board_rows(conn, "labels", board_id),
-                    "milestones": _board_rows(conn, "milestones", board_id),
-                    "customFields": _board_rows(conn, "custom_fields", board_id),
-                    "cardTemplates": _board_rows(conn, "card_templates", board_id),
-                    "cards": [],
-                }
-                parts.append(("," if index else "") + _open_json(bundle))
-                cards = conn.execute(
-                    "SELECT * FROM cards WHERE board_id = ? ORDER BY column_id, position, created_at, id", (board_id,)
-                )
-                try:
-                    first_card = True
-                    while page := _export_cards(conn, cards):
-                        parts.append(("" if first_card else ",") + ",".join(json_text(card) for card in page))
-                        first_card = False
-                        sent += len(page)
-                        yield "".join(parts).encode("utf-8")
-                        parts.clear()
-                        await asyncio.sleep(0)  # other requests run between two pages
-                finally:
-                    # A statement not run to its end keeps its table locked (shared cache),
-                    # even past ROLLBACK and close(): finish it whatever happens.
-                    cards.close()
-                parts.append("]}")
-            parts.append("]}")
-        parts.append("]}")
-        yield "".join(parts).encode("utf-8")
-    except Exception:
-        log.exception("internal error on GET /me/export: the response was cut after %d cards", sent)
-        raise
-    finally:
-        if conn is not None:
-            _end_snapshot(conn)
-
-
-class _ClosingStream(StreamingResponse):
-    """A stream whose generator is closed however the response ends (complete, failed, client
-    gone, task cancelled), so its `finally` releases the snapshot at once, not when collected."""
-
-    def __init__(self, body: AsyncGenerator[bytes, None], media_type: str) -> None:
-        super().__init__(body, media_type=media_type)
-        self._body = body
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        try:
-            await super().__call__(scope, receive, send)
-        finally:
-            await self._body.aclose()
-
-
-@api.route("GET", "/me/export")
-def export(ctx: Ctx) -> Any:
-    """Everything the caller can read, streamed (authenticated and counted here, read after)."""
-    config, user_id, exported_at = ctx.shared.config, ctx.user_id, ctx.ts
-
-    async def respond() -> Any:
-        return _ClosingStream(_export_stream(config, user_id, exported_at), media_type="application/json")
-
-    return Later(respond)
-
-
 @api.route("GET", "/me/notifications")
 def notifications(ctx: Ctx) -> Any:
     rows = ctx.all(
         "SELECT * FROM notifications WHERE user_id = ? ORDER BY created_at DESC, id DESC LIMIT 100", ctx.user_id
     )
     return json_response([out(r) for r in rows])
-
-
-def delete_workspace(ctx: Ctx, workspace_id: str) -> list[str]:
-    """Remove a workspace and everything in it; returns its board ids."""
-    from ._routes_boards import delete_board_contents
-
-    board_ids = [r[0] for r in ctx.all("SELECT id FROM boards WHERE workspace_id = ?", workspace_id)]
-    for board_id in board_ids:
-        delete_board_contents(ctx, board_id)
-    ctx.run("DELETE FROM memberships WHERE workspace_id = ?", workspace_id)
-    ctx.run("DELETE FROM workspaces WHERE id = ?", workspace_id)
-    return board_ids
 
 
 @api.route("DELETE", "/me")
