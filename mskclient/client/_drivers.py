@@ -212,6 +212,11 @@ class _Base:
         return self.core.token
 
     @property
+    def email(self) -> str | None:
+        """The account's email: given to the constructor, or the one logged in or registered with."""
+        return self.core.email
+
+    @property
     def has_keys(self) -> bool:
         return self.core.has_keys
 

@@ -41,7 +41,7 @@ def owner(sandbox_url: str, config_dir: Path) -> Iterator[tuple[User, Client, di
     client.set_milestone(card.id, milestone.id)
     client.update_milestone(milestone.id, archived=True, board_id=a.id)  # still named in the export
     client.set_custom_field_value(card.id, field.id, "3")
-    client.assign(card.id, client.core.user.id if client.core.user else "")
+    client.assign(card.id, client.user.id if client.user else "")
     client.add_comment(card.id, "erster Kommentar")
     steps = client.add_checklist(card.id, "Schritte")
     client.add_item(steps.id, "a", done=True, board_id=a.id)
