@@ -1,7 +1,7 @@
 """The MSKanban client: `Client` (blocking) and `AsyncClient` (asyncio) over one implementation."""
 
 from ._core import UNSET, Core, Registration
-from ._drivers import AsyncClient, Client
-from ._wire import Request, Response
+from ._drivers import AsyncClient, Client, Streamed
+from ._wire import Flow, Request, Response
 
-__all__ = ["UNSET", "AsyncClient", "Client", "Core", "Registration", "Request", "Response"]
+__all__ = ["UNSET", "AsyncClient", "Client", "Core", "Flow", "Registration", "Request", "Response", "Streamed"]

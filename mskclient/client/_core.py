@@ -63,6 +63,7 @@ from .._profile import (
     ANSWER_MAX_LIST,
     ATTACHMENT_MAX_CIPHERTEXT,
     DEFAULT_LABEL_COLOR,
+    EXPORT_DEADLINE_SECONDS,
     PASSWORD_MIN_CHARS,
     PASSWORD_MIN_SCORE,
     SESSION_COOKIE,
@@ -364,6 +365,13 @@ class Core:
         obj = read_object((yield _send("POST", "/auth/ws-ticket", body={"room": room})), "ticket")
         return WsTicket(obj.text("ticket"), obj.text("expiresAt"))
 
+    def get_json(self, route: str, *ids: str, params: Mapping[str, str] | None = None) -> Flow[Any]:
+        """The parsed JSON of `GET /api<route>` (ids fill its `{}` slots, checked), bounded like a list.
+
+        For callers that read the server's own shapes, such as the export's ciphertext reads.
+        """
+        return (yield _get_list(route, *ids, params=params)).json()
+
     def health(self) -> Flow[Health]:
         obj = read_object((yield _get("/health")), "health")
         return Health(obj.flag("ok"), str(obj.raw("db")), str(obj.raw("redis")))
@@ -384,9 +392,16 @@ class Core:
     def export_me(self) -> Flow[Any]:
         """The server's `/me/export` (ciphertext + metadata) as parsed JSON, bounded like a list answer.
 
-        `mskclient.export` streams it instead, with no bound on the whole.
+        `stream_export` hands it over as it downloads instead, with no bound on the whole.
         """
         return (yield _get_list("/me/export")).json()
+
+    def stream_export(self, sink: Callable[[bytes], None]) -> Flow[None]:
+        """The server's `/me/export` fed to `sink` chunk by chunk as it downloads.
+
+        No bound on the whole (the sink bounds what it keeps), an export's deadline.
+        """
+        yield Request("GET", "/me/export", sink=sink, max_bytes=None, deadline=EXPORT_DEADLINE_SECONDS)
 
     def notifications(self) -> Flow[list[Notification]]:
         rows = read_array((yield _get_list("/me/notifications")).json(), "notification")
@@ -798,9 +813,7 @@ class Core:
         if base is None:
             base = yield from self.card(card_id)
         bk = yield from self.board_key(base.board_id)
-        if (description is not None or description_state is not None) and isinstance(
-            base.description, Undecryptable
-        ):
+        if (description is not None or description_state is not None) and isinstance(base.description, Undecryptable):
             raise base.description.error  # editing it would replace the real text with ours alone
         ours: bytes | None = None
         if description is not None:
@@ -1061,16 +1074,23 @@ class Core:
         _, bk = yield from self._card_board(meta_obj.id("cardId"))
         meta = self._attachment(meta_obj, bk)
         fk = open_file_key(bk, meta_obj.raw("encFileKey"), attachment_id)
-        sink = DecryptingSink(fk, dst, attachment_id)
-        yield Request(
-            "GET", path("/attachments/{}/content", attachment_id), sink=sink.feed, max_bytes=ANSWER_MAX_ATTACHMENT
-        )
-        written = sink.finish()
+        written = yield from self.download_content(attachment_id, fk, dst)
         if written != meta.size:
             raise Where("attachment", "content", attachment_id).decryption_error(
                 f"content holds {written} bytes, metadata says {meta.size}"
             )
         return meta
+
+    def download_content(self, attachment_id: str, file_key: FileKey, dst: BinaryIO) -> Flow[int]:
+        """Decrypt an attachment's content with a file key already opened into `dst`; the bytes written.
+
+        Only authenticated bytes reach `dst` (see `download_attachment` for the metadata's checks).
+        """
+        sink = DecryptingSink(file_key, dst, attachment_id)
+        yield Request(
+            "GET", path("/attachments/{}/content", attachment_id), sink=sink.feed, max_bytes=ANSWER_MAX_ATTACHMENT
+        )
+        return sink.finish()
 
     def save_attachment(self, attachment_id: str, target: str | os.PathLike[str]) -> Flow[Attachment]:
         """Download and decrypt to `target` atomically (temp file + os.replace): never a partial file."""

@@ -19,6 +19,7 @@ import pytest
 from mskclient import AsyncClient, Client, NotFoundError, Pacer
 from mskclient._profile import DEFAULT_LABEL_COLOR
 from mskclient.client import Core
+from mskclient.crypto import open_file_key
 
 from .conftest import Account
 
@@ -158,6 +159,12 @@ async def scenario(api: Any, url: str, token: str | None, user_id: str, tmp_path
     target = tmp_path / "plan.bin"
     await c("save_attachment", attachment.id, target)
     assert target.read_bytes() == payload
+    raw = await c("get_json", "/attachments/{}", attachment.id)
+    assert raw["id"] == attachment.id and raw["encFileKey"]  # the server's shape: the file key sealed
+    file_key = open_file_key(await c("board_key", board.id), raw["encFileKey"], attachment.id)
+    sink = io.BytesIO()
+    assert await c("download_content", attachment.id, file_key, sink) == len(payload)
+    assert sink.getvalue() == payload
 
     verbs = [e.verb for e in await c("activity", board.id)]
     assert "CARD_MOVED" in verbs and "CARD_CREATED" in verbs
@@ -168,6 +175,9 @@ async def scenario(api: Any, url: str, token: str | None, user_id: str, tmp_path
     assert isinstance(await c("notifications"), list)
     export = await c("export_me")
     assert any(w["workspace"]["id"] == ws.id for w in export["workspaces"])
+    chunks: list[bytes] = []
+    await c("stream_export", chunks.append)
+    assert json.loads(b"".join(chunks))["workspaces"] == export["workspaces"]
     ticket = await c("ws_ticket", f"card:{card.id}")
     assert ticket.ticket
 
