@@ -46,10 +46,10 @@ PUBLIC = {'mskclient': ['ActivityEvent', 'ApiError', 'AsyncClient', 'Attachment'
  'mskclient.export': ['BoardEntry', 'ExportAttachment', 'ExportBoard', 'ExportCard', 'ExportChecklist',
                       'ExportChecklistItem', 'ExportColumn', 'ExportComment', 'ExportDecryptor', 'ExportParser',
                       'ExportResult', 'ExportSink', 'FORMATS', 'Fetch', 'FieldFailure', 'Level', 'OnlineExport',
-                      'STRATEGIES', 'UNDECRYPTABLE', 'atomic_open', 'atomic_write_text', 'attachment_fetch',
-                      'board_to_json', 'ciphertext_fetch', 'decrypt_board', 'decrypt_document', 'decrypt_export_file',
-                      'export_online', 'export_to_json', 'keys_from_password', 'list_boards', 'members_by_id',
-                      'render', 'resolve', 'safe_name', 'save_attachments', 'write_export'],
+                      'STRATEGIES', 'UNDECRYPTABLE', 'aexport_online', 'atomic_open', 'atomic_write_text',
+                      'attachment_fetch', 'board_to_json', 'ciphertext_fetch', 'decrypt_board', 'decrypt_document',
+                      'decrypt_export_file', 'export_online', 'export_to_json', 'keys_from_password', 'list_boards',
+                      'members_by_id', 'render', 'resolve', 'safe_name', 'save_attachments', 'write_export'],
  'mskclient.backup': ['Backup', 'BackupSummary', 'BoardReport', 'CLOCK_FAIL', 'CLOCK_WARN', 'Check',
                       'EXPORT_MEMBER', 'FORMAT_NAME', 'FORMAT_VERSION', 'MANIFEST_MEMBER', 'Manifest',
                       'ManifestMember', 'Problem', 'Progress', 'VerifyReport', 'attachment_member',
@@ -58,7 +58,8 @@ PUBLIC = {'mskclient': ['ActivityEvent', 'ApiError', 'AsyncClient', 'Attachment'
                         'WebhookDelivery', 'WebhookSignatureError', 'verify'],
  'mskclient.pytest_plugin': ['msk_sandbox', 'msk_sandbox_config'],
  'mskclient.cli': ['main'],
- 'mskclient.client': ['AsyncClient', 'Client', 'Core', 'Registration', 'Request', 'Response', 'UNSET']}
+ 'mskclient.client': ['AsyncClient', 'Client', 'Core', 'Flow', 'Registration', 'Request', 'Response', 'Streamed',
+                      'UNSET']}
 
 
 @pytest.mark.parametrize("module", PUBLIC)
