@@ -58,8 +58,8 @@ PUBLIC = {'mskclient': ['ActivityEvent', 'ApiError', 'AsyncClient', 'Attachment'
                         'WebhookDelivery', 'WebhookSignatureError', 'verify'],
  'mskclient.pytest_plugin': ['msk_sandbox', 'msk_sandbox_config'],
  'mskclient.cli': ['main'],
- 'mskclient.client': ['AsyncClient', 'Client', 'Core', 'Flow', 'Registration', 'Request', 'Response', 'Streamed',
-                      'UNSET']}
+ 'mskclient.client': ['AsyncClient', 'Client', 'Core', 'DescriptionEdit', 'Flow', 'Registration', 'Request',
+                      'Response', 'Streamed', 'UNSET']}
 
 
 @pytest.mark.parametrize("module", PUBLIC)

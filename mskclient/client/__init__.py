@@ -1,7 +1,18 @@
 """The MSKanban client: `Client` (blocking) and `AsyncClient` (asyncio) over one implementation."""
 
-from ._core import UNSET, Core, Registration
+from ._core import UNSET, Core, DescriptionEdit, Registration
 from ._drivers import AsyncClient, Client, Streamed
 from ._wire import Flow, Request, Response
 
-__all__ = ["UNSET", "AsyncClient", "Client", "Core", "Flow", "Registration", "Request", "Response", "Streamed"]
+__all__ = [
+    "UNSET",
+    "AsyncClient",
+    "Client",
+    "Core",
+    "DescriptionEdit",
+    "Flow",
+    "Registration",
+    "Request",
+    "Response",
+    "Streamed",
+]

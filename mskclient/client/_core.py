@@ -24,6 +24,7 @@ from .._errors import (
     DecryptionError,
     EnvelopeError,
     KeyTrustError,
+    MskError,
     NotFoundError,
     PayloadTooLargeError,
     ProtocolError,
@@ -109,7 +110,7 @@ from ..crypto.hazmat import open_sealed
 from ._crypt import DecryptingSink, EncryptingReader, open_bytes, open_text, seal_bytes, seal_text
 from ._wire import Flow, Request, Response, path, read_object
 
-__all__ = ["UNSET", "Core", "Registration"]
+__all__ = ["UNSET", "Core", "DescriptionEdit", "Registration"]
 
 #: Characters of a new password whose strength zxcvbn estimates (its maximum).
 _STRENGTH_PREFIX: Final = 72
@@ -132,6 +133,22 @@ class Registration:
 
     user: User
     recovery_key: str = field(repr=False)
+
+
+@dataclass(frozen=True, slots=True)
+class DescriptionEdit:
+    """A description edit as stored, and what sharing it with the card's live room takes.
+
+    Sending it into the room is a WebSocket's work, `mskclient.live`'s: the flow only
+    gathers the one-shot ticket and the board key the relay frame is sealed with.
+    """
+
+    card: Card
+    #: the Yjs update the edit made; None when the transform changed nothing (nothing saved)
+    update: bytes | None = field(default=None, repr=False)
+    #: a ticket for the room `card:<id>`, when asked for and granted
+    ticket: WsTicket | None = field(default=None, repr=False)
+    key: BoardKey | None = field(default=None, repr=False)
 
 
 def _get(route: str, *ids: str, params: Mapping[str, str] | None = None) -> Request:
@@ -857,6 +874,34 @@ class Core:
                 return self._card(read_object(response, "card"), bk)
             current = yield from self.card(card_id)
         raise ConflictError(409, "CONFLICT", f"card {card_id}: still conflicting after {_EDIT_ATTEMPTS} attempts")
+
+    def edit_description(
+        self, card_id: str, transform: Callable[[str], str], *, base: Card | None = None, live: bool = True
+    ) -> Flow[DescriptionEdit]:
+        """Apply `transform` to a card's description as the smallest Yjs edit and save it.
+
+        `base` is the card as the caller already read it (else it is read now).  The save is a
+        safe edit (If-Match; on 409 re-read, merge and retry).  With `live`, also take a relay
+        ticket and the board key for sharing the update with the card's room; that part is best
+        effort: the edit is stored already, and live peers merge the stored document when they save.
+        """
+        if base is None:
+            base = yield from self.card(card_id)
+        new_text = transform(base.description)
+        if not isinstance(new_text, str):
+            raise UsageError("the description transform must return text")
+        if new_text == base.description:
+            return DescriptionEdit(base)
+        update = _description.diff_update(base.description_state, new_text)
+        card = yield from self.edit_card(card_id, description_state=update, base=base)
+        if not live:
+            return DescriptionEdit(card, update)
+        try:
+            ticket = yield from self.ws_ticket(f"card:{card_id}")
+            key = yield from self.board_key(card.board_id)
+        except MskError:
+            return DescriptionEdit(card, update)  # peers that miss the update get it from the next load or save
+        return DescriptionEdit(card, update, ticket, key)
 
     def set_custom_field_value(self, card_id: str, field_id: str, value: str | None) -> Flow[Card]:
         """Set (or clear with None) one custom field's value on a card, encrypted under the board key."""

@@ -82,6 +82,13 @@ async def scenario(api: Any, url: str, token: str | None, user_id: str, tmp_path
     assert (card.title, card.description, card.due_at) == ("Fix 🐛 login", "First line", "2026-06-01T00:00:00.000Z")
     card = await c("edit_card", card.id, title="Fix login", description="First line\nSecond line ü")
     assert (card.title, card.description) == ("Fix login", "First line\nSecond line ü")
+    edited = await c("edit_description", card.id, lambda text: text + "\nThird ✓", live=False)
+    assert edited.card.description == "First line\nSecond line ü\nThird ✓" and edited.update and not edited.ticket
+    unchanged = await c("edit_description", card.id, lambda text: text, base=edited.card)
+    assert unchanged.card is edited.card and unchanged.update is None and unchanged.ticket is None
+    shared = await c("edit_description", card.id, lambda text: text.replace("Third ✓", "Third"), base=edited.card)
+    assert shared.card.description == "First line\nSecond line ü\nThird" and shared.ticket and shared.key
+    card = shared.card
     assert [x.title for x in await c("cards", board.id)] == ["Fix login", "Second"]
 
     label = await c("create_label", board.id, "urgent", "#ff0000")
