@@ -5,6 +5,8 @@ translates httpx failures into TransportError, retries 429s after
 Retry-After, raises error answers through the exception tree, and sends the
 `Response` back into the flow.  Every public method is declared once per
 driver as `name = _sync(Core.name)` / `_async(Core.name)`, keeping the types.
+`stream()` is the one exchange that is not a flow's: a body the caller reads
+as it arrives (an SSE stream), sent through the same pacer, cookie and transport.
 """
 
 from __future__ import annotations
@@ -164,7 +166,9 @@ class _Body:
 
 @dataclass(frozen=True, slots=True)
 class Streamed(Generic[_Chunks]):
-    """A 2xx answer whose body the caller reads as it arrives (`Client.stream`, `AsyncClient.stream`).
+    """An answer whose body the caller reads as it arrives (`Client.stream`, `AsyncClient.stream`).
+
+    Never an error answer, unless the request's `ok` lists its status: those are raised.
 
     `chunks` stays within the request's `max_bytes` (None: the caller bounds what it keeps,
     as an endless event stream needs) and raises TransportError if the connection fails.
