@@ -44,6 +44,10 @@ class OnlineExport:
     requests: int
 
 
+def _quiet(_: str) -> None:
+    """No progress shown (the default `step`)."""
+
+
 def _plan(core: Core, boards: Sequence[str], step: Callable[[str], None]) -> Flow[tuple[list[str], int]]:
     """Resolve board names to ids; return them and how many boards the account has."""
     candidates: list[tuple[str, str]] = []
@@ -61,7 +65,7 @@ def export_online(
     workspaces: Sequence[str] = (),
     strict: bool = False,
     strategy: str = "auto",
-    step: Callable[[str], None] = lambda _: None,
+    step: Callable[[str], None] = _quiet,
 ) -> OnlineExport:
     """Export the chosen boards (`boards` and/or `workspaces`; neither means all)."""
     start = client.requests
@@ -76,7 +80,7 @@ async def aexport_online(
     workspaces: Sequence[str] = (),
     strict: bool = False,
     strategy: str = "auto",
-    step: Callable[[str], None] = lambda _: None,
+    step: Callable[[str], None] = _quiet,
 ) -> OnlineExport:
     """`export_online` for `AsyncClient`: the same flow, driven by the asyncio driver."""
     start = client.requests

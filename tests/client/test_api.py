@@ -20,6 +20,8 @@ from mskclient import AsyncClient, Client, NotFoundError, Pacer
 from mskclient._profile import DEFAULT_LABEL_COLOR
 from mskclient.client import Core
 from mskclient.crypto import open_file_key
+from mskclient.export import aexport_online, export_online
+from mskclient.live import aedit_description, edit_description
 
 from .conftest import Account
 
@@ -230,6 +232,16 @@ def test_both_drivers_expose_every_operation() -> None:
     for op in _operations():
         assert op in vars(Client), f"Client lacks {op}"
         assert op in vars(AsyncClient), f"AsyncClient lacks {op}"
+
+
+def test_flows_above_the_client_have_async_twins_with_the_same_parameters() -> None:
+    """The online export and description edits are flows too, but need code above the client
+    (the export's decryptor, the relay), so their two entry points live in those packages."""
+    for blocking, twin in [(export_online, aexport_online), (edit_description, aedit_description)]:
+        assert not inspect.iscoroutinefunction(blocking) and inspect.iscoroutinefunction(twin)
+        ours, theirs = inspect.signature(blocking).parameters, inspect.signature(twin).parameters
+        assert list(ours)[1:] == list(theirs)[1:], blocking.__name__
+        assert [p.default for p in list(ours.values())[1:]] == [p.default for p in list(theirs.values())[1:]]
 
 
 async def test_every_method_sync(alice: Account, sandbox_url: str, tmp_path: Path) -> None:
