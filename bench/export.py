@@ -31,13 +31,17 @@ from pathlib import Path
 from typing import Any
 
 from mskclient import AsyncClient, Client, Pacer
-from mskclient.client import Request
 from mskclient.crypto import AccountKeys
 from mskclient.crypto.hazmat import uses_native
-from mskclient.export import atomic_open, atomic_write_text, decrypt_document, write_export
-from mskclient.export._document import ExportDecryptor
-from mskclient.export._online import exchange, export_online
-from mskclient.export._stream import ExportParser
+from mskclient.export import (
+    ExportDecryptor,
+    ExportParser,
+    atomic_open,
+    atomic_write_text,
+    decrypt_document,
+    export_online,
+    write_export,
+)
 from mskclient.sandbox import Sandbox, SandboxConfig
 
 PASSWORD = "bench password ✓"
@@ -119,7 +123,7 @@ def main() -> None:
 
                 def download() -> int:
                     with atomic_open(out / "raw.bin") as handle:
-                        exchange(client, Request("GET", "/me/export", sink=handle.write))
+                        client.stream_export(handle.write)
                     return (out / "raw.bin").stat().st_size
 
                 def export(via: str = "export") -> tuple[int, int]:
@@ -133,7 +137,7 @@ def main() -> None:
                 t_fetch, t_download, t_export = min(fetch_times), min(download_times), min(export_times)
                 ratios = sorted(e / f for f, e in zip(fetch_times, export_times, strict=True))
                 document = client.export_me()
-                keys = client.core.keys
+                keys = client.keys
                 t_decrypt, _ = best(args.repeat, lambda: decrypt_document(document, keys, boards=[board_id]))
                 body = (out / "raw.bin").read_bytes()
                 t_client, _ = best(args.repeat, lambda: _parse_and_decrypt(body, keys, board_id))

@@ -49,7 +49,7 @@ def _account(url: str, name: str) -> tuple[Client, str]:
 
 
 def _twin(client: Client) -> AsyncClient:
-    twin = AsyncClient(client.server, token=client.token, email=client.core.email, pacer=Pacer.unlimited())
+    twin = AsyncClient(client.server, token=client.token, email=client.email, pacer=Pacer.unlimited())
     twin.use_keys(client.keys)
     return twin
 

@@ -46,10 +46,10 @@ PUBLIC = {'mskclient': ['ActivityEvent', 'ApiError', 'AsyncClient', 'Attachment'
  'mskclient.export': ['BoardEntry', 'ExportAttachment', 'ExportBoard', 'ExportCard', 'ExportChecklist',
                       'ExportChecklistItem', 'ExportColumn', 'ExportComment', 'ExportDecryptor', 'ExportParser',
                       'ExportResult', 'ExportSink', 'FORMATS', 'Fetch', 'FieldFailure', 'Level', 'OnlineExport',
-                      'STRATEGIES', 'UNDECRYPTABLE', 'atomic_open', 'atomic_write_text', 'attachment_fetch',
-                      'board_to_json', 'ciphertext_fetch', 'decrypt_board', 'decrypt_document', 'decrypt_export_file',
-                      'export_online', 'export_to_json', 'keys_from_password', 'list_boards', 'members_by_id',
-                      'render', 'resolve', 'safe_name', 'save_attachments', 'write_export'],
+                      'STRATEGIES', 'UNDECRYPTABLE', 'aexport_online', 'atomic_open', 'atomic_write_text',
+                      'attachment_fetch', 'board_to_json', 'ciphertext_fetch', 'decrypt_board', 'decrypt_document',
+                      'decrypt_export_file', 'export_online', 'export_to_json', 'keys_from_password', 'list_boards',
+                      'members_by_id', 'render', 'resolve', 'safe_name', 'save_attachments', 'write_export'],
  'mskclient.backup': ['Backup', 'BackupSummary', 'BoardReport', 'CLOCK_FAIL', 'CLOCK_WARN', 'Check',
                       'EXPORT_MEMBER', 'FORMAT_NAME', 'FORMAT_VERSION', 'MANIFEST_MEMBER', 'Manifest',
                       'ManifestMember', 'Problem', 'Progress', 'VerifyReport', 'attachment_member',
@@ -64,8 +64,8 @@ PUBLIC = {'mskclient': ['ActivityEvent', 'ApiError', 'AsyncClient', 'Attachment'
                          'SourceMilestone', 'SourceUser', 'Stage',
                          'Summary', 'comment_text', 'deck_base_url', 'estimate_seconds', 'journal_path', 'notes_text',
                          'split_tasks'],
- 'mskclient.client': ['AsyncClient', 'Client', 'Core', 'Registration', 'Request', 'Response', 'SealedHook', 'UNSET',
-                      'envelope_digest']}
+ 'mskclient.client': ['AsyncClient', 'Client', 'Core', 'DescriptionEdit', 'Flow', 'Registration', 'Request',
+                      'Response', 'SealedHook', 'Streamed', 'UNSET', 'envelope_digest']}
 
 
 @pytest.mark.parametrize("module", PUBLIC)

@@ -62,7 +62,7 @@ def account_export(ctx: CliContext, out: Path | None, force: bool) -> None:
     client = ctx.client()
     if out is None:
         stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
-        out = Path(f"msk-export-{_file_part(client.core.email or 'account')}-{stamp}.json")
+        out = Path(f"msk-export-{_file_part(client.email or 'account')}-{stamp}.json")
     _refuse_overwrite(out, force)
     with _progress(ctx) as progress:
         task = progress.add_task("downloading /me/export", total=None)

@@ -130,7 +130,7 @@ class CliContext:
             server, email, token = record.server, record.email, record.token
             keys = self.unlocked_client().keys if unlocked else None
         else:
-            server, email, token, keys = client.server, client.core.email, client.token, client.keys
+            server, email, token, keys = client.server, client.email, client.token, client.keys
         trust = self.trust_store(server, email) if email else None
         twin = AsyncClient(
             server,
@@ -147,12 +147,12 @@ class CliContext:
 
     def save_session(self, client: Client) -> None:
         """Remember the client's login under this profile (mode 0600, atomic)."""
-        user = client.core.user
-        if client.core.email is None:
+        user = client.user
+        if client.email is None:
             raise UsageError("no account to remember")
         self.store.save(
             self.profile,
-            SessionRecord(client.server, client.core.email, user.id if user else None, client.token),
+            SessionRecord(client.server, client.email, user.id if user else None, client.token),
         )
 
     # --- fields that do not decrypt ------------------------------------------------------

@@ -126,7 +126,7 @@ def demo(out_dir: Path | None) -> None:
                     plaintexts = _build(client)
                 with console.status("Exporting and decrypting…"):
                     document = client.export_me()
-                    result = decrypt_document(document, client.core.keys)
+                    result = decrypt_document(document, client.keys)
                 requests = client.requests
             leaks = _leaks(server_dir, [*plaintexts.values(), _ATTACHMENT[1][:40].decode("utf-8", "ignore")])
 

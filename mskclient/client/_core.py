@@ -25,6 +25,7 @@ from .._errors import (
     DecryptionError,
     EnvelopeError,
     KeyTrustError,
+    MskError,
     NotFoundError,
     PayloadTooLargeError,
     ProtocolError,
@@ -64,6 +65,7 @@ from .._profile import (
     ANSWER_MAX_LIST,
     ATTACHMENT_MAX_CIPHERTEXT,
     DEFAULT_LABEL_COLOR,
+    EXPORT_DEADLINE_SECONDS,
     PASSWORD_MIN_CHARS,
     PASSWORD_MIN_SCORE,
     SESSION_COOKIE,
@@ -109,7 +111,7 @@ from ..crypto.hazmat import open_sealed
 from ._crypt import DecryptingSink, EncryptingReader, open_bytes, open_text, seal_bytes, seal_text
 from ._wire import Flow, Request, Response, path, read_object
 
-__all__ = ["UNSET", "Core", "Registration", "SealedHook", "envelope_digest"]
+__all__ = ["UNSET", "Core", "DescriptionEdit", "Registration", "SealedHook", "envelope_digest"]
 
 #: Characters of a new password whose strength zxcvbn estimates (its maximum).
 _STRENGTH_PREFIX: Final = 72
@@ -159,6 +161,22 @@ class Registration:
 
     user: User
     recovery_key: str = field(repr=False)
+
+
+@dataclass(frozen=True, slots=True)
+class DescriptionEdit:
+    """A description edit as stored, and what sharing it with the card's live room takes.
+
+    Sending it into the room is a WebSocket's work, `mskclient.live`'s: the flow only
+    gathers the one-shot ticket and the board key the relay frame is sealed with.
+    """
+
+    card: Card
+    #: the Yjs update the edit made; None when the transform changed nothing (nothing saved)
+    update: bytes | None = field(default=None, repr=False)
+    #: a ticket for the room `card:<id>`, when asked for and granted
+    ticket: WsTicket | None = field(default=None, repr=False)
+    key: BoardKey | None = field(default=None, repr=False)
 
 
 def _get(route: str, *ids: str, params: Mapping[str, str] | None = None) -> Request:
@@ -392,6 +410,13 @@ class Core:
         obj = read_object((yield _send("POST", "/auth/ws-ticket", body={"room": room})), "ticket")
         return WsTicket(obj.text("ticket"), obj.text("expiresAt"))
 
+    def get_json(self, route: str, *ids: str, params: Mapping[str, str] | None = None) -> Flow[Any]:
+        """The parsed JSON of `GET /api<route>` (ids fill its `{}` slots, checked), bounded like a list.
+
+        For callers that read the server's own shapes, such as the export's ciphertext reads.
+        """
+        return (yield _get_list(route, *ids, params=params)).json()
+
     def health(self) -> Flow[Health]:
         obj = read_object((yield _get("/health")), "health")
         return Health(obj.flag("ok"), str(obj.raw("db")), str(obj.raw("redis")))
@@ -412,9 +437,16 @@ class Core:
     def export_me(self) -> Flow[Any]:
         """The server's `/me/export` (ciphertext + metadata) as parsed JSON, bounded like a list answer.
 
-        `mskclient.export` streams it instead, with no bound on the whole.
+        `stream_export` hands it over as it downloads instead, with no bound on the whole.
         """
         return (yield _get_list("/me/export")).json()
+
+    def stream_export(self, sink: Callable[[bytes], None]) -> Flow[None]:
+        """The server's `/me/export` fed to `sink` chunk by chunk as it downloads.
+
+        No bound on the whole (the sink bounds what it keeps), an export's deadline.
+        """
+        yield Request("GET", "/me/export", sink=sink, max_bytes=None, deadline=EXPORT_DEADLINE_SECONDS)
 
     def notifications(self) -> Flow[list[Notification]]:
         rows = read_array((yield _get_list("/me/notifications")).json(), "notification")
@@ -838,9 +870,7 @@ class Core:
         if base is None:
             base = yield from self.card(card_id)
         bk = yield from self.board_key(base.board_id)
-        if (description is not None or description_state is not None) and isinstance(
-            base.description, Undecryptable
-        ):
+        if (description is not None or description_state is not None) and isinstance(base.description, Undecryptable):
             raise base.description.error  # editing it would replace the real text with ours alone
         ours: bytes | None = None
         if description is not None:
@@ -884,6 +914,34 @@ class Core:
                 return self._card(read_object(response, "card"), bk)
             current = yield from self.card(card_id)
         raise ConflictError(409, "CONFLICT", f"card {card_id}: still conflicting after {_EDIT_ATTEMPTS} attempts")
+
+    def edit_description(
+        self, card_id: str, transform: Callable[[str], str], *, base: Card | None = None, live: bool = True
+    ) -> Flow[DescriptionEdit]:
+        """Apply `transform` to a card's description as the smallest Yjs edit and save it.
+
+        `base` is the card as the caller already read it (else it is read now).  The save is a
+        safe edit (If-Match; on 409 re-read, merge and retry).  With `live`, also take a relay
+        ticket and the board key for sharing the update with the card's room; that part is best
+        effort: the edit is stored already, and live peers merge the stored document when they save.
+        """
+        if base is None:
+            base = yield from self.card(card_id)
+        new_text = transform(base.description)
+        if not isinstance(new_text, str):
+            raise UsageError("the description transform must return text")
+        if new_text == base.description:
+            return DescriptionEdit(base)
+        update = _description.diff_update(base.description_state, new_text)
+        card = yield from self.edit_card(card_id, description_state=update, base=base)
+        if not live:
+            return DescriptionEdit(card, update)
+        try:
+            ticket = yield from self.ws_ticket(f"card:{card_id}")
+            key = yield from self.board_key(card.board_id)
+        except MskError:
+            return DescriptionEdit(card, update)  # peers that miss the update get it from the next load or save
+        return DescriptionEdit(card, update, ticket, key)
 
     def set_custom_field_value(self, card_id: str, field_id: str, value: str | None) -> Flow[Card]:
         """Set (or clear with None) one custom field's value on a card, encrypted under the board key."""
@@ -1127,16 +1185,23 @@ class Core:
         _, bk = yield from self._card_board(meta_obj.id("cardId"))
         meta = self._attachment(meta_obj, bk)
         fk = open_file_key(bk, meta_obj.raw("encFileKey"), attachment_id)
-        sink = DecryptingSink(fk, dst, attachment_id)
-        yield Request(
-            "GET", path("/attachments/{}/content", attachment_id), sink=sink.feed, max_bytes=ANSWER_MAX_ATTACHMENT
-        )
-        written = sink.finish()
+        written = yield from self.download_content(attachment_id, fk, dst)
         if written != meta.size:
             raise Where("attachment", "content", attachment_id).decryption_error(
                 f"content holds {written} bytes, metadata says {meta.size}"
             )
         return meta
+
+    def download_content(self, attachment_id: str, file_key: FileKey, dst: BinaryIO) -> Flow[int]:
+        """Decrypt an attachment's content with a file key already opened into `dst`; the bytes written.
+
+        Only authenticated bytes reach `dst` (see `download_attachment` for the metadata's checks).
+        """
+        sink = DecryptingSink(file_key, dst, attachment_id)
+        yield Request(
+            "GET", path("/attachments/{}/content", attachment_id), sink=sink.feed, max_bytes=ANSWER_MAX_ATTACHMENT
+        )
+        return sink.finish()
 
     def save_attachment(self, attachment_id: str, target: str | os.PathLike[str]) -> Flow[Attachment]:
         """Download and decrypt to `target` atomically (temp file + os.replace): never a partial file."""

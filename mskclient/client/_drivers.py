@@ -5,6 +5,8 @@ translates httpx failures into TransportError, retries 429s after
 Retry-After, raises error answers through the exception tree, and sends the
 `Response` back into the flow.  Every public method is declared once per
 driver as `name = _sync(Core.name)` / `_async(Core.name)`, keeping the types.
+`stream()` is the one exchange that is not a flow's: a body the caller reads
+as it arrives (an SSE stream), sent through the same pacer, cookie and transport.
 """
 
 from __future__ import annotations
@@ -13,7 +15,7 @@ import asyncio
 import contextlib
 import time
 import urllib.request
-from collections.abc import Awaitable, Callable, Coroutine, Iterable
+from collections.abc import AsyncIterator, Awaitable, Callable, Coroutine, Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from http.cookiejar import Cookie, CookieJar, DefaultCookiePolicy
 from http.cookies import CookieError, SimpleCookie
@@ -32,10 +34,11 @@ from ._core import Core
 from ._deadline import DeadlineTransport
 from ._wire import Flow, Request, Response, error_from
 
-__all__ = ["AsyncClient", "Client"]
+__all__ = ["AsyncClient", "Client", "Streamed"]
 
 _P = ParamSpec("_P")
 _T = TypeVar("_T")
+_Chunks = TypeVar("_Chunks", Iterator[bytes], AsyncIterator[bytes])
 _DEFAULT_TIMEOUT = 30.0
 
 
@@ -136,10 +139,15 @@ class _Body:
         if self._limit is not None and declared.isdigit() and int(declared) > self._limit:
             raise self._too_big()
 
-    def take(self, chunk: bytes) -> None:
+    def count(self, chunk: bytes) -> bytes:
+        """`chunk`, once it is known to keep the body within its bound."""
         self._size += len(chunk)
         if self._limit is not None and self._size > self._limit:
             raise self._too_big()
+        return chunk
+
+    def take(self, chunk: bytes) -> None:
+        self.count(chunk)
         if self._sink is not None:
             self._sink(chunk)
         else:
@@ -154,6 +162,37 @@ class _Body:
             f"{_what(self._request)}: the answer is over {self._limit / 2**20:g} MiB, more than this route"
             " ever needs; stopped reading"
         )
+
+
+@dataclass(frozen=True, slots=True)
+class Streamed(Generic[_Chunks]):
+    """An answer whose body the caller reads as it arrives (`Client.stream`, `AsyncClient.stream`).
+
+    Never an error answer, unless the request's `ok` lists its status: those are raised.
+
+    `chunks` stays within the request's `max_bytes` (None: the caller bounds what it keeps,
+    as an endless event stream needs) and raises TransportError if the connection fails.
+    """
+
+    status: int
+    headers: Mapping[str, str]
+    chunks: _Chunks
+
+
+def _sync_chunks(request: Request, body: _Body, chunks: Iterator[bytes]) -> Iterator[bytes]:
+    try:
+        for chunk in chunks:
+            yield body.count(chunk)
+    except httpx.HTTPError as exc:
+        raise _transport_error(request, exc) from None
+
+
+async def _async_chunks(request: Request, body: _Body, chunks: AsyncIterator[bytes]) -> AsyncIterator[bytes]:
+    try:
+        async for chunk in chunks:
+            yield body.count(chunk)
+    except httpx.HTTPError as exc:
+        raise _transport_error(request, exc) from None
 
 
 def _retry_wait(pacer: Pacer, request: Request, response: Response, attempt: int) -> float | None:
@@ -210,6 +249,11 @@ class _Base:
     def token(self) -> str | None:
         """The session cookie's value (to persist a login between processes)."""
         return self.core.token
+
+    @property
+    def email(self) -> str | None:
+        """The account's email: given to the constructor, or the one logged in or registered with."""
+        return self.core.email
 
     @property
     def has_keys(self) -> bool:
@@ -363,7 +407,37 @@ class Client(_Base):
         except httpx.HTTPError as exc:
             raise (deadline.error() if deadline.passed() else _transport_error(request, exc)) from None
 
+    @contextlib.contextmanager
+    def stream(self, request: Request) -> Iterator[Streamed[Iterator[bytes]]]:
+        """Send `request` and hand its answer over as it arrives, for a body read bit by bit.
+
+        The same driver as a flow's requests (pacing, the session cookie, `transport=`,
+        TransportError for a failed connection), but no 429 retry: an error answer is raised
+        at once (ApiError, RateLimitError with its Retry-After), for the caller's own policy.
+        The deadline (the request's, else the client's) bounds the wait for the answer's head.
+        """
+        delay = self.pacer.reserve(request.group)
+        if delay > 0:
+            time.sleep(delay)
+        deadline = _Deadline(request, self.deadline)
+        bounded = self._bounded.until(deadline.until) if self._bounded is not None else contextlib.nullcontext()
+        outgoing = self._http.build_request(request.method, request.path, **_kwargs(self.core, request))
+        try:
+            with bounded:
+                answer = self._http.send(outgoing, stream=True)
+        except httpx.HTTPError as exc:
+            raise (deadline.error() if deadline.passed() else _transport_error(request, exc)) from None
+        try:
+            body = _Body(request, answer.status_code, answer.headers)
+            if answer.status_code >= 400 and answer.status_code not in request.ok:
+                error_body = b"".join(_sync_chunks(request, body, answer.iter_bytes()))
+                raise error_from(Response(answer.status_code, answer.headers, error_body))
+            yield Streamed(answer.status_code, answer.headers, _sync_chunks(request, body, answer.iter_bytes()))
+        finally:
+            answer.close()
+
     health = _sync(Core.health)
+    get_json = _sync(Core.get_json)
     register = _sync(Core.register)
     login = _sync(Core.login)
     unlock = _sync(Core.unlock)
@@ -375,6 +449,7 @@ class Client(_Base):
     ws_ticket = _sync(Core.ws_ticket)
     me = _sync(Core.me)
     export_me = _sync(Core.export_me)
+    stream_export = _sync(Core.stream_export)
     notifications = _sync(Core.notifications)
     delete_account = _sync(Core.delete_account)
     workspace_key = _sync(Core.workspace_key)
@@ -403,6 +478,7 @@ class Client(_Base):
     card = _sync(Core.card)
     create_card = _sync(Core.create_card)
     edit_card = _sync(Core.edit_card)
+    edit_description = _sync(Core.edit_description)
     set_custom_field_value = _sync(Core.set_custom_field_value)
     archive_card = _sync(Core.archive_card)
     move_card = _sync(Core.move_card)
@@ -426,6 +502,7 @@ class Client(_Base):
     attachment = _sync(Core.attachment)
     upload_attachment = _sync(Core.upload_attachment)
     download_attachment = _sync(Core.download_attachment)
+    download_content = _sync(Core.download_content)
     save_attachment = _sync(Core.save_attachment)
     delete_attachment = _sync(Core.delete_attachment)
     labels = _sync(Core.labels)
@@ -557,7 +634,39 @@ class AsyncClient(_Base):
         except httpx.HTTPError as exc:
             raise _transport_error(request, exc) from None
 
+    @contextlib.asynccontextmanager
+    async def stream(self, request: Request) -> AsyncIterator[Streamed[AsyncIterator[bytes]]]:
+        """Send `request` and hand its answer over as it arrives, for a body read bit by bit.
+
+        The same driver as a flow's requests (pacing, the session cookie, `transport=`,
+        TransportError for a failed connection), but no 429 retry: an error answer is raised
+        at once (ApiError, RateLimitError with its Retry-After), for the caller's own policy
+        (`mskclient.live.watch` reconnects with backoff).  The deadline (the request's, else
+        the client's) bounds the wait for the answer's head; an event stream never ends.
+        """
+        delay = self.pacer.reserve(request.group)
+        if delay > 0:
+            await asyncio.sleep(delay)
+        deadline = _Deadline(request, self.deadline)
+        outgoing = self._http.build_request(request.method, request.path, **_kwargs(self.core, request))
+        try:
+            async with asyncio.timeout(deadline.seconds):
+                answer = await self._http.send(outgoing, stream=True)
+        except TimeoutError:
+            raise deadline.error() from None
+        except httpx.HTTPError as exc:
+            raise _transport_error(request, exc) from None
+        try:
+            body = _Body(request, answer.status_code, answer.headers)
+            if answer.status_code >= 400 and answer.status_code not in request.ok:
+                error_body = b"".join([chunk async for chunk in _async_chunks(request, body, answer.aiter_bytes())])
+                raise error_from(Response(answer.status_code, answer.headers, error_body))
+            yield Streamed(answer.status_code, answer.headers, _async_chunks(request, body, answer.aiter_bytes()))
+        finally:
+            await answer.aclose()
+
     health = _async(Core.health)
+    get_json = _async(Core.get_json)
     register = _async(Core.register)
     login = _async(Core.login)
     unlock = _async(Core.unlock)
@@ -569,6 +678,7 @@ class AsyncClient(_Base):
     ws_ticket = _async(Core.ws_ticket)
     me = _async(Core.me)
     export_me = _async(Core.export_me)
+    stream_export = _async(Core.stream_export)
     notifications = _async(Core.notifications)
     delete_account = _async(Core.delete_account)
     workspace_key = _async(Core.workspace_key)
@@ -597,6 +707,7 @@ class AsyncClient(_Base):
     card = _async(Core.card)
     create_card = _async(Core.create_card)
     edit_card = _async(Core.edit_card)
+    edit_description = _async(Core.edit_description)
     set_custom_field_value = _async(Core.set_custom_field_value)
     archive_card = _async(Core.archive_card)
     move_card = _async(Core.move_card)
@@ -620,6 +731,7 @@ class AsyncClient(_Base):
     attachment = _async(Core.attachment)
     upload_attachment = _async(Core.upload_attachment)
     download_attachment = _async(Core.download_attachment)
+    download_content = _async(Core.download_content)
     save_attachment = _async(Core.save_attachment)
     delete_attachment = _async(Core.delete_attachment)
     labels = _async(Core.labels)

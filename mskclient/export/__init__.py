@@ -15,7 +15,7 @@ from ._document import (
     list_boards,
 )
 from ._files import atomic_open, atomic_write_text, safe_name
-from ._online import STRATEGIES, OnlineExport, attachment_fetch, export_online
+from ._online import STRATEGIES, OnlineExport, aexport_online, attachment_fetch, export_online
 from ._select import resolve
 from ._stream import ExportParser, ExportSink, Level
 from ._tree import (
@@ -54,6 +54,7 @@ __all__ = [
     "OnlineExport",
     "atomic_open",
     "atomic_write_text",
+    "aexport_online",
     "attachment_fetch",
     "board_to_json",
     "ciphertext_fetch",

@@ -11,15 +11,16 @@ forwards the frame to no one.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import hashlib
 from collections.abc import Callable, Mapping
 from typing import Any, Protocol
 from urllib.parse import quote, urlsplit, urlunsplit
 
-from .. import _description as ydesc
 from .._errors import MskError, UsageError
 from .._models import Card, WsTicket
 from .._profile import API_PREFIX, AWARENESS_RENEW_SECONDS
+from ..client import DescriptionEdit
 from ..crypto import BoardKey, seal_relay_frame
 from ._channel import Channel, WebSocketChannel
 from ._participant import Connector, Participant
@@ -50,6 +51,10 @@ class AsyncCardClient(Protocol):
         self, card_id: str, *, description_state: bytes | None = ..., base: Card | None = ...
     ) -> Card: ...
 
+    async def edit_description(
+        self, card_id: str, transform: Callable[[str], str], *, base: Card | None = ..., live: bool = ...
+    ) -> DescriptionEdit: ...
+
     async def ws_ticket(self, room: str) -> WsTicket: ...
 
     async def board_key(self, board_id: str) -> BoardKey: ...
@@ -60,13 +65,9 @@ class CardClient(Protocol):
 
     server: str
 
-    def card(self, card_id: str) -> Card: ...
-
-    def edit_card(self, card_id: str, *, description_state: bytes | None = ..., base: Card | None = ...) -> Card: ...
-
-    def ws_ticket(self, room: str) -> WsTicket: ...
-
-    def board_key(self, board_id: str) -> BoardKey: ...
+    def edit_description(
+        self, card_id: str, transform: Callable[[str], str], *, base: Card | None = ..., live: bool = ...
+    ) -> DescriptionEdit: ...
 
 
 def ws_url(server: str, ticket: str) -> str:
@@ -149,21 +150,17 @@ async def open_board(
     )
 
 
-def _prepare(base: Card, transform: Callable[[str], str]) -> bytes | None:
-    new_text = transform(base.description)
-    if not isinstance(new_text, str):
-        raise UsageError("the description transform must return text")
-    if new_text == base.description:
-        return None
-    return ydesc.diff_update(base.description_state, new_text)
-
-
-async def _send_live(server: str, ticket: WsTicket, key: BoardKey, room: str, update: bytes) -> None:
-    channel = await WebSocketChannel.open(ws_url(server, ticket.ticket))
-    try:
-        await channel.send(seal_relay_frame(key, room, encode_message(SyncUpdate(update))))
-    finally:
-        await channel.close()
+async def _share(server: str, edit: DescriptionEdit) -> None:
+    """Send a stored edit into the card's room as a sync update (best effort: it is stored already)."""
+    if edit.update is None or edit.ticket is None or edit.key is None:
+        return  # nothing changed, not asked for, or no ticket: peers get it from the next load or save
+    room = f"card:{edit.card.id}"
+    with contextlib.suppress(MskError):
+        channel = await WebSocketChannel.open(ws_url(server, edit.ticket.ticket))
+        try:
+            await channel.send(seal_relay_frame(edit.key, room, encode_message(SyncUpdate(edit.update))))
+        finally:
+            await channel.close()
 
 
 async def aedit_description(
@@ -176,26 +173,12 @@ async def aedit_description(
 ) -> Card:
     """Apply `transform` to a card's description as a minimal Yjs edit, save it, share it live.
 
-    `base` is the card as the caller already read it (else it is read now).  The save is a
-    safe edit (If-Match; on 409 the client re-reads, merges and retries).  The live send is
-    best effort: the edit is already stored, and live peers merge the stored document when
-    they save.
+    The client's `edit_description` flow reads (unless `base` is given), diffs and stores the
+    edit; this sends it into the card's room, so people editing it in a browser see it at once.
     """
-    if base is None:
-        base = await client.card(card_id)
-    update = _prepare(base, transform)
-    if update is None:
-        return base
-    card = await client.edit_card(card_id, description_state=update, base=base)
-    if live:
-        room = f"card:{card_id}"
-        try:
-            ticket = await client.ws_ticket(room)
-            key = await client.board_key(card.board_id)
-            await _send_live(client.server, ticket, key, room, update)
-        except MskError:
-            pass  # stored already; peers that missed the frame get it from the next load or save
-    return card
+    edit = await client.edit_description(card_id, transform, base=base, live=live)
+    await _share(client.server, edit)
+    return edit.card
 
 
 def edit_description(
@@ -213,18 +196,7 @@ def edit_description(
         pass  # no loop in this thread: the blocking live send below may run its own
     else:
         raise UsageError("edit_description blocks: inside an event loop use aedit_description")
-    if base is None:
-        base = client.card(card_id)
-    update = _prepare(base, transform)
-    if update is None:
-        return base
-    card = client.edit_card(card_id, description_state=update, base=base)
-    if live:
-        room = f"card:{card_id}"
-        try:
-            ticket = client.ws_ticket(room)
-            key = client.board_key(card.board_id)
-            asyncio.run(_send_live(client.server, ticket, key, room, update))
-        except MskError:
-            pass  # stored already; peers that missed the frame get it from the next load or save
-    return card
+    edit = client.edit_description(card_id, transform, base=base, live=live)
+    if edit.ticket is not None:  # an event loop of its own only when there is something to send
+        asyncio.run(_share(client.server, edit))
+    return edit.card

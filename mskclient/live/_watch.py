@@ -9,19 +9,17 @@ a person reads: card ‘Fix login’ moved from ‘Doing’ to ‘Done’ by ali
 from __future__ import annotations
 
 import asyncio
+import codecs
 import contextlib
 import re
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-import httpx
-
-from .._errors import ForbiddenError, MskError, NotFoundError, ProtocolError, TransportError
+from .._errors import ApiError, ForbiddenError, MskError, NotFoundError, ProtocolError, RateLimitError, TransportError
 from .._json import loads
-from .._profile import ANSWER_MAX_OBJECT, SESSION_COOKIE, SSE_MAX_EVENT_CHARS, is_valid_id
-from ..client import AsyncClient
-from ..client._wire import Response, error_from
+from .._profile import SSE_MAX_EVENT_CHARS, is_valid_id
+from ..client import AsyncClient, Request
 from ._channel import backoff_delay
 
 __all__ = ["BoardNames", "SseParser", "Tick", "describe", "watch"]
@@ -134,14 +132,12 @@ def _line_too_long(limit: int) -> ProtocolError:
     return ProtocolError(f"SSE line over {limit:,} characters")
 
 
-async def _error_answer(response: httpx.Response) -> Response:
-    """An error answer of the stream route, read within the bound of any small answer."""
-    body = b""
-    async for chunk in response.aiter_bytes():
-        body += chunk
-        if len(body) > ANSWER_MAX_OBJECT:
-            raise ProtocolError(f"the board stream's error answer is over {ANSWER_MAX_OBJECT / 2**20:g} MiB")
-    return Response(response.status_code, response.headers, body)
+async def _text(chunks: AsyncIterator[bytes]) -> AsyncIterator[str]:
+    """An event stream's bytes as text: always UTF-8, a character split between chunks kept whole."""
+    decoder = codecs.getincrementaldecoder("utf-8")(errors="replace")
+    async for chunk in chunks:
+        if text := decoder.decode(chunk):
+            yield text
 
 
 async def watch(
@@ -160,42 +156,38 @@ async def watch(
     """
     if not is_valid_id(board_id):
         raise ProtocolError(f"not a board id: {board_id!r}")
-    url = f"{client.base_url}/boards/{board_id}/live"
     failures = 0
-    async with httpx.AsyncClient(timeout=httpx.Timeout(10.0, read=60.0)) as http:
-        while True:
-            headers = {"Accept": "text/event-stream"}
-            if client.token is not None:
-                headers["Cookie"] = f"{SESSION_COOKIE}={client.token}"
-            if last_event_id is not None:
-                headers["Last-Event-ID"] = last_event_id
-            parser = SseParser()
-            not_before = 0.0
-            try:
-                async with http.stream("GET", url, headers=headers) as response:
-                    if response.status_code >= 400:
-                        error = error_from(await _error_answer(response))
-                        if response.status_code != 429 and response.status_code < 500:
-                            raise error
-                        failures += 1
-                        if failures > max_failures:
-                            raise error
-                        not_before = getattr(error, "retry_after", 0.0)
-                    else:
-                        failures = 0
-                        async for line in _bounded_lines(response.aiter_text()):
-                            done = parser.feed(line)
-                            if done is None or done[0] != "tick":
-                                continue
-                            tick = Tick.from_json(loads(done[1], "SSE tick data"), done[2])
-                            if done[2] is not None:
-                                last_event_id = done[2]
-                            yield tick
-            except (httpx.TransportError, TransportError) as exc:
-                failures += 1
-                if failures > max_failures:
-                    raise TransportError(f"board stream lost: {exc}") from None
-            await asyncio.sleep(max(not_before, backoff_delay(backoff, failures)))
+    while True:
+        headers = {"Accept": "text/event-stream"}
+        if last_event_id is not None:
+            headers["Last-Event-ID"] = last_event_id
+        # the stream never ends: its lines are bounded here, not its whole body
+        request = Request("GET", f"/boards/{board_id}/live", headers=headers, max_bytes=None)
+        parser = SseParser()
+        not_before = 0.0
+        try:
+            async with client.stream(request) as response:
+                failures = 0
+                async for line in _bounded_lines(_text(response.chunks)):
+                    done = parser.feed(line)
+                    if done is None or done[0] != "tick":
+                        continue
+                    tick = Tick.from_json(loads(done[1], "SSE tick data"), done[2])
+                    if done[2] is not None:
+                        last_event_id = done[2]
+                    yield tick
+        except ApiError as error:
+            if error.status != 429 and error.status < 500:
+                raise
+            failures += 1
+            if failures > max_failures:
+                raise
+            not_before = error.retry_after if isinstance(error, RateLimitError) else 0.0
+        except TransportError as exc:
+            failures += 1
+            if failures > max_failures:
+                raise TransportError(f"board stream lost: {exc}") from None
+        await asyncio.sleep(max(not_before, backoff_delay(backoff, failures)))
 
 
 class BoardNames:

@@ -13,9 +13,9 @@ import pytest
 from _accounts import PASSWORD
 from export._schema import errors, load_schema
 
-from mskclient import Client, Pacer
+from mskclient import AsyncClient, Client, Pacer
 from mskclient.client import Request, Response
-from mskclient.export import UNDECRYPTABLE
+from mskclient.export import UNDECRYPTABLE, aexport_online, export_online
 
 from .conftest import User, new_user
 
@@ -42,7 +42,7 @@ def owner(sandbox_url: str, config_dir: Path) -> Iterator[tuple[User, Client, di
     client.set_milestone(card.id, milestone.id)
     client.update_milestone(milestone.id, archived=True, board_id=a.id)  # still named in the export
     client.set_custom_field_value(card.id, field.id, "3")
-    client.assign(card.id, client.core.user.id if client.core.user else "")
+    client.assign(card.id, client.user.id if client.user else "")
     client.add_comment(card.id, "erster Kommentar")
     steps = client.add_checklist(card.id, "Schritte")
     client.add_item(steps.id, "a", done=True, board_id=a.id)
@@ -205,3 +205,20 @@ def test_truncated_attachment_leaves_nothing(sandbox_url: str, config_dir: Path,
         ran = user("export", "B", "--attachments", str(files), "--out", str(out), "--via", via, ok=False)
         assert ran.code == 8 and "attachment" in ran.err
         assert not out.exists() and (not files.exists() or list(files.iterdir()) == [])
+
+
+@pytest.mark.parametrize("strategy", ["export", "cards"])
+async def test_the_async_client_exports_what_the_blocking_one_does(
+    owner: tuple[User, Client, dict[str, str]], sandbox_url: str, strategy: str
+) -> None:
+    _, client, ids = owner
+    blocking = export_online(client, boards=[ids["A"], ids["C"]], strategy=strategy)
+    steps: list[str] = []
+    async with AsyncClient(sandbox_url, token=client.token, email=client.email, pacer=Pacer.unlimited()) as api:
+        api.use_keys(client.keys)
+        online = await aexport_online(api, boards=[ids["A"], ids["C"]], strategy=strategy, step=steps.append)
+        assert online.requests == api.requests > 0
+    assert online.strategy == blocking.strategy == strategy
+    assert [b.id for b in online.result.boards] == [ids["A"], ids["C"]]
+    assert online.result.boards == blocking.result.boards
+    assert steps and all(isinstance(step, str) for step in steps)

@@ -23,13 +23,13 @@ from mskclient.sandbox import ManualClock
 def test_login_unlock_logout(sandbox_url: str, alice: Account) -> None:
     with Client(sandbox_url, pacer=Pacer.unlimited()) as device:
         user = device.login(alice.email.upper() + "  ", PASSWORD)  # email normalised
-        assert user.email == alice.email and device.has_keys
+        assert user.email == alice.email == device.email and device.has_keys
         token = device.token
         device.core.token = None  # httpx keeps no cookie of its own: without the token, no session
         with pytest.raises(AuthError):
             device.me()
     with Client(sandbox_url, token=token, email=alice.email, pacer=Pacer.unlimited()) as resumed:
-        assert not resumed.has_keys
+        assert not resumed.has_keys and resumed.email == alice.email
         resumed.unlock(PASSWORD)
         assert resumed.keys.keypair.public == alice.client.keys.keypair.public
         resumed.logout()

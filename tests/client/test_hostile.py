@@ -171,7 +171,7 @@ def test_truncated_attachment_writes_nothing(
 
 def test_truncated_or_tampered_export_stream(victim: Account, board: dict[str, Any], hostile: HostileTransport) -> None:
     """`/me/export` is decrypted while it streams: a cut or damaged body is an error, never a partial export."""
-    from mskclient.export._online import export_online
+    from mskclient.export import export_online
 
     def cut(request: Any, response: Any, body: bytes) -> bytes | None:
         return body[: len(body) * 2 // 3] if request.url.path.endswith("/me/export") else None

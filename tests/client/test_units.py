@@ -6,6 +6,7 @@ import io
 import json
 import os
 import stat
+from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 
 import httpx
@@ -32,7 +33,7 @@ from mskclient._pacing import request_group
 from mskclient._session_store import SessionRecord, SessionStore
 from mskclient.client._core import Core
 from mskclient.client._crypt import EncryptingReader
-from mskclient.client._wire import Obj, Response, error_from, path
+from mskclient.client._wire import Obj, Request, Response, error_from, path
 from mskclient.crypto import (
     FileKey,
     KeyPair,
@@ -274,3 +275,70 @@ async def test_async_foreign_exceptions_are_translated() -> None:
     async with AsyncClient("http://127.0.0.1:9", transport=httpx.MockTransport(garbage)) as client:
         with pytest.raises(ProtocolError):
             await client.health()
+
+
+def _stream_server(seen: list[httpx.Request], *, asynchronous: bool) -> httpx.MockTransport:
+    """/stream: a body in three chunks; /limited: a 429 with Retry-After; /broken: a body cut mid-way."""
+    chunks = [b"a" * 10, b"b" * 10, b"c" * 10]
+
+    async def async_body(cut: bool) -> AsyncIterator[bytes]:
+        for chunk in chunks[: 1 if cut else 3]:
+            yield chunk
+        if cut:
+            raise httpx.ReadError("cut")
+
+    def sync_body(cut: bool) -> Iterator[bytes]:
+        yield from chunks[: 1 if cut else 3]
+        if cut:
+            raise httpx.ReadError("cut")
+
+    def handle(request: httpx.Request) -> httpx.Response:
+        seen.append(request)
+        if request.url.path.endswith("/limited"):
+            error = {"error": {"code": "RATE_LIMITED", "message": "slow down"}}
+            return httpx.Response(429, headers={"retry-after": "7"}, json=error)
+        cut = request.url.path.endswith("/broken")
+        return httpx.Response(200, content=async_body(cut) if asynchronous else sync_body(cut))
+
+    return httpx.MockTransport(handle)
+
+
+def test_stream_goes_through_the_driver() -> None:
+    """Cookie, pacer count, the body's bound, error answers and failures: as for a flow's requests."""
+    seen: list[httpx.Request] = []
+    transport = _stream_server(seen, asynchronous=False)
+    with Client("http://127.0.0.1:9", token="t0k", pacer=Pacer.unlimited(), transport=transport) as client:
+        with client.stream(Request("GET", "/stream", max_bytes=None)) as answer:
+            assert answer.status == 200 and b"".join(answer.chunks) == b"a" * 10 + b"b" * 10 + b"c" * 10
+        assert seen[-1].headers["cookie"] == "msk_session=t0k" and client.requests == 1
+        with (
+            pytest.raises(ProtocolError, match="stopped reading"),
+            client.stream(Request("GET", "/stream", max_bytes=15)) as answer,
+        ):
+            b"".join(answer.chunks)
+        with pytest.raises(RateLimitError) as limited, client.stream(Request("GET", "/limited")):
+            pass
+        assert limited.value.retry_after == 7 and client.requests == 3  # raised at once, not retried
+        with pytest.raises(TransportError), client.stream(Request("GET", "/broken", max_bytes=None)) as answer:
+            list(answer.chunks)
+
+
+async def test_async_stream_goes_through_the_driver() -> None:
+    seen: list[httpx.Request] = []
+    transport = _stream_server(seen, asynchronous=True)
+    async with AsyncClient("http://127.0.0.1:9", token="t0k", pacer=Pacer.unlimited(), transport=transport) as client:
+        async with client.stream(Request("GET", "/stream", max_bytes=None)) as answer:
+            assert (
+                answer.status == 200 and b"".join([c async for c in answer.chunks]) == b"a" * 10 + b"b" * 10 + b"c" * 10
+            )
+        assert seen[-1].headers["cookie"] == "msk_session=t0k" and client.requests == 1
+        with pytest.raises(ProtocolError, match="stopped reading"):
+            async with client.stream(Request("GET", "/stream", max_bytes=15)) as answer:
+                _ = [c async for c in answer.chunks]
+        with pytest.raises(RateLimitError) as limited:
+            async with client.stream(Request("GET", "/limited")):
+                pass
+        assert limited.value.retry_after == 7 and client.requests == 3  # raised at once, not retried
+        with pytest.raises(TransportError):
+            async with client.stream(Request("GET", "/broken", max_bytes=None)) as answer:
+                _ = [c async for c in answer.chunks]

@@ -38,7 +38,7 @@ class Room:
         return self.async_of(self.alice)
 
     def async_of(self, who: Client) -> AsyncClient:
-        client = AsyncClient(self.url, token=who.token, email=who.core.email, pacer=Pacer.unlimited())
+        client = AsyncClient(self.url, token=who.token, email=who.email, pacer=Pacer.unlimited())
         client.use_keys(who.keys)
         return client
 

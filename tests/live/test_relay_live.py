@@ -168,6 +168,18 @@ def test_edit_with_the_card_already_read_does_not_read_it_again(world: World) ->
     assert saved.description == "read once\nedited\n" == client.card(card_id).description
 
 
+async def test_async_edit_with_the_card_already_read_does_not_read_it_again(world: World) -> None:
+    card_id = world.new_card(description="read once\n")
+    async with world.alice.async_client() as ac:
+        card = await ac.card(card_id)
+        before = ac.requests
+        saved = await aedit_description(ac, card_id, lambda text: text + "edited\n", live=False, base=card)
+        assert ac.requests - before == 1  # the PATCH (If-Match on the version read) only
+        unchanged = await aedit_description(ac, card_id, lambda text: text, base=saved)
+        assert unchanged is saved and ac.requests - before == 1  # nothing changed: nothing saved or sent
+    assert saved.description == "read once\nedited\n" == world.alice.client.card(card_id).description
+
+
 async def test_blocking_edit_inside_an_event_loop_is_refused_before_saving(world: World) -> None:
     card_id = world.new_card(description="unchanged\n")
     with pytest.raises(UsageError, match="aedit_description"):
