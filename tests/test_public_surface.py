@@ -14,9 +14,10 @@ import mskclient
 
 PUBLIC = {'mskclient': ['ActivityEvent', 'ApiError', 'AsyncClient', 'Attachment', 'AuthError', 'Automation', 'Board',
                'Card', 'CardTemplate', 'Checklist', 'ChecklistItem', 'Client', 'Column', 'Comment',
-               'ConflictError', 'CryptoError', 'CustomField', 'DecryptionError', 'Delivery', 'EnvelopeError',
+               'ConflictError', 'CredentialsError', 'CryptoError', 'CustomField', 'DecryptionError', 'Delivery',
+               'EditConflictError', 'EnvelopeError',
                'ForbiddenError', 'Health', 'KdfParametersError', 'KeyTrustError', 'Label', 'Me', 'Member',
-               'Membership', 'Milestone', 'MskError', 'NotFoundError', 'Notification', 'Pacer',
+               'Membership', 'Milestone', 'MskError', 'NotFoundError', 'Notification', 'OverLimitError', 'Pacer',
                'PayloadTooLargeError', 'ProtocolError', 'RateLimitError', 'RecoveryKeyError', 'Registration',
                'TotpEnrollment', 'TransportError', 'TrustStore', 'UNSET', 'Undecryptable', 'UnsupportedVersionError',
                'UsageError', 'User', 'UserLookup', 'Webhook', 'Workspace', 'WsTicket', '__version__', 'harden_process'],

@@ -19,13 +19,12 @@ from typing import Any, BinaryIO, Final
 from .. import _description
 from .._atomic import atomic_replace
 from .._errors import (
-    AuthError,
-    ConflictError,
+    CredentialsError,
     DecryptionError,
+    EditConflictError,
     EnvelopeError,
     KeyTrustError,
-    NotFoundError,
-    PayloadTooLargeError,
+    OverLimitError,
     ProtocolError,
     UsageError,
 )
@@ -60,6 +59,7 @@ from .._models import (
 from .._profile import (
     ANSWER_MAX_ATTACHMENT,
     ANSWER_MAX_LIST,
+    API_PREFIX,
     ATTACHMENT_MAX_CIPHERTEXT,
     DEFAULT_LABEL_COLOR,
     PASSWORD_MIN_CHARS,
@@ -108,7 +108,7 @@ from ..crypto import (
     wrap_file_key,
 )
 from ._crypt import DecryptingSink, EncryptingReader, open_bytes, open_text, seal_bytes, seal_text
-from ._wire import Flow, Obj, Request, Response, path, read_array, read_object
+from ._wire import Flow, Obj, Request, Response, error_from, has_error_shape, path, read_array, read_object
 
 __all__ = ["UNSET", "Core", "Registration"]
 
@@ -116,6 +116,7 @@ __all__ = ["UNSET", "Core", "Registration"]
 _STRENGTH_PREFIX: Final = 72
 #: Attempts of a safe edit (read, merge, PATCH with If-Match) before giving up on 409s.
 _EDIT_ATTEMPTS: Final = 5
+_MiB: Final = 1024 * 1024
 
 
 class _Unset:
@@ -149,8 +150,36 @@ def _send(method: str, route: str, *ids: str, body: Any = None) -> Request:
 
 
 def _login_init(email: str) -> Request:
-    """login-init: the answer (salt, KDF parameters) feeds Argon2id, hence `cpu_after`."""
-    return Request("POST", "/auth/login-init", json={"email": email}, cpu_after=True)
+    """login-init: the answer (salt, KDF parameters) feeds Argon2id, hence `cpu_after`.
+
+    Its error answers come back to the flow (a 429 is still retried by the driver): login-init
+    is the first request to a server, and the one that tells whether the URL is MSKanban's.
+    """
+    refused = frozenset(range(400, 600)) - {429}
+    return Request("POST", "/auth/login-init", json={"email": email}, cpu_after=True, ok=refused)
+
+
+def _check_mskanban(answer: Response, server: str | None) -> None:
+    """Refuse a login-init answer no MSKanban server gives: its route missing (404), a body that
+    is not JSON, an error without MSKanban's error shape, a success without salt and KDF."""
+    where = server or "this URL"
+    if answer.status == 404:
+        if server is not None and server.endswith(API_PREFIX):
+            raise UsageError(
+                f"no MSKanban login at {server}{API_PREFIX}: give the server URL without the trailing"
+                f" {API_PREFIX} (the client adds it): {server.removesuffix(API_PREFIX)}"
+            )
+        raise UsageError(f"{where} does not look like an MSKanban server (its login route is missing)")
+    try:
+        data = answer.json()
+    except ProtocolError:
+        raise UsageError(f"{where} does not look like an MSKanban server (it answered something not JSON)") from None
+    if answer.status >= 400:
+        if not has_error_shape(answer):
+            raise UsageError(f"{where} does not look like an MSKanban server (an error answer of a foreign shape)")
+        raise error_from(answer)
+    if not isinstance(data, Mapping) or "salt" not in data or "kdf" not in data:
+        raise UsageError(f"{where} does not look like an MSKanban server (its login answer lacks salt and KDF)")
 
 
 def _user(obj: Obj) -> User:
@@ -188,9 +217,12 @@ class Core:
         email: str | None = None,
         trust: TrustStore | None = None,
         on_slow_kdf: Callable[[KdfParams, float], None] | None = None,
+        server: str | None = None,
     ) -> None:
         #: Value of the `msk_session` cookie, sent on every request while set.
         self.token = token
+        #: The server's URL (the drivers add API_PREFIX to it), for messages that name it.
+        self.server = server
         #: Told (parameters, estimated seconds) before deriving with costlier parameters than the default.
         self.on_slow_kdf = on_slow_kdf
         self.email = normalize_email(email) if email else None
@@ -265,6 +297,7 @@ class Core:
     def _prelogin(self, email: str, password: str) -> Flow[LoginKeys]:
         """login-init, refuse weak or absurd KDF parameters, then Argon2id (~0.1 s of CPU)."""
         answer = yield _login_init(email)
+        _check_mskanban(answer, self.server)
         salt, params = check_login_init(answer.json())
         return self._derive(password, salt, params)
 
@@ -419,7 +452,7 @@ class Core:
                 yield from self.me()
             sealed = self._sealed_wk.get(workspace_id)
             if sealed is None:
-                raise NotFoundError(404, "NOT_FOUND", f"not a member of workspace {workspace_id}")
+                raise UsageError(f"this account is not a member of workspace {workspace_id}")
             self._wk[workspace_id] = open_workspace_key(sealed, self.keys.keypair, workspace_id)
         return self._wk[workspace_id]
 
@@ -793,7 +826,7 @@ class Core:
 
         `base` is the card as the caller read it (else it is read now).  On a
         conflict the description is merged through Yjs (both edits kept); a
-        title the server changed differently since `base` raises ConflictError
+        title the server changed differently since `base` raises EditConflictError
         rather than being overwritten.  `description_state` replaces the Yjs
         state with a merge of it and the server's (for live editors).
         """
@@ -812,7 +845,7 @@ class Core:
         current = base
         for _ in range(_EDIT_ATTEMPTS):
             if title is not None and current.title != base.title and current.title != title:
-                raise ConflictError(409, "CONFLICT", f"card {card_id}: the title was changed by someone else")
+                raise EditConflictError(f"card {card_id}: the title was changed by someone else (not overwritten)")
             body: dict[str, Any] = {}
             if title is not None:
                 body["encTitle"] = seal_text(bk, "card", "encTitle", title)
@@ -845,7 +878,7 @@ class Core:
             if response.status != 409:
                 return self._card(read_object(response, "card"), bk)
             current = yield from self.card(card_id)
-        raise ConflictError(409, "CONFLICT", f"card {card_id}: still conflicting after {_EDIT_ATTEMPTS} attempts")
+        raise EditConflictError(f"card {card_id}: still conflicting after {_EDIT_ATTEMPTS} attempts")
 
     def set_custom_field_value(self, card_id: str, field_id: str, value: str | None) -> Flow[Card]:
         """Set (or clear with None) one custom field's value on a card, encrypted under the board key."""
@@ -1024,14 +1057,15 @@ class Core:
         self, card_id: str, src: BinaryIO, name: str, mime: str = "application/octet-stream"
     ) -> Flow[Attachment]:
         """Encrypt `src` with a fresh file key while streaming it up (constant memory)."""
-        board_id, bk = yield from self._card_board(card_id)
         size = _remaining_size(src)
         if size is None:
             raise UsageError("upload_attachment needs a seekable file (its size goes into the metadata)")
         if ciphertext_size(size) > ATTACHMENT_MAX_CIPHERTEXT:
-            raise PayloadTooLargeError(
-                413, "PAYLOAD_TOO_LARGE", f"{name}: {size} bytes is over the attachment limit (refused locally)"
+            raise OverLimitError(
+                f"{name} is {size / _MiB:.1f} MiB ({size} bytes): over the attachment limit of"
+                f" {ATTACHMENT_MAX_CIPHERTEXT / _MiB:g} MiB once encrypted; nothing was sent"
             )
+        board_id, bk = yield from self._card_board(card_id)
         fk = FileKey.generate()
         meta = {
             "encName": seal_text(bk, "attachment", "encName", name),
@@ -1401,7 +1435,7 @@ def _open_with_password(master: MasterKey, user: Mapping[str, object]) -> Accoun
         return unlock_account(master, user)
     except DecryptionError as exc:
         if (exc.entity, exc.field) == ("user", "encSymmetricKey"):
-            raise AuthError(401, "UNAUTHORIZED", "wrong password (it does not open this account's keys)") from None
+            raise CredentialsError("wrong password (it does not open this account's keys)") from None
         raise
 
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import re
 import time
 import urllib.request
 from collections.abc import Awaitable, Callable, Coroutine, Iterable
@@ -92,7 +93,12 @@ def _what(request: Request) -> str:
     return f"{request.method} {API_PREFIX}{request.path}"
 
 
-def _transport_error(request: Request, exc: httpx.HTTPError) -> TransportError:
+def _transport_error(server: str, request: Request, exc: httpx.HTTPError) -> TransportError:
+    """A failure said so that the person knows what to check: no connection at all is most
+    often a server that is not running or a mistyped URL."""
+    if isinstance(exc, httpx.ConnectError | httpx.ConnectTimeout):
+        reason = re.sub(r"^\[Errno -?\d+\] ", "", str(exc)) or type(exc).__name__
+        return TransportError(f"cannot connect ({reason}): is the server running at {server}?")
     return TransportError(f"{_what(request)}: {type(exc).__name__}: {exc}")
 
 
@@ -198,7 +204,7 @@ class _Base:
     ) -> None:
         self.server = server.rstrip("/")
         self.base_url = _base_url(self.server)
-        self.core = Core(token=token, email=email, trust=trust, on_slow_kdf=on_slow_kdf)
+        self.core = Core(token=token, email=email, trust=trust, on_slow_kdf=on_slow_kdf, server=self.server)
         self.pacer = pacer if pacer is not None else Pacer()
 
     @property
@@ -361,7 +367,7 @@ class Client(_Base):
                     body.take(chunk)
                 return body.response(answer)
         except httpx.HTTPError as exc:
-            raise (deadline.error() if deadline.passed() else _transport_error(request, exc)) from None
+            raise (deadline.error() if deadline.passed() else _transport_error(self.server, request, exc)) from None
 
     health = _sync(Core.health)
     register = _sync(Core.register)
@@ -554,7 +560,7 @@ class AsyncClient(_Base):
         except TimeoutError:
             raise deadline.error() from None
         except httpx.HTTPError as exc:
-            raise _transport_error(request, exc) from None
+            raise _transport_error(self.server, request, exc) from None
 
     health = _async(Core.health)
     register = _async(Core.register)
