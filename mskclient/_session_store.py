@@ -187,7 +187,7 @@ def check_unlock_timeout(seconds: float) -> None:
     if seconds > UNLOCK_MAX_SECONDS:
         raise UsageError(
             f"the unlock timeout is at most {UNLOCK_MAX_SECONDS // 3600} h ({UNLOCK_MAX_SECONDS} s);"
-            f" asked for {seconds:g} s"
+            f" asked for {seconds:.0f} s"
         )
 
 

@@ -367,7 +367,9 @@ class Core:
         challenge = open_sealed(_sealed_challenge(step1), keys.keypair, Where("recovery", "sealedChallenge"))
         # The new password gets step 1's fresh salt; the cost parameters are the server's (login-init),
         # checked against the profile's floor and cap like any login.
-        init = read_object((yield _login_init(email)), "init")
+        answer = yield _login_init(email)
+        _check_mskanban(answer, self.server)
+        init = read_object(answer, "init")
         salt, params = check_login_init({"salt": step1.text("salt"), "kdf": init.data.get("kdf")})
         login = self._derive(new_password, salt, params)
         yield _send(
