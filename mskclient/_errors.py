@@ -7,12 +7,15 @@ enter, so callers catch one base class::
     MskError
     ├── TransportError            network failure, timeout, dropped socket
     ├── ApiError                  the server answered with the error shape (has .status, .code)
-    │   ├── AuthError             401: UNAUTHORIZED, TOTP_REQUIRED, INVALID_TOTP
+    │   ├── AuthError             401: UNAUTHORIZED, TOTP_REQUIRED, INVALID_TOTP (also a CredentialsError)
     │   ├── ForbiddenError        403
     │   ├── NotFoundError         404
-    │   ├── ConflictError         409 (stale If-Match, duplicate)
+    │   ├── ConflictError         409 (a duplicate, a state that forbids it, a stale If-Match)
+    │   │   └── EditConflictError a safe edit gave up: someone else's change could not be merged
     │   ├── PayloadTooLargeError  413
     │   └── RateLimitError        429 (has .retry_after)
+    ├── CredentialsError          no usable login or keys: the server's 401 (AuthError) or found
+    │                             locally (not logged in, locked, unlock expired, wrong password)
     ├── CryptoError
     │   ├── EnvelopeError         malformed, over-size or unsupported envelope
     │   │   └── UnsupportedVersionError
@@ -22,6 +25,11 @@ enter, so callers catch one base class::
     │   └── KeyTrustError         a member's public key changed since it was pinned
     ├── ProtocolError             the server or a peer broke the profile (bad id, bad shape)
     └── UsageError                the caller asked for something impossible (bad input, config)
+        └── OverLimitError        over a limit of the profile: refused before anything is sent
+
+Only errors the server answered carry an HTTP status and code in their text (`NOT_FOUND
+(404): …`); what the client refuses by itself (a locked profile, a file over the attachment
+limit, a bad argument) is said in words, never dressed as a server answer.
 
 Envelope and decryption errors name the entity, id and field that failed,
 never a key or any plaintext.
@@ -33,14 +41,17 @@ __all__ = [
     "ApiError",
     "AuthError",
     "ConflictError",
+    "CredentialsError",
     "CryptoError",
     "DecryptionError",
+    "EditConflictError",
     "EnvelopeError",
     "ForbiddenError",
     "KdfParametersError",
     "KeyTrustError",
     "MskError",
     "NotFoundError",
+    "OverLimitError",
     "PayloadTooLargeError",
     "ProtocolError",
     "RateLimitError",
@@ -77,8 +88,19 @@ class ApiError(MskError):
         self.message = message
 
 
-class AuthError(ApiError):
-    """Not logged in, wrong credentials or a TOTP is needed."""
+class CredentialsError(MskError):
+    """No usable login or keys: not logged in, locked, unlock expired, wrong password, TOTP needed.
+
+    Raised as it is when the client finds it out by itself (no server answer, so no HTTP
+    status); the server's 401 is its subclass AuthError.  Catch this one to ask the person
+    to log in or unlock.
+    """
+
+    exit_code = 5
+
+
+class AuthError(ApiError, CredentialsError):
+    """The server refused the credentials (401): wrong password, a TOTP code is needed or wrong."""
 
     exit_code = 5
 
@@ -92,9 +114,21 @@ class NotFoundError(ApiError):
 
 
 class ConflictError(ApiError):
-    """The resource changed since it was read (stale If-Match)."""
+    """The server refused because of the resource's state (409): a duplicate (the email is
+    registered, already a member), a state that forbids it, a stale If-Match."""
+
+
+class EditConflictError(ConflictError):
+    """A safe edit gave up: someone else changed the same thing meanwhile and it could not be
+    merged (the client decided so after the server's 409 answers to its If-Match)."""
 
     exit_code = 6
+
+    def __init__(self, message: str) -> None:
+        super().__init__(409, "CONFLICT", message)
+
+    def __str__(self) -> str:
+        return self.message
 
 
 class PayloadTooLargeError(ApiError):
@@ -165,6 +199,11 @@ class UsageError(MskError):
     """The request cannot be carried out as asked (bad argument, missing config)."""
 
     exit_code = 2
+
+
+class OverLimitError(UsageError):
+    """Over a limit the server or the relay would enforce (an attachment past 25 MiB, a live
+    edit past the relay's frame): refused by the client before anything is sent."""
 
 
 _BY_STATUS: dict[int, type[ApiError]] = {

@@ -64,6 +64,7 @@ __all__ = [
     "TOTP_SKEW_STEPS",
     "UNLOCK_AD_PREFIX",
     "UNLOCK_KEY_INFO",
+    "UNLOCK_MAX_SECONDS",
     "WEBHOOK_EVENTS",
     "WEBHOOK_RETRY_SCHEDULE",
     "WEBHOOK_TOLERANCE_SECONDS",
@@ -290,6 +291,9 @@ TOTP_SKEW_STEPS: Final = 1
 UNLOCK_AD_PREFIX: Final = "msk1:cli.unlock:"
 #: HMAC-SHA256 info turning the printed session secret into the box key.
 UNLOCK_KEY_INFO: Final = b"msk1:cli.unlock.key"
+#: Longest unlock `msk unlock --timeout` grants (24 h): keys left unlocked for days outlive
+#: the person's attention to the terminal that holds MSK_SESSION.
+UNLOCK_MAX_SECONDS: Final = 24 * 3600
 
 # --- Live (docs/protocol.md#sse, #relay) -------------------------------------------------
 SSE_HEARTBEAT_SECONDS: Final = 15

@@ -25,8 +25,8 @@ import click
 
 from ._agent import agent_socket, fetch_box, start_agent, stop_agent
 from ._atomic import atomic_replace
-from ._errors import AuthError, CryptoError, UsageError
-from ._profile import UNLOCK_AD_PREFIX, UNLOCK_KEY_INFO, FieldSpec, KeyRole
+from ._errors import CredentialsError, CryptoError, UsageError
+from ._profile import UNLOCK_AD_PREFIX, UNLOCK_KEY_INFO, UNLOCK_MAX_SECONDS, FieldSpec, KeyRole
 from .crypto import (
     AccountKeys,
     Envelope,
@@ -39,7 +39,7 @@ from .crypto import (
     encrypt_field,
 )
 
-__all__ = ["SessionRecord", "SessionStore", "atomic_write", "config_dir"]
+__all__ = ["SessionRecord", "SessionStore", "atomic_write", "check_unlock_timeout", "config_dir"]
 
 _PROFILE_NAME = re.compile(r"[A-Za-z0-9_.-]{1,64}")
 
@@ -144,8 +144,7 @@ class SessionStore:
         The secret (for MSK_SESSION) is the only thing that opens the box, and the agent
         holding the box exits after `timeout` seconds: then neither alone opens anything.
         """
-        if timeout <= 0:
-            raise UsageError("the unlock timeout must be positive")
+        check_unlock_timeout(timeout)
         secret = SymmetricKey.generate().raw
         expires = int(_now(now) + timeout)
         box = _unlock_box(secret, profile, expires, keys)
@@ -157,11 +156,11 @@ class SessionStore:
         """The keys held by the profile's agent, if `session` is its secret and it has not expired."""
         held = fetch_box(self.agent_path(profile))
         if held is None:
-            raise AuthError(401, "LOCKED", f"profile {profile} is locked; run `msk unlock`")
+            raise CredentialsError(f"profile {profile} is locked; run `msk unlock`")
         box, expires = held
         if _now(now) >= expires:
             self.lock(profile)
-            raise AuthError(401, "LOCKED", f"the unlock of profile {profile} has expired; run `msk unlock`")
+            raise CredentialsError(f"the unlock of profile {profile} has expired; run `msk unlock`")
         try:
             secret = b64u_decode(session.strip())
         except ValueError:
@@ -190,6 +189,17 @@ class SessionStore:
         return True
 
 
+def check_unlock_timeout(seconds: float) -> None:
+    """Refuse an unlock that is not positive or lasts longer than UNLOCK_MAX_SECONDS."""
+    if seconds <= 0:
+        raise UsageError("the unlock timeout must be positive")
+    if seconds > UNLOCK_MAX_SECONDS:
+        raise UsageError(
+            f"the unlock timeout is at most {UNLOCK_MAX_SECONDS // 3600} h ({UNLOCK_MAX_SECONDS} s);"
+            f" asked for {seconds:.0f} s"
+        )
+
+
 def _now(now: float | None) -> float:
     """`now` if given (tests), else the current Unix time."""
     return time.time() if now is None else now
@@ -211,7 +221,7 @@ def _open_unlock_box(secret: bytes, profile: str, expires: int, box: str) -> byt
         key, spec = _unlock_spec(secret, profile, expires)
         plain = decrypt_field(key, box, spec, entity_id=profile)
     except (CryptoError, ValueError):
-        raise AuthError(401, "LOCKED", "MSK_SESSION does not open this profile's unlock") from None
+        raise CredentialsError("MSK_SESSION does not open this profile's unlock") from None
     if len(plain) != 64:
-        raise AuthError(401, "LOCKED", "the unlock agent holds no keys")
+        raise CredentialsError("the unlock agent holds no keys")
     return plain

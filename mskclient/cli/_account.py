@@ -13,6 +13,8 @@ import qrcode
 from rich.table import Table
 
 from .._errors import AuthError, UsageError
+from .._profile import UNLOCK_MAX_SECONDS
+from .._session_store import check_unlock_timeout
 from ..crypto import fingerprint, parse_recovery_key
 from ._context import CliContext, global_options, parse_duration
 from ._untrusted import markup, rich_text, visible
@@ -134,7 +136,12 @@ def recover(ctx: CliContext, email: str, recovery_key_file: Path | None) -> None
 
 
 @click.command()
-@click.option("--timeout", default="15m", show_default=True, help="How long the unlock lasts (e.g. 90s, 15m, 2h).")
+@click.option(
+    "--timeout",
+    default="15m",
+    show_default=True,
+    help=f"How long the unlock lasts (e.g. 90s, 15m, 2h; at most {UNLOCK_MAX_SECONDS // 3600}h).",
+)
 @global_options
 def unlock(ctx: CliContext, timeout: str) -> None:
     """Keep the keys unlocked for a while; prints a secret to export as MSK_SESSION.
@@ -143,6 +150,7 @@ def unlock(ctx: CliContext, timeout: str) -> None:
     that ends at the timeout or on `msk lock`.
     """
     seconds = parse_duration(timeout)
+    check_unlock_timeout(seconds)  # before the password is asked for
     record = ctx.record()
     client = ctx.new_client(record.server, record.email, record.token)
     client.unlock(ctx.password())

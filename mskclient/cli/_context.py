@@ -24,7 +24,7 @@ from typing import Any, TypeVar
 import click
 from rich.console import Console, RenderableType
 
-from .._errors import UsageError
+from .._errors import CredentialsError, UsageError
 from .._pacing import Pacer
 from .._profile import KdfParams
 from .._session_store import SessionRecord, SessionStore
@@ -62,7 +62,7 @@ class CliContext:
         """The profile's saved session; UsageError if it has none (or is for another server)."""
         record = self.store.load(self.profile)
         if record is None:
-            raise UsageError(f"profile {self.profile!r} is not logged in; run `msk login EMAIL`")
+            raise CredentialsError(f"profile {self.profile!r} is not logged in; run `msk login EMAIL`")
         if self.server is not None and self.server.rstrip("/") != record.server:
             raise UsageError(
                 f"profile {self.profile!r} is for {record.server}, not {self.server}; use --profile for another server"

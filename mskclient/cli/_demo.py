@@ -20,6 +20,7 @@ from rich.table import Table
 from .._pacing import Pacer
 from ..client import Client
 from ..export import ExportCard, decrypt_document, write_export
+from ._sandbox import require_sandbox_extra
 from ._untrusted import rich_text
 
 __all__ = ["demo"]
@@ -109,6 +110,7 @@ def _leaks(directory: Path, plaintexts: list[str]) -> list[str]:
 )
 def demo(out_dir: Path | None) -> None:
     """Show end-to-end encryption at work on a throwaway local server (exits 0 on success)."""
+    require_sandbox_extra()
     from ..sandbox import Sandbox, SandboxConfig
 
     console = Console()

@@ -14,7 +14,7 @@ from typing import Any
 
 import click
 
-from .._errors import MskError, PayloadTooLargeError, ProtocolError, TransportError, UsageError
+from .._errors import MskError, OverLimitError, ProtocolError, TransportError, UsageError
 from .._profile import WEBHOOK_EVENTS, WEBHOOK_TOLERANCE_SECONDS, is_valid_id
 from ..client import AsyncClient, Client
 from ..live import (
@@ -40,16 +40,33 @@ from ._untrusted import json_text, visible
 __all__ = ["live", "watch_board", "webhooks"]
 
 
-def _run(ctx: CliContext, client: Client, work: Callable[[AsyncClient], Coroutine[Any, Any, None]]) -> None:
+#: Exit code of a command stopped by Ctrl-C (128 + SIGINT, as shells report it).
+_INTERRUPTED = 130
+
+
+def _run(
+    ctx: CliContext,
+    client: Client,
+    work: Callable[[AsyncClient], Coroutine[Any, Any, None]],
+    *,
+    interrupt_is_abort: bool = False,
+) -> None:
     """Run `work` with an async twin of `client` until done or Ctrl-C; the work's cleanup
-    (leaving the room) runs and the twin is closed either way."""
+    (leaving the room) runs and the twin is closed either way.
+
+    Ctrl-C is the normal way to leave a live session (exit 0), but it aborts a command that
+    would otherwise run on (`interrupt_is_abort`: exit 130, so a script tells it apart).
+    """
 
     async def main() -> None:
         async with ctx.async_client(client) as twin:
             await work(twin)
 
-    with contextlib.suppress(KeyboardInterrupt):
+    try:
         asyncio.run(main())
+    except KeyboardInterrupt:
+        if interrupt_is_abort:
+            raise SystemExit(_INTERRUPTED) from None
 
 
 def _me(client: Client, card_id: str | None = None) -> dict[str, Any]:
@@ -117,7 +134,7 @@ async def _append_lines(participant: Participant, lines: asyncio.Queue[str | Non
     while (line := await lines.get()) is not None:
         try:
             await participant.append(appended_line(participant.text, line))
-        except PayloadTooLargeError as exc:  # that line only: the session goes on
+        except OverLimitError as exc:  # that line only: the session goes on
             click.echo(f"msk: not appended: {visible(exc)}", err=True)
             continue
         await participant.save()
@@ -211,7 +228,7 @@ def watch_board(ctx: CliContext, board: str, since: str | None) -> None:
     """Follow BOARD's events as decrypted lines (resumes by Last-Event-ID after a drop)."""
     client = ctx.unlocked_client()
     board_id = Resolver(client).board(board).id
-    _run(ctx, client, lambda twin: _watch(ctx, twin, board_id, since))
+    _run(ctx, client, lambda twin: _watch(ctx, twin, board_id, since), interrupt_is_abort=True)
 
 
 # --- webhooks ------------------------------------------------------------------------------

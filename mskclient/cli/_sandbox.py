@@ -2,11 +2,41 @@
 
 from __future__ import annotations
 
+import importlib.util
 from pathlib import Path
 
 import click
 
-__all__ = ["sandbox"]
+from .._errors import UsageError
+
+__all__ = ["require_sandbox_extra", "sandbox"]
+
+#: The packages of the `sandbox` extra (pyproject.toml), each with the names it is imported by.
+_SANDBOX_EXTRA = {
+    "starlette": ("starlette",),
+    "uvicorn": ("uvicorn",),
+    "python-multipart": ("python_multipart", "multipart"),
+}
+
+
+def _importable(names: tuple[str, ...]) -> bool:
+    for name in names:
+        try:
+            if importlib.util.find_spec(name) is not None:
+                return True
+        except ImportError:  # an import hook that refuses it
+            continue
+    return False
+
+
+def require_sandbox_extra() -> None:
+    """Say which extra to install, rather than a traceback, when the sandbox's packages are missing."""
+    missing = [package for package, names in _SANDBOX_EXTRA.items() if not _importable(names)]
+    if missing:
+        raise UsageError(
+            f"the sandbox needs the 'sandbox' extra ({', '.join(missing)} not installed):"
+            " pip install 'mskclient[sandbox]'"
+        )
 
 
 def default_db() -> str:
@@ -29,6 +59,7 @@ def default_db() -> str:
 )
 def sandbox(host: str, port: int, db_path: str | None, reset: bool, no_rate_limits: bool, log_path: str | None) -> None:
     """Run a local MSKanban-compatible server; prints its URL, stops on Ctrl-C or SIGTERM."""
+    require_sandbox_extra()
     from ..sandbox import SandboxConfig, reset_database, serve
 
     db_path = db_path or default_db()

@@ -20,14 +20,13 @@ from typing import Any, BinaryIO, Final, cast
 from .. import _description
 from .._atomic import atomic_replace
 from .._errors import (
-    AuthError,
-    ConflictError,
+    CredentialsError,
     DecryptionError,
+    EditConflictError,
     EnvelopeError,
     KeyTrustError,
     MskError,
-    NotFoundError,
-    PayloadTooLargeError,
+    OverLimitError,
     ProtocolError,
     UsageError,
 )
@@ -63,6 +62,7 @@ from .._models import (
 from .._profile import (
     ANSWER_MAX_ATTACHMENT,
     ANSWER_MAX_LIST,
+    API_PREFIX,
     ATTACHMENT_MAX_CIPHERTEXT,
     DEFAULT_LABEL_COLOR,
     EXPORT_DEADLINE_SECONDS,
@@ -109,7 +109,7 @@ from ..crypto import (
 )
 from ..crypto.hazmat import open_sealed
 from ._crypt import DecryptingSink, EncryptingReader, open_bytes, open_text, seal_bytes, seal_text
-from ._wire import Flow, Request, Response, path, read_object
+from ._wire import Flow, Request, Response, error_from, has_error_shape, path, read_object
 
 __all__ = ["UNSET", "Core", "DescriptionEdit", "Registration", "SealedHook", "envelope_digest"]
 
@@ -117,6 +117,7 @@ __all__ = ["UNSET", "Core", "DescriptionEdit", "Registration", "SealedHook", "en
 _STRENGTH_PREFIX: Final = 72
 #: Attempts of a safe edit (read, merge, PATCH with If-Match) before giving up on 409s.
 _EDIT_ATTEMPTS: Final = 5
+_MiB: Final = 1024 * 1024
 
 
 class _Unset:
@@ -193,8 +194,36 @@ def _send(method: str, route: str, *ids: str, body: Any = None) -> Request:
 
 
 def _login_init(email: str) -> Request:
-    """login-init: the answer (salt, KDF parameters) feeds Argon2id, hence `cpu_after`."""
-    return Request("POST", "/auth/login-init", json={"email": email}, cpu_after=True)
+    """login-init: the answer (salt, KDF parameters) feeds Argon2id, hence `cpu_after`.
+
+    Its error answers come back to the flow (a 429 is still retried by the driver): login-init
+    is the first request to a server, and the one that tells whether the URL is MSKanban's.
+    """
+    refused = frozenset(range(400, 600)) - {429}
+    return Request("POST", "/auth/login-init", json={"email": email}, cpu_after=True, ok=refused)
+
+
+def _check_mskanban(answer: Response, server: str | None) -> None:
+    """Refuse a login-init answer no MSKanban server gives: its route missing (404), a body that
+    is not JSON, an error without MSKanban's error shape, a success without salt and KDF."""
+    where = server or "this URL"
+    if answer.status == 404:
+        if server is not None and server.endswith(API_PREFIX):
+            raise UsageError(
+                f"no MSKanban login at {server}{API_PREFIX}: give the server URL without the trailing"
+                f" {API_PREFIX} (the client adds it): {server.removesuffix(API_PREFIX)}"
+            )
+        raise UsageError(f"{where} does not look like an MSKanban server (its login route is missing)")
+    try:
+        data = answer.json()
+    except ProtocolError:
+        raise UsageError(f"{where} does not look like an MSKanban server (it answered something not JSON)") from None
+    if answer.status >= 400:
+        if not has_error_shape(answer):
+            raise UsageError(f"{where} does not look like an MSKanban server (an error answer of a foreign shape)")
+        raise error_from(answer)
+    if not isinstance(data, Mapping) or "salt" not in data or "kdf" not in data:
+        raise UsageError(f"{where} does not look like an MSKanban server (its login answer lacks salt and KDF)")
 
 
 def _user(obj: Obj) -> User:
@@ -232,9 +261,12 @@ class Core:
         email: str | None = None,
         trust: TrustStore | None = None,
         on_slow_kdf: Callable[[KdfParams, float], None] | None = None,
+        server: str | None = None,
     ) -> None:
         #: Value of the `msk_session` cookie, sent on every request while set.
         self.token = token
+        #: The server's URL (the drivers add API_PREFIX to it), for messages that name it.
+        self.server = server
         #: Told (parameters, estimated seconds) before deriving with costlier parameters than the default.
         self.on_slow_kdf = on_slow_kdf
         self.email = normalize_email(email) if email else None
@@ -309,6 +341,7 @@ class Core:
     def _prelogin(self, email: str, password: str) -> Flow[LoginKeys]:
         """login-init, refuse weak or absurd KDF parameters, then Argon2id (~0.1 s of CPU)."""
         answer = yield _login_init(email)
+        _check_mskanban(answer, self.server)
         salt, params = check_login_init(answer.json())
         return self._derive(password, salt, params)
 
@@ -378,7 +411,9 @@ class Core:
         challenge = open_sealed(_sealed_challenge(step1), keys.keypair, Where("recovery", "sealedChallenge"))
         # The new password gets step 1's fresh salt; the cost parameters are the server's (login-init),
         # checked against the profile's floor and cap like any login.
-        init = read_object((yield _login_init(email)), "init")
+        answer = yield _login_init(email)
+        _check_mskanban(answer, self.server)
+        init = read_object(answer, "init")
         salt, params = check_login_init({"salt": step1.text("salt"), "kdf": init.data.get("kdf")})
         login = self._derive(new_password, salt, params)
         yield _send(
@@ -477,7 +512,7 @@ class Core:
                 yield from self.me()
             sealed = self._sealed_wk.get(workspace_id)
             if sealed is None:
-                raise NotFoundError(404, "NOT_FOUND", f"not a member of workspace {workspace_id}")
+                raise UsageError(f"this account is not a member of workspace {workspace_id}")
             self._wk[workspace_id] = open_workspace_key(sealed, self.keys.keypair, workspace_id)
         return self._wk[workspace_id]
 
@@ -863,7 +898,7 @@ class Core:
 
         `base` is the card as the caller read it (else it is read now).  On a
         conflict the description is merged through Yjs (both edits kept); a
-        title the server changed differently since `base` raises ConflictError
+        title the server changed differently since `base` raises EditConflictError
         rather than being overwritten.  `description_state` replaces the Yjs
         state with a merge of it and the server's (for live editors).
         """
@@ -880,7 +915,7 @@ class Core:
         current = base
         for _ in range(_EDIT_ATTEMPTS):
             if title is not None and current.title != base.title and current.title != title:
-                raise ConflictError(409, "CONFLICT", f"card {card_id}: the title was changed by someone else")
+                raise EditConflictError(f"card {card_id}: the title was changed by someone else (not overwritten)")
             body: dict[str, Any] = {}
             if title is not None:
                 body["encTitle"] = seal_text(bk, "card", "encTitle", title)
@@ -913,7 +948,7 @@ class Core:
             if response.status != 409:
                 return self._card(read_object(response, "card"), bk)
             current = yield from self.card(card_id)
-        raise ConflictError(409, "CONFLICT", f"card {card_id}: still conflicting after {_EDIT_ATTEMPTS} attempts")
+        raise EditConflictError(f"card {card_id}: still conflicting after {_EDIT_ATTEMPTS} attempts")
 
     def edit_description(
         self, card_id: str, transform: Callable[[str], str], *, base: Card | None = None, live: bool = True
@@ -1141,7 +1176,6 @@ class Core:
         cannot seek (e.g. an HTTP download) needs `size=`, and a stream that ends at another
         size raises UsageError.
         """
-        board_id, bk = yield from self._card_board(card_id)
         if size is None:
             size = _remaining_size(src)
         elif size >= 0:
@@ -1149,9 +1183,11 @@ class Core:
         if size is None or size < 0:
             raise UsageError("upload_attachment needs a seekable file or size= (its size goes into the metadata)")
         if ciphertext_size(size) > ATTACHMENT_MAX_CIPHERTEXT:
-            raise PayloadTooLargeError(
-                413, "PAYLOAD_TOO_LARGE", f"{name}: {size} bytes is over the attachment limit (refused locally)"
+            raise OverLimitError(
+                f"{name} is {size / _MiB:.1f} MiB ({size} bytes): over the attachment limit of"
+                f" {ATTACHMENT_MAX_CIPHERTEXT / _MiB:g} MiB once encrypted; nothing was sent"
             )
+        board_id, bk = yield from self._card_board(card_id)
         fk = FileKey.generate()
         enc_name = seal_text(bk, "attachment", "encName", name)
         meta = {
@@ -1567,7 +1603,7 @@ def _open_with_password(master: MasterKey, user: Mapping[str, object]) -> Accoun
         return unlock_account(master, user)
     except DecryptionError as exc:
         if (exc.entity, exc.field) == ("user", "encSymmetricKey"):
-            raise AuthError(401, "UNAUTHORIZED", "wrong password (it does not open this account's keys)") from None
+            raise CredentialsError("wrong password (it does not open this account's keys)") from None
         raise
 
 

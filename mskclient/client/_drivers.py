@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import re
 import time
 import urllib.request
 from collections.abc import AsyncIterator, Awaitable, Callable, Coroutine, Iterable, Iterator, Mapping
@@ -95,7 +96,12 @@ def _what(request: Request) -> str:
     return f"{request.method} {API_PREFIX}{request.path}"
 
 
-def _transport_error(request: Request, exc: httpx.HTTPError) -> TransportError:
+def _transport_error(request: Request, exc: httpx.HTTPError, *, server: str | None = None) -> TransportError:
+    """A failure said so that the person knows what to check: no connection at all is most
+    often a server that is not running or a mistyped URL (`server`, where the connection began)."""
+    if server is not None and isinstance(exc, httpx.ConnectError | httpx.ConnectTimeout):
+        reason = re.sub(r"^\[Errno -?\d+\] ", "", str(exc)) or type(exc).__name__
+        return TransportError(f"cannot connect ({reason}): is the server running at {server}?")
     return TransportError(f"{_what(request)}: {type(exc).__name__}: {exc}")
 
 
@@ -237,7 +243,7 @@ class _Base:
     ) -> None:
         self.server = server.rstrip("/")
         self.base_url = _base_url(self.server)
-        self.core = Core(token=token, email=email, trust=trust, on_slow_kdf=on_slow_kdf)
+        self.core = Core(token=token, email=email, trust=trust, on_slow_kdf=on_slow_kdf, server=self.server)
         self.pacer = pacer if pacer is not None else Pacer()
 
     @property
@@ -405,7 +411,8 @@ class Client(_Base):
                     body.take(chunk)
                 return body.response(answer)
         except httpx.HTTPError as exc:
-            raise (deadline.error() if deadline.passed() else _transport_error(request, exc)) from None
+            failure = deadline.error() if deadline.passed() else _transport_error(request, exc, server=self.server)
+            raise failure from None
 
     @contextlib.contextmanager
     def stream(self, request: Request) -> Iterator[Streamed[Iterator[bytes]]]:
@@ -426,7 +433,8 @@ class Client(_Base):
             with bounded:
                 answer = self._http.send(outgoing, stream=True)
         except httpx.HTTPError as exc:
-            raise (deadline.error() if deadline.passed() else _transport_error(request, exc)) from None
+            failure = deadline.error() if deadline.passed() else _transport_error(request, exc, server=self.server)
+            raise failure from None
         try:
             body = _Body(request, answer.status_code, answer.headers)
             if answer.status_code >= 400 and answer.status_code not in request.ok:
@@ -632,7 +640,7 @@ class AsyncClient(_Base):
         except TimeoutError:
             raise deadline.error() from None
         except httpx.HTTPError as exc:
-            raise _transport_error(request, exc) from None
+            raise _transport_error(request, exc, server=self.server) from None
 
     @contextlib.asynccontextmanager
     async def stream(self, request: Request) -> AsyncIterator[Streamed[AsyncIterator[bytes]]]:
@@ -655,7 +663,7 @@ class AsyncClient(_Base):
         except TimeoutError:
             raise deadline.error() from None
         except httpx.HTTPError as exc:
-            raise _transport_error(request, exc) from None
+            raise _transport_error(request, exc, server=self.server) from None
         try:
             body = _Body(request, answer.status_code, answer.headers)
             if answer.status_code >= 400 and answer.status_code not in request.ok:

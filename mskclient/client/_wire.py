@@ -17,7 +17,7 @@ from .._json import Obj, loads
 from .._pacing import request_group
 from .._profile import ANSWER_MAX_OBJECT, is_valid_id
 
-__all__ = ["Flow", "Request", "Response", "error_from", "path", "read_object"]
+__all__ = ["Flow", "Request", "Response", "error_from", "has_error_shape", "path", "read_object"]
 
 _T = TypeVar("_T")
 
@@ -76,15 +76,23 @@ def error_from(response: Response) -> Exception:
             retry_after = float(response.headers.get("retry-after", "1"))
         except ValueError:
             retry_after = 1.0
+    code, message = _error_fields(response) or (f"HTTP_{response.status}", "error answer without the error shape")
+    return api_error(response.status, code, message, retry_after)
+
+
+def has_error_shape(response: Response) -> bool:
+    """True if an error answer is `{"error": {"code", "message"}}`, as every MSKanban error is."""
+    return _error_fields(response) is not None
+
+
+def _error_fields(response: Response) -> tuple[str, str] | None:
     try:
         body = loads(response.body, "error answer")
         error = body["error"]
         code, message = error["code"], error["message"]
-        if not isinstance(code, str) or not isinstance(message, str):
-            raise TypeError
     except (ProtocolError, TypeError, KeyError):
-        code, message = f"HTTP_{response.status}", "error answer without the error shape"
-    return api_error(response.status, code, message, retry_after)
+        return None
+    return (code, message) if isinstance(code, str) and isinstance(message, str) else None
 
 
 def path(template: str, *ids: str) -> str:

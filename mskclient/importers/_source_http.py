@@ -19,13 +19,21 @@ from typing import Any, BinaryIO, Final, cast
 
 import httpx
 
-from .._errors import AuthError, ForbiddenError, NotFoundError, ProtocolError, TransportError
+from .._errors import ProtocolError, TransportError, api_error
 
 __all__ = ["Record", "SourceHttp", "SourceUnavailable"]
 
 _RETRY_STATUSES: Final = frozenset({429, 500, 502, 503, 504})
 #: Longest Retry-After the reader waits for; a source asking more stops the run (resumable).
 _MAX_RETRY_AFTER: Final = 120.0
+
+
+#: HTTP status of a source's answer -> (error code, what it means), for `api_error`.
+_SOURCE_REFUSALS: dict[int, tuple[str, str]] = {
+    401: ("SOURCE_UNAUTHORIZED", "refused the user or password/token"),
+    403: ("SOURCE_FORBIDDEN", "GET {route}: not visible to this user"),
+    404: ("SOURCE_NOT_FOUND", "GET {route}: not found"),
+}
 
 
 class SourceUnavailable(TransportError):
@@ -91,13 +99,12 @@ class SourceHttp:
         raise SourceUnavailable(f"{self.name} GET {route}: still failing after {attempt} attempts ({last})")
 
     def _error(self, status: int, route: str) -> Exception:
-        if status == 401:
-            return AuthError(401, "SOURCE_UNAUTHORIZED", f"{self.name} refused the user or password/token")
-        if status == 403:
-            return ForbiddenError(403, "SOURCE_FORBIDDEN", f"{self.name} GET {route}: not visible to this user")
-        if status == 404:
-            return NotFoundError(404, "SOURCE_NOT_FOUND", f"{self.name} GET {route}: not found")
-        return ProtocolError(f"{self.name} GET {route}: unexpected HTTP {status}")
+        """The source's refusal as the error of that status (exit 5 for bad credentials)."""
+        refusal = _SOURCE_REFUSALS.get(status)
+        if refusal is None:
+            return ProtocolError(f"{self.name} GET {route}: unexpected HTTP {status}")
+        code, what = refusal
+        return api_error(status, code, f"{self.name} " + what.format(route=route))
 
     def get_json(self, url: str, route: str, params: Mapping[str, str] | None = None) -> Any:
         """The parsed JSON of GET `url` (`route` names it in errors, without the host)."""

@@ -27,7 +27,7 @@ from typing import Any, TypeAlias
 from pycrdt import Doc, Text
 
 from .. import _description as ydesc
-from .._errors import MskError, PayloadTooLargeError, ProtocolError, TransportError, UsageError
+from .._errors import MskError, OverLimitError, PayloadTooLargeError, ProtocolError, TransportError, UsageError
 from .._profile import AWARENESS_RENEW_SECONDS, RELAY_MAX_FRAME
 from ..crypto import RELAY_FRAME_OVERHEAD, BoardKey, open_relay_frame, seal_relay_frame
 from ._awareness import Awareness, AwarenessChange, user_name
@@ -267,14 +267,12 @@ class Participant:
 
         Whoever joins the room sends the whole document in one sync step 2: past the relay's
         frame limit nobody could join again.  So the change is tried on a copy first and
-        refused (PayloadTooLargeError, the document untouched) if its full state would not fit.
+        refused (OverLimitError, the document untouched) if its full state would not fit.
         """
         trial = ydesc.load(self.doc.get_update())
         change(trial)
         if len(encode_message(SyncStep2(trial.get_update()))) + RELAY_FRAME_OVERHEAD > RELAY_MAX_FRAME:
-            raise PayloadTooLargeError(
-                413, "PAYLOAD_TOO_LARGE", "this edit would make the description too large for the relay (1 MiB)"
-            )
+            raise OverLimitError("this edit would make the description too large for the relay (1 MiB)")
         before = self.doc.get_state()
         change(self.doc)
         await self._publish_since(before)
@@ -315,7 +313,7 @@ class Participant:
             return  # kept in the document: the full-state step 2 of the next join sends it
         try:
             await self._send(SyncUpdate(update), channel)
-        except PayloadTooLargeError:
+        except (OverLimitError, PayloadTooLargeError):
             raise
         except MskError:
             pass  # the read loop sees the drop; the next join's step 2 carries the update
@@ -324,7 +322,7 @@ class Participant:
     async def _send(self, message: Message, channel: Channel) -> None:
         data = encode_message(message)
         if len(data) + RELAY_FRAME_OVERHEAD > RELAY_MAX_FRAME:
-            raise PayloadTooLargeError(413, "PAYLOAD_TOO_LARGE", "relay message over 1 MiB")
+            raise OverLimitError("relay message over 1 MiB")
         frame = seal_relay_frame(self._key, self.room, data)
         async with self._send_lock:
             await channel.send(frame)

@@ -15,7 +15,7 @@ import pytest
 from _accounts import PASSWORD, fresh_email, totp_now
 from click.testing import CliRunner, Result
 
-from mskclient import AuthError, UsageError
+from mskclient import AuthError, CredentialsError, UsageError
 from mskclient._session_store import SessionStore
 from mskclient.cli._context import CliContext, global_options, parse_duration
 from mskclient.cli._main import cli
@@ -76,7 +76,7 @@ def test_register_whoami_logout(env: dict[str, str], tmp_path: Path) -> None:
     ok(run(["logout"], env))
     assert not session.exists()
     result = run(["whoami"], env)
-    assert isinstance(result.exception, UsageError)
+    assert isinstance(result.exception, CredentialsError)  # exit code 5, as the docs say
 
 
 def test_login_password_file_and_profiles(env: dict[str, str], tmp_path: Path) -> None:
@@ -113,14 +113,14 @@ def test_unlock_session_lock_and_timeout(env: dict[str, str], tmp_path: Path, mo
     real_time = store_module.time.time
     monkeypatch.setattr(store_module.time, "time", lambda: real_time() + 16 * 60)
     expired = run([], unlocked, probe)
-    assert isinstance(expired.exception, AuthError) and "expired" in str(expired.exception)
+    assert isinstance(expired.exception, CredentialsError) and "expired" in str(expired.exception)
     monkeypatch.setattr(store_module.time, "time", real_time)
 
     out = ok(run(["unlock", "--timeout", "1h"], env))
     unlocked["MSK_SESSION"] = out.split("=", 1)[1].strip()
     ok(run(["lock"], env))
     locked = run([], unlocked, probe)
-    assert isinstance(locked.exception, AuthError) and "locked" in str(locked.exception)
+    assert isinstance(locked.exception, CredentialsError) and "locked" in str(locked.exception)
     assert ok(run([], env, probe)).strip() == "probe ✓"  # the password still works
 
 

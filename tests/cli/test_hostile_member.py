@@ -174,7 +174,7 @@ def test_error_line_quoting_hostile_names_inert(ana: User, scene: Scene) -> None
 def test_watch_shows_hostile_titles_inert(ana: User, scene: Scene) -> None:
     code, raw = _pty_run(ana, "watch", scene.board_id, "--since", "0", until="card T")
     text = _assert_inert(raw)
-    assert code == 0 and "card ‘card T\\x1b]0;pwned\\x07" in text and "<U+202E>gnp.exe" in text
+    assert code == 130 and "card ‘card T\\x1b]0;pwned\\x07" in text and "<U+202E>gnp.exe" in text
 
 
 @pytest.fixture

@@ -14,8 +14,8 @@ from _accounts import PASSWORD, Account, register
 from _hostile import HostileTransport, json_edit, substitute_lookup_key
 
 from mskclient import (
-    AuthError,
     Client,
+    CredentialsError,
     DecryptionError,
     KdfParametersError,
     KeyTrustError,
@@ -283,7 +283,7 @@ def test_unlock_tells_a_wrong_password_from_a_tampered_private_key(
 ) -> None:
     """On a saved session only encSymmetricKey shows a mistyped password; any later failure is tampering."""
     with Client(sandbox_url, token=victim.client.token, email=victim.email, transport=hostile) as device:
-        with pytest.raises(AuthError, match="wrong password"):
+        with pytest.raises(CredentialsError, match="wrong password"):
             device.unlock("not the password at all")
 
         def tamper(answer: dict[str, Any]) -> dict[str, Any]:

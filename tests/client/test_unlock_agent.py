@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from mskclient._errors import AuthError
+from mskclient._errors import CredentialsError
 from mskclient._session_store import SessionStore
 from mskclient.crypto import AccountKeys, KeyPair, UserKey
 
@@ -50,14 +50,14 @@ def test_the_agent_needs_the_secret_and_leaves_nothing_on_disk(
     assert store.unlock_expiry("p") is not None
 
     other = store.unlock("q", keys, 900)
-    with pytest.raises(AuthError, match="does not open"):
+    with pytest.raises(CredentialsError, match="does not open"):
         store.unlocked_keys("p", other)  # another profile's secret
 
-    with pytest.raises(AuthError, match="expired"):
+    with pytest.raises(CredentialsError, match="expired"):
         store.unlocked_keys("p", secret, now=time.time() + 901)  # past the expiry bound in the box
     assert not socket_path.exists()  # and the agent was told to go
     assert store.lock("p") is False and store.lock("q") is True
-    with pytest.raises(AuthError, match="locked"):
+    with pytest.raises(CredentialsError, match="locked"):
         store.unlocked_keys("q", other)
 
 
@@ -84,7 +84,7 @@ def test_after_the_timeout_an_earlier_clock_opens_nothing(
         time.sleep(0.1)
     assert not socket_path.exists()
     assert _files(tmp_path) == []
-    with pytest.raises(AuthError, match="locked"):  # a clock set an hour back does not bring it back
+    with pytest.raises(CredentialsError, match="locked"):  # a clock set an hour back does not bring it back
         store.unlocked_keys("p", secret, now=time.time() - 3600)
 
 

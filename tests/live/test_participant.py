@@ -9,7 +9,7 @@ import pytest
 from pycrdt import Text
 
 from mskclient import _description as ydesc
-from mskclient._errors import ForbiddenError, PayloadTooLargeError, UsageError
+from mskclient._errors import ForbiddenError, OverLimitError, UsageError
 from mskclient.crypto import BoardKey, open_relay_frame, seal_relay_frame
 from mskclient.live import (
     AwarenessMessage,
@@ -261,7 +261,7 @@ async def test_an_edit_that_would_outgrow_the_relay_is_refused_and_changes_nothi
         await a.edit(big)
         await b.wait_until(lambda p: p.text == big, T, "the big text")
         for change in (a.append("x" * 200_000), a.edit(big + "y" * 200_000), a.apply_local_update(_grown(a, 200_000))):
-            with pytest.raises(PayloadTooLargeError, match="too large for the relay"):
+            with pytest.raises(OverLimitError, match="too large for the relay"):
                 await change
         assert a.text == big and a.connected and a.error is None
         await a.append(" end")  # small edits still go through

@@ -9,7 +9,7 @@ from collections.abc import Callable
 import pytest
 from _accounts import World, member
 
-from mskclient._errors import AuthError, ForbiddenError, PayloadTooLargeError, UsageError
+from mskclient._errors import AuthError, ForbiddenError, OverLimitError, PayloadTooLargeError, UsageError
 from mskclient.live import (
     Channel,
     Participant,
@@ -217,7 +217,7 @@ async def test_a_frame_over_1_mib_is_refused(world: World) -> None:
         p = await open_card(ac, card_id)
         async with p:
             await p.wait_connected(T)
-            with pytest.raises(PayloadTooLargeError):
+            with pytest.raises(OverLimitError):
                 await p.edit("x" * (1024 * 1024))
 
 
