@@ -10,20 +10,32 @@ import csv
 import html
 import io
 import json
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import Any
 from urllib.parse import quote
 
 from .._errors import UsageError
+from ._attachments import attachment_path
 from ._decrypt import no_collections
 from ._escape import csv_cell, json_escape_controls, markdown_block, markdown_inline, visible
 from ._files import atomic_write_text, safe_name
 from ._tree import ExportBoard, ExportCard, ExportResult
 
-__all__ = ["FORMATS", "SCHEMA_ID", "board_to_json", "export_to_json", "render", "write_export"]
+__all__ = [
+    "FORMATS",
+    "SCHEMA_ID",
+    "board_to_json",
+    "existing_outputs",
+    "export_to_json",
+    "file_names",
+    "render",
+    "write_export",
+]
 
 SCHEMA_ID = "https://mskclient.invalid/export-schema.json"
+#: The file each single-file format writes; Markdown writes one file per board (`_markdown_name`).
+_SINGLE_FILE = {"json": "export.json", "csv": "cards.csv", "html": "export.html"}
 
 
 def _card_json(card: ExportCard) -> dict[str, Any]:
@@ -70,7 +82,7 @@ def export_to_json(result: ExportResult) -> dict[str, Any]:
 def _json(result: ExportResult) -> dict[str, str]:
     # one line: json's C encoder only runs without indent (8x faster on big boards); `jq .` pretty-prints it
     text = json.dumps(export_to_json(result), ensure_ascii=False)
-    return {"export.json": json_escape_controls(text) + "\n"}
+    return {_SINGLE_FILE["json"]: json_escape_controls(text) + "\n"}
 
 
 # Markdown layout: board `#`, column `##`, card `###`, the exporter's card sections `####`;
@@ -134,8 +146,12 @@ def board_markdown(board: ExportBoard) -> str:
     return "\n".join(out).rstrip("\n") + "\n"
 
 
+def _markdown_name(board: ExportBoard) -> str:
+    return safe_name(board.title, prefix=board.id, fallback="board") + ".md"
+
+
 def _markdown(result: ExportResult) -> dict[str, str]:
-    return {safe_name(b.title, prefix=b.id, fallback="board") + ".md": board_markdown(b) for b in result.boards}
+    return {_markdown_name(b): board_markdown(b) for b in result.boards}
 
 
 _CSV_HEADER = [
@@ -188,7 +204,7 @@ def _csv(result: ExportResult) -> dict[str, str]:
                     "true" if card.archived else "false",
                 ]
                 writer.writerow(row)
-    return {"cards.csv": buffer.getvalue()}
+    return {_SINGLE_FILE["csv"]: buffer.getvalue()}
 
 
 _CSS = """
@@ -266,7 +282,7 @@ def _html(result: ExportResult) -> dict[str, str]:
             out.append(f'<div class="errors">Fields that could not be decrypted:<ul>{items}</ul></div>')
         out.append("</section>")
     out.append("</body></html>\n")
-    return {"export.html": "\n".join(out)}
+    return {_SINGLE_FILE["html"]: "\n".join(out)}
 
 
 FORMATS: dict[str, Callable[[ExportResult], dict[str, str]]] = {
@@ -284,6 +300,36 @@ def render(result: ExportResult, fmt: str) -> dict[str, str]:
         raise UsageError(f"unknown export format {fmt!r}; choose one of {', '.join(FORMATS)}")
     with no_collections():  # rendering builds a container per card, comment and item, none cyclic
         return writer(result)
+
+
+def file_names(result: ExportResult, fmt: str) -> list[str]:
+    """The names `write_export` gives its files for `fmt`, without rendering anything."""
+    if fmt == "markdown":
+        return [_markdown_name(b) for b in result.boards]
+    if fmt not in _SINGLE_FILE:
+        raise UsageError(f"unknown export format {fmt!r}; choose one of {', '.join(FORMATS)}")
+    return [_SINGLE_FILE[fmt]]
+
+
+def existing_outputs(
+    result: ExportResult, formats: Iterable[str], out_dir: Path, attachments_dir: Path | None = None
+) -> list[Path]:
+    """The files an export of `result` would replace: its files in `out_dir`, and its attachments.
+
+    Lets a caller refuse before anything is read from the server or written, so an earlier
+    export is never overwritten without being asked to.
+    """
+    paths = [out_dir / name for fmt in formats for name in file_names(result, fmt)]
+    if attachments_dir is not None:
+        paths += [
+            attachment_path(attachments_dir, a)
+            for b in result.boards
+            for c in b.columns
+            for k in c.cards
+            for a in k.attachments
+            if a.file_key is not None
+        ]
+    return [p for p in paths if p.exists() or p.is_symlink()]
 
 
 def write_export(result: ExportResult, fmt: str, out_dir: Path) -> list[Path]:

@@ -50,7 +50,7 @@ def test_offline_every_format_and_selection(export_file: tuple[Path, Built], tmp
         )
         assert ran.code == 0, ran.err
         assert [p.name for p in out.iterdir()] == [name]
-        assert "Exported 1 board(s), 3 card(s) from the file" in ran.out
+        assert "Exported 1 board, 3 cards from the file" in ran.out
 
 
 def test_password_from_file_and_wrong_password(export_file: tuple[Path, Built], tmp_path: Path) -> None:
