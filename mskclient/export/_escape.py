@@ -211,8 +211,11 @@ class _SafeMarkdown(MarkdownIt):
 
 
 # `html=False` shows raw HTML as text; images are off because an image loads a resource
-# (`![x](https://tracker)` would report that the export was opened): its syntax shows as a link
-_HTML_RENDERER = _SafeMarkdown("commonmark", {"html": False}).enable(["table", "strikethrough"]).disable("image")
+# (`![x](https://tracker)` would report that the export was opened): its syntax shows as a link.
+# `breaks` keeps each line break the author typed, as the board's own view does.
+_HTML_RENDERER = (
+    _SafeMarkdown("commonmark", {"html": False, "breaks": True}).enable(["table", "strikethrough"]).disable("image")
+)
 _HTML_RENDERER.use(tasklists_plugin)
 #: Card titles are `<h3>`: headings inside a description or comment start one level below.
 _HTML_HEADING_SHIFT = 3

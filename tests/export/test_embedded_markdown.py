@@ -192,7 +192,7 @@ def test_html_export_renders_markdown() -> None:
         "## Plan\n\n- one\n- *two* and **three**\n\n1. first\n\n`code` and [site](https://example.org/a?b=1&c=2), "
         "<https://auto.example>, [mail](mailto:ana@example.org), [file](files/a%20b.txt)\n\n"
         "```py\nprint('<hi>')\n```\n\n- [ ] open\n- [x] done\n\n> quoted\n\n~~gone~~",
-        "A **bold** comment",
+        "A **bold** comment\nsecond line",
     )
     assert "<h5>Plan</h5>" in page  # a description's `##` sits below the card's <h3>
     assert "<ul>\n<li>one</li>\n<li><em>two</em> and <strong>three</strong></li>\n</ul>" in page
@@ -204,4 +204,4 @@ def test_html_export_renders_markdown() -> None:
     assert 'disabled="disabled" type="checkbox"> open' in page
     assert 'checked="checked" disabled="disabled" type="checkbox"> done' in page
     assert "<blockquote>\n<p>quoted</p>\n</blockquote>" in page and "<s>gone</s>" in page
-    assert "A <strong>bold</strong> comment" in page
+    assert "A <strong>bold</strong> comment<br />\nsecond line" in page  # line breaks kept
