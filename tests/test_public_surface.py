@@ -48,7 +48,7 @@ PUBLIC = {'mskclient': ['ActivityEvent', 'ApiError', 'AsyncClient', 'Attachment'
                       'ExportChecklistItem', 'ExportColumn', 'ExportComment', 'ExportResult', 'FORMATS', 'Fetch',
                       'FieldFailure', 'OnlineExport', 'STRATEGIES', 'UNDECRYPTABLE', 'atomic_open',
                       'atomic_write_text', 'attachment_fetch', 'board_to_json', 'ciphertext_fetch', 'decrypt_board',
-                      'decrypt_document', 'decrypt_export_file', 'export_online', 'export_to_json',
+                      'decrypt_document', 'decrypt_export_file', 'existing_outputs', 'export_online', 'export_to_json',
                       'keys_from_password', 'list_boards', 'members_by_id', 'render', 'resolve', 'safe_name',
                       'save_attachments', 'write_export'],
  'mskclient.webhooks': ['HEADER_DELIVERY', 'HEADER_EVENT', 'HEADER_SIGNATURE', 'Receiver', 'ReplayError',

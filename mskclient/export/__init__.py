@@ -4,7 +4,7 @@ Online (`msk export`) and offline (`msk export --from-file`) share everything he
 only where the encrypted bundles come from differs.
 """
 
-from ._attachments import Fetch, attachment_path, ciphertext_fetch, save_attachments
+from ._attachments import Fetch, ciphertext_fetch, save_attachments
 from ._decrypt import decrypt_board, members_by_id
 from ._document import BoardEntry, decrypt_document, decrypt_export_file, keys_from_password, list_boards
 from ._files import atomic_open, atomic_write_text, safe_name
@@ -22,7 +22,7 @@ from ._tree import (
     ExportResult,
     FieldFailure,
 )
-from ._writers import FORMATS, board_to_json, existing_outputs, export_to_json, file_names, render, write_export
+from ._writers import FORMATS, board_to_json, existing_outputs, export_to_json, render, write_export
 
 __all__ = [
     "FORMATS",
@@ -43,7 +43,6 @@ __all__ = [
     "atomic_open",
     "atomic_write_text",
     "attachment_fetch",
-    "attachment_path",
     "board_to_json",
     "ciphertext_fetch",
     "decrypt_board",
@@ -52,7 +51,6 @@ __all__ = [
     "export_online",
     "existing_outputs",
     "export_to_json",
-    "file_names",
     "keys_from_password",
     "list_boards",
     "members_by_id",
