@@ -21,7 +21,8 @@ import time
 from collections.abc import Callable
 
 from mskclient._profile import KDF_DEFAULT, FieldSpec, field
-from mskclient.crypto import BoardKey, _sodium, b64u_decode, decrypt_batch, encrypt_batch, uses_native
+from mskclient.crypto import BoardKey, b64u_decode
+from mskclient.crypto.hazmat import argon2id_hash_raw, decrypt_batch, encrypt_batch, uses_native
 
 FIELD_BYTES = 200
 SPEC = field("card", "encDescription")
@@ -46,7 +47,7 @@ def argon2_figures(repeat: int) -> None:
     params = KDF_DEFAULT
 
     def ours() -> bytes:
-        return _sodium.argon2id_hash_raw(
+        return argon2id_hash_raw(
             PASSWORD,
             SALT,
             t_cost=params.iterations,

@@ -32,7 +32,8 @@ from typing import Any
 
 from mskclient import AsyncClient, Client, Pacer
 from mskclient.client import Request
-from mskclient.crypto import AccountKeys, uses_native
+from mskclient.crypto import AccountKeys
+from mskclient.crypto.hazmat import uses_native
 from mskclient.export import atomic_open, atomic_write_text, decrypt_document, write_export
 from mskclient.export._document import ExportDecryptor
 from mskclient.export._online import exchange, export_online

@@ -109,8 +109,12 @@ async def node_round_trips(alice: AsyncClient, bob: Client, card_id: str, rounds
         "timeoutMs": int(T * 1000),
     }
     proc = await asyncio.create_subprocess_exec(
-        node, str(INTEROP / "live_participant.mjs"), cwd=INTEROP,
-        stdin=asyncio.subprocess.PIPE, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE,
+        node,
+        str(INTEROP / "live_participant.mjs"),
+        cwd=INTEROP,
+        stdin=asyncio.subprocess.PIPE,
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.PIPE,
     )
     assert proc.stdin is not None
     proc.stdin.write(json.dumps(request).encode())
@@ -182,7 +186,11 @@ def apply_costs(updates: list[bytes]) -> dict[str, float]:
     for doc in (merged_doc, chunked):
         assert str(doc.get(ydesc.TEXT_NAME, type=Text)) == str(naive.get(ydesc.TEXT_NAME, type=Text))
     done = subprocess.run(
-        ["node", str(INTEROP / "live_apply_bench.mjs")], cwd=INTEROP, capture_output=True, timeout=T, check=True,
+        ["node", str(INTEROP / "live_apply_bench.mjs")],
+        cwd=INTEROP,
+        capture_output=True,
+        timeout=T,
+        check=True,
         input=json.dumps({"updates": [b64u_encode(u) for u in updates]}).encode(),
     )
     answer: dict[str, Any] = json.loads(done.stdout)
@@ -212,16 +220,24 @@ async def main(rounds: int, updates: int, typing: int) -> None:
         bob.close()
     costs = apply_costs(typing_updates(typing))
     ms = 1000.0
-    print(f"round trip Python↔Python ({rounds}): p50 {statistics.median(py) * ms:.2f} ms, "
-          f"p99 {_percentile(py, 0.99) * ms:.2f} ms")
-    print(f"round trip Python↔Node   ({rounds}): p50 {statistics.median(nd) * ms:.2f} ms, "
-          f"p99 {_percentile(nd, 0.99) * ms:.2f} ms")
+    print(
+        f"round trip Python↔Python ({rounds}): p50 {statistics.median(py) * ms:.2f} ms, "
+        f"p99 {_percentile(py, 0.99) * ms:.2f} ms"
+    )
+    print(
+        f"round trip Python↔Node   ({rounds}): p50 {statistics.median(nd) * ms:.2f} ms, "
+        f"p99 {_percentile(nd, 0.99) * ms:.2f} ms"
+    )
     print(f"sustained one-way updates Python→Python: {rate:,.0f} updates/s ({updates} single-character edits)")
-    print(f"100 KB description: load + decrypt + join {loaded * ms:.1f} ms; empty peer synced from the room "
-          f"in {synced * ms:.1f} ms")
-    print(f"apply {typing:,} typing-at-the-end updates: pycrdt one by one {costs['naive']:.3f} s; "
-          f"pycrdt all merged at once {costs['merged']:.3f} s; pycrdt merged {ydesc.MERGE_CHUNK} at a time "
-          f"(the participant) {costs['chunked']:.3f} s; yjs one by one {costs['yjs']:.3f} s")
+    print(
+        f"100 KB description: load + decrypt + join {loaded * ms:.1f} ms; empty peer synced from the room "
+        f"in {synced * ms:.1f} ms"
+    )
+    print(
+        f"apply {typing:,} typing-at-the-end updates: pycrdt one by one {costs['naive']:.3f} s; "
+        f"pycrdt all merged at once {costs['merged']:.3f} s; pycrdt merged {ydesc.MERGE_CHUNK} at a time "
+        f"(the participant) {costs['chunked']:.3f} s; yjs one by one {costs['yjs']:.3f} s"
+    )
 
 
 if __name__ == "__main__":

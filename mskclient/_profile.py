@@ -26,6 +26,7 @@ __all__ = [
     "ATTACHMENT_MAX_CIPHERTEXT",
     "DEFAULT_LABEL_COLOR",
     "AWARENESS_RENEW_SECONDS",
+    "CUSTOM_FIELD_TYPES",
     "DELIVERY_ID_PATTERN",
     "ENVELOPE_MAX_CHARS",
     "ENVELOPE_VERSION",
@@ -45,6 +46,7 @@ __all__ = [
     "KeyRole",
     "FieldSpec",
     "RATE_LIMITS",
+    "ROLES",
     "RELAY_AD_PREFIX",
     "RELAY_CLOSE_BAD_TICKET",
     "RELAY_CLOSE_FORBIDDEN",
@@ -263,6 +265,12 @@ def field(entity: str, name: str) -> FieldSpec:
 #: Profile choice: labels need a colour (`label {boardId, encName, color}`); the
 #: client uses this neutral grey when the caller names none.
 DEFAULT_LABEL_COLOR: Final = "#8b949e"
+
+# --- Resource enumerations (docs/protocol.md#resources) ------------------------------------
+#: A member's role in a workspace, from the most to the least powerful.
+ROLES: Final = ("owner", "admin", "member", "observer")
+#: The `type` of a board's custom field.
+CUSTOM_FIELD_TYPES: Final = ("text", "number", "date", "select", "checkbox")
 
 # --- Attachments (docs/protocol.md#attachments) ------------------------------------------
 ATTACHMENT_CHUNK_SIZE: Final = 65536

@@ -51,8 +51,17 @@ def config_dir() -> Path:
 
 
 def atomic_write(path: Path, data: bytes, mode: int = 0o600) -> None:
-    """Write via a temp file in the same directory + os.replace: never a half-written file."""
-    path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+    """Write via a temp file in the same directory + os.replace: never a half-written file.
+
+    Every directory it has to create is 0700, the config directory included (`mkdir(parents=True)`
+    would give the parents the umask's mode, letting other users list the profiles)."""
+    missing: list[Path] = []
+    directory = path.parent
+    while not directory.exists():
+        missing.append(directory)
+        directory = directory.parent
+    for directory in reversed(missing):
+        directory.mkdir(mode=0o700, exist_ok=True)
     with atomic_replace(path, mode) as handle:
         handle.write(data)
 

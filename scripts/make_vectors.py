@@ -46,15 +46,12 @@ from mskclient.crypto import (
     derive_login_keys,
     encrypt_field,
     encrypt_file,
-    encrypt_with_ad,
     fingerprint,
     format_recovery_key,
-    open_sealed,
     seal_relay_frame,
-    seal_to,
     sign_webhook,
 )
-from mskclient.crypto._sodium import crypto_generichash
+from mskclient.crypto.hazmat import crypto_generichash, encrypt_with_ad, open_sealed, seal_to
 
 VECTORS = Path(__file__).resolve().parent.parent / "vectors"
 Case = dict[str, Any]

@@ -42,6 +42,7 @@ def cards() -> None:
 @click.option("--archived", is_flag=True, help="Include archived cards.")
 @global_options
 def cards_list(ctx: CliContext, board: str | None, column: str | None, archived: bool) -> None:
+    """List the cards of a board, column by column (archived ones with --archived)."""
     r = Resolver(ctx.unlocked_client())
     b = r.board(board)
     columns = {c.id: c.title for c in r.client.columns(b.id)}
@@ -116,6 +117,7 @@ def _author(r: Resolver, member: Member | None, author_id: str) -> Text:
 @board_option
 @global_options
 def cards_show(ctx: CliContext, card: str, board: str | None) -> None:
+    """Show one card with its description, checklists, comments and attachments."""
     r = Resolver(ctx.unlocked_client())
     c = r.card(card, board)
     ctx.emit(model_json(c), lambda: _render_card(r, c))
@@ -147,6 +149,7 @@ def cards_create(
     description_file: Path | None,
     due_at: str | None,
 ) -> None:
+    """Create a card in a column of a board."""
     if description is not None and description_file is not None:
         raise UsageError("give --description or --description-file, not both")
     text = _read_text(description_file) if description_file is not None else description or ""
@@ -235,6 +238,7 @@ def cards_edit(
 def cards_move(
     ctx: CliContext, card: str, board: str | None, to_column: str, before: str | None, after: str | None
 ) -> None:
+    """Move a card to another column, optionally before or after another card."""
     r = Resolver(ctx.unlocked_client())
     c = r.card(card, board)
     target = r.column(c.board_id, to_column)
@@ -250,6 +254,7 @@ def cards_move(
 @click.option("--undo", is_flag=True, help="Unarchive instead.")
 @global_options
 def cards_archive(ctx: CliContext, card: str, board: str | None, undo: bool) -> None:
+    """Archive a card (or unarchive it with --undo)."""
     r = Resolver(ctx.unlocked_client())
     c = r.client.archive_card(r.card(card, board).id, not undo)
     done(ctx, f"{'Unarchived' if undo else 'Archived'} {c.title!r}", model_json(c))
@@ -261,6 +266,7 @@ def cards_archive(ctx: CliContext, card: str, board: str | None, undo: bool) -> 
 @yes_option
 @global_options
 def cards_delete(ctx: CliContext, card: str, board: str | None, yes: bool) -> None:
+    """Delete a card (asks first, unless --yes)."""
     r = Resolver(ctx.unlocked_client())
     c = r.card(card, board)
     delete_confirmed(ctx, yes, "card", f"{c.title!r} ({c.id})", c.id, r.client.delete_card)
@@ -273,6 +279,7 @@ def cards_delete(ctx: CliContext, card: str, board: str | None, yes: bool) -> No
 @click.option("--remove", is_flag=True)
 @global_options
 def cards_label(ctx: CliContext, card: str, label: str, board: str | None, remove: bool) -> None:
+    """Attach a label to a card (or detach it with --remove)."""
     r = Resolver(ctx.unlocked_client())
     c = r.card(card, board)
     x = r.named("label", label, r.client.labels(c.board_id))
@@ -308,6 +315,7 @@ def cards_assign(ctx: CliContext, card: str, member: str, board: str | None, rem
 @click.option("--clear", is_flag=True)
 @global_options
 def cards_milestone(ctx: CliContext, card: str, milestone: str | None, board: str | None, clear: bool) -> None:
+    """Put a card in a milestone (or take it out with --clear)."""
     if (milestone is None) == (not clear):
         raise UsageError("give MILESTONE or --clear")
     r = Resolver(ctx.unlocked_client())

@@ -22,6 +22,7 @@ from ..export import (
     save_attachments,
     write_export,
 )
+from ._backup import export_from_backup
 from ._context import PARTIAL_EXIT_CODE, CliContext, global_options
 from ._units import counted
 from ._untrusted import json_text, markup, visible
@@ -57,6 +58,12 @@ def _refuse_overwrite(result: ExportResult, formats: tuple[str, ...], out_dir: P
         raise UsageError(f"{existing[0]} exists; pass --force to overwrite an earlier export")
 
 
+def _refuse_nonempty(directory: Path) -> None:
+    earlier = min(directory.iterdir(), default=None) if directory.is_dir() else None
+    if earlier is not None:
+        raise UsageError(f"{earlier} exists; pass --force to overwrite an earlier export")
+
+
 def _count_attachments(result: ExportResult) -> int:
     return sum(len(k.attachments) for b in result.boards for c in b.columns for k in c.cards)
 
@@ -71,6 +78,11 @@ def _count_attachments(result: ExportResult) -> int:
     "--from-file",
     type=click.Path(dir_okay=False, exists=True, path_type=Path),
     help="Decrypt a /me/export file offline (only the password is needed, no network).",
+)
+@click.option(
+    "--from-backup",
+    type=click.Path(dir_okay=False, exists=True, path_type=Path),
+    help="Decrypt a `msk backup` file offline, attachments included (only the password is needed).",
 )
 @click.option(
     "--format",
@@ -110,6 +122,7 @@ def export(
     workspaces: tuple[str, ...],
     everything: bool,
     from_file: Path | None,
+    from_backup: Path | None,
     formats: tuple[str, ...],
     out_dir: Path,
     attachments_dir: Path | None,
@@ -120,10 +133,10 @@ def export(
     """Export boards decrypted, as JSON, Markdown, CSV or HTML.
 
     BOARD and --workspace take ids or names (a name must be unambiguous).  Online, give
-    BOARD…, --workspace or --all; with --from-file every board in the file is exported
-    unless some are named.  Several formats share one read and one decryption of the
-    attachments.  An existing export is never replaced without --force.  Progress goes to
-    stderr; stdout gets a summary (JSON with --json).
+    BOARD…, --workspace or --all; with --from-file or --from-backup every board in the file
+    is exported unless some are named.  Several formats share one read and one decryption of
+    the attachments.  An existing export is never replaced without --force.  Progress goes
+    to stderr; stdout gets a summary (JSON with --json).
     """
     if everything and (boards or workspaces):
         raise UsageError("--all exports everything: give no BOARD or --workspace with it")
@@ -138,7 +151,27 @@ def export(
 
         requests: int | None = None
         strategy = "file"
-        if from_file is not None:
+        if from_file is not None and from_backup is not None:
+            raise UsageError("give --from-file or --from-backup, not both")
+        if from_backup is not None:
+            if not force and attachments_dir is not None:
+                # the backup is decrypted and its attachments saved in one pass: their names are
+                # not known before, so any earlier file there stops the export
+                _refuse_nonempty(attachments_dir)
+            step("reading and decrypting the backup")
+            result = export_from_backup(
+                from_backup,
+                ctx.password,
+                attachments_dir,
+                relative_to=out_dir,
+                boards=boards,
+                workspaces=workspaces,
+                strict=strict,
+                step=step,
+            )
+            if not force:
+                _refuse_overwrite(result, formats, out_dir, None)
+        elif from_file is not None:
             if attachments_dir is not None:
                 raise UsageError("--attachments needs the server: a /me/export file holds no attachment contents")
             step("reading and decrypting the file")

@@ -22,6 +22,7 @@ __all__ = ["cli", "main"]
 _COMMANDS: dict[str, str] = {
     "sandbox": "._sandbox:sandbox",
     "export": "._export:export",
+    "import": "._import:import_group",
     "workspaces": "._resources:workspaces",
     "members": "._resources:members",
     "boards": "._resources:boards",
@@ -44,6 +45,9 @@ _COMMANDS: dict[str, str] = {
     "live": "._live:live",
     "watch": "._live:watch_board",
     "webhooks": "._live:webhooks",
+    "backup": "._backup:backup",
+    "account": "._backup:account",
+    "doctor": "._backup:doctor",
 }
 
 

@@ -13,12 +13,14 @@ from typing import Any
 import click
 
 from .._errors import KeyTrustError, UsageError
-from .._profile import DEFAULT_LABEL_COLOR
+from .._models import Automation, CardTemplate, Column, CustomField, Label, Milestone
+from .._profile import CUSTOM_FIELD_TYPES, DEFAULT_LABEL_COLOR, ROLES
+from ..client import Client
 from ..crypto import fingerprint, fingerprint_matches
+from ._board_resource import BoardResource, board_resource_group
 from ._context import CliContext, global_options
 from ._resolve import (
     Resolver,
-    board_option,
     confirm_delete,
     delete_confirmed,
     done,
@@ -41,7 +43,7 @@ __all__ = [
     "workspaces",
 ]
 
-_ROLES = click.Choice(["owner", "admin", "member", "observer"])
+_ROLES = click.Choice(ROLES)
 
 
 # --- workspaces ----------------------------------------------------------------------------
@@ -53,6 +55,7 @@ def workspaces() -> None:
 @workspaces.command("list")
 @global_options
 def workspaces_list(ctx: CliContext) -> None:
+    """List your workspaces."""
     items = ctx.unlocked_client().workspaces()
     emit_models(ctx, "Workspaces", ["id", "name", "owner"], items, lambda w: (w.id, w.name, w.owner_id))
 
@@ -61,6 +64,7 @@ def workspaces_list(ctx: CliContext) -> None:
 @click.argument("workspace")
 @global_options
 def workspaces_show(ctx: CliContext, workspace: str) -> None:
+    """Show a workspace with its boards."""
     r = Resolver(ctx.unlocked_client())
     w = r.workspace(workspace)
     boards = r.boards(w.id)
@@ -79,6 +83,7 @@ def workspaces_show(ctx: CliContext, workspace: str) -> None:
 @click.argument("name")
 @global_options
 def workspaces_create(ctx: CliContext, name: str) -> None:
+    """Create a workspace (its key is sealed to you)."""
     w = ctx.unlocked_client().create_workspace(name)
     done(ctx, f"Created workspace {w.name!r} ({w.id})", model_json(w))
 
@@ -88,6 +93,7 @@ def workspaces_create(ctx: CliContext, name: str) -> None:
 @click.argument("name")
 @global_options
 def workspaces_rename(ctx: CliContext, workspace: str, name: str) -> None:
+    """Rename a workspace."""
     r = Resolver(ctx.unlocked_client())
     w = r.client.rename_workspace(r.workspace(workspace).id, name)
     done(ctx, f"Renamed workspace {w.id} to {w.name!r}", model_json(w))
@@ -98,6 +104,7 @@ def workspaces_rename(ctx: CliContext, workspace: str, name: str) -> None:
 @yes_option
 @global_options
 def workspaces_delete(ctx: CliContext, workspace: str, yes: bool) -> None:
+    """Delete a workspace and all its boards (asks first, unless --yes)."""
     r = Resolver(ctx.unlocked_client())
     w = r.workspace(workspace)
     delete_confirmed(ctx, yes, "workspace", f"{w.name!r} ({w.id}) and all its boards", w.id, r.client.delete_workspace)
@@ -118,6 +125,7 @@ _ws_option = click.option(
 @_ws_option
 @global_options
 def members_list(ctx: CliContext, workspace: str | None) -> None:
+    """List the members of a workspace with their role and key fingerprint."""
     r = Resolver(ctx.unlocked_client())
     items = r.client.members(r.workspace(workspace).id)
     states = [r.client.key_state(m) for m in items]
@@ -163,6 +171,7 @@ def members_invite(ctx: CliContext, email: str, role: str, spoken: str | None, w
 @yes_option
 @global_options
 def members_remove(ctx: CliContext, member: str, workspace: str | None, yes: bool) -> None:
+    """Remove a member from a workspace (asks first, unless --yes)."""
     r = Resolver(ctx.unlocked_client())
     ws = r.workspace(workspace)
     m = r.member(ws.id, member)
@@ -177,6 +186,7 @@ def members_remove(ctx: CliContext, member: str, workspace: str | None, yes: boo
 @_ws_option
 @global_options
 def members_role(ctx: CliContext, member: str, role: str, workspace: str | None) -> None:
+    """Give a member another role in a workspace."""
     r = Resolver(ctx.unlocked_client())
     ws = r.workspace(workspace)
     m = r.client.set_role(ws.id, r.member(ws.id, member).user_id, role)
@@ -221,6 +231,7 @@ def boards() -> None:
 @click.option("--workspace", metavar="WS", help="Only this workspace (id or name).")
 @global_options
 def boards_list(ctx: CliContext, workspace: str | None) -> None:
+    """List the boards of every workspace (or of one with --workspace)."""
     r = Resolver(ctx.unlocked_client())
     spaces = [r.workspace(workspace)] if workspace else r.workspaces()
     rows = [(w, b) for w in spaces for b in r.boards(w.id)]
@@ -238,6 +249,7 @@ def boards_list(ctx: CliContext, workspace: str | None) -> None:
 @click.argument("board")
 @global_options
 def boards_show(ctx: CliContext, board: str) -> None:
+    """Show a board: its columns side by side with their cards."""
     r = Resolver(ctx.unlocked_client())
     b = r.board(board)
     cols = r.client.columns(b.id)
@@ -265,6 +277,7 @@ def boards_show(ctx: CliContext, board: str) -> None:
 @click.option("--description", default="", help="Markdown description.")
 @global_options
 def boards_create(ctx: CliContext, title: str, workspace: str | None, description: str) -> None:
+    """Create a board in a workspace."""
     r = Resolver(ctx.unlocked_client())
     b = r.client.create_board(r.workspace(workspace).id, title, description)
     done(ctx, f"Created board {b.title!r} ({b.id})", model_json(b))
@@ -277,6 +290,7 @@ def boards_create(ctx: CliContext, title: str, workspace: str | None, descriptio
 @click.option("--archive/--unarchive", default=None)
 @global_options
 def boards_edit(ctx: CliContext, board: str, title: str | None, description: str | None, archive: bool | None) -> None:
+    """Change a board's title, description or archived state: only the options given."""
     r = Resolver(ctx.unlocked_client())
     b = r.client.update_board(r.board(board).id, title=title, description=description, archived=archive)
     done(ctx, f"Updated board {b.title!r} ({b.id})", model_json(b))
@@ -287,306 +301,168 @@ def boards_edit(ctx: CliContext, board: str, title: str | None, description: str
 @yes_option
 @global_options
 def boards_delete(ctx: CliContext, board: str, yes: bool) -> None:
+    """Delete a board and everything on it (asks first, unless --yes)."""
     r = Resolver(ctx.unlocked_client())
     b = r.board(board)
     delete_confirmed(ctx, yes, "board", f"{b.title!r} ({b.id})", b.id, r.client.delete_board)
 
 
-# --- columns -------------------------------------------------------------------------------
-@click.group()
-def columns() -> None:
-    """Columns of a board."""
-
-
-@columns.command("list")
-@board_option
-@global_options
-def columns_list(ctx: CliContext, board: str | None) -> None:
-    r = Resolver(ctx.unlocked_client())
-    items = r.client.columns(r.board(board).id)
-    emit_models(
-        ctx,
-        "Columns",
-        ["id", "title", "position", "WIP limit"],
-        items,
-        lambda c: (c.id, c.title, c.position, c.wip_limit),
-    )
-
-
-@columns.command("create")
-@click.argument("title")
-@board_option
-@click.option("--wip-limit", type=click.IntRange(min=0))
-@click.option("--position", type=float)
-@global_options
-def columns_create(
-    ctx: CliContext, title: str, board: str | None, wip_limit: int | None, position: float | None
-) -> None:
-    r = Resolver(ctx.unlocked_client())
-    c = r.client.create_column(r.board(board).id, title, position=position, wip_limit=wip_limit)
-    done(ctx, f"Created column {c.title!r} ({c.id})", model_json(c))
-
-
-@columns.command("edit")
-@click.argument("column")
-@board_option
-@click.option("--title")
-@click.option("--wip-limit", type=click.IntRange(min=0))
-@click.option("--no-wip-limit", is_flag=True, help="Remove the WIP limit.")
-@click.option("--position", type=float)
-@global_options
-def columns_edit(
-    ctx: CliContext,
-    column: str,
-    board: str | None,
+# --- board-scoped groups (one factory: `_board_resource.py`) ------------------------------
+def _edit_column(
+    client: Client,
+    column_id: str,
+    board_id: str,
     title: str | None,
     wip_limit: int | None,
     no_wip_limit: bool,
     position: float | None,
-) -> None:
-    r = Resolver(ctx.unlocked_client())
-    b = r.board(board)
-    col = r.column(b.id, column)
-    kwargs: dict[str, Any] = {"title": title, "position": position, "board_id": b.id}
+) -> Column:
+    kwargs: dict[str, Any] = {"title": title, "position": position, "board_id": board_id}
     if no_wip_limit or wip_limit is not None:
         kwargs["wip_limit"] = None if no_wip_limit else wip_limit
-    c = r.client.update_column(col.id, **kwargs)
-    done(ctx, f"Updated column {c.title!r} ({c.id})", model_json(c))
+    return client.update_column(column_id, **kwargs)
 
 
-@columns.command("delete")
-@click.argument("column")
-@board_option
-@yes_option
-@global_options
-def columns_delete(ctx: CliContext, column: str, board: str | None, yes: bool) -> None:
-    r = Resolver(ctx.unlocked_client())
-    col = r.column(r.board(board).id, column)
-    delete_confirmed(ctx, yes, "column", f"{col.title!r} ({col.id})", col.id, r.client.delete_column)
-
-
-# --- labels --------------------------------------------------------------------------------
-@click.group()
-def labels() -> None:
-    """Labels of a board."""
-
-
-@labels.command("list")
-@board_option
-@global_options
-def labels_list(ctx: CliContext, board: str | None) -> None:
-    r = Resolver(ctx.unlocked_client())
-    items = r.client.labels(r.board(board).id)
-    emit_models(ctx, "Labels", ["id", "name", "color"], items, lambda x: (x.id, x.name, x.color))
-
-
-@labels.command("create")
-@click.argument("name")
-@board_option
-@click.option("--color", default=DEFAULT_LABEL_COLOR, show_default=True, help="#rrggbb")
-@global_options
-def labels_create(ctx: CliContext, name: str, board: str | None, color: str) -> None:
-    r = Resolver(ctx.unlocked_client())
-    x = r.client.create_label(r.board(board).id, name, color)
-    done(ctx, f"Created label {x.name!r} ({x.id})", model_json(x))
-
-
-@labels.command("edit")
-@click.argument("label")
-@board_option
-@click.option("--name")
-@click.option("--color")
-@global_options
-def labels_edit(ctx: CliContext, label: str, board: str | None, name: str | None, color: str | None) -> None:
-    r = Resolver(ctx.unlocked_client())
-    b = r.board(board)
-    found = r.named("label", label, r.client.labels(b.id))
-    x = r.client.update_label(found.id, name=name, color=color, board_id=b.id)
-    done(ctx, f"Updated label {x.name!r} ({x.id})", model_json(x))
-
-
-@labels.command("delete")
-@click.argument("label")
-@board_option
-@yes_option
-@global_options
-def labels_delete(ctx: CliContext, label: str, board: str | None, yes: bool) -> None:
-    r = Resolver(ctx.unlocked_client())
-    found = r.named("label", label, r.client.labels(r.board(board).id))
-    delete_confirmed(ctx, yes, "label", f"{found.name!r}", found.id, r.client.delete_label)
-
-
-# --- milestones ----------------------------------------------------------------------------
-@click.group()
-def milestones() -> None:
-    """Milestones of a board."""
-
-
-@milestones.command("list")
-@board_option
-@click.option("--archived", is_flag=True, help="Include archived milestones.")
-@global_options
-def milestones_list(ctx: CliContext, board: str | None, archived: bool) -> None:
-    r = Resolver(ctx.unlocked_client())
-    items = r.client.milestones(r.board(board).id, archived=archived)
-    emit_models(
-        ctx,
-        "Milestones",
-        ["id", "title", "due", "archived"],
-        items,
-        lambda m: (m.id, m.title, m.due_at, "yes" if m.archived else ""),
+columns = board_resource_group(
+    BoardResource[Column](
+        group="columns",
+        help="Columns of a board.",
+        kind="column",
+        noun="column",
+        label="title",
+        title="Columns",
+        columns=["id", "title", "position", "WIP limit"],
+        row=lambda c: (c.id, c.title, c.position, c.wip_limit),
+        lookup=lambda client, board_id: client.columns(board_id),
+        create=lambda client, board_id, title, wip_limit, position: client.create_column(
+            board_id, title, position=position, wip_limit=wip_limit
+        ),
+        create_options=[
+            click.option("--wip-limit", type=click.IntRange(min=0)),
+            click.option("--position", type=float),
+        ],
+        edit=_edit_column,
+        edit_options=[
+            click.option("--title"),
+            click.option("--wip-limit", type=click.IntRange(min=0)),
+            click.option("--no-wip-limit", is_flag=True, help="Remove the WIP limit."),
+            click.option("--position", type=float),
+        ],
+        delete=lambda client: client.delete_column,
+        delete_shows_id=True,
     )
+)
+
+labels = board_resource_group(
+    BoardResource[Label](
+        group="labels",
+        help="Labels of a board.",
+        kind="label",
+        noun="label",
+        title="Labels",
+        columns=["id", "name", "color"],
+        row=lambda x: (x.id, x.name, x.color),
+        lookup=lambda client, board_id: client.labels(board_id),
+        create=lambda client, board_id, name, color: client.create_label(board_id, name, color),
+        create_options=[click.option("--color", default=DEFAULT_LABEL_COLOR, show_default=True, help="#rrggbb")],
+        edit=lambda client, label_id, board_id, name, color: client.update_label(
+            label_id, name=name, color=color, board_id=board_id
+        ),
+        edit_options=[click.option("--name"), click.option("--color")],
+        delete=lambda client: client.delete_label,
+    )
+)
 
 
-@milestones.command("create")
-@click.argument("title")
-@board_option
-@click.option("--due", "due_at", help="ISO 8601 due date.")
-@global_options
-def milestones_create(ctx: CliContext, title: str, board: str | None, due_at: str | None) -> None:
-    r = Resolver(ctx.unlocked_client())
-    m = r.client.create_milestone(r.board(board).id, title, due_at)
-    done(ctx, f"Created milestone {m.title!r} ({m.id})", model_json(m))
-
-
-@milestones.command("edit")
-@click.argument("milestone")
-@board_option
-@click.option("--title")
-@click.option("--due", "due_at")
-@click.option("--archive/--unarchive", default=None)
-@global_options
-def milestones_edit(
-    ctx: CliContext, milestone: str, board: str | None, title: str | None, due_at: str | None, archive: bool | None
-) -> None:
-    r = Resolver(ctx.unlocked_client())
-    b = r.board(board)
-    found = r.named("milestone", milestone, r.client.milestones(b.id, archived=True), "title")
-    kwargs: dict[str, Any] = {"title": title, "archived": archive, "board_id": b.id}
+def _edit_milestone(
+    client: Client, milestone_id: str, board_id: str, title: str | None, due_at: str | None, archive: bool | None
+) -> Milestone:
+    kwargs: dict[str, Any] = {"title": title, "archived": archive, "board_id": board_id}
     if due_at is not None:
         kwargs["due_at"] = due_at or None
-    m = r.client.update_milestone(found.id, **kwargs)
-    done(ctx, f"Updated milestone {m.title!r} ({m.id})", model_json(m))
+    return client.update_milestone(milestone_id, **kwargs)
 
 
-@milestones.command("delete")
-@click.argument("milestone")
-@board_option
-@yes_option
-@global_options
-def milestones_delete(ctx: CliContext, milestone: str, board: str | None, yes: bool) -> None:
-    r = Resolver(ctx.unlocked_client())
-    found = r.named("milestone", milestone, r.client.milestones(r.board(board).id, archived=True), "title")
-    delete_confirmed(ctx, yes, "milestone", f"{found.title!r}", found.id, r.client.delete_milestone)
-
-
-# --- custom fields -------------------------------------------------------------------------
-@click.group()
-def fields() -> None:
-    """Custom fields of a board (values are set with `msk cards field`)."""
-
-
-@fields.command("list")
-@board_option
-@global_options
-def fields_list(ctx: CliContext, board: str | None) -> None:
-    r = Resolver(ctx.unlocked_client())
-    items = r.client.custom_fields(r.board(board).id)
-    emit_models(
-        ctx,
-        "Custom fields",
-        ["id", "name", "type", "options"],
-        items,
-        lambda f: (f.id, f.name, f.type, ", ".join(f.options)),
+milestones = board_resource_group(
+    BoardResource[Milestone](
+        group="milestones",
+        help="Milestones of a board.",
+        kind="milestone",
+        noun="milestone",
+        label="title",
+        title="Milestones",
+        columns=["id", "title", "due", "archived"],
+        row=lambda m: (m.id, m.title, m.due_at, "yes" if m.archived else ""),
+        lookup=lambda client, board_id: client.milestones(board_id, archived=True),
+        listing=lambda client, board_id, archived: client.milestones(board_id, archived=archived),
+        list_options=[click.option("--archived", is_flag=True, help="Include archived milestones.")],
+        create=lambda client, board_id, title, due_at: client.create_milestone(board_id, title, due_at),
+        create_options=[click.option("--due", "due_at", help="ISO 8601 due date.")],
+        edit=_edit_milestone,
+        edit_options=[
+            click.option("--title"),
+            click.option("--due", "due_at"),
+            click.option("--archive/--unarchive", default=None),
+        ],
+        delete=lambda client: client.delete_milestone,
     )
-
-
-@fields.command("create")
-@click.argument("name")
-@board_option
-@click.option(
-    "--type",
-    "kind",
-    type=click.Choice(["text", "number", "date", "select", "checkbox"]),
-    default="text",
-    show_default=True,
 )
-@click.option("--option", "options", multiple=True, help="A choice of a select field (repeat).")
-@global_options
-def fields_create(ctx: CliContext, name: str, board: str | None, kind: str, options: tuple[str, ...]) -> None:
+
+
+def _check_field_options(kind: str, options: tuple[str, ...]) -> None:
     if options and kind != "select":
         raise UsageError("--option only makes sense with --type select")
-    r = Resolver(ctx.unlocked_client())
-    f = r.client.create_custom_field(r.board(board).id, name, kind, options)
-    done(ctx, f"Created field {f.name!r} ({f.id})", model_json(f))
 
 
-@fields.command("edit")
-@click.argument("field")
-@board_option
-@click.option("--name")
-@click.option("--option", "options", multiple=True, help="Replace the choices (repeat).")
-@global_options
-def fields_edit(ctx: CliContext, field: str, board: str | None, name: str | None, options: tuple[str, ...]) -> None:
-    r = Resolver(ctx.unlocked_client())
-    b = r.board(board)
-    found = r.named("custom field", field, r.client.custom_fields(b.id))
-    f = r.client.update_custom_field(found.id, name=name, options=options or None, board_id=b.id)
-    done(ctx, f"Updated field {f.name!r} ({f.id})", model_json(f))
+fields = board_resource_group(
+    BoardResource[CustomField](
+        group="fields",
+        help="Custom fields of a board (values are set with `msk cards field`).",
+        kind="custom field",
+        noun="field",
+        title="Custom fields",
+        columns=["id", "name", "type", "options"],
+        row=lambda f: (f.id, f.name, f.type, ", ".join(f.options)),
+        lookup=lambda client, board_id: client.custom_fields(board_id),
+        check_create=_check_field_options,
+        create=lambda client, board_id, name, kind, options: client.create_custom_field(board_id, name, kind, options),
+        create_options=[
+            click.option(
+                "--type",
+                "kind",
+                type=click.Choice(CUSTOM_FIELD_TYPES),
+                default="text",
+                show_default=True,
+            ),
+            click.option("--option", "options", multiple=True, help="A choice of a select field (repeat)."),
+        ],
+        edit=lambda client, field_id, board_id, name, options: client.update_custom_field(
+            field_id, name=name, options=options or None, board_id=board_id
+        ),
+        edit_options=[
+            click.option("--name"),
+            click.option("--option", "options", multiple=True, help="Replace the choices (repeat)."),
+        ],
+        delete=lambda client: client.delete_custom_field,
+    )
+)
 
-
-@fields.command("delete")
-@click.argument("field")
-@board_option
-@yes_option
-@global_options
-def fields_delete(ctx: CliContext, field: str, board: str | None, yes: bool) -> None:
-    r = Resolver(ctx.unlocked_client())
-    found = r.named("custom field", field, r.client.custom_fields(r.board(board).id))
-    delete_confirmed(ctx, yes, "custom field", f"{found.name!r}", found.id, r.client.delete_custom_field)
-
-
-# --- card templates ------------------------------------------------------------------------
-@click.group()
-def templates() -> None:
-    """Card templates of a board."""
-
-
-@templates.command("list")
-@board_option
-@global_options
-def templates_list(ctx: CliContext, board: str | None) -> None:
-    r = Resolver(ctx.unlocked_client())
-    items = r.client.card_templates(r.board(board).id)
-    emit_models(ctx, "Card templates", ["id", "title", "body"], items, lambda t: (t.id, t.title, t.body))
-
-
-@templates.command("create")
-@click.argument("title")
-@board_option
-@click.option("--body", default="", help="Markdown body of cards made from it.")
-@global_options
-def templates_create(ctx: CliContext, title: str, board: str | None, body: str) -> None:
-    r = Resolver(ctx.unlocked_client())
-    t = r.client.create_card_template(r.board(board).id, title, body)
-    done(ctx, f"Created template {t.title!r} ({t.id})", model_json(t))
-
-
-@templates.command("delete")
-@click.argument("template")
-@board_option
-@yes_option
-@global_options
-def templates_delete(ctx: CliContext, template: str, board: str | None, yes: bool) -> None:
-    r = Resolver(ctx.unlocked_client())
-    found = r.named("template", template, r.client.card_templates(r.board(board).id), "title")
-    delete_confirmed(ctx, yes, "template", f"{found.title!r}", found.id, r.client.delete_card_template)
-
-
-# --- automations ---------------------------------------------------------------------------
-@click.group()
-def automations() -> None:
-    """Automations of a board (trigger and action hold ids only: the server runs them without keys)."""
+templates = board_resource_group(
+    BoardResource[CardTemplate](
+        group="templates",
+        help="Card templates of a board.",
+        kind="template",
+        noun="template",
+        label="title",
+        title="Card templates",
+        columns=["id", "title", "body"],
+        row=lambda t: (t.id, t.title, t.body),
+        lookup=lambda client, board_id: client.card_templates(board_id),
+        create=lambda client, board_id, title, body: client.create_card_template(board_id, title, body),
+        create_options=[click.option("--body", default="", help="Markdown body of cards made from it.")],
+        delete=lambda client: client.delete_card_template,
+    )
+)
 
 
 def _json_object(text: str, what: str) -> dict[str, Any]:
@@ -599,79 +475,60 @@ def _json_object(text: str, what: str) -> dict[str, Any]:
     return value
 
 
-@automations.command("list")
-@board_option
-@global_options
-def automations_list(ctx: CliContext, board: str | None) -> None:
-    r = Resolver(ctx.unlocked_client())
-    items = r.client.automations(r.board(board).id)
-    emit_models(
-        ctx,
-        "Automations",
-        ["id", "name", "trigger", "action", "enabled"],
-        items,
-        lambda a: (a.id, a.name, json.dumps(dict(a.trigger)), json.dumps(dict(a.action)), "yes" if a.enabled else "no"),
-    )
-
-
-@automations.command("create")
-@click.argument("name")
-@board_option
-@click.option("--trigger", required=True, help='JSON, e.g. \'{"type": "card.moved", "columnId": "c…"}\'')
-@click.option("--action", required=True, help='JSON, e.g. \'{"type": "label.attach", "labelId": "c…"}\'')
-@click.option("--disabled", is_flag=True)
-@global_options
-def automations_create(
-    ctx: CliContext, name: str, board: str | None, trigger: str, action: str, disabled: bool
-) -> None:
-    r = Resolver(ctx.unlocked_client())
-    a = r.client.create_automation(
-        r.board(board).id,
-        name,
-        _json_object(trigger, "--trigger"),
-        _json_object(action, "--action"),
-        enabled=not disabled,
-    )
-    done(ctx, f"Created automation {a.name!r} ({a.id})", model_json(a))
-
-
-@automations.command("edit")
-@click.argument("automation")
-@board_option
-@click.option("--name")
-@click.option("--trigger")
-@click.option("--action")
-@click.option("--enable/--disable", default=None)
-@global_options
-def automations_edit(
-    ctx: CliContext,
-    automation: str,
-    board: str | None,
+def _edit_automation(
+    client: Client,
+    automation_id: str,
+    board_id: str,
     name: str | None,
     trigger: str | None,
     action: str | None,
     enable: bool | None,
-) -> None:
-    r = Resolver(ctx.unlocked_client())
-    b = r.board(board)
-    found = r.named("automation", automation, r.client.automations(b.id))
-    a = r.client.update_automation(
-        found.id,
+) -> Automation:
+    return client.update_automation(
+        automation_id,
         name=name,
         enabled=enable,
-        board_id=b.id,
+        board_id=board_id,
         trigger=None if trigger is None else _json_object(trigger, "--trigger"),
         action=None if action is None else _json_object(action, "--action"),
     )
-    done(ctx, f"Updated automation {a.name!r} ({a.id})", model_json(a))
 
 
-@automations.command("delete")
-@click.argument("automation")
-@board_option
-@yes_option
-@global_options
-def automations_delete(ctx: CliContext, automation: str, board: str | None, yes: bool) -> None:
-    r = Resolver(ctx.unlocked_client())
-    found = r.named("automation", automation, r.client.automations(r.board(board).id))
-    delete_confirmed(ctx, yes, "automation", f"{found.name!r}", found.id, r.client.delete_automation)
+automations = board_resource_group(
+    BoardResource[Automation](
+        group="automations",
+        help="Automations of a board (trigger and action hold ids only: the server runs them without keys).",
+        kind="automation",
+        noun="automation",
+        title="Automations",
+        columns=["id", "name", "trigger", "action", "enabled"],
+        row=lambda a: (
+            a.id,
+            a.name,
+            json.dumps(dict(a.trigger)),
+            json.dumps(dict(a.action)),
+            "yes" if a.enabled else "no",
+        ),
+        lookup=lambda client, board_id: client.automations(board_id),
+        create=lambda client, board_id, name, trigger, action, disabled: client.create_automation(
+            board_id,
+            name,
+            _json_object(trigger, "--trigger"),
+            _json_object(action, "--action"),
+            enabled=not disabled,
+        ),
+        create_options=[
+            click.option("--trigger", required=True, help='JSON, e.g. \'{"type": "card.moved", "columnId": "c…"}\''),
+            click.option("--action", required=True, help='JSON, e.g. \'{"type": "label.attach", "labelId": "c…"}\''),
+            click.option("--disabled", is_flag=True),
+        ],
+        edit=_edit_automation,
+        edit_options=[
+            click.option("--name"),
+            click.option("--trigger"),
+            click.option("--action"),
+            click.option("--enable/--disable", default=None),
+        ],
+        delete=lambda client: client.delete_automation,
+    )
+)

@@ -9,12 +9,13 @@ unwrapped workspace and board keys.
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, BinaryIO, Final
+from typing import Any, BinaryIO, Final, cast
 
 from .. import _description
 from .._atomic import atomic_replace
@@ -29,6 +30,7 @@ from .._errors import (
     ProtocolError,
     UsageError,
 )
+from .._json import Obj, fail, read_array
 from .._models import (
     ActivityEvent,
     Attachment,
@@ -69,18 +71,15 @@ from .._profile import (
     is_valid_delivery_id,
     is_valid_id,
 )
-from .._profile import field as spec
 from .._trust import TrustStore
 from ..crypto import (
     AccountKeys,
     BoardKey,
     FileKey,
-    KeyPair,
     LoginKeys,
     MasterKey,
     RecoveryKey,
     SealedEnvelope,
-    UserKey,
     Where,
     WorkspaceKey,
     b64u_decode,
@@ -88,7 +87,6 @@ from ..crypto import (
     check_login_init,
     ciphertext_size,
     create_account,
-    decrypt_field,
     derivation_cost,
     derivation_seconds,
     derive_login_keys,
@@ -97,20 +95,21 @@ from ..crypto import (
     format_recovery_key,
     normalize_email,
     open_file_key,
-    open_sealed,
     open_workspace_key,
     parse_recovery_key,
     rewrap_user_key,
     seal_workspace_key,
     unlock_account,
+    unlock_with_recovery,
     unwrap_board_key,
     wrap_board_key,
     wrap_file_key,
 )
+from ..crypto.hazmat import open_sealed
 from ._crypt import DecryptingSink, EncryptingReader, open_bytes, open_text, seal_bytes, seal_text
-from ._wire import Flow, Obj, Request, Response, path, read_array, read_object
+from ._wire import Flow, Request, Response, path, read_object
 
-__all__ = ["UNSET", "Core", "Registration"]
+__all__ = ["UNSET", "Core", "Registration", "SealedHook", "envelope_digest"]
 
 #: Characters of a new password whose strength zxcvbn estimates (its maximum).
 _STRENGTH_PREFIX: Final = 72
@@ -125,6 +124,33 @@ class _Unset:
 
 #: Marks "leave unchanged" where None is a meaningful value (e.g. clearing a due date).
 UNSET: Final = _Unset()
+
+#: Called with `envelope_digest()` of a new entity's identifying envelope just before its create
+#: request is sent.  Envelopes carry a random nonce and the server stores them unchanged, so the
+#: digest names this one creation: a caller that journals it (write-ahead) can find the entity
+#: with `sealed_digests()` after a crash between the server's answer and its own bookkeeping.
+SealedHook = Callable[[str], None]
+
+#: Kind of entity -> (list route below its parent, identifying envelope field) for `sealed_digests`.
+_SEALED_LISTS: Final[dict[str, tuple[str, str]]] = {
+    "board": ("/workspaces/{}/boards", "encTitle"),
+    "column": ("/boards/{}/columns", "encTitle"),
+    "card": ("/boards/{}/cards", "encTitle"),
+    "label": ("/boards/{}/labels", "encName"),
+    "customField": ("/boards/{}/custom-fields", "encName"),
+    "checklist": ("/cards/{}/checklists", "encTitle"),
+    "attachment": ("/cards/{}/attachments", "encName"),
+}
+
+
+def envelope_digest(envelope: str) -> str:
+    """SHA-256 (hex) of an envelope string exactly as sent: an id for one creation, no plaintext."""
+    return hashlib.sha256(envelope.encode("ascii")).hexdigest()
+
+
+def _announce(hook: SealedHook | None, envelope: str) -> None:
+    if hook is not None:
+        hook(envelope_digest(envelope))
 
 
 @dataclass(frozen=True, slots=True)
@@ -169,7 +195,7 @@ def _public_key(obj: Obj, name: str) -> bytes:
     except ValueError:
         key = b""
     if len(key) != 32:
-        raise ProtocolError(f"{obj.entity}.{name}: not a 32-byte public key")
+        raise fail(obj.entity, name, "not a 32-byte public key")
     return key
 
 
@@ -330,7 +356,7 @@ class Core:
         _check_new_password(new_password, email)
         rk = parse_recovery_key(recovery_key) if isinstance(recovery_key, str) else recovery_key
         step1 = read_object((yield _send("POST", "/auth/recovery", body={"email": email})), "recovery")
-        keys = _recovery_keys(rk, step1)
+        keys = unlock_with_recovery(rk, step1.data)
         challenge = open_sealed(_sealed_challenge(step1), keys.keypair, Where("recovery", "sealedChallenge"))
         # The new password gets step 1's fresh salt; the cost parameters are the server's (login-init),
         # checked against the profile's floor and cap like any login.
@@ -605,12 +631,15 @@ class Core:
     def board(self, board_id: str) -> Flow[Board]:
         return (yield from self._board(read_object((yield _get("/boards/{}", board_id)), "board")))
 
-    def create_board(self, workspace_id: str, title: str, description: str = "") -> Flow[Board]:
+    def create_board(
+        self, workspace_id: str, title: str, description: str = "", *, on_sealed: SealedHook | None = None
+    ) -> Flow[Board]:
         wk = yield from self.workspace_key(workspace_id)
         bk = BoardKey.generate()
         body = {"encTitle": seal_text(bk, "board", "encTitle", title), "encBoardKey": str(wrap_board_key(wk, bk))}
         if description:
             body["encDescription"] = seal_text(bk, "board", "encDescription", description)
+        _announce(on_sealed, body["encTitle"])
         obj = read_object((yield _send("POST", "/workspaces/{}/boards", workspace_id, body=body)), "board")
         return (yield from self._board(obj))
 
@@ -651,10 +680,17 @@ class Core:
         return _by_position([self._column(o, bk) for o in rows])
 
     def create_column(
-        self, board_id: str, title: str, *, position: float | None = None, wip_limit: int | None = None
+        self,
+        board_id: str,
+        title: str,
+        *,
+        position: float | None = None,
+        wip_limit: int | None = None,
+        on_sealed: SealedHook | None = None,
     ) -> Flow[Column]:
         bk = yield from self.board_key(board_id)
         body: dict[str, Any] = {"encTitle": seal_text(bk, "column", "encTitle", title)}
+        _announce(on_sealed, body["encTitle"])
         if position is not None:
             body["position"] = position
         if wip_limit is not None:
@@ -765,9 +801,11 @@ class Core:
         due_at: str | None = None,
         position: float | None = None,
         board_id: str | None = None,
+        on_sealed: SealedHook | None = None,
     ) -> Flow[Card]:
         bk = yield from self.board_key(self._board_for(column_id, board_id, "column"))
         body: dict[str, Any] = {"encTitle": seal_text(bk, "card", "encTitle", title)}
+        _announce(on_sealed, body["encTitle"])
         if description:
             state = _description.edit_to(_description.empty_state(), description)
             body["encDescription"] = seal_bytes(bk, "card", "encDescription", state)
@@ -903,9 +941,10 @@ class Core:
         bk = yield from self.board_key(board_id)
         return board_id, bk
 
-    def add_comment(self, card_id: str, body: str) -> Flow[Comment]:
+    def add_comment(self, card_id: str, body: str, *, on_sealed: SealedHook | None = None) -> Flow[Comment]:
         board_id, bk = yield from self._card_board(card_id)
         payload = {"encBody": seal_text(bk, "comment", "encBody", body)}
+        _announce(on_sealed, payload["encBody"])
         comment = self._comment(
             read_object((yield _send("POST", "/cards/{}/comments", card_id, body=payload)), "comment"), bk
         )
@@ -950,9 +989,10 @@ class Core:
         rows = read_array((yield _get_list("/cards/{}/checklists", card_id)).json(), "checklist")
         return _by_position([self._checklist(o, bk) for o in rows])
 
-    def add_checklist(self, card_id: str, title: str) -> Flow[Checklist]:
+    def add_checklist(self, card_id: str, title: str, *, on_sealed: SealedHook | None = None) -> Flow[Checklist]:
         _, bk = yield from self._card_board(card_id)
         body = {"encTitle": seal_text(bk, "checklist", "encTitle", title)}
+        _announce(on_sealed, body["encTitle"])
         return self._checklist(
             read_object((yield _send("POST", "/cards/{}/checklists", card_id, body=body)), "checklist"), bk
         )
@@ -968,13 +1008,20 @@ class Core:
         yield _send("DELETE", "/checklists/{}", checklist_id)
 
     def add_item(
-        self, checklist_id: str, text: str, *, done: bool = False, board_id: str | None = None
+        self,
+        checklist_id: str,
+        text: str,
+        *,
+        done: bool = False,
+        board_id: str | None = None,
+        on_sealed: SealedHook | None = None,
     ) -> Flow[ChecklistItem]:
         board = self._board_for(checklist_id, board_id, "checklist")
         bk = yield from self.board_key(board)
         body: dict[str, Any] = {"encText": seal_text(bk, "checklistItem", "encText", text)}
         if done:
             body["done"] = True
+        _announce(on_sealed, body["encText"])
         obj = read_object((yield _send("POST", "/checklists/{}/items", checklist_id, body=body)), "checklistItem")
         item = self._item(obj, bk)
         self._remember(item.id, board)
@@ -1021,24 +1068,41 @@ class Core:
         return self._attachment(obj, bk)
 
     def upload_attachment(
-        self, card_id: str, src: BinaryIO, name: str, mime: str = "application/octet-stream"
+        self,
+        card_id: str,
+        src: BinaryIO,
+        name: str,
+        mime: str = "application/octet-stream",
+        *,
+        size: int | None = None,
+        on_sealed: SealedHook | None = None,
     ) -> Flow[Attachment]:
-        """Encrypt `src` with a fresh file key while streaming it up (constant memory)."""
+        """Encrypt `src` with a fresh file key while streaming it up (constant memory).
+
+        The size goes into the metadata: it is measured on a seekable `src`; a stream that
+        cannot seek (e.g. an HTTP download) needs `size=`, and a stream that ends at another
+        size raises UsageError.
+        """
         board_id, bk = yield from self._card_board(card_id)
-        size = _remaining_size(src)
         if size is None:
-            raise UsageError("upload_attachment needs a seekable file (its size goes into the metadata)")
+            size = _remaining_size(src)
+        elif size >= 0:
+            src = cast(BinaryIO, _Exactly(src, size, name))
+        if size is None or size < 0:
+            raise UsageError("upload_attachment needs a seekable file or size= (its size goes into the metadata)")
         if ciphertext_size(size) > ATTACHMENT_MAX_CIPHERTEXT:
             raise PayloadTooLargeError(
                 413, "PAYLOAD_TOO_LARGE", f"{name}: {size} bytes is over the attachment limit (refused locally)"
             )
         fk = FileKey.generate()
+        enc_name = seal_text(bk, "attachment", "encName", name)
         meta = {
-            "encName": seal_text(bk, "attachment", "encName", name),
+            "encName": enc_name,
             "encMime": seal_text(bk, "attachment", "encMime", mime),
             "encFileKey": str(wrap_file_key(bk, fk)),
             "size": size,
         }
+        _announce(on_sealed, enc_name)
         reader = EncryptingReader(fk, src)
         files = {
             "meta": (None, json.dumps(meta), "application/json"),
@@ -1099,9 +1163,12 @@ class Core:
         rows = read_array((yield _get_list("/boards/{}/labels", board_id)).json(), "label")
         return [self._label(o, bk) for o in rows]
 
-    def create_label(self, board_id: str, name: str, color: str = DEFAULT_LABEL_COLOR) -> Flow[Label]:
+    def create_label(
+        self, board_id: str, name: str, color: str = DEFAULT_LABEL_COLOR, *, on_sealed: SealedHook | None = None
+    ) -> Flow[Label]:
         bk = yield from self.board_key(board_id)
         body: dict[str, Any] = {"encName": seal_text(bk, "label", "encName", name), "color": color}
+        _announce(on_sealed, body["encName"])
         return self._label(read_object((yield _send("POST", "/boards/{}/labels", board_id, body=body)), "label"), bk)
 
     def update_label(
@@ -1136,9 +1203,12 @@ class Core:
         rows = read_array((yield _get_list("/boards/{}/milestones", board_id, params=params)).json(), "milestone")
         return [self._milestone(o, bk) for o in rows]
 
-    def create_milestone(self, board_id: str, title: str, due_at: str | None = None) -> Flow[Milestone]:
+    def create_milestone(
+        self, board_id: str, title: str, due_at: str | None = None, *, on_sealed: SealedHook | None = None
+    ) -> Flow[Milestone]:
         bk = yield from self.board_key(board_id)
         body: dict[str, Any] = {"encTitle": seal_text(bk, "milestone", "encTitle", title)}
+        _announce(on_sealed, body["encTitle"])
         if due_at is not None:
             body["dueAt"] = due_at
         obj = read_object((yield _send("POST", "/boards/{}/milestones", board_id, body=body)), "milestone")
@@ -1214,10 +1284,17 @@ class Core:
         return [self._custom_field(o, bk) for o in rows]
 
     def create_custom_field(
-        self, board_id: str, name: str, type: str = "text", options: Sequence[str] = ()
+        self,
+        board_id: str,
+        name: str,
+        type: str = "text",
+        options: Sequence[str] = (),
+        *,
+        on_sealed: SealedHook | None = None,
     ) -> Flow[CustomField]:
         bk = yield from self.board_key(board_id)
         body: dict[str, Any] = {"encName": seal_text(bk, "customField", "encName", name), "type": type}
+        _announce(on_sealed, body["encName"])
         if options:
             body["encOptions"] = seal_text(bk, "customField", "encOptions", json.dumps(list(options)))
         obj = read_object((yield _send("POST", "/boards/{}/custom-fields", board_id, body=body)), "customField")
@@ -1300,12 +1377,36 @@ class Core:
     def delete_automation(self, automation_id: str) -> Flow[None]:
         yield _send("DELETE", "/automations/{}", automation_id)
 
+    # --- recognising one's own creations ------------------------------------------------------
+    def sealed_digests(self, kind: str, parent_id: str) -> Flow[dict[str, str]]:
+        """`envelope_digest()` of each entity's identifying envelope -> its id, below one parent.
+
+        Kinds and parents: board (workspace); column, card, label, customField and milestone
+        (board); comment, checklist, checklistItem and attachment (card).  Reads metadata only: nothing is
+        decrypted, so the answer is the same whoever can read the parent.
+        """
+        if kind == "comment":
+            card = Obj((yield _get("/cards/{}", parent_id)).json(), "card")
+            rows, field_name = card.children("comments", kind), "encBody"
+        elif kind == "checklistItem":
+            lists = read_array((yield _get("/cards/{}/checklists", parent_id)).json(), "checklist")
+            rows, field_name = [item for c in lists for item in c.children("items", kind, True)], "encText"
+        elif kind == "milestone":
+            listed = (yield _get("/boards/{}/milestones", parent_id, params={"archived": "1"})).json()
+            rows, field_name = read_array(listed, kind), "encTitle"
+        elif kind in _SEALED_LISTS:
+            route, field_name = _SEALED_LISTS[kind]
+            rows = read_array((yield _get(route, parent_id)).json(), kind)
+        else:
+            raise UsageError(f"sealed_digests: unknown kind {kind!r}")
+        return {envelope_digest(row.text(field_name)): row.id() for row in rows}
+
     # --- webhooks and activity ----------------------------------------------------------------
     @staticmethod
     def _webhook(obj: Obj) -> Webhook:
         events = obj.raw("events")
         if not isinstance(events, list) or not all(isinstance(e, str) for e in events):
-            raise ProtocolError("webhook.events: not a list of strings")
+            raise fail("webhook", "events", "not an array of strings")
         return Webhook(
             obj.id(),
             obj.id("boardId"),
@@ -1405,21 +1506,10 @@ def _open_with_password(master: MasterKey, user: Mapping[str, object]) -> Accoun
         raise
 
 
-def _recovery_keys(rk: RecoveryKey, step1: Obj) -> AccountKeys:
-    """The account keys from recovery step 1: encRecoveryBlob → userKey → encPrivateKey."""
-    user_key = decrypt_field(rk, step1.raw("encRecoveryBlob"), spec("user", "encRecoveryBlob"))
-    try:
-        key = UserKey(user_key)
-        secret = decrypt_field(key, step1.raw("encPrivateKey"), spec("user", "encPrivateKey"))
-        return AccountKeys(key, KeyPair.from_secret(secret))
-    except ValueError:
-        raise ProtocolError("recovery: the recovered user key or private key has the wrong length") from None
-
-
 def _delivery(obj: Obj) -> Delivery:
     delivery_id = obj.text("id")
     if not is_valid_delivery_id(delivery_id):
-        raise ProtocolError("delivery.id: not a ULID")
+        raise fail("delivery", "id", "not a ULID")
     return Delivery(
         id=delivery_id,
         webhook_id=obj.id("webhookId"),
@@ -1453,6 +1543,27 @@ def _session_cookie(response: Response) -> str | None:
 
 def _by_position(items: list[Any]) -> list[Any]:
     return sorted(items, key=lambda x: (x.position, getattr(x, "created_at", ""), x.id))
+
+
+class _Exactly:
+    """`size` bytes of a stream, for an upload whose size was declared up front.
+
+    A stream that ends sooner or runs longer raises while the request body is still
+    being sent, so the server never stores a file that disagrees with its metadata.
+    """
+
+    def __init__(self, src: BinaryIO, size: int, name: str) -> None:
+        self._src, self._left, self._size, self._name = src, size, size, name
+
+    def read(self, n: int = -1) -> bytes:
+        want = self._left if n < 0 else min(n, self._left)
+        data = self._src.read(want) if want else b""
+        if want and not data:
+            raise UsageError(f"{self._name}: the stream ended {self._left} bytes before its declared size {self._size}")
+        self._left -= len(data)
+        if self._left == 0 and self._src.read(1):
+            raise UsageError(f"{self._name}: the stream is longer than its declared size {self._size}")
+        return data
 
 
 def _remaining_size(src: BinaryIO) -> int | None:

@@ -9,8 +9,9 @@ from __future__ import annotations
 from typing import BinaryIO
 
 from .._errors import UsageError
+from .._json import Obj
 from .._models import Undecryptable
-from .._profile import ATTACHMENT_CHUNK_SIZE, field
+from .._profile import field
 from ..crypto import (
     CIPHER_CHUNK_SIZE,
     BoardKey,
@@ -21,9 +22,9 @@ from ..crypto import (
     Where,
     decrypt_field,
     encrypt_field,
+    encrypted_chunks,
 )
-from ..crypto._sodium import SECRETSTREAM_HEADERBYTES
-from ._wire import Obj
+from ..crypto.hazmat import SECRETSTREAM_HEADERBYTES
 
 __all__ = ["DecryptingSink", "EncryptingReader", "open_text", "open_bytes", "seal_bytes", "seal_text"]
 
@@ -61,41 +62,22 @@ class EncryptingReader:
 
     def __init__(self, key: FileKey, src: BinaryIO) -> None:
         self._enc = StreamEncryptor(key)
-        self._src = src
-        self._pending = bytearray(self._enc.header)
-        self._chunk = self._read_chunk()
+        self._chunks = encrypted_chunks(self._enc, src)
+        self._pending = bytearray()
         self._done = False
-        self.size = 0
 
-    def _read_chunk(self) -> bytes:
-        parts, need = [], ATTACHMENT_CHUNK_SIZE
-        while need:
-            block = self._src.read(need)
-            if not block:
-                break
-            parts.append(block)
-            need -= len(block)
-        return b"".join(parts)
-
-    def _advance(self) -> None:
-        chunk = self._chunk
-        self.size += len(chunk)
-        if len(chunk) < ATTACHMENT_CHUNK_SIZE:
-            self._pending += self._enc.push(chunk, final=True)
-            self._done = True
-            return
-        following = self._read_chunk()
-        if not following:
-            self._pending += self._enc.push(chunk, final=False)
-            self._pending += self._enc.push(b"", final=True)
-            self._done = True
-            return
-        self._pending += self._enc.push(chunk, final=False)
-        self._chunk = following
+    @property
+    def size(self) -> int:
+        """Plaintext bytes encrypted so far: all of src once `read` has returned b""."""
+        return self._enc.size
 
     def read(self, size: int = -1) -> bytes:
         while not self._done and (size < 0 or len(self._pending) < size):
-            self._advance()
+            piece = next(self._chunks, None)
+            if piece is None:
+                self._done = True
+            else:
+                self._pending += piece
         if size < 0 or size >= len(self._pending):
             out = bytes(self._pending)
             self._pending.clear()

@@ -454,6 +454,7 @@ class Client(_Base):
     deliveries = _sync(Core.deliveries)
     requeue_delivery = _sync(Core.requeue_delivery)
     activity = _sync(Core.activity)
+    sealed_digests = _sync(Core.sealed_digests)
 
 
 class AsyncClient(_Base):
@@ -647,3 +648,4 @@ class AsyncClient(_Base):
     deliveries = _async(Core.deliveries)
     requeue_delivery = _async(Core.requeue_delivery)
     activity = _async(Core.activity)
+    sealed_digests = _async(Core.sealed_digests)

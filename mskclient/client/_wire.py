@@ -1,9 +1,9 @@
 """The seam between flows and drivers: request descriptions, responses, JSON reading.
 
 Flows (generators in `_core`) yield `Request`s and receive `Response`s; they
-never touch httpx.  Everything the server sends is read through `Obj`, which
-checks types and validates every id, so a hostile or broken server produces a
-ProtocolError rather than a crash or a wrong path.
+never touch httpx.  Everything the server sends is read through `.._json.Obj`,
+which checks types and validates every id, so a hostile or broken server produces
+a ProtocolError rather than a crash or a wrong path.
 """
 
 from __future__ import annotations
@@ -13,11 +13,11 @@ from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
 from .._errors import ProtocolError, UsageError, api_error
-from .._json import loads
+from .._json import Obj, loads
 from .._pacing import request_group
 from .._profile import ANSWER_MAX_OBJECT, is_valid_id
 
-__all__ = ["Flow", "Obj", "Request", "Response", "error_from", "path", "read_array", "read_object"]
+__all__ = ["Flow", "Request", "Response", "error_from", "path", "read_object"]
 
 _T = TypeVar("_T")
 
@@ -95,98 +95,6 @@ def path(template: str, *ids: str) -> str:
     return template.format(*ids)
 
 
-class Obj:
-    """Typed, validating reads of one JSON object the server sent about `entity`."""
-
-    __slots__ = ("data", "entity")
-
-    def __init__(self, data: object, entity: str) -> None:
-        if not isinstance(data, Mapping):
-            raise ProtocolError(f"{entity}: expected a JSON object")
-        self.data: Mapping[str, Any] = data
-        self.entity = entity
-
-    def _fail(self, name: str, what: str) -> ProtocolError:
-        return ProtocolError(f"{self.entity}.{name}: {what}")
-
-    def raw(self, name: str) -> Any:
-        if name not in self.data:
-            raise self._fail(name, "missing")
-        return self.data[name]
-
-    def id(self, name: str = "id") -> str:
-        value = self.raw(name)
-        if not is_valid_id(value):
-            raise self._fail(name, "not a valid id")
-        assert isinstance(value, str)
-        return value
-
-    def opt_id(self, name: str) -> str | None:
-        value = self.data.get(name)
-        return None if value is None else self.id(name)
-
-    def ids(self, name: str) -> tuple[str, ...]:
-        values = self.data.get(name) or []
-        if not isinstance(values, list) or not all(is_valid_id(v) for v in values):
-            raise self._fail(name, "not a list of valid ids")
-        return tuple(values)
-
-    def text(self, name: str) -> str:
-        value = self.raw(name)
-        if not isinstance(value, str):
-            raise self._fail(name, "not a string")
-        return value
-
-    def opt_text(self, name: str) -> str | None:
-        value = self.data.get(name)
-        return None if value is None else self.text(name)
-
-    def flag(self, name: str, default: bool | None = None) -> bool:
-        if default is not None and name not in self.data:
-            return default
-        value = self.raw(name)
-        if not isinstance(value, bool):
-            raise self._fail(name, "not a boolean")
-        return value
-
-    def integer(self, name: str, default: int | None = None) -> int:
-        if default is not None and self.data.get(name) is None:
-            return default
-        value = self.raw(name)
-        if type(value) is not int:
-            raise self._fail(name, "not an integer")
-        return value
-
-    def opt_integer(self, name: str) -> int | None:
-        return None if self.data.get(name) is None else self.integer(name)
-
-    def number(self, name: str, default: float | None = None) -> float:
-        if default is not None and self.data.get(name) is None:
-            return default
-        value = self.raw(name)
-        if type(value) not in (int, float):
-            raise self._fail(name, "not a number")
-        return float(value)
-
-    def child(self, name: str, entity: str) -> Obj:
-        return Obj(self.raw(name), entity)
-
-    def mapping(self, name: str) -> Mapping[str, Any]:
-        value = self.data.get(name) or {}
-        if not isinstance(value, Mapping):
-            raise self._fail(name, "not an object")
-        return value
-
-    def children(self, name: str, entity: str, default: bool = False) -> list[Obj]:
-        value = self.data.get(name) if default else self.raw(name)
-        return read_array([] if value is None else value, entity)
-
-
 def read_object(response: Response, entity: str) -> Obj:
+    """The answer's body as an `entity` object (see `.._json` for the checks)."""
     return Obj(response.json(), entity)
-
-
-def read_array(data: object, entity: str) -> list[Obj]:
-    if not isinstance(data, list):
-        raise ProtocolError(f"{entity} list: expected a JSON array")
-    return [Obj(item, entity) for item in data]

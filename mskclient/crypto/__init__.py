@@ -1,20 +1,18 @@
 """The sans-I/O crypto core: pure functions and immutable keys, no network or files.
 
 Recipes here follow `docs/protocol.md` (kdf, keys, envelopes, attachments, relay-frames, webhooks);
-`_sodium` holds the thin wrappers over libsodium and libargon2 they use.
+each picks the key type and the associated data its field needs.  The primitives under them
+(AEAD with any AD, sealed boxes, batch calls, the libsodium wrappers of `_sodium`) are public
+in `mskclient.crypto.hazmat`, apart, because they check none of that.
 """
 
 from ._b64 import b64u_decode, b64u_encode
-from ._batch import decrypt_batch, encrypt_batch, uses_native
 from ._envelope import (
     Envelope,
     SealedEnvelope,
     Where,
     decrypt_field,
     encrypt_field,
-    encrypt_with_ad,
-    open_sealed,
-    seal_to,
 )
 from ._hierarchy import (
     AccountKeys,
@@ -41,6 +39,7 @@ from ._kdf import (
 )
 from ._keys import BoardKey, FileKey, KeyPair, MasterKey, RecoveryKey, SymmetricKey, UserKey, WorkspaceKey
 from ._misc import (
+    RELAY_FRAME_OVERHEAD,
     WebhookSignatureError,
     fingerprint,
     fingerprint_matches,
@@ -57,6 +56,7 @@ from ._secretstream import (
     ciphertext_size,
     decrypt_file,
     encrypt_file,
+    encrypted_chunks,
 )
 
 __all__ = [
@@ -69,6 +69,7 @@ __all__ = [
     "LoginKeys",
     "MasterKey",
     "NewAccount",
+    "RELAY_FRAME_OVERHEAD",
     "RecoveryKey",
     "SealedEnvelope",
     "StreamDecryptor",
@@ -83,16 +84,14 @@ __all__ = [
     "check_login_init",
     "ciphertext_size",
     "create_account",
-    "decrypt_batch",
     "decrypt_field",
     "decrypt_file",
     "derivation_cost",
     "derivation_seconds",
     "derive_login_keys",
-    "encrypt_batch",
     "encrypt_field",
     "encrypt_file",
-    "encrypt_with_ad",
+    "encrypted_chunks",
     "fingerprint",
     "fingerprint_matches",
     "format_recovery_key",
@@ -100,18 +99,15 @@ __all__ = [
     "normalize_password",
     "open_file_key",
     "open_relay_frame",
-    "open_sealed",
     "open_workspace_key",
     "parse_recovery_key",
     "rewrap_user_key",
     "seal_relay_frame",
-    "seal_to",
     "seal_workspace_key",
     "sign_webhook",
     "unlock_account",
     "unlock_with_recovery",
     "unwrap_board_key",
-    "uses_native",
     "verify_webhook_signature",
     "wrap_board_key",
     "wrap_file_key",

@@ -6,11 +6,13 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 
 from .._errors import ProtocolError
+from .._json import text
 from .._profile import FieldSpec
 from .._profile import field as spec
 from ._b64 import b64u_decode, b64u_encode
 from ._envelope import Envelope, SealedEnvelope, Where, decrypt_field, encrypt_field, open_sealed, seal_to
 from ._keys import BoardKey, FileKey, KeyPair, MasterKey, RecoveryKey, UserKey, WorkspaceKey
+from ._sodium import BOX_SECRETKEYBYTES
 
 __all__ = [
     "AccountKeys",
@@ -62,20 +64,19 @@ def create_account(master_key: MasterKey) -> NewAccount:
     return NewAccount(AccountKeys(user_key, keypair), recovery, fields)
 
 
-def _open_key_pair(user_key: UserKey, user: Mapping[str, object], user_id: str | None) -> KeyPair:
-    secret = decrypt_field(user_key, _text(user, "encPrivateKey"), _PRIVATE_KEY, entity_id=user_id)
+def _open_key_pair(
+    user_key: UserKey, user: Mapping[str, object], user_id: str | None, *, public_key_optional: bool = False
+) -> KeyPair:
+    secret = decrypt_field(user_key, text(user, "encPrivateKey", "user"), _PRIVATE_KEY, entity_id=user_id)
+    if public_key_optional and user.get("publicKey") is None:
+        if len(secret) != BOX_SECRETKEYBYTES:
+            raise Where.of(_PRIVATE_KEY, user_id).decryption_error("private key has the wrong length")
+        return KeyPair.from_secret(secret)
     try:
-        public = b64u_decode(_text(user, "publicKey"))
+        public = b64u_decode(text(user, "publicKey", "user"))
         return KeyPair(public, secret)
     except ValueError:
         raise ProtocolError(f"user {user_id}: publicKey does not match encPrivateKey") from None
-
-
-def _text(user: Mapping[str, object], name: str) -> str:
-    value = user.get(name)
-    if not isinstance(value, str):
-        raise ProtocolError(f"user record lacks {name}")
-    return value
 
 
 def _user_id(user: Mapping[str, object]) -> str | None:
@@ -92,17 +93,21 @@ def _user_key(raw: bytes, row: FieldSpec, user_id: str | None) -> UserKey:
 def unlock_account(master_key: MasterKey, user: Mapping[str, object]) -> AccountKeys:
     """Open encSymmetricKey with the masterKey, then the private key; check it matches publicKey."""
     uid = _user_id(user)
-    raw = decrypt_field(master_key, _text(user, "encSymmetricKey"), _SYMMETRIC_KEY, entity_id=uid)
+    raw = decrypt_field(master_key, text(user, "encSymmetricKey", "user"), _SYMMETRIC_KEY, entity_id=uid)
     user_key = _user_key(raw, _SYMMETRIC_KEY, uid)
     return AccountKeys(user_key, _open_key_pair(user_key, user, uid))
 
 
 def unlock_with_recovery(recovery_key: RecoveryKey, user: Mapping[str, object]) -> AccountKeys:
-    """Open the user key from encRecoveryBlob (the password is lost)."""
+    """Open the user key from encRecoveryBlob (the password is lost), then the private key.
+
+    `user` is a user record or the answer to recovery step 1, which carries encRecoveryBlob and
+    encPrivateKey but no publicKey: without one, the public key is derived from the private key.
+    """
     uid = _user_id(user)
-    raw = decrypt_field(recovery_key, _text(user, "encRecoveryBlob"), _RECOVERY, entity_id=uid)
+    raw = decrypt_field(recovery_key, text(user, "encRecoveryBlob", "user"), _RECOVERY, entity_id=uid)
     user_key = _user_key(raw, _RECOVERY, uid)
-    return AccountKeys(user_key, _open_key_pair(user_key, user, uid))
+    return AccountKeys(user_key, _open_key_pair(user_key, user, uid, public_key_optional=True))
 
 
 def rewrap_user_key(master_key: MasterKey, user_key: UserKey) -> Envelope:

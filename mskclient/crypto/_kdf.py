@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 import unicodedata
-from collections.abc import Mapping
 from dataclasses import dataclass, field
 
 from .._errors import KdfParametersError, UsageError
+from .._json import Obj
 from .._profile import (
     KDF_CAPS,
     KDF_CONTEXT_AUTH,
@@ -53,19 +53,11 @@ def normalize_password(password: str) -> bytes:
         raise UsageError("the password is not valid Unicode text (it holds a lone surrogate)") from None
 
 
-def _int(kdf: Mapping[str, object], name: str) -> int:
-    value = kdf.get(name)
-    if type(value) is not int:
-        raise KdfParametersError(f"login-init: {name} is not an integer")
-    return value
-
-
 def check_login_init(answer: object) -> tuple[bytes, KdfParams]:
     """Validate a login-init answer: refuse a downgrade below the profile or absurd costs."""
-    if not isinstance(answer, Mapping) or not isinstance(answer.get("kdf"), Mapping):
-        raise KdfParametersError("login-init: answer lacks salt or kdf")
-    kdf: Mapping[str, object] = answer["kdf"]
-    salt_text = answer.get("salt")
+    init = Obj(answer, "login-init", KdfParametersError)
+    kdf = init.child("kdf", "login-init.kdf")
+    salt_text = init.data.get("salt")
     try:
         salt = b64u_decode(salt_text) if isinstance(salt_text, str) else b""
     except ValueError:
@@ -73,11 +65,11 @@ def check_login_init(answer: object) -> tuple[bytes, KdfParams]:
     if len(salt) != SALT_BYTES:
         raise KdfParametersError(f"login-init: salt must be {SALT_BYTES} bytes")
     params = KdfParams(
-        memory_kib=_int(kdf, "memoryKiB"),
-        iterations=_int(kdf, "iterations"),
-        parallelism=_int(kdf, "parallelism"),
-        algorithm=str(kdf.get("algorithm")),
-        version=_int(kdf, "version"),
+        memory_kib=kdf.integer("memoryKiB"),
+        iterations=kdf.integer("iterations"),
+        parallelism=kdf.integer("parallelism"),
+        algorithm=str(kdf.data.get("algorithm")),
+        version=kdf.integer("version"),
     )
     if params.algorithm != KDF_MINIMUM.algorithm or params.version != KDF_MINIMUM.version:
         raise KdfParametersError(f"login-init: refusing {params.algorithm} version {params.version}")

@@ -11,6 +11,7 @@ from . import _sodium
 from ._keys import BoardKey
 
 __all__ = [
+    "RELAY_FRAME_OVERHEAD",
     "WebhookSignatureError",
     "fingerprint",
     "fingerprint_matches",
@@ -25,6 +26,10 @@ def fingerprint(public_key: bytes) -> str:
     """crypto_generichash(16, pk) as 8 groups of 4 lower-case hex digits."""
     digest = _sodium.crypto_generichash(16, public_key).hex()
     return " ".join(digest[i : i + 4] for i in range(0, 32, 4))
+
+
+#: Bytes a relay frame adds to its message: the nonce and the Poly1305 tag.
+RELAY_FRAME_OVERHEAD = _sodium.AEAD_NPUBBYTES + _sodium.AEAD_ABYTES
 
 
 def fingerprint_matches(public_key: bytes, spoken: str) -> bool:
@@ -46,7 +51,7 @@ def open_relay_frame(bk: BoardKey, room: str, frame: bytes) -> bytes:
     """Open a relay frame; ProtocolError if it is not one of this room under this board key."""
     if len(frame) > RELAY_MAX_FRAME:
         raise ProtocolError(f"relay frame for {room} over 1 MiB")
-    if len(frame) < _sodium.AEAD_NPUBBYTES + _sodium.AEAD_ABYTES:
+    if len(frame) < RELAY_FRAME_OVERHEAD:
         raise ProtocolError(f"relay frame for {room} too short")
     nonce, body = frame[: _sodium.AEAD_NPUBBYTES], frame[_sodium.AEAD_NPUBBYTES :]
     try:

@@ -1,12 +1,13 @@
 """Attachment content (docs/protocol.md#attachments): secretstream in 64 KiB chunks, constant memory.
 
 `StreamEncryptor` and `StreamDecryptor` are sans-I/O (bytes in, bytes out);
-`encrypt_file` and `decrypt_file` drive them over file-like objects the
-caller opened.
+`encrypted_chunks`, `encrypt_file` and `decrypt_file` drive them over file-like
+objects the caller opened.
 """
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from typing import BinaryIO
 
 from .._errors import DecryptionError
@@ -21,6 +22,7 @@ __all__ = [
     "ciphertext_size",
     "decrypt_file",
     "encrypt_file",
+    "encrypted_chunks",
 ]
 
 CIPHER_CHUNK_SIZE = ATTACHMENT_CHUNK_SIZE + _sodium.SECRETSTREAM_ABYTES
@@ -38,6 +40,8 @@ class StreamEncryptor:
     def __init__(self, key: FileKey) -> None:
         self._state, self.header = _sodium.crypto_secretstream_xchacha20poly1305_init_push(key.raw)
         self._finished = False
+        #: Plaintext bytes pushed so far.
+        self.size = 0
 
     def push(self, chunk: bytes, *, final: bool) -> bytes:
         if self._finished:
@@ -45,6 +49,7 @@ class StreamEncryptor:
         if len(chunk) > ATTACHMENT_CHUNK_SIZE or (not final and len(chunk) != ATTACHMENT_CHUNK_SIZE):
             raise ValueError("only the final chunk may be shorter than 64 KiB")
         self._finished = final
+        self.size += len(chunk)
         tag = _sodium.SECRETSTREAM_TAG_FINAL if final else _sodium.SECRETSTREAM_TAG_MESSAGE
         return _sodium.crypto_secretstream_xchacha20poly1305_push(self._state, chunk, tag)
 
@@ -92,24 +97,28 @@ def _read_exactly(src: BinaryIO, size: int) -> bytes:
     return b"".join(parts)
 
 
+def encrypted_chunks(enc: StreamEncryptor, src: BinaryIO) -> Iterator[bytes]:
+    """The ciphertext of src through a fresh `enc`: its header, then one chunk per 64 KiB read.
+
+    Constant memory: src is read 64 KiB at a time as the chunks are taken.  A plaintext that is
+    a whole number of chunks (the empty one included) ends with an empty final chunk.
+    `enc.size` is the plaintext size once the last chunk is taken.
+    """
+    yield enc.header
+    while True:
+        chunk = _read_exactly(src, ATTACHMENT_CHUNK_SIZE)
+        final = len(chunk) < ATTACHMENT_CHUNK_SIZE
+        yield enc.push(chunk, final=final)
+        if final:
+            return
+
+
 def encrypt_file(key: FileKey, src: BinaryIO, dst: BinaryIO) -> int:
     """Encrypt src into dst; returns the plaintext size."""
     enc = StreamEncryptor(key)
-    dst.write(enc.header)
-    size = 0
-    chunk = _read_exactly(src, ATTACHMENT_CHUNK_SIZE)
-    while True:
-        size += len(chunk)
-        if len(chunk) < ATTACHMENT_CHUNK_SIZE:
-            dst.write(enc.push(chunk, final=True))
-            return size
-        following = _read_exactly(src, ATTACHMENT_CHUNK_SIZE)
-        if not following:
-            dst.write(enc.push(chunk, final=False))
-            dst.write(enc.push(b"", final=True))
-            return size
-        dst.write(enc.push(chunk, final=False))
-        chunk = following
+    for piece in encrypted_chunks(enc, src):
+        dst.write(piece)
+    return enc.size
 
 
 def decrypt_file(key: FileKey, src: BinaryIO, dst: BinaryIO, *, attachment_id: str | None = None) -> int:

@@ -6,10 +6,18 @@ only where the encrypted bundles come from differs.
 
 from ._attachments import Fetch, ciphertext_fetch, save_attachments
 from ._decrypt import decrypt_board, members_by_id
-from ._document import BoardEntry, decrypt_document, decrypt_export_file, keys_from_password, list_boards
+from ._document import (
+    BoardEntry,
+    ExportDecryptor,
+    decrypt_document,
+    decrypt_export_file,
+    keys_from_password,
+    list_boards,
+)
 from ._files import atomic_open, atomic_write_text, safe_name
 from ._online import STRATEGIES, OnlineExport, attachment_fetch, export_online
 from ._select import resolve
+from ._stream import ExportParser, ExportSink, Level
 from ._tree import (
     UNDECRYPTABLE,
     ExportAttachment,
@@ -36,9 +44,13 @@ __all__ = [
     "ExportChecklistItem",
     "ExportColumn",
     "ExportComment",
+    "ExportDecryptor",
+    "ExportParser",
     "ExportResult",
+    "ExportSink",
     "Fetch",
     "FieldFailure",
+    "Level",
     "OnlineExport",
     "atomic_open",
     "atomic_write_text",

@@ -6,7 +6,7 @@ envelopes are collected, opened in one `decrypt_batch` call per kind (the native
 uses every core), then its cards are built.  A field that does not open becomes
 `UNDECRYPTABLE` plus a `FieldFailure`; `strict=True` raises the first failure instead.
 Shapes and ids are checked as they are read, so a hostile server or a damaged file gives
-a ProtocolError, not a crash.
+a ProtocolError, not a crash: the hot loops check inline and call `.._json` only to raise.
 """
 
 from __future__ import annotations
@@ -18,8 +18,10 @@ from operator import itemgetter
 from typing import Any
 
 from .._errors import CryptoError, MskError, ProtocolError
+from .._json import flag, ids, json_object, number, obj_list, opt_id, opt_text, text, valid_id
 from .._profile import ID_PATTERN, FieldSpec, field, is_valid_id
-from ..crypto import BoardKey, FileKey, Where, decrypt_batch
+from ..crypto import BoardKey, FileKey, Where
+from ..crypto.hazmat import decrypt_batch
 from ._tree import (
     UNDECRYPTABLE,
     ExportAttachment,
@@ -32,7 +34,7 @@ from ._tree import (
     FieldFailure,
 )
 
-__all__ = ["BoardDecryptor", "decrypt_board", "members_by_id", "no_collections", "obj", "obj_list", "text", "valid_id"]
+__all__ = ["BoardDecryptor", "decrypt_board", "members_by_id", "no_collections"]
 
 _Json = Mapping[str, Any]
 _is_id = ID_PATTERN.fullmatch
@@ -55,74 +57,8 @@ _LABEL_ENCNAME = field("label", "encName")
 _MILESTONE_ENCTITLE = field("milestone", "encTitle")
 
 
-def obj(value: object, what: str) -> _Json:
-    if type(value) is not dict and not isinstance(value, Mapping):
-        raise ProtocolError(f"{what} is not a JSON object")
-    return value
-
-
-def obj_list(parent: _Json, key: str, what: str) -> list[_Json]:
-    value = parent.get(key, [])
-    if type(value) is not list:
-        raise ProtocolError(f"{what}.{key} is not a JSON array")
-    for item in value:
-        if type(item) is not dict:  # json.loads gives dicts: then the list is returned uncopied
-            return [obj(item, f"{what}.{key}[]") for item in value]
-    return value
-
-
-def valid_id(parent: _Json, key: str, what: str, *, optional: bool = False) -> str | None:
-    value = parent.get(key)
-    if type(value) is str and _is_id(value) is not None:
-        return value
-    if value is None and optional:
-        return None
-    raise ProtocolError(f"{what}.{key} is not a valid id: {str(value)[:80]!r}")
-
-
-def _id(parent: _Json, key: str, what: str) -> str:
-    value = valid_id(parent, key, what)
-    assert value is not None
-    return value
-
-
-def text(parent: _Json, key: str, what: str, *, default: str | None = None) -> str:
-    value = parent.get(key, default)
-    if not isinstance(value, str):
-        raise ProtocolError(f"{what}.{key} is not a string")
-    return value
-
-
-def _opt_text(parent: _Json, key: str, what: str) -> str | None:
-    value = parent.get(key)
-    if value is not None and not isinstance(value, str):
-        raise ProtocolError(f"{what}.{key} is not a string or null")
-    return value
-
-
-def _bool(parent: _Json, key: str, what: str) -> bool:
-    value = parent.get(key, False)
-    if value is not True and value is not False:
-        raise ProtocolError(f"{what}.{key} is not a boolean")
-    return value
-
-
-def _number(parent: _Json, key: str, what: str) -> float:
-    value = parent.get(key, 0)
-    if type(value) is not int and type(value) is not float:
-        raise ProtocolError(f"{what}.{key} is not a number")
-    return float(value)
-
-
-def _ids(parent: _Json, key: str, what: str) -> list[str]:
-    value = parent.get(key, [])
-    if type(value) is not list or not all(type(v) is str and _is_id(v) is not None for v in value):
-        raise ProtocolError(f"{what}.{key} is not an array of valid ids")
-    return value
-
-
 def _all_ids(values: list[object]) -> bool:
-    """Every value is an id string (the fast path of `_ids`, which reports the error)."""
+    """Every value is an id string (the fast path of `ids`, which reports the error)."""
     return all(type(value) is str and _is_id(value) is not None for value in values)
 
 
@@ -149,11 +85,9 @@ def _order(items: list[_Json], what: str) -> list[_Json]:
 
 def _order_lenient(items: list[_Json], what: str) -> list[_Json]:
     """`_order` when a key is missing or oddly typed: a bad position is an error, the rest sort as text."""
-    for item in items:
-        _number(item, "position", what)
     return sorted(
         items,
-        key=lambda item: (float(item.get("position", 0)), str(item.get("createdAt", "")), str(item.get("id"))),
+        key=lambda item: (number(item, "position", what, 0.0), str(item.get("createdAt", "")), str(item.get("id"))),
     )
 
 
@@ -171,7 +105,7 @@ def _order_comments(comments: list[_Json]) -> list[_Json]:
 
 def members_by_id(members: Sequence[_Json]) -> dict[str, str]:
     """userId -> email of a workspace's members (authors and assignees are shown by email)."""
-    return {_id(m, "userId", "member"): text(m, "email", "member") for m in members}
+    return {valid_id(m, "userId", "member"): text(m, "email", "member") for m in members}
 
 
 class _Fields:
@@ -208,7 +142,7 @@ class _Fields:
         """Queue the text field `spec` of each item (a column's title, a label's name…) by its checked id."""
         queued = {}
         for item in items:
-            item_id = _id(item, "id", spec.entity)
+            item_id = valid_id(item, "id", spec.entity)
             queued[item_id] = self.text(item.get(spec.name), spec, item_id)
         return queued
 
@@ -316,7 +250,7 @@ def _checked_id(value: object, parent: _Json, key: str, what: str) -> str:
     """`value` (read from `parent[key]`) if it is a valid id; else the ProtocolError `valid_id` gives."""
     if type(value) is str and _is_id(value) is not None:
         return value
-    return _id(parent, key, what)
+    return valid_id(parent, key, what)
 
 
 def _card_order(card: _Json, card_id: str) -> tuple[float, str, str]:
@@ -325,7 +259,7 @@ def _card_order(card: _Json, card_id: str) -> tuple[float, str, str]:
     created_at = card.get("createdAt", "")
     if (type(position) is int or type(position) is float) and type(created_at) is str:
         return position, created_at, card_id
-    return _number(card, "position", "card"), str(created_at), card_id
+    return number(card, "position", "card", 0.0), str(created_at), card_id
 
 
 class BoardDecryptor:
@@ -338,8 +272,8 @@ class BoardDecryptor:
     """
 
     def __init__(self, header: _Json, key: BoardKey, members: Mapping[str, str], *, strict: bool = False) -> None:
-        board = obj(header.get("board"), "board")
-        self.board_id = board_id = _id(board, "id", "board")
+        board = json_object(header.get("board"), "board")
+        self.board_id = board_id = valid_id(board, "id", "board")
         self._key = key
         self._member = members.get
         self._strict = strict
@@ -349,7 +283,7 @@ class BoardDecryptor:
         title = queue(board.get("encTitle"), _BOARD_ENCTITLE, board_id)
         description = queue(board.get("encDescription"), _BOARD_ENCDESCRIPTION, board_id)
         self._workspace_id = text(board, "workspaceId", "board", default="")
-        self._archived = _bool(board, "archived", "board")
+        self._archived = flag(board, "archived", "board", False)
         columns = fields.names(_order(obj_list(header, "columns", "board"), "column"), _COLUMN_ENCTITLE)
         labels = fields.names(obj_list(header, "labels", "board"), _LABEL_ENCNAME)
         milestones = fields.names(obj_list(header, "milestones", "board"), _MILESTONE_ENCTITLE)
@@ -391,7 +325,7 @@ class BoardDecryptor:
         # card, comment and item, so ids are checked inline; the validators only raise.
         queued = []
         for value in cards:
-            card = value if type(value) is dict else obj(value, "board.cards[]")
+            card = value if type(value) is dict else json_object(value, "board.cards[]")
             cid = _checked_id(card.get("id"), card, "id", "card")
             column_id = card.get("columnId")
             if type(column_id) is not str or column_id not in columns:
@@ -399,19 +333,19 @@ class BoardDecryptor:
                 raise ProtocolError(f"card {cid} is in a column that is not on board {board_id}")
             milestone_id = card.get("milestoneId")
             if milestone_id is not None and (type(milestone_id) is not str or _is_id(milestone_id) is None):
-                milestone_id = valid_id(card, "milestoneId", "card", optional=True)
+                milestone_id = opt_id(card, "milestoneId", "card")
             label_ids = card.get("labelIds", _NO_IDS)
             if type(label_ids) is not list or (label_ids and not _all_ids(label_ids)):
-                label_ids = _ids(card, "labelIds", "card")
+                label_ids = ids(card, "labelIds", "card")
             assignee_ids = card.get("assigneeIds", _NO_IDS)
             if type(assignee_ids) is not list or (assignee_ids and not _all_ids(assignee_ids)):
-                assignee_ids = _ids(card, "assigneeIds", "card")
+                assignee_ids = ids(card, "assigneeIds", "card")
             due_at = card.get("dueAt")
             if due_at is not None and type(due_at) is not str:
-                due_at = _opt_text(card, "dueAt", "card")
+                due_at = opt_text(card, "dueAt", "card")
             archived = card.get("archived", False)
             if archived is not True and archived is not False:
-                archived = _bool(card, "archived", "card")
+                archived = flag(card, "archived", "card", False)
             values = card.get("customFields") or _NO_FIELDS
             if values and (not isinstance(values, Mapping) or not all(is_valid_id(k) for k in values)):
                 raise ProtocolError(f"card {cid}.customFields is not an object keyed by field ids")
@@ -429,7 +363,7 @@ class BoardDecryptor:
                 for it in _order(obj_list(cl, "items", "checklist"), "checklistItem"):
                     done = it.get("done", False)
                     if done is not True and done is not False:
-                        done = _bool(it, "done", "checklistItem")
+                        done = flag(it, "done", "checklistItem", False)
                     item_id = _checked_id(it.get("id"), it, "id", "checklistItem")
                     items.append((item_id, queue(it.get("encText"), _CHECKLISTITEM_ENCTEXT, item_id), done))
                 checklists.append((checklist_id, title, items))
@@ -515,12 +449,12 @@ class BoardDecryptor:
 def _queue_attachment(
     attachment: _Json, queue: Callable[[object, FieldSpec, str], int], binary: Callable[[object, FieldSpec, str], int]
 ) -> tuple[str, int, int, int, int]:
-    attachment_id = _id(attachment, "id", "attachment")
+    attachment_id = valid_id(attachment, "id", "attachment")
     return (
         attachment_id,
         queue(attachment.get("encName"), _ATTACHMENT_ENCNAME, attachment_id),
         queue(attachment.get("encMime"), _ATTACHMENT_ENCMIME, attachment_id),
-        int(_number(attachment, "size", "attachment")),
+        int(number(attachment, "size", "attachment", 0.0)),
         binary(attachment.get("encFileKey"), _ATTACHMENT_ENCFILEKEY, attachment_id),
     )
 

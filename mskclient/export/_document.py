@@ -13,7 +13,8 @@ from dataclasses import dataclass
 from dataclasses import field as dataclass_field
 from typing import Any, BinaryIO
 
-from .._errors import CryptoError, DecryptionError, ProtocolError, UsageError
+from .._errors import CryptoError, DecryptionError, UsageError
+from .._json import fail, json_object, obj_list, text, valid_id
 from .._profile import field
 from ..crypto import (
     AccountKeys,
@@ -26,7 +27,7 @@ from ..crypto import (
     unlock_account,
     unwrap_board_key,
 )
-from ._decrypt import BoardDecryptor, members_by_id, obj, obj_list, text, valid_id
+from ._decrypt import BoardDecryptor, members_by_id
 from ._select import resolve
 from ._stream import ExportParser, Level, replay
 from ._tree import UNDECRYPTABLE, ExportBoard, ExportResult, FieldFailure
@@ -45,12 +46,12 @@ _Json = Mapping[str, Any]
 
 def keys_from_password(document: _Json, password: str) -> AccountKeys:
     """The account keys from the export's own KDF parameters (downgrades refused) and the password."""
-    kdf = dict(obj(document.get("kdf"), "export.kdf"))
+    kdf = dict(json_object(document.get("kdf"), "export.kdf"))
     salt = kdf.pop("salt", None)
     salt_bytes, params = check_login_init({"salt": salt, "kdf": kdf})
     master = derive_login_keys(password, salt_bytes, params).master_key
     try:
-        return unlock_account(master, obj(document.get("user"), "export.user"))
+        return unlock_account(master, json_object(document.get("user"), "export.user"))
     except DecryptionError:
         raise DecryptionError(
             "wrong password for this export (the user key does not open)", entity="user", field="encSymmetricKey"
@@ -81,10 +82,9 @@ class _Workspace:
 
 def _open_workspace(ws_entry: _Json, keys: AccountKeys, failures: list[FieldFailure] | None) -> _Workspace:
     """A workspace entry's id, name, key and members; a key that does not open is recorded (or raised)."""
-    workspace = obj(ws_entry.get("workspace"), "export.workspace")
+    workspace = json_object(ws_entry.get("workspace"), "export.workspace")
     ws_id = valid_id(workspace, "id", "workspace")
-    assert ws_id is not None
-    membership = obj(ws_entry.get("membership"), "export.membership")
+    membership = json_object(ws_entry.get("membership"), "export.membership")
     members = members_by_id(obj_list(ws_entry, "members", "workspace"))
     try:
         wk = open_workspace_key(text(membership, "encWorkspaceKey", "membership"), keys.keypair, ws_id)
@@ -96,9 +96,8 @@ def _open_workspace(ws_entry: _Json, keys: AccountKeys, failures: list[FieldFail
 
 def _open_board(bundle: _Json, ws: _Workspace, failures: list[FieldFailure] | None) -> BoardEntry:
     """A board's entry: its key and title opened, or recorded (raised) as a failure."""
-    board = obj(bundle.get("board"), "board")
+    board = json_object(bundle.get("board"), "board")
     board_id = valid_id(board, "id", "board")
-    assert board_id is not None
     key: BoardKey | None = None
     title = UNDECRYPTABLE
     try:
@@ -250,7 +249,7 @@ class ExportDecryptor:
         ]
         exported_at = self._exported_at
         if not isinstance(exported_at, str):
-            raise ProtocolError("export.exportedAt is not a string")
+            raise fail("export", "exportedAt", "not a string")
         chosen.add("")
         return ExportResult(exported_at, tuple(boards), tuple(f for f in self._key_failures if f.board_id in chosen))
 

@@ -19,13 +19,14 @@ from datetime import UTC, datetime
 from typing import Any, BinaryIO
 
 from .._errors import UsageError
+from .._json import json_array, json_object, valid_id
 from .._profile import ANSWER_MAX_ATTACHMENT, ANSWER_MAX_LIST, EXPORT_DEADLINE_SECONDS, EXPORT_PER_CARD_BUDGET
 from ..client import Client, Request, Response
 from ..client._crypt import DecryptingSink
 from ..client._wire import path
 from ..crypto import Where
 from ._attachments import Fetch
-from ._decrypt import decrypt_board, members_by_id, obj, obj_list, valid_id
+from ._decrypt import decrypt_board, members_by_id
 from ._document import ExportDecryptor
 from ._select import resolve
 from ._stream import ExportParser
@@ -91,7 +92,7 @@ def export_online(
     if not bulk:
         for board_id in chosen:
             step(f"listing cards of {board_id}")
-            listings[board_id] = [obj(c, "card") for c in _list(_get(client, "/boards/{}/cards", board_id), "cards")]
+            listings[board_id] = _list(_get(client, "/boards/{}/cards", board_id), "cards")
         detail = sum(1 for cards in listings.values() for c in cards if _has_children(c))
         reads = _PER_BOARD_READS * len(chosen) + detail + len(chosen)
         bulk = strategy == "auto" and reads > EXPORT_PER_CARD_BUDGET
@@ -103,16 +104,14 @@ def export_online(
     members: dict[str, Mapping[str, str]] = {}
     for board_id in chosen:
         step(f"reading board {board_id}")
-        board = obj(_get(client, "/boards/{}", board_id), "board")
+        board = json_object(_get(client, "/boards/{}", board_id), "board")
         ws_id = valid_id(board, "workspaceId", "board")
-        assert ws_id is not None
         if ws_id not in members:
             members[ws_id] = members_by_id(_list(_get(client, "/workspaces/{}/members", ws_id), "members"))
         cards = []
         for card in listings[board_id]:
             card_id = valid_id(card, "id", "card")
-            assert card_id is not None
-            cards.append(obj(_get(client, "/cards/{}", card_id), "card") if _has_children(card) else card)
+            cards.append(json_object(_get(client, "/cards/{}", card_id), "card") if _has_children(card) else card)
         bundle = {
             "board": board,
             "columns": _get(client, "/boards/{}/columns", board_id),
@@ -146,7 +145,7 @@ def _stream_export(
 
 
 def _list(value: object, what: str) -> list[Mapping[str, Any]]:
-    return obj_list({"items": value}, "items", what)
+    return [json_object(item, f"{what}[]") for item in json_array(value, what)]
 
 
 def _has_children(card: Mapping[str, Any]) -> bool:

@@ -29,7 +29,7 @@ from pycrdt import Doc, Text
 from .. import _description as ydesc
 from .._errors import MskError, PayloadTooLargeError, ProtocolError, TransportError, UsageError
 from .._profile import AWARENESS_RENEW_SECONDS, RELAY_MAX_FRAME
-from ..crypto import BoardKey, open_relay_frame, seal_relay_frame
+from ..crypto import RELAY_FRAME_OVERHEAD, BoardKey, open_relay_frame, seal_relay_frame
 from ._awareness import Awareness, AwarenessChange, user_name
 from ._channel import Channel, ReadOnlyFrame, backoff_delay, is_fatal
 from ._protocol import (
@@ -50,10 +50,6 @@ __all__ = [
     "PresenceChanged",
     "TextChanged",
 ]
-
-#: Seal overhead of a relay frame: 24-byte nonce + 16-byte tag.
-_FRAME_OVERHEAD = 40
-
 
 @dataclass(frozen=True, slots=True)
 class TextChanged:
@@ -275,7 +271,7 @@ class Participant:
         """
         trial = ydesc.load(self.doc.get_update())
         change(trial)
-        if len(encode_message(SyncStep2(trial.get_update()))) + _FRAME_OVERHEAD > RELAY_MAX_FRAME:
+        if len(encode_message(SyncStep2(trial.get_update()))) + RELAY_FRAME_OVERHEAD > RELAY_MAX_FRAME:
             raise PayloadTooLargeError(
                 413, "PAYLOAD_TOO_LARGE", "this edit would make the description too large for the relay (1 MiB)"
             )
@@ -327,7 +323,7 @@ class Participant:
     # --- wire -------------------------------------------------------------------------
     async def _send(self, message: Message, channel: Channel) -> None:
         data = encode_message(message)
-        if len(data) + _FRAME_OVERHEAD > RELAY_MAX_FRAME:
+        if len(data) + RELAY_FRAME_OVERHEAD > RELAY_MAX_FRAME:
             raise PayloadTooLargeError(413, "PAYLOAD_TOO_LARGE", "relay message over 1 MiB")
         frame = seal_relay_frame(self._key, self.room, data)
         async with self._send_lock:

@@ -18,8 +18,8 @@ from starlette.responses import StreamingResponse
 from starlette.types import Receive, Scope, Send
 
 from .._profile import LOGIN_BACKOFF_AFTER, SESSION_COOKIE, TICKET_TTL_SECONDS, is_valid_id
-from ..crypto import b64u_decode, b64u_encode, normalize_email
-from ..crypto._sodium import crypto_box_keypair, crypto_box_seal
+from ..crypto import KeyPair, b64u_decode, b64u_encode, normalize_email
+from ..crypto.hazmat import crypto_box_seal
 from ._config import SandboxConfig
 from ._core import Api, Ctx, Later, out
 from ._db import connect_reader, readable
@@ -324,11 +324,10 @@ def recovery(ctx: Ctx) -> Any:
         if user is None:
             # Same shape for an unknown email, so the answer does not reveal accounts.
             rng = hmac.new(ctx.shared.secret, b"recovery\0" + email.encode(), hashlib.sha256).digest()
-            pk, _ = crypto_box_keypair()
             return json_response(
                 {
                     "challengeId": challenge_id,
-                    "sealedChallenge": b64u_encode(crypto_box_seal(challenge, pk)),
+                    "sealedChallenge": b64u_encode(crypto_box_seal(challenge, KeyPair.generate().public)),
                     "encRecoveryBlob": _fake_envelope(rng, 48),
                     "encPrivateKey": _fake_envelope(rng[::-1], 48),
                     "salt": salt,

@@ -12,7 +12,14 @@ from typing import Any
 from starlette.responses import StreamingResponse
 
 from .._errors import NotFoundError
-from .._profile import AUTOMATION_ACTIONS, AUTOMATION_TRIGGERS, WEBHOOK_EVENTS, is_valid_id
+from .._profile import (
+    AUTOMATION_ACTIONS,
+    AUTOMATION_TRIGGERS,
+    CUSTOM_FIELD_TYPES,
+    ROLES,
+    WEBHOOK_EVENTS,
+    is_valid_id,
+)
 from ._core import MANAGERS, Api, Ctx, Later, out, snake
 from ._db import readable
 from ._http import (
@@ -43,7 +50,6 @@ __all__ = ["api", "delete_board_contents"]
 
 api = Api()
 
-ROLES = ("owner", "admin", "member", "observer")
 #: Gap between positions the server assigns; a gap below MIN_GAP renumbers the column.
 STEP = 1024.0
 MIN_GAP = 1e-6
@@ -913,10 +919,9 @@ def delete_template(ctx: Ctx, id: str) -> Any:
     return _delete(ctx, "card_templates", id)
 
 
-_FIELD_TYPES = ("text", "number", "date", "select", "checkbox")
 _CUSTOM_FIELD = {
     "encName": F(v_env, True),
-    "type": F(v_enum(*_FIELD_TYPES), True),
+    "type": F(v_enum(*CUSTOM_FIELD_TYPES), True),
     "encOptions": F(v_env, nullable=True),
 }
 

@@ -1,30 +1,19 @@
-"""A real sandbox and accounts registered through `msk register`, shared per module."""
+"""Accounts registered through `msk register` on the shared sandbox, shared per module."""
 
 from __future__ import annotations
 
-import itertools
 import json
-import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import pytest
+from _accounts import PASSWORD, fresh_email
 
 from mskclient._session_store import SessionStore
-from mskclient.sandbox import Sandbox, SandboxConfig
 
 from ._run import Ran, msk
-
-PASSWORD = "pässword for the CLI tests ✓"
-_counter = itertools.count()
-
-
-@pytest.fixture(scope="session")
-def sandbox_url() -> Iterator[str]:
-    with Sandbox(SandboxConfig().lift_limits()) as url:
-        yield url
 
 
 @dataclass
@@ -46,7 +35,7 @@ class User:
 
 
 def new_user(url: str, config: Path, name: str) -> User:
-    email = f"{name}{next(_counter)}-{time.time_ns()}@example.test"
+    email = fresh_email(name)
     env: dict[str, str | None] = {
         "MSK_SERVER": url, "MSK_CONFIG_DIR": str(config), "MSK_PROFILE": name, "MSK_PASSWORD": PASSWORD,
         "MSK_SESSION": None, "COLUMNS": "200",

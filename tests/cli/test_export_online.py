@@ -11,13 +11,14 @@ from typing import Any
 from urllib.parse import quote
 
 import pytest
+from _accounts import PASSWORD
 from export._schema import errors, load_schema
 
 from mskclient import Client, Pacer
 from mskclient.client import Request, Response
 from mskclient.export import UNDECRYPTABLE
 
-from .conftest import PASSWORD, User, new_user
+from .conftest import User, new_user
 
 ATTACHMENT = "Anhang — 日本語 ✓\n".encode() * 9000  # several secretstream chunks
 

@@ -24,6 +24,7 @@ from pathlib import Path
 
 import httpx
 import pytest
+from _accounts import PASSWORD
 
 from mskclient import AsyncClient, Client, DecryptionError, Undecryptable
 from mskclient._profile import field
@@ -31,7 +32,7 @@ from mskclient.crypto import BoardKey, WorkspaceKey, encrypt_field, wrap_board_k
 from mskclient.live import open_board, presence_for
 
 from ._run import msk
-from .conftest import PASSWORD, User
+from .conftest import User
 
 #: Every kind of sequence a terminal or rich acts on: OSC 0 title, OSC 8 link, CSI clear, 8-bit
 #: CSI, BEL, CR, backspace, a bidi override, a line break, rich markup and an emoji code.

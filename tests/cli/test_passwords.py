@@ -7,13 +7,14 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from _accounts import PASSWORD
 
 from mskclient._profile import KdfParams
 from mskclient.crypto import RecoveryKey, format_recovery_key
 from mskclient.sandbox import Sandbox, SandboxConfig
 
 from ._run import msk
-from .conftest import PASSWORD, User, new_user
+from .conftest import User, new_user
 
 #: Nothing listens here: a command that sent a request would fail with a transport error (exit 3).
 _NOWHERE = "http://127.0.0.1:9"

@@ -6,10 +6,11 @@ import json
 from pathlib import Path
 
 import pytest
+from _accounts import PASSWORD
 
 from mskclient.export import UNDECRYPTABLE
 
-from .conftest import PASSWORD, User
+from .conftest import User
 
 _n = iter(range(10_000))
 
@@ -231,6 +232,26 @@ def test_help(group: str) -> None:
 
     ran = msk(group, "--help")
     assert ran.code == 0 and "Usage: msk " + group in ran.out
+
+
+def test_every_command_has_help() -> None:
+    import click
+
+    from mskclient.cli._main import cli
+
+    def leaves(command: click.Command, path: tuple[str, ...]) -> list[tuple[tuple[str, ...], click.Command]]:
+        if not isinstance(command, click.Group):
+            return [(path, command)]
+        ctx = click.Context(command)
+        return [
+            leaf
+            for name in command.list_commands(ctx)
+            for leaf in leaves(command.get_command(ctx, name) or command, (*path, name))
+        ]
+
+    found = leaves(cli, ())
+    assert len(found) > 50
+    assert [" ".join(path) for path, command in found if not command.get_short_help_str()] == []
 
 
 def test_shell_completion() -> None:

@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
+from _accounts import PASSWORD, Account, register, totp_now
 
 from mskclient import (
     AsyncClient,
@@ -17,8 +18,6 @@ from mskclient import (
     UsageError,
 )
 from mskclient.sandbox import ManualClock
-
-from .conftest import PASSWORD, Account, register, totp_now
 
 
 def test_login_unlock_logout(sandbox_url: str, alice: Account) -> None:

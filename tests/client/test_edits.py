@@ -5,10 +5,9 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 import pytest
+from _accounts import Account
 
 from mskclient import Client, ConflictError, Pacer
-
-from .conftest import Account
 
 
 @pytest.fixture(scope="module")

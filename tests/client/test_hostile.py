@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import io
-import json
 import os
 from collections.abc import Iterator
 from pathlib import Path
@@ -11,6 +10,8 @@ from typing import Any
 
 import httpx
 import pytest
+from _accounts import PASSWORD, Account, register
+from _hostile import HostileTransport, json_edit, substitute_lookup_key
 
 from mskclient import (
     AuthError,
@@ -24,22 +25,6 @@ from mskclient import (
     UsageError,
 )
 from mskclient.crypto import KeyPair, b64u_encode, fingerprint
-
-from .conftest import PASSWORD, Account, HostileTransport, json_edit, register
-
-
-@pytest.fixture(scope="module")
-def hostile() -> Iterator[HostileTransport]:
-    transport = HostileTransport()
-    yield transport
-    transport.close()
-
-
-@pytest.fixture(scope="module")
-def victim(sandbox_url: str, hostile: HostileTransport) -> Iterator[Account]:
-    account = register(sandbox_url, "victim", transport=hostile)
-    yield account
-    account.client.close()
 
 
 @pytest.fixture(scope="module")
@@ -262,16 +247,6 @@ def test_tampered_recovery_material(sandbox_url: str, victim: Account, hostile: 
     assert hostile.seen.count(("POST", "/api/auth/recovery")) == 1  # step 2 was never sent
 
 
-def _substitute_lookup_key(attacker: bytes) -> Any:
-    """The lookup answers with the server's own key; the invite answer stays the real member row."""
-
-    def substitute(answer: dict[str, Any]) -> dict[str, Any]:
-        answer["publicKey"] = b64u_encode(attacker)
-        return answer
-
-    return json_edit("/users/lookup", substitute)
-
-
 def test_invite_never_shows_a_key_other_than_the_one_sealed_to(
     sandbox_url: str, victim: Account, hostile: HostileTransport, tmp_path: Path
 ) -> None:
@@ -285,7 +260,7 @@ def test_invite_never_shows_a_key_other_than_the_one_sealed_to(
     victim.client.core.trust = TrustStore(tmp_path / "pins.json")
     ws = victim.client.create_workspace("Substituted")
 
-    hostile.edit = _substitute_lookup_key(attacker)
+    hostile.edit = substitute_lookup_key(attacker)
     with pytest.raises(ProtocolError, match="sealed to") as caught:
         victim.client.invite(ws.id, dana.email)
     assert fingerprint(attacker) in str(caught.value) and fingerprint(real) not in str(caught.value)
@@ -301,59 +276,6 @@ def test_invite_never_shows_a_key_other_than_the_one_sealed_to(
     spoken = " ".join(fingerprint(real).upper().split()[:4]) + "  " + "".join(fingerprint(real).split()[4:])
     invited = victim.client.invite(other.id, dana.email, expected_fingerprint=spoken)
     assert invited.fingerprint == fingerprint(real) and victim.client.key_state(invited) == "verified"
-
-
-def test_cli_invite_through_a_key_substituting_server(
-    sandbox_url: str, victim: Account, hostile: HostileTransport, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    """`msk members invite` never prints the invitee's real fingerprint for a key it did not seal
-    to; `--fingerprint` refuses before sending; `verify` and `list` show the verified state."""
-    import functools
-
-    from click.testing import CliRunner, Result
-
-    from mskclient.cli import _context
-    from mskclient.cli._main import cli
-
-    erin = register(sandbox_url, "erin")
-    real = fingerprint(erin.client.keys.keypair.public)
-    erin.client.close()
-    attacker = KeyPair.generate().public
-    ws = victim.client.create_workspace("Via the CLI")
-    monkeypatch.setattr(_context, "Client", functools.partial(Client, transport=hostile))
-    for name in ("MSK_SESSION", "MSK_PROFILE"):
-        monkeypatch.delenv(name, raising=False)
-    env = {"MSK_CONFIG_DIR": str(tmp_path / "config"), "MSK_SERVER": sandbox_url, "MSK_PASSWORD": PASSWORD}
-
-    def run(*args: str, input: str | None = None) -> Result:
-        return CliRunner().invoke(cli, list(args), env={**env, "COLUMNS": "200"}, input=input)
-
-    def shown(result: Result) -> str:
-        """What the user sees: the output and the one-line `msk: error:` of an MskError."""
-        return result.output + ("" if result.exception is None else str(result.exception))
-
-    assert run("login", victim.email).exit_code == 0
-    hostile.edit = _substitute_lookup_key(attacker)
-    substituted = run("members", "invite", erin.email, "--workspace", ws.id)
-    assert isinstance(substituted.exception, ProtocolError)
-    assert real not in shown(substituted) and fingerprint(attacker) in shown(substituted)
-
-    hostile.seen.clear()
-    refused = run("members", "invite", erin.email, "--workspace", ws.id, "--fingerprint", real)
-    assert isinstance(refused.exception, KeyTrustError) and "nothing was sealed" in shown(refused)
-    assert ("POST", f"/api/workspaces/{ws.id}/members") not in hostile.seen
-    assert isinstance(run("members", "verify", erin.email, "--fingerprint", real).exception, KeyTrustError)
-
-    hostile.edit = None
-    listed = json.loads(run("members", "list", "--workspace", ws.id, "--json").output)
-    assert {m["email"]: m["keyState"] for m in listed}[erin.email] == "changed"  # pinned: the substituted key
-    declined = run("members", "verify", erin.email, input="n\n")
-    assert declined.exit_code != 0 and real in declined.output
-    assert run("members", "verify", erin.email, input="y\n").exit_code == 0
-    listed = json.loads(run("members", "list", "--workspace", ws.id, "--json").output)
-    assert {m["email"]: m["keyState"] for m in listed} == {victim.email: "first seen", erin.email: "verified"}
-    table = run("members", "list", "--workspace", ws.id).output
-    assert "verified" in table and "first seen" in table
 
 
 def test_unlock_tells_a_wrong_password_from_a_tampered_private_key(

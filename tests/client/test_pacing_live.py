@@ -5,11 +5,10 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 import pytest
+from _accounts import PASSWORD, fresh_email
 
 from mskclient import AsyncClient, Client, Pacer, RateLimitError
 from mskclient.sandbox import Sandbox, SandboxConfig
-
-from .conftest import PASSWORD, fresh_email
 
 
 @pytest.fixture(scope="module")

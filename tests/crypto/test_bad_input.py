@@ -28,9 +28,8 @@ from mskclient.crypto import (
     b64u_encode,
     decrypt_field,
     encrypt_field,
-    open_sealed,
-    seal_to,
 )
+from mskclient.crypto.hazmat import open_sealed, seal_to
 
 from ._leaks import renderings
 

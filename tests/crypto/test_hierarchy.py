@@ -28,7 +28,6 @@ from mskclient.crypto import (
     open_file_key,
     open_workspace_key,
     rewrap_user_key,
-    seal_to,
     seal_workspace_key,
     unlock_account,
     unlock_with_recovery,
@@ -36,6 +35,7 @@ from mskclient.crypto import (
     wrap_board_key,
     wrap_file_key,
 )
+from mskclient.crypto.hazmat import seal_to
 
 USER_ID = "cuser0000001"
 
@@ -93,6 +93,29 @@ def test_recovery_unlocks_and_rewraps_for_a_new_password() -> None:
     assert unlock_account(new_master, record).user_key == account.keys.user_key
     with pytest.raises(DecryptionError):
         unlock_with_recovery(RecoveryKey.generate(), record)
+
+
+def test_recovery_opens_the_step_one_answer_which_has_no_public_key() -> None:
+    """Recovery step 1 sends encRecoveryBlob and encPrivateKey only: the public key is derived."""
+    account = create_account(MasterKey.generate())
+    step1 = {"encRecoveryBlob": account.fields["encRecoveryBlob"], "encPrivateKey": account.fields["encPrivateKey"]}
+    recovered = unlock_with_recovery(account.recovery_key, step1)
+    assert recovered.user_key == account.keys.user_key
+    assert recovered.keypair.public == account.keys.keypair.public
+    with pytest.raises(ProtocolError, match="publicKey does not match"):
+        unlock_with_recovery(account.recovery_key, {**step1, "publicKey": b64u_encode(KeyPair.generate().public)})
+
+
+@pytest.mark.parametrize("size", [0, 31, 33])
+def test_recovery_refuses_a_private_key_of_the_wrong_length(size: int) -> None:
+    account = create_account(MasterKey.generate())
+    step1 = {
+        "encRecoveryBlob": account.fields["encRecoveryBlob"],
+        "encPrivateKey": str(encrypt_field(account.keys.user_key, bytes(size), field("user", "encPrivateKey"))),
+    }
+    with pytest.raises(DecryptionError, match="private key has the wrong length") as caught:
+        unlock_with_recovery(account.recovery_key, step1)
+    assert (caught.value.entity, caught.value.field) == ("user", "encPrivateKey")
 
 
 def test_a_public_key_that_does_not_match_the_private_key_is_refused() -> None:

@@ -111,7 +111,7 @@ def test_salt_must_be_base64url_text(salt: object) -> None:
 @pytest.mark.parametrize("name", ["memoryKiB", "iterations", "parallelism", "version"])
 @pytest.mark.parametrize("value", ["65536", 65536.0, None, True, [3]])
 def test_cost_fields_must_be_json_integers(name: str, value: object) -> None:
-    with pytest.raises(KdfParametersError, match=f"{name} is not an integer"):
+    with pytest.raises(KdfParametersError, match=f"{name}: not an integer"):
         check_login_init(answer(**{name: value}))
 
 

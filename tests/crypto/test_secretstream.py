@@ -20,6 +20,7 @@ from mskclient.crypto import (
     ciphertext_size,
     decrypt_file,
     encrypt_file,
+    encrypted_chunks,
 )
 
 CHUNK = 65536
@@ -276,3 +277,19 @@ def test_encryptor_enforces_the_chunking() -> None:
 
 def test_each_stream_has_a_fresh_header() -> None:
     assert encrypt(b"same")[:HEADER] != encrypt(b"same")[:HEADER]
+
+
+@pytest.mark.parametrize("size", [0, 1, CHUNK - 1, CHUNK, 2 * CHUNK, 2 * CHUNK + 5])
+def test_encrypted_chunks_take_the_source_one_chunk_at_a_time(size: int) -> None:
+    """Header, then one piece per 64 KiB read, each read only when its piece is taken; a whole
+    number of chunks ends with an empty final chunk; `size` counts the plaintext."""
+    source = Source(size, burst=1000)
+    enc = StreamEncryptor(KEY)
+    pieces = encrypted_chunks(enc, source)  # type: ignore[arg-type]
+    assert next(pieces) == enc.header and source.left == size
+    rest = list(pieces)
+    assert [len(p) for p in rest] == [CIPHER_CHUNK_SIZE] * (size // CHUNK) + [size % CHUNK + CIPHER_CHUNK_SIZE - CHUNK]
+    assert enc.size == size and len(enc.header) + sum(map(len, rest)) == ciphertext_size(size)
+    out = HashSink()
+    assert decrypt_file(KEY, io.BytesIO(enc.header + b"".join(rest)), out) == size  # type: ignore[arg-type]
+    assert out.digest.digest() == source.digest.digest()

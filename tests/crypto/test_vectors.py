@@ -39,17 +39,16 @@ from mskclient.crypto import (
     decrypt_file,
     derive_login_keys,
     encrypt_field,
-    encrypt_with_ad,
     fingerprint,
     format_recovery_key,
     open_relay_frame,
-    open_sealed,
     open_workspace_key,
     parse_recovery_key,
     seal_relay_frame,
     sign_webhook,
     verify_webhook_signature,
 )
+from mskclient.crypto.hazmat import encrypt_with_ad, open_sealed
 
 SPEC_BY_AD = {spec.ad.decode("ascii"): spec for spec in FIELDS.values()}
 CHECKED_FILES = {

@@ -183,7 +183,7 @@ def test_malformed_structure_is_a_protocol_error(built: Built, keys: AccountKeys
 def test_missing_id_among_siblings_is_a_protocol_error(built: Built, keys: AccountKeys) -> None:
     assert len(built.board()["cards"]) > 1  # so the cards are sorted before their ids are checked
     del built.card("c1")["id"]
-    with pytest.raises(ProtocolError, match=r"card\.id is not a valid id"):
+    with pytest.raises(ProtocolError, match=r"card\.id: missing"):
         decrypt_document(built.document, keys)
 
 

@@ -39,13 +39,13 @@ from mskclient.crypto import (
     open_relay_frame,
     open_workspace_key,
     seal_relay_frame,
-    seal_to,
     seal_workspace_key,
     sign_webhook,
     unlock_account,
     unlock_with_recovery,
     verify_webhook_signature,
 )
+from mskclient.crypto.hazmat import seal_to
 
 from ._node import run_node
 

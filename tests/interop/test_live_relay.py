@@ -5,22 +5,20 @@ from __future__ import annotations
 
 import asyncio
 import json
-import secrets
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Any
 
 import pytest
+from _accounts import member
 
 from mskclient import AsyncClient, Client, Pacer
 from mskclient import _description as ydesc
 from mskclient.crypto import b64u_decode, b64u_encode
 from mskclient.live import Channel, Participant, WebSocketChannel, presence_for, relay_connector, ws_url
-from mskclient.sandbox import Sandbox, SandboxConfig
 
 from ._node import INTEROP, node_executable
 
-PASSWORD = "interop live ✓"
 T = 60.0
 
 
@@ -45,27 +43,17 @@ class Room:
         return client
 
 
-def _account(url: str, name: str) -> tuple[Client, str]:
-    client = Client(url, pacer=Pacer.unlimited())
-    email = f"{name}-{secrets.token_hex(4)}@example.test"
-    client.register(email, PASSWORD)
-    if not client.has_keys:
-        client.login(email, PASSWORD)
-    return client, email
-
-
 @pytest.fixture(scope="module")
-def room() -> Iterator[Room]:
-    with Sandbox(SandboxConfig().lift_limits()) as url:
-        (alice, _), (bob, bob_email), (carol, carol_email) = (_account(url, n) for n in ("alice", "bob", "carol"))
-        workspace = alice.create_workspace("Interop")
-        alice.invite(workspace.id, bob_email, "member")
-        alice.invite(workspace.id, carol_email, "observer")
-        board = alice.create_board(workspace.id, "Live")
-        column = alice.create_column(board.id, "Doing")
-        yield Room(url, alice, bob, carol, board.id, column.id)
-        for client in (alice, bob, carol):
-            client.close()
+def room(sandbox_url: str) -> Iterator[Room]:
+    alice, bob, carol = (member(sandbox_url, name) for name in ("alice", "bob", "carol"))
+    workspace = alice.client.create_workspace("Interop")
+    alice.client.invite(workspace.id, bob.email, "member")
+    alice.client.invite(workspace.id, carol.email, "observer")
+    board = alice.client.create_board(workspace.id, "Live")
+    column = alice.client.create_column(board.id, "Doing")
+    yield Room(sandbox_url, alice.client, bob.client, carol.client, board.id, column.id)
+    for each in (alice, bob, carol):
+        each.client.close()
 
 
 async def _node_peer(
@@ -92,8 +80,12 @@ async def _node_peer(
         "timeoutMs": int(T * 1000) - 5000,
     }
     proc = await asyncio.create_subprocess_exec(
-        node, str(INTEROP / "live_participant.mjs"), cwd=INTEROP,
-        stdin=asyncio.subprocess.PIPE, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE,
+        node,
+        str(INTEROP / "live_participant.mjs"),
+        cwd=INTEROP,
+        stdin=asyncio.subprocess.PIPE,
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.PIPE,
     )
     try:
         out, err = await asyncio.wait_for(proc.communicate(json.dumps(request).encode()), T)
@@ -132,8 +124,14 @@ async def test_python_and_node_edit_one_card_at_once_and_converge(room: Room) ->
         async def persist(state: bytes) -> bytes:
             return (await ac.edit_card(card_id, description_state=state)).description_state
 
-        p = Participant(f"card:{card_id}", key, relay_connector(ac, f"card:{card_id}"),
-                        presence=presence_for("calice0001", "alice"), state=card.description_state, persist=persist)
+        p = Participant(
+            f"card:{card_id}",
+            key,
+            relay_connector(ac, f"card:{card_id}"),
+            presence=presence_for("calice0001", "alice"),
+            state=card.description_state,
+            persist=persist,
+        )
         async with p:
             node_task = asyncio.create_task(_node_peer(room, card_id, NODE_LINES, PY_LINES, ("alice",)))
             await _python_edits(p, PY_LINES)
@@ -164,8 +162,14 @@ async def test_dropping_the_python_socket_mid_edit_loses_nothing(room: Room) -> 
             sockets.append(channel)
             return channel
 
-        p = Participant(f"card:{card_id}", key, connect, presence=presence_for("calice0001", "alice"),
-                        state=card.description_state, backoff=(0.02, 0.2))
+        p = Participant(
+            f"card:{card_id}",
+            key,
+            connect,
+            presence=presence_for("calice0001", "alice"),
+            state=card.description_state,
+            backoff=(0.02, 0.2),
+        )
         async with p:
             node_task = asyncio.create_task(_node_peer(room, card_id, NODE_LINES, PY_LINES))
 

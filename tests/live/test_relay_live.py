@@ -7,6 +7,7 @@ import threading
 from collections.abc import Callable
 
 import pytest
+from _accounts import World, member
 
 from mskclient._errors import AuthError, ForbiddenError, PayloadTooLargeError, UsageError
 from mskclient.live import (
@@ -20,8 +21,6 @@ from mskclient.live import (
     relay_connector,
     ws_url,
 )
-
-from .conftest import World, member
 
 T = 15.0
 

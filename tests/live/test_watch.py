@@ -7,12 +7,11 @@ import contextlib
 from collections.abc import Callable
 
 import pytest
+from _accounts import World
 
 from mskclient import AsyncClient, Pacer
 from mskclient._errors import ApiError, AuthError, ProtocolError
 from mskclient.live import BoardNames, SseParser, Tick, describe, watch
-
-from .conftest import World
 
 T = 15.0
 

@@ -11,12 +11,11 @@ from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
+from _accounts import World
 
 from mskclient import webhooks
 from mskclient.crypto import sign_webhook
 from mskclient.webhooks import Receiver, ReplayError, WebhookSignatureError, verify
-
-from .conftest import World
 
 Captured = tuple[dict[str, str], bytes]
 

@@ -7,7 +7,8 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 
 from mskclient._errors import CryptoError
-from mskclient.crypto import _batch, uses_native
+from mskclient.crypto import _batch
+from mskclient.crypto.hazmat import uses_native
 
 PATHS = ("native", "pure")
 

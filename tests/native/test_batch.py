@@ -24,11 +24,10 @@ from mskclient.crypto import (
     UserKey,
     b64u_decode,
     b64u_encode,
-    decrypt_batch,
     decrypt_field,
-    encrypt_batch,
     encrypt_field,
 )
+from mskclient.crypto.hazmat import decrypt_batch, encrypt_batch
 
 from ._paths import PATHS, on_path, outcome
 

@@ -3,10 +3,11 @@ from __future__ import annotations
 from collections.abc import Callable, Iterator
 
 import pytest
+from _accounts import Board, User, make_board
 
 from mskclient.sandbox import ManualClock, Sandbox
 
-from ._helpers import Board, User, config, make_board
+from ._helpers import config
 
 
 @pytest.fixture

@@ -9,6 +9,7 @@ from collections.abc import Callable
 from typing import Any
 
 import httpx
+from _accounts import User, derive, env, make_board
 
 from mskclient._profile import TOTP_PERIOD
 from mskclient.crypto import (
@@ -22,11 +23,11 @@ from mskclient.crypto import (
     unlock_with_recovery,
     unwrap_board_key,
 )
-from mskclient.crypto._sodium import crypto_box_seal_open
+from mskclient.crypto.hazmat import crypto_box_seal_open
 from mskclient.sandbox import ManualClock
 from mskclient.sandbox._security import totp_at
 
-from ._helpers import SERVER_SECRET, User, derive, env, error, make_board
+from ._helpers import SERVER_SECRET, error
 
 
 def test_login_init_stable_salt_for_unknown_email(url: str) -> None:
@@ -82,9 +83,7 @@ def test_register_uses_the_login_init_salt_and_login_sets_the_cookie(url: str) -
 
 
 def test_wrong_password_then_backoff(url: str, clock: ManualClock) -> None:
-    from mskclient.sandbox import Sandbox
-
-    from ._helpers import SandboxConfig
+    from mskclient.sandbox import Sandbox, SandboxConfig
 
     del url
     with Sandbox(SandboxConfig(server_secret=SERVER_SECRET, clock=clock, rate_limits={})) as strict:

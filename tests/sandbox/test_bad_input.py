@@ -8,10 +8,11 @@ from collections.abc import Callable
 import httpx
 import pytest
 import websockets
+from _accounts import Board, User, env, make_board
 
 from mskclient.crypto import b64u_encode
 
-from ._helpers import Board, User, env, error, make_board
+from ._helpers import error
 
 BAD_IDS = ["NOTANID", "c", "c123", "c" + "a" * 64, "cABCDEFGH", "c%C3%BCnicode1", "c1234567%00", "..%2F..%2Fetc"]
 

@@ -10,11 +10,12 @@ from typing import Any
 
 import httpx
 import pytest
+from _accounts import Board, User, env, make_board
 
 from mskclient._profile import field
 from mskclient.crypto import FileKey, decrypt_field, encrypt_file, wrap_file_key
 
-from ._helpers import Board, User, env, error, make_board
+from ._helpers import error
 
 
 def _world(alice: User) -> dict[str, Any]:

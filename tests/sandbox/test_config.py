@@ -61,9 +61,9 @@ def test_a_locked_shared_cache_transaction_is_retried() -> None:
     import threading
     from typing import Any
 
-    from mskclient.sandbox._db import connect
+    from _accounts import User
 
-    from ._helpers import User
+    from mskclient.sandbox._db import connect
 
     locked = threading.Event()
 

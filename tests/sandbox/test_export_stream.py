@@ -16,13 +16,14 @@ from typing import Any
 
 import httpx
 import pytest
+from _accounts import User, env
 
 from mskclient.crypto import FileKey, encrypt_file, wrap_file_key
 from mskclient.sandbox import ManualClock, Sandbox, SandboxConfig, _routes_auth
 from mskclient.sandbox._core import out
 from mskclient.sandbox._routes_auth import user_json
 
-from ._helpers import User, config, env
+from ._helpers import config
 
 
 def _ok(response: httpx.Response) -> Any:

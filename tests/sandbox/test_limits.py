@@ -5,11 +5,12 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 import pytest
+from _accounts import User, make_board
 
 from mskclient.crypto import b64u_encode
 from mskclient.sandbox import ManualClock, Sandbox, SandboxConfig
 
-from ._helpers import SERVER_SECRET, User, error, make_board
+from ._helpers import SERVER_SECRET, error
 
 LIMITS = {"login": (2, 60), "register": (3, 3600), "mutation": (8, 60), "read": (5, 60)}
 

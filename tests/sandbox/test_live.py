@@ -11,10 +11,11 @@ from typing import Any
 import httpx
 import pytest
 import websockets
+from _accounts import Board, User
 
 from mskclient.crypto import b64u_encode
 
-from ._helpers import Board, User, error
+from ._helpers import error
 
 
 async def _first_tick(
@@ -176,9 +177,11 @@ def test_stop_ends_open_streams(users: Callable[[str], User]) -> None:
     import sys
     import tempfile
 
+    from _accounts import make_board
+
     from mskclient.sandbox import Sandbox
 
-    from ._helpers import config, make_board
+    from ._helpers import config
 
     def open_stream(url: str) -> tuple[httpx.Client, Any]:
         owner = User(url, "streamer@example.org").signed_up()

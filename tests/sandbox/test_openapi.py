@@ -14,6 +14,7 @@ import pytest
 import requests
 import schemathesis
 import yaml
+from _accounts import User, make_board
 from hypothesis import HealthCheck, given, settings
 from schemathesis import GenerationMode
 from schemathesis.checks import not_a_server_error
@@ -28,7 +29,7 @@ from mskclient.sandbox._app import openapi_text
 from mskclient.sandbox._routes_auth import api as auth_api
 from mskclient.sandbox._routes_boards import api as board_api
 
-from ._helpers import User, config, make_board
+from ._helpers import config
 
 ROOT = Path(__file__).resolve().parents[2]
 DOCS = ROOT / "docs/api/openapi.yaml"

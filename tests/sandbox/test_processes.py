@@ -1,5 +1,6 @@
 """Acceptance: two sandbox processes on one database file lose nothing under concurrent
-writes; `msk sandbox` prints its URL and stops cleanly on SIGTERM."""
+writes; `python -m mskclient.sandbox` prints its URL and stops cleanly on SIGTERM (`msk sandbox`'s
+own tests are in tests/cli/test_sandbox_command.py)."""
 
 from __future__ import annotations
 
@@ -12,10 +13,9 @@ from pathlib import Path
 
 import httpx
 import pytest
+from _accounts import User, env, make_board
 
 from mskclient.sandbox import Sandbox, SandboxConfig
-
-from ._helpers import User, env, make_board
 
 WRITERS = 4
 CARDS_EACH = 15
@@ -105,17 +105,6 @@ def test_cli_prints_url_and_stops_on_sigterm(tmp_path: Path) -> None:
                 stream.close()
 
 
-def test_cli_help_lists_options() -> None:
-    from click.testing import CliRunner
-
-    from mskclient.cli._main import cli
-
-    result = CliRunner().invoke(cli, ["sandbox", "--help"])
-    assert result.exit_code == 0
-    for option in ("--host", "--port", "--db", "--reset", "--no-rate-limits", "--log"):
-        assert option in result.output
-
-
 def test_database_files_are_private(tmp_path: Path) -> None:
     from mskclient._errors import UsageError
     from mskclient.sandbox._db import connect
@@ -131,12 +120,3 @@ def test_database_files_are_private(tmp_path: Path) -> None:
     (tmp_path / "junk.db").write_bytes(b"this is not a database" * 100)
     with pytest.raises(UsageError):
         connect(SandboxConfig(db_path=str(tmp_path / "junk.db")))
-
-
-def test_default_database_in_the_user_data_directory(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    from mskclient.cli._sandbox import default_db
-
-    monkeypatch.setenv("XDG_CONFIG_HOME", str(tmp_path))
-    path = Path(default_db())
-    assert path == tmp_path / "mskclient" / "sandbox.db"
-    assert path.parent.stat().st_mode & 0o777 == 0o700

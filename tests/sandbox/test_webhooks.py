@@ -10,11 +10,10 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
 import pytest
+from _accounts import Board
 
 from mskclient.crypto import verify_webhook_signature
 from mskclient.sandbox import ManualClock
-
-from ._helpers import Board
 
 DEADLINE = 15.0
 

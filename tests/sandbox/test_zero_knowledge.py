@@ -9,10 +9,12 @@ import json
 import secrets
 from pathlib import Path
 
+from _accounts import User, env, make_board
+
 from mskclient.crypto import FileKey, b64u_decode, encrypt_file, wrap_file_key
 from mskclient.sandbox import Sandbox
 
-from ._helpers import User, config, env, make_board
+from ._helpers import config
 
 
 def _forms(secret: bytes) -> list[bytes]:

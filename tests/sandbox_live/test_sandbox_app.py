@@ -9,6 +9,7 @@ from dataclasses import dataclass
 
 import httpx
 import pytest
+from _accounts import AsyncUser, CardBoard, make_card_board, sign_up
 from websockets.asyncio.client import ClientConnection, connect
 
 from mskclient._profile import RELAY_CLOSE_BAD_TICKET, RELAY_CLOSE_FORBIDDEN, TICKET_TTL_SECONDS, field
@@ -16,7 +17,6 @@ from mskclient.crypto import encrypt_field, open_relay_frame, seal_relay_frame, 
 from mskclient.sandbox import ManualClock, Sandbox, SandboxConfig
 from mskclient.sandbox._realtime import Realtime
 
-from ._accounts import Account, Board, make_board, sign_up
 from ._harness import Receiver, receiver
 from .test_relay import TIMEOUT, close_code, recv
 from .test_sse import Stream
@@ -34,9 +34,9 @@ class App:
 
 @dataclass
 class Team:
-    alice: Account
-    bob: Account
-    board: Board
+    alice: AsyncUser
+    bob: AsyncUser
+    board: CardBoard
 
 
 @pytest.fixture
@@ -53,13 +53,13 @@ def app() -> Iterator[App]:
 @pytest.fixture
 async def team(app: App) -> AsyncIterator[Team]:
     alice, bob = await sign_up(app.url, "alice"), await sign_up(app.url, "bob")
-    board = await make_board(alice, bob)
+    board = await make_card_board(alice, bob)
     yield Team(alice, bob, board)
     await alice.http.aclose()
     await bob.http.aclose()
 
 
-async def join(app: App, account: Account, room: str) -> ClientConnection:
+async def join(app: App, account: AsyncUser, room: str) -> ClientConnection:
     return await connect(app.ws_url(await account.ticket(room)), open_timeout=TIMEOUT)
 
 

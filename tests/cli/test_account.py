@@ -12,6 +12,7 @@ from typing import Any
 
 import click
 import pytest
+from _accounts import PASSWORD, fresh_email, totp_now
 from click.testing import CliRunner, Result
 
 from mskclient import AuthError, UsageError
@@ -19,8 +20,6 @@ from mskclient._session_store import SessionStore
 from mskclient.cli._context import CliContext, global_options, parse_duration
 from mskclient.cli._main import cli
 from mskclient.sandbox import ManualClock
-
-from .conftest import PASSWORD, fresh_email, totp_now
 
 
 @click.command()

@@ -17,6 +17,7 @@ from typing import Any
 
 import httpx
 import pytest
+from _accounts import PASSWORD, World
 
 from mskclient._errors import TransportError
 from mskclient.cli._context import CliContext
@@ -24,8 +25,6 @@ from mskclient.cli._live import _Describer, make_listener
 from mskclient.crypto import sign_webhook
 from mskclient.live import Participant, Tick, open_card, presence_for, relay_connector
 from mskclient.webhooks import Receiver
-
-from .conftest import PASSWORD, World
 
 T = 60.0
 MSK = [sys.executable, "-c", "from mskclient.cli import main; main()"]

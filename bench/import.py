@@ -1,0 +1,228 @@
+"""Import benchmark: a Nextcloud Deck fixture into the sandbox, through `mskclient.importers`.
+
+Run as `python bench/import.py [--cards N] [--files F] [--paced-cards P] [--paced-limit L]`.
+The sandbox and the fixture Deck server (the one the tests use) each run in a child process,
+so this process's CPU and memory are the importer's alone.
+
+* **Unlimited**: N cards (default 1,000), each with 2 comments, a 3-item task list in its
+  description (→ a checklist) and a label; F of them (default 20) with a 1 MB attachment. The
+  sandbox's limits are lifted and the importer paces nothing. Reported: cards per second,
+  MSKanban and Deck requests per card, the time split between reading the source and writing
+  (the writes include sealing), the client's CPU share of the wall time (goal: under 20 %: the
+  import is bound by requests, not by the client) and an estimate of the crypto share.
+* **Memory**: the tracemalloc peak of importing one card with a 1 MB attachment and one with a
+  16 MB attachment: attachments are streamed, so the peak must not grow with the file size.
+* **Paced**: P cards (default 50) into a sandbox (in this process) limited to L mutations per
+  minute (default 300); the measured time is compared with the plan's estimate (goal: within
+  10 %), and the 429 answers met are counted (goal: none).
+"""
+
+from __future__ import annotations
+
+import argparse
+import io
+import multiprocessing
+import os
+import resource
+import sys
+import tempfile
+import time
+import tracemalloc
+from pathlib import Path
+from typing import Any
+
+from mskclient import Client, Pacer
+from mskclient.crypto import BoardKey, FileKey, encrypt_file, encrypt_with_ad
+from mskclient.importers import DeckSource, Importer
+from mskclient.sandbox import Sandbox, SandboxConfig
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tests"))
+from importers._deck_server import (
+    DeckAttachment,
+    DeckBoard,
+    DeckCard,
+    DeckComment,
+    DeckData,
+    DeckLabel,
+    DeckStack,
+    DeckUser,
+    create_app,
+)
+
+PASSWORD = "bench password ✓"
+APP_PASSWORD = "bench-app-password"
+MB = 1024 * 1024
+
+
+def deck_data(cards: int, files: int, file_size: int = MB) -> DeckData:
+    users = {"ana": DeckUser("ana", "Ana Lima", "ana@bench.test")}
+    labels = [DeckLabel(1, "Bug", "FF7A66"), DeckLabel(2, "Feature", "317CCC")]
+    stacks = [DeckStack(100 + s, f"Stack {s}", s) for s in range(5)]
+    every = max(1, cards // files) if files else 0
+    for i in range(cards):
+        description = f"## Card {i}\n\nSome *Markdown* text.\n\n- [x] step one\n- [ ] step two\n- [ ] step three"
+        comments = [
+            DeckComment(10 * i + j, "ana", f"Comment {j} on card {i} 👍", 1_700_000_000 + 10 * i + j) for j in (1, 2)
+        ]
+        attachments = []
+        if files and i % every == 0 and i // every < files:
+            content = (bytes(range(256)) * (file_size // 256 + 1))[:file_size]
+            attachments.append(DeckAttachment(i + 1, f"file-{i}.bin", content))
+        card = DeckCard(1000 + i, f"Card {i} — ünïcödé", i, description, labels=[1 + i % 2], comments=comments,
+                        attachments=attachments)  # fmt: skip
+        stacks[i % 5].cards.append(card)
+    return DeckData("ana", APP_PASSWORD, users, [DeckBoard(1, "Bench board", labels=labels, stacks=stacks)])
+
+
+def _serve_deck(cards: int, files: int, file_size: int, port_queue: Any) -> None:
+    import uvicorn
+
+    server = uvicorn.Server(uvicorn.Config(create_app(deck_data(cards, files, file_size)), port=0, log_level="error"))
+
+    async def run() -> None:
+        config = server.config
+        if not config.loaded:
+            config.load()
+        server.lifespan = config.lifespan_class(config)
+        await server.startup()
+        port_queue.put(server.servers[0].sockets[0].getsockname()[1])
+        await server.main_loop()
+        await server.shutdown()
+
+    import asyncio
+
+    asyncio.run(run())
+
+
+class DeckProcess:
+    """The fixture Deck server in a child process."""
+
+    def __init__(self, cards: int, files: int, file_size: int = MB) -> None:
+        context = multiprocessing.get_context("spawn")
+        self._queue = context.Queue()
+        self._child = context.Process(target=_serve_deck, args=(cards, files, file_size, self._queue), daemon=True)
+
+    def __enter__(self) -> str:
+        self._child.start()
+        return f"http://127.0.0.1:{self._queue.get(timeout=120)}"
+
+    def __exit__(self, *exc: object) -> None:
+        self._child.terminate()
+        self._child.join(10)
+
+
+def account(url: str) -> tuple[Client, str]:
+    client = Client(url, pacer=Pacer.unlimited())
+    client.register(f"bench-{time.time_ns()}@bench.test", PASSWORD)
+    return client, client.create_workspace("Bench").id
+
+
+def cpu() -> float:
+    usage = resource.getrusage(resource.RUSAGE_SELF)
+    return usage.ru_utime + usage.ru_stime
+
+
+def crypto_seconds(envelopes: int, attachment_bytes: int) -> float:
+    """What sealing `envelopes` short fields and encrypting `attachment_bytes` costs on this machine."""
+    key = BoardKey.generate()
+    started = time.process_time()
+    for i in range(2000):
+        str(encrypt_with_ad(key, f"Comment {i} on a card 👍".encode(), b"card:encTitle"))
+    per_field = (time.process_time() - started) / 2000
+    data = io.BytesIO(os.urandom(4 * MB))
+    started = time.process_time()
+    encrypt_file(FileKey.generate(), data, io.BytesIO())
+    per_byte = (time.process_time() - started) / (4 * MB)
+    return envelopes * per_field + attachment_bytes * per_byte
+
+
+def unlimited(cards: int, files: int) -> None:
+    with tempfile.TemporaryDirectory() as tmp, DeckProcess(cards, files) as deck_url:
+        config = SandboxConfig(db_path=str(Path(tmp) / "sandbox.db")).lift_limits()
+        with Sandbox(config, process=True) as url:
+            client, workspace_id = account(url)
+            with client, DeckSource(deck_url, "ana", APP_PASSWORD) as source:
+                wall, cpu_start = time.perf_counter(), cpu()
+                boards = [source.read_board(ref) for ref in source.boards()]
+                read_wall, read_cpu = time.perf_counter() - wall, cpu() - cpu_start
+                importer = Importer(client, workspace_id, journal_root=Path(tmp) / "journals", limit=None)
+                plan = importer.plan(source, boards)
+                requests_before = client.requests
+                write_start, write_cpu_start = time.perf_counter(), cpu()
+                summary = importer.run(source, boards)
+                write_wall, write_cpu = time.perf_counter() - write_start, cpu() - write_cpu_start
+                total_wall, total_cpu = time.perf_counter() - wall, cpu() - cpu_start
+            assert summary.totals() == plan.totals(), (summary.totals(), plan.totals())
+            created = summary.totals()
+            envelopes = sum(
+                created[k] for k in ("card", "comment", "checklist", "checklist_item", "note", "attachment")
+            )
+            crypto = crypto_seconds(envelopes * 2, plan.boards[0].attachment_bytes)
+            print(f"unlimited: {cards} cards, {files} × 1 MB attachments, {plan.mutations} mutations")
+            print(f"  total {total_wall:.1f} s: {cards / total_wall:.1f} cards/s")
+            print(f"  read the source {read_wall:.1f} s ({source.requests} Deck requests, "
+                  f"{source.requests / cards:.2f} per card)")  # fmt: skip
+            writes = client.requests - requests_before
+            print(f"  write {write_wall:.1f} s ({writes} MSKanban requests, {writes / cards:.2f} per card; "
+                  f"{cards / write_wall:.1f} cards/s)")  # fmt: skip
+            print(f"  client CPU {total_cpu:.1f} s = {100 * total_cpu / total_wall:.0f} % of wall time "
+                  f"(read {read_cpu:.1f} s, write {write_cpu:.1f} s; goal < 20 %)")  # fmt: skip
+            print(f"  crypto (estimated from this machine's sealing speed) {crypto:.2f} s "
+                  f"= {100 * crypto / total_wall:.1f} % of wall time")  # fmt: skip
+            print(f"  ru_maxrss {resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024:.0f} MiB")
+
+
+def memory(size_mb: int) -> int:
+    """tracemalloc peak (bytes) of importing one card with a `size_mb` MB attachment."""
+    with tempfile.TemporaryDirectory() as tmp, DeckProcess(1, 1, size_mb * MB) as deck_url:
+        config = SandboxConfig(db_path=str(Path(tmp) / "sandbox.db")).lift_limits()
+        with Sandbox(config, process=True) as url:
+            client, workspace_id = account(url)
+            with client, DeckSource(deck_url, "ana", APP_PASSWORD) as source:
+                boards = [source.read_board(ref) for ref in source.boards()]
+                importer = Importer(client, workspace_id, journal_root=Path(tmp) / "journals", limit=None)
+                tracemalloc.start()
+                importer.run(source, boards)
+                peak = tracemalloc.get_traced_memory()[1]
+                tracemalloc.stop()
+    return peak
+
+
+def paced(cards: int, limit: int) -> None:
+    with tempfile.TemporaryDirectory() as tmp, DeckProcess(cards, 0) as deck_url:
+        # in this process: a sandbox process knows only the default limits or none; only wall time is measured here
+        config = SandboxConfig(db_path=str(Path(tmp) / "sandbox.db"), rate_limits={"mutation": (limit, 60)})
+        with Sandbox(config) as url:
+            client, workspace_id = account(url)  # one mutation of the window: the importer keeps 10 % spare
+            retries: list[float] = []
+            client.pacer.on_wait = lambda seconds, reason: retries.append(seconds)
+            with client, DeckSource(deck_url, "ana", APP_PASSWORD) as source:
+                boards = [source.read_board(ref) for ref in source.boards()]
+                importer = Importer(client, workspace_id, journal_root=Path(tmp) / "journals", limit=(limit, 60))
+                plan = importer.plan(source, boards)
+                started = time.perf_counter()
+                importer.run(source, boards)
+                measured = time.perf_counter() - started
+            off = 100 * (measured - plan.estimated_seconds) / plan.estimated_seconds
+            print(f"paced: {cards} cards, {plan.mutations} mutations at {limit} per minute: "
+                  f"measured {measured:.1f} s, plan {plan.estimated_seconds:.1f} s ({off:+.1f} %; goal within 10 %), "
+                  f"429 answers {len(retries)}")  # fmt: skip
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--cards", type=int, default=1000)
+    parser.add_argument("--files", type=int, default=20)
+    parser.add_argument("--paced-cards", type=int, default=50)
+    parser.add_argument("--paced-limit", type=int, default=300)
+    parser.add_argument("--skip-paced", action="store_true", help="Skip the paced run (it takes over two minutes).")
+    args = parser.parse_args()
+    unlimited(args.cards, args.files)
+    small, large = memory(1), memory(16)
+    print(f"memory: tracemalloc peak {small / MB:.2f} MiB with a 1 MB attachment, {large / MB:.2f} MiB with 16 MB")
+    if not args.skip_paced:
+        paced(args.paced_cards, args.paced_limit)
+
+
+if __name__ == "__main__":
+    main()

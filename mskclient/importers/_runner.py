@@ -1,0 +1,610 @@
+"""Plan and run an import: the same list of steps is counted for `--dry-run` and executed for real.
+
+Every MSKanban mutation the import makes is one `Step`.  `plan()` builds the
+steps of each board against its journal (what is already done is skipped, what
+changed at the source is reported) and counts them; `run()` executes the very
+same steps, paced under the server's mutation limit, journaling each create
+ahead of time (see `_journal`).  So the plan's counts are the run's counts.
+"""
+
+from __future__ import annotations
+
+import time
+from collections import Counter
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Final
+
+from .._errors import ApiError, NotFoundError, TransportError, UsageError
+from .._pacing import Pacer
+from .._profile import ATTACHMENT_MAX_CIPHERTEXT, RATE_LIMITS
+from ..client import Client, SealedHook
+from ..crypto import ciphertext_size, normalize_email
+from ._journal import Journal, journal_path
+from ._model import (
+    Source,
+    SourceAttachment,
+    SourceBoard,
+    SourceCard,
+    SourceComment,
+    SourceField,
+    SourceLabel,
+    SourceMilestone,
+    SourceUser,
+)
+from ._source_http import SourceUnavailable
+
+__all__ = [
+    "KINDS",
+    "BoardPlan",
+    "BoardResult",
+    "Importer",
+    "Plan",
+    "Stage",
+    "Summary",
+    "comment_text",
+    "estimate_seconds",
+    "notes_text",
+]
+
+#: Every kind of step, in the order the counts are shown.
+KINDS: Final = (
+    "board",
+    "label",
+    "custom_field",
+    "milestone",
+    "column",
+    "card",
+    "label_link",
+    "assignment",
+    "field_values",
+    "milestone_link",
+    "checklist",
+    "checklist_item",
+    "comment",
+    "attachment",
+    "note",
+    "archive",
+)
+
+#: Seconds one paced request is assumed to take when estimating (the sandbox answers a
+#: create in a few milliseconds; a remote server over the internet in tens).
+_REQUEST_SECONDS: Final = 0.03
+#: Attempts of one step after a dropped connection or a 5xx before the run stops.
+_STEP_ATTEMPTS: Final = 4
+
+#: Called at each point a create passes: "sealed" (journaled, not yet sent), "created" (the
+#: server answered, not yet journaled) and "recorded", with the step's source key.  Progress
+#: displays listen to it, and tests stop the run there to prove that a crash anywhere resumes.
+Stage = Callable[[str, str], None]
+
+
+def comment_text(comment: SourceComment) -> str:
+    """An imported comment: the original author and time first (MSKanban stamps the import time)."""
+    return f"{comment.author} · {comment.created_at}\n\n{comment.text}"
+
+
+def notes_text(source: str, notes: Sequence[str]) -> str:
+    """The note written into the board for what could not be carried."""
+    return f"Imported from {source}. Not carried over:\n" + "\n".join(f"- {n}" for n in notes)
+
+
+def estimate_seconds(mutations: int, limit: tuple[int, float] | None, share: float) -> float:
+    """Time to send `mutations` creates under a sliding-window limit (None: unlimited).
+
+    The first window's worth goes out at request speed, then each further batch waits for
+    the window to slide: batch k starts k windows after the first.
+    """
+    if mutations <= 0:
+        return 0.0
+    if limit is None:
+        return mutations * _REQUEST_SECONDS
+    per_window = max(1, int(limit[0] * share))
+    full = (mutations - 1) // per_window
+    return max(full * limit[1] + (mutations - full * per_window) * _REQUEST_SECONDS, mutations * _REQUEST_SECONDS)
+
+
+@dataclass(frozen=True, slots=True)
+class _Step:
+    kind: str
+    #: Journal key: the source object's kind-prefixed id (plus a suffix for link steps).
+    key: str
+    #: Journal key of the parent this step hangs on ("" for the board itself).
+    parent: str
+    #: Keyed hash of the source content (creates only; tells a later run what changed).
+    content: str = ""
+    payload: Any = None
+    #: Where the server lists the created entity: (kind for `sealed_digests`, journal key of the parent).
+    listed: tuple[str, str] = ("", "")
+    #: Attachment bytes (for the plan).
+    size: int = 0
+
+
+@dataclass
+class BoardPlan:
+    """One source board: what a run would create, skip and report."""
+
+    key: str
+    title: str
+    #: The MSKanban board an earlier run created, or None for a new one.
+    target: str | None
+    create: Counter[str]
+    attachment_bytes: int
+    skipped: int
+    warnings: list[str]
+    changed: list[str]
+    steps: list[_Step] = field(repr=False)
+
+    @property
+    def mutations(self) -> int:
+        return len(self.steps)
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "source": self.key,
+            "title": self.title,
+            "target": self.target or "new board",
+            "create": {k: self.create.get(k, 0) for k in KINDS},
+            "attachment_bytes": self.attachment_bytes,
+            "already_imported": self.skipped,
+            "mutations": self.mutations,
+            "warnings": self.warnings,
+            "changed_at_source": self.changed,
+        }
+
+
+@dataclass
+class Plan:
+    source: str
+    url: str
+    workspace_id: str
+    boards: list[BoardPlan]
+    limit: tuple[int, float] | None
+    share: float
+
+    @property
+    def mutations(self) -> int:
+        return sum(b.mutations for b in self.boards)
+
+    @property
+    def estimated_seconds(self) -> float:
+        return estimate_seconds(self.mutations, self.limit, self.share)
+
+    def totals(self) -> dict[str, int]:
+        total: Counter[str] = Counter()
+        for board in self.boards:
+            total.update(board.create)
+        return {k: total.get(k, 0) for k in KINDS}
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "source": self.source,
+            "url": self.url,
+            "workspace": self.workspace_id,
+            "boards": [b.to_json() for b in self.boards],
+            "create": self.totals(),
+            "mutations": self.mutations,
+            "mutation_limit": None if self.limit is None else {"requests": self.limit[0], "seconds": self.limit[1]},
+            "estimated_seconds": round(self.estimated_seconds, 1),
+        }
+
+
+@dataclass
+class BoardResult:
+    key: str
+    title: str
+    board_id: str
+    created: Counter[str]
+    skipped: int
+    warnings: list[str]
+    changed: list[str]
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "source": self.key,
+            "title": self.title,
+            "board": self.board_id,
+            "created": {k: self.created.get(k, 0) for k in KINDS},
+            "already_imported": self.skipped,
+            "warnings": self.warnings,
+            "changed_at_source": self.changed,
+        }
+
+
+@dataclass
+class Summary:
+    source: str
+    boards: list[BoardResult]
+    seconds: float
+    requests: int
+    source_requests: int
+
+    def totals(self) -> dict[str, int]:
+        total: Counter[str] = Counter()
+        for board in self.boards:
+            total.update(board.created)
+        return {k: total.get(k, 0) for k in KINDS}
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "source": self.source,
+            "boards": [b.to_json() for b in self.boards],
+            "created": self.totals(),
+            "seconds": round(self.seconds, 2),
+            "requests": self.requests,
+            "source_requests": self.source_requests,
+        }
+
+
+@dataclass
+class _BoardSteps:
+    """What planning one board's cards needs: its keys, the members, the journal's hash, the sink."""
+
+    source_name: str
+    board_key: str
+    #: source key -> journal key
+    labels: dict[str, str]
+    fields: dict[str, str]
+    milestones: dict[str, str]
+    #: normalised email -> workspace member id
+    members: dict[str, str]
+    h: Callable[[Any], str]
+    want: Callable[..., None]
+    warnings: list[str]
+    where: str
+
+
+class Importer:
+    """Import source boards into one workspace through a logged-in, unlocked `Client`.
+
+    `limit` is the server's mutation limit (requests, window seconds) the run stays
+    under (`share` of it), None for a server with lifted limits; `clock` and `sleep`
+    are where the pacing reads and waits (tests pass a manual clock).
+    """
+
+    def __init__(
+        self,
+        client: Client,
+        workspace_id: str,
+        *,
+        journal_root: Path,
+        limit: tuple[int, float] | None = RATE_LIMITS["mutation"],
+        share: float = 0.9,
+        clock: Callable[[], float] = time.monotonic,
+        sleep: Callable[[float], None] = time.sleep,
+        on_progress: Callable[[int, int], None] | None = None,
+        on_stage: Stage | None = None,
+        durable: bool = True,
+    ) -> None:
+        self.client = client
+        self.workspace_id = workspace_id
+        self.journal_root = journal_root
+        self.limit = limit
+        self.share = share
+        self._pacer = Pacer(None if limit is None else {"mutation": limit}, share=share, clock=clock)
+        self._clock = clock
+        self._sleep = sleep
+        self._on_progress = on_progress
+        self._on_stage = on_stage
+        self._durable = durable
+        self._members: dict[str, str] | None = None
+
+    # --- planning ---------------------------------------------------------------------------
+    def members_by_email(self) -> dict[str, str]:
+        """Workspace members: normalised email -> user id (read once)."""
+        if self._members is None:
+            self._members = {normalize_email(m.email): m.user_id for m in self.client.members(self.workspace_id)}
+        return self._members
+
+    def _journal_path(self, source: Source, board: SourceBoard) -> Path:
+        return journal_path(self.journal_root, source.url, board.key, self.workspace_id)
+
+    def plan(self, source: Source, boards: Sequence[SourceBoard]) -> Plan:
+        """What a run would do; reads the journals and the workspace members, writes nothing."""
+        plans = [self._plan_board(source, b, Journal.load(self._journal_path(source, b))) for b in boards]
+        return Plan(source.name, source.url, self.workspace_id, plans, self.limit, self.share)
+
+    def _plan_board(self, source: Source, board: SourceBoard, journal: Journal) -> BoardPlan:
+        steps: list[_Step] = []
+        changed: list[str] = []
+        skipped = 0
+
+        def want(step: _Step, what: str = "") -> None:
+            nonlocal skipped
+            if step.key not in journal.done:
+                steps.append(step)
+                return
+            skipped += 1
+            if step.content and journal.content.get(step.key) != step.content:
+                changed.append(f"{what} changed at the source since it was imported (kept as it is in MSKanban)")
+
+        h = journal.hash
+        where = f"board {board.title!r}"
+        board_key = f"board:{board.key}"
+        description = notes_text(source.name, board.notes) if board.notes else ""
+        board_step = ("board", board_key, "", h([board.title, description]), (board.title, description))
+        want(_Step(*board_step, listed=("board", "")), where)
+        plan = _BoardSteps(
+            source.name,
+            board_key,
+            {label.key: f"label:{label.key}" for label in board.labels},
+            {f.key: f"field:{f.key}" for f in board.fields},
+            {m.key: f"milestone:{m.key}" for m in board.milestones},
+            self.members_by_email(),
+            h,
+            want,
+            [],
+            where,
+        )
+        for label in board.labels:
+            content = h([label.name, label.color])
+            want(_Step("label", plan.labels[label.key], board_key, content, label, ("label", board_key)),
+                 f"{where}: label {label.name!r}")  # fmt: skip
+        for custom in board.fields:
+            content = h([custom.name, custom.type, list(custom.options)])
+            want(_Step("custom_field", plan.fields[custom.key], board_key, content, custom, ("customField", board_key)),
+                 f"{where}: field {custom.name!r}")  # fmt: skip
+        for milestone in board.milestones:
+            key = plan.milestones[milestone.key]
+            content = h([milestone.title, milestone.due_at, milestone.archived])
+            want(_Step("milestone", key, board_key, content, milestone, ("milestone", board_key)),
+                 f"{where}: milestone {milestone.title!r}")  # fmt: skip
+            if milestone.archived:
+                want(_Step("archive", f"archive:{key}", key))
+        for column in board.columns:
+            column_key = f"column:{column.key}"
+            step = _Step("column", column_key, board_key, h([column.title]), column.title, ("column", board_key))
+            want(step, f"{where}: column {column.title!r}")
+            for card in column.cards:
+                self._plan_card(plan, card, column_key)
+        if board.archived:
+            want(_Step("archive", f"archive:{board_key}", board_key))
+        warnings = [f"{where}: {note}" for note in board.notes] + plan.warnings
+        return BoardPlan(
+            board.key,
+            board.title,
+            journal.done.get(board_key),
+            Counter(s.kind for s in steps),
+            sum(s.size for s in steps),
+            skipped,
+            warnings,
+            changed,
+            steps,
+        )
+
+    @staticmethod
+    def _plan_card(plan: _BoardSteps, card: SourceCard, column_key: str) -> None:
+        h, want = plan.h, plan.want
+        card_key = f"card:{card.key}"
+        where = f"{plan.where}: card {card.title!r}"
+        content = h([card.title, card.description, card.due_at, card.archived])
+        want(_Step("card", card_key, column_key, content, card, ("card", plan.board_key)), where)
+        notes = list(card.notes)
+        for label_key in card.label_keys:
+            if label_key in plan.labels:
+                want(
+                    _Step(
+                        "label_link", f"{card_key}/{plan.labels[label_key]}", card_key, payload=plan.labels[label_key]
+                    )
+                )
+            else:
+                notes.append(f"label {label_key} is not defined on the board")
+        for user in card.assignees:
+            user_id = plan.members.get(normalize_email(user.email)) if user.email else None
+            if user_id is None:
+                notes.append(_unmatched(user))
+            else:
+                want(_Step("assignment", f"{card_key}/assign:{user.key}", card_key, payload=user_id))
+        values = {plan.fields[k]: v for k, v in card.field_values if k in plan.fields}
+        notes += [f"a value of the unknown field {k}" for k, _ in card.field_values if k not in plan.fields]
+        if values:
+            want(_Step("field_values", f"{card_key}/fields", card_key, h(sorted(values.items())), values),
+                 f"{where}: field values")  # fmt: skip
+        if card.milestone_key is not None:
+            if card.milestone_key in plan.milestones:
+                milestone = plan.milestones[card.milestone_key]
+                want(_Step("milestone_link", f"{card_key}/milestone", card_key, h([milestone]), milestone),
+                     f"{where}: milestone")  # fmt: skip
+            else:
+                notes.append(f"milestone {card.milestone_key} is not defined on the board")
+        for checklist in card.checklists:
+            list_key = f"checklist:{checklist.key}"
+            listed = ("checklist", card_key)
+            want(_Step("checklist", list_key, card_key, h([checklist.title]), checklist.title, listed), where)
+            for item in checklist.items:
+                step = _Step(
+                    "checklist_item", f"item:{item.key}", list_key, h([item.text, item.done]), item,
+                    ("checklistItem", card_key),
+                )  # fmt: skip
+                want(step, f"{where}: checklist item")
+        for comment in card.comments:
+            text = comment_text(comment)
+            want(_Step("comment", f"comment:{comment.key}", card_key, h([text]), text, ("comment", card_key)),
+                 f"{where}: comment by {comment.author} at {comment.created_at}")  # fmt: skip
+        for attachment in card.attachments:
+            if ciphertext_size(attachment.size) > ATTACHMENT_MAX_CIPHERTEXT:
+                notes.append(f"attachment {attachment.name!r} ({attachment.size:,} bytes) is over the 25 MiB limit")
+                continue
+            step = _Step(
+                "attachment", f"attachment:{attachment.key}", card_key,
+                h([attachment.name, attachment.mime, attachment.size]), attachment, ("attachment", card_key),
+                attachment.size,
+            )  # fmt: skip
+            want(step, f"{where}: attachment {attachment.name!r}")
+        if notes:
+            text = notes_text(plan.source_name, notes)
+            want(_Step("note", f"note:{card_key}", card_key, h([text]), text, ("comment", card_key)),
+                 f"{where}: import note")  # fmt: skip
+            plan.warnings.extend(f"{where}: {note}" for note in notes)
+        if card.archived:
+            want(_Step("archive", f"archive:{card_key}", card_key))
+
+    # --- running ----------------------------------------------------------------------------
+    def run(self, source: Source, boards: Sequence[SourceBoard]) -> Summary:
+        """Import `boards`: settle each journal's unfinished creates, then execute the plan, paced."""
+        started = self._clock()
+        total = self.plan(source, boards).mutations
+        done = 0
+        results = []
+        self._progress(done, total)
+        for board in boards:
+            journal = Journal.open(self._journal_path(source, board), durable=self._durable)
+            try:
+                self._check_target(journal, f"board:{board.key}")
+                self._settle_all(journal)
+                board_plan = self._plan_board(source, board, journal)
+                created: Counter[str] = Counter()
+                for step in board_plan.steps:
+                    self._execute(journal, step, f"board:{board.key}")
+                    created[step.kind] += 1
+                    done += 1
+                    self._progress(done, total)
+                board_id = journal.done[f"board:{board.key}"]
+                journal.compact()
+            finally:
+                journal.close()
+            result = BoardResult(
+                board.key, board.title, board_id, created, board_plan.skipped, board_plan.warnings, board_plan.changed
+            )
+            results.append(result)
+        return Summary(source.name, results, self._clock() - started, self.client.requests, source.requests)
+
+    def _progress(self, done: int, total: int) -> None:
+        if self._on_progress is not None:
+            self._on_progress(done, max(total, done))
+
+    def _check_target(self, journal: Journal, board_key: str) -> None:
+        """An earlier run's board must still exist: never recreate it silently, never write elsewhere."""
+        board_id = journal.done.get(board_key)
+        if board_id is None:
+            return
+        try:
+            self.client.board(board_id)
+        except NotFoundError:
+            raise UsageError(
+                f"the board an earlier import created ({board_id}) is gone; delete {journal.path} to import anew"
+            ) from None
+
+    def _settle_all(self, journal: Journal) -> None:
+        """Creates an earlier run sent without recording the answer: found on the server, or dropped."""
+        listings: dict[tuple[str, str], dict[str, str]] = {}
+        for key in list(journal.pending):
+            self._settle(journal, key, listings)
+
+    def _settle(self, journal: Journal, key: str, listings: dict[tuple[str, str], dict[str, str]]) -> None:
+        for intent in journal.pending.get(key, []):
+            where = (intent.kind, intent.parent)
+            if where not in listings:
+                listings[where] = self.client.sealed_digests(intent.kind, intent.parent)
+            entity_id = listings[where].get(intent.digest)
+            if entity_id is not None:
+                journal.record(key, entity_id, intent.content)
+                return
+        journal.drop(key)
+
+    def _execute(self, journal: Journal, step: _Step, board_key: str) -> None:
+        """One step; a dropped connection or a 5xx is settled against the server and retried."""
+        for attempt in range(1, _STEP_ATTEMPTS + 1):
+            try:
+                if step.key in journal.pending:
+                    self._settle(journal, step.key, {})
+                if step.key not in journal.done:
+                    self._pace()
+                    self._perform(journal, step, board_key)
+                return
+            except (TransportError, ApiError) as exc:
+                if _final(exc) or attempt == _STEP_ATTEMPTS:
+                    raise
+                self._sleep(min(30.0, 2.0 ** (attempt - 1)))
+
+    def _pace(self) -> None:
+        delay = self._pacer.reserve("mutation")
+        if delay > 0:
+            self._sleep(delay)
+
+    def _stage(self, stage: str, key: str) -> None:
+        if self._on_stage is not None:
+            self._on_stage(stage, key)
+
+    def _perform(self, journal: Journal, step: _Step, board_key: str) -> None:
+        """Send one step.  Ids are passed explicitly (never taken from the client's memory of this
+        process), so a run resumed by another process sends the same requests."""
+        parent = journal.done[step.parent] if step.parent else self.workspace_id
+        board_id = journal.done.get(board_key, "")
+        kind, listed_key = step.listed
+        listed_under = (journal.done[listed_key] if listed_key else self.workspace_id) if kind else ""
+
+        def sealed(digest: str) -> None:
+            journal.intend(step.key, kind, listed_under, digest, step.content)
+            self._stage("sealed", step.key)
+
+        client = self.client
+        entity_id = ""
+        if step.kind == "board":
+            title, description = step.payload
+            entity_id = client.create_board(parent, title, description, on_sealed=sealed).id
+        elif step.kind == "label":
+            label: SourceLabel = step.payload
+            entity_id = client.create_label(parent, label.name, label.color, on_sealed=sealed).id
+        elif step.kind == "custom_field":
+            custom: SourceField = step.payload
+            entity_id = client.create_custom_field(
+                parent, custom.name, custom.type, custom.options, on_sealed=sealed
+            ).id
+        elif step.kind == "milestone":
+            milestone: SourceMilestone = step.payload
+            entity_id = client.create_milestone(parent, milestone.title, milestone.due_at, on_sealed=sealed).id
+        elif step.kind == "field_values":
+            client.edit_card(parent, custom_fields={journal.done[k]: v for k, v in step.payload.items()})
+        elif step.kind == "milestone_link":
+            client.set_milestone(parent, journal.done[step.payload])
+        elif step.kind == "column":
+            entity_id = client.create_column(parent, step.payload, on_sealed=sealed).id
+        elif step.kind == "card":
+            card: SourceCard = step.payload
+            entity_id = client.create_card(
+                parent, card.title, card.description, due_at=card.due_at, board_id=board_id, on_sealed=sealed
+            ).id
+        elif step.kind == "label_link":
+            client.add_label(parent, journal.done[step.payload])
+        elif step.kind == "assignment":
+            client.assign(parent, step.payload)
+        elif step.kind == "checklist":
+            entity_id = client.add_checklist(parent, step.payload, on_sealed=sealed).id
+        elif step.kind == "checklist_item":
+            item = step.payload
+            entity_id = client.add_item(parent, item.text, done=item.done, board_id=board_id, on_sealed=sealed).id
+        elif step.kind in ("comment", "note"):
+            entity_id = client.add_comment(parent, step.payload, on_sealed=sealed).id
+        elif step.kind == "attachment":
+            entity_id = self._upload(parent, step.payload, sealed)
+        elif step.parent.startswith("board:"):
+            client.update_board(parent, archived=True)
+        elif step.parent.startswith("milestone:"):
+            client.update_milestone(parent, archived=True, board_id=board_id)
+        else:
+            client.archive_card(parent)
+        self._stage("created", step.key)
+        journal.record(step.key, entity_id, step.content)
+        self._stage("recorded", step.key)
+
+    def _upload(self, card_id: str, attachment: SourceAttachment, sealed: SealedHook) -> str:
+        with attachment.open() as (stream, size):
+            if ciphertext_size(size) > ATTACHMENT_MAX_CIPHERTEXT:
+                raise UsageError(f"attachment {attachment.name!r} grew over the limit at the source ({size:,} bytes)")
+            uploaded = self.client.upload_attachment(
+                card_id, stream, attachment.name, attachment.mime, size=size, on_sealed=sealed
+            )
+        return uploaded.id
+
+
+def _final(exc: TransportError | ApiError) -> bool:
+    """Errors a retry cannot cure: 4xx answers, and a source that already used up its own retries."""
+    return isinstance(exc, SourceUnavailable) or (isinstance(exc, ApiError) and exc.status < 500)
+
+
+def _unmatched(user: SourceUser) -> str:
+    if user.email is None:
+        return f"assignee {user.name!r} ({user.key}): the source does not show their email"
+    return f"assignee {user.name!r} <{user.email}>: no workspace member has this email"

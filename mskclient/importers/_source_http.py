@@ -1,0 +1,225 @@
+"""Reading a source's HTTP API: GET only, timeouts, bounded retries with backoff, clear errors.
+
+A 5xx, a 429 (its Retry-After obeyed) or a timeout is retried with growing waits;
+when the attempts run out the import stops with a TransportError naming the route,
+and a re-run resumes.  Wrong credentials raise AuthError (exit 5) before anything
+is written.  Bodies are parsed through `Record`, which names the route and the
+object when the source sends something unexpected.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import email.utils
+import json
+import tempfile
+import time
+from collections.abc import Callable, Iterator, Mapping
+from typing import Any, BinaryIO, Final, cast
+
+import httpx
+
+from .._errors import AuthError, ForbiddenError, NotFoundError, ProtocolError, TransportError
+
+__all__ = ["Record", "SourceHttp", "SourceUnavailable"]
+
+_RETRY_STATUSES: Final = frozenset({429, 500, 502, 503, 504})
+#: Longest Retry-After the reader waits for; a source asking more stops the run (resumable).
+_MAX_RETRY_AFTER: Final = 120.0
+
+
+class SourceUnavailable(TransportError):
+    """The source kept failing (5xx, 429, timeouts) through every retry: the run stops, a re-run resumes."""
+
+
+class SourceHttp:
+    """GET requests to one source, below `base` (an http(s) URL)."""
+
+    def __init__(
+        self,
+        name: str,
+        *,
+        auth: httpx.Auth | None = None,
+        headers: Mapping[str, str] | None = None,
+        transport: httpx.BaseTransport | None = None,
+        timeout: float = 30.0,
+        attempts: int = 5,
+        backoff: float = 0.5,
+        sleep: Callable[[float], None] = time.sleep,
+    ) -> None:
+        self.name = name
+        self._http = httpx.Client(auth=auth, headers=dict(headers or {}), transport=transport, timeout=timeout)
+        self._attempts = attempts
+        self._backoff = backoff
+        self._sleep = sleep
+        #: Requests sent (retries included).
+        self.requests = 0
+
+    def close(self) -> None:
+        self._http.close()
+
+    def _open(self, url: str, params: Mapping[str, str] | None, route: str, *, read: bool) -> httpx.Response:
+        """A 2xx answer of GET `url` after the retries (body read if `read`, else open for streaming)."""
+        last, attempt = "", 0
+        while attempt < self._attempts:
+            attempt += 1
+            self.requests += 1
+            wait = self._backoff * 2 ** (attempt - 1)
+            try:
+                response = self._http.send(self._http.build_request("GET", url, params=params), stream=True)
+                if response.status_code < 300:
+                    if read:
+                        try:
+                            response.read()
+                        finally:
+                            response.close()
+                    return response
+                response.read()
+                response.close()
+                if response.status_code not in _RETRY_STATUSES:
+                    raise self._error(response.status_code, route)
+                last = f"HTTP {response.status_code}"
+                wait = max(wait, _retry_after(response.headers.get("retry-after")))
+            except httpx.TimeoutException:
+                last = "timed out"
+            except httpx.TransportError as exc:
+                last = f"{type(exc).__name__}: {exc}"
+            if wait > _MAX_RETRY_AFTER:
+                break
+            if attempt < self._attempts:
+                self._sleep(wait)
+        raise SourceUnavailable(f"{self.name} GET {route}: still failing after {attempt} attempts ({last})")
+
+    def _error(self, status: int, route: str) -> Exception:
+        if status == 401:
+            return AuthError(401, "SOURCE_UNAUTHORIZED", f"{self.name} refused the user or password/token")
+        if status == 403:
+            return ForbiddenError(403, "SOURCE_FORBIDDEN", f"{self.name} GET {route}: not visible to this user")
+        if status == 404:
+            return NotFoundError(404, "SOURCE_NOT_FOUND", f"{self.name} GET {route}: not found")
+        return ProtocolError(f"{self.name} GET {route}: unexpected HTTP {status}")
+
+    def get_json(self, url: str, route: str, params: Mapping[str, str] | None = None) -> Any:
+        """The parsed JSON of GET `url` (`route` names it in errors, without the host)."""
+        body = self._open(url, params, route, read=True).content
+        try:
+            return json.loads(body)
+        except (ValueError, UnicodeDecodeError):
+            raise ProtocolError(f"{self.name} GET {route}: the answer is not JSON") from None
+
+    @contextlib.contextmanager
+    def download(self, url: str, route: str) -> Iterator[tuple[BinaryIO, int]]:
+        """The content of GET `url` as a stream read chunk by chunk, and its exact size.
+
+        The size comes from Content-Length; without it the body is read through once to a
+        temporary file (constant memory).  A connection lost mid-stream surfaces as the
+        upload's TransportError, and the runner retries the step from the start."""
+        response = self._open(url, None, route, read=False)
+        try:
+            length = response.headers.get("content-length", "")
+            if length.isdigit() and "content-encoding" not in response.headers:
+                yield cast(BinaryIO, _ChunkReader(response.iter_bytes())), int(length)
+                return
+            with tempfile.TemporaryFile() as spool:
+                for chunk in response.iter_bytes():
+                    spool.write(chunk)
+                size = spool.tell()
+                spool.seek(0)
+                yield cast(BinaryIO, spool), size
+        finally:
+            response.close()
+
+
+class _ChunkReader:
+    """A read-only file object over an iterator of byte chunks (an HTTP body being streamed)."""
+
+    def __init__(self, chunks: Iterator[bytes]) -> None:
+        self._chunks = chunks
+        self._buffer = bytearray()
+
+    def read(self, size: int = -1) -> bytes:
+        while size < 0 or len(self._buffer) < size:
+            chunk = next(self._chunks, None)
+            if chunk is None:
+                break
+            self._buffer += chunk
+        if size < 0 or size >= len(self._buffer):
+            out = bytes(self._buffer)
+            self._buffer.clear()
+        else:
+            out = bytes(self._buffer[:size])
+            del self._buffer[:size]
+        return out
+
+
+def _retry_after(value: str | None) -> float:
+    """Seconds from a Retry-After header: delta-seconds or an HTTP date."""
+    if not value:
+        return 0.0
+    try:
+        return max(0.0, float(value))
+    except ValueError:
+        pass
+    parsed = email.utils.parsedate_to_datetime(value) if value else None
+    return 0.0 if parsed is None else max(0.0, parsed.timestamp() - time.time())
+
+
+class Record:
+    """Typed reads of one JSON object a source sent; errors name the route and the object."""
+
+    __slots__ = ("data", "route", "what")
+
+    def __init__(self, data: object, route: str, what: str) -> None:
+        if not isinstance(data, Mapping):
+            raise ProtocolError(f"{route}: {what}: expected a JSON object")
+        self.data: Mapping[str, Any] = data
+        self.route = route
+        self.what = what
+
+    def fail(self, name: str, problem: str) -> ProtocolError:
+        return ProtocolError(f"{self.route}: {self.what}: {name!r} {problem}")
+
+    def integer(self, name: str) -> int:
+        value = self.data.get(name)
+        if type(value) is not int:
+            raise self.fail(name, "is not an integer")
+        return value
+
+    def text(self, name: str) -> str:
+        value = self.data.get(name)
+        if not isinstance(value, str):
+            raise self.fail(name, "is not a string")
+        return value
+
+    def opt_text(self, name: str) -> str | None:
+        return None if self.data.get(name) is None else self.text(name)
+
+    def flag(self, name: str, default: bool = False) -> bool:
+        value = self.data.get(name, default)
+        if value is None:
+            return default
+        if not isinstance(value, bool):
+            raise self.fail(name, "is not a boolean")
+        return value
+
+    def records(self, name: str, what: str) -> list[Record]:
+        """The objects of array `name`; missing or null (as Deck sends an empty list) reads as none."""
+        value = self.data.get(name)
+        if value is None:
+            return []
+        return records(value, self.route, f"{self.what}: {what}", f"{self.what}: {name!r}")
+
+    def named(self, kind: str) -> Record:
+        """Name this object by its integer id in later errors ("card 12")."""
+        value = self.data.get("id")
+        self.what = f"{kind} {value}" if type(value) is int else kind
+        return self
+
+    def child(self, name: str, what: str) -> Record:
+        return Record(self.data.get(name), self.route, f"{self.what}: {what}")
+
+
+def records(value: object, route: str, what: str, context: str = "answer") -> list[Record]:
+    if not isinstance(value, list):
+        raise ProtocolError(f"{route}: {context} is not a JSON array")
+    return [Record(item, route, what) for item in value]

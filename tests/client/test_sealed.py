@@ -1,0 +1,81 @@
+"""The write-ahead seam: `on_sealed` announces each create's envelope digest before it is sent,
+and `sealed_digests()` finds the entity by it afterwards (what an importer resumes with)."""
+
+from __future__ import annotations
+
+import io
+
+import pytest
+
+from mskclient import UsageError
+from mskclient.client import envelope_digest
+
+from .conftest import Account
+
+
+class _Stream:
+    """A non-seekable byte stream (like an HTTP download)."""
+
+    def __init__(self, data: bytes) -> None:
+        self._data = io.BytesIO(data)
+
+    def read(self, size: int = -1) -> bytes:
+        return self._data.read(size)
+
+
+def test_every_create_announces_the_digest_that_finds_it(alice: Account) -> None:
+    msk = alice.client
+    seen: list[str] = []
+    ws = msk.create_workspace("Sealed")
+    board = msk.create_board(ws.id, "B", on_sealed=seen.append)
+    column = msk.create_column(board.id, "C", on_sealed=seen.append)
+    label = msk.create_label(board.id, "L", "#112233", on_sealed=seen.append)
+    card = msk.create_card(column.id, "K", "text", on_sealed=seen.append)
+    comment = msk.add_comment(card.id, "hi", on_sealed=seen.append)
+    checklist = msk.add_checklist(card.id, "T", on_sealed=seen.append)
+    item = msk.add_item(checklist.id, "one", on_sealed=seen.append)
+    attachment = msk.upload_attachment(card.id, _Stream(b"x" * 70_000), "f.bin", size=70_000, on_sealed=seen.append)  # type: ignore[arg-type]
+    found = [
+        msk.sealed_digests("board", ws.id),
+        msk.sealed_digests("column", board.id),
+        msk.sealed_digests("label", board.id),
+        msk.sealed_digests("card", board.id),
+        msk.sealed_digests("comment", card.id),
+        msk.sealed_digests("checklist", card.id),
+        msk.sealed_digests("checklistItem", card.id),
+        msk.sealed_digests("attachment", card.id),
+    ]
+    ids = [board.id, column.id, label.id, card.id, comment.id, checklist.id, item.id, attachment.id]
+    assert [listing[digest] for listing, digest in zip(found, seen, strict=True)] == ids
+    assert len(set(seen)) == len(seen) == 8 and all(len(d) == 64 for d in seen)
+    sink = io.BytesIO()
+    msk.download_attachment(attachment.id, sink)
+    assert sink.getvalue() == b"x" * 70_000
+
+
+def test_the_same_plaintext_seals_to_another_digest(alice: Account) -> None:
+    msk = alice.client
+    ws = msk.create_workspace("Twice")
+    board = msk.create_board(ws.id, "B")
+    first: list[str] = []
+    second: list[str] = []
+    msk.create_column(board.id, "Same", on_sealed=first.append)
+    msk.create_column(board.id, "Same", on_sealed=second.append)
+    assert first != second and set(msk.sealed_digests("column", board.id)) == {*first, *second}
+    assert envelope_digest("v1.a.b") == envelope_digest("v1.a.b") != envelope_digest("v1.a.c")
+
+
+def test_a_stream_needs_its_size_and_must_keep_to_it(alice: Account) -> None:
+    msk = alice.client
+    ws = msk.create_workspace("Streams")
+    board = msk.create_board(ws.id, "B")
+    card = msk.create_card(msk.create_column(board.id, "C").id, "K")
+    with pytest.raises(UsageError, match="seekable file or size="):
+        msk.upload_attachment(card.id, _Stream(b"abc"), "a")  # type: ignore[arg-type]
+    with pytest.raises(UsageError, match="longer than its declared size 3"):
+        msk.upload_attachment(card.id, _Stream(b"abcdef"), "a", size=3)  # type: ignore[arg-type]
+    with pytest.raises(UsageError, match="ended 4 bytes before its declared size 10"):
+        msk.upload_attachment(card.id, _Stream(b"abcdef"), "a", size=10)  # type: ignore[arg-type]
+    assert msk.attachments(card.id) == []  # the upload broke off: nothing was stored
+    with pytest.raises(UsageError, match="unknown kind"):
+        msk.sealed_digests("workspace", ws.id)

@@ -1,0 +1,126 @@
+"""A fixture Deck server and a real sandbox (limits lifted), and accounts to import into."""
+
+from __future__ import annotations
+
+import itertools
+import sys
+import threading
+import time
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pytest
+import uvicorn
+from click.testing import CliRunner
+
+from mskclient import Client, Pacer
+from mskclient.cli import main
+from mskclient.sandbox import Sandbox, SandboxConfig
+
+from ._deck_server import DeckData, create_app, sample_deck
+
+PASSWORD = "import tests pässword ✓"
+_counter = itertools.count()
+
+
+class ServerThread:
+    """uvicorn serving `app` on 127.0.0.1:<free port> in a daemon thread."""
+
+    def __init__(self, app: Any) -> None:
+        self.server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=0, log_level="warning"))
+        self.thread = threading.Thread(target=self.server.run, daemon=True)
+        self.url = ""
+
+    def __enter__(self) -> ServerThread:
+        self.thread.start()
+        deadline = time.monotonic() + 10
+        while not self.server.started:
+            assert self.thread.is_alive() and time.monotonic() < deadline, "uvicorn did not start"
+            time.sleep(0.01)
+        self.url = f"http://127.0.0.1:{self.server.servers[0].sockets[0].getsockname()[1]}"
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.server.should_exit = True
+        self.thread.join(10)
+
+
+@dataclass
+class Deck:
+    """A running fixture Deck server; `data` is its live state (edit it between runs)."""
+
+    url: str
+    data: DeckData
+
+
+@dataclass
+class Account:
+    email: str
+    client: Client
+    workspace_id: str
+
+
+@pytest.fixture(scope="session")
+def sandbox_url() -> Iterator[str]:
+    with Sandbox(SandboxConfig().lift_limits()) as url:
+        yield url
+
+
+def fresh_email(prefix: str) -> str:
+    return f"{prefix}{next(_counter)}-{time.time_ns()}@example.test"
+
+
+def new_account(url: str, prefix: str = "importer") -> Account:
+    client = Client(url, pacer=Pacer.unlimited())
+    email = fresh_email(prefix)
+    client.register(email, PASSWORD)
+    workspace = client.create_workspace("Imports")
+    return Account(email, client, workspace.id)
+
+
+@pytest.fixture(scope="module")
+def account(sandbox_url: str) -> Iterator[Account]:
+    made = new_account(sandbox_url)
+    yield made
+    made.client.close()
+
+
+@pytest.fixture
+def deck(account: Account) -> Iterator[Deck]:
+    """A fresh sample Deck whose user "ana" has the account's email (so she is matched)."""
+    data = sample_deck()
+    data.users["ana"].email = account.email
+    with ServerThread(create_app(data)) as server:
+        yield Deck(server.url, data)
+
+
+@dataclass(frozen=True)
+class Ran:
+    code: int
+    out: str
+    err: str
+
+
+def msk(*args: str, env: Mapping[str, str | None]) -> Ran:
+    """Run `msk` in-process exactly as the console script does (exit codes, stderr)."""
+    runner = CliRunner()
+    saved = sys.argv
+    with runner.isolation(env=dict(env)) as (out, err, _):
+        sys.argv = ["msk", *args]
+        try:
+            main()
+            code = 0
+        except SystemExit as exc:
+            code = exc.code if isinstance(exc.code, int) else (0 if exc.code is None else 1)
+        finally:
+            sys.argv = saved
+        return Ran(code, out.getvalue().decode("utf-8"), err.getvalue().decode("utf-8"))
+
+
+@pytest.fixture
+def config(tmp_path: Path) -> Path:
+    path = tmp_path / "config"
+    path.mkdir()
+    return path
