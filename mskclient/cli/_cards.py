@@ -18,12 +18,15 @@ from rich.markdown import Markdown
 from rich.panel import Panel
 from rich.text import Text
 
+from .._atomic import atomic_replace
 from .._errors import UsageError
 from .._models import Card, Member
 from ..export import safe_name
 from ._context import CliContext, global_options
 from ._params import due_option, field_value
 from ._resolve import Resolver, appended_line, board_option, delete_confirmed, done, emit_models, model_json, yes_option
+from ._transfer import ReadProgress, WriteProgress, transfer_progress
+from ._units import human_size
 from ._untrusted import rich_text, visible
 
 __all__ = ["cards"]
@@ -103,7 +106,7 @@ def _render_card(r: Resolver, card: Card) -> Any:
         title = Text.assemble(_author(r, members.get(comment.author_id), comment.author_id), f" · {comment.created_at}")
         parts.append(Panel(rich_text(comment.body, multiline=True), title=title, title_align="left"))
     for a in card.attachments or ():
-        parts.append(rich_text(f"📎 {a.name} ({a.mime}, {a.size} bytes) {a.id}"))
+        parts.append(rich_text(f"📎 {a.name} ({a.mime}, {human_size(a.size)}) {a.id}"))
     return Panel(Group(*parts), title=rich_text(card.title, "bold"), title_align="left")
 
 
@@ -419,14 +422,15 @@ def cards_field(ctx: CliContext, card: str, field: str, value: str | None, board
 @click.option("--mime", help="MIME type (default: guessed from the name).")
 @global_options
 def cards_attach(ctx: CliContext, card: str, file: Path, board: str | None, name: str | None, mime: str | None) -> None:
-    """Encrypt FILE (streamed) and attach it to CARD."""
+    """Encrypt FILE (streamed) and attach it to CARD; a progress bar shows on a terminal."""
     r = Resolver(ctx.unlocked_client())
     c = r.card(card, board)
     stored = name or file.name
     kind = mime or mimetypes.guess_type(stored)[0] or "application/octet-stream"
-    with file.open("rb") as src:
+    what = f"encrypting and uploading {stored}"
+    with transfer_progress(ctx, what, file.stat().st_size) as advance, ReadProgress(file, advance) as src:
         a = r.client.upload_attachment(c.id, src, stored, kind)
-    done(ctx, f"Attached {a.name!r} ({a.size} bytes, {a.id})", model_json(a))
+    done(ctx, f"Attached {a.name!r} ({human_size(a.size)}, {a.id})", model_json(a))
 
 
 @cards.command("download")
@@ -439,12 +443,18 @@ def cards_attach(ctx: CliContext, card: str, file: Path, board: str | None, name
 def cards_download(
     ctx: CliContext, card: str, attachment: str, board: str | None, target: Path | None, force: bool
 ) -> None:
-    """Decrypt ATTACHMENT (id or name) of CARD to a file, streamed and atomically."""
+    """Decrypt ATTACHMENT (id or name) of CARD to a file, streamed and atomically; a progress
+    bar shows on a terminal."""
     r = Resolver(ctx.unlocked_client())
     c = r.card(card, board)
     a = r.named("attachment", attachment, list(c.attachments or ()))
     path = target if target is not None and not target.is_dir() else (target or Path(".")) / safe_name(a.name)
     if path.exists() and not force:
         raise UsageError(f"{path} exists; pass --force to overwrite")
-    saved = r.client.save_attachment(a.id, path)
-    done(ctx, f"Saved {saved.name!r} to {path} ({saved.size} bytes)", {**model_json(saved), "file": str(path)})
+    with transfer_progress(ctx, f"downloading and decrypting {a.name}", a.size) as advance:
+        try:
+            with atomic_replace(path) as handle, WriteProgress(handle, advance) as sink:
+                saved = r.client.download_attachment(a.id, sink)
+        except OSError as exc:
+            raise UsageError(f"cannot write {path}: {exc.strerror or exc}") from None
+    done(ctx, f"Saved {saved.name!r} to {path} ({human_size(saved.size)})", {**model_json(saved), "file": str(path)})

@@ -21,12 +21,23 @@ from .._pacing import Pacer
 from ..client import Client
 from ..export import ExportCard, decrypt_document, write_export
 from ._sandbox import require_sandbox_extra
+from ._units import counted, human_size
 from ._untrusted import rich_text
 
 __all__ = ["demo"]
 
 _BOARD = "Produkt-Roadmap 🚀"
 _ATTACHMENT = ("Notizen-Überblick.txt", "Grüße aus der Sandbox — 日本語もOK ✓\n".encode() * 40)
+
+
+#: What to run after the demo, with a server of one's own (the commands exactly as typed).
+_NEXT_STEPS = (
+    ("msk sandbox &", "a local server at http://127.0.0.1:8765 (its data stays until you delete it)"),
+    ("export MSK_SERVER=http://127.0.0.1:8765", "the server every command talks to"),
+    ("msk register you@example.org", "choose a password; keep the recovery key it prints"),
+    ('eval "$(msk unlock --timeout 15m)"', "unlock your keys once for 15 minutes"),
+    ("msk export --all --format html --out my-export", "your boards, decrypted, in my-export/export.html"),
+)
 
 
 def _short(text: str, width: int = 46) -> str:
@@ -91,7 +102,7 @@ def _card_text(card: ExportCard) -> str:
     lines += [f"  [{label}]" for label in card.labels]
     lines += [f"  ☑ {i.text}" if i.done else f"  ☐ {i.text}" for c in card.checklists for i in c.items]
     lines += [f"  💬 {c.body}" for c in card.comments]
-    lines += [f"  📎 {a.name} ({a.size} B)" for a in card.attachments]
+    lines += [f"  📎 {a.name} ({human_size(a.size)})" for a in card.attachments]
     return "\n".join(lines)
 
 
@@ -123,7 +134,12 @@ def demo(out_dir: Path | None) -> None:
             with Client(url, pacer=Pacer.unlimited()) as client:
                 with console.status("Registering demo@example.org (Argon2id key derivation)…"):
                     registration = client.register("demo@example.org", secrets.token_urlsafe(24))
-                console.print(f"Registered; recovery key (shown once): [dim]{registration.recovery_key}[/dim]")
+                console.print(
+                    f"Registered; recovery key (shown once): [dim]{registration.recovery_key}[/dim]\n"
+                    "This recovery key is throwaway: the demo account is deleted with its sandbox when "
+                    "the demo ends.  For an account of your own, keep the key offline: it is the only "
+                    "way back in if you forget the password."
+                )
                 with console.status("Building an encrypted board…"):
                     plaintexts = _build(client)
                 with console.status("Exporting and decrypting…"):
@@ -150,8 +166,8 @@ def demo(out_dir: Path | None) -> None:
         )
         console.print(view)
         console.print(
-            f"{len(result.boards)} board, {result.card_count} cards exported with {requests} requests in total; "
-            f"fields that failed to decrypt: {len(result.failures)}"
+            f"{counted(len(result.boards), 'board')}, {counted(result.card_count, 'card')} exported with "
+            f"{counted(requests, 'request')} in total; fields that failed to decrypt: {len(result.failures)}"
         )
         if leaks:
             console.print(f"[bold red]Plaintext found in the server's database: {leaks}[/bold red]")
@@ -160,3 +176,6 @@ def demo(out_dir: Path | None) -> None:
         if out_dir is not None:
             written = write_export(result, "json", out_dir) + write_export(result, "html", out_dir)
             console.print("Export written to " + ", ".join(str(p) for p in written))
+        width = max(len(command) for command, _ in _NEXT_STEPS)
+        steps = "\n".join(f"  {command:<{width}}  # {why}" for command, why in _NEXT_STEPS)
+        console.print(f"\nNext steps, on a server of your own:\n{steps}", markup=False, highlight=False)

@@ -17,12 +17,14 @@ from ..export import (
     ExportResult,
     attachment_fetch,
     decrypt_export_file,
+    existing_outputs,
     export_online,
     save_attachments,
     write_export,
 )
 from ._backup import export_from_backup
 from ._context import PARTIAL_EXIT_CODE, CliContext, global_options
+from ._units import counted
 from ._untrusted import json_text, markup, visible
 
 __all__ = ["PARTIAL_EXIT_CODE", "export"]
@@ -36,6 +38,30 @@ def _decrypt_file(path: Path, password: Callable[[], str], **selection: Any) -> 
         raise UsageError(f"cannot read {path}: {exc.strerror}") from None
     except ProtocolError as exc:
         raise ProtocolError(f"{path} is not a usable /me/export file: {exc}") from None
+
+
+def _formats(_ctx: click.Context, _param: click.Parameter, values: tuple[str, ...]) -> tuple[str, ...]:
+    """`--format json --format html` or `--format json,html`: each format once, in the order given."""
+    chosen: list[str] = []
+    for value in values:
+        for name in (part.strip().lower() for part in value.split(",")):
+            if name not in FORMATS:
+                raise click.BadParameter(f"{name!r} is not one of {', '.join(FORMATS)}")
+            if name not in chosen:
+                chosen.append(name)
+    return tuple(chosen) or ("json",)
+
+
+def _refuse_overwrite(result: ExportResult, formats: tuple[str, ...], out_dir: Path, attachments: Path | None) -> None:
+    existing = existing_outputs(result, formats, out_dir, attachments)
+    if existing:
+        raise UsageError(f"{existing[0]} exists; pass --force to overwrite an earlier export")
+
+
+def _refuse_nonempty(directory: Path) -> None:
+    earlier = min(directory.iterdir(), default=None) if directory.is_dir() else None
+    if earlier is not None:
+        raise UsageError(f"{earlier} exists; pass --force to overwrite an earlier export")
 
 
 def _count_attachments(result: ExportResult) -> int:
@@ -58,7 +84,14 @@ def _count_attachments(result: ExportResult) -> int:
     type=click.Path(dir_okay=False, exists=True, path_type=Path),
     help="Decrypt a `msk backup` file offline, attachments included (only the password is needed).",
 )
-@click.option("--format", "fmt", type=click.Choice(list(FORMATS)), default="json", show_default=True)
+@click.option(
+    "--format",
+    "formats",
+    multiple=True,
+    callback=_formats,
+    metavar="FORMAT",
+    help=f"{' | '.join(FORMATS)} (default json); repeat it or separate with commas for several in one run.",
+)
 @click.option(
     "--out",
     "out_dir",
@@ -71,8 +104,9 @@ def _count_attachments(result: ExportResult) -> int:
     "--attachments",
     "attachments_dir",
     type=click.Path(file_okay=False, path_type=Path),
-    help="Also decrypt every attachment into this directory (streamed, constant memory).",
+    help="Also decrypt every attachment into this directory once (streamed), linked from every format.",
 )
+@click.option("--force", is_flag=True, help="Overwrite the files of an earlier export.")
 @click.option("--strict", is_flag=True, help="Fail (exit 8) on the first field that does not decrypt.")
 @click.option(
     "--via",
@@ -89,9 +123,10 @@ def export(
     everything: bool,
     from_file: Path | None,
     from_backup: Path | None,
-    fmt: str,
+    formats: tuple[str, ...],
     out_dir: Path,
     attachments_dir: Path | None,
+    force: bool,
     strict: bool,
     via: str,
 ) -> None:
@@ -99,10 +134,14 @@ def export(
 
     BOARD and --workspace take ids or names (a name must be unambiguous).  Online, give
     BOARD…, --workspace or --all; with --from-file or --from-backup every board in the file
-    is exported unless some are named.  Progress goes to stderr; stdout gets a summary (JSON with --json).
+    is exported unless some are named.  Several formats share one read and one decryption of
+    the attachments.  An existing export is never replaced without --force.  Progress goes
+    to stderr; stdout gets a summary (JSON with --json).
     """
     if everything and (boards or workspaces):
         raise UsageError("--all exports everything: give no BOARD or --workspace with it")
+    if not force:  # the files whose names do not depend on the boards: refused before any read
+        _refuse_overwrite(ExportResult(exported_at="", boards=()), formats, out_dir, None)
     columns = (SpinnerColumn(), TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn())
     with Progress(*columns, console=ctx.err, transient=True, disable=not ctx.err.is_terminal) as progress:
         task = progress.add_task("starting", total=None)
@@ -115,6 +154,10 @@ def export(
         if from_file is not None and from_backup is not None:
             raise UsageError("give --from-file or --from-backup, not both")
         if from_backup is not None:
+            if not force and attachments_dir is not None:
+                # the backup is decrypted and its attachments saved in one pass: their names are
+                # not known before, so any earlier file there stops the export
+                _refuse_nonempty(attachments_dir)
             step("reading and decrypting the backup")
             result = export_from_backup(
                 from_backup,
@@ -126,6 +169,8 @@ def export(
                 strict=strict,
                 step=step,
             )
+            if not force:
+                _refuse_overwrite(result, formats, out_dir, None)
         elif from_file is not None:
             if attachments_dir is not None:
                 raise UsageError("--attachments needs the server: a /me/export file holds no attachment contents")
@@ -138,6 +183,8 @@ def export(
                 strict=strict,
                 on_progress=lambda cards: step(f"reading and decrypting the file: {cards:,} cards"),
             )
+            if not force:
+                _refuse_overwrite(result, formats, out_dir, None)
         else:
             if not (boards or workspaces or everything):
                 raise UsageError("what to export? give BOARD…, --workspace WS or --all (or --from-file FILE)")
@@ -145,6 +192,8 @@ def export(
             client.core.lenient_reads = not strict  # names read on the way (board titles) follow --strict too
             online = export_online(client, boards=boards, workspaces=workspaces, strict=strict, strategy=via, step=step)
             result, strategy = online.result, online.strategy
+            if not force:
+                _refuse_overwrite(result, formats, out_dir, attachments_dir)
             if attachments_dir is not None:
                 progress.update(task, description="attachments", total=_count_attachments(result), completed=0)
 
@@ -156,7 +205,7 @@ def export(
                 )
             requests = client.requests
         step("writing")
-        written = write_export(result, fmt, out_dir)
+        written = [path for fmt in formats for path in write_export(result, fmt, out_dir)]
 
     failures = result.failures
     summary = {
@@ -173,10 +222,10 @@ def export(
     if ctx.json:
         click.echo(json_text(summary))
     else:
-        how = "from the file" if requests is None else f"with {requests} requests ({strategy} reads)"
+        how = "from the file" if requests is None else f"with {counted(requests, 'request')} ({strategy} reads)"
         click.echo(
             visible(
-                f"Exported {summary['boards']} board(s), {summary['cards']} card(s) {how} to "
+                f"Exported {counted(len(result.boards), 'board')}, {counted(result.card_count, 'card')} {how} to "
                 + ", ".join(str(p) for p in written)
             )
         )

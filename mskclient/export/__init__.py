@@ -30,7 +30,7 @@ from ._tree import (
     ExportResult,
     FieldFailure,
 )
-from ._writers import FORMATS, board_to_json, export_to_json, render, write_export
+from ._writers import FORMATS, board_to_json, existing_outputs, export_to_json, render, write_export
 
 __all__ = [
     "FORMATS",
@@ -62,6 +62,7 @@ __all__ = [
     "decrypt_document",
     "decrypt_export_file",
     "export_online",
+    "existing_outputs",
     "export_to_json",
     "keys_from_password",
     "list_boards",

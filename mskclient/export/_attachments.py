@@ -13,7 +13,7 @@ from ..crypto import decrypt_file
 from ._files import atomic_open, safe_name
 from ._tree import ExportAttachment, ExportBoard, ExportCard, ExportResult
 
-__all__ = ["Fetch", "ciphertext_fetch", "save_attachments"]
+__all__ = ["Fetch", "attachment_path", "ciphertext_fetch", "save_attachments"]
 
 #: Writes the plaintext of one attachment into the sink; returns the number of bytes written.
 Fetch = Callable[[ExportAttachment, BinaryIO], int]
@@ -29,6 +29,13 @@ def ciphertext_fetch(open_ciphertext: Callable[[str], BinaryIO]) -> Fetch:
             return decrypt_file(attachment.file_key, source, sink, attachment_id=attachment.id)
 
     return fetch
+
+
+def attachment_path(directory: Path, attachment: ExportAttachment) -> Path:
+    """Where `save_attachments` puts `attachment`: `<id>-<safe name>`, always inside `directory`."""
+    path = directory / safe_name(attachment.name, prefix=attachment.id, fallback="attachment")
+    assert path.parent == directory
+    return path
 
 
 def save_attachments(
@@ -51,8 +58,7 @@ def save_attachments(
             on_file(attachment)
         if attachment.file_key is None:  # its key did not decrypt: already in the failures, nothing to open
             return attachment
-        path = directory / safe_name(attachment.name, prefix=attachment.id, fallback="attachment")
-        assert path.parent == directory
+        path = attachment_path(directory, attachment)
         with atomic_open(path) as sink:
             size = fetch(attachment, sink)
             if size != attachment.size:

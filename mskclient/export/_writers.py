@@ -10,20 +10,32 @@ import csv
 import html
 import io
 import json
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import Any
 from urllib.parse import quote
 
 from .._errors import UsageError
+from ._attachments import attachment_path
 from ._decrypt import no_collections
-from ._escape import csv_cell, json_escape_controls, markdown_block, markdown_inline, visible
+from ._escape import csv_cell, json_escape_controls, markdown_block, markdown_html, markdown_inline, visible
 from ._files import atomic_write_text, safe_name
 from ._tree import ExportBoard, ExportCard, ExportResult
 
-__all__ = ["FORMATS", "SCHEMA_ID", "board_to_json", "export_to_json", "render", "write_export"]
+__all__ = [
+    "FORMATS",
+    "SCHEMA_ID",
+    "board_to_json",
+    "existing_outputs",
+    "export_to_json",
+    "file_names",
+    "render",
+    "write_export",
+]
 
 SCHEMA_ID = "https://mskclient.invalid/export-schema.json"
+#: The file each single-file format writes; Markdown writes one file per board (`_markdown_name`).
+_SINGLE_FILE = {"json": "export.json", "csv": "cards.csv", "html": "export.html"}
 
 
 def _card_json(card: ExportCard) -> dict[str, Any]:
@@ -70,7 +82,7 @@ def export_to_json(result: ExportResult) -> dict[str, Any]:
 def _json(result: ExportResult) -> dict[str, str]:
     # one line: json's C encoder only runs without indent (8x faster on big boards); `jq .` pretty-prints it
     text = json.dumps(export_to_json(result), ensure_ascii=False)
-    return {"export.json": json_escape_controls(text) + "\n"}
+    return {_SINGLE_FILE["json"]: json_escape_controls(text) + "\n"}
 
 
 # Markdown layout: board `#`, column `##`, card `###`, the exporter's card sections `####`;
@@ -134,8 +146,12 @@ def board_markdown(board: ExportBoard) -> str:
     return "\n".join(out).rstrip("\n") + "\n"
 
 
+def _markdown_name(board: ExportBoard) -> str:
+    return safe_name(board.title, prefix=board.id, fallback="board") + ".md"
+
+
 def _markdown(result: ExportResult) -> dict[str, str]:
-    return {safe_name(b.title, prefix=b.id, fallback="board") + ".md": board_markdown(b) for b in result.boards}
+    return {_markdown_name(b): board_markdown(b) for b in result.boards}
 
 
 _CSV_HEADER = [
@@ -188,24 +204,34 @@ def _csv(result: ExportResult) -> dict[str, str]:
                     "true" if card.archived else "false",
                 ]
                 writer.writerow(row)
-    return {"cards.csv": buffer.getvalue()}
+    return {_SINGLE_FILE["csv"]: buffer.getvalue()}
 
 
 _CSS = """
 body{font-family:system-ui,sans-serif;margin:0;background:#f4f5f7;color:#172b4d}
-header{padding:12px 20px;background:#0b3d91;color:#fff}
-h1{margin:0 0 4px;font-size:20px}.desc{white-space:pre-wrap;margin:0;opacity:.9}
+header{padding:12px 20px;background:#0b3d91;color:#fff}header a{color:#fff}
+h1{margin:0 0 4px;font-size:20px}.desc{margin:0;opacity:.9}
 .board{margin-bottom:24px}.columns{display:flex;gap:12px;padding:16px;overflow-x:auto;align-items:flex-start}
 .column{background:#ebecf0;border-radius:8px;min-width:272px;max-width:272px;padding:8px}
 .column h2{font-size:14px;margin:4px 4px 8px}
 .card{background:#fff;border-radius:6px;box-shadow:0 1px 1px rgba(9,30,66,.25);padding:8px;margin-bottom:8px}
 .card.archived{opacity:.55}.card h3{font-size:14px;margin:0 0 6px}
 .chip{display:inline-block;background:#dfe1e6;border-radius:3px;padding:0 6px;margin:0 4px 4px 0;font-size:12px}
-.meta{font-size:12px;color:#5e6c84}.body{white-space:pre-wrap;font-size:13px;margin:6px 0}
+.meta{font-size:12px;color:#5e6c84}.body{font-size:13px;margin:6px 0;overflow-wrap:anywhere}
+.body>:first-child,.desc>:first-child{margin-top:0}.body>:last-child,.desc>:last-child{margin-bottom:0}
+.body p,.body ul,.body ol,.body pre,.body table{margin:4px 0}.body ul,.body ol{padding-left:18px}
+.body h4,.body h5,.body h6{font-size:13px;margin:6px 0 2px}.body pre{overflow-x:auto;background:#f4f5f7;padding:4px}
+.body code{font-size:12px;background:#f4f5f7}.body table{border-collapse:collapse}
+.body th,.body td{border:1px solid #dfe1e6;padding:2px 4px}.task-list-item{list-style:none}
 ul.check{list-style:none;padding-left:4px;margin:4px 0;font-size:13px}
-blockquote{margin:4px 0;padding:2px 8px;border-left:3px solid #dfe1e6;font-size:13px;white-space:pre-wrap}
+blockquote{margin:4px 0;padding:2px 8px;border-left:3px solid #dfe1e6;font-size:13px}
 .errors{margin:0 16px 16px;padding:8px;background:#ffebe6;border-radius:6px;font-size:13px}
 """
+
+
+#: A second line of defence behind the escaping: the page may run no script and load nothing
+#: (no fonts, frames, fetches or remote images); only its own inline style applies.
+_CSP = "default-src 'none'; style-src 'unsafe-inline'; img-src data:"
 
 
 def _e(value: str) -> str:
@@ -223,15 +249,15 @@ def _html_card(card: ExportCard) -> str:
     facts += [(name + ":", value) for name, value in card.custom_fields.items()]
     parts += [f'<div class="meta">{_e(icon)} {_e(value)}</div>' for icon, value in facts if value]
     if card.description:
-        parts.append(f'<div class="body">{_e(card.description)}</div>')
+        parts.append(f'<div class="body">{markdown_html(card.description)}</div>')
     for checklist in card.checklists:
         parts.append(f'<div class="meta">{_e(checklist.title)}</div><ul class="check">')
         parts += [f"<li>{'☑' if i.done else '☐'} {_e(i.text)}</li>" for i in checklist.items]
         parts.append("</ul>")
     for comment in card.comments:
         parts.append(
-            f'<blockquote>{_e(comment.body)}<div class="meta">— {_e(comment.author)}, '
-            f"{_e(comment.created_at)}</div></blockquote>"
+            f'<blockquote><div class="body">{markdown_html(comment.body)}</div>'
+            f'<div class="meta">— {_e(comment.author)}, {_e(comment.created_at)}</div></blockquote>'
         )
     for a in card.attachments:
         label = f"📎 {_e(a.name)} ({_e(a.mime)}, {a.size} bytes)"
@@ -249,13 +275,14 @@ def _html_card(card: ExportCard) -> str:
 def _html(result: ExportResult) -> dict[str, str]:
     out = [
         '<!DOCTYPE html><html lang="en"><head><meta charset="utf-8">',
+        f'<meta http-equiv="Content-Security-Policy" content="{_CSP}">',
         '<meta name="viewport" content="width=device-width, initial-scale=1">',
         f"<title>MSKanban export {_e(result.exported_at)}</title><style>{_CSS}</style></head><body>",
     ]
     for board in result.boards:
         out.append(f'<section class="board" id="board-{_e(board.id)}"><header><h1>{_e(board.title)}</h1>')
         if board.description:
-            out.append(f'<p class="desc">{_e(board.description)}</p>')
+            out.append(f'<div class="desc">{markdown_html(board.description)}</div>')
         out.append('</header><div class="columns">')
         for column in board.columns:
             cards = "".join(_html_card(card) for card in column.cards)
@@ -266,7 +293,7 @@ def _html(result: ExportResult) -> dict[str, str]:
             out.append(f'<div class="errors">Fields that could not be decrypted:<ul>{items}</ul></div>')
         out.append("</section>")
     out.append("</body></html>\n")
-    return {"export.html": "\n".join(out)}
+    return {_SINGLE_FILE["html"]: "\n".join(out)}
 
 
 FORMATS: dict[str, Callable[[ExportResult], dict[str, str]]] = {
@@ -284,6 +311,36 @@ def render(result: ExportResult, fmt: str) -> dict[str, str]:
         raise UsageError(f"unknown export format {fmt!r}; choose one of {', '.join(FORMATS)}")
     with no_collections():  # rendering builds a container per card, comment and item, none cyclic
         return writer(result)
+
+
+def file_names(result: ExportResult, fmt: str) -> list[str]:
+    """The names `write_export` gives its files for `fmt`, without rendering anything."""
+    if fmt == "markdown":
+        return [_markdown_name(b) for b in result.boards]
+    if fmt not in _SINGLE_FILE:
+        raise UsageError(f"unknown export format {fmt!r}; choose one of {', '.join(FORMATS)}")
+    return [_SINGLE_FILE[fmt]]
+
+
+def existing_outputs(
+    result: ExportResult, formats: Iterable[str], out_dir: Path, attachments_dir: Path | None = None
+) -> list[Path]:
+    """The files an export of `result` would replace: its files in `out_dir`, and its attachments.
+
+    Lets a caller refuse before anything is read from the server or written, so an earlier
+    export is never overwritten without being asked to.
+    """
+    paths = [out_dir / name for fmt in formats for name in file_names(result, fmt)]
+    if attachments_dir is not None:
+        paths += [
+            attachment_path(attachments_dir, a)
+            for b in result.boards
+            for c in b.columns
+            for k in c.cards
+            for a in k.attachments
+            if a.file_key is not None
+        ]
+    return [p for p in paths if p.exists() or p.is_symlink()]
 
 
 def write_export(result: ExportResult, fmt: str, out_dir: Path) -> list[Path]:

@@ -211,6 +211,20 @@ def test_export_from_backup_equals_the_online_export(account: Account, full: Pat
     assert files[f"{account.ids['big']}-gross.txt"] == BIG
 
 
+def test_export_from_backup_keeps_an_earlier_export(account: Account, full: Path, tmp_path: Path) -> None:
+    out, files = tmp_path / "out", tmp_path / "files"
+    args = ("export", "--from-backup", str(full), "--out", str(out), "--attachments", str(files), "--format", "json")
+    account.run(*args, password=True)
+    before = {p: p.read_bytes() for p in [*out.iterdir(), *files.iterdir()]}
+    code, _, err = account.run(*args, ok=False, password=True)
+    assert code == 2
+    assert err == f"msk: error: {out / 'export.json'} exists; pass --force to overwrite an earlier export\n"
+    code, _, err = account.run(*args[:3], "--out", str(tmp_path / "new"), "--attachments", str(files), ok=False)
+    assert code == 2 and f"{min(files.iterdir())} exists; pass --force" in err and not (tmp_path / "new").exists()
+    assert {p: p.read_bytes() for p in [*out.iterdir(), *files.iterdir()]} == before
+    account.run(*args, "--force", password=True)
+
+
 def test_overwrite_and_usage(account: Account, full: Path, tmp_path: Path) -> None:
     code, _, err = account.run("backup", "--out", str(full), ok=False)
     assert code == 2 and "exists; pass --force" in err

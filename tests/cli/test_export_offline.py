@@ -50,7 +50,7 @@ def test_offline_every_format_and_selection(export_file: tuple[Path, Built], tmp
         )
         assert ran.code == 0, ran.err
         assert [p.name for p in out.iterdir()] == [name]
-        assert "Exported 1 board(s), 3 card(s) from the file" in ran.out
+        assert "Exported 1 board, 3 cards from the file" in ran.out
 
 
 def test_password_from_file_and_wrong_password(export_file: tuple[Path, Built], tmp_path: Path) -> None:
@@ -97,3 +97,20 @@ def test_bad_input(tmp_path: Path, export_file: tuple[Path, Built]) -> None:
     assert ran.code == 2 and "no board named 'Nope'" in ran.err
     ran = msk("export", env=_env(tmp_path))
     assert ran.code == 2 and "what to export?" in ran.err
+
+
+def test_offline_formats_in_one_run_and_no_silent_overwrite(export_file: tuple[Path, Built], tmp_path: Path) -> None:
+    path, built = export_file
+    out = tmp_path / "out"
+    ran = msk("export", "--from-file", str(path), "--format", "markdown,html", "--out", str(out), env=_env(tmp_path))
+    assert ran.code == 0, ran.err
+    markdown = out / f"{built.board_id}-Roadmap 🚀.md"
+    assert sorted(p.name for p in out.iterdir()) == sorted([markdown.name, "export.html"])
+    before = markdown.read_bytes()
+    again = msk("export", "--from-file", str(path), "--format", "markdown", "--out", str(out), env=_env(tmp_path))
+    assert again.code == 2
+    assert again.err == f"msk: error: {markdown} exists; pass --force to overwrite an earlier export\n"
+    assert markdown.read_bytes() == before
+    forced = msk("export", "--from-file", str(path), "--format", "markdown", "--out", str(out), "--force",
+                 env=_env(tmp_path))  # fmt: skip
+    assert forced.code == 0 and forced.out == f"Exported 1 board, 3 cards from the file to {markdown}\n"

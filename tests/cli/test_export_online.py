@@ -8,6 +8,7 @@ import json
 from collections.abc import Generator, Iterator
 from pathlib import Path
 from typing import Any
+from urllib.parse import quote
 
 import pytest
 from _accounts import PASSWORD
@@ -106,8 +107,8 @@ def test_all_and_workspace(owner: tuple[User, Client, dict[str, str]], tmp_path:
 def test_attachments_are_streamed_to_safe_names(owner: tuple[User, Client, dict[str, str]], tmp_path: Path) -> None:
     user, _, ids = owner
     files = tmp_path / "files"
-    for via in ("cards", "export"):
-        summary, doc = _export(user, tmp_path / via, "Board A ✓", "--attachments", str(files), "--via", via)
+    for via in ("cards", "export"):  # the second run replaces the first one's attachment: --force
+        summary, doc = _export(user, tmp_path / via, "Board A ✓", "--attachments", str(files), "--via", via, "--force")
         assert summary["attachments"] == 1 and doc is not None
         (saved,) = files.iterdir()
         assert saved.name == f"{ids['attachment']}-_böse_.._name.txt"
@@ -123,6 +124,56 @@ def test_formats_online(owner: tuple[User, Client, dict[str, str]], tmp_path: Pa
         user("export", "Board A ✓", "--format", fmt, "--out", str(tmp_path / fmt))
         content = (tmp_path / fmt / name).read_text(encoding="utf-8")
         assert "Karte eins — ü" in content
+
+
+def test_several_formats_share_one_read_and_one_copy_of_each_attachment(
+    owner: tuple[User, Client, dict[str, str]], tmp_path: Path
+) -> None:
+    user, _, ids = owner
+    files = tmp_path / "files"
+    one, _ = _export(user, tmp_path / "one", "Board A ✓", "--via", "cards", "--attachments", str(tmp_path / "f1"))
+    summary, doc = _export(
+        user, tmp_path / "all", "Board A ✓", "--via", "cards", "--attachments", str(files),
+        "--format", "json,markdown", "--format", "csv", "--format", "html", "--format", "json",
+    )  # fmt: skip
+    # every format from the same reads: no more requests than one format, the attachment fetched once
+    assert summary["requests"] == one["requests"] and summary["attachments"] == 1
+    out = tmp_path / "all"
+    assert summary["files"] == [
+        str(out / n) for n in ("export.json", f"{ids['A']}-Board A ✓.md", "cards.csv", "export.html")
+    ]
+    (saved,) = files.iterdir()
+    link = f"../files/{saved.name}"
+    assert doc is not None and doc["boards"][0]["columns"][0]["cards"][0]["attachments"][0]["file"] == link
+    encoded = quote(link)
+    assert f"]({encoded})" in (out / f"{ids['A']}-Board A ✓.md").read_text(encoding="utf-8")
+    assert f'href="{encoded}"' in (out / "export.html").read_text(encoding="utf-8")
+    assert link in (out / "cards.csv").read_text(encoding="utf-8")
+    ran = user("export", "Board A ✓", "--format", "json,pdf", "--out", str(tmp_path / "x"), ok=False)
+    assert ran.code == 2 and "'pdf' is not one of json, markdown, csv, html" in ran.err
+
+
+def test_an_earlier_export_is_not_overwritten_without_force(
+    owner: tuple[User, Client, dict[str, str]], tmp_path: Path
+) -> None:
+    user, _, ids = owner
+    out, files = tmp_path / "out", tmp_path / "files"
+    user("export", "Board A ✓", "--out", str(out), "--format", "markdown,json", "--attachments", str(files))
+    before = {p: p.read_bytes() for p in [*out.iterdir(), *files.iterdir()]}
+    ran = user("export", "Board A ✓", "--out", str(out), ok=False)  # json: refused before any read
+    assert ran.code == 2 and ran.out == ""
+    assert ran.err == f"msk: error: {out / 'export.json'} exists; pass --force to overwrite an earlier export\n"
+    markdown = out / f"{ids['A']}-Board A ✓.md"
+    ran = user("export", "Board A ✓", "--out", str(out), "--format", "markdown", ok=False)  # named after the read
+    assert ran.code == 2 and f"{markdown} exists;" in ran.err
+    ran = user("export", "Board A ✓", "--out", str(tmp_path / "new"), "--attachments", str(files), ok=False)
+    assert ran.code == 2 and f"{next(files.iterdir())} exists;" in ran.err and not (tmp_path / "new").exists()
+    ran = user("export", "Board A ✓", "--out", str(out), "--format", "csv,markdown", ok=False)
+    assert ran.code == 2 and f"{markdown} exists;" in ran.err and not (out / "cards.csv").exists()
+    assert {p: p.read_bytes() for p in [*out.iterdir(), *files.iterdir()]} == before
+    forced = user("export", "Board A ✓", "--out", str(out), "--format", "markdown,json", "--force")
+    assert forced.out.startswith("Exported 1 board, 2 cards with ") and " requests (" in forced.out
+    assert json.loads((out / "export.json").read_text(encoding="utf-8"))["exportedAt"] != ""
 
 
 def _patch(client: Client, card_id: str, body: dict[str, Any]) -> None:
