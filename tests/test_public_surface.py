@@ -49,6 +49,7 @@ PUBLIC = {'mskclient': ['ActivityEvent', 'ApiError', 'AsyncClient', 'Attachment'
                       'STRATEGIES', 'UNDECRYPTABLE', 'atomic_open', 'atomic_write_text', 'attachment_fetch',
                       'board_to_json', 'ciphertext_fetch', 'decrypt_board', 'decrypt_document', 'decrypt_export_file',
                       'export_online', 'export_to_json', 'keys_from_password', 'list_boards', 'members_by_id',
+                      'name_matches',
                       'render', 'resolve', 'safe_name', 'save_attachments', 'write_export'],
  'mskclient.backup': ['Backup', 'BackupSummary', 'BoardReport', 'CLOCK_FAIL', 'CLOCK_WARN', 'Check',
                       'EXPORT_MEMBER', 'FORMAT_NAME', 'FORMAT_VERSION', 'MANIFEST_MEMBER', 'Manifest',
