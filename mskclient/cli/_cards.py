@@ -155,40 +155,72 @@ def _read_text(path: Path) -> str:
 @cards.command("create")
 @click.argument("title")
 @board_option
-@click.option("--column", required=True, help="Column id or title.")
+@click.option("--column", help="Column id or title (default: the board's first column).")
 @click.option("--description", help="Markdown description.")
 @click.option(
     "--description-file", type=click.Path(dir_okay=False, path_type=Path), help="Read the description from a file."
 )
+@click.option("--edit", "use_editor", is_flag=True, help="Write the description in $EDITOR.")
 @due_option()
 @global_options
 def cards_create(
     ctx: CliContext,
     title: str,
     board: str | None,
-    column: str,
+    column: str | None,
     description: str | None,
     description_file: Path | None,
+    use_editor: bool,
     due_at: str | None,
 ) -> None:
     """Create a card in a column of a board."""
     if description is not None and description_file is not None:
         raise UsageError("give --description or --description-file, not both")
     text = _read_text(description_file) if description_file is not None else description or ""
+    if use_editor:
+        text = in_editor(text, "description")
     r = Resolver(ctx.unlocked_client())
     b = r.board(board)
-    c = r.client.create_card(r.column(b.id, column).id, title, text, due_at=due_at, board_id=b.id)
+    c = r.client.create_card(_column_for_new_card(r, b.id, column), title, text, due_at=due_at, board_id=b.id)
     done(ctx, f"Created card {c.title!r} ({c.id})", model_json(c))
 
 
+def _column_for_new_card(r: Resolver, board_id: str, column: str | None) -> str:
+    if column is not None:
+        return r.column(board_id, column).id
+    columns = r.client.columns(board_id)
+    if not columns:
+        raise UsageError("the board has no column yet: create one with `msk columns create TITLE --board BOARD`")
+    return columns[0].id
+
+
+def in_editor(text: str, what: str) -> str:
+    """`text` as edited in $VISUAL / $EDITOR (as gh does); refused when the editor saved nothing.
+
+    The editor works on a temporary file of the user's own (mode 0600) that is deleted when it
+    closes: the plaintext is on disk for as long as the editor is open.
+    """
+    edited = click.edit(text, extension=".md", require_save=True)
+    if edited is None:
+        raise UsageError(f"the {what} was not saved in the editor: nothing changed")
+    return edited
+
+
 def _transform(
-    description_file: Path | None, append: str | None, replace: tuple[str, str] | None
+    description_file: Path | None,
+    description: str | None,
+    append: str | None,
+    replace: tuple[str, str] | None,
+    use_editor: bool,
 ) -> Callable[[str], str] | None:
-    chosen = [o for o in (description_file, append, replace) if o is not None]
+    """How the description changes; with --edit the editor's text is known only once the card is read."""
+    chosen = [o for o in (description_file, description, append, replace, use_editor or None) if o is not None]
     if len(chosen) > 1:
-        raise UsageError("give only one of --description-file, --append and --replace")
-    if description_file is not None:
-        content = _read_text(description_file)
+        raise UsageError("give only one of --description, --description-file, --edit, --append and --replace")
+    if use_editor:
+        return lambda old: old
+    if description_file is not None or description is not None:
+        content = _read_text(description_file) if description_file is not None else description or ""
         return lambda _: content
     if append is not None:
         return lambda old: old + appended_line(old, append)
@@ -213,9 +245,12 @@ def _transform(
     type=click.Path(dir_okay=False, path_type=Path),
     help="Make the description this file's text (a minimal edit, merged with concurrent ones).",
 )
+@click.option("--description", help="Make the description this text (a minimal edit, as with a file).")
+@click.option("--edit", "use_editor", is_flag=True, help="Edit the description in $EDITOR.")
 @click.option("--append", help="Append a line to the description.")
 @click.option("--replace", nargs=2, metavar="OLD NEW", help="Replace OLD by NEW in the description.")
 @due_option(clears=True)
+@click.option("--clear", "clear", multiple=True, type=click.Choice(["due", "description"]), help="Empty a value.")
 @global_options
 def cards_edit(
     ctx: CliContext,
@@ -223,20 +258,32 @@ def cards_edit(
     board: str | None,
     title: str | None,
     description_file: Path | None,
+    description: str | None,
+    use_editor: bool,
     append: str | None,
     replace: tuple[str, str] | None,
     due_at: str | None,
+    clear: tuple[str, ...],
 ) -> None:
     """Edit safely: If-Match on the card version, re-read and merge on a conflict.
 
     Description changes are minimal Yjs edits, so text someone is typing in a browser at
     the same moment survives, and they reach live editors at once.
     """
-    transform = _transform(description_file, append, replace)
+    if "due" in clear:
+        if due_at:
+            raise UsageError("give --due DATE or --clear due, not both")
+        due_at = ""
+    if "description" in clear:
+        description = "" if description is None else description
+    transform = _transform(description_file, description, append, replace, use_editor)
     if title is None and transform is None and due_at is None:
-        raise UsageError("nothing to change: give --title, --due or a description option")
+        raise UsageError("nothing to change: give --title, --due, --clear or a description option")
     r = Resolver(ctx.unlocked_client())
     c = r.card(card, board)
+    if use_editor:
+        edited = in_editor(c.description, "description")
+        transform = lambda _: edited  # noqa: E731
     if transform is not None:
         from ..live import edit_description  # imported here: it pulls in the WebSocket stack
 
@@ -316,7 +363,7 @@ def cards_label(ctx: CliContext, card: str, label: str, board: str | None, remov
 @click.argument("card")
 @click.argument("member")
 @board_option
-@click.option("--remove", is_flag=True)
+@click.option("--remove", is_flag=True, help="Unassign instead.")
 @global_options
 def cards_assign(ctx: CliContext, card: str, member: str, board: str | None, remove: bool) -> None:
     """Assign MEMBER (email or user id) to CARD."""
@@ -334,12 +381,16 @@ def cards_assign(ctx: CliContext, card: str, member: str, board: str | None, rem
 @click.argument("card")
 @click.argument("milestone", required=False)
 @board_option
-@click.option("--clear", is_flag=True)
+@click.option("--remove", is_flag=True, help="Take the card out of its milestone.")
+@click.option("--clear", "clear_alias", is_flag=True, hidden=True)
 @global_options
-def cards_milestone(ctx: CliContext, card: str, milestone: str | None, board: str | None, clear: bool) -> None:
-    """Put a card in a milestone (or take it out with --clear)."""
-    if (milestone is None) == (not clear):
-        raise UsageError("give MILESTONE or --clear")
+def cards_milestone(
+    ctx: CliContext, card: str, milestone: str | None, board: str | None, remove: bool, clear_alias: bool
+) -> None:
+    """Put a card in a milestone (or take it out with --remove)."""
+    remove = remove or clear_alias
+    if (milestone is None) == (not remove):
+        raise UsageError("give MILESTONE or --remove")
     r = Resolver(ctx.unlocked_client())
     c = r.card(card, board)
     m = None if milestone is None else r.named("milestone", milestone, r.client.milestones(c.board_id), "title")
@@ -349,12 +400,14 @@ def cards_milestone(ctx: CliContext, card: str, milestone: str | None, board: st
 
 @cards.command("comment")
 @click.argument("card")
-@click.argument("text")
+@click.argument("text", required=False)
 @board_option
 @global_options
-def cards_comment(ctx: CliContext, card: str, text: str, board: str | None) -> None:
-    """Add a comment; TEXT '-' reads it from stdin."""
-    body = sys.stdin.read() if text == "-" else text
+def cards_comment(ctx: CliContext, card: str, text: str | None, board: str | None) -> None:
+    """Add a comment; TEXT '-' reads it from stdin; without TEXT on a terminal, $EDITOR opens."""
+    if text is None and not sys.stdin.isatty():
+        raise UsageError("give the comment TEXT, or '-' to read it from stdin")
+    body = sys.stdin.read() if text == "-" else text if text is not None else in_editor("", "comment")
     r = Resolver(ctx.unlocked_client())
     comment = r.client.add_comment(r.card(card, board).id, body)
     done(ctx, f"Commented ({comment.id})", model_json(comment))

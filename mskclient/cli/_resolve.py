@@ -18,7 +18,7 @@ from .._models import Board, Card, Column, Member, Undecryptable, Workspace
 from .._profile import is_valid_id
 from ..client import Client
 from ..crypto import b64u_encode
-from ..export import resolve
+from ..export import name_matches, resolve
 from ._context import CliContext
 from ._untrusted import json_text, rich_text, visible
 
@@ -180,12 +180,32 @@ class Resolver:
         return self.named("column", query, self.client.columns(board_id), "title")
 
     def card(self, query: str, board: str | None) -> Card:
-        """A card with its comments, checklists and attachments; a title needs --board."""
+        """A card with its comments, checklists and attachments, by id or by title: within
+        --board, or without it across every board of the account when the title is unique."""
         if is_valid_id(query) and board is None:
             return self.client.card(query)
+        if board is None:
+            return self.client.card(self._card_anywhere(query))
         board_id = self.board(board).id
         cards = self.client.cards(board_id)
         return self.client.card(_pick("card", query, [(c.id, c.title) for c in cards]))
+
+    def _card_anywhere(self, title: str) -> str:
+        """The id of the one live card titled `title` on any board of the account."""
+        board_of: dict[str, Board] = {}
+        titles: list[tuple[str, str]] = []
+        for board in (b for w in self.workspaces() for b in self.boards(w.id)):
+            for card in self.client.cards(board.id):
+                if not card.archived and not isinstance(card.title, Undecryptable):
+                    board_of[card.id] = board
+                    titles.append((card.id, card.title))
+        matches = name_matches(title, titles)
+        if len(matches) == 1:
+            return matches[0][0]
+        if not matches:
+            raise UsageError(f"no card titled {title!r} on any of your boards (archived ones need --board)")
+        listed = ", ".join(f"{name!r} on board {board_of[cid].title!r} ({cid})" for cid, name in matches)
+        raise UsageError(f"card title {title!r} is on several boards: {listed}; add --board or give the id")
 
     def named(self, kind: str, query: str, items: Sequence[_Named], name: str = "name") -> _Named:
         """The one of `items` whose id is `query`, or whose attribute `name` is (unambiguously)."""

@@ -16,7 +16,7 @@ from ._document import (
 )
 from ._files import atomic_open, atomic_write_text, safe_name
 from ._online import STRATEGIES, OnlineExport, aexport_online, attachment_fetch, export_online
-from ._select import resolve
+from ._select import name_matches, resolve
 from ._stream import ExportParser, ExportSink, Level
 from ._tree import (
     UNDECRYPTABLE,
@@ -67,6 +67,7 @@ __all__ = [
     "keys_from_password",
     "list_boards",
     "members_by_id",
+    "name_matches",
     "render",
     "resolve",
     "safe_name",
