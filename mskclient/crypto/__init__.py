@@ -4,6 +4,10 @@ Recipes here follow `docs/protocol.md` (kdf, keys, envelopes, attachments, relay
 each picks the key type and the associated data its field needs.  The primitives under them
 (AEAD with any AD, sealed boxes, batch calls, the libsodium wrappers of `_sodium`) are public
 in `mskclient.crypto.hazmat`, apart, because they check none of that.
+
+The bottom layer: it imports only libsodium (PyNaCl), libargon2 (argon2-cffi), the optional
+native extension and the shared `_profile`, `_errors` and `_json`; never the client, any
+layer above it, or anything that does I/O (the import-linter contracts in pyproject.toml).
 """
 
 from ._b64 import b64u_decode, b64u_encode

@@ -1,7 +1,9 @@
 """Decrypted export of boards: the tree, the decryption of `/me/export` bundles, the writers.
 
 Online (`msk export`) and offline (`msk export --from-file`) share everything here;
-only where the encrypted bundles come from differs.
+only where the encrypted bundles come from differs.  This layer may import the crypto core,
+the client's public API and the shared top-level modules; never live, importers, backup, the
+CLI or the sandbox.
 """
 
 from ._attachments import Fetch, ciphertext_fetch, save_attachments

@@ -2,12 +2,14 @@
 
 Everything here talks to MSKanban's relay (`/api/ws`) as the browser clients do,
 y-protocols inside XChaCha20-Poly1305 frames sealed with the board key (docs/protocol.md#relay).
+This layer may import the crypto core, the client's public API and the shared top-level
+modules; never export, importers, backup, the CLI or the sandbox.
 """
 
 from __future__ import annotations
 
 from ._awareness import Awareness, AwarenessChange, user_name
-from ._channel import Channel, MemoryChannel, ReadOnlyFrame, WebSocketChannel, close_error, memory_pair
+from ._channel import Channel, ReadOnlyFrame, WebSocketChannel, close_error
 from ._participant import ConnectionChanged, LiveEvent, Participant, PresenceChanged, TextChanged
 from ._protocol import (
     AwarenessEntry,
@@ -59,7 +61,6 @@ __all__ = [
     "Channel",
     "ConnectionChanged",
     "LiveEvent",
-    "MemoryChannel",
     "Message",
     "Participant",
     "PresenceChanged",
@@ -75,6 +76,5 @@ __all__ = [
     "decode_message",
     "encode_awareness_update",
     "encode_message",
-    "memory_pair",
     "user_name",
 ]

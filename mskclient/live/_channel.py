@@ -1,7 +1,7 @@
-"""Byte channels a relay participant talks through: a Protocol, an in-memory pair, WebSockets.
+"""Byte channels a relay participant talks through: a Protocol and its WebSocket implementation.
 
-The participant only needs "send a frame, receive a frame, close", so tests
-run it over an in-memory pair and production over a WebSocket.  Every failure
+The participant only needs "send a frame, receive a frame, close" (`Channel`), so tests
+run it over an in-memory pair of their own and production over a WebSocket.  Every failure
 surfaces as an error of the one tree: a drop is a TransportError; the relay's
 close codes 4401 (bad ticket, or its session ended), 4403 (membership revoked) and 1009 (frame over
 1 MiB) become AuthError, ForbiddenError and PayloadTooLargeError.  A frame the
@@ -11,7 +11,6 @@ is received as a `ReadOnlyFrame`, so the participant can refuse its document cha
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
 import random
 from typing import Protocol
@@ -32,13 +31,11 @@ from ..crypto import b64u_decode
 
 __all__ = [
     "Channel",
-    "MemoryChannel",
     "ReadOnlyFrame",
     "WebSocketChannel",
     "backoff_delay",
     "close_error",
     "is_fatal",
-    "memory_pair",
 ]
 
 
@@ -66,51 +63,6 @@ def close_error(code: int | None, reason: str = "") -> MskError:
     if code == RELAY_CLOSE_TOO_BIG:
         return api_error(413, "PAYLOAD_TOO_LARGE", f"relay closed the socket: frame over 1 MiB{detail}")
     return TransportError(f"relay connection closed (code {code}){detail}")
-
-
-_CLOSED = object()
-
-
-class MemoryChannel:
-    """One end of an in-memory channel pair (for tests and in-process peers)."""
-
-    def __init__(self) -> None:
-        self._inbox: asyncio.Queue[bytes | object] = asyncio.Queue()
-        self.peer: MemoryChannel | None = None
-        self.closed = False
-        self._error: MskError | None = None
-
-    async def send(self, data: bytes) -> None:
-        if self.closed or self.peer is None or self.peer.closed:
-            raise self._error or TransportError("in-memory channel is closed")
-        self.peer._inbox.put_nowait(bytes(data))
-
-    async def recv(self) -> bytes:
-        if self.closed:
-            raise self._error or TransportError("in-memory channel is closed")
-        item = await self._inbox.get()
-        if isinstance(item, bytes):
-            return item
-        self.closed = True
-        raise self._error or TransportError("in-memory channel closed by the peer")
-
-    async def close(self) -> None:
-        self.drop()
-
-    def drop(self, error: MskError | None = None) -> None:
-        """Break both ends at once, as a network failure would; `error` is what each end raises."""
-        for end in (self, self.peer):
-            if end is not None and not end.closed:
-                end.closed = True
-                end._error = error
-                end._inbox.put_nowait(_CLOSED)
-
-
-def memory_pair() -> tuple[MemoryChannel, MemoryChannel]:
-    """Two connected in-memory channel ends."""
-    a, b = MemoryChannel(), MemoryChannel()
-    a.peer, b.peer = b, a
-    return a, b
 
 
 class WebSocketChannel:

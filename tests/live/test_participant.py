@@ -14,7 +14,6 @@ from mskclient.crypto import BoardKey, open_relay_frame, seal_relay_frame
 from mskclient.live import (
     AwarenessMessage,
     ConnectionChanged,
-    MemoryChannel,
     Participant,
     PresenceChanged,
     SyncUpdate,
@@ -23,7 +22,7 @@ from mskclient.live import (
     encode_message,
 )
 
-from ._memrelay import MemoryRelay
+from ._memrelay import MemoryChannel, MemoryRelay
 
 ROOM = "card:cabcdefgh1"
 ALICE = {"user": {"id": "calice0001", "name": "alice", "color": "#aa0000"}}
