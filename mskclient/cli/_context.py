@@ -81,17 +81,20 @@ class CliContext:
     def trust_store(self, server: str, email: str) -> TrustStore:
         return TrustStore(self.store.trust_path(server, email))
 
+    def _client_options(self, server: str, email: str | None, token: str | None) -> dict[str, Any]:
+        """What every client of a command gets: the session, the pinned keys of this server and
+        account, and pacing and slow-KDF notices on stderr."""
+        return {
+            "token": token,
+            "email": email,
+            "trust": self.trust_store(server, email) if email else None,
+            "pacer": Pacer(on_wait=self._show_wait),
+            "on_slow_kdf": self._show_slow_kdf,
+        }
+
     def new_client(self, server: str, email: str | None = None, token: str | None = None) -> Client:
         """A Client closed when the command ends; pins public keys per server + account (0600 file)."""
-        trust = self.trust_store(server, email) if email else None
-        client = Client(
-            server,
-            token=token,
-            email=email,
-            trust=trust,
-            pacer=Pacer(on_wait=self._show_wait),
-            on_slow_kdf=self._show_slow_kdf,
-        )
+        client = Client(server, **self._client_options(server, email, token))
         self._read_leniently(client)
         current = click.get_current_context(silent=True)
         if current is not None:  # outside a command the caller closes it
@@ -131,15 +134,7 @@ class CliContext:
             keys = self.unlocked_client().keys if unlocked else None
         else:
             server, email, token, keys = client.server, client.email, client.token, client.keys
-        trust = self.trust_store(server, email) if email else None
-        twin = AsyncClient(
-            server,
-            token=token,
-            email=email,
-            trust=trust,
-            pacer=Pacer(on_wait=self._show_wait),
-            on_slow_kdf=self._show_slow_kdf,
-        )
+        twin = AsyncClient(server, **self._client_options(server, email, token))
         self._read_leniently(twin)
         if keys is not None:
             twin.use_keys(keys)
