@@ -322,7 +322,8 @@ class Importer:
         h = journal.hash
         where = f"board {board.title!r}"
         board_key = f"board:{board.key}"
-        description = notes_text(source.name, board.notes) if board.notes else ""
+        notes = notes_text(source.name, board.notes) if board.notes else ""
+        description = "\n\n".join(part for part in (board.description, notes) if part)
         board_step = ("board", board_key, "", h([board.title, description]), (board.title, description))
         want(_Step(*board_step, listed=("board", "")), where)
         plan = _BoardSteps(

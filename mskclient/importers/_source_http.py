@@ -20,8 +20,9 @@ from typing import Any, BinaryIO, Final, cast
 import httpx
 
 from .._errors import AuthError, ForbiddenError, NotFoundError, ProtocolError, TransportError
+from .._pacing import Pacer
 
-__all__ = ["Record", "SourceHttp", "SourceUnavailable"]
+__all__ = ["Record", "SourceHttp", "SourcePace", "SourceUnavailable"]
 
 _RETRY_STATUSES: Final = frozenset({429, 500, 502, 503, 504})
 #: Longest Retry-After the reader waits for; a source asking more stops the run (resumable).
@@ -32,8 +33,56 @@ class SourceUnavailable(TransportError):
     """The source kept failing (5xx, 429, timeouts) through every retry: the run stops, a re-run resumes."""
 
 
+class SourcePace:
+    """Source-side pacing: a sliding window under the source's documented request limit, and
+    its rate-limit headers (`remaining` requests left, `reset` as epoch seconds) when it sends them.
+
+    The window is booked before each request; when an answer says no request is left, the
+    next one waits for the reset.  So a steady run meets no 429, and after one that other
+    activity caused (waited out until the reset) the next request finds room: at most one
+    429 in a row.
+    """
+
+    def __init__(
+        self,
+        limit: tuple[int, float],
+        *,
+        remaining_header: str = "x-ratelimit-remaining",
+        reset_header: str = "x-ratelimit-reset",
+        clock: Callable[[], float] = time.monotonic,
+        wall: Callable[[], float] = time.time,
+    ) -> None:
+        self._window = Pacer({"source": limit}, share=1.0, clock=clock)
+        self._remaining_header = remaining_header
+        self._reset_header = reset_header
+        self._clock = clock
+        self._wall = wall
+        #: Monotonic time before which the source said no request is left.
+        self._not_before = 0.0
+
+    def delay(self) -> float:
+        """Seconds to wait before sending the next request (its slot is booked)."""
+        return max(self._window.reserve("source"), self._not_before - self._clock())
+
+    def until_reset(self, headers: httpx.Headers) -> float | None:
+        """Seconds until the reset the headers announce, or None when they announce none."""
+        value = headers.get(self._reset_header)
+        try:
+            reset = float(value) if value else None
+        except ValueError:
+            return None
+        return None if reset is None else min(_MAX_RETRY_AFTER, max(0.0, reset - self._wall()))
+
+    def observe(self, headers: httpx.Headers) -> None:
+        """Take an answer's headers into account: nothing left → the next request waits for the reset."""
+        remaining = headers.get(self._remaining_header, "").strip()
+        wait = self.until_reset(headers)
+        if remaining.lstrip("-").isdigit() and int(remaining) <= 0 and wait is not None:
+            self._not_before = max(self._not_before, self._clock() + wait)
+
+
 class SourceHttp:
-    """GET requests to one source, below `base` (an http(s) URL)."""
+    """GET requests to one source, below `base` (an http(s) URL); `pace` keeps them under its limit."""
 
     def __init__(
         self,
@@ -46,8 +95,10 @@ class SourceHttp:
         attempts: int = 5,
         backoff: float = 0.5,
         sleep: Callable[[float], None] = time.sleep,
+        pace: SourcePace | None = None,
     ) -> None:
         self.name = name
+        self._pace = pace
         self._http = httpx.Client(auth=auth, headers=dict(headers or {}), transport=transport, timeout=timeout)
         self._attempts = attempts
         self._backoff = backoff
@@ -65,8 +116,12 @@ class SourceHttp:
             attempt += 1
             self.requests += 1
             wait = self._backoff * 2 ** (attempt - 1)
+            if self._pace is not None and (delay := self._pace.delay()) > 0:
+                self._sleep(delay)
             try:
                 response = self._http.send(self._http.build_request("GET", url, params=params), stream=True)
+                if self._pace is not None:
+                    self._pace.observe(response.headers)
                 if response.status_code < 300:
                     if read:
                         try:
@@ -79,7 +134,10 @@ class SourceHttp:
                 if response.status_code not in _RETRY_STATUSES:
                     raise self._error(response.status_code, route)
                 last = f"HTTP {response.status_code}"
-                wait = max(wait, _retry_after(response.headers.get("retry-after")))
+                reset = None if self._pace is None else self._pace.until_reset(response.headers)
+                # the source's own reset when it names one, else its Retry-After
+                asked = reset if reset is not None else _retry_after(response.headers.get("retry-after"))
+                wait = max(wait, asked)
             except httpx.TimeoutException:
                 last = "timed out"
             except httpx.TransportError as exc:
