@@ -126,6 +126,14 @@ def _instant(record: Record, name: str) -> str | None:
     return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
+def _ident(record: Record) -> Record:
+    """Name a listed object by its integer id in later errors ("card 12: checklist 5")."""
+    value = record.data.get("id")
+    if type(value) is int:
+        record.what = f"{record.what} {value}"
+    return record
+
+
 def _number(value: float) -> str:
     return str(int(value)) if float(value).is_integer() else repr(float(value))
 
@@ -221,7 +229,7 @@ class KaitenSource:
 
     # --- boards -------------------------------------------------------------------------------
     def boards(self, selectors: Sequence[str] = ()) -> list[BoardRef]:
-        spaces = [s.named("space") for s in self._list("/spaces", "space")]
+        spaces = [_ident(s) for s in self._list("/spaces", "space")]
         for selector in self._space_selectors:
             if not any(str(s.integer("id")) == selector.strip() or s.data.get("title") == selector for s in spaces):
                 raise UsageError(f"{_NAME} space {selector!r}: no space with this id or title is visible to this token")
@@ -233,7 +241,7 @@ class KaitenSource:
             ):
                 continue
             for board in space.records("boards", "board"):
-                ref = BoardRef(str(board.named("board").integer("id")), board.text("title"))
+                ref = BoardRef(str(_ident(board).integer("id")), board.text("title"))
                 if ref.key not in self._space_of:
                     self._space_of[ref.key] = space_id
                     listed.append(ref)
@@ -255,7 +263,7 @@ class KaitenSource:
         route = f"/boards/{ref.key}"
         board = Record(self._get(route), self._where(route), f"board {ref.key}")
         board_id = board.integer("id")
-        lanes = sorted((r.named("lane") for r in board.records("lanes", "lane")), key=_order)
+        lanes = sorted((_ident(r) for r in board.records("lanes", "lane")), key=_order)
         live_lanes = [lane for lane in lanes if lane.data.get("condition", 1) != 3]
         fields = _BoardFields({lane.integer("id"): lane.text("title") for lane in live_lanes})
         columns, parents = self._columns(board_id)
@@ -297,7 +305,7 @@ class KaitenSource:
         """Columns in order, a column's subcolumns following it as "Parent › Sub"; and the
         parents that have subcolumns (they stay a column only when cards sit in them directly)."""
         route = f"/boards/{board_id}/columns"
-        tops = sorted((c.named("column") for c in self._list(route, "column")), key=_order)
+        tops = sorted((_ident(c) for c in self._list(route, "column")), key=_order)
         out: list[tuple[int, str]] = []
         parents: set[int] = set()
         for column in tops:
@@ -312,7 +320,7 @@ class KaitenSource:
             out.append((column.integer("id"), title))
             if subs:
                 parents.add(column.integer("id"))
-            ordered = sorted((s.named("subcolumn") for s in subs), key=_order)
+            ordered = sorted((_ident(s) for s in subs), key=_order)
             out += [(s.integer("id"), f"{title} › {s.text('title')}") for s in ordered]
         return out, parents
 
@@ -326,7 +334,7 @@ class KaitenSource:
                           "offset": str(offset), "broken_api": "false"}  # fmt: skip
                 page = self._list("/cards", "card", params)
                 for card in page:
-                    seen.setdefault(card.named("card").integer("id"), card)
+                    seen.setdefault(_ident(card).integer("id"), card)
                 if len(page) < CARDS_PAGE:
                     break
                 offset += len(page)
@@ -341,7 +349,7 @@ class KaitenSource:
         values: list[tuple[str, str]] = []
         assignees = []
         for member in card.records("members", "member"):
-            user = self._user(member.named("member"))
+            user = self._user(_ident(member))
             assignees.append(user)
             if member.data.get("type") == 2:
                 fields.responsible = True
@@ -415,7 +423,7 @@ class KaitenSource:
         if type(type_id) is not int:
             return None
         if self._card_types is None:
-            self._card_types = {r.named("card type").integer("id"): r.text("name")
+            self._card_types = {_ident(r).integer("id"): r.text("name")
                                 for r in self._list("/card-types", "card type")}  # fmt: skip
         return self._card_types.get(type_id)
 
@@ -436,7 +444,7 @@ class KaitenSource:
         route = f"/cards/{card_id}/blockers"
         reasons = []
         for block in self._list(route, f"card {card_id}: blocker", {"broken_api": "false"}):
-            block.named(f"card {card_id}: blocker")
+            _ident(block)
             if block.flag("released"):
                 continue
             reason = (block.opt_text("reason") or "").strip()
@@ -455,12 +463,12 @@ class KaitenSource:
 
     def _checklists(self, card: Record) -> tuple[SourceChecklist, ...]:
         out = []
-        for checklist in sorted((c.named("checklist") for c in card.records("checklists", "checklist")), key=_order):
+        for checklist in sorted((_ident(c) for c in card.records("checklists", "checklist")), key=_order):
             if checklist.flag("deleted"):
                 continue
             items = [
                 SourceChecklistItem(str(item.integer("id")), item.text("text"), item.flag("checked"))
-                for item in sorted((i.named("item") for i in checklist.records("items", "item")), key=_order)
+                for item in sorted((_ident(i) for i in checklist.records("items", "item")), key=_order)
                 if not item.flag("deleted")
             ]
             out.append(SourceChecklist(str(checklist.integer("id")), checklist.text("name"), tuple(items)))
@@ -483,7 +491,7 @@ class KaitenSource:
         return sorted(found, key=lambda c: (c.created_at, int(c.key)))
 
     def _files(self, card: Record, notes: list[str]) -> Iterable[SourceAttachment]:
-        for item in sorted((f.named("file") for f in card.records("files", "file")), key=_file_order):
+        for item in sorted(card.records("files", "file"), key=_file_order):
             file_id = item.data.get("id")
             if not (type(file_id) is int or (isinstance(file_id, str) and file_id.strip())):
                 raise item.fail("id", "is neither an integer nor a UUID")
@@ -563,14 +571,14 @@ class KaitenSource:
     def _property(self, property_id: int) -> Record | None:
         if self._properties is None:
             listed = self._list("/company/custom-properties", "custom property")
-            self._properties = {r.named("custom property").integer("id"): r for r in listed}
+            self._properties = {_ident(r).integer("id"): r for r in listed}
         return self._properties.get(property_id)
 
     def _property_value(self, card: Record, definition: Record, value: object, fields: _BoardFields) -> str | None:
         """A property's value as the text of an MSKanban field (registering the field), or None
         for a kind MSKanban has no field for (catalogs, votes, scores, formulas)."""
         property_id, kind, name = definition.integer("id"), definition.text("type"), definition.text("name")
-        where = f"properties 'id_{property_id}'"
+        where = f"properties.id_{property_id}"
         text: str
         field_type = "text"
         options: tuple[str, ...] = ()
@@ -627,8 +635,7 @@ class KaitenSource:
         if property_id not in self._select_values:
             route = f"/company/custom-properties/{property_id}/select-values"
             self._select_values[property_id] = {
-                r.named("select value").integer("id"): (r.text("value"), _order(r)[0])
-                for r in self._list(route, "select value")
+                _ident(r).integer("id"): (r.text("value"), _order(r)[0]) for r in self._list(route, "select value")
             }
         return self._select_values[property_id]
 
@@ -650,7 +657,7 @@ class KaitenSource:
         if space_id is not None and space_id not in self._spaces_read:
             self._spaces_read.add(space_id)
             for user in self._list(f"/spaces/{space_id}/users", "user"):
-                self._user(user.named("user"))
+                self._user(_ident(user))
         return self._users_by_id.get(user_id)
 
     # --- the board's fields -------------------------------------------------------------------

@@ -3,7 +3,8 @@ integer ids (a file's id may be a UUID string, a blocking card's id is a string)
 listing their boards, subcolumns below their parent column (nested in the columns list, or
 only through `GET /columns/{id}/subcolumns`), lanes, the card list paged with limit/offset
 (at most 100) and filtered by `condition`, checklists, tags, members and files only on
-`GET /cards/{id}`, custom properties company-wide, user values of custom properties as uids
+`GET /cards/{id}`, files at their own unguessable URL (no token), custom properties
+company-wide, user values of custom properties as uids
 unless `broken_api=false`, a bearer token, and 5 requests per second: beyond, 429 with
 `X-RateLimit-Remaining` and `X-RateLimit-Reset` (epoch seconds), headers sent on every answer.
 
@@ -197,6 +198,8 @@ class KaitenData:
     #: False: `GET /boards/{id}/columns` leaves subcolumns out (only their own route has them).
     nested_subcolumns: bool = True
     requests: list[tuple[str, str]] = field(default_factory=list)
+    #: The Authorization header of each request (None when absent).
+    authorizations: list[str | None] = field(default_factory=list)
     statuses: list[int] = field(default_factory=list)
     faults: list[Fault] = field(default_factory=list)
     clock: Callable[[], float] = time.time
@@ -411,6 +414,7 @@ def create_app(data: KaitenData) -> Starlette:
     async def answer(request: Request) -> Response:
         path = request.url.path
         data.requests.append((request.method, path))
+        data.authorizations.append(request.headers.get("authorization"))
         headers: dict[str, str] = {}
         if not rate(headers):
             return error(429, "Too many requests", headers)
@@ -430,7 +434,7 @@ def create_app(data: KaitenData) -> Starlette:
                 return error(fault.status, "injected", headers)
         if request.method != "GET":
             return error(405, "the fixture serves reads only")
-        if request.headers.get("authorization") != f"Bearer {data.token}":
+        if not path.startswith("/files/") and request.headers.get("authorization") != f"Bearer {data.token}":
             return error(401, "Invalid token")
         found = route(request, path)
         found.headers.update(headers)
