@@ -194,6 +194,7 @@ class KaitenSource:
             backoff=backoff,
             sleep=sleep,
             pace=None if rate_limit is None else SourcePace(rate_limit),
+            follow_redirects=True,  # files may be handed over to a storage host
         )
         #: board id -> the space it was listed in (its users resolve user ids)
         self._space_of: dict[str, int] = {}
@@ -512,7 +513,10 @@ class KaitenSource:
             if type(size) is not int or size < 0:
                 raise item.fail("size", "is not a size in bytes")
             mime = item.opt_text("mime_type") or mimetypes.guess_type(name)[0] or "application/octet-stream"
-            yield SourceAttachment(str(file_id), name, mime, size, self._opener(urljoin(self.url + "/", url), file_id))
+            address = urljoin(self.url + "/", url)
+            if urlsplit(address).scheme not in ("http", "https"):
+                raise item.fail("url", "is not an http(s) address")
+            yield SourceAttachment(str(file_id), name, mime, size, self._opener(address, file_id))
 
     def _opener(self, url: str, file_id: object) -> Callable[[], AbstractContextManager[tuple[BinaryIO, int]]]:
         route = f"file {file_id}"

@@ -96,10 +96,18 @@ class SourceHttp:
         backoff: float = 0.5,
         sleep: Callable[[float], None] = time.sleep,
         pace: SourcePace | None = None,
+        follow_redirects: bool = False,
     ) -> None:
         self.name = name
         self._pace = pace
-        self._http = httpx.Client(auth=auth, headers=dict(headers or {}), transport=transport, timeout=timeout)
+        # httpx drops the Authorization header when a redirect leaves the origin
+        self._http = httpx.Client(
+            auth=auth,
+            headers=dict(headers or {}),
+            transport=transport,
+            timeout=timeout,
+            follow_redirects=follow_redirects,
+        )
         self._attempts = attempts
         self._backoff = backoff
         self._sleep = sleep

@@ -84,6 +84,8 @@ class KFile:
     sort_order: float = 1
     #: False: stream the body without Content-Length (chunked).
     length_header: bool = True
+    #: Where the file's URL redirects to (a storage host), or None to serve it directly.
+    redirect: str | None = None
 
 
 @dataclass
@@ -434,17 +436,23 @@ def create_app(data: KaitenData) -> Starlette:
                 return error(fault.status, "injected", headers)
         if request.method != "GET":
             return error(405, "the fixture serves reads only")
-        if not path.startswith("/files/") and request.headers.get("authorization") != f"Bearer {data.token}":
+        if (
+            not path.startswith(("/files/", "/blobs/"))
+            and request.headers.get("authorization") != f"Bearer {data.token}"
+        ):
             return error(401, "Invalid token")
         found = route(request, path)
         found.headers.update(headers)
         return found
 
     def route(request: Request, path: str) -> Response:
-        if m := re.fullmatch(r"/files/([^/]+)/[^/]+", path):
+        if m := re.fullmatch(r"/(files|blobs)/([^/]+)/[^/]+", path):
             for _, card in ((b, c) for s in data.spaces for b in s.boards for c in b.cards):
                 for f in card.files:
-                    if str(f.id) == m.group(1):
+                    if str(f.id) == m.group(2):
+                        if m.group(1) == "files" and f.redirect is not None:
+                            target = f.redirect or f"{str(request.base_url).rstrip('/')}/blobs/{f.id}/{f.name}"
+                            return Response(status_code=302, headers={"Location": target})
                         return file_response(f)
             return error(404, "Not found")
         if not path.startswith(API):
@@ -678,7 +686,7 @@ def sample_kaiten(token: str = "kaiten-token-1") -> KaitenData:
                 ],
                 files=[
                     KFile(5001, "notes.txt", b"hello from kaiten\n" * 30, "text/plain"),
-                    KFile(FILE_UUID, "diagram.png", diagram, None, sort_order=2),
+                    KFile(FILE_UUID, "diagram.png", diagram, None, sort_order=2, redirect=""),  # to storage
                     KFile(5003, "Plan.docx", type=2, external_url="https://drive.example.test/plan", sort_order=3),
                     KFile(5004, "old.txt", b"gone", deleted=True),
                 ],

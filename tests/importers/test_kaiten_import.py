@@ -302,6 +302,11 @@ def test_malformed_source_json_names_the_route_and_object(kaiten: Kaiten) -> Non
     with pytest.raises(ProtocolError) as caught:
         read(kaiten, "70")
     assert str(caught.value) == "Kaiten GET /cards/1002: card 1002: file: 'id' is neither an integer nor a UUID"
+    local = b'{"id": 1002, "title": "x", "files": [{"id": 5, "name": "f", "size": 1, "url": "file:///etc/passwd"}]}'
+    kaiten.data.fail(r"/cards/1002$", body=local)
+    with pytest.raises(ProtocolError) as caught:
+        read(kaiten, "70")
+    assert str(caught.value) == "Kaiten GET /cards/1002: card 1002: file 5: 'url' is not an http(s) address"
     kaiten.data.fail(r"/cards/1002$", body=b'{"id": 1002, "title": "x", "properties": {"id_14": "High"}}')
     with pytest.raises(ProtocolError) as caught:
         read(kaiten, "70")
@@ -363,11 +368,15 @@ def test_the_token_goes_to_kaiten_only(kaiten: Kaiten) -> None:
         board = kaiten.data.board(71)
         assert board is not None
         board.cards[0].files.append(KFile(7001, "far.txt", external_url=f"{other.url}/files/7001/far.txt"))
+        redirected = f"{other.url}/blobs/7001/far.txt"
+        board.cards[0].files.append(KFile(7002, "near.txt", b"x", sort_order=2, redirect=redirected))
         source = source_for(kaiten)
         (card,) = source.read_board(source.boards(["71"])[0]).cards()
-        with card.attachments[0].open() as (stream, size):
-            assert (stream.read(), size) == (b"far away", 8)
-    assert elsewhere.authorizations == [None]
+        for attachment in card.attachments:  # one on another host, one redirected there from Kaiten
+            with attachment.open() as (stream, size):
+                assert (stream.read(), size) == (b"far away", 8)
+    assert elsewhere.requests == [("GET", "/files/7001/far.txt"), ("GET", "/blobs/7001/far.txt")]
+    assert elsewhere.authorizations == [None, None]
     assert set(kaiten.data.authorizations) == {f"Bearer {TOKEN}"}
 
 
