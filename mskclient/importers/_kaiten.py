@@ -382,9 +382,7 @@ class KaitenSource:
                 values.append(("blocked", "; ".join(reasons)))
         values += self._properties_of(card, fields, notes)
         notes += self._unmapped(card)
-        attachments = []
-        for item in self._files(card, notes):
-            attachments.append(item)
+        attachments = list(self._files(card, notes))
         comments: list[SourceComment] = []
         total = listed.data.get("comments_total", card.data.get("comments_total"))
         if total is None or (type(total) is int and total > 0):
@@ -406,8 +404,8 @@ class KaitenSource:
 
     def _user(self, record: Record) -> SourceUser:
         """A user object (a member, an author): remembered by id and uid for user-valued properties."""
-        user_id = record.data.get("user_id") if type(record.data.get("user_id")) is int else record.integer("id")
-        assert isinstance(user_id, int)
+        listed_as = record.data.get("user_id")  # a card member: its own id is the membership's
+        user_id = listed_as if type(listed_as) is int else record.integer("id")
         name = record.opt_text("full_name") or record.opt_text("username") or f"user {user_id}"
         user = SourceUser(str(user_id), name, record.opt_text("email") or None)
         self._users_by_id.setdefault(user_id, user)
