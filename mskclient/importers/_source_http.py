@@ -14,13 +14,13 @@ import email.utils
 import json
 import tempfile
 import time
+from collections import deque
 from collections.abc import Callable, Iterator, Mapping
 from typing import Any, BinaryIO, Final, cast
 
 import httpx
 
 from .._errors import AuthError, ForbiddenError, NotFoundError, ProtocolError, TransportError
-from .._pacing import Pacer
 
 __all__ = ["Record", "SourceHttp", "SourcePace", "SourceUnavailable"]
 
@@ -34,13 +34,14 @@ class SourceUnavailable(TransportError):
 
 
 class SourcePace:
-    """Source-side pacing: a sliding window under the source's documented request limit, and
-    its rate-limit headers (`remaining` requests left, `reset` as epoch seconds) when it sends them.
+    """Source-side pacing under the source's documented request limit, and its rate-limit
+    headers (`remaining` requests left, `reset` as epoch seconds) when it sends them.
 
-    The window is booked before each request; when an answer says no request is left, the
-    next one waits for the reset.  So a steady run meets no 429, and after one that other
-    activity caused (waited out until the reset) the next request finds room: at most one
-    429 in a row.
+    Each request's slot in the sliding window is taken when its *answer* arrives: the
+    source counted it earlier, so however long the network took, no window of the source
+    ever holds more than the limit.  When an answer says no request is left, the next one
+    waits for the reset.  So a steady run meets no 429, and after one that other activity
+    caused (waited out until the reset) the next request finds room: at most one in a row.
     """
 
     def __init__(
@@ -52,7 +53,9 @@ class SourcePace:
         clock: Callable[[], float] = time.monotonic,
         wall: Callable[[], float] = time.time,
     ) -> None:
-        self._window = Pacer({"source": limit}, share=1.0, clock=clock)
+        self._seconds = limit[1]
+        #: When the last `limit` answers arrived (monotonic).
+        self._answered: deque[float] = deque(maxlen=max(1, limit[0]))
         self._remaining_header = remaining_header
         self._reset_header = reset_header
         self._clock = clock
@@ -61,8 +64,12 @@ class SourcePace:
         self._not_before = 0.0
 
     def delay(self) -> float:
-        """Seconds to wait before sending the next request (its slot is booked)."""
-        return max(self._window.reserve("source"), self._not_before - self._clock())
+        """Seconds to wait before sending the next request."""
+        now = self._clock()
+        wait = self._not_before - now
+        if len(self._answered) == self._answered.maxlen:
+            wait = max(wait, self._answered[0] + self._seconds - now)
+        return max(0.0, wait)
 
     def until_reset(self, headers: httpx.Headers) -> float | None:
         """Seconds until the reset the headers announce, or None when they announce none."""
@@ -73,12 +80,17 @@ class SourcePace:
             return None
         return None if reset is None else min(_MAX_RETRY_AFTER, max(0.0, reset - self._wall()))
 
-    def observe(self, headers: httpx.Headers) -> None:
-        """Take an answer's headers into account: nothing left → the next request waits for the reset."""
+    def answered(self, headers: httpx.Headers | None, requests: int = 1) -> None:
+        """`requests` requests got their answer now (None: lost, though the source may have
+        counted them); an answer with nothing left makes the next request wait for the reset."""
+        now = self._clock()
+        self._answered.extend([now] * requests)
+        if headers is None:
+            return
         remaining = headers.get(self._remaining_header, "").strip()
         wait = self.until_reset(headers)
         if remaining.lstrip("-").isdigit() and int(remaining) <= 0 and wait is not None:
-            self._not_before = max(self._not_before, self._clock() + wait)
+            self._not_before = max(self._not_before, now + wait)
 
 
 class SourceHttp:
@@ -127,9 +139,14 @@ class SourceHttp:
             if self._pace is not None and (delay := self._pace.delay()) > 0:
                 self._sleep(delay)
             try:
-                response = self._http.send(self._http.build_request("GET", url, params=params), stream=True)
-                if self._pace is not None:
-                    self._pace.observe(response.headers)
+                try:
+                    response = self._http.send(self._http.build_request("GET", url, params=params), stream=True)
+                except httpx.TransportError:
+                    if self._pace is not None:
+                        self._pace.answered(None)
+                    raise
+                if self._pace is not None:  # a followed redirect was a request of its own
+                    self._pace.answered(response.headers, 1 + len(response.history))
                 if response.status_code < 300:
                     if read:
                         try:

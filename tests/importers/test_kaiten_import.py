@@ -16,6 +16,7 @@ import pytest
 
 from mskclient import AuthError, Client, ProtocolError, TransportError, UsageError
 from mskclient.importers import Importer, KaitenSource, SourceBoard, tag_color
+from mskclient.importers._kaiten import KAITEN_RATE
 from mskclient.importers._source_http import SourcePace
 
 from ._kaiten_server import FILE_UUID, KaitenData, KCard, KComment, KFile, add_big_board, create_app, sample_kaiten
@@ -383,7 +384,7 @@ def test_the_token_goes_to_kaiten_only(kaiten: Kaiten) -> None:
 def test_source_pacing_meets_no_429(kaiten: Kaiten) -> None:
     """The fixture answers 429 beyond 5 requests per second; the paced reader never meets one."""
     kaiten.data.rate_limit = 5
-    source = source_for(kaiten, sleep=time.sleep, rate_limit=(5, 1.1))
+    source = source_for(kaiten, sleep=time.sleep, rate_limit=KAITEN_RATE)
     boards = [source.read_board(ref) for ref in source.boards(["70"])]
     assert len(list(boards[0].cards())) == 6
     assert len(kaiten.data.statuses) >= 18 and 429 not in kaiten.data.statuses
@@ -393,7 +394,7 @@ def test_after_a_429_from_other_activity_the_next_request_passes(kaiten: Kaiten)
     """Another client used the second's budget: one 429 with the reset header, waited out, then room."""
     kaiten.data.rate_limit = 5
     kaiten.data.fail(r"/cards/1003$", times=1, status=429, reset_in=1)
-    source = source_for(kaiten, sleep=time.sleep, rate_limit=(5, 1.1))
+    source = source_for(kaiten, sleep=time.sleep, rate_limit=KAITEN_RATE)
     source.read_board(source.boards(["70"])[0])
     statuses = kaiten.data.statuses
     assert statuses.count(429) == 1
@@ -403,11 +404,16 @@ def test_after_a_429_from_other_activity_the_next_request_passes(kaiten: Kaiten)
 def test_source_pace_obeys_the_rate_limit_headers() -> None:
     now = [1000.0]
     pace = SourcePace((5, 1.0), clock=lambda: now[0], wall=lambda: 1_700_000_000.25)
-    assert [pace.delay() for _ in range(5)] == [0.0] * 5
-    assert pace.delay() == pytest.approx(1.0)  # the sixth waits for the window
-    pace.observe(httpx.Headers({"X-RateLimit-Remaining": "0", "X-RateLimit-Reset": "1700000002"}))
+    for _ in range(5):
+        assert pace.delay() == 0.0
+        pace.answered(httpx.Headers())
+        now[0] += 0.1
+    assert pace.delay() == pytest.approx(0.5)  # the sixth waits until the first answer is a second old
+    pace.answered(httpx.Headers({"X-RateLimit-Remaining": "0", "X-RateLimit-Reset": "1700000002"}))
     now[0] += 1.5
     assert pace.delay() == pytest.approx(0.25)  # until the announced reset (1.75 s after the answer)
+    pace.answered(None, 5)  # lost answers (or followed redirects) still take their slots
+    assert pace.delay() == pytest.approx(1.0)
     assert pace.until_reset(httpx.Headers({"X-RateLimit-Reset": "soon"})) is None
 
 
