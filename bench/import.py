@@ -1,6 +1,6 @@
-"""Import benchmark: a Nextcloud Deck fixture into the sandbox, through `mskclient.importers`.
+"""Import benchmark: a Nextcloud Deck and a Kaiten fixture into the sandbox, through `mskclient.importers`.
 
-Run as `python bench/import.py [--cards N] [--files F] [--paced-cards P] [--paced-limit L]`.
+Run as `python bench/import.py [--cards N] [--files F] [--paced-cards P] [--paced-limit L] [--sources deck,kaiten]`.
 The sandbox and the fixture Deck server (the one the tests use) each run in a child process,
 so this process's CPU and memory are the importer's alone.
 
@@ -12,6 +12,10 @@ so this process's CPU and memory are the importer's alone.
   import is bound by requests, not by the client) and an estimate of the crypto share.
 * **Memory**: the tracemalloc peak of importing one card with a 1 MB attachment and one with a
   16 MB attachment: attachments are streamed, so the peak must not grow with the file size.
+* **Kaiten**: the same N cards and F files on the fixture Kaiten (the tests' server: each card
+  with 2 comments, a 3-item checklist, a tag, a lane, a type and a size, so 1 listing page per
+  100 cards, `GET /cards/{id}` and its comments), limits lifted on both sides (the reader's
+  5-per-second pacing off): the same figures, then the memory peak with 1 MB and 16 MB files.
 * **Paced**: P cards (default 50) into a sandbox (in this process) limited to L mutations per
   minute (default 300); the measured time is compared with the plan's estimate (goal: within
   10 %), and the 429 answers met are counted (goal: none).
@@ -32,8 +36,9 @@ from pathlib import Path
 from typing import Any
 
 from mskclient import Client, Pacer
-from mskclient.crypto import BoardKey, FileKey, encrypt_file, encrypt_with_ad
-from mskclient.importers import DeckSource, Importer
+from mskclient.crypto import BoardKey, FileKey, encrypt_file
+from mskclient.crypto.hazmat import encrypt_with_ad
+from mskclient.importers import DeckSource, Importer, KaitenSource, Source
 from mskclient.sandbox import Sandbox, SandboxConfig
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tests"))
@@ -48,6 +53,21 @@ from importers._deck_server import (
     DeckUser,
     create_app,
 )
+from importers._kaiten_server import (
+    KaitenData,
+    KBoard,
+    KChecklist,
+    KColumn,
+    KComment,
+    KFile,
+    KItem,
+    KLane,
+    KSpace,
+    KTag,
+    KUser,
+)
+from importers._kaiten_server import KCard as KaitenCard
+from importers._kaiten_server import create_app as create_kaiten_app
 
 PASSWORD = "bench password ✓"
 APP_PASSWORD = "bench-app-password"
@@ -209,6 +229,121 @@ def paced(cards: int, limit: int) -> None:
                   f"429 answers {len(retries)}")  # fmt: skip
 
 
+KAITEN_TOKEN = "bench-kaiten-token"
+
+
+def kaiten_data(cards: int, files: int, file_size: int = MB) -> KaitenData:
+    users = {1: KUser(1, "uid-ana", "Ana Lima", "ana@bench.test")}
+    columns = [KColumn(100 + c, f"Column {c}", c) for c in range(5)]
+    lanes = [KLane(200, "Normal", 1), KLane(201, "Expedite", 0)]
+    every = max(1, cards // files) if files else 0
+    board = KBoard(1, "Bench board", "A *bench* board", columns, lanes)
+    for i in range(cards):
+        comments = [KComment(10 * i + j, 1, f"Comment {j} on card {i} 👍", 1_700_000_000 + 10 * i + j) for j in (1, 2)]
+        items = [KItem(30 * i + k, f"step {k}", k == 0, k) for k in range(3)]
+        card_files = []
+        if files and i % every == 0 and i // every < files:
+            content = (bytes(range(256)) * (file_size // 256 + 1))[:file_size]
+            card_files.append(KFile(i + 1, f"file-{i}.bin", content))
+        card = KaitenCard(1000 + i, f"Card {i} — ünïcödé", 100 + i % 5, 200 + i % 2, i,
+                          description=f"## Card {i}\n\nSome *Markdown* text.", size=1 + i % 8, tags=[1 + i % 2],
+                          members=[(1, 2)], checklists=[KChecklist(i + 1, "Steps", items)], comments=comments,
+                          files=card_files)  # fmt: skip
+        board.cards.append(card)
+    tags = {1: KTag(1, "Bug", 1), 2: KTag(2, "Feature", 6)}
+    return KaitenData(KAITEN_TOKEN, users, [KSpace(1, "Bench", [board])], tags, {1: "Card"}, {})
+
+
+def _serve_kaiten(cards: int, files: int, file_size: int, port_queue: Any) -> None:
+    import asyncio
+
+    import uvicorn
+
+    app = create_kaiten_app(kaiten_data(cards, files, file_size))
+    server = uvicorn.Server(uvicorn.Config(app, port=0, log_level="error"))
+
+    async def run() -> None:
+        config = server.config
+        if not config.loaded:
+            config.load()
+        server.lifespan = config.lifespan_class(config)
+        await server.startup()
+        port_queue.put(server.servers[0].sockets[0].getsockname()[1])
+        await server.main_loop()
+        await server.shutdown()
+
+    asyncio.run(run())
+
+
+class KaitenProcess(DeckProcess):
+    """The fixture Kaiten server in a child process."""
+
+    def __init__(self, cards: int, files: int, file_size: int = MB) -> None:
+        context = multiprocessing.get_context("spawn")
+        self._queue = context.Queue()
+        self._child = context.Process(target=_serve_kaiten, args=(cards, files, file_size, self._queue), daemon=True)
+
+
+def kaiten_source(url: str) -> KaitenSource:
+    return KaitenSource(url, KAITEN_TOKEN, rate_limit=None)  # limits lifted: the fixture has none either
+
+
+def unlimited_kaiten(cards: int, files: int) -> None:
+    with tempfile.TemporaryDirectory() as tmp, KaitenProcess(cards, files) as kaiten_url:
+        config = SandboxConfig(db_path=str(Path(tmp) / "sandbox.db")).lift_limits()
+        with Sandbox(config, process=True) as url:
+            client, workspace_id = account(url)
+            with client, kaiten_source(kaiten_url) as source:
+                report("kaiten", source, client, workspace_id, Path(tmp), cards, files)
+
+
+def report(name: str, source: Source, client: Client, workspace_id: str, tmp: Path, cards: int, files: int) -> None:
+    """Read every board, import it, and print the figures (the same for every source)."""
+    wall, cpu_start = time.perf_counter(), cpu()
+    boards = [source.read_board(ref) for ref in source.boards()]
+    read_wall, read_cpu = time.perf_counter() - wall, cpu() - cpu_start
+    read_requests = source.requests
+    importer = Importer(client, workspace_id, journal_root=tmp / "journals", limit=None)
+    plan = importer.plan(source, boards)
+    requests_before = client.requests
+    write_start, write_cpu_start = time.perf_counter(), cpu()
+    summary = importer.run(source, boards)
+    write_wall, write_cpu = time.perf_counter() - write_start, cpu() - write_cpu_start
+    total_wall, total_cpu = time.perf_counter() - wall, cpu() - cpu_start
+    assert summary.totals() == plan.totals(), (summary.totals(), plan.totals())
+    created = summary.totals()
+    envelopes = sum(created[k] for k in ("card", "comment", "checklist", "checklist_item", "note", "attachment"))
+    crypto = crypto_seconds(envelopes * 2, plan.boards[0].attachment_bytes)
+    print(f"{name} unlimited: {cards} cards, {files} × 1 MB attachments, {plan.mutations} mutations")
+    print(f"  total {total_wall:.1f} s: {cards / total_wall:.1f} cards/s")
+    print(f"  read the source {read_wall:.1f} s ({read_requests} {source.name} requests, "
+          f"{read_requests / cards:.2f} per card; {source.requests} with the file downloads, "
+          f"{source.requests / cards:.2f} per card)")  # fmt: skip
+    writes = client.requests - requests_before
+    print(f"  write {write_wall:.1f} s ({writes} MSKanban requests, {writes / cards:.2f} per card; "
+          f"{cards / write_wall:.1f} cards/s)")  # fmt: skip
+    print(f"  client CPU {total_cpu:.1f} s = {100 * total_cpu / total_wall:.0f} % of wall time "
+          f"(read {read_cpu:.1f} s, write {write_cpu:.1f} s; goal < 20 %)")  # fmt: skip
+    print(f"  crypto (estimated from this machine's sealing speed) {crypto:.2f} s "
+          f"= {100 * crypto / total_wall:.1f} % of wall time")  # fmt: skip
+
+
+def memory_kaiten(size_mb: int) -> int:
+    """tracemalloc peak (bytes) of importing one Kaiten card with a `size_mb` MB file."""
+    with tempfile.TemporaryDirectory() as tmp, KaitenProcess(1, 1, size_mb * MB) as kaiten_url:
+        config = SandboxConfig(db_path=str(Path(tmp) / "sandbox.db")).lift_limits()
+        with Sandbox(config, process=True) as url:
+            client, workspace_id = account(url)
+            with client, kaiten_source(kaiten_url) as source:
+                boards = [source.read_board(ref) for ref in source.boards()]
+                importer = Importer(client, workspace_id, journal_root=Path(tmp) / "journals", limit=None)
+                tracemalloc.start()
+                importer.run(source, boards)
+                peak = tracemalloc.get_traced_memory()[1]
+                tracemalloc.stop()
+    return peak
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--cards", type=int, default=1000)
@@ -216,12 +351,19 @@ def main() -> None:
     parser.add_argument("--paced-cards", type=int, default=50)
     parser.add_argument("--paced-limit", type=int, default=300)
     parser.add_argument("--skip-paced", action="store_true", help="Skip the paced run (it takes over two minutes).")
+    parser.add_argument("--sources", default="deck,kaiten", help="Comma-separated sources to measure.")
     args = parser.parse_args()
-    unlimited(args.cards, args.files)
-    small, large = memory(1), memory(16)
-    print(f"memory: tracemalloc peak {small / MB:.2f} MiB with a 1 MB attachment, {large / MB:.2f} MiB with 16 MB")
-    if not args.skip_paced:
-        paced(args.paced_cards, args.paced_limit)
+    sources = {s.strip() for s in args.sources.split(",")}
+    if "deck" in sources:
+        unlimited(args.cards, args.files)
+        small, large = memory(1), memory(16)
+        print(f"memory: tracemalloc peak {small / MB:.2f} MiB with a 1 MB attachment, {large / MB:.2f} MiB with 16 MB")
+        if not args.skip_paced:
+            paced(args.paced_cards, args.paced_limit)
+    if "kaiten" in sources:
+        unlimited_kaiten(args.cards, args.files)
+        small, large = memory_kaiten(1), memory_kaiten(16)
+        print(f"kaiten memory: tracemalloc peak {small / MB:.2f} MiB with a 1 MB file, {large / MB:.2f} MiB with 16 MB")
 
 
 if __name__ == "__main__":

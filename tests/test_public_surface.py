@@ -61,11 +61,12 @@ PUBLIC = {'mskclient': ['ActivityEvent', 'ApiError', 'AsyncClient', 'Attachment'
                         'WebhookDelivery', 'WebhookSignatureError', 'verify'],
  'mskclient.pytest_plugin': ['msk_sandbox', 'msk_sandbox_config'],
  'mskclient.cli': ['main'],
- 'mskclient.importers': ['BoardPlan', 'BoardRef', 'BoardResult', 'DeckSource', 'Importer', 'Journal', 'KINDS', 'Plan',
-                         'Source', 'SourceAttachment', 'SourceBoard', 'SourceCard', 'SourceChecklist',
-                         'SourceChecklistItem', 'SourceColumn', 'SourceComment', 'SourceField', 'SourceLabel',
-                         'SourceMilestone', 'SourceUser', 'Stage', 'Summary', 'comment_text', 'deck_base_url',
-                         'estimate_seconds', 'journal_path', 'notes_text', 'split_tasks'],
+ 'mskclient.importers': ['BoardPlan', 'BoardRef', 'BoardResult', 'DeckSource', 'Importer', 'Journal', 'KINDS',
+                         'KaitenSource', 'Plan', 'Source', 'SourceAttachment', 'SourceBoard', 'SourceCard',
+                         'SourceChecklist', 'SourceChecklistItem', 'SourceColumn', 'SourceComment', 'SourceField',
+                         'SourceLabel', 'SourceMilestone', 'SourceUser', 'Stage', 'Summary', 'comment_text',
+                         'deck_base_url', 'estimate_seconds', 'journal_path', 'kaiten_base_url', 'notes_text',
+                         'split_tasks', 'tag_color'],
  'mskclient.client': ['AsyncClient', 'Client', 'Core', 'DescriptionEdit', 'Flow', 'Registration', 'Request',
                       'Response', 'SealedHook', 'Streamed', 'UNSET', 'envelope_digest']}
 

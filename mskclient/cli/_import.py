@@ -1,4 +1,4 @@
-"""`msk import deck`: move boards from another kanban tool into MSKanban, encrypted here.
+"""`msk import deck|kaiten`: move boards from another kanban tool into MSKanban, encrypted here.
 
 The source is only ever read.  `--dry-run` reads it completely and prints the plan
 (what would be created, the warnings, the mutations and the time they take at the
@@ -28,7 +28,7 @@ from rich.text import Text
 from .._errors import UsageError
 from .._pacing import Pacer
 from .._profile import RATE_LIMITS
-from ..importers import KINDS, DeckSource, Importer, Plan, Source, SourceBoard, Summary
+from ..importers import KINDS, DeckSource, Importer, KaitenSource, Plan, Source, SourceBoard, Summary
 from ._context import CliContext, global_options, read_secret
 from ._resolve import Resolver
 
@@ -102,6 +102,61 @@ def deck(
     """
     secret = read_secret(source_token_file, "MSK_SOURCE_TOKEN", "Deck app password", "source token")
     source = DeckSource(source_url, source_user, secret)
+    try:
+        _import(ctx, source, source_boards, workspace, dry_run)
+    finally:
+        source.close()
+
+
+@import_group.command("kaiten")
+@click.option(
+    "--source-url",
+    required=True,
+    metavar="URL",
+    help="The company's Kaiten address (https://COMPANY.kaiten.ru).",
+)
+@click.option(
+    "--source-space",
+    "source_spaces",
+    multiple=True,
+    metavar="ID|TITLE",
+    help="Import only the boards of this Kaiten space (repeatable; default: every space the token sees).",
+)
+@click.option(
+    "--source-board",
+    "source_boards",
+    multiple=True,
+    metavar="ID|TITLE",
+    help="Import only this Kaiten board (repeatable; default: every board of the chosen spaces).",
+)
+@click.option(
+    "--source-token-file",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="Read the Kaiten API token from this file's first line (else MSK_SOURCE_TOKEN or a prompt).",
+)
+@click.option("--workspace", metavar="WS", help="Target workspace (id or name; default: your only workspace).")
+@click.option("--dry-run", is_flag=True, help="Read the source and print the plan; write nothing anywhere.")
+@global_options
+def kaiten(
+    ctx: CliContext,
+    source_url: str,
+    source_spaces: tuple[str, ...],
+    source_boards: tuple[str, ...],
+    source_token_file: Path | None,
+    workspace: str | None,
+    dry_run: bool,
+) -> None:
+    """Import Kaiten boards: one new MSKanban board per Kaiten board.
+
+    Columns and subcolumns ("Doing › Review") become columns; cards keep their order,
+    description, due date, tags (as labels), members (assignees, matched by email),
+    checklists, comments (with the original author and time), files, archived state;
+    lanes, card type, size, done, responsible, block reason and custom properties become
+    custom fields.  Whatever cannot be carried is listed in the summary and written into
+    the board.  Kaiten's limit of 5 requests per second is kept on the source side.
+    """
+    secret = read_secret(source_token_file, "MSK_SOURCE_TOKEN", "Kaiten API token", "source token")
+    source = KaitenSource(source_url, secret, spaces=source_spaces)
     try:
         _import(ctx, source, source_boards, workspace, dry_run)
     finally:

@@ -1,6 +1,6 @@
 """Importing boards from other kanban tools into MSKanban, encrypted locally, resumable and verifiable.
 
-A source reader (`DeckSource` for Nextcloud Deck) only ever reads the source and
+A source reader (`DeckSource` for Nextcloud Deck, `KaitenSource` for Kaiten) only ever reads the source and
 turns it into the source-neutral model (`SourceBoard` → `SourceColumn` →
 `SourceCard` …).  `Importer.plan()` compares that model with the board's journal
 and counts what a run would create (the `--dry-run`); `Importer.run()` executes the
@@ -14,6 +14,7 @@ and `_session_store`; never cli.
 
 from ._deck import DeckSource, deck_base_url, split_tasks
 from ._journal import Journal, journal_path
+from ._kaiten import KaitenSource, kaiten_base_url, tag_color
 from ._model import (
     BoardRef,
     Source,
@@ -50,6 +51,7 @@ __all__ = [
     "DeckSource",
     "Importer",
     "Journal",
+    "KaitenSource",
     "Plan",
     "Source",
     "SourceAttachment",
@@ -69,6 +71,8 @@ __all__ = [
     "deck_base_url",
     "estimate_seconds",
     "journal_path",
+    "kaiten_base_url",
     "notes_text",
     "split_tasks",
+    "tag_color",
 ]

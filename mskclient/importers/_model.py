@@ -143,6 +143,8 @@ class SourceBoard:
     milestones: tuple[SourceMilestone, ...] = ()
     #: Board-level facts that could not be carried (they go into the board's description).
     notes: tuple[str, ...] = ()
+    #: The source board's own description (Markdown), above the notes.
+    description: str = ""
 
     def cards(self) -> Iterator[SourceCard]:
         for column in self.columns:

@@ -14,7 +14,7 @@ from collections import Counter
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Final
+from typing import TYPE_CHECKING, Any, Final
 
 from .._errors import ApiError, NotFoundError, TransportError, UsageError
 from .._pacing import Pacer
@@ -34,6 +34,9 @@ from ._model import (
     SourceUser,
 )
 from ._source_http import SourceUnavailable
+
+if TYPE_CHECKING:
+    from .. import Card
 
 __all__ = [
     "KINDS",
@@ -289,6 +292,9 @@ class Importer:
         self._on_stage = on_stage
         self._durable = durable
         self._members: dict[str, str] | None = None
+        #: card journal key -> the card as the server answered its create (this process only):
+        #: the base of the edit that sets its field values, which then needs no read
+        self._created: dict[str, Card] = {}
 
     # --- planning ---------------------------------------------------------------------------
     def members_by_email(self) -> dict[str, str]:
@@ -322,7 +328,8 @@ class Importer:
         h = journal.hash
         where = f"board {board.title!r}"
         board_key = f"board:{board.key}"
-        description = notes_text(source.name, board.notes) if board.notes else ""
+        notes = notes_text(source.name, board.notes) if board.notes else ""
+        description = "\n\n".join(part for part in (board.description, notes) if part)
         board_step = ("board", board_key, "", h([board.title, description]), (board.title, description))
         want(_Step(*board_step, listed=("board", "")), where)
         plan = _BoardSteps(
@@ -381,6 +388,12 @@ class Importer:
         content = h([card.title, card.description, card.due_at, card.archived])
         want(_Step("card", card_key, column_key, content, card, ("card", plan.board_key)), where)
         notes = list(card.notes)
+        # right after the create, while the card the server answered is still its latest version
+        values = {plan.fields[k]: v for k, v in card.field_values if k in plan.fields}
+        notes += [f"a value of the unknown field {k}" for k, _ in card.field_values if k not in plan.fields]
+        if values:
+            want(_Step("field_values", f"{card_key}/fields", card_key, h(sorted(values.items())), values),
+                 f"{where}: field values")  # fmt: skip
         for label_key in card.label_keys:
             if label_key in plan.labels:
                 want(
@@ -396,11 +409,6 @@ class Importer:
                 notes.append(_unmatched(user))
             else:
                 want(_Step("assignment", f"{card_key}/assign:{user.key}", card_key, payload=user_id))
-        values = {plan.fields[k]: v for k, v in card.field_values if k in plan.fields}
-        notes += [f"a value of the unknown field {k}" for k, _ in card.field_values if k not in plan.fields]
-        if values:
-            want(_Step("field_values", f"{card_key}/fields", card_key, h(sorted(values.items())), values),
-                 f"{where}: field values")  # fmt: skip
         if card.milestone_key is not None:
             if card.milestone_key in plan.milestones:
                 milestone = plan.milestones[card.milestone_key]
@@ -556,16 +564,20 @@ class Importer:
             milestone: SourceMilestone = step.payload
             entity_id = client.create_milestone(parent, milestone.title, milestone.due_at, on_sealed=sealed).id
         elif step.kind == "field_values":
-            client.edit_card(parent, custom_fields={journal.done[k]: v for k, v in step.payload.items()})
+            values = {journal.done[k]: v for k, v in step.payload.items()}
+            client.edit_card(parent, custom_fields=values, base=self._created.pop(step.parent, None))
         elif step.kind == "milestone_link":
             client.set_milestone(parent, journal.done[step.payload])
         elif step.kind == "column":
             entity_id = client.create_column(parent, step.payload, on_sealed=sealed).id
         elif step.kind == "card":
             card: SourceCard = step.payload
-            entity_id = client.create_card(
+            created = client.create_card(
                 parent, card.title, card.description, due_at=card.due_at, board_id=board_id, on_sealed=sealed
-            ).id
+            )
+            entity_id = created.id
+            if card.field_values:
+                self._created[step.key] = created
         elif step.kind == "label_link":
             client.add_label(parent, journal.done[step.payload])
         elif step.kind == "assignment":

@@ -14,6 +14,7 @@ import email.utils
 import json
 import tempfile
 import time
+from collections import deque
 from collections.abc import Callable, Iterator, Mapping
 from typing import Any, BinaryIO, Final, cast
 
@@ -21,7 +22,7 @@ import httpx
 
 from .._errors import ProtocolError, TransportError, api_error
 
-__all__ = ["Record", "SourceHttp", "SourceUnavailable"]
+__all__ = ["Record", "SourceHttp", "SourcePace", "SourceUnavailable"]
 
 _RETRY_STATUSES: Final = frozenset({429, 500, 502, 503, 504})
 #: Longest Retry-After the reader waits for; a source asking more stops the run (resumable).
@@ -40,8 +41,68 @@ class SourceUnavailable(TransportError):
     """The source kept failing (5xx, 429, timeouts) through every retry: the run stops, a re-run resumes."""
 
 
+class SourcePace:
+    """Source-side pacing under the source's documented request limit, and its rate-limit
+    headers (`remaining` requests left, `reset` as epoch seconds) when it sends them.
+
+    Each request's slot in the sliding window is taken when its *answer* arrives: the
+    source counted it earlier, so however long the network took, no window of the source
+    ever holds more than the limit.  When an answer says no request is left, the next one
+    waits for the reset.  So a steady run meets no 429, and after one that other activity
+    caused (waited out until the reset) the next request finds room: at most one in a row.
+    """
+
+    def __init__(
+        self,
+        limit: tuple[int, float],
+        *,
+        remaining_header: str = "x-ratelimit-remaining",
+        reset_header: str = "x-ratelimit-reset",
+        clock: Callable[[], float] = time.monotonic,
+        wall: Callable[[], float] = time.time,
+    ) -> None:
+        self._seconds = limit[1]
+        #: When the last `limit` answers arrived (monotonic).
+        self._answered: deque[float] = deque(maxlen=max(1, limit[0]))
+        self._remaining_header = remaining_header
+        self._reset_header = reset_header
+        self._clock = clock
+        self._wall = wall
+        #: Monotonic time before which the source said no request is left.
+        self._not_before = 0.0
+
+    def delay(self) -> float:
+        """Seconds to wait before sending the next request."""
+        now = self._clock()
+        wait = self._not_before - now
+        if len(self._answered) == self._answered.maxlen:
+            wait = max(wait, self._answered[0] + self._seconds - now)
+        return max(0.0, wait)
+
+    def until_reset(self, headers: httpx.Headers) -> float | None:
+        """Seconds until the reset the headers announce, or None when they announce none."""
+        value = headers.get(self._reset_header)
+        try:
+            reset = float(value) if value else None
+        except ValueError:
+            return None
+        return None if reset is None else min(_MAX_RETRY_AFTER, max(0.0, reset - self._wall()))
+
+    def answered(self, headers: httpx.Headers | None, requests: int = 1) -> None:
+        """`requests` requests got their answer now (None: lost, though the source may have
+        counted them); an answer with nothing left makes the next request wait for the reset."""
+        now = self._clock()
+        self._answered.extend([now] * requests)
+        if headers is None:
+            return
+        remaining = headers.get(self._remaining_header, "").strip()
+        wait = self.until_reset(headers)
+        if remaining.lstrip("-").isdigit() and int(remaining) <= 0 and wait is not None:
+            self._not_before = max(self._not_before, now + wait)
+
+
 class SourceHttp:
-    """GET requests to one source, below `base` (an http(s) URL)."""
+    """GET requests to one source, below `base` (an http(s) URL); `pace` keeps them under its limit."""
 
     def __init__(
         self,
@@ -54,9 +115,19 @@ class SourceHttp:
         attempts: int = 5,
         backoff: float = 0.5,
         sleep: Callable[[float], None] = time.sleep,
+        pace: SourcePace | None = None,
+        follow_redirects: bool = False,
     ) -> None:
         self.name = name
-        self._http = httpx.Client(auth=auth, headers=dict(headers or {}), transport=transport, timeout=timeout)
+        self._pace = pace
+        # httpx drops the Authorization header when a redirect leaves the origin
+        self._http = httpx.Client(
+            auth=auth,
+            headers=dict(headers or {}),
+            transport=transport,
+            timeout=timeout,
+            follow_redirects=follow_redirects,
+        )
         self._attempts = attempts
         self._backoff = backoff
         self._sleep = sleep
@@ -73,8 +144,17 @@ class SourceHttp:
             attempt += 1
             self.requests += 1
             wait = self._backoff * 2 ** (attempt - 1)
+            if self._pace is not None and (delay := self._pace.delay()) > 0:
+                self._sleep(delay)
             try:
-                response = self._http.send(self._http.build_request("GET", url, params=params), stream=True)
+                try:
+                    response = self._http.send(self._http.build_request("GET", url, params=params), stream=True)
+                except httpx.TransportError:
+                    if self._pace is not None:
+                        self._pace.answered(None)
+                    raise
+                if self._pace is not None:  # a followed redirect was a request of its own
+                    self._pace.answered(response.headers, 1 + len(response.history))
                 if response.status_code < 300:
                     if read:
                         try:
@@ -87,7 +167,10 @@ class SourceHttp:
                 if response.status_code not in _RETRY_STATUSES:
                     raise self._error(response.status_code, route)
                 last = f"HTTP {response.status_code}"
-                wait = max(wait, _retry_after(response.headers.get("retry-after")))
+                reset = None if self._pace is None else self._pace.until_reset(response.headers)
+                # the source's own reset when it names one, else its Retry-After
+                asked = reset if reset is not None else _retry_after(response.headers.get("retry-after"))
+                wait = max(wait, asked)
             except httpx.TimeoutException:
                 last = "timed out"
             except httpx.TransportError as exc:
