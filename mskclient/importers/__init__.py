@@ -1,6 +1,6 @@
 """Importing boards from other kanban tools into MSKanban, encrypted locally, resumable and verifiable.
 
-A source reader (`DeckSource` for Nextcloud Deck) only ever reads the source and
+A source reader (`DeckSource` for Nextcloud Deck, `CodecksSource` for Codecks) only ever reads the source and
 turns it into the source-neutral model (`SourceBoard` → `SourceColumn` →
 `SourceCard` …).  `Importer.plan()` compares that model with the board's journal
 and counts what a run would create (the `--dry-run`); `Importer.run()` executes the
@@ -12,6 +12,7 @@ This layer may import crypto, client, `_profile`, `_errors`, `_pacing`, `_atomic
 and `_session_store`; never cli.
 """
 
+from ._codecks import CodecksSource
 from ._deck import DeckSource, deck_base_url, split_tasks
 from ._journal import Journal, journal_path
 from ._model import (
@@ -47,6 +48,7 @@ __all__ = [
     "BoardPlan",
     "BoardRef",
     "BoardResult",
+    "CodecksSource",
     "DeckSource",
     "Importer",
     "Journal",

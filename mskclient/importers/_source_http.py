@@ -1,10 +1,12 @@
-"""Reading a source's HTTP API: GET only, timeouts, bounded retries with backoff, clear errors.
+"""Reading a source's HTTP API: reads only, timeouts, bounded retries with backoff, clear errors.
 
-A 5xx, a 429 (its Retry-After obeyed) or a timeout is retried with growing waits;
-when the attempts run out the import stops with a TransportError naming the route,
-and a re-run resumes.  Wrong credentials raise AuthError (exit 5) before anything
-is written.  Bodies are parsed through `Record`, which names the route and the
-object when the source sends something unexpected.
+Requests are GETs, or POSTs to a query endpoint that only reads (Codecks answers every
+read through `POST /`).  A 5xx, a 429 (its Retry-After obeyed) or a timeout is retried
+with growing waits; when the attempts run out the import stops with a TransportError
+naming the route, and a re-run resumes.  Wrong credentials raise AuthError (exit 5)
+before anything is written.  A source with a published request limit is paced under it
+(`limit`), so a steady run meets at most one 429 in a row.  Bodies are parsed through
+`Record`, which names the route and the object when the source sends something unexpected.
 """
 
 from __future__ import annotations
@@ -20,8 +22,9 @@ from typing import Any, BinaryIO, Final, cast
 import httpx
 
 from .._errors import AuthError, ForbiddenError, NotFoundError, ProtocolError, TransportError
+from .._pacing import Pacer
 
-__all__ = ["Record", "SourceHttp", "SourceUnavailable"]
+__all__ = ["ErrorText", "Record", "SourceHttp", "SourceUnavailable"]
 
 _RETRY_STATUSES: Final = frozenset({429, 500, 502, 503, 504})
 #: Longest Retry-After the reader waits for; a source asking more stops the run (resumable).
@@ -32,8 +35,18 @@ class SourceUnavailable(TransportError):
     """The source kept failing (5xx, 429, timeouts) through every retry: the run stops, a re-run resumes."""
 
 
+#: Reads the source's own error text from a 4xx body (None when the body is not its error shape).
+ErrorText = Callable[[bytes], str | None]
+
+
 class SourceHttp:
-    """GET requests to one source, below `base` (an http(s) URL)."""
+    """Read requests to one source.
+
+    `limit` (requests, window seconds) is the source's published request limit: every
+    request, retries included, waits for a slot in a sliding window at `share` of it
+    (read on `clock`).  `auth_statuses` are the answers that mean wrong credentials
+    (`refused` is then the message); `error_text` reads the source's error shape.
+    """
 
     def __init__(
         self,
@@ -46,27 +59,54 @@ class SourceHttp:
         attempts: int = 5,
         backoff: float = 0.5,
         sleep: Callable[[float], None] = time.sleep,
+        limit: tuple[int, float] | None = None,
+        share: float = 0.9,
+        clock: Callable[[], float] = time.monotonic,
+        auth_statuses: frozenset[int] = frozenset({401}),
+        refused: str = "",
+        error_text: ErrorText | None = None,
     ) -> None:
         self.name = name
         self._http = httpx.Client(auth=auth, headers=dict(headers or {}), transport=transport, timeout=timeout)
         self._attempts = attempts
         self._backoff = backoff
         self._sleep = sleep
+        self._limit = limit
+        self._pacer = Pacer(None if limit is None else {"source": limit}, share=share, clock=clock)
+        self._auth_statuses = auth_statuses
+        self._refused = refused or f"{name} refused the user or password/token"
+        self._error_text = error_text
         #: Requests sent (retries included).
         self.requests = 0
 
     def close(self) -> None:
         self._http.close()
 
-    def _open(self, url: str, params: Mapping[str, str] | None, route: str, *, read: bool) -> httpx.Response:
-        """A 2xx answer of GET `url` after the retries (body read if `read`, else open for streaming)."""
+    def _pace(self) -> None:
+        delay = self._pacer.reserve("source")
+        if delay > 0:
+            self._sleep(delay)
+
+    def _open(
+        self,
+        url: str,
+        params: Mapping[str, str] | None,
+        route: str,
+        *,
+        read: bool,
+        method: str = "GET",
+        body: Any = None,
+    ) -> httpx.Response:
+        """A 2xx answer of `method url` after the retries (body read if `read`, else open for streaming)."""
         last, attempt = "", 0
         while attempt < self._attempts:
             attempt += 1
+            self._pace()
             self.requests += 1
             wait = self._backoff * 2 ** (attempt - 1)
             try:
-                response = self._http.send(self._http.build_request("GET", url, params=params), stream=True)
+                request = self._http.build_request(method, url, params=params, json=body)
+                response = self._http.send(request, stream=True)
                 if response.status_code < 300:
                     if read:
                         try:
@@ -77,9 +117,9 @@ class SourceHttp:
                 response.read()
                 response.close()
                 if response.status_code not in _RETRY_STATUSES:
-                    raise self._error(response.status_code, route)
+                    raise self._error(response.status_code, f"{method} {route}", response.content)
                 last = f"HTTP {response.status_code}"
-                wait = max(wait, _retry_after(response.headers.get("retry-after")))
+                wait = max(wait, self._retry_wait(response))
             except httpx.TimeoutException:
                 last = "timed out"
             except httpx.TransportError as exc:
@@ -88,24 +128,40 @@ class SourceHttp:
                 break
             if attempt < self._attempts:
                 self._sleep(wait)
-        raise SourceUnavailable(f"{self.name} GET {route}: still failing after {attempt} attempts ({last})")
+        raise SourceUnavailable(f"{self.name} {method} {route}: still failing after {attempt} attempts ({last})")
 
-    def _error(self, status: int, route: str) -> Exception:
-        if status == 401:
-            return AuthError(401, "SOURCE_UNAUTHORIZED", f"{self.name} refused the user or password/token")
+    def _retry_wait(self, response: httpx.Response) -> float:
+        """Retry-After; a 429 without it under a known limit waits a whole window, so the next try has room."""
+        given = _retry_after(response.headers.get("retry-after"))
+        if response.status_code == 429 and not response.headers.get("retry-after") and self._limit is not None:
+            return self._limit[1]
+        return given
+
+    def _error(self, status: int, request: str, body: bytes = b"") -> Exception:
+        if status in self._auth_statuses:
+            return AuthError(status, "SOURCE_UNAUTHORIZED", self._refused)
         if status == 403:
-            return ForbiddenError(403, "SOURCE_FORBIDDEN", f"{self.name} GET {route}: not visible to this user")
+            return ForbiddenError(403, "SOURCE_FORBIDDEN", f"{self.name} {request}: not visible to this user")
         if status == 404:
-            return NotFoundError(404, "SOURCE_NOT_FOUND", f"{self.name} GET {route}: not found")
-        return ProtocolError(f"{self.name} GET {route}: unexpected HTTP {status}")
+            return NotFoundError(404, "SOURCE_NOT_FOUND", f"{self.name} {request}: not found")
+        said = self._error_text(body) if self._error_text is not None else None
+        if said:
+            return ProtocolError(f"{self.name} {request}: the source refused the request (HTTP {status}): {said}")
+        return ProtocolError(f"{self.name} {request}: unexpected HTTP {status}")
 
     def get_json(self, url: str, route: str, params: Mapping[str, str] | None = None) -> Any:
         """The parsed JSON of GET `url` (`route` names it in errors, without the host)."""
-        body = self._open(url, params, route, read=True).content
+        return self._json(self._open(url, params, route, read=True).content, f"GET {route}")
+
+    def query_json(self, url: str, route: str, body: Any) -> Any:
+        """The parsed JSON of POST `url` with a JSON `body`: for a query endpoint that only reads."""
+        return self._json(self._open(url, None, route, read=True, method="POST", body=body).content, f"POST {route}")
+
+    def _json(self, body: bytes, request: str) -> Any:
         try:
             return json.loads(body)
         except (ValueError, UnicodeDecodeError):
-            raise ProtocolError(f"{self.name} GET {route}: the answer is not JSON") from None
+            raise ProtocolError(f"{self.name} {request}: the answer is not JSON") from None
 
     @contextlib.contextmanager
     def download(self, url: str, route: str) -> Iterator[tuple[BinaryIO, int]]:
