@@ -37,7 +37,8 @@ from pathlib import Path
 from typing import Any
 
 from mskclient import Client, Pacer
-from mskclient.crypto import BoardKey, FileKey, encrypt_file, encrypt_with_ad
+from mskclient.crypto import BoardKey, FileKey, encrypt_file
+from mskclient.crypto.hazmat import encrypt_with_ad
 from mskclient.importers import CodecksSource, DeckSource, Importer, Source
 from mskclient.sandbox import Sandbox, SandboxConfig
 

@@ -121,22 +121,17 @@ def split_title(title: str, content: str) -> str:
 
 
 class _TokenAuth(httpx.Auth):
-    """The token and account headers, sent only to the API's own origin (never to a file host)."""
+    """The token and account headers, sent only with the query itself (never to a file's URL,
+    which comes from the answer: an address there must not receive the token)."""
 
-    def __init__(self, api_url: str, account: str, token: str) -> None:
-        self._origin = _origin(api_url)
+    def __init__(self, query_url: str, account: str, token: str) -> None:
+        self._query_url = query_url
         self._headers = {"X-Auth-Token": token, "X-Account": account}
 
     def auth_flow(self, request: httpx.Request) -> Any:
-        if _origin(str(request.url)) == self._origin:
+        if request.method == "POST" and str(request.url) == self._query_url:
             request.headers.update(self._headers)
         yield request
-
-
-def _origin(url: str) -> tuple[str, str, int | None]:
-    parts = urlsplit(url)
-    port = parts.port or {"http": 80, "https": 443}.get(parts.scheme)
-    return parts.scheme, (parts.hostname or "").lower(), port
 
 
 def _instant(record: Record, name: str) -> str | None:
@@ -241,7 +236,7 @@ class CodecksSource:
         self._page = page
         self._http = SourceHttp(
             _NAME,
-            auth=_TokenAuth(api, self.account, token),
+            auth=_TokenAuth(api + _ROUTE, self.account, token),
             headers={"Accept": "application/json"},
             transport=transport,
             timeout=timeout,

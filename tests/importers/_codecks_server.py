@@ -137,8 +137,9 @@ class CodecksData:
     cards: list[CxCard]
     milestones: list[CxMilestone]
     tags: list[CxTag]
-    #: (method, path, query text) of every API request; (path, whether a token came) of every file request
+    #: (method, path, query text) of every API request, whether a token came with it; the same for files
     requests: list[tuple[str, str, str]] = field(default_factory=list)
+    tokens: list[bool] = field(default_factory=list)
     file_requests: list[tuple[str, bool]] = field(default_factory=list)
     #: the status of every query answer, in order (the pacing tests look for 429s in a row)
     statuses: list[int] = field(default_factory=list)
@@ -371,6 +372,7 @@ def create_app(data: CodecksData) -> Starlette:
     async def dispatch(request: Request) -> Response:
         body = (await request.body()).decode("utf-8", "replace")
         data.requests.append((request.method, request.url.path, body))
+        data.tokens.append("x-auth-token" in request.headers)
         response = await answer(request, body)
         data.statuses.append(response.status_code)
         return response
@@ -439,7 +441,7 @@ def sample_codecks(token: str = "at-token-1") -> CodecksData:
         "u-bob": CxUser("u-bob", "Bob Stone", "bob@elsewhere.test"),  # not a member
         "u-cy": CxUser("u-cy", "Cy Hidden", None),  # email not shown to this token
     }
-    tags = [CxTag("t-bug", "bug", "#E5484D"), CxTag("t-ui", "ui", "30a46c"), CxTag("t-perf", "perf", None)]
+    tags = [CxTag("t-1", "bug", "#E5484D"), CxTag("t-2", "ui", "30a46c"), CxTag("t-3", "perf", None)]
     milestones = [CxMilestone("m-alpha", "Alpha", "2026-05-01"), CxMilestone("m-beta", "Beta", None)]
     png = bytes(range(256)) * 40
     big = b"level data " * 30_000

@@ -11,7 +11,7 @@ from typing import Any
 
 import pytest
 
-from mskclient import AuthError, Client, Pacer, ProtocolError, TransportError, UsageError
+from mskclient import AuthError, Client, NotFoundError, Pacer, ProtocolError, TransportError, UsageError
 from mskclient.importers import CodecksSource, Importer, SourceBoard
 from mskclient.importers._codecks import split_title
 from mskclient.sandbox import ManualClock
@@ -388,3 +388,25 @@ def test_without_pacing_the_fixture_does_answer_429(tmp_path: Path) -> None:
         _OPEN.append(source)
         boards = [source.read_board(ref) for ref in source.boards()]
     assert data.statuses.count(429) >= 1 and len(boards) == 47
+
+
+def test_a_file_url_on_the_api_itself_gets_no_token(account: Account, codecks: Codecks, tmp_path: Path) -> None:
+    """A file's URL comes from the answer: pointed at the API, it must not carry the token there."""
+    codecks.data.files_url = codecks.url  # the files app is elsewhere: the API answers 404 to this GET
+    source, boards = read(codecks, "d-play")
+    with pytest.raises(NotFoundError, match=r"Codecks GET file 'jump.png': not found$"):
+        importer(account, tmp_path).run(source, boards)
+    sent = [(method, token) for (method, _, _), token in zip(codecks.data.requests, codecks.data.tokens, strict=True)]
+    assert sent[-1] == ("GET", False) and codecks.data.statuses[-1] == 404  # the download: no token, refused
+    assert all(token for method, token in sent if method == "POST")
+
+
+def test_the_journal_holds_no_plaintext(account: Account, codecks: Codecks, tmp_path: Path) -> None:
+    source, boards = read(codecks, "d-play")
+    importer(account, tmp_path).run(source, boards)
+    (journal,) = (tmp_path / "imports").iterdir()
+    assert journal.stat().st_mode & 0o777 == 0o600
+    text = journal.read_text("utf-8")
+    secrets = ["Gameplay", "Game ✓", "Jump", "bug", "Alpha", "Priority", "jump.png", "Bob Stone", "team123", TOKEN]
+    secrets += [c.title for c in codecks.data.cards] + [codecks.url]
+    assert not [s for s in secrets if s in text]
