@@ -1,8 +1,13 @@
-"""`msk import codecks` end to end: plan then run, round trip through `msk export`, exit codes."""
+"""`msk import codecks` end to end: plan then run, round trip through `msk export`, exit codes, kill -9."""
 
 from __future__ import annotations
 
 import json
+import os
+import signal
+import subprocess
+import sys
+import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -84,8 +89,7 @@ def test_round_trip_through_msk_export(user: CliUser, url: str, data: CodecksDat
     args = ("--source-project", "Game ✓", "--source-deck", "Gameplay", "--json")
     summary = json.loads(run_import(user, url, *args).out)
     board_id = summary["boards"][0]["board"]
-    user("export", board_id, "--format", "json", "--out", str(tmp_path), "--attachments", str(tmp_path / "files"))
-    exported = json.loads((tmp_path / "export.json").read_text("utf-8"))["boards"][0]
+    exported = _export(user, board_id, tmp_path)
     assert exported["title"] == "Game ✓ › Gameplay"
     columns = {"not_started": "Not started", "started": "Started", "review": "In review", "blocked": "Blocked",
                "done": "Done", "snoozing": "snoozing"}  # fmt: skip
@@ -147,3 +151,43 @@ def test_a_source_that_keeps_failing_exits_3_and_a_rerun_resumes(user: CliUser, 
     summary = json.loads(run_import(user, url, "--source-deck", "d-play", "--json").out)
     assert summary["created"]["attachment"] == 1 and summary["created"]["board"] == 0
     assert [b["title"] for b in user.json("boards", "list")] == ["Game ✓ › Gameplay"]
+
+
+def test_kill_9_mid_import_then_rerun_gives_one_copy(user: CliUser, url: str, config: Path, tmp_path: Path) -> None:
+    """A real `msk import codecks` process, paced at 20 mutations per second, is killed with SIGKILL twice."""
+    env = {k: v for k, v in {**os.environ, **user.env, "MSK_MUTATION_LIMIT": "20/1"}.items() if v is not None}
+    args = ["import", "codecks", "--source-url", url, "--source-account", "team123", "--source-deck", "d-play"]
+    code = "import sys; from mskclient.cli import main; sys.argv = ['msk', *sys.argv[1:]]; main()"
+    journals = config / "imports"
+    for threshold in (8, 25):
+        child = subprocess.Popen([sys.executable, "-c", code, *args], env=env, stdout=subprocess.DEVNULL,
+                                 stderr=subprocess.DEVNULL)  # fmt: skip
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline and child.poll() is None:
+            files = list(journals.glob("*.jsonl")) if journals.exists() else []
+            if sum(len(f.read_bytes().splitlines()) for f in files) >= threshold:
+                break
+            time.sleep(0.01)
+        assert child.poll() is None, "the import finished before it could be killed"
+        os.kill(child.pid, signal.SIGKILL)
+        child.wait()
+    summary = json.loads(run_import(user, url, "--source-deck", "d-play", "--json").out)
+    resumed = _export(user, summary["boards"][0]["board"], tmp_path / "resumed")
+    assert [b["title"] for b in user.json("boards", "list")] == ["Game ✓ › Gameplay"]  # one board, not three
+
+    (config / "imports").rename(tmp_path / "resumed-journals")  # the same login, no journal: an uninterrupted import
+    fresh = json.loads(run_import(user, url, "--source-deck", "d-play", "--json").out)
+    assert _without_ids(resumed) == _without_ids(_export(user, fresh["boards"][0]["board"], tmp_path / "clean"))
+
+
+def _export(user: CliUser, board_id: str, out: Path) -> dict[str, Any]:
+    user("export", board_id, "--format", "json", "--out", str(out), "--attachments", str(out / "files"))
+    return dict(json.loads((out / "export.json").read_text("utf-8"))["boards"][0])
+
+
+def _without_ids(value: Any) -> Any:
+    if isinstance(value, dict):
+        return {k: _without_ids(v) for k, v in value.items() if k not in ("id", "file", "createdAt")}
+    if isinstance(value, list):
+        return [_without_ids(v) for v in value]
+    return value
