@@ -338,12 +338,14 @@ class CodecksSource:
                     hex_color = f"#{color.group(1).lower()}" if color else _GREY
                     label = SourceLabel(tag.text("id"), tag.text("title"), hex_color)
                     tags[label.name] = label
+            previous = last
             for card in page:
                 cards.append(self._card(answer, card, tags, milestones))
-                seq = card.integer("accountSeq")
-                last = max(last, seq)
+                last = max(last, card.integer("accountSeq"))
             if len(page) < self._page:
                 break
+            if last <= previous:  # the filter was not applied: the same page would come forever
+                raise ProtocolError(f"{answer.where}: the page of cards after number {previous} repeats earlier cards")
         return self._board(ref, tags, cards, milestones)
 
     def _page_of_cards(self, deck_id: str, last: int, *, first: bool) -> tuple[_Answer, list[Record]]:

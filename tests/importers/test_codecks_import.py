@@ -410,3 +410,15 @@ def test_the_journal_holds_no_plaintext(account: Account, codecks: Codecks, tmp_
     secrets = ["Gameplay", "Game ✓", "Jump", "bug", "Alpha", "Priority", "jump.png", "Bob Stone", "team123", TOKEN]
     secrets += [c.title for c in codecks.data.cards] + [codecks.url]
     assert not [s for s in secrets if s in text]
+
+
+def test_a_source_ignoring_the_page_filter_is_stopped(codecks: Codecks) -> None:
+    """Keyset paging must advance: an answer repeating earlier cards would otherwise loop forever."""
+    selection = {"deckId": "d-play", "$or": [{"visibility": "default"}, {"visibility": "archived"}],
+                 "$order": "accountSeq", "$limit": 2, "accountSeq": {"op": "gt", "value": 2}}  # fmt: skip
+    key = f"cards({json.dumps(selection, separators=(',', ':'))})"
+    cards = {f"c-{n}": {"cardId": f"c-{n}", "accountSeq": n, "title": "T", "content": "T"} for n in (1, 2)}
+    repeated = {"_root": {"account": "acc-1"}, "account": {"acc-1": {key: list(cards)}}, "card": cards}
+    codecks.data.fail(r'accountSeq\\":\{', body=json.dumps(repeated).encode())
+    with pytest.raises(ProtocolError, match=r"the page of cards after number 2 repeats earlier cards$"):
+        read(codecks, "d-play")
