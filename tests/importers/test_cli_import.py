@@ -179,12 +179,8 @@ def test_kill_9_mid_import_then_rerun_gives_one_copy(
     resumed = _export(user, summary["boards"][0]["board"], tmp_path / "resumed")
     assert [b["title"] for b in user.json("boards", "list")] == ["Roadmap ✓"]  # one board, not three
 
-    clean_root = tmp_path / "clean-config"  # the same login, journals elsewhere: an uninterrupted import
-    for name in ("sessions", "unlock"):
-        (clean_root / name).mkdir(parents=True)
-        for saved in (config / name).iterdir():
-            (clean_root / name / saved.name).write_bytes(saved.read_bytes())
-    fresh = json.loads(run_import(user, deck_url, "--source-board", "10", "--json", MSK_CONFIG_DIR=str(clean_root)).out)
+    (config / "imports").rename(tmp_path / "resumed-journals")  # the same login, no journal: an uninterrupted import
+    fresh = json.loads(run_import(user, deck_url, "--source-board", "10", "--json").out)
     clean = _export(user, fresh["boards"][0]["board"], tmp_path / "clean")
     assert _without_ids(resumed) == _without_ids(clean)
     assert killed_at[0] >= 12 and killed_at[1] >= 45
