@@ -1,6 +1,7 @@
-"""Import benchmark: a Nextcloud Deck and a Kaiten fixture into the sandbox, through `mskclient.importers`.
+"""Import benchmark: Nextcloud Deck, Kaiten and Codecks fixtures into the sandbox, through `mskclient.importers`.
 
-Run as `python bench/import.py [--cards N] [--files F] [--paced-cards P] [--paced-limit L] [--sources deck,kaiten]`.
+Run as `python bench/import.py [--cards N] [--files F] [--paced-cards P] [--paced-limit L]
+[--sources deck,kaiten,codecks]`.
 The sandbox and the fixture Deck server (the one the tests use) each run in a child process,
 so this process's CPU and memory are the importer's alone.
 
@@ -16,6 +17,10 @@ so this process's CPU and memory are the importer's alone.
   with 2 comments, a 3-item checklist, a tag, a lane, a type and a size, so 1 listing page per
   100 cards, `GET /cards/{id}` and its comments), limits lifted on both sides (the reader's
   5-per-second pacing off): the same figures, then the memory peak with 1 MB and 16 MB files.
+* **Codecks**: the same N cards (with 2 comments in one conversation, a tag, a priority and an
+  effort each; F with a 1 MB file) in one deck, read through the query endpoint (a page of 200
+  cards per query) with the source's limit lifted, then once more paced under Codecks' 40
+  requests per 5 seconds (only the read: its time and the 429s met); the memory peak as above.
 * **Paced**: P cards (default 50) into a sandbox (in this process) limited to L mutations per
   minute (default 300); the measured time is compared with the plan's estimate (goal: within
   10 %), and the 429 answers met are counted (goal: none).
@@ -38,10 +43,13 @@ from typing import Any
 from mskclient import Client, Pacer
 from mskclient.crypto import BoardKey, FileKey, encrypt_file
 from mskclient.crypto.hazmat import encrypt_with_ad
-from mskclient.importers import DeckSource, Importer, KaitenSource, Source
+from mskclient.importers import CodecksSource, DeckSource, Importer, KaitenSource, Source
 from mskclient.sandbox import Sandbox, SandboxConfig
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tests"))
+from importers._codecks_server import CodecksData, CxCard, CxDeck, CxEntry, CxFile, CxProject, CxTag, CxThread, CxUser
+from importers._codecks_server import create_app as create_codecks_app
+from importers._codecks_server import create_files_app as create_codecks_files_app
 from importers._deck_server import (
     DeckAttachment,
     DeckBoard,
@@ -344,6 +352,102 @@ def memory_kaiten(size_mb: int) -> int:
     return peak
 
 
+CODECKS_TOKEN = "bench-codecks-token"
+
+
+def codecks_data(cards: int, files: int, file_size: int = MB) -> CodecksData:
+    users = {"u-ana": CxUser("u-ana", "Ana Lima", "ana@bench.test")}
+    tags = [CxTag("t-bug", "bug", "#ff7a66"), CxTag("t-feature", "feature", "#317ccc")]
+    statuses = ["not_started", "started", "review", "blocked", "done"]
+    every = max(1, cards // files) if files else 0
+    content = (bytes(range(256)) * (file_size // 256 + 1))[:file_size]
+    made = []
+    for i in range(cards):
+        entries = [
+            CxEntry(f"e-{i}-{j}", "u-ana", f"Comment {j} on card {i} 👍", f"2024-01-01T00:{j:02d}:00Z") for j in (1, 2)
+        ]
+        with_file = files and i % every == 0 and i // every < files
+        card = CxCard(f"c-{i}", i + 1, "d-bench", f"Card {i} — ünïcödé\n\nSome *Markdown* text.\n\n- a list item",
+                      status=statuses[i % 5], priority="abc"[i % 3], effort=1 + i % 8, tags=[("bug", "feature")[i % 2]],
+                      assignee="u-ana", threads=[CxThread(f"r-{i}", "comment", "2024-01-01T00:00:00Z", entries)],
+                      files=[CxFile(f"f-{i}", f"file-{i}.bin", content)] if with_file else [])  # fmt: skip
+        made.append(card)
+    data = CodecksData("acc-bench", "bench", CODECKS_TOKEN, users, [CxProject("p-bench", "Bench")],
+                       [CxDeck("d-bench", "Bench deck", "p-bench")], made, [], tags)  # fmt: skip
+    data.limit = (10**9, 5.0)  # lifted: the paced read is checked by the reader's own spacing
+    return data
+
+
+def _serve_codecks(cards: int, files: int, file_size: int, port_queue: Any) -> None:
+    import asyncio
+
+    import uvicorn
+
+    data = codecks_data(cards, files, file_size)
+
+    async def run() -> None:
+        servers = []
+        for app in (create_codecks_files_app(data), create_codecks_app(data)):
+            server = uvicorn.Server(uvicorn.Config(app, port=0, log_level="error"))
+            config = server.config
+            if not config.loaded:
+                config.load()
+            server.lifespan = config.lifespan_class(config)
+            await server.startup()
+            servers.append(server)
+        data.files_url = f"http://127.0.0.1:{servers[0].servers[0].sockets[0].getsockname()[1]}"
+        port_queue.put(servers[1].servers[0].sockets[0].getsockname()[1])
+        await asyncio.gather(*(server.main_loop() for server in servers))
+
+    asyncio.run(run())
+
+
+class CodecksProcess(DeckProcess):
+    """The fixture Codecks (query endpoint and file host) in a child process."""
+
+    def __init__(self, cards: int, files: int, file_size: int = MB) -> None:
+        context = multiprocessing.get_context("spawn")
+        self._queue = context.Queue()
+        self._child = context.Process(target=_serve_codecks, args=(cards, files, file_size, self._queue), daemon=True)
+
+
+def codecks_unlimited(cards: int, files: int) -> None:
+    with tempfile.TemporaryDirectory() as tmp, CodecksProcess(cards, files) as codecks_url:
+        config = SandboxConfig(db_path=str(Path(tmp) / "sandbox.db")).lift_limits()
+        with Sandbox(config, process=True) as url:
+            client, workspace_id = account(url)
+            with client, CodecksSource(codecks_url, "bench", CODECKS_TOKEN, limit=None) as source:
+                report("codecks", source, client, workspace_id, Path(tmp), cards, files)
+            waits: list[float] = []
+
+            def wait(seconds: float) -> None:
+                waits.append(seconds)
+                time.sleep(seconds)
+
+            with CodecksSource(codecks_url, "bench", CODECKS_TOKEN, sleep=wait) as paced_source:
+                started = time.perf_counter()
+                for ref in paced_source.boards():
+                    paced_source.read_board(ref)
+                print(f"  read again paced under Codecks' 40 per 5 s: {time.perf_counter() - started:.1f} s, "
+                      f"{paced_source.requests} requests, {len(waits)} waits ({sum(waits):.1f} s)")  # fmt: skip
+
+
+def codecks_memory(size_mb: int) -> int:
+    """tracemalloc peak (bytes) of importing one Codecks card with a `size_mb` MB file."""
+    with tempfile.TemporaryDirectory() as tmp, CodecksProcess(1, 1, size_mb * MB) as codecks_url:
+        config = SandboxConfig(db_path=str(Path(tmp) / "sandbox.db")).lift_limits()
+        with Sandbox(config, process=True) as url:
+            client, workspace_id = account(url)
+            with client, CodecksSource(codecks_url, "bench", CODECKS_TOKEN, limit=None) as source:
+                boards = [source.read_board(ref) for ref in source.boards()]
+                importer = Importer(client, workspace_id, journal_root=Path(tmp) / "journals", limit=None)
+                tracemalloc.start()
+                importer.run(source, boards)
+                peak = tracemalloc.get_traced_memory()[1]
+                tracemalloc.stop()
+    return peak
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--cards", type=int, default=1000)
@@ -351,7 +455,7 @@ def main() -> None:
     parser.add_argument("--paced-cards", type=int, default=50)
     parser.add_argument("--paced-limit", type=int, default=300)
     parser.add_argument("--skip-paced", action="store_true", help="Skip the paced run (it takes over two minutes).")
-    parser.add_argument("--sources", default="deck,kaiten", help="Comma-separated sources to measure.")
+    parser.add_argument("--sources", default="deck,kaiten,codecks", help="Comma-separated sources to measure.")
     args = parser.parse_args()
     sources = {s.strip() for s in args.sources.split(",")}
     if "deck" in sources:
@@ -364,6 +468,11 @@ def main() -> None:
         unlimited_kaiten(args.cards, args.files)
         small, large = memory_kaiten(1), memory_kaiten(16)
         print(f"kaiten memory: tracemalloc peak {small / MB:.2f} MiB with a 1 MB file, {large / MB:.2f} MiB with 16 MB")
+    if "codecks" in sources:
+        codecks_unlimited(args.cards, args.files)
+        small, large = codecks_memory(1), codecks_memory(16)
+        print(f"codecks memory: tracemalloc peak {small / MB:.2f} MiB with a 1 MB file, "
+              f"{large / MB:.2f} MiB with 16 MB")  # fmt: skip
 
 
 if __name__ == "__main__":

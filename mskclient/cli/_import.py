@@ -28,7 +28,17 @@ from rich.text import Text
 from .._errors import UsageError
 from .._pacing import Pacer
 from .._profile import RATE_LIMITS
-from ..importers import KINDS, DeckSource, Importer, KaitenSource, Plan, Source, SourceBoard, Summary
+from ..importers import (
+    KINDS,
+    CodecksSource,
+    DeckSource,
+    Importer,
+    KaitenSource,
+    Plan,
+    Source,
+    SourceBoard,
+    Summary,
+)
 from ._context import CliContext, global_options, read_secret
 from ._resolve import Resolver
 
@@ -159,6 +169,69 @@ def kaiten(
     source = KaitenSource(source_url, secret, spaces=source_spaces)
     try:
         _import(ctx, source, source_boards, workspace, dry_run)
+    finally:
+        source.close()
+
+
+@import_group.command("codecks")
+@click.option(
+    "--source-url",
+    default="https://api.codecks.io",
+    show_default=True,
+    metavar="URL",
+    help="The Codecks API address.",
+)
+@click.option(
+    "--source-account",
+    required=True,
+    metavar="SUBDOMAIN",
+    help="The organisation's subdomain (team123 for team123.codecks.io).",
+)
+@click.option(
+    "--source-project",
+    "source_projects",
+    multiple=True,
+    metavar="ID|NAME",
+    help="Import only the decks of this project (repeatable; default: every project).",
+)
+@click.option(
+    "--source-deck",
+    "source_decks",
+    multiple=True,
+    metavar="ID|TITLE",
+    help="Import only this deck (repeatable; default: every deck of the chosen projects).",
+)
+@click.option(
+    "--source-token-file",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="Read the Codecks token (the `at` cookie) from this file's first line (else MSK_SOURCE_TOKEN or a prompt).",
+)
+@click.option("--workspace", metavar="WS", help="Target workspace (id or name; default: your only workspace).")
+@click.option("--dry-run", is_flag=True, help="Read the source and print the plan; write nothing anywhere.")
+@global_options
+def codecks(
+    ctx: CliContext,
+    source_url: str,
+    source_account: str,
+    source_projects: tuple[str, ...],
+    source_decks: tuple[str, ...],
+    source_token_file: Path | None,
+    workspace: str | None,
+    dry_run: bool,
+) -> None:
+    """Import Codecks decks: one new MSKanban board per deck, titled "Project › Deck".
+
+    Card status becomes the column (Not started, Started, In review, Blocked, Done);
+    cards keep their title, content, due date, tags (as labels), priority and effort
+    (as fields), milestone, assignee (matched by email), conversations (as comments,
+    with the original author and time), files and archived state.  Codecks is read
+    through its query endpoint only, paced under its 40 requests per 5 seconds.
+    Whatever cannot be carried is listed in the summary and written into the board.
+    """
+    secret = read_secret(source_token_file, "MSK_SOURCE_TOKEN", "Codecks token (the at cookie)", "source token")
+    source = CodecksSource(source_url, source_account, secret, projects=source_projects)
+    try:
+        _import(ctx, source, source_decks, workspace, dry_run)
     finally:
         source.close()
 

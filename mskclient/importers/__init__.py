@@ -1,6 +1,7 @@
 """Importing boards from other kanban tools into MSKanban, encrypted locally, resumable and verifiable.
 
-A source reader (`DeckSource` for Nextcloud Deck, `KaitenSource` for Kaiten) only ever reads the source and
+A source reader (`DeckSource` for Nextcloud Deck, `KaitenSource` for Kaiten, `CodecksSource` for
+Codecks) only ever reads the source and
 turns it into the source-neutral model (`SourceBoard` → `SourceColumn` →
 `SourceCard` …).  `Importer.plan()` compares that model with the board's journal
 and counts what a run would create (the `--dry-run`); `Importer.run()` executes the
@@ -12,6 +13,7 @@ This layer may import crypto, client, `_profile`, `_errors`, `_pacing`, `_atomic
 and `_session_store`; never cli.
 """
 
+from ._codecks import CodecksSource
 from ._deck import DeckSource, deck_base_url, split_tasks
 from ._journal import Journal, journal_path
 from ._kaiten import KaitenSource, kaiten_base_url, tag_color
@@ -48,6 +50,7 @@ __all__ = [
     "BoardPlan",
     "BoardRef",
     "BoardResult",
+    "CodecksSource",
     "DeckSource",
     "Importer",
     "Journal",

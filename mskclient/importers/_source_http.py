@@ -1,10 +1,13 @@
-"""Reading a source's HTTP API: GET only, timeouts, bounded retries with backoff, clear errors.
+"""Reading a source's HTTP API: reads only, timeouts, bounded retries with backoff, clear errors.
 
-A 5xx, a 429 (its Retry-After obeyed) or a timeout is retried with growing waits;
-when the attempts run out the import stops with a TransportError naming the route,
-and a re-run resumes.  Wrong credentials raise AuthError (exit 5) before anything
-is written.  Bodies are parsed through `Record`, which names the route and the
-object when the source sends something unexpected.
+Requests are GETs, or POSTs to a query endpoint that only reads (Codecks answers every
+read through `POST /`).  A 5xx, a 429 (its reset or Retry-After obeyed) or a timeout is
+retried with growing waits; when the attempts run out the import stops with a
+TransportError naming the route, and a re-run resumes.  Wrong credentials raise AuthError
+(exit 5) before anything is written.  A source with a published request limit is paced
+under it (`SourcePace`), so a steady run meets at most one 429 in a row.  Bodies are
+parsed through `Record`, which names the route and the object when the source sends
+something unexpected.
 """
 
 from __future__ import annotations
@@ -22,18 +25,17 @@ import httpx
 
 from .._errors import ProtocolError, TransportError, api_error
 
-__all__ = ["Record", "SourceHttp", "SourcePace", "SourceUnavailable"]
+__all__ = ["ErrorText", "Record", "SourceHttp", "SourcePace", "SourceUnavailable"]
 
 _RETRY_STATUSES: Final = frozenset({429, 500, 502, 503, 504})
 #: Longest Retry-After the reader waits for; a source asking more stops the run (resumable).
 _MAX_RETRY_AFTER: Final = 120.0
 
 
-#: HTTP status of a source's answer -> (error code, what it means), for `api_error`.
+#: HTTP status of a source's refusal (credentials apart) -> (error code, what it means), for `api_error`.
 _SOURCE_REFUSALS: dict[int, tuple[str, str]] = {
-    401: ("SOURCE_UNAUTHORIZED", "refused the user or password/token"),
-    403: ("SOURCE_FORBIDDEN", "GET {route}: not visible to this user"),
-    404: ("SOURCE_NOT_FOUND", "GET {route}: not found"),
+    403: ("SOURCE_FORBIDDEN", "not visible to this user"),
+    404: ("SOURCE_NOT_FOUND", "not found"),
 }
 
 
@@ -71,6 +73,11 @@ class SourcePace:
         #: Monotonic time before which the source said no request is left.
         self._not_before = 0.0
 
+    @property
+    def window(self) -> float:
+        """The length of the source's counting window, in seconds."""
+        return self._seconds
+
     def delay(self) -> float:
         """Seconds to wait before sending the next request."""
         now = self._clock()
@@ -101,8 +108,16 @@ class SourcePace:
             self._not_before = max(self._not_before, now + wait)
 
 
+#: Reads the source's own error text from a 4xx body (None when the body is not its error shape).
+ErrorText = Callable[[bytes], str | None]
+
+
 class SourceHttp:
-    """GET requests to one source, below `base` (an http(s) URL); `pace` keeps them under its limit."""
+    """Read requests to one source; `pace` keeps them under its limit.
+
+    `auth_statuses` are the answers that mean wrong credentials (`refused` is then the
+    message); `error_text` reads the source's own error shape for other refusals.
+    """
 
     def __init__(
         self,
@@ -117,9 +132,15 @@ class SourceHttp:
         sleep: Callable[[float], None] = time.sleep,
         pace: SourcePace | None = None,
         follow_redirects: bool = False,
+        auth_statuses: frozenset[int] = frozenset({401}),
+        refused: str = "",
+        error_text: ErrorText | None = None,
     ) -> None:
         self.name = name
         self._pace = pace
+        self._auth_statuses = auth_statuses
+        self._refused = refused or f"{name} refused the user or password/token"
+        self._error_text = error_text
         # httpx drops the Authorization header when a redirect leaves the origin
         self._http = httpx.Client(
             auth=auth,
@@ -137,8 +158,17 @@ class SourceHttp:
     def close(self) -> None:
         self._http.close()
 
-    def _open(self, url: str, params: Mapping[str, str] | None, route: str, *, read: bool) -> httpx.Response:
-        """A 2xx answer of GET `url` after the retries (body read if `read`, else open for streaming)."""
+    def _open(
+        self,
+        url: str,
+        params: Mapping[str, str] | None,
+        route: str,
+        *,
+        read: bool,
+        method: str = "GET",
+        body: Any = None,
+    ) -> httpx.Response:
+        """A 2xx answer of `method url` after the retries (body read if `read`, else open for streaming)."""
         last, attempt = "", 0
         while attempt < self._attempts:
             attempt += 1
@@ -148,7 +178,8 @@ class SourceHttp:
                 self._sleep(delay)
             try:
                 try:
-                    response = self._http.send(self._http.build_request("GET", url, params=params), stream=True)
+                    request = self._http.build_request(method, url, params=params, json=body)
+                    response = self._http.send(request, stream=True)
                 except httpx.TransportError:
                     if self._pace is not None:
                         self._pace.answered(None)
@@ -165,12 +196,9 @@ class SourceHttp:
                 response.read()
                 response.close()
                 if response.status_code not in _RETRY_STATUSES:
-                    raise self._error(response.status_code, route)
+                    raise self._error(response.status_code, f"{method} {route}", response.content)
                 last = f"HTTP {response.status_code}"
-                reset = None if self._pace is None else self._pace.until_reset(response.headers)
-                # the source's own reset when it names one, else its Retry-After
-                asked = reset if reset is not None else _retry_after(response.headers.get("retry-after"))
-                wait = max(wait, asked)
+                wait = max(wait, self._retry_wait(response))
             except httpx.TimeoutException:
                 last = "timed out"
             except httpx.TransportError as exc:
@@ -179,23 +207,44 @@ class SourceHttp:
                 break
             if attempt < self._attempts:
                 self._sleep(wait)
-        raise SourceUnavailable(f"{self.name} GET {route}: still failing after {attempt} attempts ({last})")
+        raise SourceUnavailable(f"{self.name} {method} {route}: still failing after {attempt} attempts ({last})")
 
-    def _error(self, status: int, route: str) -> Exception:
+    def _retry_wait(self, response: httpx.Response) -> float:
+        """The source's own reset when it names one, else its Retry-After; a 429 with neither
+        under a known limit waits a whole window, so the next try has room."""
+        reset = None if self._pace is None else self._pace.until_reset(response.headers)
+        if reset is not None:
+            return reset
+        if response.status_code == 429 and not response.headers.get("retry-after") and self._pace is not None:
+            return self._pace.window
+        return _retry_after(response.headers.get("retry-after"))
+
+    def _error(self, status: int, request: str, body: bytes = b"") -> Exception:
         """The source's refusal as the error of that status (exit 5 for bad credentials)."""
+        if status in self._auth_statuses:
+            return api_error(401, "SOURCE_UNAUTHORIZED", self._refused)
         refusal = _SOURCE_REFUSALS.get(status)
-        if refusal is None:
-            return ProtocolError(f"{self.name} GET {route}: unexpected HTTP {status}")
-        code, what = refusal
-        return api_error(status, code, f"{self.name} " + what.format(route=route))
+        if refusal is not None:
+            code, what = refusal
+            return api_error(status, code, f"{self.name} {request}: {what}")
+        said = self._error_text(body) if self._error_text is not None else None
+        if said:
+            return ProtocolError(f"{self.name} {request}: the source refused the request (HTTP {status}): {said}")
+        return ProtocolError(f"{self.name} {request}: unexpected HTTP {status}")
 
     def get_json(self, url: str, route: str, params: Mapping[str, str] | None = None) -> Any:
         """The parsed JSON of GET `url` (`route` names it in errors, without the host)."""
-        body = self._open(url, params, route, read=True).content
+        return self._json(self._open(url, params, route, read=True).content, f"GET {route}")
+
+    def query_json(self, url: str, route: str, body: Any) -> Any:
+        """The parsed JSON of POST `url` with a JSON `body`: for a query endpoint that only reads."""
+        return self._json(self._open(url, None, route, read=True, method="POST", body=body).content, f"POST {route}")
+
+    def _json(self, body: bytes, request: str) -> Any:
         try:
             return json.loads(body)
         except (ValueError, UnicodeDecodeError):
-            raise ProtocolError(f"{self.name} GET {route}: the answer is not JSON") from None
+            raise ProtocolError(f"{self.name} {request}: the answer is not JSON") from None
 
     @contextlib.contextmanager
     def download(self, url: str, route: str) -> Iterator[tuple[BinaryIO, int]]:

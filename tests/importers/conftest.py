@@ -1,7 +1,8 @@
-"""A fixture Deck server and a real sandbox (limits lifted), and accounts to import into."""
+"""Fixture Deck and Codecks servers and a real sandbox (limits lifted), and accounts to import into."""
 
 from __future__ import annotations
 
+import contextlib
 import itertools
 import sys
 import threading
@@ -19,6 +20,8 @@ from mskclient import Client, Pacer
 from mskclient.cli import main
 from mskclient.sandbox import Sandbox, SandboxConfig
 
+from ._codecks_server import CodecksData, create_files_app, sample_codecks
+from ._codecks_server import create_app as create_codecks_app
 from ._deck_server import DeckData, create_app, sample_deck
 
 PASSWORD = "import tests pässword ✓"
@@ -124,3 +127,28 @@ def config(tmp_path: Path) -> Path:
     path = tmp_path / "config"
     path.mkdir()
     return path
+
+
+@dataclass
+class Codecks:
+    """A running fixture Codecks (the query endpoint at `url`, files on another origin)."""
+
+    url: str
+    data: CodecksData
+
+
+@pytest.fixture
+def codecks(account: Account) -> Iterator[Codecks]:
+    """A fresh sample Codecks whose user Ana has the account's email (so she is matched)."""
+    data = sample_codecks()
+    data.users["u-ana"].email = account.email
+    with serve_codecks(data) as url:
+        yield Codecks(url, data)
+
+
+@contextlib.contextmanager
+def serve_codecks(data: CodecksData) -> Iterator[str]:
+    """Serve `data`: its file host first (the answers name its URLs), then the API; yields the API's URL."""
+    with ServerThread(create_files_app(data)) as files, ServerThread(create_codecks_app(data)) as api:
+        data.files_url = files.url
+        yield api.url
