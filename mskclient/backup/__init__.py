@@ -23,6 +23,8 @@ from ._format import (
     attachment_member,
     open_backup,
 )
+from ._restore import KINDS as RESTORE_KINDS
+from ._restore import RestorePlan, Restorer, RestoreSummary, WorkspacePlan, target_public_key
 from ._verify import BoardReport, Problem, VerifyReport, verify_backup
 
 __all__ = [
@@ -40,11 +42,17 @@ __all__ = [
     "ManifestMember",
     "Problem",
     "Progress",
+    "RESTORE_KINDS",
+    "RestorePlan",
+    "RestoreSummary",
+    "Restorer",
     "VerifyReport",
+    "WorkspacePlan",
     "attachment_member",
     "create_backup",
     "diagnose",
     "open_backup",
     "save_account_export",
+    "target_public_key",
     "verify_backup",
 ]
