@@ -11,9 +11,10 @@ from typing import Any
 
 import pytest
 from _accounts import fresh_email
+from _hostile import HostileTransport, json_edit
 from cli.conftest import PASSWORD, new_user
 
-from mskclient import Client, Pacer
+from mskclient import Client, DecryptionError, Pacer, ProtocolError, UsageError
 from mskclient.backup import Restorer, create_backup, open_backup
 from mskclient.export import board_to_json, export_online
 from mskclient.sandbox import Sandbox, SandboxConfig
@@ -133,3 +134,82 @@ def test_restore_into_another_server_equals_the_original(
     assert again.plan().mutations == 0
     assert sum(again.run().totals().values()) == 0
     assert len(target.workspaces()) == 2
+
+
+@pytest.mark.parametrize(
+    ("kind", "stage"),
+    [("workspace", "sealed"), ("workspace", "created"), ("card", "created"), ("checklist_item", "sealed"),
+     ("comment", "created"), ("attachment", "sealed"), ("attachment", "created"), ("archive", "created")],
+)  # fmt: skip
+def test_a_restore_killed_anywhere_resumes_to_exactly_one_copy(
+    source: Client, backup_file: Path, target: Client, tmp_path: Path, kind: str, stage: str
+) -> None:
+    prefixes = {"workspace": "workspace:", "card": "card:", "checklist_item": "item:", "comment": "comment:",
+                "attachment": "attachment:", "archive": "archive:card:"}  # fmt: skip
+
+    def die(at: str, key: str) -> None:
+        if at == stage and key.startswith(prefixes[kind]):
+            raise Stop(key)
+
+    with pytest.raises(Stop):
+        _restorer(target, backup_file, tmp_path, on_stage=die).run()
+    resumed = _restorer(target, backup_file, tmp_path)
+    summary = resumed.run()
+    assert len(target.workspaces()) == 2
+    for old, new, _, _ in summary.workspaces:
+        assert _comparable(target, new) == _comparable(source, old)
+    assert _restorer(target, backup_file, tmp_path).plan().mutations == 0
+
+
+def test_as_new_restores_a_second_copy_and_a_dry_run_counts_what_runs(
+    backup_file: Path, target: Client, tmp_path: Path
+) -> None:
+    first = _restorer(target, backup_file, tmp_path).run()
+    plan = _restorer(target, backup_file, tmp_path, as_new=True, workspaces=[first.workspaces[0][0]]).plan()
+    assert plan.mutations > 0 and plan.totals()["workspace"] == 1
+    second = _restorer(target, backup_file, tmp_path, as_new=True, workspaces=[first.workspaces[0][0]]).run()
+    assert second.totals() == plan.totals() == {k: first.workspaces[0][2].get(k, 0) for k in plan.totals()}
+    assert len(target.workspaces()) == 3
+    # without --as-new, a re-run resumes the latest copy: nothing new
+    assert _restorer(target, backup_file, tmp_path).plan().mutations == 0
+
+
+def test_truncated_and_foreign_files_are_clear_errors(tmp_path: Path, backup_file: Path, target: Client) -> None:
+    truncated = tmp_path / "cut.mskbackup"
+    truncated.write_bytes(backup_file.read_bytes()[: backup_file.stat().st_size // 2])
+    foreign = tmp_path / "foreign.mskbackup"
+    foreign.write_bytes(b'{"exportedAt": "2026-01-01"}')
+    for path in (truncated, foreign):
+        with pytest.raises(ProtocolError, match="is not an mskclient backup"):
+            open_backup(path)
+
+
+def test_wrong_password_opens_nothing(backup_file: Path, target: Client, tmp_path: Path) -> None:
+    with pytest.raises(DecryptionError, match="wrong password"):
+        Restorer(target, open_backup(backup_file), lambda: "not the password at all", journal_root=tmp_path)
+    assert target.workspaces() == []
+
+
+def test_an_account_without_a_public_key_is_refused(backup_file: Path, target_url: str, tmp_path: Path) -> None:
+    hostile = HostileTransport()
+    with Client(target_url, pacer=Pacer.unlimited(), transport=hostile) as client:
+        client.register(fresh_email("nokey"), PASSWORD)
+        hostile.edit = json_edit("/me", lambda me: {**me, "user": {**me["user"], "publicKey": None}})
+        with pytest.raises(UsageError, match="has no public key to seal the workspace keys to"):
+            _restorer(client, backup_file, tmp_path)
+        hostile.edit = None
+        assert client.workspaces() == []
+
+
+def test_msk_restore_dry_run_then_run(backup_file: Path, target_url: str, tmp_path: Path) -> None:
+    user = new_user(target_url, tmp_path / "config", "restorer")
+    user.env["MSK_MUTATION_LIMIT"] = "off"
+    user.env["MSK_SOURCE_PASSWORD"] = PASSWORD
+    plan = json.loads(user("restore", str(backup_file), "--dry-run", "--json").out)
+    ran = user("restore", str(backup_file), "--json")
+    summary = json.loads(ran.out)
+    assert summary["created"] == plan["create"] and plan["mutations"] == sum(plan["create"].values())
+    again = json.loads(user("restore", str(backup_file), "--json").out)
+    assert sum(again["created"].values()) == 0
+    refused = user("restore", str(backup_file), "--workspace", "nonsense", ok=False)
+    assert refused.code == 2 and "--workspace takes a workspace id" in refused.err
