@@ -41,7 +41,8 @@ from mskclient._profile import RATE_LIMITS
 from mskclient.backup import Restorer, create_backup, open_backup, verify_backup
 from mskclient.backup._document import DocumentReader
 from mskclient.client import Request, Response
-from mskclient.crypto import decrypt_file, uses_native
+from mskclient.crypto import decrypt_file
+from mskclient.crypto.hazmat import uses_native
 from mskclient.export import ExportParser, atomic_open, decrypt_document, keys_from_password
 from mskclient.importers import estimate_seconds
 from mskclient.sandbox import Sandbox, SandboxConfig

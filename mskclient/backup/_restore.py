@@ -29,11 +29,14 @@ from .._errors import ApiError, NotFoundError, ProtocolError, TransportError, Us
 from .._json import Obj, json_object, loads
 from .._pacing import Pacer
 from .._profile import RATE_LIMITS, is_valid_id
+from .._profile import field as field_spec
 from ..client import Client, Request, Response, envelope_digest
 from ..crypto import (
+    BoardKey,
     WorkspaceKey,
     b64u_decode,
     ciphertext_size,
+    encrypt_field,
     open_workspace_key,
     seal_workspace_key,
     unwrap_board_key,
@@ -62,11 +65,17 @@ KINDS: Final = (
     "checklist_item",
     "comment",
     "attachment",
+    "note",
     "archive",
 )
 
 #: Attempts of one step after a dropped connection or a 5xx before the run stops.
 _STEP_ATTEMPTS: Final = 4
+
+#: First line of the comment a restore adds to a card whose comments other members wrote: the
+#: server stamps the restoring user on every comment, and the bodies are carried encrypted as
+#: they are, so the original authors and times are listed here instead.
+NOTE_HEADING: Final = "Restored from a backup. The comments above by other members were written by:"
 
 
 @dataclass(frozen=True, slots=True)
@@ -256,6 +265,8 @@ class Restorer:
         self.account_id, self.public_key = target_public_key(client)
         keys = keys_from_password(self._document, password())
         self._keys: dict[str, WorkspaceKey] = {}
+        #: board id -> board key: only to seal the attribution notes (nothing is decrypted with it)
+        self._board_keys: dict[str, BoardKey] = {}
         for entry in self._entries:
             ws_id = _id(entry, "workspace")
             sealed = json_object(entry.get("membership"), "membership").get("encWorkspaceKey")
@@ -264,7 +275,8 @@ class Restorer:
             self._keys[ws_id] = open_workspace_key(sealed, keys.keypair, ws_id)
             for bundle in _list(entry, "boards"):
                 board = json_object(bundle.get("board"), "board")
-                unwrap_board_key(self._keys[ws_id], _text(board, "encBoardKey"), _id(bundle, "board"))
+                board_id = _id(bundle, "board")
+                self._board_keys[board_id] = unwrap_board_key(self._keys[ws_id], _text(board, "encBoardKey"), board_id)
         self._journals = {_id(e, "workspace"): self._journal_for(_id(e, "workspace")) for e in self._entries}
 
     # --- the document ---------------------------------------------------------------------------
@@ -311,6 +323,7 @@ class Restorer:
         source_account = self.backup.manifest.account_id
         members = _list(entry, "members")
         others = [(_text(m, "email"), _text(m, "role")) for m in members if m.get("userId") != source_account]
+        emails = {str(m.get("userId")): _text(m, "email") for m in members}
         steps: list[_Step] = []
         skipped = 0
 
@@ -413,7 +426,7 @@ class Restorer:
                 )
             cards = sorted(_list(bundle, "cards"), key=lambda c: (str(c.get("columnId")), _number(c, "position")))
             for card in cards:
-                counts = self._plan_card(card, board_key, want)
+                counts = self._plan_card(card, board_key, emails, want)
                 foreign += counts[0]
                 dropped += counts[1]
             if board.get("archived") is True:
@@ -431,7 +444,9 @@ class Restorer:
             steps,
         )
 
-    def _plan_card(self, card: Mapping[str, Any], board_key: str, want: Callable[[_Step], None]) -> tuple[int, int]:
+    def _plan_card(
+        self, card: Mapping[str, Any], board_key: str, emails: Mapping[str, str], want: Callable[[_Step], None]
+    ) -> tuple[int, int]:
         """The steps of one card; returns (comments by other members, assignments not carried)."""
         source_account = self.backup.manifest.account_id
         card_key = f"card:{_id(card)}"
@@ -519,9 +534,12 @@ class Restorer:
                         "encText",
                     )
                 )
-        foreign = 0
+        written_by: list[str] = []
         for comment in sorted(_list(card, "comments"), key=lambda c: (str(c.get("createdAt")), _id(c))):
-            foreign += comment.get("authorId") != source_account
+            author = str(comment.get("authorId"))
+            if author != source_account:
+                who = emails.get(author, f"a former member ({author[:40]})")
+                written_by.append(f"- {who} · {str(comment.get('createdAt'))[:40]}")
             want(
                 _Step(
                     "comment",
@@ -559,9 +577,14 @@ class Restorer:
                     size,
                 )
             )
+        if written_by:
+            text = NOTE_HEADING + "\n" + "\n".join(written_by)
+            board_id = board_key.removeprefix("board:")
+            want(_Step("note", f"note:{card_key}", card_key, "POST", "/cards/{}/comments", (board_id, text),
+                       ("comment", card_key), "encBody"))  # fmt: skip
         if card.get("archived") is True:
             want(_Step("archive", f"archive:{card_key}", card_key, "PATCH", "/cards/{}", {"archived": True}))
-        return foreign, dropped
+        return len(written_by), dropped
 
     # --- running --------------------------------------------------------------------------------
     def run(self) -> RestoreSummary:
@@ -657,6 +680,13 @@ class Restorer:
         body = _resolve(step.body, journal.done)
         if step.kind == "workspace":
             body["encWorkspaceKey"] = str(seal_workspace_key(self._keys[ws_id], self.public_key))
+        elif step.kind == "note":
+            board_id, text = step.body
+            body = {
+                "encBody": str(
+                    encrypt_field(self._board_keys[board_id], text.encode(), field_spec("comment", "encBody"))
+                )
+            }
         kind, listed_key = step.listed
         if step.ident:
             listed_under = journal.done[listed_key] if listed_key else ""

@@ -19,6 +19,8 @@ from mskclient.backup import Restorer, create_backup, open_backup
 from mskclient.export import board_to_json, export_online
 from mskclient.sandbox import Sandbox, SandboxConfig
 
+#: The second member of the source's second workspace.
+ANA = fresh_email("ana")
 #: Several secretstream chunks, text that is not ASCII.
 BIG = "Anhang — 日本語 ✓\n".encode() * 9000
 
@@ -69,7 +71,16 @@ def source(source_url: str, tmp_path_factory: pytest.TempPathFactory) -> Iterato
     archived = client.create_card(done.id, "Erledigt")
     client.archive_card(archived.id)
     other = client.create_workspace("Zweiter Raum")
-    client.create_card(client.create_column(client.create_board(other.id, "Board C").id, "Spalte").id, "Karte C")
+    column = client.create_column(client.create_board(other.id, "Board C").id, "Spalte")
+    shared = client.create_card(column.id, "Karte C")
+    client.add_comment(shared.id, "von mir")
+    # a second member, who comments and is assigned: neither their membership nor their
+    # assignment can be carried, their comment's authorship is kept in a note
+    with Client(source_url, pacer=Pacer.unlimited()) as ana:
+        ana.register(ANA, PASSWORD)
+        client.invite(other.id, ANA)
+        ana.add_comment(shared.id, "von Ana")
+        client.assign(shared.id, user_id(ana))
     yield client
     client.close()
 
@@ -95,7 +106,8 @@ def target(target_url: str) -> Iterator[Client]:
 
 
 def _comparable(client: Client, workspace_id: str) -> list[dict[str, Any]]:
-    """The decrypted export of a workspace without what a restore changes (ids, times, authors)."""
+    """The decrypted export of a workspace without what a restore changes (ids, times, authors,
+    the assignment of the other member) or adds (the note naming the authors of comments)."""
     result = export_online(client, workspaces=[workspace_id]).result
     text = json.dumps([board_to_json(b) for b in result.boards], sort_keys=True)
     text = re.sub(r'"(id|cardId|createdAt|updatedAt|author|authorId|authorEmail)": "[^"]*"', r'"\1": ""', text)
@@ -103,7 +115,9 @@ def _comparable(client: Client, workspace_id: str) -> list[dict[str, Any]]:
     for board, exported in zip(boards, result.boards, strict=True):
         for column, exported_column in zip(board["columns"], exported.columns, strict=True):
             for card, exported_card in zip(column["cards"], exported_column.cards, strict=True):
-                card["assignees"] = len(card["assignees"])  # the original user, now the restoring one
+                # the original user's assignment is the restoring user's; another member's is not carried
+                card["assignees"] = len([a for a in card["assignees"] if a != ANA])
+                card["comments"] = [c for c in card["comments"] if not c["body"].startswith(NOTE)]
                 card["bytes"] = [_content(client, a.id) for a in exported_card.attachments]
     return boards
 
@@ -112,6 +126,10 @@ def _content(client: Client, attachment_id: str) -> bytes:
     out = io.BytesIO()
     client.download_attachment(attachment_id, out)
     return out.getvalue()
+
+
+#: The first line of the note a restore adds for comments written by other members.
+NOTE = "Restored from a backup. The comments above by other members were written by:"
 
 
 def _restorer(client: Client, path: Path, root: Path, **options: Any) -> Restorer:
@@ -125,10 +143,19 @@ def test_restore_into_another_server_equals_the_original(
     plan = restorer.plan()
     summary = restorer.run()
     assert summary.totals() == plan.totals()
-    assert plan.totals()["workspace"] == 2 and plan.totals()["attachment"] == 2
+    assert plan.totals()["workspace"] == 2 and plan.totals()["attachment"] == 2 and plan.totals()["note"] == 1
+    shared = next(w for w in plan.workspaces if w.members)
+    assert shared.members == [(ANA, "member")]
+    assert (shared.foreign_comments, shared.dropped_assignments) == (1, 1)
     pairs = {old: new for old, new, _, _ in summary.workspaces}
     for old, new in pairs.items():
         assert _comparable(target, new) == _comparable(source, old)
+    restored_card = next(
+        card for w in target.workspaces() for b in target.boards(w.id) for card in target.cards(b.id)
+        if card.title == "Karte C"
+    )  # fmt: skip
+    comments = [c.body for c in target.card(restored_card.id).comments or ()]
+    assert comments[:2] == ["von mir", "von Ana"] and comments[2].startswith(NOTE + f"\n- {ANA} · 20")
     # the same backup again: the journal says everything is there
     again = _restorer(target, backup_file, tmp_path)
     assert again.plan().mutations == 0
