@@ -240,3 +240,14 @@ def test_msk_restore_dry_run_then_run(backup_file: Path, target_url: str, tmp_pa
     assert sum(again["created"].values()) == 0
     refused = user("restore", str(backup_file), "--workspace", "nonsense", ok=False)
     assert refused.code == 2 and "--workspace takes a workspace id" in refused.err
+
+
+def test_a_restored_workspace_deleted_since_is_never_recreated_silently(
+    backup_file: Path, target: Client, tmp_path: Path
+) -> None:
+    first = _restorer(target, backup_file, tmp_path).run()
+    target.delete_workspace(first.workspaces[0][1])
+    with pytest.raises(UsageError, match="is gone; pass --as-new"):
+        _restorer(target, backup_file, tmp_path).run()
+    again = _restorer(target, backup_file, tmp_path, as_new=True).run()
+    assert again.totals()["workspace"] == 2 and len(target.workspaces()) == 3
