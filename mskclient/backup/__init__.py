@@ -4,10 +4,13 @@ the password, and `msk doctor`'s checks of this machine's setup.
 A backup (`create_backup`) needs only a session, never the password: it holds the server's
 `/me/export` and every attachment's ciphertext, exactly as stored, with a manifest of sizes
 and SHA-256 digests (the format is in `_format` and docs/backup.md).  `verify_backup` checks
-it; `open_backup` is the reader a restore or an offline export builds on.
+it; `open_backup` is the reader a restore or an offline export builds on.  `Restorer`
+recreates a backup's workspaces in an account, re-sending its ciphertext as it is, on the
+import journal (resumable, paced; `_restore`).
 
-This layer may import the crypto core, the client, the export, `_profile`, `_errors`, and
-the session and trust stores (for the doctor); never the CLI.
+This layer may import the crypto core, the client, the export, the importers' journal and
+pacing, `_profile`, `_json`, `_pacing`, `_errors`, and the session and trust stores (for the
+doctor); never the CLI.
 """
 
 from ._create import BackupSummary, Progress, create_backup, save_account_export
@@ -23,6 +26,8 @@ from ._format import (
     attachment_member,
     open_backup,
 )
+from ._restore import KINDS as RESTORE_KINDS
+from ._restore import RestorePlan, Restorer, RestoreSummary, WorkspacePlan, target_public_key
 from ._verify import BoardReport, Problem, VerifyReport, verify_backup
 
 __all__ = [
@@ -40,11 +45,17 @@ __all__ = [
     "ManifestMember",
     "Problem",
     "Progress",
+    "RESTORE_KINDS",
+    "RestorePlan",
+    "RestoreSummary",
+    "Restorer",
     "VerifyReport",
+    "WorkspacePlan",
     "attachment_member",
     "create_backup",
     "diagnose",
     "open_backup",
     "save_account_export",
+    "target_public_key",
     "verify_backup",
 ]

@@ -9,16 +9,49 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import click
-from rich.progress import BarColumn, DownloadColumn, Progress, SpinnerColumn, TextColumn
+from rich.progress import (
+    BarColumn,
+    DownloadColumn,
+    MofNCompleteColumn,
+    Progress,
+    SpinnerColumn,
+    TextColumn,
+    TimeElapsedColumn,
+    TimeRemainingColumn,
+)
+from rich.table import Table
+from rich.text import Text
 
 from .._errors import UsageError
-from .._profile import is_valid_id
-from ..backup import Check, create_backup, diagnose, open_backup, save_account_export, verify_backup
+from .._pacing import Pacer
+from .._profile import RATE_LIMITS, is_valid_id
+from ..backup import (
+    RESTORE_KINDS,
+    Check,
+    RestorePlan,
+    Restorer,
+    RestoreSummary,
+    WorkspacePlan,
+    create_backup,
+    diagnose,
+    open_backup,
+    save_account_export,
+    verify_backup,
+)
 from ..export import ExportResult, resolve, save_attachments
-from ._context import CliContext, global_options
+from ._context import CliContext, global_options, read_secret
+from ._import import mutation_limit
 from ._untrusted import json_text, visible
 
-__all__ = ["DOCTOR_FAILED_EXIT_CODE", "VERIFY_FAILED_EXIT_CODE", "account", "backup", "doctor", "export_from_backup"]
+__all__ = [
+    "DOCTOR_FAILED_EXIT_CODE",
+    "VERIFY_FAILED_EXIT_CODE",
+    "account",
+    "backup",
+    "doctor",
+    "export_from_backup",
+    "restore",
+]
 
 #: Exit code of `msk backup verify` when the backup is readable but something in it is wrong.
 VERIFY_FAILED_EXIT_CODE = 11
@@ -259,3 +292,115 @@ def doctor(ctx: CliContext) -> None:
 def _line(check: Check) -> str:
     line = f"{_MARK[check.status]}  {check.name}: {visible(check.detail)}"
     return line + (f"\n      fix: {visible(check.fix)}" if check.fix else "")
+
+
+# --- msk restore ----------------------------------------------------------------------------------
+
+
+@click.command("restore")
+@click.argument("file", type=click.Path(dir_okay=False, path_type=Path))
+@click.option(
+    "--workspace",
+    "workspaces",
+    multiple=True,
+    metavar="WS",
+    help="Restore only this workspace of the backup (its id in the backup; repeatable).",
+)
+@click.option("--dry-run", is_flag=True, help="Print the plan (counts, mutations, time); create nothing.")
+@click.option("--as-new", is_flag=True, help="Restore another copy even if this backup was restored here before.")
+@click.option(
+    "--source-password-file",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="The password of the backup's account, from this file's first line (else MSK_SOURCE_PASSWORD, "
+    "else the account password as for every command).",
+)
+@global_options
+def restore(
+    ctx: CliContext,
+    file: Path,
+    workspaces: tuple[str, ...],
+    dry_run: bool,
+    as_new: bool,
+    source_password_file: Path | None,
+) -> None:
+    """Recreate a backup's workspaces in the account logged in at --server.
+
+    The backup's ciphertext is sent as it is: only the workspace keys are opened (with the
+    password of the backup's account) and sealed to this account.  Ids, comment authors and
+    times are the new server's; other members are listed, to be invited again.  A re-run
+    resumes an interrupted restore and creates nothing twice.
+    """
+    for workspace in workspaces:
+        if not is_valid_id(workspace):
+            raise UsageError(f"--workspace takes a workspace id of the backup, not {workspace!r}")
+    client = ctx.client()
+    # The restore paces its mutations itself (under `limit`); the client keeps the read limit and Retry-After.
+    client.pacer = Pacer({"read": RATE_LIMITS["read"]}, on_wait=client.pacer.on_wait)
+    limit = mutation_limit()
+
+    with open_backup(file) as backup:
+        email = backup.manifest.account_email
+
+        def password() -> str:
+            if source_password_file is not None or os.environ.get("MSK_SOURCE_PASSWORD"):
+                return read_secret(source_password_file, "MSK_SOURCE_PASSWORD", f"Password of {email}", "password")
+            return ctx.password(f"Password of {email} (the backup's account)")
+
+        def restorer(on_progress: Callable[[int, int], None] | None = None) -> Restorer:
+            return Restorer(client, backup, password, journal_root=ctx.store.root, as_new=as_new,
+                            workspaces=workspaces, limit=limit, on_progress=on_progress)  # fmt: skip
+
+        if dry_run:
+            plan = restorer().plan()
+            ctx.emit(plan.to_json(), lambda: _render_restore_plan(plan))
+            _restore_notes(ctx, plan.workspaces)
+            return
+        columns = (TextColumn("restoring"), BarColumn(), MofNCompleteColumn(), TextColumn("mutations"),
+                   TimeElapsedColumn(), TextColumn("ETA"), TimeRemainingColumn())  # fmt: skip
+        with Progress(*columns, console=ctx.err, transient=True, disable=not ctx.err.is_terminal) as progress:
+            task = progress.add_task("restore", total=None)
+
+            def advance(done: int, total: int) -> None:
+                progress.update(task, completed=done, total=total)
+
+            summary = restorer(advance).run()
+    ctx.emit(summary.to_json(), lambda: _render_restore_summary(summary))
+    _restore_notes(ctx, [plan for _, _, _, plan in summary.workspaces])
+
+
+def _restore_table(title: str, rows: list[tuple[str, dict[str, int]]]) -> Table:
+    table = Table(title=title)
+    table.add_column("")
+    for name, _ in rows:
+        table.add_column(Text(name), justify="right")
+    for kind in RESTORE_KINDS:
+        if any(counts.get(kind, 0) for _, counts in rows):
+            table.add_row(kind.replace("_", " "), *(str(counts.get(kind, 0)) for _, counts in rows))
+    return table
+
+
+def _render_restore_plan(plan: RestorePlan) -> Table:
+    minutes = plan.estimated_seconds / 60
+    rows = [(f"{w.source_id} → {w.target or 'new'}", dict(w.create)) for w in plan.workspaces]
+    return _restore_table(f"Plan: {plan.mutations} mutations, about {minutes:.1f} min at the server's limit", rows)
+
+
+def _render_restore_summary(summary: RestoreSummary) -> Table:
+    rows = [(f"{old} → {new}", dict(created)) for old, new, created, _ in summary.workspaces]
+    title = f"Restored in {summary.seconds:.1f} s ({summary.requests} requests)"
+    return _restore_table(title, rows)
+
+
+def _restore_notes(ctx: CliContext, plans: Sequence[WorkspacePlan]) -> None:
+    """What the restore does not carry, on stderr: members to invite, authorship, assignments."""
+    for plan in plans:
+        where = plan.target or f"the copy of {plan.source_id}"
+        for email, role in plan.members:
+            ctx.err.print(
+                Text(f"note: {visible(email)} ({role}) was a member of {plan.source_id}; invite them with "
+                     f"`msk members invite {visible(email)} --role {role} --workspace {where}`")
+            )  # fmt: skip
+        if plan.foreign_comments:
+            ctx.err.print(f"note: {plan.foreign_comments} comment(s) by other members now show you as author")
+        if plan.dropped_assignments:
+            ctx.err.print(f"note: {plan.dropped_assignments} assignment(s) of other members are not carried")
