@@ -4,7 +4,8 @@ the password, and `msk doctor`'s checks of this machine's setup.
 A backup (`create_backup`) needs only a session, never the password: it holds the server's
 `/me/export` and every attachment's ciphertext, exactly as stored, with a manifest of sizes
 and SHA-256 digests (the format is in `_format` and docs/backup.md).  `verify_backup` checks
-it; `open_backup` is the reader a restore or an offline export builds on.
+it; `open_backup` is the reader a restore or an offline export builds on.  `Rekeyer` rotates
+a workspace's keys by copying it, through the import framework, into a new workspace.
 
 This layer may import the crypto core, the client, the export, `_profile`, `_errors`, and
 the session and trust stores (for the doctor); never the CLI.
@@ -23,6 +24,7 @@ from ._format import (
     attachment_member,
     open_backup,
 )
+from ._rekey import Rekeyer, RekeyPlan, RekeyResult, WorkspaceSource, workspace_snapshot
 from ._verify import BoardReport, Problem, VerifyReport, verify_backup
 
 __all__ = [
@@ -40,11 +42,16 @@ __all__ = [
     "ManifestMember",
     "Problem",
     "Progress",
+    "RekeyPlan",
+    "RekeyResult",
+    "Rekeyer",
     "VerifyReport",
+    "WorkspaceSource",
     "attachment_member",
     "create_backup",
     "diagnose",
     "open_backup",
     "save_account_export",
     "verify_backup",
+    "workspace_snapshot",
 ]

@@ -27,7 +27,10 @@ from ._model import (
     SourceField,
     SourceLabel,
     SourceMilestone,
+    SourceRule,
+    SourceTemplate,
     SourceUser,
+    SourceWebhook,
 )
 from ._runner import (
     KINDS,
@@ -40,6 +43,7 @@ from ._runner import (
     comment_text,
     estimate_seconds,
     notes_text,
+    webhook_digest,
 )
 
 __all__ = [
@@ -62,7 +66,10 @@ __all__ = [
     "SourceField",
     "SourceLabel",
     "SourceMilestone",
+    "SourceRule",
+    "SourceTemplate",
     "SourceUser",
+    "SourceWebhook",
     "Stage",
     "Summary",
     "comment_text",
@@ -71,4 +78,5 @@ __all__ = [
     "journal_path",
     "notes_text",
     "split_tasks",
+    "webhook_digest",
 ]
