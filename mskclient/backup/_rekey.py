@@ -174,22 +174,19 @@ class WorkspaceSource:
             else:
                 assignees.append(SourceUser(user_id, email, email))
         comments = tuple(
-            SourceComment(c.id, c.author_id, c.created_at, str(c.body), verbatim=True) for c in card.comments or ()
+            SourceComment(c.id, c.author_id, c.created_at, c.body, verbatim=True) for c in card.comments or ()
         )
         checklists = tuple(
-            SourceChecklist(
-                cl.id, str(cl.title), tuple(SourceChecklistItem(i.id, str(i.text), i.done) for i in cl.items)
-            )
+            SourceChecklist(cl.id, cl.title, tuple(SourceChecklistItem(i.id, i.text, i.done) for i in cl.items))
             for cl in card.checklists or ()
         )
         attachments = tuple(
-            SourceAttachment(a.id, str(a.name), str(a.mime), a.size, self._opener(a.id, a.size))
-            for a in card.attachments or ()
+            SourceAttachment(a.id, a.name, a.mime, a.size, self._opener(a.id, a.size)) for a in card.attachments or ()
         )
         return SourceCard(
             card.id,
-            str(card.title),
-            str(card.description),
+            card.title,
+            card.description,
             card.due_at,
             card.archived,
             card.label_ids,
@@ -245,6 +242,17 @@ def _plaintext_pipe(client: Client, attachment_id: str) -> Iterator[BinaryIO]:
         thread.join()
         if failure:
             raise failure[0]
+
+
+@contextlib.contextmanager
+def _strict(client: Client) -> Iterator[None]:
+    """Reads that raise on a field that does not decrypt: a placeholder must never be copied
+    or compared as if it were the content (the CLI's client reads leniently otherwise)."""
+    lenient, client.core.lenient_reads = client.core.lenient_reads, False
+    try:
+        yield
+    finally:
+        client.core.lenient_reads = lenient
 
 
 # --- the snapshot that verification compares ------------------------------------------------
@@ -474,33 +482,36 @@ class Rekeyer:
     # --- planning -------------------------------------------------------------------------
     def plan(self) -> RekeyPlan:
         """What a run would do; reads the old workspace and the journals, writes nothing."""
-        old = self.client.workspace(self.workspace_id)
         journal = Journal.load(self.journal_path)
         new_id = journal.done.get(_WORKSPACE_KEY)
-        me, invite, excluded = self._members()
-        invite = [i for i in invite if f"invite:{i.user_id}" not in journal.done]
-        source, boards = self._read(me, invite if new_id is None else invite + self._invited(journal))
-        members = {normalize_email(i.email): i.user_id for i in invite}
-        importer = self._importer(new_id or "", members)
-        plan = importer.plan(source, boards)
+        with _strict(self.client):
+            old = self.client.workspace(self.workspace_id)
+            me, invite, excluded = self._members()
+            earlier = [] if new_id is None else self._invited(new_id, journal)
+            invite = [i for i in invite if f"invite:{i.user_id}" not in journal.done]
+            carried = self._carried(me, [*earlier, *invite])
+            source = WorkspaceSource(self.client, self.workspace_id, carried)
+            boards = [source.read_board(ref) for ref in source.boards()]
+        # the members the copy will have, so that the plan matches assignees as the run will
+        members = {normalize_email(email): user_id for user_id, email in carried.items()}
+        plan = self._importer(new_id or "", members).plan(source, boards)
         return RekeyPlan(
-            old.id, str(old.name), self._new_name or str(old.name), new_id, invite, excluded, plan,
-            source.warnings, self.limit, self.share,
+            old.id, old.name, self._new_name or old.name, new_id, invite, excluded, plan, source.warnings,
+            self.limit, self.share,
         )  # fmt: skip
 
-    def _invited(self, journal: Journal) -> list[Invitation]:
+    def _invited(self, new_id: str, journal: Journal) -> list[Invitation]:
         """Members an earlier run invited (for the assignees the copy carries)."""
         return [
             Invitation(m.user_id, m.email, m.role)
-            for m in self.client.members(journal.done[_WORKSPACE_KEY])
+            for m in self.client.members(new_id)
             if f"invite:{m.user_id}" in journal.done
         ]
 
-    def _read(self, me: str, invite: Sequence[Invitation]) -> tuple[WorkspaceSource, list[SourceBoard]]:
+    def _carried(self, me: str, members: Sequence[Invitation]) -> dict[str, str]:
+        """User id -> email of everyone the new workspace will have: this account and `members`."""
         own = self.client.me().user
-        carried = {me: own.email} | {i.user_id: i.email for i in invite}
-        source = WorkspaceSource(self.client, self.workspace_id, carried)
-        return source, [source.read_board(ref) for ref in source.boards()]
+        return {me: own.email} | {i.user_id: i.email for i in members}
 
     def _importer(self, workspace_id: str, members: dict[str, str] | None = None) -> Importer:
         return Importer(
@@ -520,13 +531,20 @@ class Rekeyer:
 
     # --- running --------------------------------------------------------------------------
     def run(self, *, delete_old: bool = False) -> RekeyResult:
-        """Copy, verify, and (only if the copy verified and `delete_old`) delete the old workspace."""
+        """Copy, verify, and (only if the copy verified and `delete_old`) delete the old workspace.
+
+        The whole old workspace is read and opened before anything is written: a field that
+        does not decrypt stops the rotation before it starts (it could not be copied)."""
         started = self._clock()
-        old = self.client.workspace(self.workspace_id)
-        me, invite, excluded = self._members()
+        with _strict(self.client):
+            old = self.client.workspace(self.workspace_id)
+            me, invite, excluded = self._members()
+            carried = self._carried(me, invite)
+            source = WorkspaceSource(self.client, self.workspace_id, carried)
+            boards = [source.read_board(ref) for ref in source.boards()]
         journal = Journal.open(self.journal_path, durable=self._durable)
         try:
-            new_id = self._new_workspace(journal, self._new_name or str(old.name))
+            new_id = self._new_workspace(journal, self._new_name or old.name)
             present = {m.user_id for m in self.client.members(new_id)}
             for invitation in invite:
                 key = f"invite:{invitation.user_id}"
@@ -536,20 +554,18 @@ class Rekeyer:
                     self._pace()
                     try:
                         self.client.invite(new_id, invitation.email, invitation.role)
-                    except KeyTrustError as exc:
+                    except KeyTrustError as exc:  # the key changed since the member list was read
                         excluded.append(Exclusion(invitation.email, str(exc)))
+                        carried.pop(invitation.user_id)
                         continue
                 journal.record(key, "")
-            invited = [i for i in invite if f"invite:{i.user_id}" in journal.done]
-            own = self.client.me().user
-            carried = {me: own.email} | {i.user_id: i.email for i in invited}
-            source = WorkspaceSource(self.client, self.workspace_id, carried)
-            boards = [source.read_board(ref) for ref in source.boards()]
             summary = self._importer(new_id).run(source, boards)
             journal.compact()
         finally:
             journal.close()
-        differences = self.differences(new_id, carried)
+        invited = [i for i in invite if i.user_id in carried]
+        with _strict(self.client):
+            differences = self.differences(new_id, carried)
         deleted = False
         if delete_old and not differences:
             self.client.delete_workspace(self.workspace_id)

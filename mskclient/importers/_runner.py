@@ -564,6 +564,7 @@ class Importer:
         recorded = set(journal.done.values())
         for hook in self.client.webhooks(board_id):
             if hook.id not in recorded and webhook_digest(hook.url, hook.events) == digest:
+                self._pace()
                 self.client.delete_webhook(hook.id)
 
     def _execute(self, journal: Journal, step: _Step, board_key: str) -> None:
