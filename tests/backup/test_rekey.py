@@ -4,6 +4,7 @@ invites only pinned keys, and deletes the old workspace only after it verified."
 
 from __future__ import annotations
 
+import contextlib
 import io
 import json
 from collections import Counter
@@ -21,8 +22,9 @@ from mskclient._errors import DecryptionError, EnvelopeError
 from mskclient._profile import FIELDS, KeyRole
 from mskclient._trust import TrustStore
 from mskclient.backup import Rekeyer
-from mskclient.crypto import BoardKey, WorkspaceKey, decrypt_field
-from mskclient.export import export_online
+from mskclient.crypto import BoardKey, WorkspaceKey, decrypt_field, open_file_key
+from mskclient.export import ExportAttachment, attachment_fetch, export_online
+from mskclient.sandbox import ManualClock, Sandbox, SandboxConfig
 
 #: Several secretstream chunks (64 KiB each) of text that is not ASCII.
 CONTENT = "Anhang — 日本語 ✓\n".encode() * 9000
@@ -188,7 +190,31 @@ def test_rekey_copies_everything_and_shuts_out_the_removed_member(
     (before,) = [w for w in document["workspaces"] if w["workspace"]["id"] == team.workspace_id]
     title = before["boards"][0]["board"]["encTitle"]
     assert any(_opens(key, title, FIELDS[("board", "encTitle")]) for key in team.kept if isinstance(key, BoardKey))
+    # nor do the file keys bob could open before: not one decrypts the new attachment's content
+    (old_attachment,) = attachments(before)
+    (new_attachment,) = attachments(entry)
+    old_file_keys = []
+    for key in team.kept:
+        if isinstance(key, BoardKey):
+            with contextlib.suppress(DecryptionError):
+                old_file_keys.append(open_file_key(key, old_attachment["encFileKey"], old_attachment["id"]))
+    assert len(old_file_keys) == 1
+    stolen = ExportAttachment(new_attachment["id"], "x", "x", len(CONTENT), old_file_keys[0])
+    with pytest.raises(DecryptionError):
+        attachment_fetch(owner)(stolen, io.BytesIO())
     assert result.new_id not in {w.id for w in bob.workspaces()}
+
+
+def attachments(value: Any) -> Iterator[dict[str, Any]]:
+    """Every attachment row (with its wrapped file key) in a piece of `/me/export`."""
+    if isinstance(value, dict):
+        if "encFileKey" in value:
+            yield value
+        for item in value.values():
+            yield from attachments(item)
+    elif isinstance(value, list):
+        for item in value:
+            yield from attachments(item)
 
 
 def _opens(key: BoardKey, envelope: str, spec: Any) -> bool:
@@ -290,3 +316,37 @@ def test_cli_rekey_dry_run_then_run(sandbox_url: str, config_dir: Path) -> None:
     text = user("workspaces", "rekey", done["new_workspace"], "--dry-run").out
     assert "estimated" in text
     assert json.loads(user("workspaces", "rekey", done["new_workspace"], "--dry-run", "--json").out)["mutations"] == 3
+
+
+@pytest.fixture(scope="module")
+def limited() -> Iterator[tuple[str, ManualClock]]:
+    clock = ManualClock()
+    with Sandbox(SandboxConfig(clock=clock, rate_limits={"mutation": (60, 60)})) as url:
+        yield url, clock
+
+
+def test_a_paced_rekey_meets_no_429_and_takes_the_estimated_time(
+    limited: tuple[str, ManualClock], tmp_path: Path
+) -> None:
+    url, clock = limited
+    retries: list[float] = []
+    # max_retries=0: a single 429 would raise instead of being waited out
+    with Client(url, pacer=Pacer.unlimited(max_retries=0, on_wait=lambda s, _: retries.append(s))) as client:
+        client.register(fresh_email("paced"), PASSWORD)
+        workspace = client.create_workspace("Paced")
+        column = client.create_column(client.create_board(workspace.id, "Tafel").id, "Spalte")
+        for number in range(60):
+            if number % 50 == 0:
+                clock.advance(60)  # the setup's mutations leave the server's window
+            client.create_card(column.id, f"Karte {number}")
+        clock.advance(60)
+        rekeyer = Rekeyer(client, workspace.id, journal_root=tmp_path, limit=(60, 60), clock=clock.time,
+                          sleep=clock.advance)  # fmt: skip
+        plan = rekeyer.plan()
+        started = clock.time()
+        result = rekeyer.run()
+    assert retries == [] and result.verified  # not one 429: the run stayed under the limit by itself
+    assert plan.mutations == 63 and result.summary.totals() == plan.boards.totals()
+    # 63 mutations at 54 per minute: the first 54 at once, the rest when the window slides
+    assert clock.time() - started == pytest.approx(60.0, abs=0.5)
+    assert plan.estimated_seconds == pytest.approx(60 + 9 * 0.03)
