@@ -15,6 +15,7 @@ from typing import Any
 
 import pytest
 from _accounts import PASSWORD, fresh_email
+from _hostile import HostileTransport, json_edit
 from cli.conftest import new_user
 
 from mskclient import Client, Pacer
@@ -350,3 +351,29 @@ def test_a_paced_rekey_meets_no_429_and_takes_the_estimated_time(
     # 63 mutations at 54 per minute: the first 54 at once, the rest when the window slides
     assert clock.time() - started == pytest.approx(60.0, abs=0.5)
     assert plan.estimated_seconds == pytest.approx(60 + 9 * 0.03)
+
+
+def test_a_field_that_does_not_decrypt_stops_the_rekey_before_anything_is_written(
+    people: tuple[Client, Client, Client], tmp_path: Path
+) -> None:
+    team = build_team(people, "Tampered")
+    board = next(b for b in team.owner.boards(team.workspace_id) if b.title == "Produkt")
+    first = next(c for c in team.owner.cards(board.id) if c.title == "Karte eins — ü")
+
+    def move_title_into_comment(card: dict[str, Any]) -> dict[str, Any]:
+        card["comments"][0]["encBody"] = card["encTitle"]  # a real envelope, of another field
+        return card
+
+    hostile = HostileTransport()
+    hostile.edit = json_edit(f"/cards/{first.id}", move_title_into_comment)
+    before = {w.id for w in team.owner.workspaces()}
+    with Client(team.owner.server, token=team.owner.token, transport=hostile, pacer=Pacer.unlimited()) as client:
+        client.use_keys(team.owner.keys)
+        client.core.trust = team.owner.core.trust
+        client.core.lenient_reads = True  # as the CLI reads: a placeholder must still never be copied
+        with pytest.raises(DecryptionError) as caught:
+            rekeyer(client, team, tmp_path).run()
+        assert client.core.lenient_reads
+    assert caught.value.entity == "comment" and caught.value.field == "encBody"
+    assert {w.id for w in team.owner.workspaces()} == before
+    assert not list(tmp_path.rglob("*.jsonl"))
