@@ -418,9 +418,9 @@ class Rekeyer:
     """Rotate the keys of one workspace through a logged-in, unlocked `Client`.
 
     `journal_root` is the config directory (the rekey journal and the boards' import
-    journals live below it); `limit`, `share`, `clock`, `sleep`, `on_stage` and `durable`
-    are the importer's (the same pacing window serves the workspace, the invitations and
-    the boards).
+    journals live below it); `limit`, `share`, `clock`, `sleep`, `on_stage`, `on_secret`
+    and `durable` are the importer's (the same pacing window serves the workspace, the
+    invitations and the boards).
     """
 
     def __init__(
@@ -436,6 +436,7 @@ class Rekeyer:
         sleep: Callable[[float], None] = time.sleep,
         on_progress: Callable[[int, int], None] | None = None,
         on_stage: Stage | None = None,
+        on_secret: Callable[[str, str], None] | None = None,
         durable: bool = True,
     ) -> None:
         self.client = client
@@ -449,6 +450,7 @@ class Rekeyer:
         self._sleep = sleep
         self._on_progress = on_progress
         self._on_stage = on_stage
+        self._on_secret = on_secret
         self._durable = durable
 
     @property
@@ -527,6 +529,7 @@ class Rekeyer:
             durable=self._durable,
             pacer=self._pacer,
             members=members,
+            on_secret=self._on_secret,
         )
 
     # --- running --------------------------------------------------------------------------

@@ -1,8 +1,8 @@
 """`msk workspaces rekey WS`: the plan, the progress and the report of a key rotation.
 
 The rotation itself (copy, journal, pacing, verification) is `mskclient.backup.Rekeyer`;
-this module only resolves the workspace, shows the plan or a progress bar, prints the
-webhook secrets once and asks before the old workspace is deleted.
+this module only resolves the workspace, shows the plan or a progress bar, prints each new
+webhook secret once, as soon as it exists, and asks before the old workspace is deleted.
 """
 
 from __future__ import annotations
@@ -53,8 +53,18 @@ def rekey_workspace(
         def advance(done: int, total: int) -> None:
             progress.update(task, completed=done, total=total)
 
+        def show_secret(url: str, secret: str) -> None:
+            # at once: a run that dies later has still shown it (one that dies before re-creates the webhook)
+            ctx.err.print(Text(f"webhook {url}: new signing secret {secret} (shown once; give it to the receiver)"))
+
         rekeyer = Rekeyer(
-            client, old.id, journal_root=ctx.store.root, new_name=new_name, limit=limit, on_progress=advance
+            client,
+            old.id,
+            journal_root=ctx.store.root,
+            new_name=new_name,
+            limit=limit,
+            on_progress=advance,
+            on_secret=show_secret,
         )
         result = rekeyer.run(delete_old=delete_old)
     ctx.emit(result.to_json(), lambda: _render_result(result))
@@ -93,10 +103,7 @@ def _render_result(result: RekeyResult) -> Table:
         f"Rekeyed {result.old_id} into {result.new_id} in {result.seconds:.1f} s: copy {state}, old workspace {old}, "
         f"{len(result.invited)} member(s) invited"
     )
-    table = _counts(title, result.summary.totals())
-    for url, secret in result.webhook_secrets:
-        table.add_row(Text(f"webhook {url}"), Text(f"new secret {secret} (shown once)"))
-    return table
+    return _counts(title, result.summary.totals())
 
 
 def _echo_lines(ctx: CliContext, warnings: list[str], not_invited: list[str]) -> None:

@@ -284,7 +284,9 @@ class Importer:
     are where the pacing reads and waits (tests pass a manual clock).  `pacer` shares
     the window with a caller that sends its own mutations around the import; `members`
     (normalised email -> user id) stands for the workspace's list when the caller knows
-    it already (a workspace that is still to be created, in a plan).
+    it already (a workspace that is still to be created, in a plan).  `on_secret(url, secret)`
+    hears each new webhook's signing secret as soon as the server made it, before it is
+    journaled: a run killed before it was shown deletes and re-creates that webhook.
     """
 
     def __init__(
@@ -302,6 +304,7 @@ class Importer:
         durable: bool = True,
         pacer: Pacer | None = None,
         members: dict[str, str] | None = None,
+        on_secret: Callable[[str, str], None] | None = None,
     ) -> None:
         self.client = client
         self.workspace_id = workspace_id
@@ -315,6 +318,7 @@ class Importer:
         self._on_stage = on_stage
         self._durable = durable
         self._members = members
+        self._on_secret = on_secret
         #: (url, secret) of the webhooks created for the board being run
         self._secrets: list[tuple[str, str]] = []
 
@@ -645,6 +649,8 @@ class Importer:
             entity_id = created.id
             if created.secret is not None:
                 self._secrets.append((hook.url, created.secret))
+                if self._on_secret is not None:
+                    self._on_secret(hook.url, created.secret)
         elif step.kind == "card":
             card: SourceCard = step.payload
             entity_id = client.create_card(

@@ -245,21 +245,29 @@ def test_crash_anywhere_then_resume_gives_exactly_one_copy(
         if reached == stage and hit:
             raise KeyboardInterrupt(key)
 
+    shown: list[str] = []
+
+    def show(url: str, secret: str) -> None:
+        shown.append(secret)
+
     before = {w.id for w in team.owner.workspaces()}
     with Client(team.owner.server, token=team.owner.token, pacer=Pacer.unlimited()) as first:
         first.use_keys(team.owner.keys)
         first.core.trust = team.owner.core.trust
         with pytest.raises(KeyboardInterrupt):
-            rekeyer(first, team, tmp_path, on_stage=crash).run()
+            rekeyer(first, team, tmp_path, on_stage=crash, on_secret=show).run()
     with Client(team.owner.server, token=team.owner.token, pacer=Pacer.unlimited()) as second:
         second.use_keys(team.owner.keys)
         second.core.trust = team.owner.core.trust
-        result = rekeyer(second, team, tmp_path).run()
-        again = rekeyer(second, team, tmp_path).run()
+        result = rekeyer(second, team, tmp_path, on_secret=show).run()
+        again = rekeyer(second, team, tmp_path, on_secret=show).run()
     assert result.verified and again.verified and again.new_id == result.new_id
     assert sum(again.summary.totals().values()) == 0
     assert {w.id for w in team.owner.workspaces()} - before == {result.new_id}
     assert len(team.owner.webhooks(next(b.id for b in team.owner.boards(result.new_id) if b.title == "Produkt"))) == 1
+    # every webhook's secret was shown: one killed between its creation and its journal record was
+    # deleted and made again (a second secret, the first one now signs nothing)
+    assert len(set(shown)) == len(shown) == (2 if (stage, at) == ("created", "webhook:") else 1)
 
 
 def test_unpinned_and_changed_keys_are_not_invited(people: tuple[Client, Client, Client], tmp_path: Path) -> None:
