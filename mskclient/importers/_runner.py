@@ -97,8 +97,9 @@ def comment_text(comment: SourceComment) -> str:
 
 
 def webhook_digest(url: str, events: Sequence[str]) -> str:
-    """What identifies a webhook the run created on its own new board: it has no envelope."""
-    return hashlib.sha256("\n".join([url, *events]).encode()).hexdigest()
+    """What identifies a webhook the run created on its own new board: it has no envelope.
+    The events are sorted (a server may list them in its own order)."""
+    return hashlib.sha256("\n".join([url, *sorted(events)]).encode()).hexdigest()
 
 
 def notes_text(source: str, notes: Sequence[str]) -> str:
