@@ -7,6 +7,7 @@ webhook secret once, as soon as it exists, and asks before the old workspace is 
 
 from __future__ import annotations
 
+from rich.console import Group
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
 from rich.table import Table
 from rich.text import Text
@@ -76,17 +77,18 @@ def rekey_workspace(
         )
 
 
-def _counts(title: str, counts: dict[str, int]) -> Table:
-    table = Table(title=title)
-    table.add_column("")
+def _counts(headline: str, counts: dict[str, int]) -> Group:
+    """The headline on its own line (it holds ids, too long for a table title), then the counts."""
+    table = Table()
+    table.add_column("to copy")
     table.add_column("count", justify="right")
     for kind in KINDS:
         if counts.get(kind, 0):
             table.add_row(kind.replace("_", " "), str(counts[kind]))
-    return table
+    return Group(Text(headline), table)
 
 
-def _render_plan(plan: RekeyPlan) -> Table:
+def _render_plan(plan: RekeyPlan) -> Group:
     limit = "no limit" if plan.limit is None else f"{plan.limit[0]} per {plan.limit[1]:g} s"
     target = plan.new_id or "a new workspace"
     title = (
@@ -96,7 +98,7 @@ def _render_plan(plan: RekeyPlan) -> Table:
     return _counts(title, plan.boards.totals())
 
 
-def _render_result(result: RekeyResult) -> Table:
+def _render_result(result: RekeyResult) -> Group:
     state = "verified" if result.verified else "NOT verified"
     old = "deleted" if result.old_deleted else "kept"
     title = (

@@ -325,6 +325,8 @@ def test_cli_rekey_dry_run_then_run(sandbox_url: str, config_dir: Path) -> None:
     text = user("workspaces", "rekey", done["new_workspace"], "--dry-run").out
     assert "estimated" in text
     assert json.loads(user("workspaces", "rekey", done["new_workspace"], "--dry-run", "--json").out)["mutations"] == 3
+    again = user("workspaces", "rekey", done["new_workspace"])
+    assert "copy verified, old workspace kept" in again.out and again.err == ""
 
 
 @pytest.fixture(scope="module")
