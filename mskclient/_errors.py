@@ -120,7 +120,9 @@ class CryptoError(MskError):
 class _FieldError(CryptoError):
     """A crypto error about one encrypted field of one entity."""
 
-    def __init__(self, reason: str, *, entity: str = "?", entity_id: str | None = None, field: str = "?") -> None:
+    def __init__(
+        self, reason: str, *, entity: str = "?", entity_id: str | None = None, field: str = "?"
+    ) -> None:
         where = f"{entity} {entity_id or '(new)'} field {field}"
         super().__init__(f"{where}: {reason}")
         self.reason = reason

@@ -102,7 +102,7 @@ def raw(data: Json, name: str, entity: str, error: ErrorType = ProtocolError) ->
 
 
 def _wrong(data: Json, name: str, entity: str, what: str, error: ErrorType) -> MskError:
-    """ "missing" if `name` is absent, else the error saying what its value is not."""
+    """"missing" if `name` is absent, else the error saying what its value is not."""
     return fail(entity, name, "missing" if name not in data else what, error)
 
 
@@ -164,7 +164,9 @@ def opt_integer(data: Json, name: str, entity: str, error: ErrorType = ProtocolE
     return None if data.get(name) is None else integer(data, name, entity, error=error)
 
 
-def number(data: Json, name: str, entity: str, default: float | None = None, error: ErrorType = ProtocolError) -> float:
+def number(
+    data: Json, name: str, entity: str, default: float | None = None, error: ErrorType = ProtocolError
+) -> float:
     """A JSON number (not a boolean); `default` stands for null or missing."""
     value = data.get(name)
     if type(value) is int or type(value) is float:

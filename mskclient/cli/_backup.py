@@ -246,7 +246,9 @@ def doctor(ctx: CliContext) -> None:
     checks = diagnose(ctx.store, ctx.profile, ctx.server, ctx.new_client)
     failed = any(c.status == "fail" for c in checks)
     if ctx.json:
-        click.echo(json_text({"ok": not failed, "checks": [c.to_json() for c in checks]}))
+        click.echo(
+            json_text({"ok": not failed, "checks": [c.to_json() for c in checks]})
+        )
     else:
         for check in checks:
             click.echo(_line(check))

@@ -87,7 +87,8 @@ def _render_card(r: Resolver, card: Card) -> Any:
         parts.append(Markdown(visible(card.description, multiline=True), hyperlinks=False))
     for checklist in card.checklists or ():
         lines = Text("\n").join(
-            Text.assemble(f"{'☑' if i.done else '☐'} ", rich_text(i.text), "  ", (i.id, "dim")) for i in checklist.items
+            Text.assemble(f"{'☑' if i.done else '☐'} ", rich_text(i.text), "  ", (i.id, "dim"))
+            for i in checklist.items
         )
         parts.append(Panel(lines or Text("(empty)"), title=rich_text(checklist.title), title_align="left"))
     for comment in card.comments or ():

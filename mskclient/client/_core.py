@@ -841,7 +841,9 @@ class Core:
         if base is None:
             base = yield from self.card(card_id)
         bk = yield from self.board_key(base.board_id)
-        if (description is not None or description_state is not None) and isinstance(base.description, Undecryptable):
+        if (description is not None or description_state is not None) and isinstance(
+            base.description, Undecryptable
+        ):
             raise base.description.error  # editing it would replace the real text with ours alone
         ours: bytes | None = None
         if description is not None:

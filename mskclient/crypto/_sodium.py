@@ -108,7 +108,9 @@ def crypto_kdf_derive_from_key(subkey_len: int, subkey_id: int, ctx: bytes, key:
     salt = subkey_id.to_bytes(8, "little") + bytes(8)
     personal = ctx + bytes(8)
     return bytes(
-        _b.crypto_generichash_blake2b_salt_personal(b"", digest_size=subkey_len, key=key, salt=salt, person=personal)
+        _b.crypto_generichash_blake2b_salt_personal(
+            b"", digest_size=subkey_len, key=key, salt=salt, person=personal
+        )
     )
 
 

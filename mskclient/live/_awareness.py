@@ -86,7 +86,11 @@ class Awareness:
     def entries(self, client_ids: list[int] | None = None) -> list[AwarenessEntry]:
         """Entries for `client_ids` (default: every state we hold), for an awareness message."""
         ids = list(self._states) if client_ids is None else client_ids
-        return [AwarenessEntry(cid, self._meta[cid].clock, self._states.get(cid)) for cid in ids if cid in self._meta]
+        return [
+            AwarenessEntry(cid, self._meta[cid].clock, self._states.get(cid))
+            for cid in ids
+            if cid in self._meta
+        ]
 
     def apply(self, entries: tuple[AwarenessEntry, ...]) -> tuple[AwarenessChange, AwarenessEntry | None]:
         """Apply a remote update; returns what changed and, if a peer declared us gone, our re-announcement."""

@@ -51,7 +51,6 @@ __all__ = [
     "TextChanged",
 ]
 
-
 @dataclass(frozen=True, slots=True)
 class TextChanged:
     """The description changed because of peers; `authors` are their awareness names."""

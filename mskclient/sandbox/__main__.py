@@ -20,10 +20,6 @@ args = parser.parse_args()
 if args.reset:
     reset_database(args.db)
 config = SandboxConfig(db_path=args.db, log_path=args.log)
-serve(
-    config.lift_limits() if args.no_rate_limits else config,
-    host=args.host,
-    port=args.port,
-    announce=lambda url: print(url, flush=True),
-)
+serve(config.lift_limits() if args.no_rate_limits else config, host=args.host, port=args.port,
+      announce=lambda url: print(url, flush=True))
 print("sandbox stopped", file=sys.stderr)

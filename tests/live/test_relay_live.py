@@ -61,14 +61,8 @@ async def test_a_dropped_socket_mid_edit_loses_nothing(world: World) -> None:
 
         card = await ac.card(card_id)
         key = await ac.board_key(card.board_id)
-        a = Participant(
-            f"card:{card_id}",
-            key,
-            logging_connect,
-            presence=presence_for("calice0001", "alice"),
-            state=card.description_state,
-            backoff=(0.02, 0.2),
-        )
+        a = Participant(f"card:{card_id}", key, logging_connect, presence=presence_for("calice0001", "alice"),
+                        state=card.description_state, backoff=(0.02, 0.2))
         b = await open_card(bc, card_id, presence=presence_for("cbob000001", "bob"))
         async with a, b:
             await a.wait_connected(T)
