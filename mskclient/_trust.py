@@ -55,6 +55,10 @@ class TrustStore:
         pin = self._pins.get(user_id)
         return None if pin is None else b64u_decode(pin["publicKey"])
 
+    def pins(self) -> dict[str, bytes]:
+        """Every pinned key by user id, as it is now (a copy: later pins do not show in it)."""
+        return {user_id: b64u_decode(pin["publicKey"]) for user_id, pin in self._pins.items()}
+
     def matches(self, user_id: str, public_key: bytes) -> bool:
         """True if `public_key` is this user's pinned key or none is pinned yet (pins nothing)."""
         pinned = self.pinned(user_id)

@@ -7,6 +7,8 @@ and SHA-256 digests (the format is in `_format` and docs/backup.md).  `verify_ba
 it; `open_backup` is the reader a restore or an offline export builds on.  `Restorer`
 recreates a backup's workspaces in an account, re-sending its ciphertext as it is, on the
 import journal (resumable, paced; `_restore`).
+`Rekeyer` rotates a workspace's keys by copying it, through the import framework, into a new
+workspace.
 
 This layer may import the crypto core, the client, the export, the importers' journal and
 pacing, `_profile`, `_json`, `_pacing`, `_errors`, and the session and trust stores (for the
@@ -26,6 +28,7 @@ from ._format import (
     attachment_member,
     open_backup,
 )
+from ._rekey import Rekeyer, RekeyPlan, RekeyResult, WorkspaceSource, workspace_snapshot
 from ._restore import KINDS as RESTORE_KINDS
 from ._restore import RestorePlan, Restorer, RestoreSummary, WorkspacePlan, target_public_key
 from ._verify import BoardReport, Problem, VerifyReport, verify_backup
@@ -46,11 +49,15 @@ __all__ = [
     "Problem",
     "Progress",
     "RESTORE_KINDS",
+    "RekeyPlan",
+    "RekeyResult",
+    "Rekeyer",
     "RestorePlan",
     "RestoreSummary",
     "Restorer",
     "VerifyReport",
     "WorkspacePlan",
+    "WorkspaceSource",
     "attachment_member",
     "create_backup",
     "diagnose",
@@ -58,4 +65,5 @@ __all__ = [
     "save_account_export",
     "target_public_key",
     "verify_backup",
+    "workspace_snapshot",
 ]

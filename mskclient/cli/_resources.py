@@ -22,6 +22,7 @@ from ..crypto import fingerprint, fingerprint_matches
 from ._board_resource import BoardResource, board_resource_group
 from ._context import CliContext, global_options
 from ._params import color_option, due_option
+from ._rekey import rekey_workspace
 from ._resolve import (
     Resolver,
     confirm_delete,
@@ -121,6 +122,25 @@ def workspaces_delete(ctx: CliContext, workspace: str, yes: bool) -> None:
     r = Resolver(ctx.unlocked_client())
     w = r.workspace(workspace)
     delete_confirmed(ctx, yes, "workspace", f"{w.name!r} ({w.id}) and all its boards", w.id, r.client.delete_workspace)
+
+
+@workspaces.command("rekey")
+@click.argument("workspace")
+@click.option("--name", "new_name", metavar="NEW_NAME", help="Name of the new workspace (default: the old one's).")
+@click.option("--dry-run", is_flag=True, help="Show the plan and the estimated time; change nothing.")
+@click.option("--delete-old", is_flag=True, help="Delete the old workspace once the copy verified (asks first).")
+@yes_option
+@global_options
+def workspaces_rekey(
+    ctx: CliContext, workspace: str, new_name: str | None, dry_run: bool, delete_old: bool, yes: bool
+) -> None:
+    """Rotate a workspace's keys after a member left: copy it into a new workspace under fresh keys.
+
+    Every field is sealed anew and every attachment re-encrypted; the remaining members are
+    invited to their pinned keys; automations and webhooks are re-created (new webhook
+    secrets are shown once).  Resumable: run it again after an interruption.  The old
+    workspace stays until --delete-old, which needs the copy to verify."""
+    rekey_workspace(ctx, workspace, new_name, dry_run, delete_old, yes)
 
 
 # --- members -------------------------------------------------------------------------------

@@ -143,6 +143,8 @@ _SEALED_LISTS: Final[dict[str, tuple[str, str]]] = {
     "customField": ("/boards/{}/custom-fields", "encName"),
     "checklist": ("/cards/{}/checklists", "encTitle"),
     "attachment": ("/cards/{}/attachments", "encName"),
+    "cardTemplate": ("/boards/{}/card-templates", "encTitle"),
+    "automation": ("/boards/{}/automations", "encName"),
 }
 
 
@@ -552,13 +554,14 @@ class Core:
     def workspace(self, workspace_id: str) -> Flow[Workspace]:
         return (yield from self._workspace(read_object((yield _get("/workspaces/{}", workspace_id)), "workspace")))
 
-    def create_workspace(self, name: str) -> Flow[Workspace]:
+    def create_workspace(self, name: str, *, on_sealed: SealedHook | None = None) -> Flow[Workspace]:
         """A fresh workspace key, sealed to our own public key; we become the owner."""
         wk = WorkspaceKey.generate()
         body = {
             "encName": seal_text(wk, "workspace", "encName", name),
             "encWorkspaceKey": str(seal_workspace_key(wk, self.keys.keypair.public)),
         }
+        _announce(on_sealed, body["encName"])
         obj = read_object((yield _send("POST", "/workspaces", body=body)), "workspace")
         self._wk[obj.id()] = wk
         return (yield from self._workspace(obj))
@@ -1350,12 +1353,15 @@ class Core:
         rows = read_array((yield _get_list("/boards/{}/card-templates", board_id)).json(), "cardTemplate")
         return [self._template(o, bk) for o in rows]
 
-    def create_card_template(self, board_id: str, title: str, body: str = "") -> Flow[CardTemplate]:
+    def create_card_template(
+        self, board_id: str, title: str, body: str = "", *, on_sealed: SealedHook | None = None
+    ) -> Flow[CardTemplate]:
         bk = yield from self.board_key(board_id)
         payload = {
             "encTitle": seal_text(bk, "cardTemplate", "encTitle", title),
             "encBody": seal_text(bk, "cardTemplate", "encBody", body),
         }
+        _announce(on_sealed, payload["encTitle"])
         obj = read_object((yield _send("POST", "/boards/{}/card-templates", board_id, body=payload)), "cardTemplate")
         return self._template(obj, bk)
 
@@ -1440,15 +1446,23 @@ class Core:
         return [self._automation(o, bk) for o in rows]
 
     def create_automation(
-        self, board_id: str, name: str, trigger: Mapping[str, Any], action: Mapping[str, Any], *, enabled: bool = True
+        self,
+        board_id: str,
+        name: str,
+        trigger: Mapping[str, Any],
+        action: Mapping[str, Any],
+        *,
+        enabled: bool = True,
+        on_sealed: SealedHook | None = None,
     ) -> Flow[Automation]:
         bk = yield from self.board_key(board_id)
-        body = {
+        body: dict[str, Any] = {
             "encName": seal_text(bk, "automation", "encName", name),
             "trigger": dict(trigger),
             "action": dict(action),
             "enabled": enabled,
         }
+        _announce(on_sealed, body["encName"])
         obj = read_object((yield _send("POST", "/boards/{}/automations", board_id, body=body)), "automation")
         return self._automation(obj, bk)
 
@@ -1482,11 +1496,14 @@ class Core:
     def sealed_digests(self, kind: str, parent_id: str) -> Flow[dict[str, str]]:
         """`envelope_digest()` of each entity's identifying envelope -> its id, below one parent.
 
-        Kinds and parents: board (workspace); column, card, label, customField and milestone
-        (board); comment, checklist, checklistItem and attachment (card).  Reads metadata only: nothing is
+        Kinds and parents: workspace (none: the account's list); board (workspace); column, card,
+        label, customField, milestone, cardTemplate and automation (board); comment, checklist,
+        checklistItem and attachment (card).  Reads metadata only: nothing is
         decrypted, so the answer is the same whoever can read the parent.
         """
-        if kind == "comment":
+        if kind == "workspace":
+            rows, field_name = read_array((yield _get_list("/workspaces")).json(), kind), "encName"
+        elif kind == "comment":
             card = Obj((yield _get("/cards/{}", parent_id)).json(), "card")
             rows, field_name = card.children("comments", kind), "encBody"
         elif kind == "checklistItem":

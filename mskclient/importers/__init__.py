@@ -30,7 +30,10 @@ from ._model import (
     SourceField,
     SourceLabel,
     SourceMilestone,
+    SourceRule,
+    SourceTemplate,
     SourceUser,
+    SourceWebhook,
 )
 from ._runner import (
     KINDS,
@@ -43,6 +46,7 @@ from ._runner import (
     comment_text,
     estimate_seconds,
     notes_text,
+    webhook_digest,
 )
 
 __all__ = [
@@ -67,7 +71,10 @@ __all__ = [
     "SourceField",
     "SourceLabel",
     "SourceMilestone",
+    "SourceRule",
+    "SourceTemplate",
     "SourceUser",
+    "SourceWebhook",
     "Stage",
     "Summary",
     "comment_text",
@@ -78,4 +85,5 @@ __all__ = [
     "notes_text",
     "split_tasks",
     "tag_color",
+    "webhook_digest",
 ]

@@ -28,7 +28,10 @@ __all__ = [
     "SourceField",
     "SourceLabel",
     "SourceMilestone",
+    "SourceRule",
+    "SourceTemplate",
     "SourceUser",
+    "SourceWebhook",
 ]
 
 #: Opens an attachment's content for streaming: yields (binary stream, exact size in bytes).
@@ -78,6 +81,9 @@ class SourceComment:
     #: original time travels in the text.
     created_at: str
     text: str
+    #: True: the text is carried as it is (a copy between MSKanban workspaces, where the
+    #: authorship line an import from another product adds would change the content).
+    verbatim: bool = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -130,6 +136,39 @@ class SourceColumn:
     key: str
     title: str
     cards: tuple[SourceCard, ...]
+    wip_limit: int | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class SourceTemplate:
+    """A card template of the board (title and Markdown body)."""
+
+    key: str
+    title: str
+    body: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class SourceRule:
+    """An automation: its trigger and action name entities by journal key ("column:…",
+    "label:…") or, for a user, by their MSKanban user id; the runner puts the new ids in."""
+
+    key: str
+    name: str
+    trigger: tuple[tuple[str, str], ...]
+    action: tuple[tuple[str, str], ...]
+    enabled: bool = True
+
+
+@dataclass(frozen=True, slots=True)
+class SourceWebhook:
+    """A webhook of the board.  Its signing secret is new wherever it is created (the server
+    makes it), so the run reports it once."""
+
+    key: str
+    url: str
+    events: tuple[str, ...]
+    active: bool = True
 
 
 @dataclass(frozen=True, slots=True)
@@ -141,10 +180,13 @@ class SourceBoard:
     columns: tuple[SourceColumn, ...] = ()
     fields: tuple[SourceField, ...] = ()
     milestones: tuple[SourceMilestone, ...] = ()
+    #: The source board's own description (Markdown); notes are appended below it.
+    description: str = ""
+    templates: tuple[SourceTemplate, ...] = ()
+    automations: tuple[SourceRule, ...] = ()
+    webhooks: tuple[SourceWebhook, ...] = ()
     #: Board-level facts that could not be carried (they go into the board's description).
     notes: tuple[str, ...] = ()
-    #: The source board's own description (Markdown), above the notes.
-    description: str = ""
 
     def cards(self) -> Iterator[SourceCard]:
         for column in self.columns:

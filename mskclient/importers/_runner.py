@@ -9,6 +9,7 @@ ahead of time (see `_journal`).  So the plan's counts are the run's counts.
 
 from __future__ import annotations
 
+import hashlib
 import time
 from collections import Counter
 from collections.abc import Callable, Sequence
@@ -31,7 +32,10 @@ from ._model import (
     SourceField,
     SourceLabel,
     SourceMilestone,
+    SourceRule,
+    SourceTemplate,
     SourceUser,
+    SourceWebhook,
 )
 from ._source_http import SourceUnavailable
 
@@ -49,6 +53,7 @@ __all__ = [
     "comment_text",
     "estimate_seconds",
     "notes_text",
+    "webhook_digest",
 ]
 
 #: Every kind of step, in the order the counts are shown.
@@ -68,6 +73,9 @@ KINDS: Final = (
     "comment",
     "attachment",
     "note",
+    "template",
+    "automation",
+    "webhook",
     "archive",
 )
 
@@ -84,8 +92,17 @@ Stage = Callable[[str, str], None]
 
 
 def comment_text(comment: SourceComment) -> str:
-    """An imported comment: the original author and time first (MSKanban stamps the import time)."""
+    """An imported comment: the original author and time first (MSKanban stamps the import time),
+    unless the source carries comments verbatim."""
+    if comment.verbatim:
+        return comment.text
     return f"{comment.author} · {comment.created_at}\n\n{comment.text}"
+
+
+def webhook_digest(url: str, events: Sequence[str]) -> str:
+    """What identifies a webhook the run created on its own new board: it has no envelope.
+    The events are sorted (a server may list them in its own order)."""
+    return hashlib.sha256("\n".join([url, *sorted(events)]).encode()).hexdigest()
 
 
 def notes_text(source: str, notes: Sequence[str]) -> str:
@@ -202,9 +219,11 @@ class BoardResult:
     skipped: int
     warnings: list[str]
     changed: list[str]
+    #: (url, signing secret) of each webhook this run created: the server shows a secret once.
+    webhook_secrets: list[tuple[str, str]] = field(default_factory=list)
 
     def to_json(self) -> dict[str, Any]:
-        return {
+        data: dict[str, Any] = {
             "source": self.key,
             "title": self.title,
             "board": self.board_id,
@@ -213,6 +232,9 @@ class BoardResult:
             "warnings": self.warnings,
             "changed_at_source": self.changed,
         }
+        if self.webhook_secrets:
+            data["webhooks"] = [{"url": url, "secret": secret} for url, secret in self.webhook_secrets]
+        return data
 
 
 @dataclass
@@ -263,7 +285,12 @@ class Importer:
 
     `limit` is the server's mutation limit (requests, window seconds) the run stays
     under (`share` of it), None for a server with lifted limits; `clock` and `sleep`
-    are where the pacing reads and waits (tests pass a manual clock).
+    are where the pacing reads and waits (tests pass a manual clock).  `pacer` shares
+    the window with a caller that sends its own mutations around the import; `members`
+    (normalised email -> user id) stands for the workspace's list when the caller knows
+    it already (a workspace that is still to be created, in a plan).  `on_secret(url, secret)`
+    hears each new webhook's signing secret as soon as the server made it, before it is
+    journaled: a run killed before it was shown deletes and re-creates that webhook.
     """
 
     def __init__(
@@ -279,19 +306,25 @@ class Importer:
         on_progress: Callable[[int, int], None] | None = None,
         on_stage: Stage | None = None,
         durable: bool = True,
+        pacer: Pacer | None = None,
+        members: dict[str, str] | None = None,
+        on_secret: Callable[[str, str], None] | None = None,
     ) -> None:
         self.client = client
         self.workspace_id = workspace_id
         self.journal_root = journal_root
         self.limit = limit
         self.share = share
-        self._pacer = Pacer(None if limit is None else {"mutation": limit}, share=share, clock=clock)
+        self._pacer = pacer or Pacer(None if limit is None else {"mutation": limit}, share=share, clock=clock)
         self._clock = clock
         self._sleep = sleep
         self._on_progress = on_progress
         self._on_stage = on_stage
         self._durable = durable
-        self._members: dict[str, str] | None = None
+        self._members = members
+        self._on_secret = on_secret
+        #: (url, secret) of the webhooks created for the board being run
+        self._secrets: list[tuple[str, str]] = []
         #: card journal key -> the card as the server answered its create (this process only):
         #: the base of the edit that sets its field values, which then needs no read
         self._created: dict[str, Card] = {}
@@ -359,12 +392,26 @@ class Importer:
                  f"{where}: milestone {milestone.title!r}")  # fmt: skip
             if milestone.archived:
                 want(_Step("archive", f"archive:{key}", key))
+        for template in board.templates:
+            content = h([template.title, template.body])
+            listed = ("cardTemplate", board_key)
+            want(_Step("template", f"template:{template.key}", board_key, content, template, listed),
+                 f"{where}: template {template.title!r}")  # fmt: skip
         for column in board.columns:
             column_key = f"column:{column.key}"
-            step = _Step("column", column_key, board_key, h([column.title]), column.title, ("column", board_key))
-            want(step, f"{where}: column {column.title!r}")
+            content = h([column.title] if column.wip_limit is None else [column.title, column.wip_limit])
+            want(_Step("column", column_key, board_key, content, column, ("column", board_key)),
+                 f"{where}: column {column.title!r}")  # fmt: skip
             for card in column.cards:
                 self._plan_card(plan, card, column_key)
+        for rule in board.automations:
+            content = h([rule.name, list(rule.trigger), list(rule.action), rule.enabled])
+            want(_Step("automation", f"automation:{rule.key}", board_key, content, rule, ("automation", board_key)),
+                 f"{where}: automation {rule.name!r}")  # fmt: skip
+        for hook in board.webhooks:
+            content = h([hook.url, list(hook.events), hook.active])
+            want(_Step("webhook", f"webhook:{hook.key}", board_key, content, hook, ("webhook", board_key)),
+                 f"{where}: webhook {hook.url!r}")  # fmt: skip
         if board.archived:
             want(_Step("archive", f"archive:{board_key}", board_key))
         warnings = [f"{where}: {note}" for note in board.notes] + plan.warnings
@@ -463,6 +510,7 @@ class Importer:
                 self._settle_all(journal)
                 board_plan = self._plan_board(source, board, journal)
                 created: Counter[str] = Counter()
+                self._secrets = []
                 for step in board_plan.steps:
                     self._execute(journal, step, f"board:{board.key}")
                     created[step.kind] += 1
@@ -473,7 +521,14 @@ class Importer:
             finally:
                 journal.close()
             result = BoardResult(
-                board.key, board.title, board_id, created, board_plan.skipped, board_plan.warnings, board_plan.changed
+                board.key,
+                board.title,
+                board_id,
+                created,
+                board_plan.skipped,
+                board_plan.warnings,
+                board_plan.changed,
+                self._secrets,
             )
             results.append(result)
         return Summary(source.name, results, self._clock() - started, self.client.requests, source.requests)
@@ -502,6 +557,9 @@ class Importer:
 
     def _settle(self, journal: Journal, key: str, listings: dict[tuple[str, str], dict[str, str]]) -> None:
         for intent in journal.pending.get(key, []):
+            if intent.kind == "webhook":
+                self._settle_webhook(journal, intent.parent, intent.digest)
+                continue
             where = (intent.kind, intent.parent)
             if where not in listings:
                 listings[where] = self.client.sealed_digests(intent.kind, intent.parent)
@@ -510,6 +568,15 @@ class Importer:
                 journal.record(key, entity_id, intent.content)
                 return
         journal.drop(key)
+
+    def _settle_webhook(self, journal: Journal, board_id: str, digest: str) -> None:
+        """A webhook an earlier run created without recording it: its signing secret was shown to
+        nobody, so it is deleted and created again (its digest is unique on the run's own board)."""
+        recorded = set(journal.done.values())
+        for hook in self.client.webhooks(board_id):
+            if hook.id not in recorded and webhook_digest(hook.url, hook.events) == digest:
+                self._pace()
+                self.client.delete_webhook(hook.id)
 
     def _execute(self, journal: Journal, step: _Step, board_key: str) -> None:
         """One step; a dropped connection or a 5xx is settled against the server and retried."""
@@ -569,7 +636,29 @@ class Importer:
         elif step.kind == "milestone_link":
             client.set_milestone(parent, journal.done[step.payload])
         elif step.kind == "column":
-            entity_id = client.create_column(parent, step.payload, on_sealed=sealed).id
+            column = step.payload
+            entity_id = client.create_column(parent, column.title, wip_limit=column.wip_limit, on_sealed=sealed).id
+        elif step.kind == "template":
+            template: SourceTemplate = step.payload
+            entity_id = client.create_card_template(parent, template.title, template.body, on_sealed=sealed).id
+        elif step.kind == "automation":
+            rule: SourceRule = step.payload
+            trigger, action = (_resolve_rule(part, journal) for part in (rule.trigger, rule.action))
+            entity_id = client.create_automation(
+                parent, rule.name, trigger, action, enabled=rule.enabled, on_sealed=sealed
+            ).id
+        elif step.kind == "webhook":
+            hook: SourceWebhook = step.payload
+            sealed(webhook_digest(hook.url, hook.events))
+            webhook = client.create_webhook(parent, hook.url, hook.events)
+            if not hook.active:
+                self._pace()
+                client.update_webhook(webhook.id, active=False)
+            entity_id = webhook.id
+            if webhook.secret is not None:
+                self._secrets.append((hook.url, webhook.secret))
+                if self._on_secret is not None:
+                    self._on_secret(hook.url, webhook.secret)
         elif step.kind == "card":
             card: SourceCard = step.payload
             created = client.create_card(
@@ -609,6 +698,12 @@ class Importer:
                 card_id, stream, attachment.name, attachment.mime, size=size, on_sealed=sealed
             )
         return uploaded.id
+
+
+def _resolve_rule(pairs: Sequence[tuple[str, str]], journal: Journal) -> dict[str, str]:
+    """An automation's trigger or action with the new ids: a value that is a journal key (kind-
+    prefixed, so never a bare id) becomes the id that entity was created as."""
+    return {name: journal.done[value] if name != "type" and value in journal.done else value for name, value in pairs}
 
 
 def _final(exc: TransportError | ApiError) -> bool:

@@ -78,4 +78,23 @@ def test_a_stream_needs_its_size_and_must_keep_to_it(alice: Account) -> None:
         msk.upload_attachment(card.id, _Stream(b"abcdef"), "a", size=10)  # type: ignore[arg-type]
     assert msk.attachments(card.id) == []  # the upload broke off: nothing was stored
     with pytest.raises(UsageError, match="unknown kind"):
-        msk.sealed_digests("workspace", ws.id)
+        msk.sealed_digests("webhook", ws.id)  # a webhook has no envelope
+
+
+def test_workspaces_templates_and_automations_announce_theirs_too(alice: Account) -> None:
+    msk = alice.client
+    seen: list[str] = []
+    ws = msk.create_workspace("Sealed too", on_sealed=seen.append)
+    board = msk.create_board(ws.id, "B")
+    column = msk.create_column(board.id, "C")
+    template = msk.create_card_template(board.id, "T", "body", on_sealed=seen.append)
+    rule = msk.create_automation(
+        board.id, "R", {"type": "card.moved", "columnId": column.id}, {"type": "card.assign", "userId": ws.owner_id},
+        on_sealed=seen.append,
+    )  # fmt: skip
+    found = [
+        msk.sealed_digests("workspace", ""),
+        msk.sealed_digests("cardTemplate", board.id),
+        msk.sealed_digests("automation", board.id),
+    ]
+    assert [listing[digest] for listing, digest in zip(found, seen, strict=True)] == [ws.id, template.id, rule.id]
