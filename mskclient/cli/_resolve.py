@@ -20,7 +20,7 @@ from ..client import Client
 from ..crypto import b64u_encode
 from ..export import name_matches, resolve
 from ._context import CliContext
-from ._untrusted import json_text, rich_text, visible
+from ._untrusted import rich_text, visible
 
 __all__ = [
     "Resolver",
@@ -84,7 +84,7 @@ def appended_line(text: str, line: str) -> str:
 def done(ctx: CliContext, message: str, data: Any = None) -> None:
     """Report a change: `--json` prints `data` (or `{"ok": true}`), otherwise the one-line message."""
     if ctx.json:
-        click.echo(json_text(data if data is not None else {"ok": True}))
+        ctx.print_json(data if data is not None else {"ok": True})
     else:
         click.echo(visible(message))
 
