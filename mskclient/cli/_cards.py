@@ -24,9 +24,20 @@ from .._models import Card, Member
 from ..export import safe_name
 from ._context import CliContext, global_options
 from ._params import due_option, field_value
-from ._resolve import Resolver, appended_line, board_option, delete_confirmed, done, emit_models, model_json, yes_option
+from ._resolve import (
+    Resolver,
+    appended_line,
+    board_option,
+    delete_confirmed,
+    done,
+    emit_models,
+    model_json,
+    table,
+    yes_option,
+)
+from ._search import CardFilter, search_boards
 from ._transfer import ReadProgress, WriteProgress, transfer_progress
-from ._units import human_size
+from ._units import counted, human_size
 from ._untrusted import rich_text, visible
 
 __all__ = ["cards"]
@@ -41,18 +52,45 @@ def cards() -> None:
 @board_option
 @click.option("--column", help="Only this column (id or title).")
 @click.option("--archived", is_flag=True, help="Include archived cards.")
+@click.option("--all", "all_boards", is_flag=True, help="Search every board of the account (or of --workspace).")
+@click.option("--workspace", help="With --all: only this workspace's boards (id or name).")
+@click.option("--label", help="Only cards with this label (id or name).")
+@click.option("--assignee", metavar="me|EMAIL", help="Only cards assigned to this member (`me`: you).")
+@click.option("--due-before", metavar="DATE", help="Only cards due before DATE (as --due: 2026-12-24, +3d, …).")
+@click.option("--text", metavar="WORDS", help="Only cards whose title, description or comments hold every word.")
 @global_options
-def cards_list(ctx: CliContext, board: str | None, column: str | None, archived: bool) -> None:
-    """List the cards of a board, column by column (archived ones with --archived)."""
+def cards_list(
+    ctx: CliContext,
+    board: str | None,
+    column: str | None,
+    archived: bool,
+    all_boards: bool,
+    workspace: str | None,
+    label: str | None,
+    assignee: str | None,
+    due_before: str | None,
+    text: str | None,
+) -> None:
+    """List the cards of a board, column by column (archived ones with --archived), or with --all
+    search every board.  The filters combine (AND) and run locally, on the decrypted cards."""
+    wanted = CardFilter.parse(label, assignee, due_before, text)
+    if all_boards:
+        if board is not None or column is not None:
+            raise UsageError("--all searches every board: leave out --board and --column")
+        _list_everywhere(ctx, workspace, wanted, archived)
+        return
+    if workspace is not None:
+        raise UsageError("--workspace goes with --all (a board is named by --board)")
     r = Resolver(ctx.unlocked_client())
     b = r.board(board)
     columns = {c.id: c.title for c in r.client.columns(b.id)}
     items = r.client.cards(b.id)
     if column is not None:
-        wanted = r.column(b.id, column).id
-        items = [c for c in items if c.column_id == wanted]
+        wanted_column = r.column(b.id, column).id
+        items = [c for c in items if c.column_id == wanted_column]
     if not archived:
         items = [c for c in items if not c.archived]
+    items = wanted.matching(r, b, items)
     emit_models(
         ctx,
         f"Cards of {b.title}",
@@ -67,6 +105,31 @@ def cards_list(ctx: CliContext, board: str | None, column: str | None, archived:
             c.checklist_count or "",
             c.attachment_count or "",
             *(["archived" if c.archived else ""] if archived else []),
+        ),
+    )
+
+
+def _list_everywhere(ctx: CliContext, workspace: str | None, wanted: CardFilter, archived: bool) -> None:
+    r = Resolver(ctx.unlocked_client())
+    spaces = [r.workspace(workspace)] if workspace is not None else r.workspaces()
+    found = search_boards(r, (b for w in spaces for b in r.boards(w.id)), wanted, archived=archived)
+    data = [{**model_json(f.card), "boardTitle": f.board.title, "columnTitle": f.column} for f in found]
+    ctx.emit(
+        data,
+        lambda: table(
+            f"Cards on {counted(len({f.board.id for f in found}), 'board')}",
+            ["id", "board", "title", "column", "due", *(["archived"] if archived else [])],
+            (
+                (
+                    f.card.id,
+                    f.board.title,
+                    f.card.title,
+                    f.column,
+                    f.card.due_at,
+                    *(["archived" if f.card.archived else ""] if archived else []),
+                )
+                for f in found
+            ),
         ),
     )
 
@@ -98,8 +161,7 @@ def _render_card(r: Resolver, card: Card) -> Any:
         parts.append(Markdown(_hard_breaks(visible(card.description, multiline=True)), hyperlinks=False))
     for checklist in card.checklists or ():
         lines = Text("\n").join(
-            Text.assemble(f"{'☑' if i.done else '☐'} ", rich_text(i.text), "  ", (i.id, "dim"))
-            for i in checklist.items
+            Text.assemble(f"{'☑' if i.done else '☐'} ", rich_text(i.text), "  ", (i.id, "dim")) for i in checklist.items
         )
         parts.append(Panel(lines or Text("(empty)"), title=rich_text(checklist.title), title_align="left"))
     for comment in card.comments or ():
