@@ -31,6 +31,7 @@ from .._profile import KdfParams
 from .._session_store import SessionRecord, SessionStore
 from .._trust import TrustStore
 from ..client import AsyncClient, Client
+from ._complete import save_noted
 from ._options import GLOBAL_NAMES, resolved_global_options, with_global_options
 from ._untrusted import json_text, markup, visible
 
@@ -267,6 +268,7 @@ def global_options(command: _F) -> _F:
             password_file=options["password_file"],
         )
         result = command(ctx, *args, **kwargs)
+        save_noted(ctx.store, ctx.profile)  # what the command listed, for shell completion
         ctx.report_undecryptable()
         return result
 

@@ -48,6 +48,7 @@ _COMMANDS: dict[str, str] = {
     "backup": "._backup:backup",
     "account": "._backup:account",
     "doctor": "._backup:doctor",
+    "completion": "._complete:completion",
 }
 
 

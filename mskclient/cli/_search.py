@@ -66,7 +66,7 @@ class CardFilter:
         comments are read (one request) only when --text did not match its title or description."""
         chosen = list(cards)
         if self.label is not None:
-            labels = r.client.labels(board.id)
+            labels = r.labels(board.id)
             named = [(x.id, x.name) for x in labels if not isinstance(x.name, Undecryptable)]
             wanted = {x.id for x in labels if x.id == self.label} or {i for i, _ in name_matches(self.label, named)}
             chosen = [c for c in chosen if wanted.intersection(c.label_ids)]
@@ -85,7 +85,7 @@ class CardFilter:
         if self.assignee.lower() == "me":
             user = r.client.user or r.client.me().user
             return {user.id}
-        members = r.client.members(board.workspace_id)
+        members = r.members(board.workspace_id)
         if any(m.user_id == self.assignee for m in members):
             return {self.assignee}
         return {i for i, _ in name_matches(self.assignee, [(m.user_id, m.email) for m in members])}
@@ -119,9 +119,9 @@ def search_boards(r: Resolver, boards: Iterable[Board], wanted: CardFilter, *, a
     """The cards of `boards` that pass `wanted` (archived ones too with `archived`)."""
     found: list[Found] = []
     for board in boards:
-        cards = [c for c in r.client.cards(board.id) if archived or not c.archived]
+        cards = [c for c in r.cards(board.id) if archived or not c.archived]
         cards = wanted.matching(r, board, cards)
         if cards:
-            columns = {c.id: c.title for c in r.client.columns(board.id)}
+            columns = {c.id: c.title for c in r.columns(board.id)}
             found.extend(Found(c, board, columns.get(c.column_id, c.column_id)) for c in cards)
     return found
