@@ -56,6 +56,10 @@ Entries = dict[str, dict[str, Read]]
 
 _META_KEY = "mskclient.completion"
 
+#: A cache written up to this long "in the future" still opens (clocks of machines sharing a
+#: home directory differ a little); more than that, and its age cannot be trusted.
+_CLOCK_SLACK_SECONDS = 60
+
 
 class CompletionCache:
     """The sealed cache file of one profile, opened with the session secret."""
@@ -86,7 +90,7 @@ class CompletionCache:
         except (OSError, ValueError, KeyError, TypeError):
             return {}
         now = self.now()
-        if not written - 60 <= now <= written + COMPLETION_CACHE_SECONDS:
+        if not written - _CLOCK_SLACK_SECONDS <= now <= written + COMPLETION_CACHE_SECONDS:
             return {}
         sealing = self._key_and_spec(written)
         if sealing is None:
