@@ -200,10 +200,25 @@ def _offer(entries: Mapping[str, Read], scope: str | None, incomplete: str) -> l
     return [CompletionItem(name, help=item_id) for name, item_id in sorted(seen.items())]
 
 
+def _board_of(entries: Entries, ctx: click.Context) -> str | None:
+    """The board the command line already names: by --board, else by the CARD given before."""
+    board = _scope(entries, "boards", ctx.params.get("board"))
+    card = ctx.params.get("card")
+    if board is not None or not isinstance(card, str) or not card:
+        return board
+    boards = {
+        scope
+        for scope, (_, pairs) in entries.get("cards", {}).items()
+        for item_id, name in pairs
+        if card in (item_id, name) or _folded(name) == _folded(card)
+    }
+    return boards.pop() if len(boards) == 1 else None
+
+
 def _board_scoped(kind: str) -> Callable[[click.Context, click.Parameter, str], list[CompletionItem]]:
     def complete(ctx: click.Context, param: click.Parameter, incomplete: str) -> list[CompletionItem]:
         entries = _cached(ctx)
-        return _offer(entries.get(kind, {}), _scope(entries, "boards", ctx.params.get("board")), incomplete)
+        return _offer(entries.get(kind, {}), _board_of(entries, ctx), incomplete)
 
     return complete
 

@@ -62,6 +62,18 @@ def test_names_a_command_listed_are_completed(ana: User) -> None:
     assert _complete(ana, "msk cards assign X ") == [ana.email]
 
 
+def test_a_card_named_before_narrows_to_its_board(ana: User) -> None:
+    _, board = _board(ana)
+    unique = f"Einzigartig{next(_n)}"
+    ana("cards", "create", unique, "--board", board)
+    ana("cards", "list", "--board", board)
+    _, other = _board(ana)
+    ana("labels", "create", "Gemüse", "--board", other)
+    ana("labels", "list", "--board", other)
+    assert _complete(ana, f"msk cards label {unique} G") == ["Garten"]
+    assert _complete(ana, "msk cards label unbekannt G") == ["Garten", "Gemüse"]
+
+
 def test_the_cache_holds_no_plaintext_and_is_private(ana: User) -> None:
     ws, board = _board(ana)
     raw = _cache(ana).read_bytes()
