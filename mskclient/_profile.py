@@ -26,6 +26,9 @@ __all__ = [
     "ATTACHMENT_MAX_CIPHERTEXT",
     "DEFAULT_LABEL_COLOR",
     "AWARENESS_RENEW_SECONDS",
+    "COMPLETION_AD_PREFIX",
+    "COMPLETION_CACHE_SECONDS",
+    "COMPLETION_KEY_INFO",
     "CUSTOM_FIELD_TYPES",
     "DELIVERY_ID_PATTERN",
     "ENVELOPE_MAX_CHARS",
@@ -294,6 +297,15 @@ UNLOCK_KEY_INFO: Final = b"msk1:cli.unlock.key"
 #: Longest unlock `msk unlock --timeout` grants (24 h): keys left unlocked for days outlive
 #: the person's attention to the terminal that holds MSK_SESSION.
 UNLOCK_MAX_SECONDS: Final = 24 * 3600
+#: AD prefix of the shell-completion cache (ids and names a command listed); the profile name
+#: and the time it was written (unix s) follow, so a cache moved or re-dated does not open.
+COMPLETION_AD_PREFIX: Final = "msk1:cli.completion:"
+#: BLAKE2b (keyed with the session secret) input turning MSK_SESSION into the cache key; the
+#: profile name follows.  Without the secret the cache opens nothing.
+COMPLETION_KEY_INFO: Final = b"msk1:cli.completion.key"
+#: How long names a command listed are offered to shell completion (5 min): completion needs
+#: no network, and a name renamed or deleted elsewhere is not offered for long.
+COMPLETION_CACHE_SECONDS: Final = 300
 
 # --- Live (docs/protocol.md#sse, #relay) -------------------------------------------------
 SSE_HEARTBEAT_SECONDS: Final = 15

@@ -102,6 +102,10 @@ class SessionStore:
         """Where versions before the agent kept the unlock box on disk (removed on sight)."""
         return self.root / "unlock" / f"{self._check(profile)}.json"
 
+    def completion_path(self, profile: str) -> Path:
+        """The profile's shell-completion cache (sealed under a key from the session secret)."""
+        return self.root / "completion" / f"{self._check(profile)}.json"
+
     def trust_path(self, server: str, email: str) -> Path:
         digest = hashlib.sha256(f"{server}\n{email}".encode()).hexdigest()[:24]
         return self.root / "trust" / f"{digest}.json"
@@ -177,7 +181,11 @@ class SessionStore:
         return held[1]
 
     def lock(self, profile: str) -> bool:
-        """Stop the profile's agent (and remove an unlock file of an older version); True if either was there."""
+        """Stop the profile's agent (and remove an unlock file of an older version); True if either was there.
+
+        The completion cache goes too: it opens only with this unlock's secret."""
+        with contextlib.suppress(FileNotFoundError):
+            self.completion_path(profile).unlink()
         stopped = stop_agent(self.agent_path(profile))
         return self._remove_legacy_unlock(profile) or stopped
 

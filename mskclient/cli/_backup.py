@@ -41,7 +41,8 @@ from ..backup import (
 from ..export import ExportResult, resolve, save_attachments
 from ._context import CliContext, global_options, read_secret
 from ._import import mutation_limit
-from ._untrusted import json_text, visible
+from ._units import counted, human_size
+from ._untrusted import visible
 
 __all__ = [
     "DOCTOR_FAILED_EXIT_CODE",
@@ -102,7 +103,7 @@ def account_export(ctx: CliContext, out: Path | None, force: bool) -> None:
         size = save_account_export(client, out, lambda what, done, _: progress.update(task, completed=done))
     ctx.emit(
         {"file": str(out), "bytes": size, "requests": client.requests},
-        lambda: f"Saved /me/export ({size:,} bytes, ciphertext) to {out}",
+        lambda: f"Saved /me/export ({human_size(size)}, ciphertext) to {out}",
     )
 
 
@@ -173,7 +174,7 @@ def backup(ctx: CliContext, out: Path | None, workspaces: tuple[str, ...], previ
         lambda: (
             f"Backed up {counts['workspaces']} workspace(s), {counts['boards']} board(s), {counts['cards']} card(s), "
             f"{counts['attachments']} attachment(s) ({summary.downloaded} downloaded, {manifest.reused} reused) "
-            f"to {out} ({summary.size:,} bytes, {client.requests} requests)"
+            f"to {out} ({human_size(summary.size)}, {counted(client.requests, 'request')})"
         ),
     )
 
@@ -210,7 +211,7 @@ def backup_verify(ctx: CliContext, file: Path, decrypt: bool | None) -> None:
 
         report = verify_backup(file, password, keys=keys, on_progress=step)
     if ctx.json:
-        click.echo(json_text(report.to_json()))
+        ctx.print_json(report.to_json())
     else:
         manifest = report.manifest
         if manifest is not None:
@@ -226,7 +227,7 @@ def backup_verify(ctx: CliContext, file: Path, decrypt: bool | None) -> None:
             click.echo(f"problem: {visible(str(problem))}", err=True)
         if report.ok:
             what = "every envelope and attachment stream opened" if report.decrypted else "sizes and SHA-256 match"
-            click.echo(f"OK: {what} ({report.size:,} bytes read)")
+            click.echo(f"OK: {what} ({human_size(report.size)} read)")
         else:
             click.echo(f"FAILED: {len(report.problems)} problem(s)")
     if not report.ok:
@@ -279,9 +280,7 @@ def doctor(ctx: CliContext) -> None:
     checks = diagnose(ctx.store, ctx.profile, ctx.server, ctx.new_client)
     failed = any(c.status == "fail" for c in checks)
     if ctx.json:
-        click.echo(
-            json_text({"ok": not failed, "checks": [c.to_json() for c in checks]})
-        )
+        ctx.print_json({"ok": not failed, "checks": [c.to_json() for c in checks]})
     else:
         for check in checks:
             click.echo(_line(check))

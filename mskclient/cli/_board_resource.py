@@ -17,6 +17,7 @@ from typing import Any, Generic, TypeVar
 import click
 
 from ..client import Client
+from ._complete import complete_column, complete_label, note
 from ._context import CliContext, global_options
 from ._resolve import Resolver, board_option, delete_confirmed, done, emit_models, model_json, yes_option
 
@@ -53,6 +54,8 @@ class BoardResource(Generic[_M]):
     edit: Callable[..., _M] | None = None  # (client, item_id, board_id, **edit_options) -> item; None: no `edit`
     edit_options: Sequence[Decorator] = ()
     delete_shows_id: bool = False  # the delete question names the id as well
+    #: the kind shell completion offers the items as ("columns", "labels"); None: not offered
+    completion: str | None = None
 
     @property
     def argument(self) -> str:
@@ -75,13 +78,19 @@ def board_resource_group(spec: BoardResource[Any]) -> click.Group:
     def name_of(item: Any) -> str:
         return str(getattr(item, spec.label))
 
+    def looked_up(r: Resolver, board_id: str) -> Sequence[Any]:
+        items = spec.lookup(r.client, board_id)
+        if spec.completion is not None:
+            note(spec.completion, board_id, ((item.id, name_of(item)) for item in items))
+        return items
+
     def found(r: Resolver, board_id: str, query: str) -> Any:
-        return r.named(spec.kind, query, spec.lookup(r.client, board_id), spec.label)
+        return r.named(spec.kind, query, looked_up(r, board_id), spec.label)
 
     def list_command(ctx: CliContext, board: str | None, **options: Any) -> None:
         r = Resolver(ctx.unlocked_client())
         board_id = r.board(board).id
-        items = spec.listing(r.client, board_id, **options) if spec.listing else spec.lookup(r.client, board_id)
+        items = spec.listing(r.client, board_id, **options) if spec.listing else looked_up(r, board_id)
         emit_models(ctx, spec.title, spec.columns, items, spec.row)
 
     def create_command(ctx: CliContext, board: str | None, **options: Any) -> None:
@@ -106,6 +115,8 @@ def board_resource_group(spec: BoardResource[Any]) -> click.Group:
         shown = f"{name_of(item)!r} ({item.id})" if spec.delete_shows_id else f"{name_of(item)!r}"
         delete_confirmed(ctx, yes, spec.kind, shown, item.id, spec.delete(r.client))
 
+    completer = {"columns": complete_column, "labels": complete_label}.get(spec.completion or "")
+    named = click.argument(argument, shell_complete=completer)
     plural = spec.title.lower()
     one = f"{'an' if spec.kind[0] in 'aeiou' else 'a'} {spec.kind}"
     group.add_command(
@@ -121,12 +132,12 @@ def board_resource_group(spec: BoardResource[Any]) -> click.Group:
     if spec.edit is not None:
         group.add_command(
             click.command("edit", help=f"Change {one}: only the options given.")(
-                _decorated(edit_command, [click.argument(argument), board_option, *spec.edit_options, global_options])
+                _decorated(edit_command, [named, board_option, *spec.edit_options, global_options])
             )
         )
     group.add_command(
         click.command("delete", help=f"Delete {one} (asks first, unless --yes).")(
-            _decorated(delete_command, [click.argument(argument), board_option, yes_option, global_options])
+            _decorated(delete_command, [named, board_option, yes_option, global_options])
         )
     )
     return group

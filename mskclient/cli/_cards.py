@@ -22,11 +22,23 @@ from .._atomic import atomic_replace
 from .._errors import UsageError
 from .._models import Card, Member
 from ..export import safe_name
+from ._complete import complete_card, complete_column, complete_label, complete_member, complete_workspace
 from ._context import CliContext, global_options
 from ._params import due_option, field_value
-from ._resolve import Resolver, appended_line, board_option, delete_confirmed, done, emit_models, model_json, yes_option
+from ._resolve import (
+    Resolver,
+    appended_line,
+    board_option,
+    delete_confirmed,
+    done,
+    emit_models,
+    model_json,
+    table,
+    yes_option,
+)
+from ._search import CardFilter, search_boards
 from ._transfer import ReadProgress, WriteProgress, transfer_progress
-from ._units import human_size
+from ._units import counted, human_size
 from ._untrusted import rich_text, visible
 
 __all__ = ["cards"]
@@ -39,20 +51,54 @@ def cards() -> None:
 
 @cards.command("list")
 @board_option
-@click.option("--column", help="Only this column (id or title).")
+@click.option("--column", help="Only this column (id or title).", shell_complete=complete_column)
 @click.option("--archived", is_flag=True, help="Include archived cards.")
+@click.option("--all", "all_boards", is_flag=True, help="Search every board of the account (or of --workspace).")
+@click.option(
+    "--workspace", help="With --all: only this workspace's boards (id or name).", shell_complete=complete_workspace
+)
+@click.option("--label", help="Only cards with this label (id or name).", shell_complete=complete_label)
+@click.option(
+    "--assignee",
+    metavar="me|EMAIL",
+    help="Only cards assigned to this member (`me`: you).",
+    shell_complete=complete_member,
+)
+@click.option("--due-before", metavar="DATE", help="Only cards due before DATE (as --due: 2026-12-24, +3d, …).")
+@click.option("--text", metavar="WORDS", help="Only cards whose title, description or comments hold every word.")
 @global_options
-def cards_list(ctx: CliContext, board: str | None, column: str | None, archived: bool) -> None:
-    """List the cards of a board, column by column (archived ones with --archived)."""
+def cards_list(
+    ctx: CliContext,
+    board: str | None,
+    column: str | None,
+    archived: bool,
+    all_boards: bool,
+    workspace: str | None,
+    label: str | None,
+    assignee: str | None,
+    due_before: str | None,
+    text: str | None,
+) -> None:
+    """List the cards of a board, column by column (archived ones with --archived), or with --all
+    search every board.  The filters combine (AND) and run locally, on the decrypted cards."""
+    wanted = CardFilter.parse(label, assignee, due_before, text)
+    if all_boards:
+        if board is not None or column is not None:
+            raise UsageError("--all searches every board: leave out --board and --column")
+        _list_everywhere(ctx, workspace, wanted, archived)
+        return
+    if workspace is not None:
+        raise UsageError("--workspace goes with --all (a board is named by --board)")
     r = Resolver(ctx.unlocked_client())
     b = r.board(board)
-    columns = {c.id: c.title for c in r.client.columns(b.id)}
-    items = r.client.cards(b.id)
+    columns = {c.id: c.title for c in r.columns(b.id)}
+    items = r.cards(b.id)
     if column is not None:
-        wanted = r.column(b.id, column).id
-        items = [c for c in items if c.column_id == wanted]
+        wanted_column = r.column(b.id, column).id
+        items = [c for c in items if c.column_id == wanted_column]
     if not archived:
         items = [c for c in items if not c.archived]
+    items = wanted.matching(r, b, items)
     emit_models(
         ctx,
         f"Cards of {b.title}",
@@ -71,16 +117,41 @@ def cards_list(ctx: CliContext, board: str | None, column: str | None, archived:
     )
 
 
+def _list_everywhere(ctx: CliContext, workspace: str | None, wanted: CardFilter, archived: bool) -> None:
+    r = Resolver(ctx.unlocked_client())
+    spaces = [r.workspace(workspace)] if workspace is not None else r.workspaces()
+    found = search_boards(r, (b for w in spaces for b in r.boards(w.id)), wanted, archived=archived)
+    data = [{**model_json(f.card), "boardTitle": f.board.title, "columnTitle": f.column} for f in found]
+    ctx.emit(
+        data,
+        lambda: table(
+            f"Cards on {counted(len({f.board.id for f in found}), 'board')}",
+            ["id", "board", "title", "column", "due", *(["archived"] if archived else [])],
+            (
+                (
+                    f.card.id,
+                    f.board.title,
+                    f.card.title,
+                    f.column,
+                    f.card.due_at,
+                    *(["archived" if f.card.archived else ""] if archived else []),
+                )
+                for f in found
+            ),
+        ),
+    )
+
+
 #: Groups of the key fingerprint shown beside a comment's author (`msk members list` shows all 8).
 _SHORT_FINGERPRINT_GROUPS = 4
 
 
 def _render_card(r: Resolver, card: Card) -> Any:
-    labels = {x.id: x.name for x in r.client.labels(card.board_id)}
+    labels = {x.id: x.name for x in r.labels(card.board_id)}
     milestones = {m.id: m.title for m in r.client.milestones(card.board_id, archived=True)}
-    columns = {c.id: c.title for c in r.client.columns(card.board_id)}
+    columns = {c.id: c.title for c in r.columns(card.board_id)}
     fields = {f.id: f.name for f in r.client.custom_fields(card.board_id)} if card.custom_fields else {}
-    members = {m.user_id: m for m in r.client.members(r.client.board(card.board_id).workspace_id)}
+    members = {m.user_id: m for m in r.members(r.client.board(card.board_id).workspace_id)}
     emails = {i: m.email for i, m in members.items()}
     facts = [
         f"id {card.id} · version {card.version}",
@@ -98,8 +169,7 @@ def _render_card(r: Resolver, card: Card) -> Any:
         parts.append(Markdown(_hard_breaks(visible(card.description, multiline=True)), hyperlinks=False))
     for checklist in card.checklists or ():
         lines = Text("\n").join(
-            Text.assemble(f"{'☑' if i.done else '☐'} ", rich_text(i.text), "  ", (i.id, "dim"))
-            for i in checklist.items
+            Text.assemble(f"{'☑' if i.done else '☐'} ", rich_text(i.text), "  ", (i.id, "dim")) for i in checklist.items
         )
         parts.append(Panel(lines or Text("(empty)"), title=rich_text(checklist.title), title_align="left"))
     for comment in card.comments or ():
@@ -135,7 +205,7 @@ def _author(r: Resolver, member: Member | None, author_id: str) -> Text:
 
 
 @cards.command("show")
-@click.argument("card")
+@click.argument("card", shell_complete=complete_card)
 @board_option
 @global_options
 def cards_show(ctx: CliContext, card: str, board: str | None) -> None:
@@ -155,7 +225,9 @@ def _read_text(path: Path) -> str:
 @cards.command("create")
 @click.argument("title")
 @board_option
-@click.option("--column", help="Column id or title (default: the board's first column).")
+@click.option(
+    "--column", help="Column id or title (default: the board's first column).", shell_complete=complete_column
+)
 @click.option("--description", help="Markdown description.")
 @click.option(
     "--description-file", type=click.Path(dir_okay=False, path_type=Path), help="Read the description from a file."
@@ -188,7 +260,7 @@ def cards_create(
 def _column_for_new_card(r: Resolver, board_id: str, column: str | None) -> str:
     if column is not None:
         return r.column(board_id, column).id
-    columns = r.client.columns(board_id)
+    columns = r.columns(board_id)
     if not columns:
         raise UsageError("the board has no column yet: create one with `msk columns create TITLE --board BOARD`")
     return columns[0].id
@@ -237,7 +309,7 @@ def _transform(
 
 
 @cards.command("edit")
-@click.argument("card")
+@click.argument("card", shell_complete=complete_card)
 @board_option
 @click.option("--title")
 @click.option(
@@ -298,11 +370,11 @@ def cards_edit(
 
 
 @cards.command("move")
-@click.argument("card")
+@click.argument("card", shell_complete=complete_card)
 @board_option
-@click.option("--to", "to_column", required=True, help="Target column id or title.")
-@click.option("--before", help="Place before this card (id or title).")
-@click.option("--after", help="Place after this card (id or title).")
+@click.option("--to", "to_column", required=True, help="Target column id or title.", shell_complete=complete_column)
+@click.option("--before", help="Place before this card (id or title).", shell_complete=complete_card)
+@click.option("--after", help="Place after this card (id or title).", shell_complete=complete_card)
 @global_options
 def cards_move(
     ctx: CliContext, card: str, board: str | None, to_column: str, before: str | None, after: str | None
@@ -318,7 +390,7 @@ def cards_move(
 
 
 @cards.command("archive")
-@click.argument("card")
+@click.argument("card", shell_complete=complete_card)
 @board_option
 @click.option("--undo", is_flag=True, help="Unarchive instead.")
 @global_options
@@ -330,7 +402,7 @@ def cards_archive(ctx: CliContext, card: str, board: str | None, undo: bool) -> 
 
 
 @cards.command("delete")
-@click.argument("card")
+@click.argument("card", shell_complete=complete_card)
 @board_option
 @yes_option
 @global_options
@@ -342,8 +414,8 @@ def cards_delete(ctx: CliContext, card: str, board: str | None, yes: bool) -> No
 
 
 @cards.command("label")
-@click.argument("card")
-@click.argument("label")
+@click.argument("card", shell_complete=complete_card)
+@click.argument("label", shell_complete=complete_label)
 @board_option
 @click.option("--remove", is_flag=True)
 @global_options
@@ -351,7 +423,7 @@ def cards_label(ctx: CliContext, card: str, label: str, board: str | None, remov
     """Attach a label to a card (or detach it with --remove)."""
     r = Resolver(ctx.unlocked_client())
     c = r.card(card, board)
-    x = r.named("label", label, r.client.labels(c.board_id))
+    x = r.named("label", label, r.labels(c.board_id))
     if remove:
         r.client.remove_label(c.id, x.id)
     else:
@@ -360,8 +432,8 @@ def cards_label(ctx: CliContext, card: str, label: str, board: str | None, remov
 
 
 @cards.command("assign")
-@click.argument("card")
-@click.argument("member")
+@click.argument("card", shell_complete=complete_card)
+@click.argument("member", shell_complete=complete_member)
 @board_option
 @click.option("--remove", is_flag=True, help="Unassign instead.")
 @global_options
@@ -378,7 +450,7 @@ def cards_assign(ctx: CliContext, card: str, member: str, board: str | None, rem
 
 
 @cards.command("milestone")
-@click.argument("card")
+@click.argument("card", shell_complete=complete_card)
 @click.argument("milestone", required=False)
 @board_option
 @click.option("--remove", is_flag=True, help="Take the card out of its milestone.")
@@ -399,7 +471,7 @@ def cards_milestone(
 
 
 @cards.command("comment")
-@click.argument("card")
+@click.argument("card", shell_complete=complete_card)
 @click.argument("text", required=False)
 @board_option
 @global_options
@@ -414,7 +486,7 @@ def cards_comment(ctx: CliContext, card: str, text: str | None, board: str | Non
 
 
 @cards.command("checklist")
-@click.argument("card")
+@click.argument("card", shell_complete=complete_card)
 @click.argument("title")
 @board_option
 @click.option("--item", "items", multiple=True, help="An item (repeat).")
@@ -430,7 +502,7 @@ def cards_checklist(ctx: CliContext, card: str, title: str, board: str | None, i
 
 
 @cards.command("check")
-@click.argument("card")
+@click.argument("card", shell_complete=complete_card)
 @click.argument("item")
 @board_option
 @click.option("--undo", is_flag=True, help="Mark as not done.")
@@ -445,7 +517,7 @@ def cards_check(ctx: CliContext, card: str, item: str, board: str | None, undo: 
 
 
 @cards.command("field")
-@click.argument("card")
+@click.argument("card", shell_complete=complete_card)
 @click.argument("field")
 @click.argument("value", required=False)
 @board_option
@@ -468,7 +540,7 @@ def cards_field(ctx: CliContext, card: str, field: str, value: str | None, board
 
 
 @cards.command("attach")
-@click.argument("card")
+@click.argument("card", shell_complete=complete_card)
 @click.argument("file", type=click.Path(dir_okay=False, exists=True, path_type=Path))
 @board_option
 @click.option("--name", help="Name to store (default: the file's name).")
@@ -487,7 +559,7 @@ def cards_attach(ctx: CliContext, card: str, file: Path, board: str | None, name
 
 
 @cards.command("download")
-@click.argument("card")
+@click.argument("card", shell_complete=complete_card)
 @click.argument("attachment")
 @board_option
 @click.option("--out", "target", type=click.Path(path_type=Path), help="File or directory (default: current dir).")

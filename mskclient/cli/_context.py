@@ -15,6 +15,7 @@ an option value (it would land in shell history and `ps`).
 from __future__ import annotations
 
 import functools
+import json
 import os
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -30,10 +31,11 @@ from .._profile import KdfParams
 from .._session_store import SessionRecord, SessionStore
 from .._trust import TrustStore
 from ..client import AsyncClient, Client
+from ._complete import save_noted
 from ._options import GLOBAL_NAMES, resolved_global_options, with_global_options
 from ._untrusted import json_text, markup, visible
 
-__all__ = ["PARTIAL_EXIT_CODE", "CliContext", "global_options", "parse_duration", "read_secret"]
+__all__ = ["PARTIAL_EXIT_CODE", "CliContext", "apply_jq", "global_options", "parse_duration", "read_secret"]
 
 _F = TypeVar("_F", bound=Callable[..., Any])
 
@@ -50,6 +52,8 @@ class CliContext:
     profile: str
     json: bool
     password_file: Path | None
+    #: a jq expression for --jq (which implies --json), applied by `print_json`
+    jq: str | None = None
     store: SessionStore = field(default_factory=SessionStore)
     #: no `:name:` emoji codes: text that reaches rich as markup is escaped, but emoji codes cannot be
     console: Console = field(default_factory=lambda: Console(emoji=False))
@@ -179,9 +183,18 @@ class CliContext:
     def emit(self, data: Any, render: Callable[[], RenderableType | str] | None = None) -> None:
         """`--json`: print `data` as JSON on stdout; otherwise print the rich renderable."""
         if self.json or render is None:
-            click.echo(json_text(data))
+            self.print_json(data)
         else:
             self.console.print(render())
+
+    def print_json(self, data: Any, *, indent: int | None = 2) -> None:
+        """`data` as JSON on stdout, or with --jq what the expression makes of it: each result on
+        its own line, strings raw (as `gh --jq` and `jq -r` print them), made `visible`."""
+        if self.jq is None:
+            click.echo(json_text(data, indent=indent))
+            return
+        for result in apply_jq(self.jq, json.loads(json_text(data, indent=None))):
+            click.echo(visible(result) if isinstance(result, str) else json_text(result, indent=indent))
 
     def _show_slow_kdf(self, params: KdfParams, seconds: float) -> None:
         """Say why the command pauses before a derivation costlier than the default (a server's choice)."""
@@ -195,6 +208,23 @@ class CliContext:
     def _show_wait(self, seconds: float, reason: str) -> None:
         if seconds >= 1:
             self.err.print(f"[dim]waiting {seconds:.0f} s ({markup(reason)} rate limit)[/dim]")
+
+
+def apply_jq(expression: str, data: Any) -> list[Any]:
+    """Every result of the jq `expression` run on `data`.  The jq binding is an optional extra,
+    imported only here: a missing extra or a bad expression is a UsageError (exit 2)."""
+    try:
+        import jq
+    except ImportError:
+        raise UsageError("--jq needs the jq extra: pip install 'mskclient[jq]'") from None
+    try:
+        program = jq.compile(expression)
+    except ValueError as exc:
+        raise UsageError(f"--jq: {visible(str(exc).splitlines()[0])}") from None
+    try:
+        return list(program.input_value(data).all())
+    except ValueError as exc:
+        raise UsageError(f"--jq: {visible(str(exc).splitlines()[0])}") from None
 
 
 def read_secret(path: Path | None, env: str, prompt: str, what: str, *, confirm: bool = False) -> str:
@@ -228,10 +258,12 @@ def global_options(command: _F) -> _F:
         ctx = CliContext(
             server=options["server"],
             profile=options["profile"],
-            json=options["as_json"],
+            json=options["as_json"] or options["jq"] is not None,
+            jq=options["jq"],
             password_file=options["password_file"],
         )
         result = command(ctx, *args, **kwargs)
+        save_noted(ctx.store, ctx.profile)  # what the command listed, for shell completion
         ctx.report_undecryptable()
         return result
 

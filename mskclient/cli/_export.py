@@ -25,7 +25,7 @@ from ..export import (
 from ._backup import export_from_backup
 from ._context import PARTIAL_EXIT_CODE, CliContext, global_options
 from ._units import counted
-from ._untrusted import json_text, markup, visible
+from ._untrusted import markup, visible
 
 __all__ = ["PARTIAL_EXIT_CODE", "export"]
 
@@ -220,7 +220,7 @@ def export(
     for failure in failures:
         click.echo(f"warning: not decrypted: {visible(failure)}", err=True)
     if ctx.json:
-        click.echo(json_text(summary))
+        ctx.print_json(summary)
     else:
         how = "from the file" if requests is None else f"with {counted(requests, 'request')} ({strategy} reads)"
         click.echo(

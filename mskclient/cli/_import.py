@@ -41,6 +41,7 @@ from ..importers import (
 )
 from ._context import CliContext, global_options, read_secret
 from ._resolve import Resolver
+from ._units import counted, human_size
 
 __all__ = ["import_group", "mutation_limit"]
 
@@ -295,7 +296,11 @@ def _counts_table(title: str, boards: list[tuple[str, dict[str, int], str]]) -> 
 
 def _render_plan(plan: Plan) -> Table:
     rows = [
-        (f"{b.title} ({b.target or 'new'})", dict(b.create), f"{b.mutations} mutations, {b.attachment_bytes:,} bytes")
+        (
+            f"{b.title} ({b.target or 'new'})",
+            dict(b.create),
+            f"{counted(b.mutations, 'mutation')}, {human_size(b.attachment_bytes)}",
+        )
         for b in plan.boards
     ]
     minutes = plan.estimated_seconds / 60
@@ -311,7 +316,7 @@ def _render_summary(summary: Summary) -> Table:
     rows = [(f"{b.title} → {b.board_id}", dict(b.created), f"{b.skipped} already there") for b in summary.boards]
     title = (
         f"Imported from {summary.source} in {summary.seconds:.1f} s "
-        f"({summary.requests} MSKanban requests, {summary.source_requests} source requests)"
+        f"({counted(summary.requests, 'MSKanban request')}, {counted(summary.source_requests, 'source request')})"
     )
     return _counts_table(title, rows)
 

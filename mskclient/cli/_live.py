@@ -35,7 +35,7 @@ from ..live import (
 from ..webhooks import Receiver, ReplayError, WebhookSignatureError
 from ._context import CliContext, global_options, read_secret
 from ._resolve import Resolver, appended_line, board_option, emit_models, model_json, yes_option
-from ._untrusted import json_text, visible
+from ._untrusted import visible
 
 __all__ = ["live", "watch_board", "webhooks"]
 
@@ -78,7 +78,10 @@ def _me(client: Client, card_id: str | None = None) -> dict[str, Any]:
 def _emit(ctx: CliContext, data: dict[str, Any], text: str) -> None:
     """One JSON line (`--json`) or `text`, whose lines come from the caller but whose other
     control characters are shown, never sent to the terminal as they are."""
-    click.echo(json_text(data, indent=None) if ctx.json else visible(text, multiline=True))
+    if ctx.json:
+        ctx.print_json(data, indent=None)
+    else:
+        click.echo(visible(text, multiline=True))
 
 
 def _stdin_lines(loop: asyncio.AbstractEventLoop, out: asyncio.Queue[str | None]) -> None:

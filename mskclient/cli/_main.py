@@ -49,6 +49,7 @@ _COMMANDS: dict[str, str] = {
     "account": "._backup:account",
     "doctor": "._backup:doctor",
     "restore": "._backup:restore",
+    "completion": "._complete:completion",
 }
 
 
@@ -82,7 +83,7 @@ class _LazyGroup(click.Group):
 def cli(**global_options: object) -> None:
     """mskclient: zero-knowledge client for MSKanban.
 
-    The global options (--server, --profile, --json, --password-file) may stand before the
+    The global options (--server, --profile, --json, --jq, --password-file) may stand before the
     command or after it; after it wins.
     """
 

@@ -20,12 +20,19 @@ GLOBAL_OPTIONS: tuple[Callable[[_F], _F], ...] = (
     ),
     click.option("--json", "as_json", is_flag=True, help="Print JSON instead of tables."),
     click.option(
+        "--jq",
+        "jq",
+        metavar="EXPR",
+        help="Filter the JSON output with a jq expression (implies --json; strings print raw, one per line;"
+        " needs `pip install 'mskclient[jq]'`).",
+    ),
+    click.option(
         "--password-file",
         type=click.Path(dir_okay=False, path_type=Path),
         help="Read the password from this file's first line (else MSK_PASSWORD or a prompt).",
     ),
 )
-GLOBAL_NAMES = ("server", "profile", "as_json", "password_file")
+GLOBAL_NAMES = ("server", "profile", "as_json", "jq", "password_file")
 
 
 def with_global_options(command: _F) -> _F:

@@ -14,13 +14,14 @@ import click
 from rich.table import Table
 
 from .._errors import UsageError
-from .._models import Board, Card, Column, Member, Undecryptable, Workspace
+from .._models import Board, Card, Column, Label, Member, Undecryptable, Workspace
 from .._profile import is_valid_id
 from ..client import Client
 from ..crypto import b64u_encode
 from ..export import name_matches, resolve
+from ._complete import complete_board, note
 from ._context import CliContext
-from ._untrusted import json_text, rich_text, visible
+from ._untrusted import rich_text, visible
 
 __all__ = [
     "Resolver",
@@ -84,7 +85,7 @@ def appended_line(text: str, line: str) -> str:
 def done(ctx: CliContext, message: str, data: Any = None) -> None:
     """Report a change: `--json` prints `data` (or `{"ok": true}`), otherwise the one-line message."""
     if ctx.json:
-        click.echo(json_text(data if data is not None else {"ok": True}))
+        ctx.print_json(data if data is not None else {"ok": True})
     else:
         click.echo(visible(message))
 
@@ -115,7 +116,9 @@ def emit_models(
 
 
 def board_option(command: Callable[..., Any]) -> Callable[..., Any]:
-    return click.option("--board", "board", metavar="BOARD", help="Board id or title.")(command)
+    return click.option("--board", "board", metavar="BOARD", help="Board id or title.", shell_complete=complete_board)(
+        command
+    )
 
 
 def yes_option(command: Callable[..., Any]) -> Callable[..., Any]:
@@ -149,6 +152,7 @@ class Resolver:
     def workspaces(self) -> list[Workspace]:
         if self._workspaces is None:
             self._workspaces = self.client.workspaces()
+            note("workspaces", "", ((w.id, w.name) for w in self._workspaces))
         return self._workspaces
 
     def workspace(self, query: str | None) -> Workspace:
@@ -164,6 +168,7 @@ class Resolver:
     def boards(self, workspace_id: str) -> list[Board]:
         if workspace_id not in self._boards:
             self._boards[workspace_id] = self.client.boards(workspace_id)
+            note("boards", workspace_id, ((b.id, b.title) for b in self._boards[workspace_id] if not b.archived))
         return self._boards[workspace_id]
 
     def board(self, query: str | None, workspace: str | None = None) -> Board:
@@ -176,8 +181,32 @@ class Resolver:
         wanted = _pick("board", query, [(b.id, b.title) for b in boards])
         return next(b for b in boards if b.id == wanted)
 
+    def columns(self, board_id: str) -> list[Column]:
+        """The board's columns, noted for shell completion."""
+        columns = self.client.columns(board_id)
+        note("columns", board_id, ((c.id, c.title) for c in columns))
+        return columns
+
+    def cards(self, board_id: str) -> list[Card]:
+        """The board's cards (archived ones too), the live ones noted for shell completion."""
+        cards = self.client.cards(board_id)
+        note("cards", board_id, ((c.id, c.title) for c in cards if not c.archived))
+        return cards
+
+    def labels(self, board_id: str) -> list[Label]:
+        """The board's labels, noted for shell completion."""
+        labels = self.client.labels(board_id)
+        note("labels", board_id, ((x.id, x.name) for x in labels))
+        return labels
+
+    def members(self, workspace_id: str) -> list[Member]:
+        """The workspace's members, noted (by email) for shell completion."""
+        members = self.client.members(workspace_id)
+        note("members", workspace_id, ((m.user_id, m.email) for m in members))
+        return members
+
     def column(self, board_id: str, query: str) -> Column:
-        return self.named("column", query, self.client.columns(board_id), "title")
+        return self.named("column", query, self.columns(board_id), "title")
 
     def card(self, query: str, board: str | None) -> Card:
         """A card with its comments, checklists and attachments, by id or by title: within
@@ -187,7 +216,7 @@ class Resolver:
         if board is None:
             return self.client.card(self._card_anywhere(query))
         board_id = self.board(board).id
-        cards = self.client.cards(board_id)
+        cards = self.cards(board_id)
         return self.client.card(_pick("card", query, [(c.id, c.title) for c in cards]))
 
     def _card_anywhere(self, title: str) -> str:
@@ -195,7 +224,7 @@ class Resolver:
         board_of: dict[str, Board] = {}
         titles: list[tuple[str, str]] = []
         for board in (b for w in self.workspaces() for b in self.boards(w.id)):
-            for card in self.client.cards(board.id):
+            for card in self.cards(board.id):
                 if not card.archived and not isinstance(card.title, Undecryptable):
                     board_of[card.id] = board
                     titles.append((card.id, card.title))
@@ -213,6 +242,6 @@ class Resolver:
         return next(i for i in items if i.id == wanted)
 
     def member(self, workspace_id: str, query: str) -> Member:
-        members = self.client.members(workspace_id)
+        members = self.members(workspace_id)
         wanted = _pick("member", query, [(m.user_id, m.email) for m in members])
         return next(m for m in members if m.user_id == wanted)

@@ -20,6 +20,7 @@ from .._profile import CUSTOM_FIELD_TYPES, DEFAULT_LABEL_COLOR, ROLES
 from ..client import Client
 from ..crypto import fingerprint, fingerprint_matches
 from ._board_resource import BoardResource, board_resource_group
+from ._complete import complete_board, complete_member, complete_workspace
 from ._context import CliContext, global_options
 from ._params import color_option, due_option
 from ._rekey import rekey_workspace
@@ -61,7 +62,7 @@ def workspaces() -> None:
 def workspaces_list(ctx: CliContext) -> None:
     """List your workspaces."""
     client = ctx.unlocked_client()
-    items = client.workspaces()
+    items = Resolver(client).workspaces()
     owners = {w.id: _owner_email(client, w) for w in items} if not ctx.json else {}
     emit_models(
         ctx, "Workspaces", ["id", "name", "owner"], items, lambda w: (w.id, w.name, owners.get(w.id, w.owner_id))
@@ -75,7 +76,7 @@ def _owner_email(client: Client, workspace: Workspace) -> str:
 
 
 @workspaces.command("show")
-@click.argument("workspace")
+@click.argument("workspace", shell_complete=complete_workspace)
 @global_options
 def workspaces_show(ctx: CliContext, workspace: str) -> None:
     """Show a workspace with its boards."""
@@ -103,7 +104,7 @@ def workspaces_create(ctx: CliContext, name: str) -> None:
 
 
 @workspaces.command("rename")
-@click.argument("workspace")
+@click.argument("workspace", shell_complete=complete_workspace)
 @click.argument("name")
 @global_options
 def workspaces_rename(ctx: CliContext, workspace: str, name: str) -> None:
@@ -114,7 +115,7 @@ def workspaces_rename(ctx: CliContext, workspace: str, name: str) -> None:
 
 
 @workspaces.command("delete")
-@click.argument("workspace")
+@click.argument("workspace", shell_complete=complete_workspace)
 @yes_option
 @global_options
 def workspaces_delete(ctx: CliContext, workspace: str, yes: bool) -> None:
@@ -150,7 +151,11 @@ def members() -> None:
 
 
 _ws_option = click.option(
-    "--workspace", "workspace", metavar="WS", help="Workspace id or name (default: your only one)."
+    "--workspace",
+    "workspace",
+    metavar="WS",
+    help="Workspace id or name (default: your only one).",
+    shell_complete=complete_workspace,
 )
 
 
@@ -160,7 +165,7 @@ _ws_option = click.option(
 def members_list(ctx: CliContext, workspace: str | None) -> None:
     """List the members of a workspace with their role and key fingerprint."""
     r = Resolver(ctx.unlocked_client())
-    items = r.client.members(r.workspace(workspace).id)
+    items = r.members(r.workspace(workspace).id)
     states = [r.client.key_state(m) for m in items]
     data = [
         {**model_json(m), "trusted": state != "changed", "keyState": state}
@@ -199,7 +204,7 @@ def members_invite(ctx: CliContext, email: str, role: str, spoken: str | None, w
 
 
 @members.command("remove")
-@click.argument("member")
+@click.argument("member", shell_complete=complete_member)
 @_ws_option
 @yes_option
 @global_options
@@ -214,7 +219,7 @@ def members_remove(ctx: CliContext, member: str, workspace: str | None, yes: boo
 
 
 @members.command("role")
-@click.argument("member")
+@click.argument("member", shell_complete=complete_member)
 @click.argument("role", type=_ROLES)
 @_ws_option
 @global_options
@@ -261,7 +266,7 @@ def boards() -> None:
 
 
 @boards.command("list")
-@click.option("--workspace", metavar="WS", help="Only this workspace (id or name).")
+@click.option("--workspace", metavar="WS", help="Only this workspace (id or name).", shell_complete=complete_workspace)
 @global_options
 def boards_list(ctx: CliContext, workspace: str | None) -> None:
     """List the boards of every workspace (or of one with --workspace)."""
@@ -279,14 +284,14 @@ def boards_list(ctx: CliContext, workspace: str | None) -> None:
 
 
 @boards.command("show")
-@click.argument("board")
+@click.argument("board", shell_complete=complete_board)
 @global_options
 def boards_show(ctx: CliContext, board: str) -> None:
     """Show a board: its columns side by side with their cards."""
     r = Resolver(ctx.unlocked_client())
     b = r.board(board)
-    cols = r.client.columns(b.id)
-    cards = r.client.cards(b.id)
+    cols = r.columns(b.id)
+    cards = r.cards(b.id)
     data = {
         **model_json(b),
         "columns": [{**model_json(c), "cards": model_json([k for k in cards if k.column_id == c.id])} for c in cols],
@@ -316,7 +321,12 @@ def _column_heading(column: Column, count: int) -> Text:
 
 @boards.command("create")
 @click.argument("title")
-@click.option("--workspace", metavar="WS", help="Workspace id or name (default: your only one).")
+@click.option(
+    "--workspace",
+    metavar="WS",
+    help="Workspace id or name (default: your only one).",
+    shell_complete=complete_workspace,
+)
 @click.option("--description", default="", help="Markdown description.")
 @global_options
 def boards_create(ctx: CliContext, title: str, workspace: str | None, description: str) -> None:
@@ -327,7 +337,7 @@ def boards_create(ctx: CliContext, title: str, workspace: str | None, descriptio
 
 
 @boards.command("edit")
-@click.argument("board")
+@click.argument("board", shell_complete=complete_board)
 @click.option("--title")
 @click.option("--description")
 @click.option("--archive/--unarchive", default=None)
@@ -340,7 +350,7 @@ def boards_edit(ctx: CliContext, board: str, title: str | None, description: str
 
 
 @boards.command("delete")
-@click.argument("board")
+@click.argument("board", shell_complete=complete_board)
 @yes_option
 @global_options
 def boards_delete(ctx: CliContext, board: str, yes: bool) -> None:
@@ -371,6 +381,7 @@ columns = board_resource_group(
         group="columns",
         help="Columns of a board.",
         kind="column",
+        completion="columns",
         noun="column",
         label="title",
         title="Columns",
@@ -401,6 +412,7 @@ labels = board_resource_group(
         group="labels",
         help="Labels of a board.",
         kind="label",
+        completion="labels",
         noun="label",
         title="Labels",
         columns=["id", "name", "color"],

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 from pathlib import Path
 from typing import Any
 
@@ -29,7 +30,8 @@ def test_account_export_saves_the_servers_document(account: Account, tmp_path: P
     assert os.stat(out).st_mode & 0o777 == 0o600
     code, _, err = account.run("account", "export", "--out", str(out), ok=False)
     assert code == 2 and "exists; pass --force" in err
-    account.run("account", "export", "--out", str(out), "--force")
+    _, shown, _ = account.run("account", "export", "--out", str(out), "--force")
+    assert re.search(r"Saved /me/export \(\d+(\.\d)? kB, ciphertext\)", shown) and "bytes" not in shown
     # the offline export reads it
     _, stdout, _ = account.run("export", "--from-file", str(out), "--out", str(tmp_path / "x"), "--json", password=True)
     assert json.loads(stdout)["boards"] == 2

@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 import io
 import json
+import re
 import zipfile
 from dataclasses import replace
 from pathlib import Path
@@ -61,6 +62,7 @@ def test_verify_without_and_with_the_password(account: Account, full: Path) -> N
     assert {b["title"]: b["cards"] for b in report["boards"]} == {"Board A ✓": 2, "Board C": 1}
     code, text, _ = account.run("backup", "verify", str(full), "--decrypt", password=True)
     assert "Board A ✓: 2 card(s), 2 attachment(s)" in text and "OK: every envelope and attachment stream opened" in text
+    assert re.search(r"\(\d+(\.\d)? [kM]B read\)", text) and "bytes" not in text  # a size a person reads
 
 
 @pytest.mark.parametrize("member", ["export.json", "big", "small", "third", "manifest.json"])
