@@ -122,17 +122,21 @@ async function stream() {
 
 async function fanOut() {
   const [writer, ...receivers] = await room("fan-out", request.receivers);
+  const everyoneHas = (length) => Promise.all(receivers.map((r) => r.until(() => r.text.length === length)));
+  for (const length of [1, 2]) {
+    writer.append("w"); // as on our side: two edits reach everyone before the clock starts
+    await everyoneHas(length);
+  }
   const trips = [];
-  for (let i = 1; i <= request.rounds; i++) {
+  for (let i = 3; i < request.rounds + 3; i++) {
     const start = performance.now();
     writer.append("x");
-    await Promise.all(receivers.map((r) => r.until(() => r.text.length === i)));
+    await everyoneHas(i);
     trips.push(seconds(start));
   }
   const start = performance.now();
   for (let i = 0; i < request.fanOutCount; i++) writer.append("y");
-  const total = request.rounds + request.fanOutCount;
-  await Promise.all(receivers.map((r) => r.until(() => r.text.length === total)));
+  await everyoneHas(request.rounds + 2 + request.fanOutCount);
   const burst = seconds(start);
   [writer, ...receivers].forEach((peer) => peer.close());
   return [trips, burst];
