@@ -12,6 +12,7 @@ import threading
 import time
 from collections.abc import Callable, Iterator
 from types import TracebackType
+from typing import Any
 
 from .._errors import TransportError, UsageError
 from ._app import end_streams
@@ -22,6 +23,17 @@ __all__ = ["Sandbox", "bind_socket", "reset_database", "serve", "url_of"]
 
 #: Seconds to wait for a server to come up or go down.
 START_TIMEOUT = 30.0
+
+
+#: How the sandbox runs uvicorn.  No permessage-deflate: relay frames are ciphertext, which
+#: does not compress, and browsers (and Node's `ws`) offer it by default, so every frame to
+#: and from them would go through zlib for nothing.
+UVICORN_OPTIONS: dict[str, Any] = {
+    "log_level": "warning",
+    "access_log": False,
+    "lifespan": "on",
+    "ws_per_message_deflate": False,
+}
 
 
 def bind_socket(host: str, port: int) -> socket.socket:
@@ -76,7 +88,7 @@ def serve(
 
     sock = bind_socket(host, port)
     app = create_app(config)
-    server = Server(uvicorn.Config(app, log_level="warning", access_log=False, lifespan="on"))
+    server = Server(uvicorn.Config(app, **UVICORN_OPTIONS))
 
     def stop(signum: int, frame: object) -> None:
         if server.should_exit:  # a second signal: stop waiting for open connections
@@ -145,7 +157,7 @@ class Sandbox:
 
         sock = bind_socket(self.host, 0)
         app = create_app(self.config)
-        server = uvicorn.Server(uvicorn.Config(app, log_level="warning", access_log=False, lifespan="on"))
+        server = uvicorn.Server(uvicorn.Config(app, **UVICORN_OPTIONS))
         thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, name="msk-sandbox", daemon=True)
         thread.start()
         deadline = time.monotonic() + START_TIMEOUT

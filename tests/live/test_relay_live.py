@@ -8,6 +8,7 @@ from collections.abc import Callable
 
 import pytest
 from _accounts import World, member
+from websockets.asyncio.client import connect
 
 from mskclient._errors import AuthError, ForbiddenError, OverLimitError, PayloadTooLargeError, UsageError
 from mskclient.live import (
@@ -234,3 +235,10 @@ async def test_removed_member_is_closed_with_4403_and_stops(world: World) -> Non
             with pytest.raises(ForbiddenError):
                 await p.wait_until(lambda p: False, T, "the 4403 close")
     carol.client.close()
+
+
+async def test_the_relay_declines_compression_since_its_frames_are_ciphertext(world: World) -> None:
+    # Browsers offer permessage-deflate by default; zlib over sealed frames only costs time.
+    ticket = world.alice.client.ws_ticket(f"card:{world.new_card()}").ticket
+    async with connect(ws_url(world.url, ticket), compression="deflate") as ws:
+        assert "Sec-WebSocket-Extensions" not in ws.response.headers
