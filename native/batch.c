@@ -70,7 +70,7 @@ static Py_ssize_t b64u_length(const char *text, size_t n, size_t *core)
    decodes whole quads; 0 when a character is outside the alphabet.  The range checks give
    each character its offset to its 6-bit value, then the 6-bit values are packed as in
    Muła and Lemire, "Faster Base64 Encoding and Decoding Using AVX2 Instructions" (2018). */
-__attribute__((target("avx2"))) static int b64u_block32(const unsigned char *s, unsigned char *dst)
+__attribute__((target("avx2"))) static inline int b64u_block32(const unsigned char *s, unsigned char *dst)
 {
     const __m256i c = _mm256_loadu_si256((const __m256i *)s);
 #define IN_RANGE(lo, hi) \
@@ -101,6 +101,18 @@ __attribute__((target("avx2"))) static int b64u_block32(const unsigned char *s, 
     return 1;
 }
 
+/* The whole 32-character blocks of core characters into dst: how many characters were
+   decoded, or -1 when one is outside the alphabet.  One loop, so the constants stay in registers. */
+__attribute__((target("avx2"))) static Py_ssize_t b64u_blocks(const unsigned char *s, size_t core, unsigned char *dst)
+{
+    size_t i = 0;
+
+    for (; i + 32 <= core; i += 32, dst += 24)
+        if (!b64u_block32(s + i, dst))
+            return -1;
+    return (Py_ssize_t)i;
+}
+
 static int has_avx2; /* set once at module init */
 #endif
 
@@ -118,10 +130,13 @@ static Py_ssize_t b64u_decode(const char *text, size_t n, unsigned char *dst)
     if (length < 0)
         return -1;
 #ifdef HAVE_AVX2_PATH
-    if (has_avx2)
-        for (; i + 32 <= core; i += 32, o += 24)
-            if (!b64u_block32(s + i, dst + o))
-                return -1;
+    if (has_avx2 && core >= 32) {
+        Py_ssize_t done = b64u_blocks(s, core, dst);
+        if (done < 0)
+            return -1;
+        i = (size_t)done;
+        o = i / 4 * 3;
+    }
 #endif
     for (; i + 4 <= core; i += 4, o += 3) {
         uint32_t v = B64Q[0][s[i]] | B64Q[1][s[i + 1]] | B64Q[2][s[i + 2]] | B64Q[3][s[i + 3]];
@@ -308,7 +323,7 @@ static PyObject *run_batch(batch *b, const char *key, Py_ssize_t keylen, PyObjec
     nlanes = threads < 1 ? 1 : threads > MAX_LANES ? MAX_LANES : threads;
     nlanes = total / BYTES_PER_LANE + 1 < (size_t)nlanes ? (int)(total / BYTES_PER_LANE + 1) : nlanes;
     b->out = PyList_New((Py_ssize_t)b->n);
-    b->items = PyMem_Calloc(b->n + 1, b->item_size);
+    b->items = b->n < (size_t)PY_SSIZE_T_MAX / b->item_size ? PyMem_Malloc((b->n + 1) * b->item_size) : NULL;
     lanes = PyMem_Calloc((size_t)nlanes, sizeof *lanes);
     scratch = PyMem_RawMalloc(scratch_size * (size_t)nlanes);
     if (!b->out || !b->items || !lanes || !scratch) {
@@ -343,32 +358,27 @@ static int check_bound(void)
 /* ---- open */
 
 typedef struct {
-    const char *text;    /* ASCII envelope, or NULL when phase 1 already set the code */
-    size_t len;
+    const char *nonce, *body; /* the parts after "v1.", or NULL when phase 1 already set the code */
+    size_t nonce_len, body_len;
     const unsigned char *ad;
     size_t adlen;
     unsigned char *out;  /* the bytes object for the plaintext, when the shape leaves room */
     int code;
 } open_item;
 
-/* Envelope.parse + decrypt_field for one ASCII text. */
-static int open_envelope(const batch *b, open_item *it, unsigned char *scratch)
+/* Envelope.parse + decrypt_field for the parts phase 1 found: a dot or any other character
+   outside base64url in either part is refused by the decoding. */
+static int open_envelope(const batch *b, const open_item *it, unsigned char *scratch)
 {
-    const char *s = it->text, *end = s + it->len, *d1, *d2;
     unsigned char nonce[NPUBBYTES];
-    Py_ssize_t nlen, clen;
+    Py_ssize_t clen;
     size_t core;
 
-    if (!(d1 = memchr(s, '.', it->len)) || !(d2 = memchr(d1 + 1, '.', (size_t)(end - d1 - 1)))
-        || memchr(d2 + 1, '.', (size_t)(end - d2 - 1)) || d1 - s != 2 || s[0] != 'v' || s[1] != '1')
+    if (b64u_length(it->nonce, it->nonce_len, &core) != NPUBBYTES
+        || b64u_decode(it->nonce, it->nonce_len, nonce) != NPUBBYTES
+        || (clen = b64u_decode(it->body, it->body_len, scratch)) < ABYTES)
         return E_MALFORMED;
-    nlen = b64u_length(d1 + 1, (size_t)(d2 - d1 - 1), &core) == NPUBBYTES
-               ? b64u_decode(d1 + 1, (size_t)(d2 - d1 - 1), nonce)
-               : -1;
-    clen = b64u_decode(d2 + 1, (size_t)(end - d2 - 1), scratch);
-    if (nlen != NPUBBYTES || clen < ABYTES) /* also when either part is not base64url (-1) */
-        return E_MALFORMED;
-    /* phase 1 sized it->out from this very part (after the second dot): clen - ABYTES bytes */
+    /* phase 1 sized it->out from this very part: clen - ABYTES bytes */
     if (aead_decrypt(it->out, NULL, NULL, scratch, (unsigned long long)clen, it->ad, it->adlen, nonce, b->key) != 0)
         return E_AUTH;
     return OK;
@@ -377,22 +387,23 @@ static int open_envelope(const batch *b, open_item *it, unsigned char *scratch)
 static void open_one(batch *b, size_t i, unsigned char *scratch)
 {
     open_item *it = (open_item *)b->items + i;
-    if (it->text)
+    if (it->nonce)
         it->code = open_envelope(b, it, scratch);
 }
 
-/* Phase 1 for one item: references and pointers, or a code decided already.  When the part
-   after the second dot could hold a ciphertext, the plaintext's bytes object goes into the
-   result list now and a lane decrypts straight into it (lanes only decode that part when it
-   is the last one). */
+/* Phase 1 for one item: pointers, or a code decided already.  When the text is "v1.", a part
+   up to the next dot and a rest that could hold a ciphertext, the plaintext's bytes object
+   goes into the result list now and a lane decodes the parts and decrypts straight into it. */
 static int open_prepare(batch *b, Py_ssize_t i)
 {
     open_item *it = (open_item *)b->items + i;
     PyObject *item = PyTuple_GET_ITEM(b->seq, i), *text, *out, *ad;
     Py_ssize_t len, clen;
-    const char *dot;
+    const char *s, *dot;
     size_t core;
 
+    it->nonce = NULL;
+    it->code = E_MALFORMED;
     if (!PyTuple_Check(item) || PyTuple_GET_SIZE(item) != 3) {
         PyErr_SetString(PyExc_TypeError, "items must be (text, spec, entity_id) tuples");
         return -1;
@@ -402,30 +413,30 @@ static int open_prepare(batch *b, Py_ssize_t i)
     it->ad = (const unsigned char *)PyBytes_AS_STRING(ad);
     it->adlen = (size_t)PyBytes_GET_SIZE(ad);
     text = PyTuple_GET_ITEM(item, 0);
-    if (!PyUnicode_Check(text)) { /* an Envelope object too: the Python side opens it */
-        it->code = E_MALFORMED;
+    if (!PyUnicode_Check(text)) /* an Envelope object too: the Python side opens it */
         return 0;
-    }
 #if PY_VERSION_HEX < 0x030C0000
     if (PyUnicode_READY(text) < 0)
         return -1;
 #endif
-    if (PyUnicode_GET_LENGTH(text) > b->max_chars || !PyUnicode_IS_ASCII(text)) {
-        it->code = E_MALFORMED;
+    if (PyUnicode_GET_LENGTH(text) > b->max_chars || !PyUnicode_IS_ASCII(text))
         return 0;
-    }
-    if (!(it->text = PyUnicode_AsUTF8AndSize(text, &len)))
+    if (!(s = PyUnicode_AsUTF8AndSize(text, &len)))
         return -1;
-    it->len = (size_t)len;
-    if (!(dot = memchr(it->text, '.', it->len)) || !(dot = memchr(dot + 1, '.', (size_t)(it->text + len - dot - 1))))
+    if (len < 3 || memcmp(s, "v1.", 3) != 0 || !(dot = memchr(s + 3, '.', (size_t)len - 3)))
         return 0;
-    clen = b64u_length(dot + 1, (size_t)(it->text + len - dot - 1), &core);
+    clen = b64u_length(dot + 1, (size_t)(s + len - dot - 1), &core);
     if (clen < ABYTES)
         return 0;
     if (!(out = PyBytes_FromStringAndSize(NULL, clen - ABYTES)))
         return -1;
     PyList_SET_ITEM(b->out, i, out);
     it->out = (unsigned char *)PyBytes_AS_STRING(out);
+    it->nonce = s + 3;
+    it->nonce_len = (size_t)(dot - s - 3);
+    it->body = dot + 1;
+    it->body_len = (size_t)(s + len - dot - 1);
+    it->code = OK;
     return 0;
 }
 
