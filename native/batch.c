@@ -285,6 +285,27 @@ static int run_phases(batch *b, lane *lanes, int nlanes)
     return -failed;
 }
 
+/* Adds the length of an item's text or plaintext to *total and *longest. */
+static inline void add_size(PyObject *item, size_t *total, size_t *longest)
+{
+    PyObject *x;
+    Py_ssize_t len = 0;
+
+    if (!PyTuple_Check(item) || PyTuple_GET_SIZE(item) < 1)
+        return;
+    x = PyTuple_GET_ITEM(item, 0);
+    if (PyUnicode_Check(x))
+#if PY_VERSION_HEX < 0x030C0000
+        len = PyUnicode_IS_READY(x) ? PyUnicode_GET_LENGTH(x) : PyUnicode_GetLength(x);
+#else
+        len = PyUnicode_GET_LENGTH(x);
+#endif
+    else if (PyBytes_Check(x))
+        len = PyBytes_GET_SIZE(x);
+    *total += (size_t)len;
+    *longest = (size_t)len > *longest ? (size_t)len : *longest;
+}
+
 /* What open_batch and seal_batch share: the private tuple, the result list, the items, the
    lanes (one per BYTES_PER_LANE of input, at most `threads`), the phases and the cleanup.
    Returns what b->finish made, or NULL with an exception. */
@@ -298,26 +319,24 @@ static PyObject *run_batch(batch *b, const char *key, Py_ssize_t keylen, PyObjec
 
     if (keylen != KEYBYTES)
         return PyErr_Format(PyExc_ValueError, "key must be %d bytes", KEYBYTES);
-    if (!(b->seq = PySequence_Tuple(items))) /* our own copy: ad_for runs Python code that could change a list */
-        return NULL;
-    b->n = (size_t)PyTuple_GET_SIZE(b->seq);
-    for (size_t i = 0; i < b->n; i++) { /* sizes for the lane count and the scratch */
-        PyObject *item = PyTuple_GET_ITEM(b->seq, (Py_ssize_t)i), *x;
-        Py_ssize_t len = 0;
-        if (!PyTuple_Check(item) || PyTuple_GET_SIZE(item) < 1)
-            continue;
-        x = PyTuple_GET_ITEM(item, 0);
-        if (PyUnicode_Check(x))
-#if PY_VERSION_HEX < 0x030C0000
-            len = PyUnicode_IS_READY(x) ? PyUnicode_GET_LENGTH(x) : PyUnicode_GetLength(x);
-#else
-            len = PyUnicode_GET_LENGTH(x);
-#endif
-        else if (PyBytes_Check(x))
-            len = PyBytes_GET_SIZE(x);
-        total += (size_t)len;
-        longest = (size_t)len > longest ? (size_t)len : longest;
+    /* our own copy (ad_for runs Python code that could change a list), and the sizes for the
+       lane count and the scratch, in one pass over a list: each item is fetched from memory once */
+    if (PyList_Check(items)) {
+        Py_ssize_t n = PyList_GET_SIZE(items);
+        if (!(b->seq = PyTuple_New(n)))
+            return NULL;
+        for (Py_ssize_t i = 0; i < n; i++) {
+            PyObject *item = PyList_GET_ITEM(items, i);
+            PyTuple_SET_ITEM(b->seq, i, Py_NewRef(item));
+            add_size(item, &total, &longest);
+        }
+    } else {
+        if (!(b->seq = PySequence_Tuple(items)))
+            return NULL;
+        for (Py_ssize_t i = 0; i < PyTuple_GET_SIZE(b->seq); i++)
+            add_size(PyTuple_GET_ITEM(b->seq, i), &total, &longest);
     }
+    b->n = (size_t)PyTuple_GET_SIZE(b->seq);
     if (b->needs_scratch)
         scratch_size = (longest < (size_t)b->max_chars ? longest : (size_t)b->max_chars) / 4 * 3 + 3;
     nlanes = threads < 1 ? 1 : threads > MAX_LANES ? MAX_LANES : threads;
