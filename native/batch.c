@@ -7,8 +7,8 @@
    and Envelope.parse accept; every item gets its own result code (opened, malformed, or not
    authentic: the Python side asks Envelope.parse for a malformed item's exact error) and a
    batch never stops half-way.  Python objects are only touched by the calling thread with the
-   GIL held (phase 1: take references and pointers, allocate the output bytes; phase 3: report
-   failures).
+   GIL held (phase 1: take pointers, the batch's private tuple keeping every item alive, and
+   allocate the output bytes; phase 3: report failures).
    Parsing, base64 and the crypto (phase 2) run without the GIL on pthreads that claim blocks
    of prepared items from an atomic counter and write straight into the output bytes; they
    start while phase 1 is still going, and the calling thread joins them once it is done. */
@@ -19,6 +19,10 @@
 #include <stdatomic.h>
 #include <stdint.h>
 #include <string.h>
+#if defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__))
+#include <immintrin.h>
+#define HAVE_AVX2_PATH 1
+#endif
 
 #define NPUBBYTES 24
 #define ABYTES 16
@@ -61,27 +65,85 @@ static Py_ssize_t b64u_length(const char *text, size_t n, size_t *core)
     return (Py_ssize_t)(*core / 4 * 3 + (*core % 4 ? *core % 4 - 1 : 0));
 }
 
+#ifdef HAVE_AVX2_PATH
+/* 32 base64url characters -> 24 bytes at dst (exactly 24 written), as the scalar loop below
+   decodes whole quads; 0 when a character is outside the alphabet.  The range checks give
+   each character its offset to its 6-bit value, then the 6-bit values are packed as in
+   Muła and Lemire, "Faster Base64 Encoding and Decoding Using AVX2 Instructions" (2018). */
+__attribute__((target("avx2"))) static inline int b64u_block32(const unsigned char *s, unsigned char *dst)
+{
+    const __m256i c = _mm256_loadu_si256((const __m256i *)s);
+#define IN_RANGE(lo, hi) \
+    _mm256_and_si256(_mm256_cmpgt_epi8(c, _mm256_set1_epi8((char)((lo) - 1))), \
+                     _mm256_cmpgt_epi8(_mm256_set1_epi8((char)((hi) + 1)), c))
+    const __m256i upper = IN_RANGE('A', 'Z'), lower = IN_RANGE('a', 'z'), digit = IN_RANGE('0', '9');
+    const __m256i dash = _mm256_cmpeq_epi8(c, _mm256_set1_epi8('-'));
+    const __m256i under = _mm256_cmpeq_epi8(c, _mm256_set1_epi8('_'));
+#undef IN_RANGE
+    const __m256i valid = _mm256_or_si256(_mm256_or_si256(upper, lower), _mm256_or_si256(_mm256_or_si256(digit, dash), under));
+    __m256i offset, v;
+
+    if ((uint32_t)_mm256_movemask_epi8(valid) != 0xFFFFFFFFu) /* bytes >= 0x80 are negative: in no range */
+        return 0;
+    offset = _mm256_and_si256(upper, _mm256_set1_epi8(-'A'));
+    offset = _mm256_or_si256(offset, _mm256_and_si256(lower, _mm256_set1_epi8(26 - 'a')));
+    offset = _mm256_or_si256(offset, _mm256_and_si256(digit, _mm256_set1_epi8(52 - '0')));
+    offset = _mm256_or_si256(offset, _mm256_and_si256(dash, _mm256_set1_epi8(62 - '-')));
+    offset = _mm256_or_si256(offset, _mm256_and_si256(under, _mm256_set1_epi8(63 - '_')));
+    v = _mm256_add_epi8(c, offset);
+    v = _mm256_maddubs_epi16(v, _mm256_set1_epi32(0x01400140)); /* pairs: a << 6 | b */
+    v = _mm256_madd_epi16(v, _mm256_set1_epi32(0x00011000));     /* quads: ab << 12 | cd, 24 bits */
+    v = _mm256_shuffle_epi8(v, _mm256_setr_epi8(2, 1, 0, 6, 5, 4, 10, 9, 8, 14, 13, 12, -1, -1, -1, -1,
+                                                2, 1, 0, 6, 5, 4, 10, 9, 8, 14, 13, 12, -1, -1, -1, -1));
+    v = _mm256_permutevar8x32_epi32(v, _mm256_setr_epi32(0, 1, 2, 4, 5, 6, 7, 7));
+    _mm_storeu_si128((__m128i *)dst, _mm256_castsi256_si128(v));
+    _mm_storel_epi64((__m128i *)(dst + 16), _mm256_extracti128_si256(v, 1));
+    return 1;
+}
+
+/* The whole 32-character blocks of core characters into dst: how many characters were
+   decoded, or -1 when one is outside the alphabet.  One loop, so the constants stay in registers. */
+__attribute__((target("avx2"))) static Py_ssize_t b64u_blocks(const unsigned char *s, size_t core, unsigned char *dst)
+{
+    size_t i = 0;
+
+    for (; i + 32 <= core; i += 32, dst += 24)
+        if (!b64u_block32(s + i, dst))
+            return -1;
+    return (Py_ssize_t)i;
+}
+
+static int has_avx2; /* set once at module init */
+#endif
+
 /* Decodes base64url as mskclient.crypto.b64u_decode does: padding optional but exact when
    present, unused low bits of the last symbol zero (canonical, as libsodium wants), any other
-   character refused.  Returns the decoded length (b64u_length's) or -1; dst == NULL only
-   validates, else it must hold b64u_length bytes. */
+   character refused.  Returns the decoded length (b64u_length's) or -1; dst must hold
+   b64u_length bytes.  Whole blocks of 32 characters go through AVX2 where the CPU has it. */
 static Py_ssize_t b64u_decode(const char *text, size_t n, unsigned char *dst)
 {
     const unsigned char *s = (const unsigned char *)text;
-    size_t core, i, o = 0;
+    size_t core, i = 0, o = 0;
     uint32_t bad = 0;
     Py_ssize_t length = b64u_length(text, n, &core);
 
     if (length < 0)
         return -1;
-    for (i = 0; i + 4 <= core; i += 4, o += 3) {
+#ifdef HAVE_AVX2_PATH
+    if (has_avx2 && core >= 32) {
+        Py_ssize_t done = b64u_blocks(s, core, dst);
+        if (done < 0)
+            return -1;
+        i = (size_t)done;
+        o = i / 4 * 3;
+    }
+#endif
+    for (; i + 4 <= core; i += 4, o += 3) {
         uint32_t v = B64Q[0][s[i]] | B64Q[1][s[i + 1]] | B64Q[2][s[i + 2]] | B64Q[3][s[i + 3]];
         bad |= v;
-        if (dst) {
-            dst[o] = (unsigned char)(v >> 16);
-            dst[o + 1] = (unsigned char)(v >> 8);
-            dst[o + 2] = (unsigned char)v;
-        }
+        dst[o] = (unsigned char)(v >> 16);
+        dst[o + 1] = (unsigned char)(v >> 8);
+        dst[o + 2] = (unsigned char)v;
     }
     if (bad >> 31)
         return -1;
@@ -89,11 +151,9 @@ static Py_ssize_t b64u_decode(const char *text, size_t n, unsigned char *dst)
         uint32_t a = B64[s[i]], b = B64[s[i + 1]], c = core - i == 3 ? B64[s[i + 2]] : 0;
         if ((a | b | c) & 0x80 || (core - i == 2 ? b & 15 : c & 3))
             return -1;
-        if (dst) {
-            dst[o] = (unsigned char)(a << 2 | b >> 4);
-            if (core - i == 3)
-                dst[o + 1] = (unsigned char)(b << 4 | c >> 2);
-        }
+        dst[o] = (unsigned char)(a << 2 | b >> 4);
+        if (core - i == 3)
+            dst[o + 1] = (unsigned char)(b << 4 | c >> 2);
     }
     return length;
 }
@@ -104,15 +164,18 @@ typedef struct {
     PyObject *fn;
     int used;
     struct { PyObject *spec, *ad; } e[AD_CACHE];
+    PyObject *kept; /* a list of the ADs beyond the cache, or NULL */
 } ad_cache;
 
-static PyObject *ad_lookup(ad_cache *cache, PyObject *spec) /* new reference */
+/* A borrowed reference that lives as long as the cache: the items hold no references of
+   their own (the batch's private tuple keeps every item, text and spec alive). */
+static PyObject *ad_lookup(ad_cache *cache, PyObject *spec)
 {
     PyObject *ad;
 
     for (int i = 0; i < cache->used; i++)
         if (cache->e[i].spec == spec)
-            return Py_NewRef(cache->e[i].ad);
+            return cache->e[i].ad;
     if (!(ad = PyObject_CallOneArg(cache->fn, spec)))
         return NULL;
     if (!PyBytes_Check(ad)) {
@@ -122,8 +185,14 @@ static PyObject *ad_lookup(ad_cache *cache, PyObject *spec) /* new reference */
     }
     if (cache->used < AD_CACHE) {
         cache->e[cache->used].spec = Py_NewRef(spec);
-        cache->e[cache->used++].ad = Py_NewRef(ad);
+        cache->e[cache->used++].ad = ad;
+        return ad;
     }
+    if ((!cache->kept && !(cache->kept = PyList_New(0))) || PyList_Append(cache->kept, ad) < 0) {
+        Py_DECREF(ad);
+        return NULL;
+    }
+    Py_DECREF(ad);
     return ad;
 }
 
@@ -133,12 +202,11 @@ static void ad_cache_clear(ad_cache *cache)
         Py_DECREF(cache->e[i].spec);
         Py_DECREF(cache->e[i].ad);
     }
+    Py_XDECREF(cache->kept);
 }
 
 /* ---- batches: phase 1 runs on the calling thread (GIL held) while the other lanes already
    work on the items prepared so far; then the calling thread drops the GIL and joins them. */
-
-typedef struct { PyObject *obj, *ad_obj; } item_refs; /* first member of every item: owned references */
 
 typedef struct batch batch;
 struct batch {
@@ -217,6 +285,27 @@ static int run_phases(batch *b, lane *lanes, int nlanes)
     return -failed;
 }
 
+/* Adds the length of an item's text or plaintext to *total and *longest. */
+static inline void add_size(PyObject *item, size_t *total, size_t *longest)
+{
+    PyObject *x;
+    Py_ssize_t len = 0;
+
+    if (!PyTuple_Check(item) || PyTuple_GET_SIZE(item) < 1)
+        return;
+    x = PyTuple_GET_ITEM(item, 0);
+    if (PyUnicode_Check(x))
+#if PY_VERSION_HEX < 0x030C0000
+        len = PyUnicode_IS_READY(x) ? PyUnicode_GET_LENGTH(x) : PyUnicode_GetLength(x);
+#else
+        len = PyUnicode_GET_LENGTH(x);
+#endif
+    else if (PyBytes_Check(x))
+        len = PyBytes_GET_SIZE(x);
+    *total += (size_t)len;
+    *longest = (size_t)len > *longest ? (size_t)len : *longest;
+}
+
 /* What open_batch and seal_batch share: the private tuple, the result list, the items, the
    lanes (one per BYTES_PER_LANE of input, at most `threads`), the phases and the cleanup.
    Returns what b->finish made, or NULL with an exception. */
@@ -230,28 +319,30 @@ static PyObject *run_batch(batch *b, const char *key, Py_ssize_t keylen, PyObjec
 
     if (keylen != KEYBYTES)
         return PyErr_Format(PyExc_ValueError, "key must be %d bytes", KEYBYTES);
-    if (!(b->seq = PySequence_Tuple(items))) /* our own copy: ad_for runs Python code that could change a list */
-        return NULL;
-    b->n = (size_t)PyTuple_GET_SIZE(b->seq);
-    for (size_t i = 0; i < b->n; i++) { /* sizes for the lane count and the scratch */
-        PyObject *item = PyTuple_GET_ITEM(b->seq, (Py_ssize_t)i), *x;
-        Py_ssize_t len = 0;
-        if (!PyTuple_Check(item) || PyTuple_GET_SIZE(item) < 1)
-            continue;
-        x = PyTuple_GET_ITEM(item, 0);
-        if (PyUnicode_Check(x))
-            len = PyUnicode_GetLength(x);
-        else if (PyBytes_Check(x))
-            len = PyBytes_GET_SIZE(x);
-        total += (size_t)len;
-        longest = (size_t)len > longest ? (size_t)len : longest;
+    /* our own copy (ad_for runs Python code that could change a list), and the sizes for the
+       lane count and the scratch, in one pass over a list: each item is fetched from memory once */
+    if (PyList_Check(items)) {
+        Py_ssize_t n = PyList_GET_SIZE(items);
+        if (!(b->seq = PyTuple_New(n)))
+            return NULL;
+        for (Py_ssize_t i = 0; i < n; i++) {
+            PyObject *item = PyList_GET_ITEM(items, i);
+            PyTuple_SET_ITEM(b->seq, i, Py_NewRef(item));
+            add_size(item, &total, &longest);
+        }
+    } else {
+        if (!(b->seq = PySequence_Tuple(items)))
+            return NULL;
+        for (Py_ssize_t i = 0; i < PyTuple_GET_SIZE(b->seq); i++)
+            add_size(PyTuple_GET_ITEM(b->seq, i), &total, &longest);
     }
+    b->n = (size_t)PyTuple_GET_SIZE(b->seq);
     if (b->needs_scratch)
         scratch_size = (longest < (size_t)b->max_chars ? longest : (size_t)b->max_chars) / 4 * 3 + 3;
     nlanes = threads < 1 ? 1 : threads > MAX_LANES ? MAX_LANES : threads;
     nlanes = total / BYTES_PER_LANE + 1 < (size_t)nlanes ? (int)(total / BYTES_PER_LANE + 1) : nlanes;
     b->out = PyList_New((Py_ssize_t)b->n);
-    b->items = PyMem_Calloc(b->n + 1, b->item_size);
+    b->items = b->n < (size_t)PY_SSIZE_T_MAX / b->item_size ? PyMem_Malloc((b->n + 1) * b->item_size) : NULL;
     lanes = PyMem_Calloc((size_t)nlanes, sizeof *lanes);
     scratch = PyMem_RawMalloc(scratch_size * (size_t)nlanes);
     if (!b->out || !b->items || !lanes || !scratch) {
@@ -266,12 +357,6 @@ static PyObject *run_batch(batch *b, const char *key, Py_ssize_t keylen, PyObjec
         result = b->finish(b);
     explicit_bzero(b->key, KEYBYTES);
 done:
-    if (b->items)
-        for (size_t i = 0; i < b->n; i++) {
-            item_refs *refs = (item_refs *)((char *)b->items + i * b->item_size);
-            Py_XDECREF(refs->obj);
-            Py_XDECREF(refs->ad_obj);
-        }
     PyMem_RawFree(scratch);
     PyMem_Free(lanes);
     PyMem_Free(b->items);
@@ -292,31 +377,27 @@ static int check_bound(void)
 /* ---- open */
 
 typedef struct {
-    item_refs refs;      /* the text and its associated data */
-    const char *text;    /* ASCII envelope, or NULL when phase 1 already set the code */
-    size_t len;
+    const char *nonce, *body; /* the parts after "v1.", or NULL when phase 1 already set the code */
+    size_t nonce_len, body_len;
     const unsigned char *ad;
     size_t adlen;
     unsigned char *out;  /* the bytes object for the plaintext, when the shape leaves room */
     int code;
 } open_item;
 
-/* Envelope.parse + decrypt_field for one ASCII text. */
-static int open_envelope(const batch *b, open_item *it, unsigned char *scratch)
+/* Envelope.parse + decrypt_field for the parts phase 1 found: a dot or any other character
+   outside base64url in either part is refused by the decoding. */
+static int open_envelope(const batch *b, const open_item *it, unsigned char *scratch)
 {
-    const char *s = it->text, *end = s + it->len, *d1, *d2;
     unsigned char nonce[NPUBBYTES];
-    Py_ssize_t nlen, clen;
+    Py_ssize_t clen;
+    size_t core;
 
-    if (!(d1 = memchr(s, '.', it->len)) || !(d2 = memchr(d1 + 1, '.', (size_t)(end - d1 - 1)))
-        || memchr(d2 + 1, '.', (size_t)(end - d2 - 1)) || d1 - s != 2 || s[0] != 'v' || s[1] != '1')
+    if (b64u_length(it->nonce, it->nonce_len, &core) != NPUBBYTES
+        || b64u_decode(it->nonce, it->nonce_len, nonce) != NPUBBYTES
+        || (clen = b64u_decode(it->body, it->body_len, scratch)) < ABYTES)
         return E_MALFORMED;
-    nlen = b64u_decode(d1 + 1, (size_t)(d2 - d1 - 1), NULL);
-    clen = b64u_decode(d2 + 1, (size_t)(end - d2 - 1), scratch);
-    if (nlen != NPUBBYTES || clen < ABYTES) /* also when either part is not base64url (-1) */
-        return E_MALFORMED;
-    /* phase 1 sized it->out from this very part (after the second dot): clen - ABYTES bytes */
-    b64u_decode(d1 + 1, (size_t)(d2 - d1 - 1), nonce);
+    /* phase 1 sized it->out from this very part: clen - ABYTES bytes */
     if (aead_decrypt(it->out, NULL, NULL, scratch, (unsigned long long)clen, it->ad, it->adlen, nonce, b->key) != 0)
         return E_AUTH;
     return OK;
@@ -325,56 +406,56 @@ static int open_envelope(const batch *b, open_item *it, unsigned char *scratch)
 static void open_one(batch *b, size_t i, unsigned char *scratch)
 {
     open_item *it = (open_item *)b->items + i;
-    if (it->text)
+    if (it->nonce)
         it->code = open_envelope(b, it, scratch);
 }
 
-/* Phase 1 for one item: references and pointers, or a code decided already.  When the part
-   after the second dot could hold a ciphertext, the plaintext's bytes object goes into the
-   result list now and a lane decrypts straight into it (lanes only decode that part when it
-   is the last one). */
+/* Phase 1 for one item: pointers, or a code decided already.  When the text is "v1.", a part
+   up to the next dot and a rest that could hold a ciphertext, the plaintext's bytes object
+   goes into the result list now and a lane decodes the parts and decrypts straight into it. */
 static int open_prepare(batch *b, Py_ssize_t i)
 {
     open_item *it = (open_item *)b->items + i;
-    PyObject *item = PyTuple_GET_ITEM(b->seq, i), *text, *out;
+    PyObject *item = PyTuple_GET_ITEM(b->seq, i), *text, *out, *ad;
     Py_ssize_t len, clen;
-    const char *dot;
+    const char *s, *dot;
     size_t core;
 
+    it->nonce = NULL;
+    it->code = E_MALFORMED;
     if (!PyTuple_Check(item) || PyTuple_GET_SIZE(item) != 3) {
         PyErr_SetString(PyExc_TypeError, "items must be (text, spec, entity_id) tuples");
         return -1;
     }
-    if (!(it->refs.ad_obj = ad_lookup(&b->cache, PyTuple_GET_ITEM(item, 1))))
+    if (!(ad = ad_lookup(&b->cache, PyTuple_GET_ITEM(item, 1))))
         return -1;
-    it->ad = (const unsigned char *)PyBytes_AS_STRING(it->refs.ad_obj);
-    it->adlen = (size_t)PyBytes_GET_SIZE(it->refs.ad_obj);
+    it->ad = (const unsigned char *)PyBytes_AS_STRING(ad);
+    it->adlen = (size_t)PyBytes_GET_SIZE(ad);
     text = PyTuple_GET_ITEM(item, 0);
-    if (!PyUnicode_Check(text)) { /* an Envelope object too: the Python side opens it */
-        it->code = E_MALFORMED;
+    if (!PyUnicode_Check(text)) /* an Envelope object too: the Python side opens it */
         return 0;
-    }
 #if PY_VERSION_HEX < 0x030C0000
     if (PyUnicode_READY(text) < 0)
         return -1;
 #endif
-    if (PyUnicode_GET_LENGTH(text) > b->max_chars || !PyUnicode_IS_ASCII(text)) {
-        it->code = E_MALFORMED;
+    if (PyUnicode_GET_LENGTH(text) > b->max_chars || !PyUnicode_IS_ASCII(text))
         return 0;
-    }
-    if (!(it->text = PyUnicode_AsUTF8AndSize(text, &len)))
+    if (!(s = PyUnicode_AsUTF8AndSize(text, &len)))
         return -1;
-    it->refs.obj = Py_NewRef(text);
-    it->len = (size_t)len;
-    if (!(dot = memchr(it->text, '.', it->len)) || !(dot = memchr(dot + 1, '.', (size_t)(it->text + len - dot - 1))))
+    if (len < 3 || memcmp(s, "v1.", 3) != 0 || !(dot = memchr(s + 3, '.', (size_t)len - 3)))
         return 0;
-    clen = b64u_length(dot + 1, (size_t)(it->text + len - dot - 1), &core);
+    clen = b64u_length(dot + 1, (size_t)(s + len - dot - 1), &core);
     if (clen < ABYTES)
         return 0;
     if (!(out = PyBytes_FromStringAndSize(NULL, clen - ABYTES)))
         return -1;
     PyList_SET_ITEM(b->out, i, out);
     it->out = (unsigned char *)PyBytes_AS_STRING(out);
+    it->nonce = s + 3;
+    it->nonce_len = (size_t)(dot - s - 3);
+    it->body = dot + 1;
+    it->body_len = (size_t)(s + len - dot - 1);
+    it->code = OK;
     return 0;
 }
 
@@ -426,7 +507,6 @@ static PyObject *open_batch(PyObject *self, PyObject *args)
 /* ---- seal */
 
 typedef struct {
-    item_refs refs; /* the plaintext and its associated data */
     const unsigned char *m, *ad;
     size_t mlen, adlen;
     unsigned char *nonce, *c; /* the buffers of fresh bytes objects in the result */
@@ -446,7 +526,7 @@ static void seal_one(batch *b, size_t i, unsigned char *scratch)
 static int seal_prepare(batch *b, Py_ssize_t i)
 {
     seal_item *it = (seal_item *)b->items + i;
-    PyObject *item = PyTuple_GET_ITEM(b->seq, i), *m, *nonce, *c, *pair;
+    PyObject *item = PyTuple_GET_ITEM(b->seq, i), *m, *nonce, *c, *pair, *ad;
 
     if (!PyTuple_Check(item) || PyTuple_GET_SIZE(item) != 2) {
         PyErr_SetString(PyExc_TypeError, "items must be (plaintext, spec) tuples");
@@ -457,13 +537,12 @@ static int seal_prepare(batch *b, Py_ssize_t i)
         PyErr_SetString(PyExc_TypeError, "plaintext must be bytes");
         return -1;
     }
-    if (!(it->refs.ad_obj = ad_lookup(&b->cache, PyTuple_GET_ITEM(item, 1))))
+    if (!(ad = ad_lookup(&b->cache, PyTuple_GET_ITEM(item, 1))))
         return -1;
-    it->refs.obj = Py_NewRef(m);
     it->m = (const unsigned char *)PyBytes_AS_STRING(m);
     it->mlen = (size_t)PyBytes_GET_SIZE(m);
-    it->ad = (const unsigned char *)PyBytes_AS_STRING(it->refs.ad_obj);
-    it->adlen = (size_t)PyBytes_GET_SIZE(it->refs.ad_obj);
+    it->ad = (const unsigned char *)PyBytes_AS_STRING(ad);
+    it->adlen = (size_t)PyBytes_GET_SIZE(ad);
     nonce = PyBytes_FromStringAndSize(NULL, NPUBBYTES);
     c = PyBytes_FromStringAndSize(NULL, PyBytes_GET_SIZE(m) + ABYTES);
     if (!nonce || !c) {
@@ -577,6 +656,10 @@ PyMODINIT_FUNC PyInit__native(void)
 
     if (!m)
         return NULL;
+#ifdef HAVE_AVX2_PATH
+    __builtin_cpu_init();
+    has_avx2 = __builtin_cpu_supports("avx2");
+#endif
     memset(B64, 0xFF, sizeof B64);
     for (int i = 0; i < 64; i++)
         B64[(unsigned char)ALPHABET[i]] = (uint8_t)i;

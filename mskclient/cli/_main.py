@@ -6,8 +6,8 @@ Subcommands live in their own modules and are imported only when used, so
 
 from __future__ import annotations
 
-import difflib
 import importlib
+from typing import TYPE_CHECKING
 
 import click
 
@@ -15,6 +15,9 @@ from .._errors import MskError
 from .._harden import harden_process
 from .._version import __version__
 from ._options import with_global_options
+
+if TYPE_CHECKING:
+    from click.shell_completion import CompletionItem
 
 __all__ = ["cli", "main"]
 
@@ -52,8 +55,43 @@ _COMMANDS: dict[str, str] = {
     "completion": "._complete:completion",
 }
 
+#: command name -> its short help, as `msk --help` and shell completion list it without importing
+#: the command's module (tests/cli/test_startup.py keeps it equal to the commands' own help)
+_SHORT_HELP: dict[str, str] = {
+    "sandbox": "Run a local MSKanban-compatible server; prints its URL, stops on Ctrl-C or SIGTERM.",
+    "export": "Export boards decrypted, as JSON, Markdown, CSV or HTML.",
+    "import": "Import boards from another kanban tool (the source is only read).",
+    "workspaces": "List, create, rename and delete workspaces.",
+    "members": "Workspace members: invite (seals the workspace key to them), remove, role, trust, verify.",
+    "boards": "List, show, create, edit and delete boards.",
+    "columns": "Columns of a board.",
+    "labels": "Labels of a board.",
+    "milestones": "Milestones of a board.",
+    "fields": "Custom fields of a board (values are set with `msk cards field`).",
+    "templates": "Card templates of a board.",
+    "automations": "Automations of a board (trigger and action hold ids only: the server runs them without keys).",
+    "cards": "Cards: everything on and around a card.",
+    "demo": "Show end-to-end encryption at work on a throwaway local server (exits 0 on success).",
+    "register": "Create an account and log in; prints the recovery key ONCE.",
+    "login": "Log in (Argon2id from the password; the password never leaves this machine).",
+    "logout": "End the session on the server and forget it (and any unlock) here.",
+    "whoami": "Show the account of this profile (no password needed).",
+    "recover": "Set a new password with the recovery key (the data stays readable).",
+    "unlock": "Keep the keys unlocked for a while; prints a secret to export as MSK_SESSION.",
+    "lock": "End this profile's unlock: its agent forgets the keys and exits.",
+    "2fa": "Two-factor authentication (TOTP).",
+    "live": "Edit CARD live (print, stream changes, append typed lines); with only --board: who is where.",
+    "watch": "Follow BOARD's events as decrypted lines (resumes by Last-Event-ID after a drop).",
+    "webhooks": "Manage a board's webhooks, and receive them locally.",
+    "backup": "Back up the account's ciphertext into one file: `msk backup --out FILE`.",
+    "account": "The account's own data on the server.",
+    "doctor": "Check this machine's setup: server, protocol, clock, session, KDF, keys, files.",
+}
+
 
 class _LazyGroup(click.Group):
+    """Imports a command's module only to run it (or its own help): listings use _SHORT_HELP."""
+
     def list_commands(self, ctx: click.Context) -> list[str]:
         return sorted({*super().list_commands(ctx), *_COMMANDS})
 
@@ -66,11 +104,40 @@ class _LazyGroup(click.Group):
         assert isinstance(command, click.Command)
         return command
 
+    def listed_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
+        """The command as a listing shows it: a stand-in with its short help, the module not imported."""
+        short_help = _SHORT_HELP.get(cmd_name)
+        if short_help is None:
+            return self.get_command(ctx, cmd_name)
+        return click.Command(cmd_name, help=short_help)
+
+    def format_commands(self, ctx: click.Context, formatter: click.HelpFormatter) -> None:
+        listed = [(name, self.listed_command(ctx, name)) for name in self.list_commands(ctx)]
+        commands = [(name, command) for name, command in listed if command is not None and not command.hidden]
+        if commands:
+            limit = formatter.width - 6 - max(len(name) for name, _ in commands)
+            with formatter.section("Commands"):
+                formatter.write_dl([(name, command.get_short_help_str(limit)) for name, command in commands])
+
+    def shell_complete(self, ctx: click.Context, incomplete: str) -> list[CompletionItem]:
+        from click.shell_completion import CompletionItem
+
+        names = [name for name in self.list_commands(ctx) if name.startswith(incomplete)]
+        listed = [(name, self.listed_command(ctx, name)) for name in names]
+        results = [
+            CompletionItem(name, help=command.get_short_help_str())
+            for name, command in listed
+            if command is not None and not command.hidden
+        ]
+        return results + click.Command.shell_complete(self, ctx, incomplete)
+
     def resolve_command(
         self, ctx: click.Context, args: list[str]
     ) -> tuple[str | None, click.Command | None, list[str]]:
         name = args[0] if args else ""
         if name and not name.startswith("-") and self.get_command(ctx, name) is None:
+            import difflib  # here, not at the top: only a mistyped command needs it
+
             close = difflib.get_close_matches(name, self.list_commands(ctx), n=3, cutoff=0.6)
             hint = f" Did you mean {' or '.join(repr(c) for c in close)}?" if close else ""
             raise click.UsageError(f"No such command {name!r}.{hint} (msk --help lists them)", ctx)

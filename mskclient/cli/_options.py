@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from pathlib import Path
 from typing import Any, TypeVar
 
 import click
@@ -28,7 +27,7 @@ GLOBAL_OPTIONS: tuple[Callable[[_F], _F], ...] = (
     ),
     click.option(
         "--password-file",
-        type=click.Path(dir_okay=False, path_type=Path),
+        type=click.Path(dir_okay=False),  # a str here (pathlib costs start-up); a Path once resolved
         help="Read the password from this file's first line (else MSK_PASSWORD or a prompt).",
     ),
 )
@@ -44,15 +43,18 @@ def with_global_options(command: _F) -> _F:
 
 def resolved_global_options(given: dict[str, Any]) -> dict[str, Any]:
     """A global option given after the subcommand wins; one given before it comes next; then the
-    environment and the defaults (as the subcommand resolved them)."""
-    current = click.get_current_context(silent=True)
-    if current is None:
-        return given
-    root = current.find_root()
+    environment and the defaults (as the subcommand resolved them).  --password-file becomes a Path."""
     resolved = dict(given)
-    for name in GLOBAL_NAMES:
-        mine = current.get_parameter_source(name)
-        theirs = root.get_parameter_source(name) if root is not current else None
-        if mine is not click.core.ParameterSource.COMMANDLINE and theirs is click.core.ParameterSource.COMMANDLINE:
-            resolved[name] = root.params[name]
+    current = click.get_current_context(silent=True)
+    if current is not None:
+        root = current.find_root()
+        for name in GLOBAL_NAMES:
+            mine = current.get_parameter_source(name)
+            theirs = root.get_parameter_source(name) if root is not current else None
+            if mine is not click.core.ParameterSource.COMMANDLINE and theirs is click.core.ParameterSource.COMMANDLINE:
+                resolved[name] = root.params[name]
+    if resolved["password_file"] is not None:
+        from pathlib import Path  # here, not at the top: `msk --help` and completion do without it
+
+        resolved["password_file"] = Path(resolved["password_file"])
     return resolved

@@ -301,3 +301,16 @@ def test_bad_item_late_in_a_large_batch_stops_cleanly(path: str) -> None:
     with pytest.raises(TypeError, match="needs a UserKey"):
         encrypt_batch(KEY, [(b"x" * 100, TITLE)] * 8000 + [(b"x", user_spec)], threads=4)
     assert decrypt_batch(KEY, [(GOOD, TITLE, None)] * 8000, threads=4) == [decrypt_field(KEY, GOOD, TITLE)] * 8000
+
+
+def test_every_ascii_character_at_every_place_of_nonce_and_ciphertext(path: str) -> None:
+    """A ciphertext long enough for whole 32-character blocks (the native path decodes those
+    with vector instructions where the CPU has them) and a tail: any character anywhere is
+    accepted or refused exactly as b64u_decode does, and a changed one never opens."""
+    nonce, body = parts(seal(bytes(range(200)), DESCRIPTION))  # 216 bytes: 288 characters
+    ascii_chars = [chr(c) for c in range(128)]
+    texts = [f"v1.{nonce[:i]}{c}{nonce[i + 1 :]}.{body}" for i in range(len(nonce)) for c in ascii_chars]
+    texts += [f"v1.{nonce}.{body[:i]}{c}{body[i + 1 :]}" for i in range(len(body)) for c in ascii_chars]
+    items: list[tuple[object, FieldSpec, str | None]] = [(text, DESCRIPTION, None) for text in texts]
+    got = check(KEY, items)
+    assert got.count(bytes(range(200))) == len(nonce) + len(body)  # each place's own character
