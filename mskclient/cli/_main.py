@@ -86,6 +86,8 @@ _SHORT_HELP: dict[str, str] = {
     "backup": "Back up the account's ciphertext into one file: `msk backup --out FILE`.",
     "account": "The account's own data on the server.",
     "doctor": "Check this machine's setup: server, protocol, clock, session, KDF, keys, files.",
+    "restore": "Recreate a backup's workspaces in the account logged in at --server.",
+    "completion": 'Print the completion script for SHELL, e.g. in ~/.bashrc: eval "$(msk completion bash)".',
 }
 
 
