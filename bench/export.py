@@ -46,6 +46,7 @@ from mskclient.sandbox import Sandbox, SandboxConfig
 
 PASSWORD = "bench password ✓"
 EMAIL = "bench@example.org"
+BOARD = "2000 cards"
 
 
 async def seed(url: str, cards: int) -> str:
@@ -53,7 +54,7 @@ async def seed(url: str, cards: int) -> str:
     async with AsyncClient(url, pacer=Pacer.unlimited()) as client:
         await client.register(EMAIL, PASSWORD)
         ws = await client.create_workspace("Bench")
-        board = await client.create_board(ws.id, "2000 cards", "A board for the export benchmark.")
+        board = await client.create_board(ws.id, BOARD, "A board for the export benchmark.")
         await client.create_board(ws.id, "Another board")
         columns = [await client.create_column(board.id, f"Column {i}") for i in range(5)]
 
@@ -104,16 +105,23 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--cards", type=int, default=2000)
     parser.add_argument("--repeat", type=int, default=3)
+    parser.add_argument(
+        "--db", type=Path, help="keep the seeded sandbox database in this file; a later run with it skips seeding"
+    )
     args = parser.parse_args()
     with tempfile.TemporaryDirectory(prefix="msk-bench-") as tmp:
         out = Path(tmp) / "out"
-        config = SandboxConfig(db_path=str(Path(tmp) / "bench.db")).lift_limits()
+        db = args.db or Path(tmp) / "bench.db"
+        reuse = db.exists()
+        config = SandboxConfig(db_path=str(db)).lift_limits()
         with Sandbox(config, process=True) as url:
             start = time.perf_counter()
-            board_id = asyncio.run(seed(url, args.cards))
+            board_id = "" if reuse else asyncio.run(seed(url, args.cards))
             seeded = time.perf_counter() - start
             with Client(url, pacer=Pacer.unlimited()) as client:
                 client.login(EMAIL, PASSWORD)
+                if reuse:
+                    board_id = next(b.id for w in client.workspaces() for b in client.boards(w.id) if b.title == BOARD)
                 client.board_key(board_id)  # warm the key cache: both paths then start equal
 
                 def fetch() -> int:
@@ -151,7 +159,8 @@ def main() -> None:
                 card_requests = client.requests - before
             size = (out / "export.json").stat().st_size
     assert fetched == exported == args.cards
-    print(f"cards: {args.cards} (2 comments, 3 checklist items each); seeded in {seeded:.1f} s")
+    seeding = f"{args.db} reused" if reuse else f"seeded in {seeded:.1f} s"
+    print(f"cards: {args.cards} (2 comments, 3 checklist items each); {seeding}")
     print(f"native batch decryption: {uses_native()}")
     print(f"fetch without decrypting (GET /me/export + JSON write): {t_fetch * 1000:.0f} ms")
     print(f"bare download of the same body to a file: {t_download * 1000:.0f} ms, {body_size / 1e6:.1f} MB")
