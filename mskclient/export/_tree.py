@@ -15,7 +15,7 @@ megabytes however many formats are written from it.
 from __future__ import annotations
 
 import marshal
-from collections.abc import Iterable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import NamedTuple, overload
 
@@ -35,6 +35,7 @@ __all__ = [
     "CardList",
     "PackedCard",
     "pack",
+    "replace_nodes",
     "unpack",
 ]
 
@@ -194,6 +195,13 @@ class CardList(Sequence[ExportCard]):
 
     def __repr__(self) -> str:
         return f"CardList({list(self)!r})"
+
+
+def replace_nodes(cards: Sequence[ExportCard], change: Callable[[ExportCard], ExportCard]) -> CardList:
+    """`cards` with `change` applied to each card held as a node; packed ones (which have no
+    attachments) are kept packed."""
+    held: Iterable[bytes | ExportCard] = cards._cards if isinstance(cards, CardList) else cards
+    return CardList([card if isinstance(card, bytes) else change(card) for card in held])
 
 
 class ExportColumn(NamedTuple):
