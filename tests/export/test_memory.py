@@ -91,3 +91,12 @@ def test_peak_heap_per_card_of_a_big_export(built: Built, keys: AccountKeys, tmp
     for fmt in ("json", "markdown", "csv", "html"):
         for name, content in render(whole, fmt).items():
             assert (tmp_path / name).read_bytes() == content.encode()
+
+
+def test_packed_cards_read_like_a_tuple_of_nodes(built: Built, keys: AccountKeys) -> None:
+    cards = decrypt_document(built.document, keys).boards[0].columns[0].cards
+    nodes = tuple(cards)  # the first card is held packed, the second (it has an attachment) as a node
+    assert [card.title for card in nodes] == ['First <card> & "quotes"', "Zweite Karte — ünïcödé"]
+    assert len(cards) == 2 and cards == nodes and cards[-1] == nodes[1] and cards[1:] == nodes[1:]
+    assert nodes[1].comments[0].body == "first 👍" and nodes[1].checklists[0].items[0].done is True
+    assert nodes[1].attachments[0].file_key is not None
