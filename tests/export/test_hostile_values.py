@@ -76,7 +76,7 @@ def test_markdown_keeps_hostile_values_as_text(built: Built, keys: AccountKeys, 
     # single-line values: every Markdown/HTML metacharacter escaped, controls visible
     assert "### \\# Fake board \\<img src=x onerror=alert(1)\\> \ufffd\\]0;pwned\ufffd\ufffdtxt.exe" in lines
     assert "- **Labels:** \\<b onmouseover=alert(6)\\>urgent\\</b\\>, backend" in lines
-    assert '- **Due:** =HYPERLINK("http://evil.example/","click")' in lines
+    assert "- **Due:** =HYPERLINK(\"http://evil.example/\",\"click\")" in lines
     assert "- [ ] \\#\\#\\#\\# Comments" in lines
     # the attachment links only to the saved local file, percent-encoded
     saved = next((tmp_path / "files").iterdir()).name
