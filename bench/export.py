@@ -12,7 +12,9 @@ Run as `python bench/export.py [--cards N] [--repeat R]`.  The sandbox runs in a
   The export decrypts the body while it downloads, so most of its work overlaps the server's
   sending; the client's whole work on the body (parse + decrypt, no network) is shown apart.
   Fetch, download and export runs alternate, so load from other processes falls on all alike;
-* peak memory: tracemalloc peak of one export (Python allocations) and ru_maxrss of this process;
+* peak memory: tracemalloc peak of one export (Python allocations), per card too; the resident
+  memory (RSS) one export adds, measured in a child process that only logs in and exports (its
+  peak is reset after the login, whose Argon2id alone takes 64 MiB); ru_maxrss of this process;
 * per-card reads for comparison (what the exporter avoids by choosing one bulk read).
 """
 
@@ -20,9 +22,12 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import json
 import resource
 import statistics
+import subprocess
+import sys
 import tempfile
 import time
 import tracemalloc
@@ -46,6 +51,7 @@ from mskclient.sandbox import Sandbox, SandboxConfig
 
 PASSWORD = "bench password ✓"
 EMAIL = "bench@example.org"
+BOARD = "2000 cards"
 
 
 async def seed(url: str, cards: int) -> str:
@@ -53,7 +59,7 @@ async def seed(url: str, cards: int) -> str:
     async with AsyncClient(url, pacer=Pacer.unlimited()) as client:
         await client.register(EMAIL, PASSWORD)
         ws = await client.create_workspace("Bench")
-        board = await client.create_board(ws.id, "2000 cards", "A board for the export benchmark.")
+        board = await client.create_board(ws.id, BOARD, "A board for the export benchmark.")
         await client.create_board(ws.id, "Another board")
         columns = [await client.create_column(board.id, f"Column {i}") for i in range(5)]
 
@@ -80,6 +86,35 @@ def _parse_and_decrypt(body: bytes, keys: AccountKeys, board_id: str) -> None:
     decryptor.result()
 
 
+def _status_kib(name: str) -> int:
+    """A `VmRSS`/`VmHWM` line of /proc/self/status, in KiB."""
+    for line in Path("/proc/self/status").read_text().splitlines():
+        if line.startswith(name + ":"):
+            return int(line.split()[1])
+    raise LookupError(name)
+
+
+def rss_child(url: str, board_id: str, out: Path) -> None:
+    """In a fresh process: log in, reset the resident peak, export once; print RSS before and peak after."""
+    with Client(url, pacer=Pacer.unlimited()) as client:
+        client.login(EMAIL, PASSWORD)
+        client.board_key(board_id)
+        before = _status_kib("VmRSS")
+        with contextlib.suppress(OSError):
+            Path("/proc/self/clear_refs").write_text("5")  # reset VmHWM: the login's Argon2id peak is not the export's
+        write_export(export_online(client, boards=[board_id], strategy="export").result, "json", out)
+        print(before, _status_kib("VmHWM"))
+
+
+def export_rss(url: str, board_id: str, out: Path) -> tuple[float, float]:
+    """(RSS before, peak RSS during) one export in a child process, in MB; (0, 0) without /proc."""
+    if not Path("/proc/self/status").exists():
+        return 0.0, 0.0
+    command = [sys.executable, __file__, "--rss-child", url, board_id, str(out)]
+    before, peak = subprocess.run(command, check=True, capture_output=True, text=True).stdout.split()
+    return int(before) * 1024 / 1e6, int(peak) * 1024 / 1e6
+
+
 def best(repeat: int, run: Callable[[], Any]) -> tuple[float, Any]:
     times, result = [], None
     for _ in range(repeat):
@@ -104,16 +139,28 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--cards", type=int, default=2000)
     parser.add_argument("--repeat", type=int, default=3)
+    parser.add_argument(
+        "--db", type=Path, help="keep the seeded sandbox database in this file; a later run with it skips seeding"
+    )
+    parser.add_argument("--rss-child", nargs=3, metavar=("URL", "BOARD", "OUT"), help=argparse.SUPPRESS)
     args = parser.parse_args()
+    if args.rss_child:
+        url, board, child_out = args.rss_child
+        rss_child(url, board, Path(child_out))
+        return
     with tempfile.TemporaryDirectory(prefix="msk-bench-") as tmp:
         out = Path(tmp) / "out"
-        config = SandboxConfig(db_path=str(Path(tmp) / "bench.db")).lift_limits()
+        db = args.db or Path(tmp) / "bench.db"
+        reuse = db.exists()
+        config = SandboxConfig(db_path=str(db)).lift_limits()
         with Sandbox(config, process=True) as url:
             start = time.perf_counter()
-            board_id = asyncio.run(seed(url, args.cards))
+            board_id = "" if reuse else asyncio.run(seed(url, args.cards))
             seeded = time.perf_counter() - start
             with Client(url, pacer=Pacer.unlimited()) as client:
                 client.login(EMAIL, PASSWORD)
+                if reuse:
+                    board_id = next(b.id for w in client.workspaces() for b in client.boards(w.id) if b.title == BOARD)
                 client.board_key(board_id)  # warm the key cache: both paths then start equal
 
                 def fetch() -> int:
@@ -146,12 +193,14 @@ def main() -> None:
                 export()
                 peak = tracemalloc.get_traced_memory()[1]
                 tracemalloc.stop()
+                rss_before, rss_peak = export_rss(url, board_id, out / "child")
                 before = client.requests
                 t_cards, _ = best(1, lambda: export_online(client, boards=[board_id], strategy="cards"))
                 card_requests = client.requests - before
             size = (out / "export.json").stat().st_size
     assert fetched == exported == args.cards
-    print(f"cards: {args.cards} (2 comments, 3 checklist items each); seeded in {seeded:.1f} s")
+    seeding = f"{args.db} reused" if reuse else f"seeded in {seeded:.1f} s"
+    print(f"cards: {args.cards} (2 comments, 3 checklist items each); {seeding}")
     print(f"native batch decryption: {uses_native()}")
     print(f"fetch without decrypting (GET /me/export + JSON write): {t_fetch * 1000:.0f} ms")
     print(f"bare download of the same body to a file: {t_download * 1000:.0f} ms, {body_size / 1e6:.1f} MB")
@@ -165,7 +214,14 @@ def main() -> None:
         f"{statistics.median(export_times) * 1000:.0f} ms; ratio of each pair {ratios[0]:.2f}..{ratios[-1]:.2f} "
         f"(median {statistics.median(ratios):.2f})"
     )
-    print(f"peak Python memory during an export (tracemalloc): {peak / 1e6:.1f} MB")
+    print(
+        f"peak Python memory during an export (tracemalloc): {peak / 1e6:.1f} MB, "
+        f"{peak / args.cards / 1e3:.2f} KB per card"
+    )
+    print(
+        f"RSS of a process that only logs in and exports: {rss_before:.0f} MB logged in, "
+        f"{rss_peak:.0f} MB at the export's peak (+{rss_peak - rss_before:.0f} MB)"
+    )
     print(f"max RSS of this process: {resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024:.0f} MB")
     print(
         f"`msk export BOARD` (auto: resolve names, choose, read, decrypt, write): {t_auto * 1000:.0f} ms, "

@@ -11,7 +11,7 @@ from typing import BinaryIO
 from .._errors import ProtocolError
 from ..crypto import decrypt_file
 from ._files import atomic_open, safe_name
-from ._tree import ExportAttachment, ExportBoard, ExportCard, ExportResult
+from ._tree import ExportAttachment, ExportBoard, ExportCard, ExportResult, replace_nodes
 
 __all__ = ["Fetch", "attachment_path", "ciphertext_fetch", "save_attachments"]
 
@@ -72,7 +72,7 @@ def save_attachments(
         return c._replace(attachments=tuple(save(a) for a in c.attachments)) if c.attachments else c
 
     def board(b: ExportBoard) -> ExportBoard:
-        columns = tuple(col._replace(cards=tuple(card(c) for c in col.cards)) for col in b.columns)
+        columns = tuple(col._replace(cards=replace_nodes(col.cards, card)) for col in b.columns)
         return b._replace(columns=columns)
 
     return dataclasses.replace(result, boards=tuple(board(b) for b in result.boards))

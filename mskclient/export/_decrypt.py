@@ -24,14 +24,15 @@ from ..crypto import BoardKey, FileKey, Where
 from ..crypto.hazmat import decrypt_batch
 from ._tree import (
     UNDECRYPTABLE,
+    CardList,
     ExportAttachment,
     ExportBoard,
     ExportCard,
-    ExportChecklist,
-    ExportChecklistItem,
     ExportColumn,
-    ExportComment,
     FieldFailure,
+    PackedCard,
+    pack,
+    unpack,
 )
 
 __all__ = ["BoardDecryptor", "decrypt_board", "members_by_id", "no_collections"]
@@ -294,7 +295,7 @@ class BoardDecryptor:
         self._label_names = {i: texts[n] for i, n in labels.items()}
         self._milestone_titles = {i: texts[n] for i, n in milestones.items()}
         self._field_names = {i: texts[n] for i, n in custom.items()}
-        self._cards: dict[str, list[tuple[tuple[float, str, str], ExportCard]]] = {i: [] for i in columns}
+        self._cards: dict[str, list[tuple[tuple[float, str, str], bytes | ExportCard]]] = {i: [] for i in columns}
         self._markdown = _markdown_of()
 
     def add_cards(self, cards: Sequence[object]) -> None:
@@ -311,7 +312,9 @@ class BoardDecryptor:
             description=self._description,
             archived=self._archived,
             columns=tuple(
-                ExportColumn(id=i, title=title, cards=tuple([card for _, card in sorted(self._cards[i], key=_FIRST)]))
+                ExportColumn(
+                    id=i, title=title, cards=CardList([card for _, card in sorted(self._cards[i], key=_FIRST)])
+                )
                 for i, title in self._columns.items()
             ),
             failures=tuple(self._failures),
@@ -407,43 +410,36 @@ class BoardDecryptor:
             attachments,
             archived,
         ) in queued:
-            by_column[column_id].append(
-                (
-                    order,
-                    ExportCard(
-                        cid,
-                        texts[title],
-                        fields.converted(binaries, description, markdown, "a Yjs document"),
-                        tuple([label_names.get(i, i) for i in label_ids]) if label_ids else (),
-                        tuple([member(i, i) for i in assignee_ids]) if assignee_ids else (),
-                        None if milestone_id is None else milestone_titles.get(milestone_id, milestone_id),
-                        due_at,
-                        {field_names.get(fid, fid): texts[n] for fid, n in values} if values else {},
-                        tuple(
-                            [ExportComment(i, author, texts[n], created_at) for i, author, n, created_at in comments]
-                        ),
-                        tuple(
-                            [
-                                ExportChecklist(
-                                    checklist_id,
-                                    texts[n],
-                                    tuple([ExportChecklistItem(item_id, texts[m], done) for item_id, m, done in items]),
-                                )
-                                for checklist_id, n, items in checklists
-                            ]
-                        ),
-                        tuple(
-                            [
-                                ExportAttachment(a_id, texts[n], texts[m], size, fields.file_key(binaries, k))
-                                for a_id, n, m, size, k in attachments
-                            ]
-                        )
-                        if attachments
-                        else (),
-                        archived,
-                    ),
-                )
+            packed: PackedCard = (
+                cid,
+                texts[title],
+                fields.converted(binaries, description, markdown, "a Yjs document"),
+                tuple([label_names.get(i, i) for i in label_ids]) if label_ids else (),
+                tuple([member(i, i) for i in assignee_ids]) if assignee_ids else (),
+                None if milestone_id is None else milestone_titles.get(milestone_id, milestone_id),
+                due_at,
+                {field_names.get(fid, fid): texts[n] for fid, n in values} if values else {},
+                tuple([(i, author, texts[n], created_at) for i, author, n, created_at in comments]),
+                tuple(
+                    [
+                        (checklist_id, texts[n], tuple([(item_id, texts[m], done) for item_id, m, done in items]))
+                        for checklist_id, n, items in checklists
+                    ]
+                ),
+                (),
+                archived,
             )
+            if not attachments:
+                by_column[column_id].append((order, pack(packed)))
+                continue
+            # a file key is an object, not a value: such a card is kept as nodes
+            nodes = tuple(
+                [
+                    ExportAttachment(a_id, texts[n], texts[m], size, fields.file_key(binaries, k))
+                    for a_id, n, m, size, k in attachments
+                ]
+            )
+            by_column[column_id].append((order, unpack(pack(packed))._replace(attachments=nodes)))
 
 
 def _queue_attachment(

@@ -1,16 +1,20 @@
 """Writers of the decrypted tree: JSON (schema in docs/export-schema.json), Markdown, CSV, HTML.
 
-Each writer renders everything in memory from the already-decrypted tree, then writes
-each file atomically, so an export that fails leaves the previous files untouched.
+Each writer gives its files as pieces of text, a card or a few rows at a time, written
+as they are made: a file is never held whole in memory (on a 10,000-card board the JSON
+text alone, with the dictionaries it was dumped from, took three times the tree's size).
+Every file goes to a temporary file first and all replace their targets only once all
+are written, so an export that fails leaves the previous files untouched.
 """
 
 from __future__ import annotations
 
+import contextlib
 import csv
 import html
 import io
 import json
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
 from typing import Any
 from urllib.parse import quote
@@ -19,7 +23,7 @@ from .._errors import UsageError
 from ._attachments import attachment_path
 from ._decrypt import no_collections
 from ._escape import csv_cell, json_escape_controls, markdown_block, markdown_html, markdown_inline, visible
-from ._files import atomic_write_text, safe_name
+from ._files import atomic_open, safe_name
 from ._tree import ExportBoard, ExportCard, ExportResult
 
 __all__ = [
@@ -36,6 +40,13 @@ __all__ = [
 SCHEMA_ID = "https://mskclient.invalid/export-schema.json"
 #: The file each single-file format writes; Markdown writes one file per board (`_markdown_name`).
 _SINGLE_FILE = {"json": "export.json", "csv": "cards.csv", "html": "export.html"}
+#: A format's files: name -> its text in pieces, made while they are written.
+_Files = dict[str, Iterator[str]]
+#: Cards (or CSV rows) per piece of text: few enough writes, and a piece stays small.
+_CARDS_PER_PIECE = 64
+#: Characters of CSV rows gathered before they are written.
+_PIECE_CHARS = 1 << 16
+_dumps = json.JSONEncoder(ensure_ascii=False).encode
 
 
 def _card_json(card: ExportCard) -> dict[str, Any]:
@@ -79,10 +90,34 @@ def export_to_json(result: ExportResult) -> dict[str, Any]:
     }
 
 
-def _json(result: ExportResult) -> dict[str, str]:
-    # one line: json's C encoder only runs without indent (8x faster on big boards); `jq .` pretty-prints it
-    text = json.dumps(export_to_json(result), ensure_ascii=False)
-    return {_SINGLE_FILE["json"]: json_escape_controls(text) + "\n"}
+def _json(result: ExportResult) -> _Files:
+    return {_SINGLE_FILE["json"]: _json_text(result)}
+
+
+def _json_text(result: ExportResult) -> Iterator[str]:
+    """`json.dumps(export_to_json(result), ensure_ascii=False)` and a newline, made a few cards at a time.
+
+    One line (no indent: json's C encoder only runs without it; `jq .` pretty-prints it).
+    Each piece is the standard encoder's text of one value, joined with its separators,
+    so the file is byte for byte the one dumped whole.
+    """
+    yield f'{{"$schema": {_dumps(SCHEMA_ID)}, "exportedAt": {_dumps(result.exported_at)}, "boards": ['
+    for b, board in enumerate(result.boards):
+        yield (", " if b else "") + json_escape_controls(
+            f'{{"id": {_dumps(board.id)}, "title": {_dumps(board.title)}, '
+            f'"description": {_dumps(board.description)}, "columns": ['
+        )
+        for c, column in enumerate(board.columns):
+            yield (", " if c else "") + json_escape_controls(
+                f'{{"id": {_dumps(column.id)}, "title": {_dumps(column.title)}, "cards": ['
+            )
+            cards = column.cards
+            for start in range(0, len(cards), _CARDS_PER_PIECE):
+                piece = ", ".join([_dumps(_card_json(card)) for card in cards[start : start + _CARDS_PER_PIECE]])
+                yield (", " if start else "") + json_escape_controls(piece)
+            yield "]}"
+        yield "]}"
+    yield f'], "errors": {json_escape_controls(_dumps([f.to_json() for f in result.failures]))}}}\n'
 
 
 # Markdown layout: board `#`, column `##`, card `###`, the exporter's card sections `####`;
@@ -128,13 +163,24 @@ def _markdown_card(card: ExportCard) -> list[str]:
 
 
 def board_markdown(board: ExportBoard) -> str:
+    return "".join(_markdown_text(board))
+
+
+def _markdown_text(board: ExportBoard) -> Iterator[str]:
+    """One board's Markdown a card at a time: its lines joined by newlines, none at the end but one."""
     out = [f"# {markdown_inline(board.title)}", ""]
     if board.description:
         out += [markdown_block(board.description), ""]
+    pending = ""  # the newlines that end the text so far: written only if more text follows
     for column in board.columns:
         out += [f"## {markdown_inline(column.title)}", ""]
         for card in column.cards:
             out += _markdown_card(card)
+            text = pending + "\n".join(out)
+            body = text.rstrip("\n")
+            pending = text[len(body) :] + "\n"
+            out = []
+            yield body
     if board.failures:
         out += ["## Fields that could not be decrypted", ""]
         out += [
@@ -143,15 +189,17 @@ def board_markdown(board: ExportBoard) -> str:
             for f in board.failures
         ]
         out.append("")
-    return "\n".join(out).rstrip("\n") + "\n"
+    if out:
+        yield (pending + "\n".join(out)).rstrip("\n")
+    yield "\n"
 
 
 def _markdown_name(board: ExportBoard) -> str:
     return safe_name(board.title, prefix=board.id, fallback="board") + ".md"
 
 
-def _markdown(result: ExportResult) -> dict[str, str]:
-    return {_markdown_name(b): board_markdown(b) for b in result.boards}
+def _markdown(result: ExportResult) -> _Files:
+    return {_markdown_name(b): _markdown_text(b) for b in result.boards}
 
 
 _CSV_HEADER = [
@@ -175,7 +223,11 @@ _CSV_HEADER = [
 ]
 
 
-def _csv(result: ExportResult) -> dict[str, str]:
+def _csv(result: ExportResult) -> _Files:
+    return {_SINGLE_FILE["csv"]: _csv_text(result)}
+
+
+def _csv_text(result: ExportResult) -> Iterator[str]:
     buffer = io.StringIO()
     writer = csv.writer(buffer, lineterminator="\r\n")
     writer.writerow(_CSV_HEADER)
@@ -204,7 +256,11 @@ def _csv(result: ExportResult) -> dict[str, str]:
                     "true" if card.archived else "false",
                 ]
                 writer.writerow(row)
-    return {_SINGLE_FILE["csv"]: buffer.getvalue()}
+                if buffer.tell() >= _PIECE_CHARS:
+                    yield buffer.getvalue()
+                    buffer.seek(0)
+                    buffer.truncate()
+    yield buffer.getvalue()
 
 
 _CSS = """
@@ -272,31 +328,42 @@ def _html_card(card: ExportCard) -> str:
     return "".join(parts)
 
 
-def _html(result: ExportResult) -> dict[str, str]:
-    out = [
-        '<!DOCTYPE html><html lang="en"><head><meta charset="utf-8">',
-        f'<meta http-equiv="Content-Security-Policy" content="{_CSP}">',
-        '<meta name="viewport" content="width=device-width, initial-scale=1">',
-        f"<title>MSKanban export {_e(result.exported_at)}</title><style>{_CSS}</style></head><body>",
-    ]
+def _html(result: ExportResult) -> _Files:
+    return {_SINGLE_FILE["html"]: _html_text(result)}
+
+
+def _html_text(result: ExportResult) -> Iterator[str]:
+    """The page: its parts joined by newlines, each column's cards (one part) a few at a time."""
+    yield "\n".join(
+        [
+            '<!DOCTYPE html><html lang="en"><head><meta charset="utf-8">',
+            f'<meta http-equiv="Content-Security-Policy" content="{_CSP}">',
+            '<meta name="viewport" content="width=device-width, initial-scale=1">',
+            f"<title>MSKanban export {_e(result.exported_at)}</title><style>{_CSS}</style></head><body>",
+        ]
+    )
     for board in result.boards:
-        out.append(f'<section class="board" id="board-{_e(board.id)}"><header><h1>{_e(board.title)}</h1>')
+        out = [f'<section class="board" id="board-{_e(board.id)}"><header><h1>{_e(board.title)}</h1>']
         if board.description:
             out.append(f'<div class="desc">{markdown_html(board.description)}</div>')
         out.append('</header><div class="columns">')
+        yield "\n" + "\n".join(out)
         for column in board.columns:
-            cards = "".join(_html_card(card) for card in column.cards)
-            out.append(f'<div class="column" id="column-{_e(column.id)}"><h2>{_e(column.title)}</h2>{cards}</div>')
-        out.append("</div>")
+            yield f'\n<div class="column" id="column-{_e(column.id)}"><h2>{_e(column.title)}</h2>'
+            cards = column.cards
+            for start in range(0, len(cards), _CARDS_PER_PIECE):
+                yield "".join([_html_card(card) for card in cards[start : start + _CARDS_PER_PIECE]])
+            yield "</div>"
+        out = ["</div>"]
         if board.failures:
             items = "".join(f"<li>{_e(str(f))}</li>" for f in board.failures)
             out.append(f'<div class="errors">Fields that could not be decrypted:<ul>{items}</ul></div>')
         out.append("</section>")
-    out.append("</body></html>\n")
-    return {_SINGLE_FILE["html"]: "\n".join(out)}
+        yield "\n" + "\n".join(out)
+    yield "\n</body></html>\n"
 
 
-FORMATS: dict[str, Callable[[ExportResult], dict[str, str]]] = {
+FORMATS: dict[str, Callable[[ExportResult], _Files]] = {
     "json": _json,
     "markdown": _markdown,
     "csv": _csv,
@@ -304,13 +371,18 @@ FORMATS: dict[str, Callable[[ExportResult], dict[str, str]]] = {
 }
 
 
-def render(result: ExportResult, fmt: str) -> dict[str, str]:
-    """File name -> content for one format (nothing written)."""
+def _files(result: ExportResult, fmt: str) -> _Files:
     writer = FORMATS.get(fmt)
     if writer is None:
         raise UsageError(f"unknown export format {fmt!r}; choose one of {', '.join(FORMATS)}")
+    return writer(result)
+
+
+def render(result: ExportResult, fmt: str) -> dict[str, str]:
+    """File name -> content for one format (nothing written)."""
+    files = _files(result, fmt)
     with no_collections():  # rendering builds a container per card, comment and item, none cyclic
-        return writer(result)
+        return {name: "".join(pieces) for name, pieces in files.items()}
 
 
 def file_names(result: ExportResult, fmt: str) -> list[str]:
@@ -344,11 +416,15 @@ def existing_outputs(
 
 
 def write_export(result: ExportResult, fmt: str, out_dir: Path) -> list[Path]:
-    """Render everything first, then write each file atomically; returns the paths written."""
-    files = render(result, fmt)
+    """Write each file while it is rendered, to temporary files that replace the targets only
+    once every one is complete; returns the paths written."""
+    files = _files(result, fmt)
     written = []
-    for name, content in files.items():
-        path = out_dir / name
-        atomic_write_text(path, content)
-        written.append(path)
+    with contextlib.ExitStack() as replaced_at_exit, no_collections():
+        for name, pieces in files.items():
+            path = out_dir / name
+            handle = replaced_at_exit.enter_context(atomic_open(path))
+            for piece in pieces:
+                handle.write(piece.encode("utf-8"))
+            written.append(path)
     return written

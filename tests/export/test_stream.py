@@ -21,6 +21,7 @@ from mskclient.export import _stream as stream_module
 from mskclient.export import decrypt_document, decrypt_export_file, export_to_json
 from mskclient.export._document import ExportDecryptor
 from mskclient.export._stream import ExportParser, Level, replay
+from mskclient.export._tree import unpack
 
 from ._build import PASSWORD, Built
 
@@ -123,7 +124,7 @@ def test_cards_are_decrypted_before_the_body_ends(
     parser.feed(body[:last_card])
     assert decryptor._board.decryptor is not None
     decrypted = [card for cards in decryptor._board.decryptor._cards.values() for _, card in cards]
-    assert [card.id for card in decrypted] == [built.ids["c2"], built.ids["c1"]]
+    assert [unpack(card).id for card in decrypted] == [built.ids["c2"], built.ids["c1"]]
     parser.feed(body[last_card:])
     parser.close()
     assert export_to_json(decryptor.result()) == export_to_json(decrypt_document(built.document, keys))
