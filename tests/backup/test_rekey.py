@@ -8,7 +8,7 @@ import contextlib
 import io
 import json
 from collections import Counter
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -124,7 +124,7 @@ def comparable(value: Any) -> Any:
     if isinstance(value, dict):
         dropped = {"id", "workspace_id", "file_key", "file", "created_at"}
         return {k: comparable(v) for k, v in value.items() if k not in dropped}
-    if isinstance(value, (list, tuple)):
+    if isinstance(value, Sequence) and not isinstance(value, (str, bytes)):  # tuples, lists, the export's CardList
         return [comparable(v) for v in value]
     return value
 
