@@ -65,8 +65,9 @@ PUBLIC = {'mskclient': ['ActivityEvent', 'ApiError', 'AsyncClient', 'Attachment'
                          'KINDS', 'KaitenSource', 'Plan', 'Source', 'SourceAttachment', 'SourceBoard', 'SourceCard',
                          'SourceChecklist', 'SourceChecklistItem', 'SourceColumn', 'SourceComment', 'SourceField',
                          'SourceLabel', 'SourceMilestone', 'SourceRule', 'SourceTemplate', 'SourceUser',
-                         'SourceWebhook', 'Stage', 'Summary', 'comment_text', 'deck_base_url', 'estimate_seconds',
-                         'journal_path', 'kaiten_base_url', 'notes_text', 'split_tasks', 'tag_color', 'webhook_digest'],
+                         'SourceWebhook', 'Stage', 'Summary', 'comment_text', 'count_by_kind', 'deck_base_url',
+                         'estimate_seconds', 'journal_path', 'kaiten_base_url', 'notes_text',
+                         'split_tasks', 'tag_color', 'webhook_digest'],
  'mskclient.client': ['AsyncClient', 'Client', 'Core', 'DescriptionEdit', 'Flow', 'Registration', 'Request',
                       'Response', 'SealedHook', 'Streamed', 'UNSET', 'envelope_digest']}
 

@@ -42,7 +42,7 @@ from ..crypto import (
     unwrap_board_key,
 )
 from ..export import keys_from_password
-from ..importers import Journal, Stage, estimate_seconds, journal_path
+from ..importers import Journal, Stage, count_by_kind, estimate_seconds, journal_path
 from ._format import Backup, attachment_member
 
 __all__ = ["KINDS", "RestorePlan", "RestoreSummary", "Restorer", "WorkspacePlan", "target_public_key"]
@@ -158,10 +158,7 @@ class RestorePlan:
         return estimate_seconds(self.mutations, self.limit, self.share)
 
     def totals(self) -> dict[str, int]:
-        total: Counter[str] = Counter()
-        for workspace in self.workspaces:
-            total.update(workspace.create)
-        return {k: total.get(k, 0) for k in KINDS}
+        return count_by_kind((workspace.create for workspace in self.workspaces), KINDS)
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -181,10 +178,7 @@ class RestoreSummary:
     requests: int
 
     def totals(self) -> dict[str, int]:
-        total: Counter[str] = Counter()
-        for _, _, created, _ in self.workspaces:
-            total.update(created)
-        return {k: total.get(k, 0) for k in KINDS}
+        return count_by_kind((created for _, _, created, _ in self.workspaces), KINDS)
 
     def to_json(self) -> dict[str, Any]:
         return {

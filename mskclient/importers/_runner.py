@@ -12,7 +12,7 @@ from __future__ import annotations
 import hashlib
 import time
 from collections import Counter
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Final
@@ -51,6 +51,7 @@ __all__ = [
     "Stage",
     "Summary",
     "comment_text",
+    "count_by_kind",
     "estimate_seconds",
     "notes_text",
     "webhook_digest",
@@ -108,6 +109,14 @@ def webhook_digest(url: str, events: Sequence[str]) -> str:
 def notes_text(source: str, notes: Sequence[str]) -> str:
     """The note written into the board for what could not be carried."""
     return f"Imported from {source}. Not carried over:\n" + "\n".join(f"- {n}" for n in notes)
+
+
+def count_by_kind(counts: Iterable[Mapping[str, int]], kinds: Sequence[str]) -> dict[str, int]:
+    """The per-kind sums of several count maps, every kind of `kinds` present (0 when none)."""
+    total: Counter[str] = Counter()
+    for count in counts:
+        total.update(count)
+    return {k: total.get(k, 0) for k in kinds}
 
 
 def estimate_seconds(mutations: int, limit: tuple[int, float] | None, share: float) -> float:
@@ -192,10 +201,7 @@ class Plan:
         return estimate_seconds(self.mutations, self.limit, self.share)
 
     def totals(self) -> dict[str, int]:
-        total: Counter[str] = Counter()
-        for board in self.boards:
-            total.update(board.create)
-        return {k: total.get(k, 0) for k in KINDS}
+        return count_by_kind((board.create for board in self.boards), KINDS)
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -246,10 +252,7 @@ class Summary:
     source_requests: int
 
     def totals(self) -> dict[str, int]:
-        total: Counter[str] = Counter()
-        for board in self.boards:
-            total.update(board.created)
-        return {k: total.get(k, 0) for k in KINDS}
+        return count_by_kind((board.created for board in self.boards), KINDS)
 
     def to_json(self) -> dict[str, Any]:
         return {
