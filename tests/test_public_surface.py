@@ -68,8 +68,8 @@ PUBLIC = {'mskclient': ['ActivityEvent', 'ApiError', 'AsyncClient', 'Attachment'
                          'SourceWebhook', 'Stage', 'Summary', 'comment_text', 'count_by_kind', 'deck_base_url',
                          'estimate_seconds', 'journal_path', 'kaiten_base_url', 'notes_text',
                          'split_tasks', 'tag_color', 'webhook_digest'],
- 'mskclient.client': ['AsyncClient', 'Client', 'Core', 'DescriptionEdit', 'Flow', 'Registration', 'Request',
-                      'Response', 'SealedHook', 'Streamed', 'UNSET', 'envelope_digest']}
+ 'mskclient.client': ['AsyncClient', 'Client', 'Core', 'DeadlineTransport', 'DescriptionEdit', 'Flow',
+                      'Registration', 'Request', 'Response', 'SealedHook', 'Streamed', 'UNSET', 'envelope_digest']}
 
 
 @pytest.mark.parametrize("module", PUBLIC)

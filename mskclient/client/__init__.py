@@ -8,6 +8,7 @@ live, importers, backup, the CLI or the sandbox.
 """
 
 from ._core import UNSET, Core, DescriptionEdit, Registration, SealedHook, envelope_digest
+from ._deadline import DeadlineTransport
 from ._drivers import AsyncClient, Client, Streamed
 from ._wire import Flow, Request, Response
 
@@ -16,6 +17,7 @@ __all__ = [
     "AsyncClient",
     "Client",
     "Core",
+    "DeadlineTransport",
     "DescriptionEdit",
     "Flow",
     "Registration",

@@ -82,6 +82,7 @@ from ..crypto import (
     MasterKey,
     RecoveryKey,
     SealedEnvelope,
+    SymmetricKey,
     Where,
     WorkspaceKey,
     b64u_decode,
@@ -117,6 +118,8 @@ __all__ = ["UNSET", "Core", "DescriptionEdit", "Registration", "SealedHook", "en
 _STRENGTH_PREFIX: Final = 72
 #: Attempts of a safe edit (read, merge, PATCH with If-Match) before giving up on 409s.
 _EDIT_ATTEMPTS: Final = 5
+#: sealed envelopes remembered for their echo at most (a flow seals a handful before its answer)
+_SEALED_ECHOES: Final = 64
 _MiB: Final = 1024 * 1024
 
 
@@ -276,6 +279,9 @@ class Core:
         self.trust = trust if trust is not None else TrustStore()
         self._keys: AccountKeys | None = None
         self._sealed_wk: dict[str, str] = {}
+        #: text envelopes sealed here whose answer has not come back: an answer that echoes one
+        #: needs no decryption (the same string under the same key and field is the same text)
+        self._sealed_here: dict[tuple[SymmetricKey, str, str, str], str] = {}
         self._wk: dict[str, WorkspaceKey] = {}
         self._bk: dict[str, BoardKey] = {}
         #: entity id -> board id, learnt from every read, so updates of children find their key.
@@ -321,8 +327,20 @@ class Core:
         self.undecryptable.append(marker)
         return marker
 
+    def _seal_text(self, key: SymmetricKey, entity: str, name: str, plaintext: str) -> str:
+        envelope = seal_text(key, entity, name, plaintext)
+        if len(self._sealed_here) >= _SEALED_ECHOES:  # answers that never echoed theirs (a 204, an error)
+            self._sealed_here.clear()
+        self._sealed_here[key, entity, name, envelope] = plaintext
+        return envelope
+
     def _open_text(self, key: BoardKey | WorkspaceKey, obj: Obj, name: str, entity_id: str) -> str:
         """A decrypted text field; in a lenient read, a placeholder if it does not decrypt."""
+        envelope = obj.data.get(name)
+        if isinstance(envelope, str) and self._sealed_here:
+            echoed = self._sealed_here.pop((key, obj.entity, name, envelope), None)
+            if echoed is not None:
+                return echoed
         try:
             return open_text(key, obj, name, entity_id)
         except (DecryptionError, EnvelopeError) as exc:
@@ -558,7 +576,7 @@ class Core:
         """A fresh workspace key, sealed to our own public key; we become the owner."""
         wk = WorkspaceKey.generate()
         body = {
-            "encName": seal_text(wk, "workspace", "encName", name),
+            "encName": self._seal_text(wk, "workspace", "encName", name),
             "encWorkspaceKey": str(seal_workspace_key(wk, self.keys.keypair.public)),
         }
         _announce(on_sealed, body["encName"])
@@ -568,7 +586,7 @@ class Core:
 
     def rename_workspace(self, workspace_id: str, name: str) -> Flow[Workspace]:
         wk = yield from self.workspace_key(workspace_id)
-        body = {"encName": seal_text(wk, "workspace", "encName", name)}
+        body = {"encName": self._seal_text(wk, "workspace", "encName", name)}
         return (
             yield from self._workspace(
                 read_object((yield _send("PATCH", "/workspaces/{}", workspace_id, body=body)), "workspace")
@@ -706,9 +724,9 @@ class Core:
     ) -> Flow[Board]:
         wk = yield from self.workspace_key(workspace_id)
         bk = BoardKey.generate()
-        body = {"encTitle": seal_text(bk, "board", "encTitle", title), "encBoardKey": str(wrap_board_key(wk, bk))}
+        body = {"encTitle": self._seal_text(bk, "board", "encTitle", title), "encBoardKey": str(wrap_board_key(wk, bk))}
         if description:
-            body["encDescription"] = seal_text(bk, "board", "encDescription", description)
+            body["encDescription"] = self._seal_text(bk, "board", "encDescription", description)
         _announce(on_sealed, body["encTitle"])
         obj = read_object((yield _send("POST", "/workspaces/{}/boards", workspace_id, body=body)), "board")
         return (yield from self._board(obj))
@@ -719,9 +737,9 @@ class Core:
         bk = yield from self.board_key(board_id)
         body: dict[str, Any] = {}
         if title is not None:
-            body["encTitle"] = seal_text(bk, "board", "encTitle", title)
+            body["encTitle"] = self._seal_text(bk, "board", "encTitle", title)
         if description is not None:
-            body["encDescription"] = seal_text(bk, "board", "encDescription", description)
+            body["encDescription"] = self._seal_text(bk, "board", "encDescription", description)
         if archived is not None:
             body["archived"] = archived
         return (yield from self._board(read_object((yield _send("PATCH", "/boards/{}", board_id, body=body)), "board")))
@@ -759,7 +777,7 @@ class Core:
         on_sealed: SealedHook | None = None,
     ) -> Flow[Column]:
         bk = yield from self.board_key(board_id)
-        body: dict[str, Any] = {"encTitle": seal_text(bk, "column", "encTitle", title)}
+        body: dict[str, Any] = {"encTitle": self._seal_text(bk, "column", "encTitle", title)}
         _announce(on_sealed, body["encTitle"])
         if position is not None:
             body["position"] = position
@@ -779,7 +797,7 @@ class Core:
         bk = yield from self.board_key(self._board_for(column_id, board_id, "column"))
         body: dict[str, Any] = {}
         if title is not None:
-            body["encTitle"] = seal_text(bk, "column", "encTitle", title)
+            body["encTitle"] = self._seal_text(bk, "column", "encTitle", title)
         if position is not None:
             body["position"] = position
         if not isinstance(wip_limit, _Unset):
@@ -874,7 +892,7 @@ class Core:
         on_sealed: SealedHook | None = None,
     ) -> Flow[Card]:
         bk = yield from self.board_key(self._board_for(column_id, board_id, "column"))
-        body: dict[str, Any] = {"encTitle": seal_text(bk, "card", "encTitle", title)}
+        body: dict[str, Any] = {"encTitle": self._seal_text(bk, "card", "encTitle", title)}
         _announce(on_sealed, body["encTitle"])
         if description:
             state = _description.edit_to(_description.empty_state(), description)
@@ -921,7 +939,7 @@ class Core:
                 raise EditConflictError(f"card {card_id}: the title was changed by someone else (not overwritten)")
             body: dict[str, Any] = {}
             if title is not None:
-                body["encTitle"] = seal_text(bk, "card", "encTitle", title)
+                body["encTitle"] = self._seal_text(bk, "card", "encTitle", title)
             if ours is not None:
                 if isinstance(current.description, Undecryptable):
                     raise current.description.error
@@ -939,7 +957,7 @@ class Core:
                         values.pop(field_id, None)
                     else:
                         values[field_id] = value
-                body["customFields"] = {k: seal_text(bk, "card", "customFields", v) for k, v in values.items()}
+                body["customFields"] = {k: self._seal_text(bk, "card", "customFields", v) for k, v in values.items()}
             request = Request(
                 "PATCH",
                 path("/cards/{}", card_id),
@@ -1039,7 +1057,7 @@ class Core:
 
     def add_comment(self, card_id: str, body: str, *, on_sealed: SealedHook | None = None) -> Flow[Comment]:
         board_id, bk = yield from self._card_board(card_id)
-        payload = {"encBody": seal_text(bk, "comment", "encBody", body)}
+        payload = {"encBody": self._seal_text(bk, "comment", "encBody", body)}
         _announce(on_sealed, payload["encBody"])
         comment = self._comment(
             read_object((yield _send("POST", "/cards/{}/comments", card_id, body=payload)), "comment"), bk
@@ -1049,7 +1067,7 @@ class Core:
 
     def edit_comment(self, comment_id: str, body: str, *, board_id: str | None = None) -> Flow[Comment]:
         bk = yield from self.board_key(self._board_for(comment_id, board_id, "comment"))
-        payload = {"encBody": seal_text(bk, "comment", "encBody", body)}
+        payload = {"encBody": self._seal_text(bk, "comment", "encBody", body)}
         return self._comment(
             read_object((yield _send("PATCH", "/comments/{}", comment_id, body=payload)), "comment"), bk
         )
@@ -1087,7 +1105,7 @@ class Core:
 
     def add_checklist(self, card_id: str, title: str, *, on_sealed: SealedHook | None = None) -> Flow[Checklist]:
         _, bk = yield from self._card_board(card_id)
-        body = {"encTitle": seal_text(bk, "checklist", "encTitle", title)}
+        body = {"encTitle": self._seal_text(bk, "checklist", "encTitle", title)}
         _announce(on_sealed, body["encTitle"])
         return self._checklist(
             read_object((yield _send("POST", "/cards/{}/checklists", card_id, body=body)), "checklist"), bk
@@ -1095,7 +1113,7 @@ class Core:
 
     def rename_checklist(self, checklist_id: str, title: str, *, board_id: str | None = None) -> Flow[Checklist]:
         bk = yield from self.board_key(self._board_for(checklist_id, board_id, "checklist"))
-        body = {"encTitle": seal_text(bk, "checklist", "encTitle", title)}
+        body = {"encTitle": self._seal_text(bk, "checklist", "encTitle", title)}
         return self._checklist(
             read_object((yield _send("PATCH", "/checklists/{}", checklist_id, body=body)), "checklist"), bk
         )
@@ -1114,7 +1132,7 @@ class Core:
     ) -> Flow[ChecklistItem]:
         board = self._board_for(checklist_id, board_id, "checklist")
         bk = yield from self.board_key(board)
-        body: dict[str, Any] = {"encText": seal_text(bk, "checklistItem", "encText", text)}
+        body: dict[str, Any] = {"encText": self._seal_text(bk, "checklistItem", "encText", text)}
         if done:
             body["done"] = True
         _announce(on_sealed, body["encText"])
@@ -1129,7 +1147,7 @@ class Core:
         body: dict[str, Any] = {}
         bk = yield from self.board_key(self._board_for(item_id, board_id, "checklist item"))
         if text is not None:
-            body["encText"] = seal_text(bk, "checklistItem", "encText", text)
+            body["encText"] = self._seal_text(bk, "checklistItem", "encText", text)
         if done is not None:
             body["done"] = done
         obj = read_object((yield _send("PATCH", "/checklist-items/{}", item_id, body=body)), "checklistItem")
@@ -1192,10 +1210,10 @@ class Core:
             )
         board_id, bk = yield from self._card_board(card_id)
         fk = FileKey.generate()
-        enc_name = seal_text(bk, "attachment", "encName", name)
+        enc_name = self._seal_text(bk, "attachment", "encName", name)
         meta = {
             "encName": enc_name,
-            "encMime": seal_text(bk, "attachment", "encMime", mime),
+            "encMime": self._seal_text(bk, "attachment", "encMime", mime),
             "encFileKey": str(wrap_file_key(bk, fk)),
             "size": size,
         }
@@ -1271,7 +1289,7 @@ class Core:
         self, board_id: str, name: str, color: str = DEFAULT_LABEL_COLOR, *, on_sealed: SealedHook | None = None
     ) -> Flow[Label]:
         bk = yield from self.board_key(board_id)
-        body: dict[str, Any] = {"encName": seal_text(bk, "label", "encName", name), "color": color}
+        body: dict[str, Any] = {"encName": self._seal_text(bk, "label", "encName", name), "color": color}
         _announce(on_sealed, body["encName"])
         return self._label(read_object((yield _send("POST", "/boards/{}/labels", board_id, body=body)), "label"), bk)
 
@@ -1281,7 +1299,7 @@ class Core:
         bk = yield from self.board_key(self._board_for(label_id, board_id, "label"))
         body: dict[str, Any] = {}
         if name is not None:
-            body["encName"] = seal_text(bk, "label", "encName", name)
+            body["encName"] = self._seal_text(bk, "label", "encName", name)
         if color is not None:
             body["color"] = color
         return self._label(read_object((yield _send("PATCH", "/labels/{}", label_id, body=body)), "label"), bk)
@@ -1311,7 +1329,7 @@ class Core:
         self, board_id: str, title: str, due_at: str | None = None, *, on_sealed: SealedHook | None = None
     ) -> Flow[Milestone]:
         bk = yield from self.board_key(board_id)
-        body: dict[str, Any] = {"encTitle": seal_text(bk, "milestone", "encTitle", title)}
+        body: dict[str, Any] = {"encTitle": self._seal_text(bk, "milestone", "encTitle", title)}
         _announce(on_sealed, body["encTitle"])
         if due_at is not None:
             body["dueAt"] = due_at
@@ -1330,7 +1348,7 @@ class Core:
         bk = yield from self.board_key(self._board_for(milestone_id, board_id, "milestone"))
         body: dict[str, Any] = {}
         if title is not None:
-            body["encTitle"] = seal_text(bk, "milestone", "encTitle", title)
+            body["encTitle"] = self._seal_text(bk, "milestone", "encTitle", title)
         if not isinstance(due_at, _Unset):
             body["dueAt"] = due_at
         if archived is not None:
@@ -1358,8 +1376,8 @@ class Core:
     ) -> Flow[CardTemplate]:
         bk = yield from self.board_key(board_id)
         payload = {
-            "encTitle": seal_text(bk, "cardTemplate", "encTitle", title),
-            "encBody": seal_text(bk, "cardTemplate", "encBody", body),
+            "encTitle": self._seal_text(bk, "cardTemplate", "encTitle", title),
+            "encBody": self._seal_text(bk, "cardTemplate", "encBody", body),
         }
         _announce(on_sealed, payload["encTitle"])
         obj = read_object((yield _send("POST", "/boards/{}/card-templates", board_id, body=payload)), "cardTemplate")
@@ -1400,10 +1418,10 @@ class Core:
         on_sealed: SealedHook | None = None,
     ) -> Flow[CustomField]:
         bk = yield from self.board_key(board_id)
-        body: dict[str, Any] = {"encName": seal_text(bk, "customField", "encName", name), "type": type}
+        body: dict[str, Any] = {"encName": self._seal_text(bk, "customField", "encName", name), "type": type}
         _announce(on_sealed, body["encName"])
         if options:
-            body["encOptions"] = seal_text(bk, "customField", "encOptions", json.dumps(list(options)))
+            body["encOptions"] = self._seal_text(bk, "customField", "encOptions", json.dumps(list(options)))
         obj = read_object((yield _send("POST", "/boards/{}/custom-fields", board_id, body=body)), "customField")
         return self._custom_field(obj, bk)
 
@@ -1418,9 +1436,9 @@ class Core:
         bk = yield from self.board_key(self._board_for(field_id, board_id, "custom field"))
         body: dict[str, Any] = {}
         if name is not None:
-            body["encName"] = seal_text(bk, "customField", "encName", name)
+            body["encName"] = self._seal_text(bk, "customField", "encName", name)
         if options is not None:
-            body["encOptions"] = seal_text(bk, "customField", "encOptions", json.dumps(list(options)))
+            body["encOptions"] = self._seal_text(bk, "customField", "encOptions", json.dumps(list(options)))
         obj = read_object((yield _send("PATCH", "/custom-fields/{}", field_id, body=body)), "customField")
         return self._custom_field(obj, bk)
 
@@ -1457,7 +1475,7 @@ class Core:
     ) -> Flow[Automation]:
         bk = yield from self.board_key(board_id)
         body: dict[str, Any] = {
-            "encName": seal_text(bk, "automation", "encName", name),
+            "encName": self._seal_text(bk, "automation", "encName", name),
             "trigger": dict(trigger),
             "action": dict(action),
             "enabled": enabled,
@@ -1479,7 +1497,7 @@ class Core:
         bk = yield from self.board_key(self._board_for(automation_id, board_id, "automation"))
         body: dict[str, Any] = {}
         if name is not None:
-            body["encName"] = seal_text(bk, "automation", "encName", name)
+            body["encName"] = self._seal_text(bk, "automation", "encName", name)
         if trigger is not None:
             body["trigger"] = dict(trigger)
         if action is not None:

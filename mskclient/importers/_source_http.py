@@ -24,6 +24,7 @@ from typing import Any, BinaryIO, Final, cast
 import httpx
 
 from .._errors import ProtocolError, TransportError, api_error
+from ..client import DeadlineTransport
 
 __all__ = ["ErrorText", "Record", "SourceHttp", "SourcePace", "SourceUnavailable"]
 
@@ -78,12 +79,14 @@ class SourcePace:
         """The length of the source's counting window, in seconds."""
         return self._seconds
 
-    def delay(self) -> float:
-        """Seconds to wait before sending the next request."""
+    def delay(self, requests: int = 1) -> float:
+        """Seconds to wait before sending the next request, which may become `requests` (redirects)."""
         now = self._clock()
         wait = self._not_before - now
-        if len(self._answered) == self._answered.maxlen:
-            wait = max(wait, self._answered[0] + self._seconds - now)
+        assert self._answered.maxlen is not None
+        oldest_in_the_way = len(self._answered) - self._answered.maxlen + min(requests, self._answered.maxlen) - 1
+        if oldest_in_the_way >= 0:
+            wait = max(wait, self._answered[oldest_in_the_way] + self._seconds - now)
         return max(0.0, wait)
 
     def until_reset(self, headers: httpx.Headers) -> float | None:
@@ -145,10 +148,12 @@ class SourceHttp:
         self._http = httpx.Client(
             auth=auth,
             headers=dict(headers or {}),
-            transport=transport,
+            # the client's transport: httpcore's costs several times its CPU per request
+            transport=transport or DeadlineTransport(),
             timeout=timeout,
             follow_redirects=follow_redirects,
         )
+        self._follow_redirects = follow_redirects
         self._attempts = attempts
         self._backoff = backoff
         self._sleep = sleep
@@ -174,7 +179,9 @@ class SourceHttp:
             attempt += 1
             self.requests += 1
             wait = self._backoff * 2 ** (attempt - 1)
-            if self._pace is not None and (delay := self._pace.delay()) > 0:
+            # a download may be redirected to where the file lies: room for that request too
+            hops = 2 if self._follow_redirects and not read else 1
+            if self._pace is not None and (delay := self._pace.delay(hops)) > 0:
                 self._sleep(delay)
             try:
                 try:

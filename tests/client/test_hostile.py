@@ -77,6 +77,21 @@ def test_fields_swapped_between_entities(
         victim.client.cards(board["board"])
 
 
+def test_an_answer_echoing_our_envelopes_in_swapped_fields_is_refused(
+    victim: Account, board: dict[str, Any], hostile: HostileTransport
+) -> None:
+    """The texts just sealed are known, but only in the field they were sealed for."""
+
+    def swap(created: dict[str, Any]) -> dict[str, Any]:
+        created["encTitle"], created["encDescription"] = created["encDescription"], created["encTitle"]
+        return created
+
+    hostile.edit = json_edit("/boards", swap, method="POST")
+    with pytest.raises(DecryptionError) as caught:
+        victim.client.create_board(board["ws"], "a title", "a description")
+    assert caught.value.entity == "board" and caught.value.field in {"encTitle", "encDescription"}
+
+
 def test_kdf_downgrade_is_refused_before_any_login(
     sandbox_url: str, victim: Account, hostile: HostileTransport
 ) -> None:

@@ -417,6 +417,18 @@ def test_source_pace_obeys_the_rate_limit_headers() -> None:
     assert pace.until_reset(httpx.Headers({"X-RateLimit-Reset": "soon"})) is None
 
 
+def test_a_download_that_may_be_redirected_waits_for_room_for_both_requests() -> None:
+    """Four answers in the window leave room for one request, not for a download and its redirect."""
+    now = [1000.0]
+    pace = SourcePace((5, 1.0), clock=lambda: now[0])
+    for _ in range(4):
+        pace.answered(httpx.Headers())
+        now[0] += 0.1
+    assert pace.delay() == 0.0
+    assert pace.delay(2) == pytest.approx(0.6)  # until the first of the four is a second old
+    assert pace.delay(9) == pytest.approx(0.9)  # never more than a whole window of room
+
+
 @pytest.mark.parametrize("url", ["ftp://x.kaiten.ru", "x.kaiten.ru", "https://ana:secret@x.kaiten.ru"])
 def test_a_bad_source_url_is_refused_without_echoing_it(url: str) -> None:
     with pytest.raises(UsageError) as caught:
