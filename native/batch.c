@@ -409,15 +409,27 @@ typedef struct {
     int code;
 } open_item;
 
+/* The nonce part into nonce (NPUBBYTES + B64U_SLACK bytes): 0, or -1 when it is not one. */
+static int decode_nonce(const char *text, size_t n, unsigned char *nonce)
+{
+    size_t core;
+
+#ifdef HAVE_AVX2_PATH
+    if (has_avx2 && n == NONCE_CHARS) /* the usual case: one whole block, where padding is refused */
+        return b64u_blocks((const unsigned char *)text, n, nonce) == NONCE_CHARS ? 0 : -1;
+#endif
+    return b64u_length(text, n, &core) == NPUBBYTES && b64u_decode(text, n, nonce) == NPUBBYTES ? 0 : -1;
+}
+
 /* Envelope.parse + decrypt_field for the parts phase 1 found: a dot or any other character
    outside base64url in either part is refused by the decoding. */
 static int open_envelope(const batch *b, const open_item *it, lane *l)
 {
     unsigned char nonce[NPUBBYTES + B64U_SLACK];
-    size_t core, need = it->body_len / 4 * 3 + 3 + B64U_SLACK;
+    size_t need = it->body_len / 4 * 3 + 3 + B64U_SLACK;
     Py_ssize_t clen;
 
-    if (b64u_length(it->nonce, it->nonce_len, &core) != NPUBBYTES || b64u_decode(it->nonce, it->nonce_len, nonce) != NPUBBYTES)
+    if (decode_nonce(it->nonce, it->nonce_len, nonce) < 0)
         return E_MALFORMED;
     if (need > l->scratch_size) {
         unsigned char *grown = PyMem_RawRealloc(l->scratch, need);
