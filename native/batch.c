@@ -5,13 +5,15 @@
    randombytes_buf; PyNaCl's cffi module declares only that one) taken from PyNaCl's cffi module,
    so the process has one libsodium.  Parsing accepts exactly what mskclient.crypto.b64u_decode
    and Envelope.parse accept; every item gets its own result code (opened, malformed, or not
-   authentic: the Python side asks Envelope.parse for a malformed item's exact error) and a
-   batch never stops half-way.  Python objects are only touched by the calling thread with the
-   GIL held (phase 1: take pointers, the batch's private tuple keeping every item alive, and
-   allocate the output bytes; phase 3: report failures).
-   Parsing, base64 and the crypto (phase 2) run without the GIL on pthreads that claim blocks
-   of prepared items from an atomic counter and write straight into the output bytes; they
-   start while phase 1 is still going, and the calling thread joins them once it is done. */
+   authentic: the Python side asks Envelope.parse for a malformed item's exact error, and sends
+   an item whose scratch could not grow to the pure path) and a batch never stops half-way.
+   Python objects are only touched by the calling thread with the GIL held (phase 1: a
+   reference to each item, which keeps its text and spec alive however the caller's list
+   changes, pointers, and the output bytes; phase 3: report failures).
+   Parsing, base64 and the crypto (phase 2) run without the GIL: alone, the calling thread
+   opens each stretch of prepared items itself, while they are in its cache; with more input
+   it starts pthreads that claim blocks of prepared items from an atomic counter and write
+   straight into the output bytes, and joins them once it has prepared everything. */
 #define PY_SSIZE_T_CLEAN
 #include <Python.h>
 #include <pthread.h>
@@ -19,6 +21,7 @@
 #include <stdatomic.h>
 #include <stdint.h>
 #include <string.h>
+#include <time.h>
 #if defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__))
 #include <immintrin.h>
 #define HAVE_AVX2_PATH 1
@@ -32,6 +35,7 @@
 #define BLOCK_ITEMS 64          /* items a lane claims at a time */
 #define BYTES_PER_LANE 65536    /* less input than this per thread is not worth a thread */
 #define STRETCH_BYTES 262144    /* input a lone calling thread prepares before it opens them: fits its cache */
+#define GIL_WAIT_NS 100000      /* re-taking the GIL took longer than this: another thread runs Python code */
 #define MAX_LANES 64
 #define AD_CACHE 32             /* distinct field specs remembered per call */
 
@@ -290,12 +294,20 @@ static void release_items(batch *b, size_t start, size_t stop)
         Py_DECREF(b->held[i]);
 }
 
+static inline int64_t monotonic_ns(void)
+{
+    struct timespec t;
+
+    clock_gettime(CLOCK_MONOTONIC, &t);
+    return (int64_t)t.tv_sec * 1000000000 + t.tv_nsec;
+}
+
 /* All three phases' work but the result, over at most max_lanes lanes, this thread being the
    first; a lane whose thread fails to start leaves its share to the others.  -1 when phase 1
    failed (exception set, lanes stopped). */
 static int run_phases(batch *b, lane *lanes, int max_lanes)
 {
-    int nlanes = 1, failed = 0;
+    int nlanes = 1, failed = 0, contended = 0;
     size_t held = 0, released = 0, stretch_start = 0, stretch_bytes = 0;
 
     atomic_init(&b->next, 0);
@@ -323,14 +335,21 @@ static int run_phases(batch *b, lane *lanes, int max_lanes)
             lanes[nlanes].started = pthread_create(&lanes[nlanes].tid, NULL, lane_run, &lanes[nlanes]) == 0;
             nlanes++;
         }
-        if (nlanes > 1 || (stop < b->n && stretch_bytes < STRETCH_BYTES))
+        if (nlanes > 1 || contended || (stop < b->n && stretch_bytes < STRETCH_BYTES))
             continue;
-        /* alone (no lane can have claimed anything): this stretch now, then its references go */
+        /* alone (no lane can have claimed anything): this stretch now, then its references go.
+           Once another thread kept the GIL meanwhile, the rest is prepared at once and opened
+           with one release, as with lanes: each wait could last a switch interval (5 ms). */
         atomic_store(&b->next, stop);
-        Py_BEGIN_ALLOW_THREADS
-        for (size_t i = stretch_start; i < stop; i++)
-            b->one(b, i, &lanes[0]);
-        Py_END_ALLOW_THREADS
+        {
+            PyThreadState *state = PyEval_SaveThread();
+            int64_t done;
+            for (size_t i = stretch_start; i < stop; i++)
+                b->one(b, i, &lanes[0]);
+            done = monotonic_ns();
+            PyEval_RestoreThread(state);
+            contended = monotonic_ns() - done > GIL_WAIT_NS;
+        }
         release_items(b, released, stop);
         released = stretch_start = stop;
         stretch_bytes = 0;
