@@ -5,13 +5,15 @@
    randombytes_buf; PyNaCl's cffi module declares only that one) taken from PyNaCl's cffi module,
    so the process has one libsodium.  Parsing accepts exactly what mskclient.crypto.b64u_decode
    and Envelope.parse accept; every item gets its own result code (opened, malformed, or not
-   authentic: the Python side asks Envelope.parse for a malformed item's exact error) and a
-   batch never stops half-way.  Python objects are only touched by the calling thread with the
-   GIL held (phase 1: take pointers, the batch's private tuple keeping every item alive, and
-   allocate the output bytes; phase 3: report failures).
-   Parsing, base64 and the crypto (phase 2) run without the GIL on pthreads that claim blocks
-   of prepared items from an atomic counter and write straight into the output bytes; they
-   start while phase 1 is still going, and the calling thread joins them once it is done. */
+   authentic: the Python side asks Envelope.parse for a malformed item's exact error, and sends
+   an item whose scratch could not grow to the pure path) and a batch never stops half-way.
+   Python objects are only touched by the calling thread with the GIL held (phase 1: a
+   reference to each item, which keeps its text and spec alive however the caller's list
+   changes, pointers, and the output bytes; phase 3: report failures).
+   Parsing, base64 and the crypto (phase 2) run without the GIL: alone, the calling thread
+   opens each stretch of prepared items itself, while they are in its cache; with more input
+   it starts pthreads that claim blocks of prepared items from an atomic counter and write
+   straight into the output bytes, and joins them once it has prepared everything. */
 #define PY_SSIZE_T_CLEAN
 #include <Python.h>
 #include <pthread.h>
@@ -19,21 +21,26 @@
 #include <stdatomic.h>
 #include <stdint.h>
 #include <string.h>
+#include <time.h>
 #if defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__))
 #include <immintrin.h>
 #define HAVE_AVX2_PATH 1
 #endif
 
 #define NPUBBYTES 24
+#define NONCE_CHARS 32          /* base64url characters of a 24-byte nonce */
+#define B64U_SLACK 8            /* bytes b64u_decode may write beyond the decoded length */
 #define ABYTES 16
 #define KEYBYTES 32
 #define BLOCK_ITEMS 64          /* items a lane claims at a time */
 #define BYTES_PER_LANE 65536    /* less input than this per thread is not worth a thread */
+#define STRETCH_BYTES 262144    /* input a lone calling thread prepares before it opens them: fits its cache */
+#define GIL_WAIT_NS 100000      /* re-taking the GIL took longer than this: another thread runs Python code */
 #define MAX_LANES 64
 #define AD_CACHE 32             /* distinct field specs remembered per call */
 
 /* Per-item result codes; the Python side turns them into the pure path's errors. */
-enum { OK = 0, E_MALFORMED, E_AUTH };
+enum { OK = 0, E_MALFORMED, E_AUTH, E_NO_MEMORY };
 
 typedef int (*aead_decrypt_fn)(unsigned char *m, unsigned long long *mlen, unsigned char *nsec,
                                const unsigned char *c, unsigned long long clen, const unsigned char *ad,
@@ -66,50 +73,53 @@ static Py_ssize_t b64u_length(const char *text, size_t n, size_t *core)
 }
 
 #ifdef HAVE_AVX2_PATH
-/* 32 base64url characters -> 24 bytes at dst (exactly 24 written), as the scalar loop below
-   decodes whole quads; 0 when a character is outside the alphabet.  The range checks give
-   each character its offset to its 6-bit value, then the 6-bit values are packed as in
-   Muła and Lemire, "Faster Base64 Encoding and Decoding Using AVX2 Instructions" (2018). */
-__attribute__((target("avx2"))) static inline int b64u_block32(const unsigned char *s, unsigned char *dst)
-{
-    const __m256i c = _mm256_loadu_si256((const __m256i *)s);
-#define IN_RANGE(lo, hi) \
-    _mm256_and_si256(_mm256_cmpgt_epi8(c, _mm256_set1_epi8((char)((lo) - 1))), \
-                     _mm256_cmpgt_epi8(_mm256_set1_epi8((char)((hi) + 1)), c))
-    const __m256i upper = IN_RANGE('A', 'Z'), lower = IN_RANGE('a', 'z'), digit = IN_RANGE('0', '9');
-    const __m256i dash = _mm256_cmpeq_epi8(c, _mm256_set1_epi8('-'));
-    const __m256i under = _mm256_cmpeq_epi8(c, _mm256_set1_epi8('_'));
-#undef IN_RANGE
-    const __m256i valid = _mm256_or_si256(_mm256_or_si256(upper, lower), _mm256_or_si256(_mm256_or_si256(digit, dash), under));
-    __m256i offset, v;
-
-    if ((uint32_t)_mm256_movemask_epi8(valid) != 0xFFFFFFFFu) /* bytes >= 0x80 are negative: in no range */
-        return 0;
-    offset = _mm256_and_si256(upper, _mm256_set1_epi8(-'A'));
-    offset = _mm256_or_si256(offset, _mm256_and_si256(lower, _mm256_set1_epi8(26 - 'a')));
-    offset = _mm256_or_si256(offset, _mm256_and_si256(digit, _mm256_set1_epi8(52 - '0')));
-    offset = _mm256_or_si256(offset, _mm256_and_si256(dash, _mm256_set1_epi8(62 - '-')));
-    offset = _mm256_or_si256(offset, _mm256_and_si256(under, _mm256_set1_epi8(63 - '_')));
-    v = _mm256_add_epi8(c, offset);
-    v = _mm256_maddubs_epi16(v, _mm256_set1_epi32(0x01400140)); /* pairs: a << 6 | b */
-    v = _mm256_madd_epi16(v, _mm256_set1_epi32(0x00011000));     /* quads: ab << 12 | cd, 24 bits */
-    v = _mm256_shuffle_epi8(v, _mm256_setr_epi8(2, 1, 0, 6, 5, 4, 10, 9, 8, 14, 13, 12, -1, -1, -1, -1,
-                                                2, 1, 0, 6, 5, 4, 10, 9, 8, 14, 13, 12, -1, -1, -1, -1));
-    v = _mm256_permutevar8x32_epi32(v, _mm256_setr_epi32(0, 1, 2, 4, 5, 6, 7, 7));
-    _mm_storeu_si128((__m128i *)dst, _mm256_castsi256_si128(v));
-    _mm_storel_epi64((__m128i *)(dst + 16), _mm256_extracti128_si256(v, 1));
-    return 1;
-}
-
-/* The whole 32-character blocks of core characters into dst: how many characters were
-   decoded, or -1 when one is outside the alphabet.  One loop, so the constants stay in registers. */
+/* The whole 32-character blocks of core characters into dst, 24 bytes each, as the scalar loop
+   below decodes whole quads (each block stores 32 bytes: the last 8 are overwritten by the next
+   block or are dst's B64U_SLACK): how many characters were decoded, or -1 when one is outside
+   the alphabet.  As in Muła and Lemire, "Faster Base64 Encoding and Decoding Using AVX2
+   Instructions" (2018), for the base64url alphabet: two table lookups by the high and the low
+   nibble of each character check it (a character is refused when its high nibble's class bit
+   is set in its low nibble's table entry), a third by the high nibble gives the offset to its
+   6-bit value ('_' shares 'P'..'Z''s nibble and is corrected apart), then the 6-bit values
+   are packed. */
 __attribute__((target("avx2"))) static Py_ssize_t b64u_blocks(const unsigned char *s, size_t core, unsigned char *dst)
 {
+    /* classes of high nibble: 1 = 0x2_ ('-' only), 2 = 0x3_ (digits), 4 = 0x4_ and 0x6_ (letters
+       from 1 on), 8 = 0x5_ (letters up to A, and '_'), 0x10 = 0x7_ (letters up to A), 0x20 = no
+       base64url character; per low nibble, the classes in which it is refused */
+    const __m256i refused_by_low = _mm256_setr_epi8(
+        0x25, 0x21, 0x21, 0x21, 0x21, 0x21, 0x21, 0x21, 0x21, 0x21, 0x23, 0x3B, 0x3B, 0x3A, 0x3B, 0x33,
+        0x25, 0x21, 0x21, 0x21, 0x21, 0x21, 0x21, 0x21, 0x21, 0x21, 0x23, 0x3B, 0x3B, 0x3A, 0x3B, 0x33);
+    const __m256i class_of_high = _mm256_setr_epi8(
+        0x20, 0x20, 0x01, 0x02, 0x04, 0x08, 0x04, 0x10, 0x20, 0x20, 0x20, 0x20, 0x20, 0x20, 0x20, 0x20,
+        0x20, 0x20, 0x01, 0x02, 0x04, 0x08, 0x04, 0x10, 0x20, 0x20, 0x20, 0x20, 0x20, 0x20, 0x20, 0x20);
+    const __m256i offset_by_high = _mm256_setr_epi8(
+        0, 0, 62 - '-', 52 - '0', -'A', -'A', 26 - 'a', 26 - 'a', 0, 0, 0, 0, 0, 0, 0, 0,
+        0, 0, 62 - '-', 52 - '0', -'A', -'A', 26 - 'a', 26 - 'a', 0, 0, 0, 0, 0, 0, 0, 0);
+    const __m256i nibble = _mm256_set1_epi8(0x0F), underscore = _mm256_set1_epi8('_');
+    const __m256i underscore_fix = _mm256_set1_epi8((63 - '_') - -'A');
+    const __m256i pairs = _mm256_set1_epi32(0x01400140), quads = _mm256_set1_epi32(0x00011000);
+    const __m256i order = _mm256_setr_epi8(2, 1, 0, 6, 5, 4, 10, 9, 8, 14, 13, 12, -1, -1, -1, -1,
+                                           2, 1, 0, 6, 5, 4, 10, 9, 8, 14, 13, 12, -1, -1, -1, -1);
+    const __m256i lanes = _mm256_setr_epi32(0, 1, 2, 4, 5, 6, 7, 7);
     size_t i = 0;
 
-    for (; i + 32 <= core; i += 32, dst += 24)
-        if (!b64u_block32(s + i, dst))
+    for (; i + 32 <= core; i += 32, dst += 24) {
+        const __m256i c = _mm256_loadu_si256((const __m256i *)(s + i));
+        const __m256i high = _mm256_and_si256(_mm256_srli_epi32(c, 4), nibble);
+        __m256i v;
+
+        if (!_mm256_testz_si256(_mm256_shuffle_epi8(refused_by_low, _mm256_and_si256(c, nibble)),
+                                _mm256_shuffle_epi8(class_of_high, high)))
             return -1;
+        v = _mm256_add_epi8(_mm256_shuffle_epi8(offset_by_high, high),
+                            _mm256_and_si256(_mm256_cmpeq_epi8(c, underscore), underscore_fix));
+        v = _mm256_add_epi8(c, v);
+        v = _mm256_maddubs_epi16(v, pairs); /* pairs: a << 6 | b */
+        v = _mm256_madd_epi16(v, quads);    /* quads: ab << 12 | cd, 24 bits */
+        v = _mm256_permutevar8x32_epi32(_mm256_shuffle_epi8(v, order), lanes);
+        _mm256_storeu_si256((__m256i *)dst, v);
+    }
     return (Py_ssize_t)i;
 }
 
@@ -119,7 +129,7 @@ static int has_avx2; /* set once at module init */
 /* Decodes base64url as mskclient.crypto.b64u_decode does: padding optional but exact when
    present, unused low bits of the last symbol zero (canonical, as libsodium wants), any other
    character refused.  Returns the decoded length (b64u_length's) or -1; dst must hold
-   b64u_length bytes.  Whole blocks of 32 characters go through AVX2 where the CPU has it. */
+   b64u_length + B64U_SLACK bytes.  Whole blocks of 32 characters go through AVX2 where the CPU has it. */
 static Py_ssize_t b64u_decode(const char *text, size_t n, unsigned char *dst)
 {
     const unsigned char *s = (const unsigned char *)text;
@@ -205,34 +215,40 @@ static void ad_cache_clear(ad_cache *cache)
     Py_XDECREF(cache->kept);
 }
 
-/* ---- batches: phase 1 runs on the calling thread (GIL held) while the other lanes already
-   work on the items prepared so far; then the calling thread drops the GIL and joins them. */
+/* ---- batches: the calling thread prepares items (GIL held) in blocks.  Alone, it opens or
+   seals each stretch of blocks itself right after preparing it, with the GIL released, while
+   the items are still in its cache; once the input so far is worth more lanes it starts them,
+   they claim the prepared blocks, and the calling thread drops the GIL and joins them when it
+   has prepared everything. */
 
 typedef struct batch batch;
+
+typedef struct {
+    batch *b;
+    unsigned char *scratch; /* open: grown to the longest ciphertext this lane decoded */
+    size_t scratch_size;
+    pthread_t tid;
+    int started;
+} lane;
+
 struct batch {
-    int (*prepare)(batch *b, Py_ssize_t i);                  /* phase 1, GIL held; -1 with an exception */
-    void (*one)(batch *b, size_t i, unsigned char *scratch); /* phase 2, no GIL */
-    PyObject *(*finish)(batch *b);                           /* phase 3, GIL held: the return value */
+    int (*prepare)(batch *b, PyObject *item, size_t i);       /* phase 1, GIL held; -1 with an exception */
+    void (*one)(batch *b, size_t i, lane *l);                 /* phase 2, no GIL */
+    PyObject *(*finish)(batch *b);                            /* phase 3, GIL held: the return value */
     size_t item_size;
-    int needs_scratch;      /* open: a lane decodes each ciphertext into its scratch */
     Py_ssize_t max_chars;   /* open: longer texts are refused before decoding */
-    PyObject *seq;          /* a private tuple of the items */
+    PyObject *seq;          /* the items: the caller's list (its size checked at each item) or a tuple */
+    PyObject **held;        /* a reference to each item taken in phase 1, until its phase 2 is over */
     PyObject *out;          /* the result list, filled in phase 1 */
     ad_cache cache;
     void *items;            /* open_item[] or seal_item[] */
     size_t n;
+    size_t input_bytes;     /* text or plaintext bytes prepared so far: one lane per BYTES_PER_LANE */
     unsigned char key[KEYBYTES];
     atomic_size_t next;     /* first item no lane has claimed */
     atomic_size_t ready;    /* items phase 1 has prepared */
     atomic_int abort;       /* phase 1 failed: lanes stop */
 };
-
-typedef struct {
-    batch *b;
-    unsigned char *scratch;
-    pthread_t tid;
-    int started;
-} lane;
 
 static void *lane_run(void *arg)
 {
@@ -250,30 +266,96 @@ static void *lane_run(void *arg)
             sched_yield();
         }
         for (size_t i = start; i < stop; i++)
-            b->one(b, i, l->scratch);
+            b->one(b, i, l);
     }
 }
 
-/* Both phases over nlanes lanes, this thread being the first; a lane whose thread fails to
-   start leaves its share to the others.  -1 when phase 1 failed (exception set, lanes stopped). */
-static int run_phases(batch *b, lane *lanes, int nlanes)
+/* Item i of the batch with a new reference in b->held[i], or NULL with an exception: ad_for runs
+   Python code, and other threads run while the GIL is released, so a list may change meanwhile. */
+static PyObject *hold_item(batch *b, size_t i)
 {
-    int failed = 0;
+    PyObject *item;
+
+    if (PyList_Check(b->seq)) {
+        if ((Py_ssize_t)i >= PyList_GET_SIZE(b->seq)) {
+            PyErr_SetString(PyExc_RuntimeError, "items changed size during the batch");
+            return NULL;
+        }
+        item = PyList_GET_ITEM(b->seq, (Py_ssize_t)i);
+    } else {
+        item = PyTuple_GET_ITEM(b->seq, (Py_ssize_t)i);
+    }
+    return b->held[i] = Py_NewRef(item);
+}
+
+static void release_items(batch *b, size_t start, size_t stop)
+{
+    for (size_t i = start; i < stop; i++)
+        Py_DECREF(b->held[i]);
+}
+
+static inline int64_t monotonic_ns(void)
+{
+    struct timespec t;
+
+    clock_gettime(CLOCK_MONOTONIC, &t);
+    return (int64_t)t.tv_sec * 1000000000 + t.tv_nsec;
+}
+
+/* All three phases' work but the result, over at most max_lanes lanes, this thread being the
+   first; a lane whose thread fails to start leaves its share to the others.  -1 when phase 1
+   failed (exception set, lanes stopped). */
+static int run_phases(batch *b, lane *lanes, int max_lanes)
+{
+    int nlanes = 1, failed = 0, contended = 0;
+    size_t held = 0, released = 0, stretch_start = 0, stretch_bytes = 0;
 
     atomic_init(&b->next, 0);
     atomic_init(&b->ready, 0);
     atomic_init(&b->abort, 0);
-    for (int t = 1; t < nlanes; t++)
-        lanes[t].started = pthread_create(&lanes[t].tid, NULL, lane_run, &lanes[t]) == 0;
-    for (size_t i = 0; i < b->n; i++) {
-        if (b->prepare(b, (Py_ssize_t)i) < 0) {
-            failed = 1;
-            atomic_store(&b->abort, 1);
-            break;
+    while (held < b->n) {
+        size_t stop = b->n - held < BLOCK_ITEMS ? b->n : held + BLOCK_ITEMS, before = b->input_bytes;
+        for (; held < stop; held++) {
+            PyObject *item = hold_item(b, held);
+            if (!item) {
+                failed = 1;
+                break;
+            }
+            if (b->prepare(b, item, held) < 0) {
+                failed = 1;
+                held++; /* its reference is taken */
+                break;
+            }
         }
-        if ((i + 1) % BLOCK_ITEMS == 0)
-            atomic_store_explicit(&b->ready, i + 1, memory_order_release);
+        if (failed)
+            break;
+        stretch_bytes += b->input_bytes - before;
+        atomic_store_explicit(&b->ready, stop, memory_order_release);
+        while (nlanes < max_lanes && b->input_bytes / BYTES_PER_LANE >= (size_t)nlanes) {
+            lanes[nlanes].started = pthread_create(&lanes[nlanes].tid, NULL, lane_run, &lanes[nlanes]) == 0;
+            nlanes++;
+        }
+        if (nlanes > 1 || contended || (stop < b->n && stretch_bytes < STRETCH_BYTES))
+            continue;
+        /* alone (no lane can have claimed anything): this stretch now, then its references go.
+           Once another thread kept the GIL meanwhile, the rest is prepared at once and opened
+           with one release, as with lanes: each wait could last a switch interval (5 ms). */
+        atomic_store(&b->next, stop);
+        {
+            PyThreadState *state = PyEval_SaveThread();
+            int64_t done;
+            for (size_t i = stretch_start; i < stop; i++)
+                b->one(b, i, &lanes[0]);
+            done = monotonic_ns();
+            PyEval_RestoreThread(state);
+            contended = monotonic_ns() - done > GIL_WAIT_NS;
+        }
+        release_items(b, released, stop);
+        released = stretch_start = stop;
+        stretch_bytes = 0;
     }
+    if (failed)
+        atomic_store(&b->abort, 1);
     atomic_store_explicit(&b->ready, failed ? 0 : b->n, memory_order_release);
     Py_BEGIN_ALLOW_THREADS
     if (!failed)
@@ -282,83 +364,44 @@ static int run_phases(batch *b, lane *lanes, int nlanes)
         if (lanes[t].started)
             pthread_join(lanes[t].tid, NULL);
     Py_END_ALLOW_THREADS
+    release_items(b, released, held);
     return -failed;
 }
 
-/* Adds the length of an item's text or plaintext to *total and *longest. */
-static inline void add_size(PyObject *item, size_t *total, size_t *longest)
-{
-    PyObject *x;
-    Py_ssize_t len = 0;
-
-    if (!PyTuple_Check(item) || PyTuple_GET_SIZE(item) < 1)
-        return;
-    x = PyTuple_GET_ITEM(item, 0);
-    if (PyUnicode_Check(x))
-#if PY_VERSION_HEX < 0x030C0000
-        len = PyUnicode_IS_READY(x) ? PyUnicode_GET_LENGTH(x) : PyUnicode_GetLength(x);
-#else
-        len = PyUnicode_GET_LENGTH(x);
-#endif
-    else if (PyBytes_Check(x))
-        len = PyBytes_GET_SIZE(x);
-    *total += (size_t)len;
-    *longest = (size_t)len > *longest ? (size_t)len : *longest;
-}
-
-/* What open_batch and seal_batch share: the private tuple, the result list, the items, the
-   lanes (one per BYTES_PER_LANE of input, at most `threads`), the phases and the cleanup.
-   Returns what b->finish made, or NULL with an exception. */
+/* What open_batch and seal_batch share: the items, the result list, the lanes (at most
+   `threads`), the phases and the cleanup.  Returns what b->finish made, or NULL with an exception. */
 static PyObject *run_batch(batch *b, const char *key, Py_ssize_t keylen, PyObject *items, int threads)
 {
-    size_t total = 0, longest = 0, scratch_size = 1;
-    unsigned char *scratch = NULL;
     lane *lanes = NULL;
-    int nlanes;
+    int max_lanes = threads < 1 ? 1 : threads > MAX_LANES ? MAX_LANES : threads;
     PyObject *result = NULL;
 
     if (keylen != KEYBYTES)
         return PyErr_Format(PyExc_ValueError, "key must be %d bytes", KEYBYTES);
-    /* our own copy (ad_for runs Python code that could change a list), and the sizes for the
-       lane count and the scratch, in one pass over a list: each item is fetched from memory once */
-    if (PyList_Check(items)) {
-        Py_ssize_t n = PyList_GET_SIZE(items);
-        if (!(b->seq = PyTuple_New(n)))
-            return NULL;
-        for (Py_ssize_t i = 0; i < n; i++) {
-            PyObject *item = PyList_GET_ITEM(items, i);
-            PyTuple_SET_ITEM(b->seq, i, Py_NewRef(item));
-            add_size(item, &total, &longest);
-        }
-    } else {
-        if (!(b->seq = PySequence_Tuple(items)))
-            return NULL;
-        for (Py_ssize_t i = 0; i < PyTuple_GET_SIZE(b->seq); i++)
-            add_size(PyTuple_GET_ITEM(b->seq, i), &total, &longest);
-    }
-    b->n = (size_t)PyTuple_GET_SIZE(b->seq);
-    if (b->needs_scratch)
-        scratch_size = (longest < (size_t)b->max_chars ? longest : (size_t)b->max_chars) / 4 * 3 + 3;
-    nlanes = threads < 1 ? 1 : threads > MAX_LANES ? MAX_LANES : threads;
-    nlanes = total / BYTES_PER_LANE + 1 < (size_t)nlanes ? (int)(total / BYTES_PER_LANE + 1) : nlanes;
+    if (!(b->seq = PyList_Check(items) ? Py_NewRef(items) : PySequence_Tuple(items)))
+        return NULL;
+    b->n = (size_t)(PyList_Check(b->seq) ? PyList_GET_SIZE(b->seq) : PyTuple_GET_SIZE(b->seq));
     b->out = PyList_New((Py_ssize_t)b->n);
     b->items = b->n < (size_t)PY_SSIZE_T_MAX / b->item_size ? PyMem_Malloc((b->n + 1) * b->item_size) : NULL;
-    lanes = PyMem_Calloc((size_t)nlanes, sizeof *lanes);
-    scratch = PyMem_RawMalloc(scratch_size * (size_t)nlanes);
-    if (!b->out || !b->items || !lanes || !scratch) {
+    b->held = PyMem_Malloc((b->n + 1) * sizeof *b->held);
+    lanes = PyMem_Calloc((size_t)max_lanes, sizeof *lanes);
+    if (!b->out || !b->items || !b->held || !lanes) {
         if (!PyErr_Occurred())
             PyErr_NoMemory();
         goto done;
     }
-    for (int t = 0; t < nlanes; t++)
-        lanes[t] = (lane){.b = b, .scratch = scratch + scratch_size * (size_t)t};
+    for (int t = 0; t < max_lanes; t++)
+        lanes[t].b = b;
     memcpy(b->key, key, KEYBYTES);
-    if (run_phases(b, lanes, nlanes) == 0)
+    if (run_phases(b, lanes, max_lanes) == 0)
         result = b->finish(b);
     explicit_bzero(b->key, KEYBYTES);
 done:
-    PyMem_RawFree(scratch);
+    if (lanes)
+        for (int t = 0; t < max_lanes; t++)
+            PyMem_RawFree(lanes[t].scratch);
     PyMem_Free(lanes);
+    PyMem_Free(b->held);
     PyMem_Free(b->items);
     ad_cache_clear(&b->cache);
     Py_XDECREF(b->out);
@@ -385,38 +428,57 @@ typedef struct {
     int code;
 } open_item;
 
-/* Envelope.parse + decrypt_field for the parts phase 1 found: a dot or any other character
-   outside base64url in either part is refused by the decoding. */
-static int open_envelope(const batch *b, const open_item *it, unsigned char *scratch)
+/* The nonce part into nonce (NPUBBYTES + B64U_SLACK bytes): 0, or -1 when it is not one. */
+static int decode_nonce(const char *text, size_t n, unsigned char *nonce)
 {
-    unsigned char nonce[NPUBBYTES];
-    Py_ssize_t clen;
     size_t core;
 
-    if (b64u_length(it->nonce, it->nonce_len, &core) != NPUBBYTES
-        || b64u_decode(it->nonce, it->nonce_len, nonce) != NPUBBYTES
-        || (clen = b64u_decode(it->body, it->body_len, scratch)) < ABYTES)
+#ifdef HAVE_AVX2_PATH
+    if (has_avx2 && n == NONCE_CHARS) /* the usual case: one whole block, where padding is refused */
+        return b64u_blocks((const unsigned char *)text, n, nonce) == NONCE_CHARS ? 0 : -1;
+#endif
+    return b64u_length(text, n, &core) == NPUBBYTES && b64u_decode(text, n, nonce) == NPUBBYTES ? 0 : -1;
+}
+
+/* Envelope.parse + decrypt_field for the parts phase 1 found: a dot or any other character
+   outside base64url in either part is refused by the decoding. */
+static int open_envelope(const batch *b, const open_item *it, lane *l)
+{
+    unsigned char nonce[NPUBBYTES + B64U_SLACK];
+    size_t need = it->body_len / 4 * 3 + 3 + B64U_SLACK;
+    Py_ssize_t clen;
+
+    if (decode_nonce(it->nonce, it->nonce_len, nonce) < 0)
+        return E_MALFORMED;
+    if (need > l->scratch_size) {
+        unsigned char *grown = PyMem_RawRealloc(l->scratch, need);
+        if (!grown)
+            return E_NO_MEMORY;
+        l->scratch = grown;
+        l->scratch_size = need;
+    }
+    if ((clen = b64u_decode(it->body, it->body_len, l->scratch)) < ABYTES)
         return E_MALFORMED;
     /* phase 1 sized it->out from this very part: clen - ABYTES bytes */
-    if (aead_decrypt(it->out, NULL, NULL, scratch, (unsigned long long)clen, it->ad, it->adlen, nonce, b->key) != 0)
+    if (aead_decrypt(it->out, NULL, NULL, l->scratch, (unsigned long long)clen, it->ad, it->adlen, nonce, b->key) != 0)
         return E_AUTH;
     return OK;
 }
 
-static void open_one(batch *b, size_t i, unsigned char *scratch)
+static void open_one(batch *b, size_t i, lane *l)
 {
     open_item *it = (open_item *)b->items + i;
     if (it->nonce)
-        it->code = open_envelope(b, it, scratch);
+        it->code = open_envelope(b, it, l);
 }
 
 /* Phase 1 for one item: pointers, or a code decided already.  When the text is "v1.", a part
    up to the next dot and a rest that could hold a ciphertext, the plaintext's bytes object
    goes into the result list now and a lane decodes the parts and decrypts straight into it. */
-static int open_prepare(batch *b, Py_ssize_t i)
+static int open_prepare(batch *b, PyObject *item, size_t i)
 {
     open_item *it = (open_item *)b->items + i;
-    PyObject *item = PyTuple_GET_ITEM(b->seq, i), *text, *out, *ad;
+    PyObject *text, *out, *ad;
     Py_ssize_t len, clen;
     const char *s, *dot;
     size_t core;
@@ -438,18 +500,24 @@ static int open_prepare(batch *b, Py_ssize_t i)
     if (PyUnicode_READY(text) < 0)
         return -1;
 #endif
-    if (PyUnicode_GET_LENGTH(text) > b->max_chars || !PyUnicode_IS_ASCII(text))
+    len = PyUnicode_GET_LENGTH(text);
+    if (len > b->max_chars || !PyUnicode_IS_ASCII(text))
         return 0;
-    if (!(s = PyUnicode_AsUTF8AndSize(text, &len)))
-        return -1;
-    if (len < 3 || memcmp(s, "v1.", 3) != 0 || !(dot = memchr(s + 3, '.', (size_t)len - 3)))
+    s = (const char *)PyUnicode_DATA(text); /* ASCII: its own UTF-8 */
+    b->input_bytes += (size_t)len;
+    /* the nonce's 32 characters are the usual case; a dot among them fails the nonce's decoding */
+    if (len < 3 || memcmp(s, "v1.", 3) != 0)
+        return 0;
+    if (len > 3 + NONCE_CHARS && s[3 + NONCE_CHARS] == '.')
+        dot = s + 3 + NONCE_CHARS;
+    else if (!(dot = memchr(s + 3, '.', (size_t)len - 3)))
         return 0;
     clen = b64u_length(dot + 1, (size_t)(s + len - dot - 1), &core);
     if (clen < ABYTES)
         return 0;
     if (!(out = PyBytes_FromStringAndSize(NULL, clen - ABYTES)))
         return -1;
-    PyList_SET_ITEM(b->out, i, out);
+    PyList_SET_ITEM(b->out, (Py_ssize_t)i, out);
     it->out = (unsigned char *)PyBytes_AS_STRING(out);
     it->nonce = s + 3;
     it->nonce_len = (size_t)(dot - s - 3);
@@ -494,8 +562,7 @@ static PyObject *open_batch(PyObject *self, PyObject *args)
     Py_ssize_t keylen;
     PyObject *items;
     int threads;
-    batch b = {.prepare = open_prepare, .one = open_one, .finish = open_finish, .item_size = sizeof(open_item),
-               .needs_scratch = 1};
+    batch b = {.prepare = open_prepare, .one = open_one, .finish = open_finish, .item_size = sizeof(open_item)};
 
     (void)self;
     if (check_bound() < 0
@@ -512,21 +579,21 @@ typedef struct {
     unsigned char *nonce, *c; /* the buffers of fresh bytes objects in the result */
 } seal_item;
 
-static void seal_one(batch *b, size_t i, unsigned char *scratch)
+static void seal_one(batch *b, size_t i, lane *l)
 {
     seal_item *it = (seal_item *)b->items + i;
 
-    (void)scratch;
+    (void)l;
     randombytes(it->nonce, NPUBBYTES);
     /* cannot fail: a bytes object is far below the AEAD's message size limit */
     aead_encrypt(it->c, NULL, it->m, it->mlen, it->ad, it->adlen, NULL, it->nonce, b->key);
 }
 
-/* Phase 1 for one item: references, pointers, and the (nonce, ciphertext) pair to fill. */
-static int seal_prepare(batch *b, Py_ssize_t i)
+/* Phase 1 for one item: pointers, and the (nonce, ciphertext) pair to fill. */
+static int seal_prepare(batch *b, PyObject *item, size_t i)
 {
     seal_item *it = (seal_item *)b->items + i;
-    PyObject *item = PyTuple_GET_ITEM(b->seq, i), *m, *nonce, *c, *pair, *ad;
+    PyObject *m, *nonce, *c, *pair, *ad;
 
     if (!PyTuple_Check(item) || PyTuple_GET_SIZE(item) != 2) {
         PyErr_SetString(PyExc_TypeError, "items must be (plaintext, spec) tuples");
@@ -543,6 +610,7 @@ static int seal_prepare(batch *b, Py_ssize_t i)
     it->mlen = (size_t)PyBytes_GET_SIZE(m);
     it->ad = (const unsigned char *)PyBytes_AS_STRING(ad);
     it->adlen = (size_t)PyBytes_GET_SIZE(ad);
+    b->input_bytes += it->mlen;
     nonce = PyBytes_FromStringAndSize(NULL, NPUBBYTES);
     c = PyBytes_FromStringAndSize(NULL, PyBytes_GET_SIZE(m) + ABYTES);
     if (!nonce || !c) {
@@ -554,7 +622,7 @@ static int seal_prepare(batch *b, Py_ssize_t i)
     it->c = (unsigned char *)PyBytes_AS_STRING(c);
     if (!(pair = Py_BuildValue("(NN)", nonce, c)))
         return -1;
-    PyList_SET_ITEM(b->out, i, pair);
+    PyList_SET_ITEM(b->out, (Py_ssize_t)i, pair);
     return 0;
 }
 
@@ -650,7 +718,7 @@ static struct PyModuleDef module = {
 PyMODINIT_FUNC PyInit__native(void)
 {
     static const struct { const char *name; int value; } codes[] = {
-        {"E_MALFORMED", E_MALFORMED}, {"E_AUTH", E_AUTH},
+        {"E_MALFORMED", E_MALFORMED}, {"E_AUTH", E_AUTH}, {"E_NO_MEMORY", E_NO_MEMORY},
     };
     PyObject *m = PyModule_Create(&module);
 

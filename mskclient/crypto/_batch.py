@@ -82,8 +82,8 @@ def _native_failure(
     code: int, key: SymmetricKey, text: str | Envelope, spec: FieldSpec, entity_id: str | None
 ) -> bytes | CryptoError:
     """The error `decrypt_field` raises for an item the extension reported with `code`: a forgery
-    is named here (no second decryption); any other item is malformed or not a string, and the
-    pure path's parser gives its own error for it."""
+    is named here (no second decryption); any other item is malformed, not a string, or one the
+    extension had no memory to decode, and the pure path gives its own result for it."""
     assert _NATIVE is not None
     if code == _NATIVE.E_AUTH:
         return Where.of(spec, entity_id).decryption_error(NOT_AUTHENTIC)

@@ -314,3 +314,20 @@ def test_every_ascii_character_at_every_place_of_nonce_and_ciphertext(path: str)
     items: list[tuple[object, FieldSpec, str | None]] = [(text, DESCRIPTION, None) for text in texts]
     got = check(KEY, items)
     assert got.count(bytes(range(200))) == len(nonce) + len(body)  # each place's own character
+
+
+def test_items_list_emptied_while_a_batch_runs() -> None:
+    """Reading the associated data runs Python code, which may change the caller's list: the
+    native path keeps its own reference to each item it took and refuses to go on once the list
+    is shorter than the batch, never reading a freed item."""
+
+    class Emptying(FieldSpec):
+        def __getattribute__(self, name: str) -> object:
+            if name == "ad":
+                items.clear()
+            return super().__getattribute__(name)
+
+    spec = Emptying(TITLE.entity, TITLE.name, TITLE.key, TITLE.ad)
+    items: list[tuple[object, FieldSpec, str | None]] = [(seal(b"%d" % i), spec, None) for i in range(500)]
+    with on_path("native"), pytest.raises(RuntimeError, match="items changed size during the batch"):
+        decrypt_batch(KEY, items)  # type: ignore[arg-type]
