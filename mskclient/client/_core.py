@@ -281,7 +281,7 @@ class Core:
         self._sealed_wk: dict[str, str] = {}
         #: text envelopes sealed here whose answer has not come back: an answer that echoes one
         #: needs no decryption (the same string under the same key and field is the same text)
-        self._sealed_here: dict[tuple[SymmetricKey, str, str, str], str] = {}
+        self._sealed_here: dict[tuple[str, str, str], tuple[SymmetricKey, str]] = {}
         self._wk: dict[str, WorkspaceKey] = {}
         self._bk: dict[str, BoardKey] = {}
         #: entity id -> board id, learnt from every read, so updates of children find their key.
@@ -331,16 +331,16 @@ class Core:
         envelope = seal_text(key, entity, name, plaintext)
         if len(self._sealed_here) >= _SEALED_ECHOES:  # answers that never echoed theirs (a 204, an error)
             self._sealed_here.clear()
-        self._sealed_here[key, entity, name, envelope] = plaintext
+        self._sealed_here[entity, name, envelope] = (key, plaintext)
         return envelope
 
     def _open_text(self, key: BoardKey | WorkspaceKey, obj: Obj, name: str, entity_id: str) -> str:
         """A decrypted text field; in a lenient read, a placeholder if it does not decrypt."""
         envelope = obj.data.get(name)
         if isinstance(envelope, str) and self._sealed_here:
-            echoed = self._sealed_here.pop((key, obj.entity, name, envelope), None)
-            if echoed is not None:
-                return echoed
+            sealed = self._sealed_here.pop((obj.entity, name, envelope), None)
+            if sealed is not None and sealed[0] == key:
+                return sealed[1]
         try:
             return open_text(key, obj, name, entity_id)
         except (DecryptionError, EnvelopeError) as exc:
