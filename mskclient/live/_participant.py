@@ -233,21 +233,26 @@ class Participant:
 
     async def wait_until(self, predicate: Callable[[Participant], bool], timeout: float, what: str) -> None:
         """Wait until `predicate(self)` holds; re-checked after every change. Raises on failure."""
-        loop = asyncio.get_running_loop()
-        try:
-            async with asyncio.timeout(timeout):
-                # Checked again on waking: the state may have moved on since the change that woke us.
-                while not (predicate(self) or self.error is not None):
-                    waiter = (predicate, loop.create_future())
-                    self._waiters.append(waiter)
-                    try:
-                        await waiter[1]
-                    finally:
-                        if waiter[1].cancelled():  # timed out (or the caller was cancelled) while waiting
-                            self._waiters.remove(waiter)
-        except TimeoutError:
-            raise TransportError(f"timed out after {timeout:g} s {what}") from None
-        if not predicate(self) and self.error is not None:
+        if predicate(self):
+            return
+        if self.error is None:
+            loop = asyncio.get_running_loop()
+            try:
+                async with asyncio.timeout(timeout):
+                    while True:
+                        waiter = (predicate, loop.create_future())
+                        self._waiters.append(waiter)
+                        try:
+                            await waiter[1]
+                        finally:
+                            if waiter[1].cancelled():  # timed out (or the caller was cancelled) while waiting
+                                self._waiters.remove(waiter)
+                        # Checked again on waking: the state may have moved on since the change that woke us.
+                        if predicate(self) or self.error is not None:
+                            break
+            except TimeoutError:
+                raise TransportError(f"timed out after {timeout:g} s {what}") from None
+        if self.error is not None and not predicate(self):
             raise self.error
 
     def _notify(self, event: LiveEvent | None = None) -> None:
