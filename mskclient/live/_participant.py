@@ -17,9 +17,8 @@ faster than linear with the number of small updates.
 A room may hold dozens of participants in one event loop (a board open in many
 windows, or the fan-out benchmark), so the receive path avoids task switches:
 the queue is applied by a callback scheduled once per batch, and `wait_until`
-re-checks its predicate right where the change happens instead of in a task
-of its own (a waiter task per participant and change is most of the cost of
-a small edit delivered to many participants).
+checks its predicate right where the change happens (no Condition to take and
+no `wait_for` task per wait), then once more on waking.
 """
 
 from __future__ import annotations
@@ -245,7 +244,9 @@ class Participant:
                         try:
                             await waiter[1]
                         finally:
-                            if waiter[1].cancelled():  # timed out (or the caller was cancelled) while waiting
+                            # Timed out (or the caller was cancelled) while waiting: unless a change
+                            # already dropped it, take the waiter out.
+                            if waiter[1].cancelled() and waiter in self._waiters:
                                 self._waiters.remove(waiter)
                         # Checked again on waking: the state may have moved on since the change that woke us.
                         if predicate(self) or self.error is not None:

@@ -308,9 +308,13 @@ async def test_wait_until_times_out_raises_the_predicates_error_and_wakes_every_
                 raise LookupError("the predicate's own error")
             return False
 
+        abandoned = asyncio.create_task(b.wait_until(lambda p: False, T, "a wait its caller gives up"))
         failing = asyncio.create_task(b.wait_until(fails_once_changed, T, "a failing predicate"))
         waiters = [asyncio.create_task(b.wait_until(lambda p, n=n: len(p.text) >= n, T, "text")) for n in (1, 2, 3)]
         await asyncio.sleep(0)
+        abandoned.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await abandoned
         await a.edit("abc")
         with pytest.raises(LookupError, match="the predicate's own error"):
             await failing
