@@ -5,6 +5,9 @@ threads, over PyNaCl's own libsodium; without it (no compiler at install time) o
 `MSKCLIENT_NO_NATIVE=1` the same results come from a plain loop over `decrypt_field` /
 `encrypt_field`.  Either way a bad item yields its own error object, exactly the one
 `decrypt_field` raises for it, and never stops the rest of the batch.
+
+`open_message` is the other end of the scale: one small message (a relay frame) opened by the
+same extension on the calling thread, where PyNaCl's per-call overhead would cost more than the AEAD.
 """
 
 from __future__ import annotations
@@ -16,10 +19,11 @@ from typing import cast
 
 from .._errors import CryptoError, UsageError
 from .._profile import ENVELOPE_MAX_CHARS, FieldSpec
+from . import _sodium
 from ._envelope import NOT_AUTHENTIC, Envelope, Where, _check_key, decrypt_field, encrypt_field
 from ._keys import SymmetricKey
 
-__all__ = ["decrypt_batch", "encrypt_batch", "uses_native"]
+__all__ = ["decrypt_batch", "encrypt_batch", "open_message", "uses_native"]
 
 #: Set to "1" to force the pure-Python path (read at every call).
 NO_NATIVE_ENV = "MSKCLIENT_NO_NATIVE"
@@ -51,6 +55,19 @@ _NATIVE = _load_native()
 def uses_native() -> bool:
     """True when batches go through the C extension: it is built and MSKCLIENT_NO_NATIVE is not 1."""
     return _NATIVE is not None and os.environ.get(NO_NATIVE_ENV) != "1"
+
+
+def open_message(key: bytes, sealed: bytes, ad: bytes) -> bytes | None:
+    """`sealed` = nonce(24) ‖ XChaCha20-Poly1305(key, message, ad) opened: the message, or None if
+    it does not authenticate.  The caller checks that `sealed` holds at least a nonce and a tag."""
+    if _NATIVE is not None and uses_native():
+        opened: bytes | None = _NATIVE.open_message(key, sealed, ad)
+        return opened
+    nonce, body = sealed[: _sodium.AEAD_NPUBBYTES], sealed[_sodium.AEAD_NPUBBYTES :]
+    try:
+        return _sodium.crypto_aead_xchacha20poly1305_ietf_decrypt(body, ad, nonce, key)
+    except _sodium.SodiumFailure:
+        return None
 
 
 def _thread_count(threads: int | None) -> int:

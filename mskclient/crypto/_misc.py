@@ -8,6 +8,7 @@ import hmac
 from .._errors import ProtocolError, UsageError
 from .._profile import RELAY_MAX_FRAME, WEBHOOK_TOLERANCE_SECONDS, relay_ad
 from . import _sodium
+from ._batch import open_message
 from ._keys import BoardKey
 
 __all__ = [
@@ -53,11 +54,10 @@ def open_relay_frame(bk: BoardKey, room: str, frame: bytes) -> bytes:
         raise ProtocolError(f"relay frame for {room} over 1 MiB")
     if len(frame) < RELAY_FRAME_OVERHEAD:
         raise ProtocolError(f"relay frame for {room} too short")
-    nonce, body = frame[: _sodium.AEAD_NPUBBYTES], frame[_sodium.AEAD_NPUBBYTES :]
-    try:
-        return _sodium.crypto_aead_xchacha20poly1305_ietf_decrypt(body, relay_ad(room), nonce, bk.raw)
-    except _sodium.SodiumFailure:
-        raise ProtocolError(f"relay frame for {room} does not authenticate") from None
+    message = open_message(bk.raw, bytes(frame), relay_ad(room))
+    if message is None:
+        raise ProtocolError(f"relay frame for {room} does not authenticate")
+    return message
 
 
 class WebhookSignatureError(ProtocolError):

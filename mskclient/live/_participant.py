@@ -13,6 +13,12 @@ Local edits live in the document itself, so a dropped socket loses nothing:
 the full-state step 2 of the next join carries them.  Remote updates are
 queued and merged before they are applied, because pycrdt's apply cost grows
 faster than linear with the number of small updates.
+
+A room may hold dozens of participants in one event loop (a board open in many
+windows, or the fan-out benchmark), so the receive path avoids task switches:
+the queue is applied by a callback scheduled once per batch, and `wait_until`
+checks its predicate right where the change happens (no Condition to take and
+no `wait_for` task per wait), then once more on waking.
 """
 
 from __future__ import annotations
@@ -118,10 +124,11 @@ class Participant:
         self._channel: Channel | None = None
         self._tasks: list[asyncio.Task[None]] = []
         self._incoming: list[bytes] = []
-        self._incoming_ready = asyncio.Event()
+        self._drain_scheduled = False
         self._stopping = asyncio.Event()
         self._connected = asyncio.Event()
-        self._changed = asyncio.Condition()
+        #: `wait_until` callers: their predicate and the future that wakes them once it holds.
+        self._waiters: list[tuple[Callable[[Participant], bool], asyncio.Future[None]]] = []
         self._events: asyncio.Queue[LiveEvent | None] = asyncio.Queue()
         self._listening = False
         self._saved_vector: dict[int, int] = ydesc.state_vector(state)
@@ -152,7 +159,6 @@ class Participant:
             self.awareness.set_local(self._presence)
         self._tasks = [
             asyncio.create_task(self._run(), name=f"relay {self.room}"),
-            asyncio.create_task(self._apply_loop(), name=f"apply {self.room}"),
             asyncio.create_task(self._renew_loop(), name=f"awareness {self.room}"),
         ]
 
@@ -161,7 +167,7 @@ class Participant:
         if self._stopping.is_set():
             return
         self._stopping.set()
-        await self._drain_incoming()
+        self._drain_incoming()
         channel = self._channel
         if channel is not None and self.awareness.local_state is not None:
             entry = self.awareness.set_local(None)
@@ -226,23 +232,50 @@ class Participant:
 
     async def wait_until(self, predicate: Callable[[Participant], bool], timeout: float, what: str) -> None:
         """Wait until `predicate(self)` holds; re-checked after every change. Raises on failure."""
-
-        async def waiter() -> None:
-            async with self._changed:
-                await self._changed.wait_for(lambda: predicate(self) or self.error is not None)
-
-        try:
-            await asyncio.wait_for(waiter(), timeout)
-        except TimeoutError:
-            raise TransportError(f"timed out after {timeout:g} s {what}") from None
-        if not predicate(self) and self.error is not None:
+        if predicate(self):
+            return
+        if self.error is None:
+            loop = asyncio.get_running_loop()
+            try:
+                async with asyncio.timeout(timeout):
+                    while True:
+                        waiter = (predicate, loop.create_future())
+                        self._waiters.append(waiter)
+                        try:
+                            await waiter[1]
+                        finally:
+                            # Timed out (or the caller was cancelled) while waiting: unless a change
+                            # already dropped it, take the waiter out.
+                            if waiter[1].cancelled() and waiter in self._waiters:
+                                self._waiters.remove(waiter)
+                        # Checked again on waking: the state may have moved on since the change that woke us.
+                        if predicate(self) or self.error is not None:
+                            break
+            except TimeoutError:
+                raise TransportError(f"timed out after {timeout:g} s {what}") from None
+        if self.error is not None and not predicate(self):
             raise self.error
 
-    async def _notify(self, event: LiveEvent | None = None) -> None:
+    def _notify(self, event: LiveEvent | None = None) -> None:
+        """Queue `event` for `events()` listeners and wake the `wait_until` callers whose predicate holds now."""
         if event is not None and self._listening:
             self._events.put_nowait(event)
-        async with self._changed:
-            self._changed.notify_all()
+        if not self._waiters:
+            return
+        waiting = []
+        for predicate, future in self._waiters:
+            if future.done():
+                continue
+            try:
+                holds = predicate(self) or self.error is not None
+            except Exception as exc:  # the waiter's own predicate failed: it raises in the waiter
+                future.set_exception(exc)
+                continue
+            if holds:
+                future.set_result(None)
+            else:
+                waiting.append((predicate, future))
+        self._waiters = waiting
 
     # --- local changes ----------------------------------------------------------------
     async def edit(self, new_text: str) -> None:
@@ -282,7 +315,7 @@ class Participant:
         update = self.doc.get_update(before)
         if update != ydesc.EMPTY_UPDATE:
             await self._send_update(update)
-        await self._notify()
+        self._notify()
 
     async def set_presence(self, presence: Mapping[str, Any] | None) -> None:
         """Change our awareness state (e.g. the card we are on in a board room)."""
@@ -305,7 +338,7 @@ class Participant:
         if extra != ydesc.EMPTY_UPDATE:
             self._saved_vector = self._vector()
             await self._send_update(extra)
-            await self._notify(TextChanged(self.text, ()))
+            self._notify(TextChanged(self.text, ()))
 
     async def _send_update(self, update: bytes) -> None:
         channel = self._channel
@@ -350,7 +383,7 @@ class Participant:
                     failures = 0
                     was_connected = True
                     self._connected.set()
-                    await self._notify(ConnectionChanged(True))
+                    self._notify(ConnectionChanged(True))
                     await self._read_loop(channel)
                 except MskError as exc:
                     error = exc
@@ -366,9 +399,9 @@ class Participant:
                 self.error = error  # set before the event, so listeners see why it is final
             change = self.awareness.forget_remote()
             if was_connected or self.error is not None:
-                await self._notify(ConnectionChanged(False, error))
+                self._notify(ConnectionChanged(False, error))
             if change:
-                await self._notify(self._presence_event(change))
+                self._notify(self._presence_event(change))
             if self.error is not None:
                 return
             with contextlib.suppress(TimeoutError):
@@ -382,11 +415,11 @@ class Participant:
             except ProtocolError:
                 # Not sealed for this room with this key, or not y-protocols: ignore it.
                 self.frames_dropped += 1
-                await self._notify()
+                self._notify()
                 continue
             if isinstance(frame, ReadOnlyFrame) and isinstance(message, (SyncStep2, SyncUpdate)):
                 self.updates_refused += 1
-                await self._notify()
+                self._notify()
                 continue
             await self._handle(message, channel)
 
@@ -401,13 +434,17 @@ class Participant:
         elif isinstance(message, (SyncStep2, SyncUpdate)):
             if message.update != ydesc.EMPTY_UPDATE:
                 self._incoming.append(message.update)
-                self._incoming_ready.set()
+                if not self._drain_scheduled:
+                    # After the frames already received (the read loop takes them without
+                    # waiting), so a burst is merged and applied at once.
+                    self._drain_scheduled = True
+                    asyncio.get_running_loop().call_soon(self._drain_incoming)
         elif isinstance(message, AwarenessMessage):
             change, reannounce = self.awareness.apply(message.entries)
             if reannounce is not None:
                 await self._send(AwarenessMessage((reannounce,)), channel)
             if change:
-                await self._notify(self._presence_event(change))
+                self._notify(self._presence_event(change))
         else:
             entries = self.awareness.entries()
             if entries:
@@ -417,28 +454,23 @@ class Participant:
         return PresenceChanged(self.peers(), change.added, change.removed)
 
     # --- applying remote updates --------------------------------------------------------
-    async def _apply_loop(self) -> None:
-        while True:
-            await self._incoming_ready.wait()
-            await self._drain_incoming()
-
-    async def _drain_incoming(self) -> None:
-        self._incoming_ready.clear()
+    def _drain_incoming(self) -> None:
+        self._drain_scheduled = False
         batch, self._incoming = self._incoming, []
         if not batch:
             return
-        before = self.text
+        # Text and authors only make the TextChanged event: not worth reading with nobody listening.
+        listening = self._listening
+        before = self.text if listening else ""
         try:
-            authors = self._authors(batch)
+            authors = self._authors(batch) if listening else ()
             ydesc.apply_updates(self.doc, batch)
         except ProtocolError:
             self.frames_dropped += len(batch)
-            await self._notify()
+            self._notify()
             return
-        if self.text != before:
-            await self._notify(TextChanged(self.text, authors))
-        else:
-            await self._notify()
+        after = self.text if listening else ""
+        self._notify(TextChanged(after, authors) if after != before else None)
 
     def _authors(self, updates: list[bytes]) -> tuple[str, ...]:
         """Names (from awareness) of the clients whose new content `updates` carry."""
@@ -466,4 +498,4 @@ class Participant:
                     await self._send(AwarenessMessage((self.awareness.renew(),)), channel)
             change = self.awareness.expire()
             if change:
-                await self._notify(self._presence_event(change))
+                self._notify(self._presence_event(change))

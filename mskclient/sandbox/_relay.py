@@ -185,8 +185,15 @@ class Relay:
         """Close every socket whose session ended (4401) or whose user is no longer a member
         of its room's board (4403); take up role changes made by another process."""
         conn = self._conn()
+        now = self._now()
+        # Sockets of one session in one room (a board open in many windows) share one verdict:
+        # the queries run on the event loop, so every socket's frames wait for them.
+        verdicts: dict[tuple[str | None, str, str, str], _Close | str] = {}
         for peer in self._peers():
-            admitted = await retry_async(partial(_still_admitted, conn, peer, self._now()))
+            same = (peer.session_hash, peer.user_id, peer.board_id, peer.room)
+            admitted = verdicts.get(same)
+            if admitted is None:
+                admitted = verdicts[same] = await retry_async(partial(_still_admitted, conn, peer, now))
             if isinstance(admitted, _Close):
                 self._close(peer, admitted.code, admitted.reason)
             else:

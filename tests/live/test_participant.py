@@ -9,7 +9,7 @@ import pytest
 from pycrdt import Text
 
 from mskclient import _description as ydesc
-from mskclient._errors import ForbiddenError, OverLimitError, UsageError
+from mskclient._errors import ForbiddenError, OverLimitError, TransportError, UsageError
 from mskclient.crypto import BoardKey, open_relay_frame, seal_relay_frame
 from mskclient.live import (
     AwarenessMessage,
@@ -274,3 +274,49 @@ def _grown(participant: Participant, extra: int) -> bytes:
     text = doc.get(ydesc.TEXT_NAME, type=Text)
     text += "z" * extra
     return doc.get_update(before)
+
+
+@pytest.mark.parametrize("listening", [False, True])
+async def test_updates_that_are_not_yjs_are_dropped_listened_to_or_not(
+    relay: MemoryRelay, key: BoardKey, listening: bool
+) -> None:
+    async with peer(relay, key, BOB) as b:
+        if listening:
+            b.events()
+        await b.wait_connected(T)
+        intruder = await relay.connector(ROOM)()
+        for garbage in (b"\xff\xff", b"garbage!", b"\x01"):
+            await intruder.send(seal_relay_frame(key, ROOM, encode_message(SyncUpdate(garbage))))
+        await b.wait_until(lambda p: p.frames_dropped == 3, T, "dropping the garbage")
+        good = ydesc.edit_to(ydesc.empty_state(), "fine")
+        await intruder.send(seal_relay_frame(key, ROOM, encode_message(SyncUpdate(good))))
+        await b.wait_until(lambda p: p.text == "fine", T, "the next update applied")
+        await intruder.close()
+
+
+async def test_wait_until_times_out_raises_the_predicates_error_and_wakes_every_waiter(
+    relay: MemoryRelay, key: BoardKey
+) -> None:
+    async with peer(relay, key, ALICE) as a, peer(relay, key, BOB) as b:
+        await a.wait_connected(T)
+        await b.wait_connected(T)
+        with pytest.raises(TransportError, match=r"timed out after 0\.05 s waiting for nothing"):
+            await b.wait_until(lambda p: False, 0.05, "waiting for nothing")
+
+        def fails_once_changed(p: Participant) -> bool:
+            if p.text:
+                raise LookupError("the predicate's own error")
+            return False
+
+        abandoned = asyncio.create_task(b.wait_until(lambda p: False, T, "a wait its caller gives up"))
+        failing = asyncio.create_task(b.wait_until(fails_once_changed, T, "a failing predicate"))
+        waiters = [asyncio.create_task(b.wait_until(lambda p, n=n: len(p.text) >= n, T, "text")) for n in (1, 2, 3)]
+        await asyncio.sleep(0)
+        abandoned.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await abandoned
+        await a.edit("abc")
+        with pytest.raises(LookupError, match="the predicate's own error"):
+            await failing
+        await asyncio.wait_for(asyncio.gather(*waiters), T)
+        await b.wait_until(lambda p: p.text == "abc", T, "a wait that holds at once")

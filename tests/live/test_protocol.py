@@ -86,3 +86,23 @@ def test_var_uint_round_trip(value: int) -> None:
 def test_malformed_messages_are_protocol_errors(bad: bytes) -> None:
     with pytest.raises(ProtocolError):
         decode_message(bad)
+
+
+@pytest.mark.parametrize(
+    ("wire", "update"),
+    [
+        (b"\x00\x02\x01\x00", b"\x00"),  # the shortest update message
+        (b"\x00\x02\x7f" + bytes(range(127)), bytes(range(127))),  # the longest one-byte length
+        (b"\x00\x02\x80\x01" + bytes(128), bytes(128)),  # the shortest two-byte length
+        # a length of 5 spelled in 129 bytes: its first byte must not be read as the length (133)
+        (b"\x00\x02\x85" + b"\x80" * 127 + b"\x00" + b"abcde", b"abcde"),
+    ],
+)
+def test_update_lengths_are_read_as_varuints_whatever_their_spelling(wire: bytes, update: bytes) -> None:
+    assert decode_message(wire) == SyncUpdate(update)
+
+
+@pytest.mark.parametrize("wire", [b"\x00\x02\x03ab", b"\x00\x02\x01ab", b"\x00\x02\x7f" + bytes(126)])
+def test_update_lengths_that_do_not_fill_the_message_exactly_are_refused(wire: bytes) -> None:
+    with pytest.raises(ProtocolError):
+        decode_message(wire)

@@ -206,6 +206,29 @@ async def test_membership_removed_elsewhere_is_noticed(engine: Engine, board: Bo
     assert await close_code(carol) == RELAY_CLOSE_FORBIDDEN
 
 
+async def test_the_re_check_closes_every_socket_of_a_session_in_a_room_and_spares_the_others(
+    engine: Engine, board: Board
+) -> None:
+    """Sockets of one session in one room share the re-check's verdict: all of them go, and only them."""
+    session, other = engine.session(BOB), engine.session(BOB)
+
+    async def join_as(session_hash: str, room: str) -> ClientConnection:
+        ticket = engine.ticket(BOB, room, session_hash)
+        return await connect(engine.ws_url(ticket), max_size=None, open_timeout=TIMEOUT)
+
+    windows = [await join_as(session, board.card_room) for _ in range(3)]
+    on_board = await join_as(session, board.board_room)
+    kept = await join_as(other, board.card_room)
+    engine.execute("DELETE FROM sessions WHERE token_hash = ?", (session,))
+    for ws in (*windows, on_board):
+        assert await close_code(ws) == RELAY_CLOSE_BAD_TICKET
+    alice = await join(engine, ALICE, board.card_room)
+    await alice.send(b"still here")
+    assert await recv(kept) == b"still here"
+    for ws in (alice, kept):
+        await ws.close()
+
+
 async def test_a_session_ended_or_expired_elsewhere_closes_its_sockets_with_4401(engine: Engine, board: Board) -> None:
     """Another process logged the session out, or it expired: the re-check closes its sockets."""
 
