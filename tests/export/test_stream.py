@@ -216,6 +216,14 @@ def test_a_deeply_nested_card_is_refused() -> None:
             _parse(body)
 
 
+def test_a_wide_card_and_brackets_in_strings_are_not_taken_for_depth() -> None:
+    """More brackets than the depth limit, side by side or inside strings, nest no deeper: such cards are read."""
+    wide = {"id": "c1", "comments": [{"id": f"m{i}", "labelIds": []} for i in range(JSON_MAX_DEPTH)]}
+    brackets = {"id": "c2", "encTitle": "[{" * JSON_MAX_DEPTH, "tags": [[[]]]}
+    body = json.dumps({"workspaces": [{"boards": [{"cards": [wide, brackets]}]}]}).encode()
+    assert [event[1] for event in _parse(body) if event[0] == "card"] == [wide, brackets]
+
+
 def test_export_file_is_decrypted_while_read(built: Built, keys: AccountKeys) -> None:
     """Offline: the password is asked for once, after the file's own KDF parameters and keys."""
     expected = export_to_json(decrypt_document(built.document, keys))
