@@ -18,11 +18,11 @@ from typing import IO, BinaryIO, cast
 from .._errors import CryptoError, DecryptionError, ProtocolError, UsageError
 from ..crypto import AccountKeys, b64u_encode, ciphertext_size, decrypt_file
 from ..export import (
+    CheckedBoard,
     ExportAttachment,
-    ExportBoard,
-    ExportDecryptor,
+    ExportCheck,
+    ExportChecker,
     ExportParser,
-    ExportResult,
     ExportSink,
     Level,
     keys_from_password,
@@ -269,15 +269,15 @@ class _Verifier:
             self.problems.append(Problem("export field kdf", str(exc)))
             return None, None
 
-    def _export(self, present: set[str]) -> tuple[Inventory | None, ExportResult | None]:
-        """Hash, parse and (with the keys) decrypt the export document in one read."""
+    def _export(self, present: set[str]) -> tuple[Inventory | None, ExportCheck | None]:
+        """Hash, parse and (with the keys) open every envelope of the export document in one read."""
         expected = self.manifest.member(EXPORT_MEMBER)
         if expected is None or EXPORT_MEMBER not in present:
             return None, None
         keys, wrong_password = self._keys()
         reader = DocumentReader()
-        decryptor = ExportDecryptor(keys) if keys is not None else None
-        parser = ExportParser(reader if decryptor is None else _Both(reader, decryptor))
+        checker = ExportChecker(keys) if keys is not None else None
+        parser = ExportParser(reader if checker is None else _Both(reader, checker))
         shape: list[ProtocolError] = []
 
         def parse(chunk: bytes) -> None:  # on the parsing worker, in order
@@ -294,12 +294,12 @@ class _Verifier:
         with self.archive.open(EXPORT_MEMBER) as source:
             intact = _Tee(source, self.backlog, feed).check(expected, self.problems)
         self.parsing.wait()
-        result: ExportResult | None = None
+        result: ExportCheck | None = None
         if not shape:
             try:
                 parser.close()
                 reader.finish()
-                result = decryptor.result() if decryptor is not None else None
+                result = checker.result() if checker is not None else None
             except ProtocolError as exc:
                 shape.append(exc)
         if wrong_password is not None:
@@ -331,7 +331,7 @@ class _Verifier:
                     Problem(MANIFEST_MEMBER, f"counts {self.manifest.counts.get(key)} {key}, the export holds {value}")
                 )
 
-    def _attachments(self, present: set[str], inventory: Inventory | None, result: ExportResult | None) -> None:
+    def _attachments(self, present: set[str], inventory: Inventory | None, result: ExportCheck | None) -> None:
         """Hash every attachment member and (with keys) decrypt its stream to the final tag."""
         known = inventory.attachments if inventory is not None else {}
         opened = _attachments_of(result) if result is not None else {}
@@ -433,16 +433,9 @@ def _reason(exc: CryptoError) -> str:
     return reason if isinstance(reason, str) else str(exc)
 
 
-def _attachments_of(result: ExportResult) -> dict[str, ExportAttachment]:
-    return {
-        a.id: a
-        for board in result.boards
-        for column in board.columns
-        for card in column.cards
-        for a in card.attachments
-    }
+def _attachments_of(result: ExportCheck) -> dict[str, ExportAttachment]:
+    return {a.id: a for board in result.boards for a in board.attachments}
 
 
-def _board_report(board: ExportBoard) -> BoardReport:
-    cards = [card for column in board.columns for card in column.cards]
-    return BoardReport(board.id, board.title, len(cards), sum(len(c.attachments) for c in cards))
+def _board_report(board: CheckedBoard) -> BoardReport:
+    return BoardReport(board.id, board.title, board.cards, len(board.attachments))

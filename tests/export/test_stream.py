@@ -122,8 +122,8 @@ def test_cards_are_decrypted_before_the_body_ends(
     parser = ExportParser(decryptor)
     last_card = body.index(json.dumps(built.card("c3")["id"]).encode())  # the board's last card starts
     parser.feed(body[:last_card])
-    assert decryptor._board.decryptor is not None
-    decrypted = [card for cards in decryptor._board.decryptor._cards.values() for _, card in cards]
+    assert decryptor._board.reader is not None
+    decrypted = [card for cards in decryptor._board.reader._cards.values() for _, card in cards]
     assert [unpack(card).id for card in decrypted] == [built.ids["c2"], built.ids["c1"]]
     parser.feed(body[last_card:])
     parser.close()
