@@ -8,12 +8,16 @@ collected and named (member, or entity, id and field); nothing stops at the firs
 
 from __future__ import annotations
 
+import contextlib
+import hashlib
 import os
+import threading
 import zipfile
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
-from typing import IO, BinaryIO, cast
+from typing import IO, BinaryIO, Protocol, cast
 
 from .._errors import CryptoError, DecryptionError, ProtocolError, UsageError
 from ..crypto import AccountKeys, b64u_encode, ciphertext_size, decrypt_file
@@ -44,6 +48,9 @@ from ._format import (
 )
 
 __all__ = ["BoardReport", "Problem", "VerifyReport", "verify_backup"]
+
+#: Attachment members checked at once (each holds a megabyte or two while it is read).
+_STREAM_WORKERS = 2
 
 
 @dataclass(frozen=True, slots=True)
@@ -104,18 +111,34 @@ class VerifyReport:
         }
 
 
+@dataclass(frozen=True, slots=True)
+class _Checked:
+    """An attachment member's check: its problems, and the bytes read."""
+
+    problems: list[Problem]
+    size: int
+
+
+class _Digest(Protocol):
+    """SHA-256 as `hashlib` computes it, here or on a worker (`BackgroundHash`)."""
+
+    def update(self, data: bytes, /) -> None: ...
+
+    def hexdigest(self) -> str: ...
+
+
 class _Tee:
     """A member stream that hashes what is read and hands each chunk on; a CRC failure is kept.
 
     The member is read a megabyte at a time whatever the reader asks for (a secretstream
     asks for 64 KiB chunks), so the archive and the hashing worker see few, large calls."""
 
-    def __init__(self, source: IO[bytes], backlog: Backlog, on_chunk: Callable[[bytes], None] | None = None) -> None:
+    def __init__(self, source: IO[bytes], digest: _Digest, on_chunk: Callable[[bytes], None] | None = None) -> None:
         self._source = source
         self._on_chunk = on_chunk
         self._pending = b""
         self._pos = 0
-        self.digest = BackgroundHash(backlog)
+        self.digest = digest
         self.size = 0
         self.crc_failed = False
 
@@ -200,12 +223,21 @@ class _Verifier:
         self.password, self.keys = password, keys
         self.on_progress = on_progress
         self.problems: list[Problem] = []
+        #: Bytes read so far (progress), and bytes of the members checked (the report's size).
         self.read = 0
+        self.size = 0
         self.total = sum(m.size for m in manifest.members)
-        #: SHA-256 on one worker; the document's parsing and decryption on another, while
-        #: this thread reads the archive (zipfile's CRC-32) and opens the attachment streams.
+        #: The document: SHA-256 on one worker, its parsing and checking on another, while this
+        #: thread reads the archive (zipfile's CRC-32).  The attachment members: each read,
+        #: hashed and (with its file key) decrypted on a stream worker, started as soon as the
+        #: checker has opened its file key, so most of that work overlaps the document's.
         self.backlog = Backlog("msk-verify-hash")
         self.parsing = Backlog("msk-verify-parse")
+        self.streams = ThreadPoolExecutor(_STREAM_WORKERS, thread_name_prefix="msk-verify-stream")
+        #: attachment member name -> the attachment whose key its worker uses, and its problems
+        self.started: dict[str, tuple[ExportAttachment | None, Future[_Checked]]] = {}
+        #: Taken to open or close a member (zipfile counts its users of the file unlocked) and to count progress.
+        self.lock = threading.Lock()
 
     def run(self) -> VerifyReport:
         try:
@@ -215,6 +247,7 @@ class _Verifier:
         finally:
             self.backlog.close()
             self.parsing.close()
+            self.streams.shutdown(wait=True, cancel_futures=True)
         if result is not None:
             boards = tuple(_board_report(b) for b in result.boards)
         elif inventory is not None:
@@ -222,7 +255,7 @@ class _Verifier:
         else:
             boards = ()
         decrypted = result is not None and not self.problems
-        return VerifyReport(self.path, self.manifest, tuple(self.problems), decrypted, boards, self.read)
+        return VerifyReport(self.path, self.manifest, tuple(self.problems), decrypted, boards, self.size)
 
     def _structure(self) -> set[str]:
         """Members listed and present; the missing, unlisted and repeated ones are problems."""
@@ -242,8 +275,20 @@ class _Verifier:
         return listed & set(names)
 
     def _progress(self, chunk: bytes) -> None:
-        self.read += len(chunk)
-        self.on_progress("verifying", self.read, self.total)
+        with self.lock:  # told by this thread and the stream workers
+            self.read += len(chunk)
+            self.on_progress("verifying", self.read, self.total)
+
+    @contextlib.contextmanager
+    def _member(self, name: str) -> Iterator[IO[bytes]]:
+        """Member `name` opened for reading; several may be open at once, on any thread."""
+        with self.lock:
+            source = self.archive.open(name)
+        try:
+            yield source
+        finally:
+            with self.lock:
+                source.close()
 
     def _keys(self) -> tuple[AccountKeys | None, DecryptionError | None]:
         """The account keys: given, or from the password and the document's own KDF parameters
@@ -254,7 +299,7 @@ class _Verifier:
         head = _Head()
         parser = ExportParser(head)
         try:
-            with self.archive.open(EXPORT_MEMBER) as source:
+            with self._member(EXPORT_MEMBER) as source:
                 while not head.complete() and (chunk := source.read(CHUNK)):
                     parser.feed(chunk)
         except (ProtocolError, zipfile.BadZipFile):
@@ -276,7 +321,7 @@ class _Verifier:
             return None, None
         keys, wrong_password = self._keys()
         reader = DocumentReader()
-        checker = ExportChecker(keys) if keys is not None else None
+        checker = ExportChecker(keys, on_attachment=self._opened(present)) if keys is not None else None
         parser = ExportParser(reader if checker is None else _Both(reader, checker))
         shape: list[ProtocolError] = []
 
@@ -291,8 +336,10 @@ class _Verifier:
             self._progress(chunk)
             self.parsing.submit(parse, chunk)
 
-        with self.archive.open(EXPORT_MEMBER) as source:
-            intact = _Tee(source, self.backlog, feed).check(expected, self.problems)
+        with self._member(EXPORT_MEMBER) as source:
+            tee = _Tee(source, BackgroundHash(self.backlog), feed)
+            intact = tee.check(expected, self.problems)
+        self.size += tee.size
         self.parsing.wait()
         result: ExportCheck | None = None
         if not shape:
@@ -331,6 +378,23 @@ class _Verifier:
                     Problem(MANIFEST_MEMBER, f"counts {self.manifest.counts.get(key)} {key}, the export holds {value}")
                 )
 
+    def _opened(self, present: set[str]) -> Callable[[ExportAttachment], None]:
+        """What the checker tells of each attachment it opened (on the parsing worker): its
+        member's check starts at once, on a stream worker (for the first of an id only)."""
+
+        def start(attachment: ExportAttachment) -> None:
+            name = attachment_member(attachment.id)
+            expected = self.manifest.member(name)
+            if (
+                attachment.file_key is not None
+                and expected is not None
+                and name in present
+                and name not in self.started
+            ):
+                self.started[name] = (attachment, self.streams.submit(self._check_member, expected, attachment))
+
+        return start
+
     def _attachments(self, present: set[str], inventory: Inventory | None, result: ExportCheck | None) -> None:
         """Hash every attachment member and (with keys) decrypt its stream to the final tag."""
         known = inventory.attachments if inventory is not None else {}
@@ -344,41 +408,54 @@ class _Verifier:
                 self.problems.append(
                     Problem(f"member {attachment_member(stray)}", "no attachment of the export has this id")
                 )
-        with open(os.devnull, "wb") as discard:
-            for member in self.manifest.members:
-                attachment_id = member_attachment_id(member.name)
-                if attachment_id is None or member.name not in present:
-                    continue
-                plain_size = known.get(attachment_id)
-                if plain_size is not None and member.size != ciphertext_size(plain_size):
-                    self.problems.append(
-                        Problem(
-                            f"member {member.name}",
-                            f"holds {member.size} bytes; attachment {attachment_id} of {plain_size} bytes "
-                            f"needs {ciphertext_size(plain_size)}",
-                        )
+        checks: list[tuple[ManifestMember, Future[_Checked]]] = []
+        for member in self.manifest.members:
+            attachment_id = member_attachment_id(member.name)
+            if attachment_id is None or member.name not in present:
+                continue
+            attachment = opened.get(attachment_id)
+            started = self.started.get(member.name)
+            # the document's last attachment of an id is the one checked (an id given twice is
+            # checked again with its last key, should the worker have taken an earlier one)
+            if started is None or started[0] is not attachment:
+                started = (attachment, self.streams.submit(self._check_member, member, attachment))
+            checks.append((member, started[1]))
+        for member, check in checks:
+            plain_size = known.get(member_attachment_id(member.name) or "")
+            if plain_size is not None and member.size != ciphertext_size(plain_size):
+                self.problems.append(
+                    Problem(
+                        f"member {member.name}",
+                        f"holds {member.size} bytes; attachment {member_attachment_id(member.name)} of "
+                        f"{plain_size} bytes needs {ciphertext_size(plain_size)}",
                     )
-                attachment = opened.get(attachment_id)
-                with self.archive.open(member.name) as source:
-                    tee = _Tee(source, self.backlog, self._progress)
-                    if attachment is not None and attachment.file_key is not None:
-                        self._open_stream(attachment, tee, discard)
-                    tee.check(member, self.problems)
+                )
+            checked = check.result()
+            self.problems += checked.problems
+            self.size += checked.size
 
-    def _open_stream(self, attachment: ExportAttachment, tee: _Tee, discard: BinaryIO) -> None:
+    def _check_member(self, member: ManifestMember, attachment: ExportAttachment | None) -> _Checked:
+        """An attachment member read once (on a stream worker): its hash and, with the file key, its stream."""
+        problems: list[Problem] = []
+        with self._member(member.name) as source, open(os.devnull, "wb") as discard:
+            tee = _Tee(source, hashlib.sha256(), self._progress)
+            if attachment is not None and attachment.file_key is not None:
+                problems += self._open_stream(attachment, tee, discard)
+            tee.check(member, problems)
+        return _Checked(problems, tee.size)
+
+    @staticmethod
+    def _open_stream(attachment: ExportAttachment, tee: _Tee, discard: BinaryIO) -> list[Problem]:
         assert attachment.file_key is not None
+        where = f"attachment {attachment.id} field content"
         try:
             size = decrypt_file(attachment.file_key, cast(BinaryIO, tee), discard, attachment_id=attachment.id)
         except CryptoError as exc:
-            if not tee.crc_failed:  # a CRC failure is reported, as the member's, by `check`
-                self.problems.append(Problem(f"attachment {attachment.id} field content", _reason(exc)))
-            return
+            # a CRC failure is reported, as the member's, by `check`
+            return [] if tee.crc_failed else [Problem(where, _reason(exc))]
         if size != attachment.size:
-            self.problems.append(
-                Problem(
-                    f"attachment {attachment.id} field content", f"{size} bytes, its metadata says {attachment.size}"
-                )
-            )
+            return [Problem(where, f"{size} bytes, its metadata says {attachment.size}")]
+        return []
 
 
 class _Head:
