@@ -2,8 +2,12 @@
 password, every envelope and every attachment stream.
 
 Each member is read once: its bytes go through SHA-256 and, at the same time, the export's
-parser (shape and stock) and decryptor, or the attachment's secretstream.  Every problem is
-collected and named (member, or entity, id and field); nothing stops at the first.
+parser (shape and stock) and checker (`ExportChecker`: every key and envelope opened, every
+check of the export's decryptor made, but no card built, which only the export needs), or the
+attachment's secretstream.  An attachment member is checked on a worker thread as soon as the
+checker has opened its file key, so the streams are decrypted while the document is still
+being read.  Every problem is collected and named (member, or entity, id and field); nothing
+stops at the first.
 """
 
 from __future__ import annotations
@@ -198,7 +202,7 @@ def verify_backup(
     Raises ProtocolError only for a file that is not a backup (not a ZIP, truncated, no
     manifest, another format or a newer version), DecryptionError for a wrong password (the
     user key does not open while the document itself is intact) and UsageError for keys of
-    another account.
+    another account.  `on_progress` is also called from worker threads, one call at a time.
     """
     archive = open_archive(path)
     with archive:
