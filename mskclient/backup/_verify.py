@@ -159,16 +159,22 @@ class _Tee:
         self.size += len(chunk)
         if self._on_chunk is not None:
             self._on_chunk(chunk)
-        self._pending, self._pos = self._pending[self._pos :] + chunk, 0
+        self._pending, self._pos = chunk, 0
         return True
 
     def read(self, size: int = -1) -> bytes:
+        """Up to `size` bytes (fewer only at the member's end).  Only the bytes returned are
+        copied (none when a whole block is asked for): the blocks are never joined."""
         wanted = size if size >= 0 else 1 << 62
-        while len(self._pending) - self._pos < wanted and self._fill():
-            pass
-        data = self._pending[self._pos : self._pos + wanted]
-        self._pos += len(data)
-        return data
+        parts: list[bytes] = []
+        while wanted:
+            if self._pos == len(self._pending) and not self._fill():
+                break
+            part = self._pending[self._pos : self._pos + wanted]
+            self._pos += len(part)
+            wanted -= len(part)
+            parts.append(part)
+        return parts[0] if len(parts) == 1 else b"".join(parts)
 
     def drain(self) -> None:
         while self.read(CHUNK):
