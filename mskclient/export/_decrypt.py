@@ -3,7 +3,8 @@
 `BoardDecryptor` opens the board's names first, then takes its cards in batches (all of a
 parsed bundle at once, or batch by batch while an export streams in): each batch's
 envelopes are collected, opened in one `decrypt_batch` call per kind (the native path
-uses every core), then its cards are built.  A field that does not open becomes
+uses every core), then its cards are built (`BoardChecker` takes the same steps and
+builds nothing: what a backup's verify needs).  A field that does not open becomes
 `UNDECRYPTABLE` plus a `FieldFailure`; `strict=True` raises the first failure instead.
 Shapes and ids are checked as they are read, so a hostile server or a damaged file gives
 a ProtocolError, not a crash: the hot loops check inline and call `.._json` only to raise.
