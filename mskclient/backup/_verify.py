@@ -2,27 +2,34 @@
 password, every envelope and every attachment stream.
 
 Each member is read once: its bytes go through SHA-256 and, at the same time, the export's
-parser (shape and stock) and decryptor, or the attachment's secretstream.  Every problem is
-collected and named (member, or entity, id and field); nothing stops at the first.
+parser (shape and stock) and checker (`ExportChecker`: every key and envelope opened, every
+check of the export's decryptor made, but no card built, which only the export needs), or the
+attachment's secretstream.  An attachment member is checked on a worker thread as soon as the
+checker has opened its file key, so the streams are decrypted while the document is still
+being read.  Every problem is collected and named (member, or entity, id and field); nothing
+stops at the first.
 """
 
 from __future__ import annotations
 
-import os
+import contextlib
+import hashlib
+import threading
 import zipfile
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
-from typing import IO, BinaryIO, cast
+from typing import IO, BinaryIO, Protocol, cast
 
 from .._errors import CryptoError, DecryptionError, ProtocolError, UsageError
 from ..crypto import AccountKeys, b64u_encode, ciphertext_size, decrypt_file
 from ..export import (
+    CheckedBoard,
     ExportAttachment,
-    ExportBoard,
-    ExportDecryptor,
+    ExportCheck,
+    ExportChecker,
     ExportParser,
-    ExportResult,
     ExportSink,
     Level,
     keys_from_password,
@@ -44,6 +51,9 @@ from ._format import (
 )
 
 __all__ = ["BoardReport", "Problem", "VerifyReport", "verify_backup"]
+
+#: Attachment members checked at once (each holds a megabyte or two while it is read).
+_STREAM_WORKERS = 2
 
 
 @dataclass(frozen=True, slots=True)
@@ -104,18 +114,34 @@ class VerifyReport:
         }
 
 
+@dataclass(frozen=True, slots=True)
+class _Checked:
+    """An attachment member's check: its problems, and the bytes read."""
+
+    problems: list[Problem]
+    size: int
+
+
+class _Digest(Protocol):
+    """SHA-256 as `hashlib` computes it, here or on a worker (`BackgroundHash`)."""
+
+    def update(self, data: bytes, /) -> None: ...
+
+    def hexdigest(self) -> str: ...
+
+
 class _Tee:
     """A member stream that hashes what is read and hands each chunk on; a CRC failure is kept.
 
     The member is read a megabyte at a time whatever the reader asks for (a secretstream
     asks for 64 KiB chunks), so the archive and the hashing worker see few, large calls."""
 
-    def __init__(self, source: IO[bytes], backlog: Backlog, on_chunk: Callable[[bytes], None] | None = None) -> None:
+    def __init__(self, source: IO[bytes], digest: _Digest, on_chunk: Callable[[bytes], None] | None = None) -> None:
         self._source = source
         self._on_chunk = on_chunk
         self._pending = b""
         self._pos = 0
-        self.digest = BackgroundHash(backlog)
+        self.digest = digest
         self.size = 0
         self.crc_failed = False
 
@@ -132,16 +158,22 @@ class _Tee:
         self.size += len(chunk)
         if self._on_chunk is not None:
             self._on_chunk(chunk)
-        self._pending, self._pos = self._pending[self._pos :] + chunk, 0
+        self._pending, self._pos = chunk, 0
         return True
 
     def read(self, size: int = -1) -> bytes:
+        """Up to `size` bytes (fewer only at the member's end).  Only the bytes returned are
+        copied (none when a whole block is asked for): the blocks are never joined."""
         wanted = size if size >= 0 else 1 << 62
-        while len(self._pending) - self._pos < wanted and self._fill():
-            pass
-        data = self._pending[self._pos : self._pos + wanted]
-        self._pos += len(data)
-        return data
+        parts: list[bytes] = []
+        while wanted:
+            if self._pos == len(self._pending) and not self._fill():
+                break
+            part = self._pending[self._pos : self._pos + wanted]
+            self._pos += len(part)
+            wanted -= len(part)
+            parts.append(part)
+        return parts[0] if len(parts) == 1 else b"".join(parts)
 
     def drain(self) -> None:
         while self.read(CHUNK):
@@ -175,7 +207,7 @@ def verify_backup(
     Raises ProtocolError only for a file that is not a backup (not a ZIP, truncated, no
     manifest, another format or a newer version), DecryptionError for a wrong password (the
     user key does not open while the document itself is intact) and UsageError for keys of
-    another account.
+    another account.  `on_progress` is also called from worker threads, one call at a time.
     """
     archive = open_archive(path)
     with archive:
@@ -200,12 +232,21 @@ class _Verifier:
         self.password, self.keys = password, keys
         self.on_progress = on_progress
         self.problems: list[Problem] = []
+        #: Bytes read so far (progress), and bytes of the members checked (the report's size).
         self.read = 0
+        self.size = 0
         self.total = sum(m.size for m in manifest.members)
-        #: SHA-256 on one worker; the document's parsing and decryption on another, while
-        #: this thread reads the archive (zipfile's CRC-32) and opens the attachment streams.
+        #: The document: SHA-256 on one worker, its parsing and checking on another, while this
+        #: thread reads the archive (zipfile's CRC-32).  The attachment members: each read,
+        #: hashed and (with its file key) decrypted on a stream worker, started as soon as the
+        #: checker has opened its file key, so most of that work overlaps the document's.
         self.backlog = Backlog("msk-verify-hash")
         self.parsing = Backlog("msk-verify-parse")
+        self.streams = ThreadPoolExecutor(_STREAM_WORKERS, thread_name_prefix="msk-verify-stream")
+        #: attachment member name -> the attachment whose key its worker uses, and its problems
+        self.started: dict[str, tuple[ExportAttachment | None, Future[_Checked]]] = {}
+        #: Taken to open or close a member (zipfile counts its users of the file unlocked) and to count progress.
+        self.lock = threading.Lock()
 
     def run(self) -> VerifyReport:
         try:
@@ -215,6 +256,7 @@ class _Verifier:
         finally:
             self.backlog.close()
             self.parsing.close()
+            self.streams.shutdown(wait=True, cancel_futures=True)
         if result is not None:
             boards = tuple(_board_report(b) for b in result.boards)
         elif inventory is not None:
@@ -222,7 +264,7 @@ class _Verifier:
         else:
             boards = ()
         decrypted = result is not None and not self.problems
-        return VerifyReport(self.path, self.manifest, tuple(self.problems), decrypted, boards, self.read)
+        return VerifyReport(self.path, self.manifest, tuple(self.problems), decrypted, boards, self.size)
 
     def _structure(self) -> set[str]:
         """Members listed and present; the missing, unlisted and repeated ones are problems."""
@@ -242,8 +284,20 @@ class _Verifier:
         return listed & set(names)
 
     def _progress(self, chunk: bytes) -> None:
-        self.read += len(chunk)
-        self.on_progress("verifying", self.read, self.total)
+        with self.lock:  # told by this thread and the stream workers
+            self.read += len(chunk)
+            self.on_progress("verifying", self.read, self.total)
+
+    @contextlib.contextmanager
+    def _member(self, name: str) -> Iterator[IO[bytes]]:
+        """Member `name` opened for reading; several may be open at once, on any thread."""
+        with self.lock:
+            source = self.archive.open(name)
+        try:
+            yield source
+        finally:
+            with self.lock:
+                source.close()
 
     def _keys(self) -> tuple[AccountKeys | None, DecryptionError | None]:
         """The account keys: given, or from the password and the document's own KDF parameters
@@ -254,7 +308,7 @@ class _Verifier:
         head = _Head()
         parser = ExportParser(head)
         try:
-            with self.archive.open(EXPORT_MEMBER) as source:
+            with self._member(EXPORT_MEMBER) as source:
                 while not head.complete() and (chunk := source.read(CHUNK)):
                     parser.feed(chunk)
         except (ProtocolError, zipfile.BadZipFile):
@@ -269,15 +323,15 @@ class _Verifier:
             self.problems.append(Problem("export field kdf", str(exc)))
             return None, None
 
-    def _export(self, present: set[str]) -> tuple[Inventory | None, ExportResult | None]:
-        """Hash, parse and (with the keys) decrypt the export document in one read."""
+    def _export(self, present: set[str]) -> tuple[Inventory | None, ExportCheck | None]:
+        """Hash, parse and (with the keys) open every envelope of the export document in one read."""
         expected = self.manifest.member(EXPORT_MEMBER)
         if expected is None or EXPORT_MEMBER not in present:
             return None, None
         keys, wrong_password = self._keys()
         reader = DocumentReader()
-        decryptor = ExportDecryptor(keys) if keys is not None else None
-        parser = ExportParser(reader if decryptor is None else _Both(reader, decryptor))
+        checker = ExportChecker(keys, on_attachment=self._opened(present)) if keys is not None else None
+        parser = ExportParser(reader if checker is None else _Both(reader, checker))
         shape: list[ProtocolError] = []
 
         def parse(chunk: bytes) -> None:  # on the parsing worker, in order
@@ -291,15 +345,17 @@ class _Verifier:
             self._progress(chunk)
             self.parsing.submit(parse, chunk)
 
-        with self.archive.open(EXPORT_MEMBER) as source:
-            intact = _Tee(source, self.backlog, feed).check(expected, self.problems)
+        with self._member(EXPORT_MEMBER) as source:
+            tee = _Tee(source, BackgroundHash(self.backlog), feed)
+            intact = tee.check(expected, self.problems)
+        self.size += tee.size
         self.parsing.wait()
-        result: ExportResult | None = None
+        result: ExportCheck | None = None
         if not shape:
             try:
                 parser.close()
                 reader.finish()
-                result = decryptor.result() if decryptor is not None else None
+                result = checker.result() if checker is not None else None
             except ProtocolError as exc:
                 shape.append(exc)
         if wrong_password is not None:
@@ -331,7 +387,24 @@ class _Verifier:
                     Problem(MANIFEST_MEMBER, f"counts {self.manifest.counts.get(key)} {key}, the export holds {value}")
                 )
 
-    def _attachments(self, present: set[str], inventory: Inventory | None, result: ExportResult | None) -> None:
+    def _opened(self, present: set[str]) -> Callable[[ExportAttachment], None]:
+        """What the checker tells of each attachment it opened (on the parsing worker): its
+        member's check starts at once, on a stream worker (for the first of an id only)."""
+
+        def start(attachment: ExportAttachment) -> None:
+            name = attachment_member(attachment.id)
+            expected = self.manifest.member(name)
+            if (
+                attachment.file_key is not None
+                and expected is not None
+                and name in present
+                and name not in self.started
+            ):
+                self.started[name] = (attachment, self.streams.submit(self._check_member, expected, attachment))
+
+        return start
+
+    def _attachments(self, present: set[str], inventory: Inventory | None, result: ExportCheck | None) -> None:
         """Hash every attachment member and (with keys) decrypt its stream to the final tag."""
         known = inventory.attachments if inventory is not None else {}
         opened = _attachments_of(result) if result is not None else {}
@@ -344,41 +417,65 @@ class _Verifier:
                 self.problems.append(
                     Problem(f"member {attachment_member(stray)}", "no attachment of the export has this id")
                 )
-        with open(os.devnull, "wb") as discard:
-            for member in self.manifest.members:
-                attachment_id = member_attachment_id(member.name)
-                if attachment_id is None or member.name not in present:
-                    continue
-                plain_size = known.get(attachment_id)
-                if plain_size is not None and member.size != ciphertext_size(plain_size):
-                    self.problems.append(
-                        Problem(
-                            f"member {member.name}",
-                            f"holds {member.size} bytes; attachment {attachment_id} of {plain_size} bytes "
-                            f"needs {ciphertext_size(plain_size)}",
-                        )
+        checks: list[tuple[ManifestMember, Future[_Checked]]] = []
+        for member in self.manifest.members:
+            attachment_id = member_attachment_id(member.name)
+            if attachment_id is None or member.name not in present:
+                continue
+            attachment = opened.get(attachment_id)
+            started = self.started.get(member.name)
+            # the document's last attachment of an id is the one checked (an id given twice is
+            # checked again with its last key, should the worker have taken an earlier one)
+            if started is None or started[0] is not attachment:
+                started = (attachment, self.streams.submit(self._check_member, member, attachment))
+            checks.append((member, started[1]))
+        for member, check in checks:
+            plain_size = known.get(member_attachment_id(member.name) or "")
+            if plain_size is not None and member.size != ciphertext_size(plain_size):
+                self.problems.append(
+                    Problem(
+                        f"member {member.name}",
+                        f"holds {member.size} bytes; attachment {member_attachment_id(member.name)} of "
+                        f"{plain_size} bytes needs {ciphertext_size(plain_size)}",
                     )
-                attachment = opened.get(attachment_id)
-                with self.archive.open(member.name) as source:
-                    tee = _Tee(source, self.backlog, self._progress)
-                    if attachment is not None and attachment.file_key is not None:
-                        self._open_stream(attachment, tee, discard)
-                    tee.check(member, self.problems)
-
-    def _open_stream(self, attachment: ExportAttachment, tee: _Tee, discard: BinaryIO) -> None:
-        assert attachment.file_key is not None
-        try:
-            size = decrypt_file(attachment.file_key, cast(BinaryIO, tee), discard, attachment_id=attachment.id)
-        except CryptoError as exc:
-            if not tee.crc_failed:  # a CRC failure is reported, as the member's, by `check`
-                self.problems.append(Problem(f"attachment {attachment.id} field content", _reason(exc)))
-            return
-        if size != attachment.size:
-            self.problems.append(
-                Problem(
-                    f"attachment {attachment.id} field content", f"{size} bytes, its metadata says {attachment.size}"
                 )
-            )
+            checked = check.result()
+            self.problems += checked.problems
+            self.size += checked.size
+
+    def _check_member(self, member: ManifestMember, attachment: ExportAttachment | None) -> _Checked:
+        """An attachment member read once (on a stream worker): its hash and, with the file key, its stream."""
+        problems: list[Problem] = []
+        with self._member(member.name) as source:
+            tee = _Tee(source, hashlib.sha256(), self._progress)
+            if attachment is not None and attachment.file_key is not None:
+                problems += self._open_stream(attachment, tee)
+            tee.check(member, problems)
+        return _Checked(problems, tee.size)
+
+    @staticmethod
+    def _open_stream(attachment: ExportAttachment, tee: _Tee) -> list[Problem]:
+        assert attachment.file_key is not None
+        where = f"attachment {attachment.id} field content"
+        try:
+            size = decrypt_file(attachment.file_key, cast(BinaryIO, tee), _DISCARD, attachment_id=attachment.id)
+        except CryptoError as exc:
+            # a CRC failure is reported, as the member's, by `check`
+            return [] if tee.crc_failed else [Problem(where, _reason(exc))]
+        if size != attachment.size:
+            return [Problem(where, f"{size} bytes, its metadata says {attachment.size}")]
+        return []
+
+
+class _Discard:
+    """Where an attachment's plaintext goes: it only has to authenticate.  No system call per
+    chunk (as /dev/null costs), so a stream worker takes the GIL only around its decryption."""
+
+    def write(self, data: bytes) -> int:
+        return len(data)
+
+
+_DISCARD = cast(BinaryIO, _Discard())
 
 
 class _Head:
@@ -433,16 +530,9 @@ def _reason(exc: CryptoError) -> str:
     return reason if isinstance(reason, str) else str(exc)
 
 
-def _attachments_of(result: ExportResult) -> dict[str, ExportAttachment]:
-    return {
-        a.id: a
-        for board in result.boards
-        for column in board.columns
-        for card in column.cards
-        for a in card.attachments
-    }
+def _attachments_of(result: ExportCheck) -> dict[str, ExportAttachment]:
+    return {a.id: a for board in result.boards for a in board.attachments}
 
 
-def _board_report(board: ExportBoard) -> BoardReport:
-    cards = [card for column in board.columns for card in column.cards]
-    return BoardReport(board.id, board.title, len(cards), sum(len(c.attachments) for c in cards))
+def _board_report(board: CheckedBoard) -> BoardReport:
+    return BoardReport(board.id, board.title, board.cards, len(board.attachments))

@@ -10,6 +10,8 @@ from ._attachments import Fetch, ciphertext_fetch, save_attachments
 from ._decrypt import decrypt_board, members_by_id
 from ._document import (
     BoardEntry,
+    ExportCheck,
+    ExportChecker,
     ExportDecryptor,
     decrypt_document,
     decrypt_export_file,
@@ -22,6 +24,7 @@ from ._select import name_matches, resolve
 from ._stream import ExportParser, ExportSink, Level
 from ._tree import (
     UNDECRYPTABLE,
+    CheckedBoard,
     ExportAttachment,
     ExportBoard,
     ExportCard,
@@ -39,9 +42,12 @@ __all__ = [
     "STRATEGIES",
     "UNDECRYPTABLE",
     "BoardEntry",
+    "CheckedBoard",
     "ExportAttachment",
     "ExportBoard",
     "ExportCard",
+    "ExportCheck",
+    "ExportChecker",
     "ExportChecklist",
     "ExportChecklistItem",
     "ExportColumn",

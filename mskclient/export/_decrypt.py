@@ -3,7 +3,8 @@
 `BoardDecryptor` opens the board's names first, then takes its cards in batches (all of a
 parsed bundle at once, or batch by batch while an export streams in): each batch's
 envelopes are collected, opened in one `decrypt_batch` call per kind (the native path
-uses every core), then its cards are built.  A field that does not open becomes
+uses every core), then its cards are built (`BoardChecker` takes the same steps and
+builds nothing: what a backup's verify needs).  A field that does not open becomes
 `UNDECRYPTABLE` plus a `FieldFailure`; `strict=True` raises the first failure instead.
 Shapes and ids are checked as they are read, so a hostile server or a damaged file gives
 a ProtocolError, not a crash: the hot loops check inline and call `.._json` only to raise.
@@ -13,6 +14,7 @@ from __future__ import annotations
 
 import contextlib
 import gc
+from abc import ABC, abstractmethod
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from operator import itemgetter
 from typing import Any
@@ -25,6 +27,7 @@ from ..crypto.hazmat import decrypt_batch
 from ._tree import (
     UNDECRYPTABLE,
     CardList,
+    CheckedBoard,
     ExportAttachment,
     ExportBoard,
     ExportCard,
@@ -35,7 +38,7 @@ from ._tree import (
     unpack,
 )
 
-__all__ = ["BoardDecryptor", "decrypt_board", "members_by_id", "no_collections"]
+__all__ = ["BoardChecker", "BoardDecryptor", "BoardReader", "decrypt_board", "members_by_id", "no_collections"]
 
 _Json = Mapping[str, Any]
 _is_id = ID_PATTERN.fullmatch
@@ -56,6 +59,28 @@ _COMMENT_ENCBODY = field("comment", "encBody")
 _CUSTOMFIELD_ENCNAME = field("customField", "encName")
 _LABEL_ENCNAME = field("label", "encName")
 _MILESTONE_ENCTITLE = field("milestone", "encTitle")
+
+
+#: An attachment queued: id, name and mime indexes in the texts, size, file key index in the binaries.
+_QueuedAttachment = tuple[str, int, int, int, int]
+#: A card checked and queued (`BoardReader._queue`): its values, and its fields as indexes in the
+#: opened texts (binaries for the description), in `BoardDecryptor._take`'s order.
+_Queued = tuple[
+    str,  # id
+    str,  # column id
+    tuple[float, str, str],  # place in the column
+    int,  # title
+    int,  # description (binary)
+    list[str],  # label ids
+    list[str],  # assignee ids
+    str | None,  # milestone id
+    str | None,  # due at
+    list[tuple[str, int]] | None,  # custom field values
+    list[tuple[str, str, int, str]],  # comments: id, author, body, createdAt
+    list[tuple[str, int, list[tuple[str, int, bool]]]],  # checklists: id, title, items
+    list[_QueuedAttachment] | None,
+    bool,  # archived
+]
 
 
 def _all_ids(values: list[object]) -> bool:
@@ -263,13 +288,13 @@ def _card_order(card: _Json, card_id: str) -> tuple[float, str, str]:
     return number(card, "position", "card", 0.0), str(created_at), card_id
 
 
-class BoardDecryptor:
-    """One board decrypted as its cards arrive: the header first, then `add_cards`, then `finish`.
+class BoardReader(ABC):
+    """A board read as its cards arrive: the header first, then `add_cards` (each batch checked
+    and opened, `_take` does the rest), then the subclass's `finish`.
 
     The header is the board bundle's `board, columns, labels, milestones, customFields`
     (cards in it are ignored): its names are opened at once, so each batch of cards is
-    opened and built on its own while the rest of the export is still on its way.  Cards
-    may come in any order; `finish` puts each column's cards in profile order.
+    opened on its own while the rest of the export is still on its way.
     """
 
     def __init__(self, header: _Json, key: BoardKey, members: Mapping[str, str], *, strict: bool = False) -> None:
@@ -295,38 +320,26 @@ class BoardDecryptor:
         self._label_names = {i: texts[n] for i, n in labels.items()}
         self._milestone_titles = {i: texts[n] for i, n in milestones.items()}
         self._field_names = {i: texts[n] for i, n in custom.items()}
-        self._cards: dict[str, list[tuple[tuple[float, str, str], bytes | ExportCard]]] = {i: [] for i in columns}
         self._markdown = _markdown_of()
 
     def add_cards(self, cards: Sequence[object]) -> None:
-        """Check, open and build a batch of cards (one native batch per kind of field)."""
+        """Check and open a batch of cards (one native batch per kind of field), then take them."""
         with no_collections():
-            self._add_cards(cards)
+            fields, queued = self._queue(cards)
+            texts, binaries = fields.open()
+            self._take(fields, queued, texts, binaries)
 
-    def finish(self) -> ExportBoard:
-        """The board, each column's cards in profile order (position, createdAt, id)."""
-        return ExportBoard(
-            id=self.board_id,
-            workspace_id=self._workspace_id,
-            title=self._title,
-            description=self._description,
-            archived=self._archived,
-            columns=tuple(
-                ExportColumn(
-                    id=i, title=title, cards=CardList([card for _, card in sorted(self._cards[i], key=_FIRST)])
-                )
-                for i, title in self._columns.items()
-            ),
-            failures=tuple(self._failures),
-        )
+    @abstractmethod
+    def _take(self, fields: _Fields, queued: list[_Queued], texts: list[str], binaries: list[bytes | None]) -> None:
+        """What becomes of a batch of checked cards, once `texts` and `binaries` hold their opened fields."""
 
-    def _add_cards(self, cards: Sequence[object]) -> None:
+    def _queue(self, cards: Sequence[object]) -> tuple[_Fields, list[_Queued]]:
+        """First pass: check every card's shape and ids, queue its envelopes (opened by the caller)."""
         board_id, member, columns = self.board_id, self._member, self._columns
         fields = _Fields(board_id, self._key, self._strict, self._failures)
         queue, binary = fields.text, fields.binary
-        # First pass: check every card's shape and ids, queue its envelopes.  The loops run per
-        # card, comment and item, so ids are checked inline; the validators only raise.
-        queued = []
+        # The loops run per card, comment and item, so ids are checked inline; the validators only raise.
+        queued: list[_Queued] = []
         for value in cards:
             card = value if type(value) is dict else json_object(value, "board.cards[]")
             cid = _checked_id(card.get("id"), card, "id", "card")
@@ -389,11 +402,40 @@ class BoardDecryptor:
                     archived,
                 )
             )
+        return fields, queued
 
-        # Second pass: open everything at once, then build the cards by indexing.
-        texts, binaries = fields.open()
+
+class BoardDecryptor(BoardReader):
+    """One board decrypted as its cards arrive: the header first, then `add_cards`, then `finish`.
+
+    Cards may come in any order; `finish` puts each column's cards in profile order.
+    """
+
+    def __init__(self, header: _Json, key: BoardKey, members: Mapping[str, str], *, strict: bool = False) -> None:
+        super().__init__(header, key, members, strict=strict)
+        self._cards: dict[str, list[tuple[tuple[float, str, str], bytes | ExportCard]]] = {i: [] for i in self._columns}
+
+    def finish(self) -> ExportBoard:
+        """The board, each column's cards in profile order (position, createdAt, id)."""
+        return ExportBoard(
+            id=self.board_id,
+            workspace_id=self._workspace_id,
+            title=self._title,
+            description=self._description,
+            archived=self._archived,
+            columns=tuple(
+                ExportColumn(
+                    id=i, title=title, cards=CardList([card for _, card in sorted(self._cards[i], key=_FIRST)])
+                )
+                for i, title in self._columns.items()
+            ),
+            failures=tuple(self._failures),
+        )
+
+    def _take(self, fields: _Fields, queued: list[_Queued], texts: list[str], binaries: list[bytes | None]) -> None:
+        """Build the cards of an opened batch by indexing, each kept packed in its column."""
         label_names, milestone_titles, field_names = self._label_names, self._milestone_titles, self._field_names
-        markdown, by_column = self._markdown, self._cards
+        member, markdown, by_column = self._member, self._markdown, self._cards
         for (
             cid,
             column_id,
@@ -433,18 +475,74 @@ class BoardDecryptor:
                 by_column[column_id].append((order, pack(packed)))
                 continue
             # a file key is an object, not a value: such a card is kept as nodes
-            nodes = tuple(
-                [
-                    ExportAttachment(a_id, texts[n], texts[m], size, fields.file_key(binaries, k))
-                    for a_id, n, m, size, k in attachments
-                ]
-            )
+            nodes = _attachment_nodes(fields, texts, binaries, attachments)
             by_column[column_id].append((order, unpack(pack(packed))._replace(attachments=nodes)))
+
+
+class BoardChecker(BoardReader):
+    """One board checked as `BoardDecryptor` decrypts it, without building its cards.
+
+    Every check is the same: shapes and ids, every envelope opened under its key and
+    associated data, texts UTF-8, descriptions Yjs states, file keys of 32 bytes.  What is
+    kept is what a backup's verify reports: the number of cards and the attachments (with
+    their file keys, to open their content).
+    """
+
+    def __init__(
+        self,
+        header: _Json,
+        key: BoardKey,
+        members: Mapping[str, str],
+        *,
+        strict: bool = False,
+        on_attachment: Callable[[ExportAttachment], None] | None = None,
+    ) -> None:
+        """`on_attachment` is told each attachment as soon as its batch is opened (its content
+        can then be checked while the rest of the document is read)."""
+        super().__init__(header, key, members, strict=strict)
+        self._on_attachment = on_attachment
+        self._card_count = 0
+        self._attachments: list[ExportAttachment] = []
+
+    def finish(self) -> CheckedBoard:
+        return CheckedBoard(
+            self.board_id,
+            self._workspace_id,
+            self._title,
+            self._card_count,
+            tuple(self._attachments),
+            tuple(self._failures),
+        )
+
+    def _take(self, fields: _Fields, queued: list[_Queued], texts: list[str], binaries: list[bytes | None]) -> None:
+        """Convert each description, as the decryptor does, to check it; keep the attachments."""
+        markdown = self._markdown
+        for card in queued:
+            fields.converted(binaries, card[4], markdown, "a Yjs document")
+            if card[12]:
+                nodes = _attachment_nodes(fields, texts, binaries, card[12])
+                self._attachments += nodes
+                if self._on_attachment is not None:
+                    for node in nodes:
+                        self._on_attachment(node)
+        self._card_count += len(queued)
+
+
+def _attachment_nodes(
+    fields: _Fields, texts: list[str], binaries: list[bytes | None], attachments: list[_QueuedAttachment]
+) -> tuple[ExportAttachment, ...]:
+    """A card's attachments from their opened fields (a file key that does not open is None)."""
+    return tuple(
+        [
+            ExportAttachment(a_id, texts[n], texts[m], size, fields.file_key(binaries, k))
+            for a_id, n, m, size, k in attachments
+        ]
+    )
 
 
 def _queue_attachment(
     attachment: _Json, queue: Callable[[object, FieldSpec, str], int], binary: Callable[[object, FieldSpec, str], int]
-) -> tuple[str, int, int, int, int]:
+) -> _QueuedAttachment:
     attachment_id = valid_id(attachment, "id", "attachment")
     return (
         attachment_id,

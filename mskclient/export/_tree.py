@@ -33,6 +33,7 @@ __all__ = [
     "ExportResult",
     "FieldFailure",
     "CardList",
+    "CheckedBoard",
     "PackedCard",
     "pack",
     "replace_nodes",
@@ -217,6 +218,18 @@ class ExportBoard(NamedTuple):
     description: str
     archived: bool
     columns: tuple[ExportColumn, ...]
+    failures: tuple[FieldFailure, ...] = ()
+
+
+class CheckedBoard(NamedTuple):
+    """A board whose every field was opened and checked, its cards counted, not kept (a verify's need)."""
+
+    id: str
+    workspace_id: str
+    title: str
+    cards: int
+    #: Every attachment of its cards, in document order, with the file key that opens its content.
+    attachments: tuple[ExportAttachment, ...]
     failures: tuple[FieldFailure, ...] = ()
 
 

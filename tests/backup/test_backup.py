@@ -7,13 +7,19 @@ import io
 import json
 import re
 import zipfile
+from collections.abc import Callable
 from dataclasses import replace
 from pathlib import Path
+from typing import Any
 
 import pytest
 from cli.conftest import new_user
 
-from mskclient.backup import FORMAT_VERSION, open_backup, verify_backup
+from mskclient._profile import field
+from mskclient.backup import FORMAT_VERSION, Problem, open_backup, verify_backup
+from mskclient.crypto import CIPHER_CHUNK_SIZE, encrypt_field
+from mskclient.crypto.hazmat import SECRETSTREAM_HEADERBYTES
+from mskclient.export import keys_from_password, list_boards
 
 from .conftest import BIG, PASSWORD, Account, flip_byte
 
@@ -102,29 +108,134 @@ def test_altered_content_with_a_right_crc(account: Account, full: Path, tmp_path
     assert {"where": f"attachment {account.ids['third']} field content", "reason": reason} in report["problems"]
 
 
-def test_an_envelope_altered_with_the_manifest_rewritten_is_named(account: Account, full: Path, tmp_path: Path) -> None:
-    """Hashes only prove the file is as written; the password proves each envelope is the account's."""
+def _forge(full: Path, target: Path, change: Callable[[dict[str, Any]], None]) -> None:
+    """`full` with its document edited by `change` and the manifest rewritten to match: what
+    someone who may write the file can do, and only the keys can tell."""
     with open_backup(full) as backup, backup.open_export() as source:
         document = json.loads(source.read())
         manifest = backup.manifest
-    card = next(
-        c for w in document["workspaces"] for b in w["boards"] for c in b["cards"] if c["id"] == account.ids["other"]
-    )
-    head, tail = card["encTitle"].rsplit(".", 1)
-    card["encTitle"] = f"{head}.{'A' if tail[0] != 'A' else 'B'}{tail[1:]}"
+    change(document)
     text = json.dumps(document).encode()
     members = tuple(
         replace(m, size=len(text), sha256=hashlib.sha256(text).hexdigest()) if m.name == "export.json" else m
         for m in manifest.members
     )
     forged = json.dumps(replace(manifest, members=members).to_json()).encode()
-    altered = tmp_path / "forged.mskbackup"
-    _rewrite(full, altered, {"export.json": text, "manifest.json": forged})
-    code, report, _ = _verify(account, altered, password=False)
+    _rewrite(full, target, {"export.json": text, "manifest.json": forged})
+
+
+def _cards(document: dict[str, Any], board_id: str) -> list[dict[str, Any]]:
+    return next(b["cards"] for w in document["workspaces"] for b in w["boards"] if b["board"]["id"] == board_id)
+
+
+def _card_with(document: dict[str, Any], board_id: str, attachment_id: str) -> dict[str, Any]:
+    return next(c for c in _cards(document, board_id) if attachment_id in [a["id"] for a in c["attachments"]])
+
+
+def _forged_problems(full: Path, tmp_path: Path, change: Callable[[dict[str, Any]], None]) -> list[Problem]:
+    """What verify with the password finds in `full` forged by `change` (nothing without it)."""
+    forged = tmp_path / "forged.mskbackup"
+    _forge(full, forged, change)
+    assert verify_backup(forged).ok  # the hashes match: only the keys can tell
+    report = verify_backup(forged, lambda: PASSWORD)
+    assert report.manifest is not None and report.size == sum(m.size for m in report.manifest.members)
+    return list(report.problems)
+
+
+def test_an_envelope_altered_with_the_manifest_rewritten_is_named(account: Account, full: Path, tmp_path: Path) -> None:
+    """Hashes only prove the file is as written; the password proves each envelope is the account's."""
+
+    def alter(document: dict[str, Any]) -> None:
+        card = _card_with(document, account.ids["C"], account.ids["third"])
+        head, tail = card["encTitle"].rsplit(".", 1)
+        card["encTitle"] = f"{head}.{'A' if tail[0] != 'A' else 'B'}{tail[1:]}"
+
+    forged = tmp_path / "forged.mskbackup"
+    _forge(full, forged, alter)
+    code, report, _ = _verify(account, forged, password=False)
     assert code == 0  # nothing without the password can tell
-    code, report, _ = _verify(account, altered, password=True)
+    code, report, _ = _verify(account, forged, password=True)
     assert code == 11
     assert [p["where"] for p in report["problems"]] == [f"card {account.ids['other']} field encTitle"]
+
+
+def test_an_envelope_moved_to_another_field_or_board_is_named(account: Account, full: Path, tmp_path: Path) -> None:
+    """Each envelope opens only under its board's key and its field's associated data."""
+    moved: dict[str, str] = {}
+
+    def move(document: dict[str, Any]) -> None:
+        first = _card_with(document, account.ids["A"], account.ids["big"])
+        other = _card_with(document, account.ids["C"], account.ids["third"])
+        moved["first"] = first["id"]
+        first["encTitle"] = first["comments"][0]["encBody"]  # same key, another field's AD
+        other["attachments"][0]["encName"] = first["attachments"][0]["encName"]  # same field, another board's key
+
+    problems = _forged_problems(full, tmp_path, move)
+    reason = "does not authenticate (wrong key, tampered or moved)"
+    assert problems == [
+        Problem(f"card {moved['first']} field encTitle", f"{reason} (board {account.ids['A']})"),
+        Problem(f"attachment {account.ids['third']} field encName", f"{reason} (board {account.ids['C']})"),
+    ]
+
+
+def test_plaintexts_that_are_not_what_their_field_holds_are_named(account: Account, full: Path, tmp_path: Path) -> None:
+    """Envelopes that open, sealed by a key holder, whose plaintext is no Yjs state or no file key."""
+    first: dict[str, str] = {}
+
+    def seal(document: dict[str, Any]) -> None:
+        entries = list_boards(document, keys_from_password(document, PASSWORD))
+        key = next(e.key for e in entries if e.board_id == account.ids["A"])
+        assert key is not None
+        card = _card_with(document, account.ids["A"], account.ids["big"])
+        first["id"] = card["id"]
+        card["encDescription"] = str(encrypt_field(key, b"no Yjs state", field("card", "encDescription")))
+        small = next(a for a in card["attachments"] if a["id"] == account.ids["small"])
+        small["encFileKey"] = str(encrypt_field(key, b"short", field("attachment", "encFileKey")))
+
+    board = f"(board {account.ids['A']})"
+    assert _forged_problems(full, tmp_path, seal) == [
+        Problem(f"card {first['id']} field encDescription", f"plaintext is not a Yjs document {board}"),
+        Problem(f"attachment {account.ids['small']} field encFileKey", f"not a 32-byte file key {board}"),
+    ]
+
+
+@pytest.mark.parametrize("wrong_key", ["first", "last"])
+def test_an_attachment_given_twice_is_checked_with_its_last_file_key(
+    account: Account, full: Path, tmp_path: Path, wrong_key: str
+) -> None:
+    """The stream is opened with the key of the document's last attachment of that id, as an export does."""
+
+    def repeat(document: dict[str, Any]) -> None:
+        cards = _cards(document, account.ids["A"])
+        holder = _card_with(document, account.ids["A"], account.ids["big"])
+        other = next(c for c in cards if c is not holder)
+        big, small = (next(a for a in holder["attachments"] if a["id"] == account.ids[n]) for n in ("big", "small"))
+        other["attachments"] = [{**big, "encFileKey": small["encFileKey"]}]  # the key of another attachment
+        cards[:] = [other, holder] if wrong_key == "first" else [holder, other]
+
+    problems = _forged_problems(full, tmp_path, repeat)
+    reason = "chunk does not authenticate (tampered, reordered or wrong key)"
+    expected = [Problem(f"attachment {account.ids['big']} field content", reason)]
+    assert problems == (expected if wrong_key == "last" else [])
+
+
+def test_a_stream_cut_at_a_chunk_is_named(account: Account, full: Path, tmp_path: Path) -> None:
+    """A stream without its final chunk, the manifest rewritten to match: truncated."""
+    name = f"attachments/{account.ids['big']}"
+    with open_backup(full) as backup, backup.open_attachment(account.ids["big"]) as stored:
+        cut = stored.read()[: SECRETSTREAM_HEADERBYTES + 2 * CIPHER_CHUNK_SIZE]
+        manifest = backup.manifest
+    members = tuple(
+        replace(m, size=len(cut), sha256=hashlib.sha256(cut).hexdigest()) if m.name == name else m
+        for m in manifest.members
+    )
+    altered = tmp_path / "cut.mskbackup"
+    _rewrite(
+        full, altered, {name: cut, "manifest.json": json.dumps(replace(manifest, members=members).to_json()).encode()}
+    )
+    report = verify_backup(altered, lambda: PASSWORD)
+    assert Problem(f"attachment {account.ids['big']} field content", "truncated (no final chunk)") in report.problems
+    assert [p.where for p in report.problems] == [f"member {name}", f"attachment {account.ids['big']} field content"]
 
 
 def test_verify_with_the_unlocked_keys(account: Account, full: Path, sandbox_url: str, config_dir: Path) -> None:

@@ -122,8 +122,8 @@ def test_cards_are_decrypted_before_the_body_ends(
     parser = ExportParser(decryptor)
     last_card = body.index(json.dumps(built.card("c3")["id"]).encode())  # the board's last card starts
     parser.feed(body[:last_card])
-    assert decryptor._board.decryptor is not None
-    decrypted = [card for cards in decryptor._board.decryptor._cards.values() for _, card in cards]
+    assert decryptor._board.reader is not None
+    decrypted = [card for cards in decryptor._board.reader._cards.values() for _, card in cards]
     assert [unpack(card).id for card in decrypted] == [built.ids["c2"], built.ids["c1"]]
     parser.feed(body[last_card:])
     parser.close()
@@ -214,6 +214,14 @@ def test_a_deeply_nested_card_is_refused() -> None:
         body = b'{"workspaces": [{"boards": [{"cards": [' + b"[" * depth + b"]" * depth + b"]}]}]}"
         with pytest.raises(ProtocolError, match=f"cards\\[\\] nests deeper than {JSON_MAX_DEPTH} levels"):
             _parse(body)
+
+
+def test_a_wide_card_and_brackets_in_strings_are_not_taken_for_depth() -> None:
+    """More brackets than the depth limit, side by side or inside strings, nest no deeper: such cards are read."""
+    wide = {"id": "c1", "comments": [{"id": f"m{i}", "labelIds": []} for i in range(JSON_MAX_DEPTH)]}
+    brackets = {"id": "c2", "encTitle": "[{" * JSON_MAX_DEPTH, "tags": [[[]]]}
+    body = json.dumps({"workspaces": [{"boards": [{"cards": [wide, brackets]}]}]}).encode()
+    assert [event[1] for event in _parse(body) if event[0] == "card"] == [wide, brackets]
 
 
 def test_export_file_is_decrypted_while_read(built: Built, keys: AccountKeys) -> None:
