@@ -10,6 +10,15 @@ from click.testing import CliRunner
 
 from mskclient.cli import main
 
+#: `msk` as a process that a test stops with Ctrl-C (SIGINT).  A shell without job control
+#: starts a background job with SIGINT ignored and every child inherits that (Python then
+#: installs no KeyboardInterrupt at all), so the tests restore the default handler first.
+MSK_INTERRUPTIBLE = [
+    sys.executable,
+    "-c",
+    "import signal; signal.signal(signal.SIGINT, signal.default_int_handler); from mskclient.cli import main; main()",
+]
+
 
 @dataclass(frozen=True)
 class Ran:

@@ -24,7 +24,7 @@ from mskclient._profile import ATTACHMENT_MAX_CIPHERTEXT, SESSION_COOKIE, UNLOCK
 from mskclient._session_store import SessionStore
 from mskclient.sandbox import Sandbox, SandboxConfig
 
-from ._run import msk
+from ._run import MSK_INTERRUPTIBLE, msk
 from .conftest import PASSWORD, User, new_user
 
 _DOCS = Path(__file__).resolve().parents[2] / "docs" / "cli.md"
@@ -240,7 +240,7 @@ def test_unlock_timeout_is_bounded(ana: User) -> None:
 def test_ctrl_c_on_watch_is_130(ana: User) -> None:
     ids = _card(ana)
     env = {**os.environ, **{k: v for k, v in ana.env.items() if v is not None}}
-    command = [sys.executable, "-c", "from mskclient.cli import main; main()", "watch", ids["board"], "--since", "0"]
+    command = [*MSK_INTERRUPTIBLE, "watch", ids["board"], "--since", "0"]
     with subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, env=env) as process:
         assert process.stdout is not None
         shown, deadline = b"", time.monotonic() + 60

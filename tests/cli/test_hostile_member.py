@@ -13,7 +13,6 @@ import select
 import signal
 import struct
 import subprocess
-import sys
 import termios
 import threading
 import time
@@ -31,7 +30,7 @@ from mskclient._profile import field
 from mskclient.crypto import BoardKey, WorkspaceKey, encrypt_field, wrap_board_key
 from mskclient.live import open_board, presence_for
 
-from ._run import msk
+from ._run import MSK_INTERRUPTIBLE, msk
 from .conftest import User
 
 #: Every kind of sequence a terminal or rich acts on: OSC 0 title, OSC 8 link, CSI clear, 8-bit
@@ -92,7 +91,7 @@ def _pty_run(user: User, *args: str, until: str | None = None) -> tuple[int, str
     env.pop("NO_COLOR", None)
     main, child = os.openpty()
     fcntl.ioctl(child, termios.TIOCSWINSZ, struct.pack("HHHH", 50, 400, 0, 0))
-    command = [sys.executable, "-c", "from mskclient.cli import main; main()", *args]
+    command = [*MSK_INTERRUPTIBLE, *args]
     process = subprocess.Popen(command, stdin=child, stdout=child, stderr=child, env=env, close_fds=True)
     os.close(child)
     received = bytearray()

@@ -7,7 +7,6 @@ import json
 import os
 import signal
 import subprocess
-import sys
 import threading
 import time
 from collections.abc import Iterator
@@ -26,8 +25,10 @@ from mskclient.crypto import sign_webhook
 from mskclient.live import Participant, Tick, open_card, presence_for, relay_connector
 from mskclient.webhooks import Receiver
 
+from ._run import MSK_INTERRUPTIBLE
+
 T = 60.0
-MSK = [sys.executable, "-c", "from mskclient.cli import main; main()"]
+MSK = MSK_INTERRUPTIBLE
 
 
 @pytest.fixture(scope="module")
