@@ -367,12 +367,16 @@ class Client(_Base):
         #: seconds a request may take in all (each socket wait is bounded by `timeout` besides)
         self.deadline = deadline
         #: the default transport bounds each socket wait by the deadline too; another
-        #: (a test's, a proxy's) is checked against it between the chunks of a body
-        self._bounded = DeadlineTransport() if transport is None else None
-        #: requests go to the transport itself: httpx.Client's URL merging and cookie
+        #: (a test's, a proxy's) is checked against it between the chunks of a body.
+        #: Requests go to the transport itself: httpx.Client's URL merging and cookie
         #: extraction cost more CPU per request than the exchange (`bench/import.py`), and
         #: this driver already does what it adds (the cookie, no redirects, the timeouts)
-        self._transport: httpx.BaseTransport = transport or self._bounded or DeadlineTransport()
+        self._bounded: DeadlineTransport | None = None
+        self._transport: httpx.BaseTransport
+        if transport is None:
+            self._transport = self._bounded = DeadlineTransport()
+        else:
+            self._transport = transport
         self._timeouts = httpx.Timeout(timeout).as_dict()
 
     def __enter__(self) -> Self:

@@ -148,7 +148,7 @@ class SourceHttp:
         self._http = httpx.Client(
             auth=auth,
             headers=dict(headers or {}),
-            # the client's transport: httpcore's costs several times its CPU per request
+            # the MSKanban client's transport: httpx's default one costs several times its CPU per request
             transport=transport or DeadlineTransport(),
             timeout=timeout,
             follow_redirects=follow_redirects,
