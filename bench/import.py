@@ -2,7 +2,7 @@
 
 Run as `python bench/import.py [--cards N] [--files F] [--paced-cards P] [--paced-limit L]
 [--sources deck,kaiten,codecks]`.
-The sandbox and the fixture Deck server (the one the tests use) each run in a child process,
+The sandbox and each fixture source server (the ones the tests use) run in a child process,
 so this process's CPU and memory are the importer's alone.
 
 * **Unlimited**: N cards (default 1,000), each with 2 comments, a 3-item task list in its
@@ -37,6 +37,7 @@ import sys
 import tempfile
 import time
 import tracemalloc
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -102,33 +103,52 @@ def deck_data(cards: int, files: int, file_size: int = MB) -> DeckData:
     return DeckData("ana", APP_PASSWORD, users, [DeckBoard(1, "Bench board", labels=labels, stacks=stacks)])
 
 
-def _serve_deck(cards: int, files: int, file_size: int, port_queue: Any) -> None:
+FixtureApps = tuple[list[Any], Callable[[list[str]], None]]
+
+
+def _deck_apps(cards: int, files: int, file_size: int) -> FixtureApps:
+    return [create_app(deck_data(cards, files, file_size))], _told
+
+
+def _told(urls: list[str]) -> None:
+    """A fixture that needs none of its servers' URLs."""
+
+
+def _serve(build: Callable[[int, int, int], FixtureApps], cards: int, files: int, file_size: int,
+           port_queue: Any) -> None:  # fmt: skip
+    """Serve the apps `build` makes (each on a free port); tell it their URLs, and the parent the last one's port."""
+    import asyncio
+
     import uvicorn
 
-    server = uvicorn.Server(uvicorn.Config(create_app(deck_data(cards, files, file_size)), port=0, log_level="error"))
+    apps, listening = build(cards, files, file_size)
 
     async def run() -> None:
-        config = server.config
-        if not config.loaded:
-            config.load()
-        server.lifespan = config.lifespan_class(config)
-        await server.startup()
-        port_queue.put(server.servers[0].sockets[0].getsockname()[1])
-        await server.main_loop()
-        await server.shutdown()
-
-    import asyncio
+        servers = []
+        for app in apps:
+            server = uvicorn.Server(uvicorn.Config(app, port=0, log_level="error"))
+            config = server.config
+            if not config.loaded:
+                config.load()
+            server.lifespan = config.lifespan_class(config)
+            await server.startup()
+            servers.append(server)
+        ports = [server.servers[0].sockets[0].getsockname()[1] for server in servers]
+        listening([f"http://127.0.0.1:{port}" for port in ports])
+        port_queue.put(ports[-1])
+        await asyncio.gather(*(server.main_loop() for server in servers))
 
     asyncio.run(run())
 
 
-class DeckProcess:
-    """The fixture Deck server in a child process."""
+class FixtureProcess:
+    """A fixture source server (the apps `build` makes) in a child process; its URL while entered."""
 
-    def __init__(self, cards: int, files: int, file_size: int = MB) -> None:
+    def __init__(self, build: Callable[[int, int, int], FixtureApps], cards: int, files: int,
+                 file_size: int = MB) -> None:  # fmt: skip
         context = multiprocessing.get_context("spawn")
         self._queue = context.Queue()
-        self._child = context.Process(target=_serve_deck, args=(cards, files, file_size, self._queue), daemon=True)
+        self._child = context.Process(target=_serve, args=(build, cards, files, file_size, self._queue), daemon=True)
 
     def __enter__(self) -> str:
         self._child.start()
@@ -165,7 +185,7 @@ def crypto_seconds(envelopes: int, attachment_bytes: int) -> float:
 
 
 def unlimited(cards: int, files: int) -> None:
-    with tempfile.TemporaryDirectory() as tmp, DeckProcess(cards, files) as deck_url:
+    with tempfile.TemporaryDirectory() as tmp, FixtureProcess(_deck_apps, cards, files) as deck_url:
         config = SandboxConfig(db_path=str(Path(tmp) / "sandbox.db")).lift_limits()
         with Sandbox(config, process=True) as url:
             client, workspace_id = account(url)
@@ -202,7 +222,7 @@ def unlimited(cards: int, files: int) -> None:
 
 def memory(size_mb: int) -> int:
     """tracemalloc peak (bytes) of importing one card with a `size_mb` MB attachment."""
-    with tempfile.TemporaryDirectory() as tmp, DeckProcess(1, 1, size_mb * MB) as deck_url:
+    with tempfile.TemporaryDirectory() as tmp, FixtureProcess(_deck_apps, 1, 1, size_mb * MB) as deck_url:
         config = SandboxConfig(db_path=str(Path(tmp) / "sandbox.db")).lift_limits()
         with Sandbox(config, process=True) as url:
             client, workspace_id = account(url)
@@ -217,7 +237,7 @@ def memory(size_mb: int) -> int:
 
 
 def paced(cards: int, limit: int) -> None:
-    with tempfile.TemporaryDirectory() as tmp, DeckProcess(cards, 0) as deck_url:
+    with tempfile.TemporaryDirectory() as tmp, FixtureProcess(_deck_apps, cards, 0) as deck_url:
         # in this process: a sandbox process knows only the default limits or none; only wall time is measured here
         config = SandboxConfig(db_path=str(Path(tmp) / "sandbox.db"), rate_limits={"mutation": (limit, 60)})
         with Sandbox(config) as url:
@@ -262,34 +282,8 @@ def kaiten_data(cards: int, files: int, file_size: int = MB) -> KaitenData:
     return KaitenData(KAITEN_TOKEN, users, [KSpace(1, "Bench", [board])], tags, {1: "Card"}, {})
 
 
-def _serve_kaiten(cards: int, files: int, file_size: int, port_queue: Any) -> None:
-    import asyncio
-
-    import uvicorn
-
-    app = create_kaiten_app(kaiten_data(cards, files, file_size))
-    server = uvicorn.Server(uvicorn.Config(app, port=0, log_level="error"))
-
-    async def run() -> None:
-        config = server.config
-        if not config.loaded:
-            config.load()
-        server.lifespan = config.lifespan_class(config)
-        await server.startup()
-        port_queue.put(server.servers[0].sockets[0].getsockname()[1])
-        await server.main_loop()
-        await server.shutdown()
-
-    asyncio.run(run())
-
-
-class KaitenProcess(DeckProcess):
-    """The fixture Kaiten server in a child process."""
-
-    def __init__(self, cards: int, files: int, file_size: int = MB) -> None:
-        context = multiprocessing.get_context("spawn")
-        self._queue = context.Queue()
-        self._child = context.Process(target=_serve_kaiten, args=(cards, files, file_size, self._queue), daemon=True)
+def _kaiten_apps(cards: int, files: int, file_size: int) -> FixtureApps:
+    return [create_kaiten_app(kaiten_data(cards, files, file_size))], _told
 
 
 def kaiten_source(url: str) -> KaitenSource:
@@ -297,7 +291,7 @@ def kaiten_source(url: str) -> KaitenSource:
 
 
 def unlimited_kaiten(cards: int, files: int) -> None:
-    with tempfile.TemporaryDirectory() as tmp, KaitenProcess(cards, files) as kaiten_url:
+    with tempfile.TemporaryDirectory() as tmp, FixtureProcess(_kaiten_apps, cards, files) as kaiten_url:
         config = SandboxConfig(db_path=str(Path(tmp) / "sandbox.db")).lift_limits()
         with Sandbox(config, process=True) as url:
             client, workspace_id = account(url)
@@ -338,7 +332,7 @@ def report(name: str, source: Source, client: Client, workspace_id: str, tmp: Pa
 
 def memory_kaiten(size_mb: int) -> int:
     """tracemalloc peak (bytes) of importing one Kaiten card with a `size_mb` MB file."""
-    with tempfile.TemporaryDirectory() as tmp, KaitenProcess(1, 1, size_mb * MB) as kaiten_url:
+    with tempfile.TemporaryDirectory() as tmp, FixtureProcess(_kaiten_apps, 1, 1, size_mb * MB) as kaiten_url:
         config = SandboxConfig(db_path=str(Path(tmp) / "sandbox.db")).lift_limits()
         with Sandbox(config, process=True) as url:
             client, workspace_id = account(url)
@@ -378,41 +372,18 @@ def codecks_data(cards: int, files: int, file_size: int = MB) -> CodecksData:
     return data
 
 
-def _serve_codecks(cards: int, files: int, file_size: int, port_queue: Any) -> None:
-    import asyncio
-
-    import uvicorn
-
+def _codecks_apps(cards: int, files: int, file_size: int) -> FixtureApps:
+    """The query endpoint and, first, the host its file URLs point to."""
     data = codecks_data(cards, files, file_size)
 
-    async def run() -> None:
-        servers = []
-        for app in (create_codecks_files_app(data), create_codecks_app(data)):
-            server = uvicorn.Server(uvicorn.Config(app, port=0, log_level="error"))
-            config = server.config
-            if not config.loaded:
-                config.load()
-            server.lifespan = config.lifespan_class(config)
-            await server.startup()
-            servers.append(server)
-        data.files_url = f"http://127.0.0.1:{servers[0].servers[0].sockets[0].getsockname()[1]}"
-        port_queue.put(servers[1].servers[0].sockets[0].getsockname()[1])
-        await asyncio.gather(*(server.main_loop() for server in servers))
+    def listening(urls: list[str]) -> None:
+        data.files_url = urls[0]
 
-    asyncio.run(run())
-
-
-class CodecksProcess(DeckProcess):
-    """The fixture Codecks (query endpoint and file host) in a child process."""
-
-    def __init__(self, cards: int, files: int, file_size: int = MB) -> None:
-        context = multiprocessing.get_context("spawn")
-        self._queue = context.Queue()
-        self._child = context.Process(target=_serve_codecks, args=(cards, files, file_size, self._queue), daemon=True)
+    return [create_codecks_files_app(data), create_codecks_app(data)], listening
 
 
 def codecks_unlimited(cards: int, files: int) -> None:
-    with tempfile.TemporaryDirectory() as tmp, CodecksProcess(cards, files) as codecks_url:
+    with tempfile.TemporaryDirectory() as tmp, FixtureProcess(_codecks_apps, cards, files) as codecks_url:
         config = SandboxConfig(db_path=str(Path(tmp) / "sandbox.db")).lift_limits()
         with Sandbox(config, process=True) as url:
             client, workspace_id = account(url)
@@ -434,7 +405,7 @@ def codecks_unlimited(cards: int, files: int) -> None:
 
 def codecks_memory(size_mb: int) -> int:
     """tracemalloc peak (bytes) of importing one Codecks card with a `size_mb` MB file."""
-    with tempfile.TemporaryDirectory() as tmp, CodecksProcess(1, 1, size_mb * MB) as codecks_url:
+    with tempfile.TemporaryDirectory() as tmp, FixtureProcess(_codecks_apps, 1, 1, size_mb * MB) as codecks_url:
         config = SandboxConfig(db_path=str(Path(tmp) / "sandbox.db")).lift_limits()
         with Sandbox(config, process=True) as url:
             client, workspace_id = account(url)
