@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import itertools
+import json
 import sys
 import threading
 import time
@@ -127,6 +128,40 @@ def config(tmp_path: Path) -> Path:
     path = tmp_path / "config"
     path.mkdir()
     return path
+
+
+@dataclass
+class CliUser:
+    """A registered account on the sandbox, with an unlocked session, run through `msk`."""
+
+    email: str
+    env: dict[str, str | None]
+
+    def __call__(self, *args: str, ok: bool = True, **env: str | None) -> Ran:
+        ran = msk(*args, env={**self.env, **env})
+        if ok:
+            assert ran.code == 0, f"msk {' '.join(args)} -> {ran.code}\n{ran.err}\n{ran.out}"
+        return ran
+
+    def json(self, *args: str, **env: str | None) -> Any:
+        return json.loads(self(*args, "--json", **env).out)
+
+
+@pytest.fixture
+def user(sandbox_url: str, config: Path, source_token: str) -> CliUser:
+    """A CLI user with a workspace to import into; `source_token` (each CLI test module's) in its environment."""
+    email = fresh_email("cli")
+    env: dict[str, str | None] = {
+        "MSK_SERVER": sandbox_url, "MSK_CONFIG_DIR": str(config), "MSK_PROFILE": "importer",
+        "MSK_PASSWORD": PASSWORD, "MSK_SESSION": None, "COLUMNS": "200", "MSK_MUTATION_LIMIT": "off",
+        "MSK_SOURCE_TOKEN": source_token,
+    }  # fmt: skip
+    made = CliUser(email, env)
+    made("register", email)
+    secret = made.json("unlock", "--timeout", "30m")["session"]
+    made.env.update(MSK_SESSION=secret, MSK_PASSWORD=None)
+    made("workspaces", "create", "Imports")
+    return made
 
 
 @dataclass

@@ -9,47 +9,20 @@ import subprocess
 import sys
 import time
 from collections.abc import Iterator
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import pytest
 
 from ._deck_server import DeckData, create_app, sample_deck
-from .conftest import PASSWORD, Ran, ServerThread, fresh_email, msk
+from .conftest import CliUser, Ran, ServerThread
 
 APP_PASSWORD = "app-password-1"
 
 
-@dataclass
-class CliUser:
-    email: str
-    env: dict[str, str | None]
-
-    def __call__(self, *args: str, ok: bool = True, **env: str | None) -> Ran:
-        ran = msk(*args, env={**self.env, **env})
-        if ok:
-            assert ran.code == 0, f"msk {' '.join(args)} -> {ran.code}\n{ran.err}\n{ran.out}"
-        return ran
-
-    def json(self, *args: str, **env: str | None) -> Any:
-        return json.loads(self(*args, "--json", **env).out)
-
-
 @pytest.fixture
-def user(sandbox_url: str, config: Path) -> CliUser:
-    email = fresh_email("cli")
-    env: dict[str, str | None] = {
-        "MSK_SERVER": sandbox_url, "MSK_CONFIG_DIR": str(config), "MSK_PROFILE": "importer",
-        "MSK_PASSWORD": PASSWORD, "MSK_SESSION": None, "COLUMNS": "200", "MSK_MUTATION_LIMIT": "off",
-        "MSK_SOURCE_TOKEN": APP_PASSWORD,
-    }  # fmt: skip
-    made = CliUser(email, env)
-    made("register", email)
-    secret = made.json("unlock", "--timeout", "30m")["session"]
-    made.env.update(MSK_SESSION=secret, MSK_PASSWORD=None)
-    made("workspaces", "create", "Imports")
-    return made
+def source_token() -> str:
+    return APP_PASSWORD
 
 
 @pytest.fixture

@@ -15,39 +15,14 @@ from typing import Any
 import pytest
 
 from ._codecks_server import CodecksData, sample_codecks
-from .conftest import PASSWORD, Ran, fresh_email, msk, serve_codecks
+from .conftest import CliUser, Ran, serve_codecks
 
 TOKEN = "at-token-1"
 
 
-class CliUser:
-    def __init__(self, email: str, env: dict[str, str | None]) -> None:
-        self.email, self.env = email, env
-
-    def __call__(self, *args: str, ok: bool = True, **env: str | None) -> Ran:
-        ran = msk(*args, env={**self.env, **env})
-        if ok:
-            assert ran.code == 0, f"msk {' '.join(args)} -> {ran.code}\n{ran.err}\n{ran.out}"
-        return ran
-
-    def json(self, *args: str, **env: str | None) -> Any:
-        return json.loads(self(*args, "--json", **env).out)
-
-
 @pytest.fixture
-def user(sandbox_url: str, config: Path) -> CliUser:
-    email = fresh_email("codecks")
-    env: dict[str, str | None] = {
-        "MSK_SERVER": sandbox_url, "MSK_CONFIG_DIR": str(config), "MSK_PROFILE": "importer",
-        "MSK_PASSWORD": PASSWORD, "MSK_SESSION": None, "COLUMNS": "200", "MSK_MUTATION_LIMIT": "off",
-        "MSK_SOURCE_TOKEN": TOKEN,
-    }  # fmt: skip
-    made = CliUser(email, env)
-    made("register", email)
-    secret = made.json("unlock", "--timeout", "30m")["session"]
-    made.env.update(MSK_SESSION=secret, MSK_PASSWORD=None)
-    made("workspaces", "create", "Imports")
-    return made
+def source_token() -> str:
+    return TOKEN
 
 
 @pytest.fixture

@@ -15,11 +15,15 @@ from typing import Any
 import pytest
 
 from ._kaiten_server import KaitenData, create_app, sample_kaiten
-from .conftest import Ran, ServerThread
-from .test_cli_import import CliUser, _export, _without_ids
-from .test_cli_import import user as user  # the same logged-in CLI user fixture
+from .conftest import CliUser, Ran, ServerThread
+from .test_cli_import import _export, _without_ids
 
 TOKEN = "kaiten-token-1"
+
+
+@pytest.fixture
+def source_token() -> str:
+    return TOKEN
 
 
 @pytest.fixture
