@@ -15,6 +15,7 @@ from typing import Final
 
 __all__ = [
     "ANSWER_DEADLINE_SECONDS",
+    "COMMENT_SPACING_SECONDS",
     "ANSWER_MAX_ATTACHMENT",
     "ANSWER_MAX_LIST",
     "ANSWER_MAX_OBJECT",
@@ -117,6 +118,12 @@ def is_valid_delivery_id(value: object) -> bool:
     """True for a webhook delivery id (a canonical ULID)."""
     return isinstance(value, str) and DELIVERY_ID_PATTERN.fullmatch(value) is not None
 
+
+#: The server stamps a comment's creation in milliseconds and lists a card's comments by that
+#: stamp, then by their random ids: two comments created within one millisecond may show in
+#: either order.  A bulk writer (import, restore) sends each comment of a card at least this
+#: long after the previous one's answer came, so the server's clock has moved on.
+COMMENT_SPACING_SECONDS: Final = 0.002
 
 #: (limit, window seconds) per group, as on the public page.
 RATE_LIMITS: Final[dict[str, tuple[int, int]]] = {

@@ -28,7 +28,7 @@ from typing import Any, Final
 from .._errors import ApiError, NotFoundError, ProtocolError, TransportError, UsageError
 from .._json import Obj, json_object, loads
 from .._pacing import Pacer
-from .._profile import RATE_LIMITS, is_valid_id
+from .._profile import COMMENT_SPACING_SECONDS, RATE_LIMITS, is_valid_id
 from .._profile import field as field_spec
 from ..client import Client, Request, Response, envelope_digest
 from ..crypto import (
@@ -250,6 +250,8 @@ class Restorer:
         self.limit, self.share = limit, share
         self._pacer = Pacer(None if limit is None else {"mutation": limit}, share=share, clock=clock)
         self._clock, self._sleep = clock, sleep
+        #: (the comments route of a card, when the answer to its latest comment came)
+        self._last_comment = ("", 0.0)
         self._on_progress, self._on_stage = on_progress, on_stage
         self._durable = durable
         self._root = journal_root
@@ -688,6 +690,12 @@ class Restorer:
             self._stage("sealed", step.key)
         if step.kind == "attachment":
             response = self._upload(route, body, step.attachment)
+        elif step.kind in ("comment", "note"):
+            card, answered = self._last_comment
+            if card == route and (wait := answered + COMMENT_SPACING_SECONDS - self._clock()) > 0:
+                self._sleep(wait)
+            response = self.client.run(_one(Request(step.method, route, json=body)))
+            self._last_comment = (route, self._clock())
         else:
             response = self.client.run(_one(Request(step.method, route, json=body)))
         entity_id = ""

@@ -1,4 +1,4 @@
-"""A blocking httpx transport whose every socket wait ends at the current request's deadline.
+"""A blocking HTTP/1.1 transport whose every socket wait ends at the current request's deadline.
 
 httpx's timeouts bound each wait for the socket, never a whole exchange: a server that
 sends one byte every few seconds (headers included) keeps a request alive for ever.  The
@@ -7,30 +7,37 @@ from outside, so here each connect, send and receive waits at most until the dea
 driver set for the request this thread is running (`DeadlineTransport.until`), and fails
 with a timeout once it has passed.
 
-The HTTP/1.1 exchange itself is the standard library's `http.client` (keep-alive
-connections, chunked bodies, its bounds on status and header lines), kept in a small pool
-like httpx's own (20 idle connections, each kept 4 s).  httpx's default transport (httpcore
-over h11) spends about 0.6 ms of CPU per request on this machine against 0.2 ms for
-`http.client`: for a bulk import paced only by the server, that difference was most of
-the client's CPU (`bench/import.py`).
+The exchange is written here over a plain socket: a request goes out as one `sendall` of
+its head and (small) body, and the answer is parsed by llhttp, Node's HTTP parser, through
+`httptools` (status line, headers, chunked and sized bodies), within this module's bounds on
+the head.  Connections are kept alive in a small pool like httpx's own (20 idle, each kept
+4 s).  `exchange` is the blocking client's own way in, taking the request as plain values:
+building an `httpx.Request` (URL parsing and validation, header normalisation) and parsing
+the answer's head with `http.client` (the `email` package) cost a bulk import more CPU than
+everything else it does per request (`bench/import.py`).  `handle_request` is the same
+exchange for httpx, for the import sources' readers and for uploads whose multipart body
+httpx encodes.
 """
 
 from __future__ import annotations
 
 import contextlib
-import http.client
-import io
+import json
+import re
 import select
 import socket
 import ssl
 import threading
 import time
-from collections.abc import Iterable, Iterator
+import zlib
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from typing import Any
+from urllib.parse import SplitResult, quote, urlencode, urlsplit
 
+import httptools
 import httpx
 
-__all__ = ["DeadlineTransport"]
+__all__ = ["DeadlineTransport", "Received"]
 
 _READ_SIZE = 65536
 _IDLE_CONNECTIONS = 20  # as httpx's default pool
@@ -39,10 +46,18 @@ _IDLE_CONNECTIONS = 20  # as httpx's default pool
 _IDLE_SECONDS = 4.0
 #: methods a server may get twice: resent once when a kept-alive connection turns out closed
 _IDEMPOTENT = frozenset({"GET", "HEAD", "OPTIONS", "PUT", "DELETE"})
-#: what a kept-alive connection the server had closed raises at the next request
-_STALE = (http.client.RemoteDisconnected, BrokenPipeError, ConnectionResetError)
-_Response = http.client.HTTPResponse
-_SMALL_BODY = 65536  # sent with the head; a larger or unsized body goes chunk by chunk, each bounded
+#: bounds on an answer's head, as http.client's (a hostile server's endless head stops here)
+_MAX_HEAD_BYTES = 65536
+_MAX_HEADERS = 100
+#: a body up to this size goes out in the same send as the head; a larger or unsized one chunk by chunk
+_SMALL_BODY = 65536
+#: characters a request target keeps as they are (RFC 3986 pchar, "/", "?" and "%" of an encoded one)
+_TARGET_SAFE = "/?%:@!$&'()*+,;=-._~"
+_PLAIN_TARGET = re.compile(r"[A-Za-z0-9/?%:@!$&'()*+,;=._~-]*")
+#: the answer encodings this transport asks for, and the zlib window that reads each
+_DECODERS = {"gzip": zlib.MAX_WBITS | 16, "deflate": zlib.MAX_WBITS}
+
+Origin = tuple[str, str, int]
 
 
 class _Clock:
@@ -65,93 +80,6 @@ class _Clock:
         return left if timeout is None else min(timeout, left)
 
 
-class _BoundedReader(io.RawIOBase):
-    """The socket as the answer's raw stream: each receive waits at most until the deadline."""
-
-    def __init__(self, sock: socket.socket, clock: _Clock, timeout: float | None, holder: io.IOBase) -> None:
-        super().__init__()
-        self._sock = sock
-        self._clock = clock
-        self._timeout = timeout
-        #: the socket file http.client opened: it keeps the socket open after http.client
-        #: hands a closing connection's socket over to its answer, until the answer is closed
-        self._holder = holder
-
-    def close(self) -> None:
-        self._holder.close()
-        super().close()
-
-    def readable(self) -> bool:
-        return True
-
-    def readinto(self, buffer: Any) -> int:
-        self._sock.settimeout(self._clock.bound(self._timeout, httpx.ReadTimeout))
-        return self._sock.recv_into(buffer)
-
-
-def _bounded_answer_class(clock: _Clock, timeouts: threading.local) -> type[http.client.HTTPResponse]:
-    """`http.client`'s answer, reading its head and body through `_BoundedReader`."""
-
-    class BoundedAnswer(http.client.HTTPResponse):
-        def __init__(self, sock: socket.socket, debuglevel: int = 0, method: str | None = None, url: str | None = None):
-            super().__init__(sock, debuglevel, method, url)
-            self.fp = io.BufferedReader(_BoundedReader(sock, clock, timeouts.read, self.fp), _READ_SIZE)
-
-    return BoundedAnswer
-
-
-class _Connection:
-    """One HTTP/1.1 connection of the pool, and when it became idle."""
-
-    def __init__(self, wire: http.client.HTTPConnection) -> None:
-        self.http = wire
-        self.idle_since = 0.0
-
-    def reusable(self, now: float) -> bool:
-        """Idle for less than the expiry and not readable: a readable idle socket was closed by the server."""
-        sock = self.http.sock
-        if sock is None or now - self.idle_since > _IDLE_SECONDS:
-            return False
-        poll = select.poll()
-        poll.register(sock, select.POLLIN)
-        return not poll.poll(0)
-
-    def close(self) -> None:
-        self.http.close()
-
-
-class _Answer(httpx.SyncByteStream):
-    """The body as it arrives; the connection goes back to the pool once the body was read to its end."""
-
-    def __init__(self, transport: DeadlineTransport, key: tuple[str, str, int], connection: _Connection,
-                 answer: http.client.HTTPResponse) -> None:  # fmt: skip
-        self._transport = transport
-        self._key = key
-        self._connection: _Connection | None = connection
-        self._answer = answer
-
-    def __iter__(self) -> Iterator[bytes]:
-        with _as_httpx(httpx.ReadError):
-            while chunk := self._answer.read1(_READ_SIZE):
-                yield chunk
-        if self._answer.length:  # what Content-Length promised and never came: read1 says nothing of it
-            self.close()
-            raise httpx.RemoteProtocolError(f"the connection closed {self._answer.length} bytes short of the answer")
-        self._answer.close()  # at its end; http.client's read1 leaves an answer of known length open
-        connection, self._connection = self._connection, None
-        if connection is not None:
-            if self._answer.will_close:
-                connection.close()
-            else:
-                self._transport._release(self._key, connection)
-
-    def close(self) -> None:
-        connection, self._connection = self._connection, None
-        if connection is not None:  # not read to its end: the rest would be the next answer's start
-            self._answer.close()
-            connection.close()
-
-
 _TIMEOUTS: dict[type[httpx.TransportError], type[httpx.TimeoutException]] = {
     httpx.ConnectError: httpx.ConnectTimeout,
     httpx.WriteError: httpx.WriteTimeout,
@@ -159,19 +87,178 @@ _TIMEOUTS: dict[type[httpx.TransportError], type[httpx.TimeoutException]] = {
 }
 
 
-@contextlib.contextmanager
-def _as_httpx(failure: type[httpx.TransportError]) -> Iterator[None]:
-    """The socket's and http.client's failures as the httpx exceptions the driver translates."""
-    try:
-        yield
-    except httpx.TransportError:
-        raise
-    except TimeoutError as exc:
-        raise _TIMEOUTS[failure](str(exc) or "timed out") from exc
-    except http.client.HTTPException as exc:
-        raise httpx.RemoteProtocolError(f"{type(exc).__name__}: {exc}") from exc
-    except (OSError, ValueError) as exc:
-        raise failure(str(exc) or type(exc).__name__) from exc
+def _as_httpx(exc: OSError | ValueError, failure: type[httpx.TransportError]) -> httpx.TransportError:
+    """A socket's failure as the httpx exception the drivers translate (`failure`, or its timeout)."""
+    if isinstance(exc, TimeoutError):
+        return _TIMEOUTS[failure](str(exc) or "timed out")
+    return failure(str(exc) or type(exc).__name__)
+
+
+class _Stale(httpx.ReadError):
+    """A kept-alive connection turned out closed before any byte of the answer came."""
+
+
+class _Head:
+    """The parser's callbacks for one answer: its head, its body pieces, and where it ends.
+
+    Interim (1xx) answers before it are passed over, as http.client does."""
+
+    __slots__ = ("body", "complete", "extra", "head_done", "headers", "keep_alive", "parser")
+
+    def __init__(self) -> None:
+        self.parser = httptools.HttpResponseParser(self)
+        self.headers: list[tuple[bytes, bytes]] = []
+        self.body: list[bytes] = []
+        self.head_done = False
+        self.complete = False
+        #: bytes came after the answer's end: the connection is out of step, never reused
+        self.extra = False
+        #: the answer lets the connection serve another request (known at its end: the parser
+        #: forgets it when it starts over for the next answer)
+        self.keep_alive = False
+
+    def on_message_begin(self) -> None:
+        if self.complete:
+            self.extra = True
+
+    def on_header(self, name: bytes, value: bytes) -> None:
+        self.headers.append((name, value))
+
+    def on_headers_complete(self) -> None:
+        self.head_done = self.parser.get_status_code() >= 200
+
+    def on_body(self, piece: bytes) -> None:
+        self.body.append(piece)
+
+    def on_message_complete(self) -> None:
+        if self.head_done:
+            self.complete = True
+            self.keep_alive = self.parser.should_keep_alive()
+        else:  # an interim answer: the real one follows
+            self.headers = []
+
+
+class _Connection:
+    """One keep-alive HTTP/1.1 connection of the pool, and when it became idle."""
+
+    def __init__(self, sock: socket.socket, origin: Origin) -> None:
+        self.sock = sock
+        self.origin = origin
+        self.idle_since = 0.0
+        self._readable = select.poll()
+        self._readable.register(sock, select.POLLIN)
+
+    def reusable(self, now: float) -> bool:
+        """Idle for less than the expiry and not readable: a readable idle socket was closed by the server."""
+        return now - self.idle_since <= _IDLE_SECONDS and not self._readable.poll(0)
+
+    def close(self) -> None:
+        with contextlib.suppress(OSError):
+            self.sock.close()
+
+
+class Received:
+    """An answer whose body is read as it arrives, its connection back in the pool at the end.
+
+    What the blocking client reads of an `httpx.Response` (`status_code`, `headers`,
+    `iter_bytes()` decoded as Content-Encoding says, `close()`), without building one."""
+
+    def __init__(
+        self,
+        transport: DeadlineTransport,
+        connection: _Connection,
+        head: _Head,
+        read_timeout: float | None,
+        method: str,
+    ) -> None:
+        self._transport = transport
+        self._connection: _Connection | None = connection
+        self._head = head
+        self._read_timeout = read_timeout
+        self.status_code = head.parser.get_status_code()
+        self.headers = httpx.Headers(head.headers)
+        if method == "HEAD":
+            head.complete = True
+
+    def iter_raw(self) -> Iterator[bytes]:
+        """The body as it came (chunked framing taken off, still in its Content-Encoding)."""
+        connection, head = self._connection, self._head
+        if connection is None:
+            return
+        while True:
+            if head.body:
+                pieces, head.body = head.body, []
+                yield b"".join(pieces) if len(pieces) > 1 else pieces[0]
+            if head.complete:
+                break
+            data = self._transport._receive(connection, self._read_timeout)
+            if not data:
+                # a body framed by a length or by chunks was cut short; one framed by neither
+                # ends with the connection
+                if "content-length" in self.headers or "chunked" in self.headers.get("transfer-encoding", ""):
+                    self.close()
+                    raise httpx.RemoteProtocolError("the connection closed before the answer's end")
+                head.extra = True  # the end of the body is the end of the connection
+                break
+            self._feed(data)
+        self._connection = None
+        if head.extra or not head.keep_alive:
+            connection.close()
+        else:
+            self._transport._release(connection)
+
+    def iter_bytes(self) -> Iterator[bytes]:
+        """The body decoded as its Content-Encoding says (gzip or deflate, what the request asked for)."""
+        encoding = self.headers.get("content-encoding", "identity").strip().lower()
+        if encoding in ("", "identity"):
+            yield from self.iter_raw()
+            return
+        if encoding not in _DECODERS:
+            self.close()
+            raise httpx.DecodingError(f"the answer came in an encoding that was not asked for: {encoding!r}")
+        decoder = zlib.decompressobj(_DECODERS[encoding])
+        try:
+            for piece in self.iter_raw():
+                # bounded output per step, so a small bomb reaches the caller's size bound piece by piece
+                while piece:
+                    out = decoder.decompress(piece, _READ_SIZE)
+                    piece = decoder.unconsumed_tail
+                    if out:
+                        yield out
+            if tail := decoder.flush():
+                yield tail
+        except zlib.error as exc:
+            self.close()
+            raise httpx.DecodingError(f"the {encoding} answer does not decode: {exc}") from None
+
+    def _feed(self, data: bytes) -> None:
+        head = self._head
+        try:
+            head.parser.feed_data(data)
+        except httptools.HttpParserError as exc:
+            if not head.complete:
+                self.close()
+                raise httpx.RemoteProtocolError(f"malformed answer: {exc}") from None
+            head.extra = True  # garbage after the answer's end: this line is not reused
+
+    def close(self) -> None:
+        """Give the answer up: a connection whose answer was not read to its end is not reused."""
+        connection, self._connection = self._connection, None
+        if connection is not None:
+            connection.close()
+
+
+class _ReceivedStream(httpx.SyncByteStream):
+    """A `Received` body as the stream of an httpx.Response (which decodes it itself)."""
+
+    def __init__(self, received: Received) -> None:
+        self._received = received
+
+    def __iter__(self) -> Iterator[bytes]:
+        yield from self._received.iter_raw()
+
+    def close(self) -> None:
+        self._received.close()
 
 
 class DeadlineTransport(httpx.BaseTransport):
@@ -182,11 +269,11 @@ class DeadlineTransport(httpx.BaseTransport):
 
     def __init__(self) -> None:
         self._clock = _Clock()
-        self._timeouts = threading.local()
-        self._answer_class = _bounded_answer_class(self._clock, self._timeouts)
         self._ssl_context: ssl.SSLContext | None = None
-        self._idle: dict[tuple[str, str, int], list[_Connection]] = {}
+        self._idle: dict[Origin, list[_Connection]] = {}
         self._lock = threading.Lock()
+        #: base URLs already split (a client sends every request below one)
+        self._origins: dict[str, tuple[Origin, str, str]] = {}
 
     @contextlib.contextmanager
     def until(self, deadline: float) -> Iterator[None]:
@@ -197,66 +284,155 @@ class DeadlineTransport(httpx.BaseTransport):
         finally:
             self._clock.set(None)
 
+    # --- the blocking client's way in ---------------------------------------------------------------
+    def exchange(
+        self,
+        method: str,
+        base_url: str,
+        path: str,
+        *,
+        params: Mapping[str, str] | None = None,
+        headers: Mapping[str, str],
+        json_body: Any = None,
+        timeouts: Mapping[str, float | None],
+        until: float | None = None,
+    ) -> Received:
+        """Send `method base_url+path` (a JSON body if `json_body` is not None) and read the answer's
+        head, every wait ending by `until` (time.monotonic) if given."""
+        origin, host, prefix = self._origin(base_url)
+        target = prefix + path
+        if not _PLAIN_TARGET.fullmatch(target):
+            target = quote(target, safe=_TARGET_SAFE)
+        if params:
+            target += "?" + urlencode(params, quote_via=quote)
+        lines = [f"{method} {target} HTTP/1.1", f"Host: {host}"]
+        body = b""
+        if json_body is not None:
+            body = json.dumps(json_body, ensure_ascii=False, separators=(",", ":"), allow_nan=False).encode()
+            lines += ["Content-Type: application/json", f"Content-Length: {len(body)}"]
+        elif method in ("POST", "PUT", "PATCH"):
+            lines.append("Content-Length: 0")
+        lines += [f"{name}: {value}" for name, value in headers.items()]
+        self._clock.set(until)
+        try:
+            return self._send(method, origin, _head(lines) + body, (), timeouts)
+        finally:
+            self._clock.set(None)
+
+    def _origin(self, base_url: str) -> tuple[Origin, str, str]:
+        known = self._origins.get(base_url)
+        if known is None:
+            try:
+                known = self._origins[base_url] = _split_origin(urlsplit(base_url))
+            except ValueError as exc:
+                raise httpx.UnsupportedProtocol(f"not a URL this transport can reach: {base_url!r} ({exc})") from None
+        return known
+
+    # --- httpx's way in -------------------------------------------------------------------------------
     def handle_request(self, request: httpx.Request) -> httpx.Response:
         assert isinstance(request.stream, httpx.SyncByteStream)
-        timeouts = request.extensions.get("timeout", {})
-        self._timeouts.read = timeouts.get("read")
-        key = (request.url.scheme, request.url.raw_host.decode("ascii"), request.url.port or _default_port(request))
-        connection = self._idle_connection(key)
-        if connection is not None:
-            try:
-                answer = self._exchange(connection, request, timeouts)
-            except httpx.TransportError as exc:
-                # the server closed the kept-alive connection just as the request went out: an
-                # idempotent request goes again on a new one; a POST's failure stands (it may have landed)
-                if request.method not in _IDEMPOTENT or not isinstance(exc.__cause__, _STALE):
-                    raise
-                connection = None
-        if connection is None:
-            connection = self._connect(key, timeouts.get("connect"))
-            answer = self._exchange(connection, request, timeouts)
+        url = request.url
+        origin, host, _ = self._origin(f"{url.scheme}://{url.netloc.decode('ascii')}")
+        raw = [(name.decode("latin-1"), value.decode("latin-1")) for name, value in request.headers.raw]
+        lines = [f"{request.method} {url.raw_path.decode('ascii')} HTTP/1.1"]
+        if not any(name.lower() == "host" for name, _ in raw):
+            lines.append(f"Host: {host}")
+        lines += [f"{name}: {value}" for name, value in raw]
+        chunked = request.headers.get("transfer-encoding", "").lower() == "chunked"
+        length = request.headers.get("content-length")
+        stream: Iterable[bytes] = request.stream
+        rest: Iterable[bytes]
+        head = _head(lines)
+        if not chunked and length is not None and int(length) <= _SMALL_BODY:
+            data, rest = head + b"".join(stream), ()
+        else:
+            data, rest = head, (_chunked(stream) if chunked else stream)
+        received = self._send(request.method, origin, data, rest, request.extensions.get("timeout", {}))
         return httpx.Response(
-            answer.status,
-            headers=answer.getheaders(),
-            stream=_Answer(self, key, connection, answer),
-            extensions={"http_version": b"HTTP/1.1", "reason_phrase": answer.reason.encode("latin-1")},
+            received.status_code,
+            headers=received.headers,
+            stream=_ReceivedStream(received),
+            extensions={"http_version": b"HTTP/1.1"},
         )
 
-    def _exchange(self, connection: _Connection, request: httpx.Request, timeouts: dict[str, Any]) -> _Response:
+    # --- the exchange -----------------------------------------------------------------------------------
+    def _send(
+        self,
+        method: str,
+        origin: Origin,
+        data: bytes,
+        rest: Iterable[bytes],
+        timeouts: Mapping[str, float | None],
+    ) -> Received:
+        """Write `data` then `rest` on a pooled (or new) connection and read the answer's head."""
+        connection = self._idle_connection(origin)
+        if connection is not None:
+            try:
+                return self._over(connection, method, data, rest, timeouts)
+            except (_Stale, httpx.WriteError) as exc:
+                # the server closed the kept-alive connection just as the request went out: an
+                # idempotent request goes again on a new one; a POST's failure stands (it may have landed)
+                stale = isinstance(exc, _Stale) or isinstance(exc.__cause__, BrokenPipeError | ConnectionResetError)
+                if method not in _IDEMPOTENT or not stale:
+                    raise
+        connection = self._connect(origin, timeouts.get("connect"))
+        return self._over(connection, method, data, rest, timeouts)
+
+    def _over(
+        self,
+        connection: _Connection,
+        method: str,
+        data: bytes,
+        rest: Iterable[bytes],
+        timeouts: Mapping[str, float | None],
+    ) -> Received:
+        read_timeout = timeouts.get("read")
         try:
-            with _as_httpx(httpx.WriteError):
-                self._send(connection.http, request, timeouts.get("write"))
-            with _as_httpx(httpx.ReadError):
-                return connection.http.getresponse()
+            write, sock = timeouts.get("write"), connection.sock
+            try:
+                sock.settimeout(self._clock.bound(write, httpx.WriteTimeout))
+                sock.sendall(data)
+                for piece in rest:
+                    sock.settimeout(self._clock.bound(write, httpx.WriteTimeout))
+                    sock.sendall(piece)
+            except (OSError, ValueError) as exc:
+                raise _as_httpx(exc, httpx.WriteError) from exc
+            head = _Head()
+            received = 0
+            while not head.head_done:
+                try:
+                    piece = self._receive(connection, read_timeout)
+                except httpx.ReadError as exc:
+                    if received == 0 and isinstance(exc.__cause__, ConnectionResetError):
+                        raise _Stale("the server reset the connection before answering") from exc
+                    raise
+                if not piece:
+                    if received == 0:
+                        raise _Stale("the server closed the connection before answering")
+                    raise httpx.RemoteProtocolError("the connection closed within the answer's head")
+                received += len(piece)
+                try:
+                    head.parser.feed_data(piece)
+                except httptools.HttpParserError as exc:
+                    raise httpx.RemoteProtocolError(f"malformed answer: {exc}") from None
+                if not head.head_done and (received > _MAX_HEAD_BYTES or len(head.headers) > _MAX_HEADERS):
+                    raise httpx.RemoteProtocolError("the answer's head is over its bounds (65,536 bytes, 100 lines)")
+            return Received(self, connection, head, read_timeout, method)
         except BaseException:
             connection.close()
             raise
 
-    def _send(self, wire: http.client.HTTPConnection, request: httpx.Request, timeout: float | None) -> None:
-        assert wire.sock is not None
-        sock: socket.socket = wire.sock
-        wire.putrequest(request.method, request.url.raw_path.decode("ascii"), skip_host=True, skip_accept_encoding=True)
-        for name, value in request.headers.raw:
-            wire.putheader(name, value)
-        chunked = request.headers.get("transfer-encoding", "").lower() == "chunked"
-        length = request.headers.get("content-length")
-        stream: Iterable[bytes] = request.stream  # type: ignore[assignment]
-        if not chunked and length is not None and int(length) <= _SMALL_BODY:
-            sock.settimeout(self._clock.bound(timeout, httpx.WriteTimeout))
-            wire.endheaders(b"".join(stream) or None)
-            return
-        sock.settimeout(self._clock.bound(timeout, httpx.WriteTimeout))
-        wire.endheaders(self._bounded_chunks(sock, stream, timeout), encode_chunked=chunked)
+    def _receive(self, connection: _Connection, timeout: float | None) -> bytes:
+        try:
+            connection.sock.settimeout(self._clock.bound(timeout, httpx.ReadTimeout))
+            return connection.sock.recv(_READ_SIZE)
+        except (OSError, ValueError) as exc:
+            raise _as_httpx(exc, httpx.ReadError) from exc
 
-    def _bounded_chunks(self, sock: socket.socket, stream: Iterable[bytes], timeout: float | None) -> Iterator[bytes]:
-        for chunk in stream:
-            sock.settimeout(self._clock.bound(timeout, httpx.WriteTimeout))
-            yield chunk
-
-    def _idle_connection(self, key: tuple[str, str, int]) -> _Connection | None:
+    def _idle_connection(self, origin: Origin) -> _Connection | None:
         now = time.monotonic()
         with self._lock:
-            idle = self._idle.get(key, [])
+            idle = self._idle.get(origin, [])
             while idle:
                 connection = idle.pop()
                 if connection.reusable(now):
@@ -264,27 +440,30 @@ class DeadlineTransport(httpx.BaseTransport):
                 connection.close()
         return None
 
-    def _connect(self, key: tuple[str, str, int], timeout: float | None) -> _Connection:
-        scheme, host, port = key
+    def _connect(self, origin: Origin, timeout: float | None) -> _Connection:
+        scheme, host, port = origin
         bounded = self._clock.bound(timeout, httpx.ConnectTimeout)
-        wire: http.client.HTTPConnection
-        if scheme == "https":
-            if self._ssl_context is None:
-                self._ssl_context = httpx.create_ssl_context()
-            wire = http.client.HTTPSConnection(host, port, timeout=bounded, context=self._ssl_context)
-        elif scheme == "http":
-            wire = http.client.HTTPConnection(host, port, timeout=bounded)
-        else:
-            raise httpx.UnsupportedProtocol(f"the URL scheme {scheme!r} is not supported")
-        wire.response_class = self._answer_class
-        with _as_httpx(httpx.ConnectError):
-            wire.connect()
-        return _Connection(wire)
+        try:
+            sock = socket.create_connection((host, port), timeout=bounded)
+        except (OSError, ValueError) as exc:
+            raise _as_httpx(exc, httpx.ConnectError) from exc
+        try:
+            sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+            if scheme == "https":
+                if self._ssl_context is None:
+                    self._ssl_context = httpx.create_ssl_context()
+                sock = self._ssl_context.wrap_socket(sock, server_hostname=host)
+        except BaseException as exc:
+            sock.close()
+            if isinstance(exc, OSError | ValueError):
+                raise _as_httpx(exc, httpx.ConnectError) from exc
+            raise
+        return _Connection(sock, origin)
 
-    def _release(self, key: tuple[str, str, int], connection: _Connection) -> None:
+    def _release(self, connection: _Connection) -> None:
         connection.idle_since = time.monotonic()
         with self._lock:
-            idle = self._idle.setdefault(key, [])
+            idle = self._idle.setdefault(connection.origin, [])
             if sum(len(connections) for connections in self._idle.values()) < _IDLE_CONNECTIONS:
                 idle.append(connection)
                 return
@@ -298,5 +477,28 @@ class DeadlineTransport(httpx.BaseTransport):
             connection.close()
 
 
-def _default_port(request: httpx.Request) -> int:
-    return 443 if request.url.scheme == "https" else 80
+def _split_origin(url: SplitResult) -> tuple[Origin, str, str]:
+    """(scheme, host, port), the Host header and the path below which requests go, of a base URL."""
+    if url.scheme not in ("http", "https") or not url.hostname:
+        raise ValueError("an http(s) URL with a host is needed")
+    port = url.port or (443 if url.scheme == "https" else 80)
+    return (url.scheme, url.hostname, port), url.netloc.rpartition("@")[2], url.path
+
+
+def _head(lines: Sequence[str]) -> bytes:
+    """A request head from its lines, refusing a line break inside one (header injection)."""
+    for line in lines:
+        if "\r" in line or "\n" in line or "\0" in line:
+            raise httpx.LocalProtocolError("a request header holds a line break or NUL")
+    try:
+        return "\r\n".join(lines).encode("latin-1") + b"\r\n\r\n"
+    except UnicodeEncodeError:
+        raise httpx.LocalProtocolError("a request header holds a character HTTP/1.1 cannot carry") from None
+
+
+def _chunked(stream: Iterable[bytes]) -> Iterator[bytes]:
+    """A body of unknown length in HTTP/1.1 chunks."""
+    for piece in stream:
+        if piece:
+            yield b"%x\r\n%b\r\n" % (len(piece), piece)
+    yield b"0\r\n\r\n"

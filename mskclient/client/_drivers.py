@@ -33,7 +33,7 @@ from .._trust import TrustStore
 from .._version import __version__
 from ..crypto import AccountKeys
 from ._core import Core
-from ._deadline import DeadlineTransport
+from ._deadline import DeadlineTransport, Received
 from ._wire import Flow, Request, Response, error_from
 
 __all__ = ["AsyncClient", "Client", "Streamed"]
@@ -171,8 +171,8 @@ class _Body:
         else:
             self._chunks.append(chunk)
 
-    def response(self, answer: httpx.Response) -> Response:
-        return Response(answer.status_code, answer.headers, b"".join(self._chunks), _cookies(answer.headers))
+    def response(self, status: int, headers: httpx.Headers) -> Response:
+        return Response(status, headers, b"".join(self._chunks), _cookies(headers))
 
     def _too_big(self) -> ProtocolError:
         assert self._limit is not None
@@ -370,7 +370,9 @@ class Client(_Base):
         #: (a test's, a proxy's) is checked against it between the chunks of a body.
         #: Requests go to the transport itself: httpx.Client's URL merging and cookie
         #: extraction cost more CPU per request than the exchange (`bench/import.py`), and
-        #: this driver already does what it adds (the cookie, no redirects, the timeouts)
+        #: this driver already does what it adds (the cookie, no redirects, the timeouts).
+        #: The default one takes them as plain values (`DeadlineTransport.exchange`), no
+        #: `httpx.Request` built; an upload's multipart body is still httpx's to encode
         self._bounded: DeadlineTransport | None = None
         self._transport: httpx.BaseTransport
         if transport is None:
@@ -420,21 +422,38 @@ class Client(_Base):
 
     def _exchange(self, request: Request) -> Response:
         deadline = _Deadline(request, self.deadline)
-        bounded = self._bounded.until(deadline.until) if self._bounded is not None else contextlib.nullcontext()
         try:
-            with bounded:
-                answer = self._transport.handle_request(_outgoing(self, request, self._timeouts))
+            answer = self._open(request, deadline.until)
             try:
                 body = _Body(request, answer.status_code, answer.headers)
                 for chunk in answer.iter_bytes():
                     deadline.check()
                     body.take(chunk)
-                return body.response(answer)
+                return body.response(answer.status_code, answer.headers)
             finally:
                 answer.close()
         except httpx.HTTPError as exc:
             failure = deadline.error() if deadline.passed() else _transport_error(request, exc, server=self.server)
             raise failure from None
+
+    def _open(self, request: Request, until: float) -> Received | httpx.Response:
+        """Send `request` and read the answer's head (by `until`, time.monotonic, on the default
+        transport); its body is read from what this returns."""
+        if self._bounded is None:
+            return self._transport.handle_request(_outgoing(self, request, self._timeouts))
+        if request.files is not None:
+            with self._bounded.until(until):
+                return self._bounded.handle_request(_outgoing(self, request, self._timeouts))
+        return self._bounded.exchange(
+            request.method,
+            self.base_url,
+            request.path,
+            params=request.params,
+            headers=_headers(self.core, request),
+            json_body=request.json,
+            timeouts=self._timeouts,
+            until=until,
+        )
 
     @contextlib.contextmanager
     def stream(self, request: Request) -> Iterator[Streamed[Iterator[bytes]]]:
@@ -449,10 +468,8 @@ class Client(_Base):
         if delay > 0:
             time.sleep(delay)
         deadline = _Deadline(request, self.deadline)
-        bounded = self._bounded.until(deadline.until) if self._bounded is not None else contextlib.nullcontext()
         try:
-            with bounded:
-                answer = self._transport.handle_request(_outgoing(self, request, self._timeouts))
+            answer = self._open(request, deadline.until)
         except httpx.HTTPError as exc:
             failure = deadline.error() if deadline.passed() else _transport_error(request, exc, server=self.server)
             raise failure from None
@@ -657,7 +674,7 @@ class AsyncClient(_Base):
                 body = _Body(request, answer.status_code, answer.headers)
                 async for chunk in answer.aiter_bytes():
                     body.take(chunk)
-                return body.response(answer)
+                return body.response(answer.status_code, answer.headers)
         except TimeoutError:
             raise deadline.error() from None
         except httpx.HTTPError as exc:

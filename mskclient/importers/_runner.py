@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING, Any, Final
 
 from .._errors import ApiError, NotFoundError, TransportError, UsageError
 from .._pacing import Pacer
-from .._profile import ATTACHMENT_MAX_CIPHERTEXT, RATE_LIMITS
+from .._profile import ATTACHMENT_MAX_CIPHERTEXT, COMMENT_SPACING_SECONDS, RATE_LIMITS
 from ..client import Client, SealedHook
 from ..crypto import ciphertext_size, normalize_email
 from ._journal import Journal, journal_path
@@ -331,6 +331,8 @@ class Importer:
         #: card journal key -> the card as the server answered its create (this process only):
         #: the base of the edit that sets its field values, which then needs no read
         self._created: dict[str, Card] = {}
+        #: (card id, when the answer to its latest comment came): `COMMENT_SPACING_SECONDS`
+        self._last_comment = ("", 0.0)
 
     # --- planning ---------------------------------------------------------------------------
     def members_by_email(self) -> dict[str, str]:
@@ -680,7 +682,11 @@ class Importer:
             item = step.payload
             entity_id = client.add_item(parent, item.text, done=item.done, board_id=board_id, on_sealed=sealed).id
         elif step.kind in ("comment", "note"):
+            card_id, answered = self._last_comment
+            if card_id == parent and (wait := answered + COMMENT_SPACING_SECONDS - self._clock()) > 0:
+                self._sleep(wait)
             entity_id = client.add_comment(parent, step.payload, on_sealed=sealed).id
+            self._last_comment = (parent, self._clock())
         elif step.kind == "attachment":
             entity_id = self._upload(parent, step.payload, sealed)
         elif step.parent.startswith("board:"):
