@@ -51,7 +51,7 @@ MERGE_CHUNK = 64
 
 def empty_state() -> bytes:
     """The state of a document with no edits (what a new card stores)."""
-    return Doc().get_update()
+    return EMPTY_UPDATE
 
 
 def load(state: bytes, doc: Doc[Text] | None = None) -> Doc[Text]:
@@ -72,6 +72,8 @@ def _text(doc: Doc[Text]) -> Text:
 
 def text_of(state: bytes) -> str:
     """The Markdown a description state holds."""
+    if not state or state == EMPTY_UPDATE:
+        return ""
     return str(_text(load(state)))
 
 

@@ -12,11 +12,12 @@ import time
 from collections import deque
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
+from typing import Final
 
 from ._errors import UsageError
-from ._profile import RATE_LIMITS
+from ._profile import CREATION_ORDER_SECONDS, RATE_LIMITS
 
-__all__ = ["Pacer", "WaitHook", "request_group"]
+__all__ = ["CreationOrder", "Pacer", "WaitHook", "request_group"]
 
 #: Called before each wait with (seconds, reason); reason is a rate-limit group or "retry-after".
 WaitHook = Callable[[float, str], None]
@@ -113,3 +114,34 @@ class Pacer:
     def _notify(self, seconds: float, reason: str) -> None:
         if self.on_wait is not None:
             self.on_wait(seconds, reason)
+
+
+class CreationOrder:
+    """Keeps a card's comments, labels and assignees in the order a bulk writer sends them.
+
+    The server lists them by their creation stamp, in milliseconds, then by random id
+    (`CREATION_ORDER_SECONDS`): each of a card's links of one kind waits until the previous
+    one's answer is that long past.  Sans-I/O like `Pacer`: the caller sleeps.  Steps are
+    named by the import journal's kinds, which restore and re-key share."""
+
+    #: journal step kind -> what the server lists by creation time
+    KINDS: Final = {"comment": "comments", "note": "comments", "label_link": "labels", "assignment": "assignees"}
+
+    def __init__(self, clock: Callable[[], float] = time.monotonic) -> None:
+        self._clock = clock
+        #: list -> (the card it was last added to, when that answer came)
+        self._last: dict[str, tuple[str, float]] = {}
+
+    def wait(self, kind: str, card: str) -> float:
+        """Seconds to wait before sending a step of `kind` that adds to `card` (its id or route)."""
+        listed = self.KINDS.get(kind)
+        if listed is None or listed not in self._last:
+            return 0.0
+        previous, answered = self._last[listed]
+        return max(0.0, answered + CREATION_ORDER_SECONDS - self._clock()) if previous == card else 0.0
+
+    def answered(self, kind: str, card: str) -> None:
+        """The step of `kind` that added to `card` got its answer now."""
+        listed = self.KINDS.get(kind)
+        if listed is not None:
+            self._last[listed] = (card, self._clock())

@@ -27,8 +27,8 @@ from typing import Any, Final
 
 from .._errors import ApiError, NotFoundError, ProtocolError, TransportError, UsageError
 from .._json import Obj, json_object, loads
-from .._pacing import Pacer
-from .._profile import COMMENT_SPACING_SECONDS, RATE_LIMITS, is_valid_id
+from .._pacing import CreationOrder, Pacer
+from .._profile import RATE_LIMITS, is_valid_id
 from .._profile import field as field_spec
 from ..client import Client, Request, Response, envelope_digest
 from ..crypto import (
@@ -250,8 +250,7 @@ class Restorer:
         self.limit, self.share = limit, share
         self._pacer = Pacer(None if limit is None else {"mutation": limit}, share=share, clock=clock)
         self._clock, self._sleep = clock, sleep
-        #: (the comments route of a card, when the answer to its latest comment came)
-        self._last_comment = ("", 0.0)
+        self._order = CreationOrder(clock)
         self._on_progress, self._on_stage = on_progress, on_stage
         self._durable = durable
         self._root = journal_root
@@ -674,6 +673,8 @@ class Restorer:
         """Send one step with the new ids filled in; write its envelope's digest ahead."""
         route = step.route.format(_valid(journal.done[step.parent])) if step.parent else step.route
         body = _resolve(step.body, journal.done)
+        if (wait := self._order.wait(step.kind, route)) > 0:
+            self._sleep(wait)
         if step.kind == "workspace":
             body["encWorkspaceKey"] = str(seal_workspace_key(self._keys[ws_id], self.public_key))
         elif step.kind == "note":
@@ -690,12 +691,6 @@ class Restorer:
             self._stage("sealed", step.key)
         if step.kind == "attachment":
             response = self._upload(route, body, step.attachment)
-        elif step.kind in ("comment", "note"):
-            card, answered = self._last_comment
-            if card == route and (wait := answered + COMMENT_SPACING_SECONDS - self._clock()) > 0:
-                self._sleep(wait)
-            response = self.client.run(_one(Request(step.method, route, json=body)))
-            self._last_comment = (route, self._clock())
         else:
             response = self.client.run(_one(Request(step.method, route, json=body)))
         entity_id = ""
@@ -704,6 +699,7 @@ class Restorer:
             entity_id = created.id()
             if step.kind == "attachment" and created.integer("size") != step.size:
                 raise ProtocolError(f"attachment {entity_id}: the server recorded another size than {step.size}")
+        self._order.answered(step.kind, route)
         self._stage("created", step.key)
         journal.record(step.key, entity_id)
         self._stage("recorded", step.key)

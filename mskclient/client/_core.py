@@ -808,7 +808,9 @@ class Core:
         yield _send("DELETE", "/columns/{}", column_id)
 
     # --- cards ------------------------------------------------------------------------------
-    def _card(self, obj: Obj, bk: BoardKey) -> Card:
+    def _card(self, obj: Obj, bk: BoardKey, written: tuple[bytes, str] | None = None) -> Card:
+        """The card of an answer; `written` is the description state this client just sent and
+        its text, which an answer holding that very state needs not decode again."""
         card_id, board_id = obj.id(), obj.id("boardId")
         self._remember(card_id, board_id)
         state = _description.empty_state()
@@ -821,7 +823,12 @@ class Core:
                     raise
                 unreadable = self._placeholder(exc)
         try:
-            text = unreadable if unreadable is not None else _description.text_of(state)
+            if unreadable is not None:
+                text: str | Undecryptable = unreadable
+            elif written is not None and written[0] == state:
+                text = written[1]
+            else:
+                text = _description.text_of(state)
         except Exception as exc:  # pycrdt raises bare exceptions on a bad update
             raise ProtocolError(f"card {card_id}: encDescription is not a Yjs state ({exc})") from None
         custom: dict[str, str] = {}
@@ -894,14 +901,17 @@ class Core:
         bk = yield from self.board_key(self._board_for(column_id, board_id, "column"))
         body: dict[str, Any] = {"encTitle": self._seal_text(bk, "card", "encTitle", title)}
         _announce(on_sealed, body["encTitle"])
+        written = None
         if description:
             state = _description.edit_to(_description.empty_state(), description)
             body["encDescription"] = seal_bytes(bk, "card", "encDescription", state)
+            written = (state, description)
         if due_at is not None:
             body["dueAt"] = due_at
         if position is not None:
             body["position"] = position
-        return self._card(read_object((yield _send("POST", "/columns/{}/cards", column_id, body=body)), "card"), bk)
+        answer = read_object((yield _send("POST", "/columns/{}/cards", column_id, body=body)), "card")
+        return self._card(answer, bk, written)
 
     def edit_card(
         self,

@@ -37,7 +37,7 @@ from urllib.parse import SplitResult, quote, urlencode, urlsplit
 import httptools
 import httpx
 
-__all__ = ["DeadlineTransport", "Received"]
+__all__ = ["AnswerHeaders", "DeadlineTransport", "Received"]
 
 _READ_SIZE = 65536
 _IDLE_CONNECTIONS = 20  # as httpx's default pool
@@ -56,6 +56,9 @@ _TARGET_SAFE = "/?%:@!$&'()*+,;=-._~"
 _PLAIN_TARGET = re.compile(r"[A-Za-z0-9/?%:@!$&'()*+,;=._~-]*")
 #: the answer encodings this transport asks for, and the zlib window that reads each
 _DECODERS = {"gzip": zlib.MAX_WBITS | 16, "deflate": zlib.MAX_WBITS}
+
+#: a JSON body as httpx writes one (built once: `json.dumps` with options builds an encoder at every call)
+_JSON_BODY = json.JSONEncoder(ensure_ascii=False, separators=(",", ":"), allow_nan=False)
 
 Origin = tuple[str, str, int]
 
@@ -157,6 +160,35 @@ class _Connection:
             self.sock.close()
 
 
+class AnswerHeaders(Mapping[str, str]):
+    """An answer's headers, looked up by name in any case; a repeated header's values joined by
+    ", " (`get_list` keeps them apart, as Set-Cookie needs).  What the drivers read of
+    `httpx.Headers`, built without its per-lookup normalisation."""
+
+    __slots__ = ("_joined", "_lines")
+
+    def __init__(self, raw: Sequence[tuple[bytes, bytes]]) -> None:
+        self._lines = [(name.decode("latin-1").lower(), value.decode("latin-1")) for name, value in raw]
+        joined: dict[str, str] = {}
+        for name, value in self._lines:
+            joined[name] = f"{joined[name]}, {value}" if name in joined else value
+        self._joined = joined
+
+    def __getitem__(self, name: str) -> str:
+        return self._joined[name.lower()]
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._joined)
+
+    def __len__(self) -> int:
+        return len(self._joined)
+
+    def get_list(self, name: str) -> list[str]:
+        """Every value of the header `name`, one per line it came in."""
+        name = name.lower()
+        return [value for line, value in self._lines if line == name]
+
+
 class Received:
     """An answer whose body is read as it arrives, its connection back in the pool at the end.
 
@@ -176,7 +208,8 @@ class Received:
         self._head = head
         self._read_timeout = read_timeout
         self.status_code = head.parser.get_status_code()
-        self.headers = httpx.Headers(head.headers)
+        self.raw_headers = head.headers
+        self.headers = AnswerHeaders(head.headers)
         if method == "HEAD":
             head.complete = True
 
@@ -308,7 +341,7 @@ class DeadlineTransport(httpx.BaseTransport):
         lines = [f"{method} {target} HTTP/1.1", f"Host: {host}"]
         body = b""
         if json_body is not None:
-            body = json.dumps(json_body, ensure_ascii=False, separators=(",", ":"), allow_nan=False).encode()
+            body = _JSON_BODY.encode(json_body).encode()
             lines += ["Content-Type: application/json", f"Content-Length: {len(body)}"]
         elif method in ("POST", "PUT", "PATCH"):
             lines.append("Content-Length: 0")
@@ -350,7 +383,7 @@ class DeadlineTransport(httpx.BaseTransport):
         received = self._send(request.method, origin, data, rest, request.extensions.get("timeout", {}))
         return httpx.Response(
             received.status_code,
-            headers=received.headers,
+            headers=received.raw_headers,
             stream=_ReceivedStream(received),
             extensions={"http_version": b"HTTP/1.1"},
         )

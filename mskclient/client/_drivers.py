@@ -33,7 +33,7 @@ from .._trust import TrustStore
 from .._version import __version__
 from ..crypto import AccountKeys
 from ._core import Core
-from ._deadline import DeadlineTransport, Received
+from ._deadline import AnswerHeaders, DeadlineTransport, Received
 from ._wire import Flow, Request, Response, error_from
 
 __all__ = ["AsyncClient", "Client", "Streamed"]
@@ -66,7 +66,7 @@ def _no_jar() -> CookieJar:
     return CookieJar(policy=_NoCookies())
 
 
-def _cookies(headers: httpx.Headers) -> dict[str, str]:
+def _cookies(headers: httpx.Headers | AnswerHeaders) -> dict[str, str]:
     found: dict[str, str] = {}
     for line in headers.get_list("set-cookie"):
         jar: SimpleCookie = SimpleCookie()
@@ -145,7 +145,7 @@ class _Body:
     most one chunk over the bound, never the whole of it.
     """
 
-    def __init__(self, request: Request, status: int, headers: httpx.Headers) -> None:
+    def __init__(self, request: Request, status: int, headers: Mapping[str, str]) -> None:
         success = status < 300
         self._sink = request.sink if success else None
         #: an error answer is one small object whatever the route returns on success
@@ -171,7 +171,7 @@ class _Body:
         else:
             self._chunks.append(chunk)
 
-    def response(self, status: int, headers: httpx.Headers) -> Response:
+    def response(self, status: int, headers: httpx.Headers | AnswerHeaders) -> Response:
         return Response(status, headers, b"".join(self._chunks), _cookies(headers))
 
     def _too_big(self) -> ProtocolError:

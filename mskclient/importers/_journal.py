@@ -170,7 +170,7 @@ class Journal:
 
     def hash(self, content: Any) -> str:
         """A keyed hash of source content (JSON-able): tells a later run whether it changed."""
-        data = json.dumps(content, sort_keys=True, ensure_ascii=False, separators=(",", ":")).encode()
+        data = _CANONICAL.encode(content).encode()
         return hmac.new(self._salt, data, hashlib.sha256).hexdigest()[:32]
 
     def close(self) -> None:
@@ -181,5 +181,10 @@ class Journal:
             self._fd = None
 
 
+#: built once: `json.dumps` with options builds an encoder at every call
+_COMPACT = json.JSONEncoder(separators=(",", ":"))
+_CANONICAL = json.JSONEncoder(sort_keys=True, ensure_ascii=False, separators=(",", ":"))
+
+
 def _line(record: Mapping[str, Any]) -> bytes:
-    return json.dumps(record, separators=(",", ":")).encode() + b"\n"
+    return _COMPACT.encode(record).encode() + b"\n"

@@ -18,8 +18,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Final
 
 from .._errors import ApiError, NotFoundError, TransportError, UsageError
-from .._pacing import Pacer
-from .._profile import ATTACHMENT_MAX_CIPHERTEXT, COMMENT_SPACING_SECONDS, RATE_LIMITS
+from .._pacing import CreationOrder, Pacer
+from .._profile import ATTACHMENT_MAX_CIPHERTEXT, RATE_LIMITS
 from ..client import Client, SealedHook
 from ..crypto import ciphertext_size, normalize_email
 from ._journal import Journal, journal_path
@@ -331,8 +331,7 @@ class Importer:
         #: card journal key -> the card as the server answered its create (this process only):
         #: the base of the edit that sets its field values, which then needs no read
         self._created: dict[str, Card] = {}
-        #: (card id, when the answer to its latest comment came): `COMMENT_SPACING_SECONDS`
-        self._last_comment = ("", 0.0)
+        self._order = CreationOrder(clock)
 
     # --- planning ---------------------------------------------------------------------------
     def members_by_email(self) -> dict[str, str]:
@@ -502,29 +501,44 @@ class Importer:
 
     # --- running ----------------------------------------------------------------------------
     def run(self, source: Source, boards: Sequence[SourceBoard]) -> Summary:
-        """Import `boards`: settle each journal's unfinished creates, then execute the plan, paced."""
+        """Import `boards`: settle each journal's unfinished creates and plan what is left, then
+        execute the plans, paced."""
         started = self._clock()
-        total = self.plan(source, boards).mutations
+        journals: list[Journal] = []
+        try:
+            plans = []
+            for board in boards:
+                journals.append(journal := Journal.open(self._journal_path(source, board), durable=self._durable))
+                self._check_target(journal, f"board:{board.key}")
+                self._settle_all(journal)
+                plans.append(self._plan_board(source, board, journal))
+            return self._run_plans(source, boards, journals, plans, started)
+        finally:
+            for journal in journals:
+                journal.close()
+
+    def _run_plans(
+        self,
+        source: Source,
+        boards: Sequence[SourceBoard],
+        journals: Sequence[Journal],
+        plans: Sequence[BoardPlan],
+        started: float,
+    ) -> Summary:
+        total = sum(board_plan.mutations for board_plan in plans)
         done = 0
         results = []
         self._progress(done, total)
-        for board in boards:
-            journal = Journal.open(self._journal_path(source, board), durable=self._durable)
-            try:
-                self._check_target(journal, f"board:{board.key}")
-                self._settle_all(journal)
-                board_plan = self._plan_board(source, board, journal)
-                created: Counter[str] = Counter()
-                self._secrets = []
-                for step in board_plan.steps:
-                    self._execute(journal, step, f"board:{board.key}")
-                    created[step.kind] += 1
-                    done += 1
-                    self._progress(done, total)
-                board_id = journal.done[f"board:{board.key}"]
-                journal.compact()
-            finally:
-                journal.close()
+        for board, journal, board_plan in zip(boards, journals, plans, strict=True):
+            created: Counter[str] = Counter()
+            self._secrets = []
+            for step in board_plan.steps:
+                self._execute(journal, step, f"board:{board.key}")
+                created[step.kind] += 1
+                done += 1
+                self._progress(done, total)
+            board_id = journal.done[f"board:{board.key}"]
+            journal.compact()
             result = BoardResult(
                 board.key,
                 board.title,
@@ -612,6 +626,8 @@ class Importer:
         process), so a run resumed by another process sends the same requests."""
         parent = journal.done[step.parent] if step.parent else self.workspace_id
         board_id = journal.done.get(board_key, "")
+        if (wait := self._order.wait(step.kind, parent)) > 0:
+            self._sleep(wait)
         kind, listed_key = step.listed
         listed_under = (journal.done[listed_key] if listed_key else self.workspace_id) if kind else ""
 
@@ -682,11 +698,7 @@ class Importer:
             item = step.payload
             entity_id = client.add_item(parent, item.text, done=item.done, board_id=board_id, on_sealed=sealed).id
         elif step.kind in ("comment", "note"):
-            card_id, answered = self._last_comment
-            if card_id == parent and (wait := answered + COMMENT_SPACING_SECONDS - self._clock()) > 0:
-                self._sleep(wait)
             entity_id = client.add_comment(parent, step.payload, on_sealed=sealed).id
-            self._last_comment = (parent, self._clock())
         elif step.kind == "attachment":
             entity_id = self._upload(parent, step.payload, sealed)
         elif step.parent.startswith("board:"):
@@ -695,6 +707,7 @@ class Importer:
             client.update_milestone(parent, archived=True, board_id=board_id)
         else:
             client.archive_card(parent)
+        self._order.answered(step.kind, parent)
         self._stage("created", step.key)
         journal.record(step.key, entity_id, step.content)
         self._stage("recorded", step.key)

@@ -144,12 +144,14 @@ class SourceHttp:
         self._auth_statuses = auth_statuses
         self._refused = refused or f"{name} refused the user or password/token"
         self._error_text = error_text
+        self._auth = auth
+        # the MSKanban client's transport: httpx's default one costs several times its CPU per request
+        self._transport = transport or DeadlineTransport()
         # httpx drops the Authorization header when a redirect leaves the origin
         self._http = httpx.Client(
             auth=auth,
             headers=dict(headers or {}),
-            # the MSKanban client's transport: httpx's default one costs several times its CPU per request
-            transport=transport or DeadlineTransport(),
+            transport=self._transport,
             timeout=timeout,
             follow_redirects=follow_redirects,
         )
@@ -186,7 +188,7 @@ class SourceHttp:
             try:
                 try:
                     request = self._http.build_request(method, url, params=params, json=body)
-                    response = self._http.send(request, stream=True)
+                    response = self._send(request) if read else self._http.send(request, stream=True)
                 except httpx.TransportError:
                     if self._pace is not None:
                         self._pace.answered(None)
@@ -215,6 +217,14 @@ class SourceHttp:
             if attempt < self._attempts:
                 self._sleep(wait)
         raise SourceUnavailable(f"{self.name} {method} {route}: still failing after {attempt} attempts ({last})")
+
+    def _send(self, request: httpx.Request) -> httpx.Response:
+        """A read (never redirected) straight to the transport, its auth applied: httpx.Client's
+        send would also run its cookie jar over every answer, which cost more CPU than the rest
+        of the exchange (`bench/import.py`); a source's API is read with its token, no session."""
+        if self._auth is not None:
+            request = next(self._auth.sync_auth_flow(request))
+        return self._transport.handle_request(request)
 
     def _retry_wait(self, response: httpx.Response) -> float:
         """The source's own reset when it names one, else its Retry-After; a 429 with neither

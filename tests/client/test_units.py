@@ -29,7 +29,8 @@ from mskclient import (
     UsageError,
     _trust,
 )
-from mskclient._pacing import request_group
+from mskclient._pacing import CreationOrder, request_group
+from mskclient._profile import CREATION_ORDER_SECONDS
 from mskclient._session_store import SessionRecord, SessionStore
 from mskclient.client._core import Core
 from mskclient.client._crypt import EncryptingReader
@@ -73,6 +74,21 @@ def test_pacer_retry_after_is_bounded() -> None:
     assert pacer.retry_delay(1, 11.0) is None
     with pytest.raises(UsageError):
         Pacer(concurrency=0)
+
+
+def test_a_cards_comments_labels_and_assignees_go_out_a_server_millisecond_apart() -> None:
+    clock = FakeClock()
+    order = CreationOrder(clock)
+    assert order.wait("comment", "c1") == 0.0
+    order.answered("comment", "c1")
+    assert order.wait("note", "c1") == pytest.approx(CREATION_ORDER_SECONDS)  # a note is a comment too
+    assert order.wait("comment", "c2") == 0.0  # another card's comments
+    assert order.wait("label_link", "c1") == 0.0  # labels are listed apart from comments
+    assert order.wait("checklist", "c1") == 0.0  # checklists are ordered by position
+    clock.now += CREATION_ORDER_SECONDS / 2
+    assert order.wait("comment", "c1") == pytest.approx(CREATION_ORDER_SECONDS / 2)
+    clock.now += CREATION_ORDER_SECONDS
+    assert order.wait("comment", "c1") == 0.0
 
 
 def test_request_groups() -> None:

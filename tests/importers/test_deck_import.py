@@ -12,7 +12,7 @@ import httpx
 import pytest
 
 from mskclient import AuthError, Client, Pacer, ProtocolError, TransportError, UsageError
-from mskclient._profile import COMMENT_SPACING_SECONDS
+from mskclient._profile import CREATION_ORDER_SECONDS
 from mskclient.importers import DeckSource, Importer, SourceBoard, comment_text, split_tasks
 
 from ._deck_server import DeckAttachment, DeckCard, DeckComment
@@ -286,7 +286,7 @@ def test_lost_answers_and_5xx_from_mskanban_are_settled_without_duplicates(
         sleeps: list[float] = []
         run = Importer(client, account.workspace_id, journal_root=tmp_path, limit=None, sleep=sleeps.append)
         summary = run.run(source, boards)
-    backoffs = [s for s in sleeps if s > COMMENT_SPACING_SECONDS]  # not the spacing of a card's comments
+    backoffs = [s for s in sleeps if s > CREATION_ORDER_SECONDS]  # not the spacing of a card's comments
     assert len(backoffs) == 6  # one backoff per lost answer or 5xx, then settled and retried
     assert snapshot(account.client, summary.boards[0].board_id) == clean_import
 
