@@ -339,7 +339,7 @@ class Core:
         envelope = obj.data.get(name)
         if isinstance(envelope, str) and self._sealed_here:
             sealed = self._sealed_here.pop((obj.entity, name, envelope), None)
-            if sealed is not None and sealed[0] == key:
+            if sealed is not None and (sealed[0] is key or sealed[0] == key):  # mostly the cached key itself
                 return sealed[1]
         try:
             return open_text(key, obj, name, entity_id)

@@ -120,20 +120,26 @@ class _Head:
         #: forgets it when it starts over for the next answer)
         self.keep_alive = False
 
+    # once the answer is complete, what follows is no part of it: only noted
     def on_message_begin(self) -> None:
         if self.complete:
             self.extra = True
 
     def on_header(self, name: bytes, value: bytes) -> None:
-        self.headers.append((name, value))
+        if not self.complete:
+            self.headers.append((name, value))
 
     def on_headers_complete(self) -> None:
-        self.head_done = self.parser.get_status_code() >= 200
+        if not self.complete:
+            self.head_done = self.parser.get_status_code() >= 200
 
     def on_body(self, piece: bytes) -> None:
-        self.body.append(piece)
+        if not self.complete:
+            self.body.append(piece)
 
     def on_message_complete(self) -> None:
+        if self.complete:
+            return
         if self.head_done:
             self.complete = True
             self.keep_alive = self.parser.should_keep_alive()
@@ -423,10 +429,10 @@ class DeadlineTransport(httpx.BaseTransport):
         try:
             write, sock = timeouts.get("write"), connection.sock
             try:
-                sock.settimeout(self._clock.bound(write, httpx.WriteTimeout))
+                _set_timeout(sock, self._clock.bound(write, httpx.WriteTimeout))
                 sock.sendall(data)
                 for piece in rest:
-                    sock.settimeout(self._clock.bound(write, httpx.WriteTimeout))
+                    _set_timeout(sock, self._clock.bound(write, httpx.WriteTimeout))
                     sock.sendall(piece)
             except (OSError, ValueError) as exc:
                 raise _as_httpx(exc, httpx.WriteError) from exc
@@ -448,7 +454,7 @@ class DeadlineTransport(httpx.BaseTransport):
                     head.parser.feed_data(piece)
                 except httptools.HttpParserError as exc:
                     raise httpx.RemoteProtocolError(f"malformed answer: {exc}") from None
-                if not head.head_done and (received > _MAX_HEAD_BYTES or len(head.headers) > _MAX_HEADERS):
+                if len(head.headers) > _MAX_HEADERS or (not head.head_done and received > _MAX_HEAD_BYTES):
                     raise httpx.RemoteProtocolError("the answer's head is over its bounds (65,536 bytes, 100 lines)")
             return Received(self, connection, head, read_timeout, method)
         except BaseException:
@@ -457,7 +463,7 @@ class DeadlineTransport(httpx.BaseTransport):
 
     def _receive(self, connection: _Connection, timeout: float | None) -> bytes:
         try:
-            connection.sock.settimeout(self._clock.bound(timeout, httpx.ReadTimeout))
+            _set_timeout(connection.sock, self._clock.bound(timeout, httpx.ReadTimeout))
             return connection.sock.recv(_READ_SIZE)
         except (OSError, ValueError) as exc:
             raise _as_httpx(exc, httpx.ReadError) from exc
@@ -508,6 +514,12 @@ class DeadlineTransport(httpx.BaseTransport):
             self._idle.clear()
         for connection in connections:
             connection.close()
+
+
+def _set_timeout(sock: socket.socket, timeout: float | None) -> None:
+    """`sock.settimeout`, skipped when it would change nothing (it is a system call each time)."""
+    if sock.gettimeout() != timeout:
+        sock.settimeout(timeout)
 
 
 def _split_origin(url: SplitResult) -> tuple[Origin, str, str]:

@@ -7,17 +7,20 @@ connections the client opened, the requests' heads and bodies as they arrived.
 from __future__ import annotations
 
 import contextlib
+import gzip
 import json
 import socket
 import socketserver
 import threading
+import zlib
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 
+import httpx
 import pytest
 
 from mskclient import Client, Pacer, ProtocolError, TransportError
-from mskclient.client import Request
+from mskclient.client import DeadlineTransport, Request
 
 _HEALTH = b'{"ok": true, "db": "ok", "redis": "absent"}'
 
@@ -136,7 +139,7 @@ def test_json_bodies_arrive_whole_and_answers_of_every_framing_are_read(server: 
     chunked += b"0\r\n\r\n"
     answers = iter([_ok(b'{"n": 1}'), chunked, _ok(b'{"n": 3}')])
     state.answer = lambda _: next(answers)
-    big = {"text": "é" * 40_000}  # over 64 KiB once encoded: sent after the head, not with it
+    big = {"text": "é" * 40_000}  # over 64 KiB once encoded
     with Client(url, pacer=Pacer.unlimited()) as client:
         assert client.run(_post("/echo", {"n": 1})).json() == {"n": 1}
         assert client.run(_post("/echo", big)).json() == {"echo": "x" * 70000}
@@ -170,3 +173,78 @@ def test_a_garbled_status_line_is_a_protocol_failure_not_a_traceback(server: tup
 def _post(path: str, body: object) -> Iterator[Request]:
     response = yield Request("POST", path, json=body)
     return response
+
+
+def test_gzip_and_deflate_answers_are_decoded_and_another_encoding_is_refused(
+    server: tuple[KeepAliveServer, str],
+) -> None:
+    state, url = server
+    body = json.dumps({"text": "x" * 100_000}).encode()
+    answers = iter([
+        _ok(gzip.compress(body), "Content-Encoding: gzip"),
+        _ok(zlib.compress(body), "Content-Encoding: deflate"),
+        _ok(body, "Content-Encoding: br"),
+    ])  # fmt: skip
+    state.answer = lambda _: next(answers)
+    with Client(url, pacer=Pacer.unlimited()) as client:
+        assert client.run(_post("/echo", {})).json() == {"text": "x" * 100_000}
+        assert client.run(_post("/echo", {})).json() == {"text": "x" * 100_000}
+        with pytest.raises(TransportError, match="encoding that was not asked for: 'br'"):
+            client.run(_post("/echo", {}))
+    assert b"Accept-Encoding: gzip, deflate" in state.requests[0].head
+
+
+def test_an_interim_answer_is_passed_over(server: tuple[KeepAliveServer, str]) -> None:
+    state, url = server
+    state.answer = lambda _: b"HTTP/1.1 100 Continue\r\n\r\n" + _ok(_HEALTH)
+    with Client(url, pacer=Pacer.unlimited()) as client:
+        assert client.health().ok
+        assert client.health().ok
+    assert state.connections == 1
+
+
+def test_a_head_over_its_bounds_is_refused(server: tuple[KeepAliveServer, str]) -> None:
+    state, url = server
+    state.answer = lambda _: _ok(_HEALTH, *(f"X-Filler-{i}: {'y' * 100}" for i in range(101)))
+    with Client(url, pacer=Pacer.unlimited()) as client, pytest.raises(TransportError, match="over its bounds"):
+        client.health()
+
+
+def test_a_body_framed_by_the_end_of_the_connection_is_read_whole(server: tuple[KeepAliveServer, str]) -> None:
+    state, url = server
+    state.answer = lambda _: b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\n\r\n" + _HEALTH
+    state.close_after = 1
+    with Client(url, pacer=Pacer.unlimited()) as client:
+        assert client.health().ok
+        assert client.health().ok
+    assert state.connections == 2
+
+
+def test_bytes_after_an_answer_keep_its_connection_out_of_the_pool(server: tuple[KeepAliveServer, str]) -> None:
+    state, url = server
+    state.answer = lambda _: _ok(_HEALTH) + b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\n{}"
+    with Client(url, pacer=Pacer.unlimited()) as client:
+        assert client.health().ok
+        assert client.health().ok  # not the stray answer left on the first connection
+    assert state.connections == 2
+
+
+def test_a_line_break_in_a_request_header_never_reaches_the_wire(server: tuple[KeepAliveServer, str]) -> None:
+    state, url = server
+    transport = DeadlineTransport()
+    with pytest.raises(httpx.LocalProtocolError, match="line break"):
+        transport.exchange("GET", url, "/x", headers={"X-Note": "a\r\nInjected: yes"}, timeouts={})
+    transport.close()
+    assert state.requests == []
+
+
+def test_httpx_sends_through_it_with_bodies_of_every_framing(server: tuple[KeepAliveServer, str]) -> None:
+    state, url = server
+    state.answer = lambda seen: _ok(json.dumps({"got": len(seen.body)}).encode())
+    with httpx.Client(transport=DeadlineTransport()) as http:
+        assert http.get(f"{url}/a", params={"q": "é x"}).json() == {"got": 0}
+        assert http.post(f"{url}/b", content=b"z" * 100_000).json() == {"got": 100_000}
+        assert http.post(f"{url}/c", content=iter([b"ab", b"cd"])).json() == {"got": 4}  # chunked
+    assert state.requests[0].head.startswith(b"GET /a?q=%C3%A9+x HTTP/1.1\r\n")
+    assert state.requests[2].body == b"abcd"
+    assert state.connections == 1
