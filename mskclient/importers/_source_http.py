@@ -219,12 +219,17 @@ class SourceHttp:
         raise SourceUnavailable(f"{self.name} {method} {route}: still failing after {attempt} attempts ({last})")
 
     def _send(self, request: httpx.Request) -> httpx.Response:
-        """A read (never redirected) straight to the transport, its auth applied: httpx.Client's
-        send would also run its cookie jar over every answer, which cost more CPU than the rest
-        of the exchange (`bench/import.py`); a source's API is read with its token, no session."""
-        if self._auth is not None:
-            request = next(self._auth.sync_auth_flow(request))
-        return self._transport.handle_request(request)
+        """A read straight to the transport, its auth applied: httpx.Client's send would also
+        run its cookie jar over every answer, which cost more CPU than the rest of the exchange
+        (`bench/import.py`); a source's API is read with its token, no session.  A redirect, where
+        this reader follows them, goes through httpx.Client after all (it keeps the token on the
+        origin)."""
+        sent = next(self._auth.sync_auth_flow(request)) if self._auth is not None else request
+        response = self._transport.handle_request(sent)
+        if self._follow_redirects and response.has_redirect_location:
+            response.close()
+            return self._http.send(request, stream=True)
+        return response
 
     def _retry_wait(self, response: httpx.Response) -> float:
         """The source's own reset when it names one, else its Retry-After; a 429 with neither

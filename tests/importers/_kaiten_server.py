@@ -183,6 +183,8 @@ class Fault:
     reset_in: int | None = None
     stall: float = 0.0
     body: bytes | None = None
+    #: a redirect (with `status` 3xx) to this URL
+    location: str | None = None
 
 
 @dataclass
@@ -427,6 +429,8 @@ def create_app(data: KaitenData) -> Starlette:
                     await asyncio.sleep(fault.stall)
                 if fault.body is not None:
                     return Response(fault.body, media_type="application/json", headers=headers)
+                if fault.location is not None:
+                    headers["Location"] = fault.location
                 if fault.retry_after:
                     headers["Retry-After"] = fault.retry_after
                 if fault.reset_in is not None:

@@ -381,6 +381,14 @@ def test_the_token_goes_to_kaiten_only(kaiten: Kaiten) -> None:
     assert set(kaiten.data.authorizations) == {f"Bearer {TOKEN}"}
 
 
+def test_a_redirected_read_is_followed_with_the_token_on_kaiten(kaiten: Kaiten) -> None:
+    kaiten.data.fail(r"^/api/latest/spaces$", status=307, location=f"{kaiten.url}/api/latest/spaces?moved=1")
+    source = source_for(kaiten)
+    assert [ref.key for ref in source.boards(["71"])] == ["71"]
+    assert kaiten.data.requests[:2] == [("GET", "/api/latest/spaces"), ("GET", "/api/latest/spaces")]
+    assert set(kaiten.data.authorizations) == {f"Bearer {TOKEN}"}
+
+
 def test_source_pacing_meets_no_429(kaiten: Kaiten) -> None:
     """The fixture answers 429 beyond 5 requests per second; the paced reader never meets one."""
     kaiten.data.rate_limit = 5
