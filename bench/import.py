@@ -10,7 +10,10 @@ so this process's CPU and memory are the importer's alone.
   sandbox's limits are lifted and the importer paces nothing. Reported: cards per second,
   MSKanban and Deck requests per card, the time split between reading the source and writing
   (the writes include sealing), the client's CPU share of the wall time (goal: under 20 %: the
-  import is bound by requests, not by the client) and an estimate of the crypto share.
+  import is bound by requests, not by the client) and an estimate of the crypto share. Then
+  the floor of that share on this sandbox: comment creates sent bare (one prebuilt request
+  on a socket, llhttp parsing the answer, nothing sealed, decoded or checked), without and
+  with an fsynced journal append before each, as the importer's write-ahead does.
 * **Memory**: the tracemalloc peak of importing one card with a 1 MB attachment and one with a
   16 MB attachment: attachments are streamed, so the peak must not grow with the file size.
 * **Kaiten**: the same N cards and F files on the fixture Kaiten (the tests' server: each card
@@ -30,6 +33,7 @@ from __future__ import annotations
 
 import argparse
 import io
+import json
 import multiprocessing
 import os
 import resource
@@ -42,6 +46,7 @@ from pathlib import Path
 from typing import Any
 
 from mskclient import Client, Pacer
+from mskclient._profile import API_PREFIX, SESSION_COOKIE
 from mskclient.crypto import BoardKey, FileKey, encrypt_file
 from mskclient.crypto.hazmat import encrypt_with_ad
 from mskclient.importers import CodecksSource, DeckSource, Importer, KaitenSource, Source
@@ -184,6 +189,53 @@ def crypto_seconds(envelopes: int, attachment_bytes: int) -> float:
     return envelopes * per_field + attachment_bytes * per_byte
 
 
+def bare_exchanges(url: str, client: Client, workspace_id: str, count: int, *, journal: Path | None) -> float:
+    """The CPU share of wall time of `count` comment creates sent bare: one prebuilt request
+    written to a socket, the answer parsed by llhttp and nothing else (no sealing, JSON, models
+    or checks); with `journal`, each preceded by an fsynced append there, as the importer's
+    write-ahead does.  What no client of this sandbox can go below, for the goal's reading."""
+    import socket
+
+    import httptools
+
+    board = client.create_board(workspace_id, "Floor")
+    card = client.create_card(client.create_column(board.id, "Floor").id, "Floor")
+    client.add_comment(card.id, "a comment")
+    (listed,) = client.get_json(f"/cards/{card.id}/comments")
+    body = json.dumps({"encBody": listed["encBody"]}).encode()
+    host, port = url.removeprefix("http://").split(":")
+    head = (f"POST {API_PREFIX}/cards/{card.id}/comments HTTP/1.1\r\nHost: {host}:{port}\r\n"
+            f"Cookie: {SESSION_COOKIE}={client.token}\r\nContent-Type: application/json\r\n"
+            f"Content-Length: {len(body)}\r\n\r\n")  # fmt: skip
+    request = head.encode() + body
+    log = os.open(journal, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600) if journal is not None else None
+
+    class Answer:
+        complete = False
+
+        def on_message_complete(self) -> None:
+            self.complete = True
+
+    with socket.create_connection((host, int(port))) as sock:
+        sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        wall, cpu_start = time.perf_counter(), cpu()
+        for i in range(count):
+            if log is not None:
+                os.write(log, b'{"k":"comment:%d","t":"comment","d":"0123456789abcdef"}\n' % i)
+                os.fsync(log)
+            sock.sendall(request)
+            answer = Answer()
+            parser = httptools.HttpResponseParser(answer)
+            while not answer.complete:
+                parser.feed_data(sock.recv(65536))
+            if parser.get_status_code() != 201:
+                raise SystemExit(f"bare exchange answered {parser.get_status_code()}")
+        share = (cpu() - cpu_start) / (time.perf_counter() - wall)
+    if log is not None:
+        os.close(log)
+    return share
+
+
 def unlimited(cards: int, files: int) -> None:
     with tempfile.TemporaryDirectory() as tmp, FixtureProcess(_deck_apps, cards, files) as deck_url:
         config = SandboxConfig(db_path=str(Path(tmp) / "sandbox.db")).lift_limits()
@@ -200,6 +252,8 @@ def unlimited(cards: int, files: int) -> None:
                 summary = importer.run(source, boards)
                 write_wall, write_cpu = time.perf_counter() - write_start, cpu() - write_cpu_start
                 total_wall, total_cpu = time.perf_counter() - wall, cpu() - cpu_start
+                bare = bare_exchanges(url, client, workspace_id, 2000, journal=None)
+                journaled = bare_exchanges(url, client, workspace_id, 2000, journal=Path(tmp) / "floor.jsonl")
             assert summary.totals() == plan.totals(), (summary.totals(), plan.totals())
             created = summary.totals()
             envelopes = sum(
@@ -218,6 +272,8 @@ def unlimited(cards: int, files: int) -> None:
             print(f"  crypto (estimated from this machine's sealing speed) {crypto:.2f} s "
                   f"= {100 * crypto / total_wall:.1f} % of wall time")  # fmt: skip
             print(f"  ru_maxrss {resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024:.0f} MiB")
+            print(f"  floor on this sandbox: bare creates (a socket and llhttp, nothing else) {100 * bare:.0f} % "
+                  f"CPU of their wall time; with the journal's fsync before each {100 * journaled:.0f} %")  # fmt: skip
 
 
 def memory(size_mb: int) -> int:
