@@ -54,6 +54,8 @@ _SMALL_BODY = 65536
 #: characters a request target keeps as they are (RFC 3986 pchar, "/", "?" and "%" of an encoded one)
 _TARGET_SAFE = "/?%:@!$&'()*+,;=-._~"
 _PLAIN_TARGET = re.compile(r"[A-Za-z0-9/?%:@!$&'()*+,;=._~-]*")
+#: base URLs kept split, at most (a client has one; a source reader's downloads may add more)
+_KNOWN_ORIGINS = 64
 #: the answer encodings this transport asks for, and the zlib window that reads each
 _DECODERS = {"gzip": zlib.MAX_WBITS | 16, "deflate": zlib.MAX_WBITS}
 
@@ -361,6 +363,8 @@ class DeadlineTransport(httpx.BaseTransport):
     def _origin(self, base_url: str) -> tuple[Origin, str, str]:
         known = self._origins.get(base_url)
         if known is None:
+            if len(self._origins) >= _KNOWN_ORIGINS:  # a source's files may lie on many hosts
+                self._origins.clear()
             try:
                 known = self._origins[base_url] = _split_origin(urlsplit(base_url))
             except ValueError as exc:
