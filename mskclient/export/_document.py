@@ -345,8 +345,8 @@ class ExportChecker(_ExportReader[BoardChecker]):
     decrypts it, every key, envelope and check alike, building no cards (`BoardChecker`).
 
     What a backup's verify needs: the proof that everything opens, each board's number of
-    cards and its attachments with their file keys (a 2,000-card board: some 55 ms where the
-    decryptor, building each card, takes 75).
+    cards and its attachments with their file keys (a 2,000-card board: some 43 ms where the
+    decryptor, building each card and its description's Markdown, takes 60).
     """
 
     def __init__(
