@@ -1,8 +1,9 @@
 """Work handed to one worker thread, in order, with a bounded backlog.
 
-SHA-256 (hashlib releases the GIL on large updates) and the export parser then run while
-the main thread waits on the network or decrypts, instead of after it; at most `limit`
-chunks wait, so memory stays bounded however large the member.
+A verify's SHA-256 (hashlib releases the GIL on large updates) and its export parser then
+run while the main thread reads the archive, instead of after it; at most `limit` chunks
+wait, so memory stays bounded however large the member.  (Making a backup needs none: it
+keeps up with the server on the thread receiving the bytes.)
 """
 
 from __future__ import annotations
