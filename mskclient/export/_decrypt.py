@@ -507,12 +507,8 @@ class BoardChecker(BoardReader):
         members: Mapping[str, str],
         *,
         strict: bool = False,
-        on_attachment: Callable[[ExportAttachment], None] | None = None,
     ) -> None:
-        """`on_attachment` is told each attachment as soon as its batch is opened (its content
-        can then be checked while the rest of the document is read)."""
         super().__init__(header, key, members, strict=strict)
-        self._on_attachment = on_attachment
         self._loads = _loads_of()
         self._card_count = 0
         self._attachments: list[ExportAttachment] = []
@@ -534,11 +530,7 @@ class BoardChecker(BoardReader):
         for card in queued:
             fields.checked(binaries, card[4], loads, "a Yjs document")
             if card[12]:
-                nodes = _attachment_nodes(fields, texts, binaries, card[12])
-                self._attachments += nodes
-                if self._on_attachment is not None:
-                    for node in nodes:
-                        self._on_attachment(node)
+                self._attachments += _attachment_nodes(fields, texts, binaries, card[12])
         self._card_count += len(queued)
 
 
