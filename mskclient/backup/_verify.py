@@ -13,8 +13,9 @@ The streams wait for the document rather than start as soon as their keys open: 
 document's parsing and checking hold the GIL nearly throughout, so a stream worker, which
 needs it back after every chunk it decrypts, hashes or reads, only ran when the document
 thread let go of it, and competed with it for the cores meanwhile (2,000 cards and 20 x 1 MB
-on 2 shared cores: verify / limits 1.60 -> 1.44, medians of 31 paired runs).  Once the document is
-done, the streams run with the GIL released for nearly all their work, side by side.
+on 2 shared cores: verify / limits 1.60 -> 1.44, medians of 31 paired runs).  Once the
+document is done, the streams run with the GIL released for nearly all their work, side by
+side.
 """
 
 from __future__ import annotations
@@ -132,7 +133,7 @@ class _Tee:
     """A member stream that hashes what is read and hands each chunk on; a CRC failure is kept.
 
     The member is read a megabyte at a time whatever the reader asks for (a secretstream
-    asks for 64 KiB chunks), so the archive and the hashing worker see few, large calls."""
+    asks for 64 KiB chunks), so the archive and SHA-256 see few, large calls."""
 
     def __init__(self, source: IO[bytes], on_chunk: Callable[[bytes], None] | None = None) -> None:
         self._source = source
