@@ -3,6 +3,11 @@
 Everything streams: the export document and each attachment go from the socket through
 SHA-256 into the archive (a temporary file beside the target), so memory does not grow with
 their sizes, and the target appears only once the archive is complete.
+
+All of it runs on the calling thread, each chunk as it is handed over: hashing, the ZIP's
+CRC-32 and parsing the document keep up with the server (the kernel buffers what it sends
+meanwhile), where workers only added hand-offs, and a parser holding the GIL on a worker
+made the thread receiving the bytes wait for it after every socket read.
 """
 
 from __future__ import annotations
@@ -20,7 +25,6 @@ from .._profile import is_valid_id
 from ..client import Client, Request, Response
 from ..crypto import ciphertext_size
 from ..export import ExportParser, atomic_open
-from ._background import BackgroundHash, Backlog
 from ._document import DocumentReader, Inventory
 from ._format import (
     CHUNK,
@@ -83,11 +87,10 @@ class BackupSummary:
 
 
 class _Writer:
-    """Members into the archive, each hashed (on `hashing`'s worker) as it is written."""
+    """Members into the archive, each hashed as it is written."""
 
-    def __init__(self, archive: zipfile.ZipFile, hashing: Backlog) -> None:
+    def __init__(self, archive: zipfile.ZipFile) -> None:
         self._archive = archive
-        self._hashing = hashing
         self._when = datetime.now(UTC).timetuple()[:6]
         self.members: list[ManifestMember] = []
         #: Bytes written into members so far, and who is told after each chunk.
@@ -98,7 +101,7 @@ class _Writer:
         """Add `name`, its bytes given by `fill(write)`; the member's size and SHA-256."""
         info = zipfile.ZipInfo(name, date_time=self._when)
         info.compress_type = zipfile.ZIP_STORED
-        digest = BackgroundHash(self._hashing)
+        digest = hashlib.sha256()
         size = 0
         with self._archive.open(info, "w", force_zip64=True) as target:
 
@@ -139,11 +142,10 @@ def create_backup(
     """
     chosen = _resolve_selection(workspaces)
     earlier = open_backup(previous) if previous is not None else None
-    hashing, parsing = Backlog("msk-backup-hash"), Backlog("msk-backup-parse")
     try:
         with atomic_open(out) as handle, zipfile.ZipFile(handle, "w", zipfile.ZIP_STORED, allowZip64=True) as archive:
-            writer = _Writer(archive, hashing)
-            inventory = _write_export(client, writer, chosen, parsing, on_progress)
+            writer = _Writer(archive)
+            inventory = _write_export(client, writer, chosen, on_progress)
             if chosen is not None and (missing := sorted(chosen - set(inventory.workspace_ids))):
                 raise UsageError(f"workspace {missing[0]} is not in this account's export")
             if earlier is not None and earlier.manifest.account_id != inventory.account_id:
@@ -163,8 +165,6 @@ def create_backup(
             text = _manifest_text(manifest)
             writer.member(MANIFEST_MEMBER, lambda write: write(text))
     finally:
-        hashing.close()
-        parsing.close()
         if earlier is not None:
             earlier.close()
     return BackupSummary(manifest, downloaded, sum(m.size for m in manifest.members))
@@ -174,13 +174,11 @@ def _manifest_text(manifest: Manifest) -> bytes:
     return (json.dumps(manifest.to_json(), indent=1, ensure_ascii=False) + "\n").encode("utf-8")
 
 
-def _write_export(
-    client: Client, writer: _Writer, chosen: frozenset[str] | None, parsing: Backlog, on_progress: Progress
-) -> Inventory:
+def _write_export(client: Client, writer: _Writer, chosen: frozenset[str] | None, on_progress: Progress) -> Inventory:
     """`/me/export` into its member (filtered when `chosen`), taking stock as it streams.
 
-    The whole document goes in as it arrives, and is parsed on `parsing`'s worker meanwhile;
-    a filtered one is parsed (and re-written) here, as it arrives."""
+    The whole document goes in as it arrives, each chunk parsed once written; a filtered one
+    is parsed, and re-written from what is kept, as it arrives."""
     reader: DocumentReader | None = None
 
     def fill(write: Callable[[bytes], None]) -> None:
@@ -189,22 +187,22 @@ def _write_export(
         parser = ExportParser(reader)
         received = 0
 
+        def parse(step: Callable[[], None]) -> None:
+            try:
+                step()
+            except ProtocolError as exc:
+                raise ProtocolError(f"the server's /me/export is not a complete export document: {exc}") from None
+
         def sink(chunk: bytes) -> None:
             nonlocal received
             if chosen is None:
                 write(chunk)
-                parsing.submit(parser.feed, chunk)
-            else:
-                parser.feed(chunk)
+            parse(lambda: parser.feed(chunk))
             received += len(chunk)
             on_progress("downloading /me/export", received, None)
 
         _stream(client, "/me/export", sink)
-        try:
-            parsing.wait()
-            parser.close()
-        except ProtocolError as exc:
-            raise ProtocolError(f"the server's /me/export is not a complete export document: {exc}") from None
+        parse(parser.close)
         reader.finish()
 
     writer.member(EXPORT_MEMBER, fill)

@@ -4,10 +4,18 @@ password, every envelope and every attachment stream.
 Each member is read once: its bytes go through SHA-256 and, at the same time, the export's
 parser (shape and stock) and checker (`ExportChecker`: every key and envelope opened, every
 check of the export's decryptor made, but no card built, which only the export needs), or the
-attachment's secretstream.  An attachment member is checked on a worker thread as soon as the
-checker has opened its file key, so the streams are decrypted while the document is still
-being read.  Every problem is collected and named (member, or entity, id and field); nothing
-stops at the first.
+attachment's secretstream.  The document is read on the calling thread; then the attachment
+members, two at a time on worker threads, each with the file key the document gives it.
+Every problem is collected and named (member, or entity, id and field); nothing stops at the
+first.
+
+The streams wait for the document rather than start as soon as their keys open: the
+document's parsing and checking hold the GIL nearly throughout, so a stream worker, which
+needs it back after every chunk it decrypts, hashes or reads, only ran when the document
+thread let go of it, and competed with it for the cores meanwhile (2,000 cards and 20 x 1 MB
+on 2 shared cores: verify / limits 1.60 -> 1.44, medians of 31 paired runs).  Once the
+document is done, the streams run with the GIL released for nearly all their work, side by
+side.
 """
 
 from __future__ import annotations
@@ -20,7 +28,7 @@ from collections.abc import Callable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
-from typing import IO, BinaryIO, Protocol, cast
+from typing import IO, BinaryIO, cast
 
 from .._errors import CryptoError, DecryptionError, ProtocolError, UsageError
 from ..crypto import AccountKeys, b64u_encode, ciphertext_size, decrypt_file
@@ -34,7 +42,6 @@ from ..export import (
     Level,
     keys_from_password,
 )
-from ._background import BackgroundHash, Backlog
 from ._create import Progress, _quiet
 from ._document import DocumentReader, Inventory
 from ._format import (
@@ -122,26 +129,18 @@ class _Checked:
     size: int
 
 
-class _Digest(Protocol):
-    """SHA-256 as `hashlib` computes it, here or on a worker (`BackgroundHash`)."""
-
-    def update(self, data: bytes, /) -> None: ...
-
-    def hexdigest(self) -> str: ...
-
-
 class _Tee:
     """A member stream that hashes what is read and hands each chunk on; a CRC failure is kept.
 
     The member is read a megabyte at a time whatever the reader asks for (a secretstream
-    asks for 64 KiB chunks), so the archive and the hashing worker see few, large calls."""
+    asks for 64 KiB chunks), so the archive and SHA-256 see few, large calls."""
 
-    def __init__(self, source: IO[bytes], digest: _Digest, on_chunk: Callable[[bytes], None] | None = None) -> None:
+    def __init__(self, source: IO[bytes], on_chunk: Callable[[bytes], None] | None = None) -> None:
         self._source = source
         self._on_chunk = on_chunk
         self._pending = b""
         self._pos = 0
-        self.digest = digest
+        self.digest = hashlib.sha256()
         self.size = 0
         self.crc_failed = False
 
@@ -236,15 +235,9 @@ class _Verifier:
         self.read = 0
         self.size = 0
         self.total = sum(m.size for m in manifest.members)
-        #: The document: SHA-256 on one worker, its parsing and checking on another, while this
-        #: thread reads the archive (zipfile's CRC-32).  The attachment members: each read,
-        #: hashed and (with its file key) decrypted on a stream worker, started as soon as the
-        #: checker has opened its file key, so most of that work overlaps the document's.
-        self.backlog = Backlog("msk-verify-hash")
-        self.parsing = Backlog("msk-verify-parse")
+        #: The document is read, hashed, parsed and checked on this thread, block by block; then
+        #: each attachment member is read, hashed and (with its file key) decrypted on a worker.
         self.streams = ThreadPoolExecutor(_STREAM_WORKERS, thread_name_prefix="msk-verify-stream")
-        #: attachment member name -> the attachment whose key its worker uses, and its problems
-        self.started: dict[str, tuple[ExportAttachment | None, Future[_Checked]]] = {}
         #: Taken to open or close a member (zipfile counts its users of the file unlocked) and to count progress.
         self.lock = threading.Lock()
 
@@ -254,8 +247,6 @@ class _Verifier:
             inventory, result = self._export(present)
             self._attachments(present, inventory, result)
         finally:
-            self.backlog.close()
-            self.parsing.close()
             self.streams.shutdown(wait=True, cancel_futures=True)
         if result is not None:
             boards = tuple(_board_report(b) for b in result.boards)
@@ -330,26 +321,22 @@ class _Verifier:
             return None, None
         keys, wrong_password = self._keys()
         reader = DocumentReader()
-        checker = ExportChecker(keys, on_attachment=self._opened(present)) if keys is not None else None
+        checker = ExportChecker(keys) if keys is not None else None
         parser = ExportParser(reader if checker is None else _Both(reader, checker))
         shape: list[ProtocolError] = []
 
-        def parse(chunk: bytes) -> None:  # on the parsing worker, in order
+        def parse(chunk: bytes) -> None:
+            self._progress(chunk)
             if not shape:
                 try:
                     parser.feed(chunk)
                 except ProtocolError as exc:
                     shape.append(exc)
 
-        def feed(chunk: bytes) -> None:
-            self._progress(chunk)
-            self.parsing.submit(parse, chunk)
-
         with self._member(EXPORT_MEMBER) as source:
-            tee = _Tee(source, BackgroundHash(self.backlog), feed)
+            tee = _Tee(source, parse)
             intact = tee.check(expected, self.problems)
         self.size += tee.size
-        self.parsing.wait()
         result: ExportCheck | None = None
         if not shape:
             try:
@@ -387,23 +374,6 @@ class _Verifier:
                     Problem(MANIFEST_MEMBER, f"counts {self.manifest.counts.get(key)} {key}, the export holds {value}")
                 )
 
-    def _opened(self, present: set[str]) -> Callable[[ExportAttachment], None]:
-        """What the checker tells of each attachment it opened (on the parsing worker): its
-        member's check starts at once, on a stream worker (for the first of an id only)."""
-
-        def start(attachment: ExportAttachment) -> None:
-            name = attachment_member(attachment.id)
-            expected = self.manifest.member(name)
-            if (
-                attachment.file_key is not None
-                and expected is not None
-                and name in present
-                and name not in self.started
-            ):
-                self.started[name] = (attachment, self.streams.submit(self._check_member, expected, attachment))
-
-        return start
-
     def _attachments(self, present: set[str], inventory: Inventory | None, result: ExportCheck | None) -> None:
         """Hash every attachment member and (with keys) decrypt its stream to the final tag."""
         known = inventory.attachments if inventory is not None else {}
@@ -422,13 +392,8 @@ class _Verifier:
             attachment_id = member_attachment_id(member.name)
             if attachment_id is None or member.name not in present:
                 continue
-            attachment = opened.get(attachment_id)
-            started = self.started.get(member.name)
-            # the document's last attachment of an id is the one checked (an id given twice is
-            # checked again with its last key, should the worker have taken an earlier one)
-            if started is None or started[0] is not attachment:
-                started = (attachment, self.streams.submit(self._check_member, member, attachment))
-            checks.append((member, started[1]))
+            # the document's last attachment of an id is the one checked, as the export uses it
+            checks.append((member, self.streams.submit(self._check_member, member, opened.get(attachment_id))))
         for member, check in checks:
             plain_size = known.get(member_attachment_id(member.name) or "")
             if plain_size is not None and member.size != ciphertext_size(plain_size):
@@ -447,7 +412,7 @@ class _Verifier:
         """An attachment member read once (on a stream worker): its hash and, with the file key, its stream."""
         problems: list[Problem] = []
         with self._member(member.name) as source:
-            tee = _Tee(source, hashlib.sha256(), self._progress)
+            tee = _Tee(source, self._progress)
             if attachment is not None and attachment.file_key is not None:
                 problems += self._open_stream(attachment, tee)
             tee.check(member, problems)

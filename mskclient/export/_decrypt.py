@@ -233,6 +233,17 @@ class _Fields:
             self._fail_because(self._binary_items[index - 1], f"plaintext is not {what}")
             return UNDECRYPTABLE
 
+    def checked(self, binaries: list[bytes | None], index: int, check: Callable[[bytes], object], what: str) -> None:
+        """A binary field through `check` alone (a Yjs state loaded): the failure `converted`
+        records for it, without the value, which nobody reads."""
+        data = binaries[index]
+        if not data:
+            return  # absent, or did not open (already recorded)
+        try:
+            check(data)
+        except Exception:  # as in `converted`
+            self._fail_because(self._binary_items[index - 1], f"plaintext is not {what}")
+
     def file_key(self, binaries: list[bytes | None], index: int) -> FileKey | None:
         data = binaries[index]
         if data is None:
@@ -320,7 +331,6 @@ class BoardReader(ABC):
         self._label_names = {i: texts[n] for i, n in labels.items()}
         self._milestone_titles = {i: texts[n] for i, n in milestones.items()}
         self._field_names = {i: texts[n] for i, n in custom.items()}
-        self._markdown = _markdown_of()
 
     def add_cards(self, cards: Sequence[object]) -> None:
         """Check and open a batch of cards (one native batch per kind of field), then take them."""
@@ -413,6 +423,7 @@ class BoardDecryptor(BoardReader):
 
     def __init__(self, header: _Json, key: BoardKey, members: Mapping[str, str], *, strict: bool = False) -> None:
         super().__init__(header, key, members, strict=strict)
+        self._markdown = _markdown_of()
         self._cards: dict[str, list[tuple[tuple[float, str, str], bytes | ExportCard]]] = {i: [] for i in self._columns}
 
     def finish(self) -> ExportBoard:
@@ -483,7 +494,8 @@ class BoardChecker(BoardReader):
     """One board checked as `BoardDecryptor` decrypts it, without building its cards.
 
     Every check is the same: shapes and ids, every envelope opened under its key and
-    associated data, texts UTF-8, descriptions Yjs states, file keys of 32 bytes.  What is
+    associated data, texts UTF-8, descriptions Yjs states (each loaded into a document, its
+    Markdown not read out), file keys of 32 bytes.  What is
     kept is what a backup's verify reports: the number of cards and the attachments (with
     their file keys, to open their content).
     """
@@ -495,12 +507,9 @@ class BoardChecker(BoardReader):
         members: Mapping[str, str],
         *,
         strict: bool = False,
-        on_attachment: Callable[[ExportAttachment], None] | None = None,
     ) -> None:
-        """`on_attachment` is told each attachment as soon as its batch is opened (its content
-        can then be checked while the rest of the document is read)."""
         super().__init__(header, key, members, strict=strict)
-        self._on_attachment = on_attachment
+        self._loads = _loads_of()
         self._card_count = 0
         self._attachments: list[ExportAttachment] = []
 
@@ -515,16 +524,13 @@ class BoardChecker(BoardReader):
         )
 
     def _take(self, fields: _Fields, queued: list[_Queued], texts: list[str], binaries: list[bytes | None]) -> None:
-        """Convert each description, as the decryptor does, to check it; keep the attachments."""
-        markdown = self._markdown
+        """Load each description into a Yjs document, as the decryptor does before it reads the
+        Markdown out (the only step that can refuse one); keep the attachments."""
+        loads = self._loads
         for card in queued:
-            fields.converted(binaries, card[4], markdown, "a Yjs document")
+            fields.checked(binaries, card[4], loads, "a Yjs document")
             if card[12]:
-                nodes = _attachment_nodes(fields, texts, binaries, card[12])
-                self._attachments += nodes
-                if self._on_attachment is not None:
-                    for node in nodes:
-                        self._on_attachment(node)
+                self._attachments += _attachment_nodes(fields, texts, binaries, card[12])
         self._card_count += len(queued)
 
 
@@ -561,3 +567,15 @@ def _markdown_of() -> Callable[[bytes], str]:
         return "" if state == EMPTY_UPDATE else text_of(state)
 
     return markdown
+
+
+def _loads_of() -> Callable[[bytes], object]:
+    """Yjs state -> a Y.Doc holding it (the empty state needs none), its text never read.
+
+    Applying the state is what can fail, and what costs: a structural check alone (pycrdt's
+    `get_state`, which only decodes it) passes states whose items name a parent that is not a
+    shared type, which no document takes.  Reading the text out of a document that took the
+    state has not been seen to fail, and costs as much again as the rest of a card's check."""
+    from .._description import load
+
+    return load

@@ -104,10 +104,3 @@ def test_strict_raises_the_first_failure(built: Built, keys: AccountKeys) -> Non
     with pytest.raises(DecryptionError) as info:
         _check(built, keys, strict=True)
     assert (info.value.entity, info.value.field) == ("card", "encDescription")
-
-
-def test_each_attachment_is_told_as_soon_as_it_is_opened(built: Built, keys: AccountKeys) -> None:
-    told: list[str] = []
-    checker = ExportChecker(keys, on_attachment=lambda attachment: told.append(attachment.id))
-    replay(built.document, checker)
-    assert told == [a.id for b in checker.result().boards for a in b.attachments] and told
