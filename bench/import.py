@@ -242,36 +242,9 @@ def unlimited(cards: int, files: int) -> None:
         with Sandbox(config, process=True) as url:
             client, workspace_id = account(url)
             with client, DeckSource(deck_url, "ana", APP_PASSWORD) as source:
-                wall, cpu_start = time.perf_counter(), cpu()
-                boards = [source.read_board(ref) for ref in source.boards()]
-                read_wall, read_cpu = time.perf_counter() - wall, cpu() - cpu_start
-                importer = Importer(client, workspace_id, journal_root=Path(tmp) / "journals", limit=None)
-                plan = importer.plan(source, boards)
-                requests_before = client.requests
-                write_start, write_cpu_start = time.perf_counter(), cpu()
-                summary = importer.run(source, boards)
-                write_wall, write_cpu = time.perf_counter() - write_start, cpu() - write_cpu_start
-                total_wall, total_cpu = time.perf_counter() - wall, cpu() - cpu_start
+                report("deck", source, client, workspace_id, Path(tmp), cards, files)
                 bare = bare_exchanges(url, client, workspace_id, 2000, journal=None)
                 journaled = bare_exchanges(url, client, workspace_id, 2000, journal=Path(tmp) / "floor.jsonl")
-            assert summary.totals() == plan.totals(), (summary.totals(), plan.totals())
-            created = summary.totals()
-            envelopes = sum(
-                created[k] for k in ("card", "comment", "checklist", "checklist_item", "note", "attachment")
-            )
-            crypto = crypto_seconds(envelopes * 2, plan.boards[0].attachment_bytes)
-            print(f"unlimited: {cards} cards, {files} × 1 MB attachments, {plan.mutations} mutations")
-            print(f"  total {total_wall:.1f} s: {cards / total_wall:.1f} cards/s")
-            print(f"  read the source {read_wall:.1f} s ({source.requests} Deck requests, "
-                  f"{source.requests / cards:.2f} per card)")  # fmt: skip
-            writes = client.requests - requests_before
-            print(f"  write {write_wall:.1f} s ({writes} MSKanban requests, {writes / cards:.2f} per card; "
-                  f"{cards / write_wall:.1f} cards/s)")  # fmt: skip
-            print(f"  client CPU {total_cpu:.1f} s = {100 * total_cpu / total_wall:.0f} % of wall time "
-                  f"(read {read_cpu:.1f} s, write {write_cpu:.1f} s; goal < 20 %)")  # fmt: skip
-            print(f"  crypto (estimated from this machine's sealing speed) {crypto:.2f} s "
-                  f"= {100 * crypto / total_wall:.1f} % of wall time")  # fmt: skip
-            print(f"  ru_maxrss {resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024:.0f} MiB")
             print(f"  floor on this sandbox: bare creates (a socket and llhttp, nothing else) {100 * bare:.0f} % "
                   f"CPU of their wall time; with the journal's fsync before each {100 * journaled:.0f} %")  # fmt: skip
 
