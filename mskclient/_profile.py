@@ -119,11 +119,11 @@ def is_valid_delivery_id(value: object) -> bool:
     return isinstance(value, str) and DELIVERY_ID_PATTERN.fullmatch(value) is not None
 
 
-#: The server stamps creations in milliseconds and lists a card's comments, labels and
-#: assignees by that stamp, then by their random ids: two created within one millisecond may
-#: show in either order.  A bulk writer (import, restore) sends each of a card's comments
-#: (labels, assignees) at least this long after the previous one's answer came, so the
-#: server's clock has moved on and they show in the order they were sent.
+#: Profile choice: the server stamps creations in milliseconds and lists a card's comments,
+#: labels and assignees by that stamp, then by their random ids: two created within one
+#: millisecond may show in either order.  A bulk writer (import, restore, re-key) sends each of
+#: a card's comments (labels, assignees) at least this long after the previous one's answer
+#: came, so the server's clock has moved on and they show in the order they were sent.
 CREATION_ORDER_SECONDS: Final = 0.002
 
 #: (limit, window seconds) per group, as on the public page.
