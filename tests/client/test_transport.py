@@ -123,13 +123,20 @@ def test_a_connection_the_server_closed_while_idle_is_replaced(server: tuple[Kee
     assert state.connections == 3
 
 
-def test_an_answer_that_says_close_is_not_reused(server: tuple[KeepAliveServer, str]) -> None:
+def _connections_for_two_requests(
+    server: tuple[KeepAliveServer, str], answer: Callable[[Seen], bytes], close_after: int | None = None
+) -> int:
+    """The connections two health checks opened, each answered with `answer` (and read as healthy)."""
     state, url = server
-    state.answer = lambda _: _ok(_HEALTH, "Connection: close")
+    state.answer, state.close_after = answer, close_after
     with Client(url, pacer=Pacer.unlimited()) as client:
         assert client.health().ok
         assert client.health().ok
-    assert state.connections == 2
+    return state.connections
+
+
+def test_an_answer_that_says_close_is_not_reused(server: tuple[KeepAliveServer, str]) -> None:
+    assert _connections_for_two_requests(server, lambda _: _ok(_HEALTH, "Connection: close")) == 2
 
 
 def test_json_bodies_arrive_whole_and_answers_of_every_framing_are_read(server: tuple[KeepAliveServer, str]) -> None:
@@ -195,12 +202,7 @@ def test_gzip_and_deflate_answers_are_decoded_and_another_encoding_is_refused(
 
 
 def test_an_interim_answer_is_passed_over(server: tuple[KeepAliveServer, str]) -> None:
-    state, url = server
-    state.answer = lambda _: b"HTTP/1.1 100 Continue\r\n\r\n" + _ok(_HEALTH)
-    with Client(url, pacer=Pacer.unlimited()) as client:
-        assert client.health().ok
-        assert client.health().ok
-    assert state.connections == 1
+    assert _connections_for_two_requests(server, lambda _: b"HTTP/1.1 100 Continue\r\n\r\n" + _ok(_HEALTH)) == 1
 
 
 def test_a_head_over_its_bounds_is_refused(server: tuple[KeepAliveServer, str]) -> None:
@@ -211,22 +213,13 @@ def test_a_head_over_its_bounds_is_refused(server: tuple[KeepAliveServer, str]) 
 
 
 def test_a_body_framed_by_the_end_of_the_connection_is_read_whole(server: tuple[KeepAliveServer, str]) -> None:
-    state, url = server
-    state.answer = lambda _: b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\n\r\n" + _HEALTH
-    state.close_after = 1
-    with Client(url, pacer=Pacer.unlimited()) as client:
-        assert client.health().ok
-        assert client.health().ok
-    assert state.connections == 2
+    unframed = b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\n\r\n" + _HEALTH
+    assert _connections_for_two_requests(server, lambda _: unframed, close_after=1) == 2
 
 
 def test_bytes_after_an_answer_keep_its_connection_out_of_the_pool(server: tuple[KeepAliveServer, str]) -> None:
-    state, url = server
-    state.answer = lambda _: _ok(_HEALTH) + b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\n{}"
-    with Client(url, pacer=Pacer.unlimited()) as client:
-        assert client.health().ok
-        assert client.health().ok  # not the stray answer left on the first connection
-    assert state.connections == 2
+    stray = b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\n{}"  # the second check must not read it as its answer
+    assert _connections_for_two_requests(server, lambda _: _ok(_HEALTH) + stray) == 2
 
 
 def test_a_line_break_in_a_request_header_never_reaches_the_wire(server: tuple[KeepAliveServer, str]) -> None:
