@@ -414,9 +414,10 @@ class DeadlineTransport(httpx.BaseTransport):
                 return self._over(connection, method, data, rest, timeouts)
             except (_Stale, httpx.WriteError) as exc:
                 # the server closed the kept-alive connection just as the request went out: an
-                # idempotent request goes again on a new one; a POST's failure stands (it may have landed)
+                # idempotent request goes again on a new one; a POST's failure stands (it may have
+                # landed), and so does one whose streamed body was already read from its source
                 stale = isinstance(exc, _Stale) or isinstance(exc.__cause__, BrokenPipeError | ConnectionResetError)
-                if method not in _IDEMPOTENT or not stale:
+                if method not in _IDEMPOTENT or not stale or rest != ():
                     raise
         connection = self._connect(origin, timeouts.get("connect"))
         return self._over(connection, method, data, rest, timeouts)

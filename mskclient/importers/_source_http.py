@@ -228,6 +228,9 @@ class SourceHttp:
         response = self._transport.handle_request(sent)
         if self._follow_redirects and response.has_redirect_location:
             response.close()
+            # that answer was a request of its own: its slot is taken in the source's window
+            if self._pace is not None:
+                self._pace.answered(response.headers)
             return self._http.send(request, stream=True)
         return response
 
