@@ -10,7 +10,7 @@ live, importers, backup, the CLI or the sandbox.
 from ._core import UNSET, Core, DescriptionEdit, Registration, SealedHook, envelope_digest
 from ._deadline import DeadlineTransport
 from ._drivers import AsyncClient, Client, Streamed
-from ._wire import Flow, Request, Response
+from ._wire import Flow, Request, Response, primed
 
 __all__ = [
     "UNSET",
@@ -26,4 +26,5 @@ __all__ = [
     "SealedHook",
     "Streamed",
     "envelope_digest",
+    "primed",
 ]

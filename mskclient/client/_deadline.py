@@ -171,30 +171,44 @@ class _Connection:
 class AnswerHeaders(Mapping[str, str]):
     """An answer's headers, looked up by name in any case; a repeated header's values joined by
     ", " (`get_list` keeps them apart, as Set-Cookie needs).  What the drivers read of
-    `httpx.Headers`, built without its per-lookup normalisation."""
+    `httpx.Headers`, built without its per-lookup normalisation: the lines stay as they came
+    until one is asked for (an answer is read for two or three of them)."""
 
-    __slots__ = ("_joined", "_lines")
+    __slots__ = ("_joined", "_raw")
 
     def __init__(self, raw: Sequence[tuple[bytes, bytes]]) -> None:
-        self._lines = [(name.decode("latin-1").lower(), value.decode("latin-1")) for name, value in raw]
-        joined: dict[str, str] = {}
-        for name, value in self._lines:
-            joined[name] = f"{joined[name]}, {value}" if name in joined else value
-        self._joined = joined
+        self._raw = raw
+        self._joined: dict[str, str] | None = None
+
+    def _by_name(self) -> dict[str, str]:
+        if self._joined is None:
+            joined: dict[str, str] = {}
+            for raw_name, raw_value in self._raw:
+                name, value = raw_name.decode("latin-1").lower(), raw_value.decode("latin-1")
+                joined[name] = f"{joined[name]}, {value}" if name in joined else value
+            self._joined = joined
+        return self._joined
 
     def __getitem__(self, name: str) -> str:
-        return self._joined[name.lower()]
+        return self._by_name()[name.lower()]
+
+    def get(self, name: str, default: Any = None) -> Any:
+        # Mapping.get would raise and catch a KeyError for every header an answer lacks
+        return self._by_name().get(name.lower(), default)
+
+    def __contains__(self, name: object) -> bool:
+        return isinstance(name, str) and name.lower() in self._by_name()
 
     def __iter__(self) -> Iterator[str]:
-        return iter(self._joined)
+        return iter(self._by_name())
 
     def __len__(self) -> int:
-        return len(self._joined)
+        return len(self._by_name())
 
     def get_list(self, name: str) -> list[str]:
         """Every value of the header `name`, one per line it came in."""
-        name = name.lower()
-        return [value for line, value in self._lines if line == name]
+        key = name.lower().encode("latin-1")
+        return [value.decode("latin-1") for line, value in self._raw if line.lower() == key]
 
 
 class Received:

@@ -17,7 +17,7 @@ from .._json import Obj, loads
 from .._pacing import request_group
 from .._profile import ANSWER_MAX_OBJECT, is_valid_id
 
-__all__ = ["Flow", "Request", "Response", "error_from", "has_error_shape", "path", "read_object"]
+__all__ = ["Flow", "Request", "Response", "error_from", "has_error_shape", "path", "primed", "read_object"]
 
 _T = TypeVar("_T")
 
@@ -66,6 +66,39 @@ class Response:
 
 
 Flow = Generator[Request, Response, _T]
+
+
+def primed(flow: Flow[_T]) -> Flow[_T]:
+    """`flow` run now up to its first request, the rest left for a driver's `run`.
+
+    What a create does before its request leaves (sealing, the `on_sealed` hook) happens
+    at once, so a caller can seal several creates, make their write-ahead records durable
+    together, and only then send them one by one."""
+    request = next(flow)
+    return _from_first(flow, request)
+
+
+def _from_first(flow: Flow[_T], request: Request) -> Flow[_T]:
+    try:
+        while True:
+            try:
+                response = yield request
+            except GeneratorExit:
+                raise
+            except BaseException as exc:  # what the driver throws in (a failed exchange) is the flow's to handle
+                try:
+                    request = flow.throw(exc)
+                except StopIteration as stop:
+                    result: _T = stop.value
+                    return result
+                continue
+            try:
+                request = flow.send(response)
+            except StopIteration as stop:
+                done: _T = stop.value
+                return done
+    finally:
+        flow.close()
 
 
 def error_from(response: Response) -> Exception:

@@ -19,7 +19,7 @@ from __future__ import annotations
 import json
 import re
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from contextlib import AbstractContextManager
 from datetime import UTC, datetime
 from typing import Any, BinaryIO, Final
@@ -40,7 +40,7 @@ from ._model import (
     SourceMilestone,
     SourceUser,
 )
-from ._source_http import Record, SourceHttp, SourcePace
+from ._source_http import Record, SourceAuth, SourceHttp, SourcePace
 
 __all__ = ["CODECKS_LIMIT", "CODECKS_STATUSES", "CodecksSource", "codecks_error_text", "split_title"]
 
@@ -120,7 +120,7 @@ def split_title(title: str, content: str) -> str:
     return rest.strip("\n")
 
 
-class _TokenAuth(httpx.Auth):
+class _TokenAuth(SourceAuth):
     """The token and account headers, sent only with the query itself (never to a file's URL,
     which comes from the answer: an address there must not receive the token)."""
 
@@ -128,10 +128,8 @@ class _TokenAuth(httpx.Auth):
         self._query_url = query_url
         self._headers = {"X-Auth-Token": token, "X-Account": account}
 
-    def auth_flow(self, request: httpx.Request) -> Any:
-        if request.method == "POST" and str(request.url) == self._query_url:
-            request.headers.update(self._headers)
-        yield request
+    def headers_for(self, method: str, url: str) -> Mapping[str, str]:
+        return self._headers if method == "POST" and url == self._query_url else {}
 
 
 def _instant(record: Record, name: str) -> str | None:

@@ -37,7 +37,7 @@ from ._model import (
     SourceLabel,
     SourceUser,
 )
-from ._source_http import Record, SourceHttp, records
+from ._source_http import BasicAuth, Record, SourceHttp, records
 
 __all__ = ["DECK_API", "DECK_OCS", "DeckSource", "deck_base_url", "split_tasks"]
 
@@ -127,7 +127,7 @@ class DeckSource:
         self.user = user
         self._http = SourceHttp(
             _NAME,
-            auth=httpx.BasicAuth(user, password),
+            auth=BasicAuth(user, password),
             headers={"OCS-APIRequest": "true", "Accept": "application/json"},
             transport=transport,
             timeout=timeout,

@@ -9,7 +9,8 @@ It is a log of JSON lines, each appended with one `write()`, so a killed process
 leaves every finished line whole (a torn last line, possible only on power loss,
 is ignored).  Before each create the runner appends an *intent*: the source key,
 where the new entity will be listed and the digest of the envelope about to be
-sent; after the server's answer it appends the id.  An intent without an id is
+sent, synced to disk before the request leaves (a batch of sealed creates shares
+one fsync); after the server's answer it appends the id.  An intent without an id is
 resolved on the next run by listing the parent and comparing digests.  Opening
 compacts the log (temp file + rename) so it never grows past the live state.
 """
@@ -66,6 +67,8 @@ class Journal:
         self._fd: int | None = None
         #: fsync each intent before its request leaves (see `open`)
         self._durable = True
+        #: intents written since the last fsync (`intend(sync=False)`, made durable by `sync()`)
+        self._unsynced = False
 
     @classmethod
     def load(cls, path: Path) -> Journal:
@@ -142,19 +145,27 @@ class Journal:
         except OSError as exc:
             raise UsageError(f"cannot write the import journal {self.path}: {exc.strerror or exc}") from None
 
-    def _append(self, record: Mapping[str, Any], *, sync: bool = False) -> None:
+    def _append(self, record: Mapping[str, Any]) -> None:
         if self._fd is None:
             raise UsageError("the import journal is closed")
         os.write(self._fd, _line(record))
-        if sync and self._durable:
-            os.fsync(self._fd)
 
-    def intend(self, key: str, kind: str, parent: str, digest: str, content: str) -> None:
+    def intend(self, key: str, kind: str, parent: str, digest: str, content: str, *, sync: bool = True) -> None:
         """Write ahead: a create of `kind` below `parent` whose envelope has `digest` is about to go out.
 
-        Synced to disk before the request leaves, so not even a power cut loses it."""
-        self._append({"k": key, "t": kind, "p": parent, "d": digest, "h": content}, sync=True)
+        Synced to disk before the request leaves, so not even a power cut loses it: here, or
+        with `sync=False` by the caller's `sync()` once it wrote the intents of a batch."""
+        self._append({"k": key, "t": kind, "p": parent, "d": digest, "h": content})
         self.pending.setdefault(key, []).append(Intent(kind, parent, digest, content))
+        self._unsynced = True
+        if sync:
+            self.sync()
+
+    def sync(self) -> None:
+        """Make the intents written so far durable (one fsync for all of them)."""
+        if self._unsynced and self._durable and self._fd is not None:
+            os.fsync(self._fd)
+        self._unsynced = False
 
     def record(self, key: str, entity_id: str, content: str = "") -> None:
         """`key` is done: it became `entity_id` (or "" for a step that creates nothing)."""

@@ -16,7 +16,7 @@ from __future__ import annotations
 import json
 import mimetypes
 import time
-from collections.abc import Callable, Generator, Iterable, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -39,7 +39,7 @@ from ._model import (
     SourceLabel,
     SourceUser,
 )
-from ._source_http import Record, SourceHttp, SourcePace, records
+from ._source_http import Record, SourceAuth, SourceHttp, SourcePace, records
 
 __all__ = ["KAITEN_API", "KAITEN_RATE", "TAG_COLORS", "KaitenSource", "kaiten_base_url", "tag_color"]
 
@@ -96,17 +96,16 @@ def kaiten_base_url(url: str) -> str:
     return f"{parts.scheme}://{parts.netloc}"
 
 
-class _Bearer(httpx.Auth):
+class _Bearer(SourceAuth):
     """The token, sent to the Kaiten address only (a file may be served from another host)."""
 
     def __init__(self, origin: str, token: str) -> None:
         self._origin = origin
-        self._token = token
+        self._headers = {"Authorization": f"Bearer {token}"}
 
-    def auth_flow(self, request: httpx.Request) -> Generator[httpx.Request, httpx.Response, None]:
-        if f"{request.url.scheme}://{request.url.netloc.decode('ascii')}" == self._origin:
-            request.headers["Authorization"] = f"Bearer {self._token}"
-        yield request
+    def headers_for(self, method: str, url: str) -> Mapping[str, str]:
+        parts = urlsplit(url)
+        return self._headers if f"{parts.scheme}://{parts.netloc}" == self._origin else {}
 
 
 def _instant(record: Record, name: str) -> str | None:

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import hashlib
 import time
-from collections import Counter
+from collections import Counter, deque
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -20,7 +20,7 @@ from typing import TYPE_CHECKING, Any, Final
 from .._errors import ApiError, NotFoundError, TransportError, UsageError
 from .._pacing import CreationOrder, Pacer
 from .._profile import ATTACHMENT_MAX_CIPHERTEXT, RATE_LIMITS
-from ..client import Client, SealedHook
+from ..client import Client, Flow, SealedHook, primed
 from ..crypto import ciphertext_size, normalize_email
 from ._journal import Journal, journal_path
 from ._model import (
@@ -85,6 +85,13 @@ KINDS: Final = (
 _REQUEST_SECONDS: Final = 0.03
 #: Attempts of one step after a dropped connection or a 5xx before the run stops.
 _STEP_ATTEMPTS: Final = 4
+#: Creates sealed ahead and made durable by one fsync of the journal (see `_rounds`).
+_ROUND_STEPS: Final = 64
+#: Steps looked through for the next round's ready ones.
+_ROUND_WINDOW: Final = 1024
+#: Steps that wait until every step before them is done: archiving (nothing may be added to
+#: an archived card) and those that name other entities or change what they created.
+_BARRIERS: Final = frozenset({"archive", "automation", "webhook"})
 
 #: Called at each point a create passes: "sealed" (journaled, not yet sent), "created" (the
 #: server answered, not yet journaled) and "recorded", with the step's source key.  Progress
@@ -532,11 +539,19 @@ class Importer:
         for board, journal, board_plan in zip(boards, journals, plans, strict=True):
             created: Counter[str] = Counter()
             self._secrets = []
-            for step in board_plan.steps:
-                self._execute(journal, step, f"board:{board.key}")
-                created[step.kind] += 1
-                done += 1
-                self._progress(done, total)
+            board_key = f"board:{board.key}"
+            for batch in _rounds(board_plan.steps, journal):
+                flows = {step.key: flow for step in batch if (flow := self._sealed_ahead(journal, step, board_key))}
+                try:
+                    journal.sync()
+                    for step in batch:
+                        self._execute(journal, step, board_key, flows.pop(step.key, None))
+                        created[step.kind] += 1
+                        done += 1
+                        self._progress(done, total)
+                finally:
+                    for flow in flows.values():
+                        flow.close()
             board_id = journal.done[f"board:{board.key}"]
             journal.compact()
             result = BoardResult(
@@ -597,20 +612,37 @@ class Importer:
                 self._pace()
                 self.client.delete_webhook(hook.id)
 
-    def _execute(self, journal: Journal, step: _Step, board_key: str) -> None:
-        """One step; a dropped connection or a 5xx is settled against the server and retried."""
+    def _execute(self, journal: Journal, step: _Step, board_key: str, flow: Flow[Any] | None = None) -> None:
+        """One step (`flow`: its create, sealed ahead and journaled); a dropped connection or a
+        5xx is settled against the server and retried."""
         for attempt in range(1, _STEP_ATTEMPTS + 1):
             try:
-                if step.key in journal.pending:
+                if flow is None and step.key in journal.pending:
                     self._settle(journal, step.key, {})
                 if step.key not in journal.done:
                     self._pace()
-                    self._perform(journal, step, board_key)
+                    self._perform(journal, step, board_key, flow)
                 return
             except (TransportError, ApiError) as exc:
+                flow = None
                 if _final(exc) or attempt == _STEP_ATTEMPTS:
                     raise
                 self._sleep(min(30.0, 2.0 ** (attempt - 1)))
+
+    def _sealed_ahead(self, journal: Journal, step: _Step, board_key: str) -> Flow[Any] | None:
+        """The create of `step` sealed now, its intent written but not yet synced (`Journal.sync`
+        makes the round's intents durable together, before the first of them is sent); None
+        for a step that is not one plain create, or whose create reads before it seals (it is
+        sent the plain way, its intent synced then)."""
+        written: list[str] = []
+        flow = self._creation(journal, step, board_key, self._on_sealed(journal, step, sync=False, written=written))
+        if flow is None:
+            return None
+        ahead = primed(flow)
+        if written:
+            return ahead
+        ahead.close()
+        return None
 
     def _pace(self) -> None:
         delay = self._pacer.reserve("mutation")
@@ -621,86 +653,78 @@ class Importer:
         if self._on_stage is not None:
             self._on_stage(stage, key)
 
-    def _perform(self, journal: Journal, step: _Step, board_key: str) -> None:
-        """Send one step.  Ids are passed explicitly (never taken from the client's memory of this
-        process), so a run resumed by another process sends the same requests."""
+    def _creation(self, journal: Journal, step: _Step, board_key: str, sealed: SealedHook) -> Flow[Any] | None:
+        """The flow that creates `step`'s entity (`sealed` journals its intent), or None for a
+        step that is not one plain create."""
+        parent = journal.done[step.parent] if step.parent else self.workspace_id
+        board_id = journal.done.get(board_key, "")
+        core = self.client.core
+        if step.kind == "board":
+            title, description = step.payload
+            return core.create_board(parent, title, description, on_sealed=sealed)
+        if step.kind == "label":
+            label: SourceLabel = step.payload
+            return core.create_label(parent, label.name, label.color, on_sealed=sealed)
+        if step.kind == "custom_field":
+            custom: SourceField = step.payload
+            return core.create_custom_field(parent, custom.name, custom.type, custom.options, on_sealed=sealed)
+        if step.kind == "milestone":
+            milestone: SourceMilestone = step.payload
+            return core.create_milestone(parent, milestone.title, milestone.due_at, on_sealed=sealed)
+        if step.kind == "column":
+            column = step.payload
+            return core.create_column(parent, column.title, wip_limit=column.wip_limit, on_sealed=sealed)
+        if step.kind == "template":
+            template: SourceTemplate = step.payload
+            return core.create_card_template(parent, template.title, template.body, on_sealed=sealed)
+        if step.kind == "automation":
+            rule: SourceRule = step.payload
+            trigger, action = (_resolve_rule(part, journal) for part in (rule.trigger, rule.action))
+            return core.create_automation(parent, rule.name, trigger, action, enabled=rule.enabled, on_sealed=sealed)
+        if step.kind == "card":
+            card: SourceCard = step.payload
+            return core.create_card(
+                parent, card.title, card.description, due_at=card.due_at, board_id=board_id, on_sealed=sealed
+            )
+        if step.kind == "checklist":
+            return core.add_checklist(parent, step.payload, on_sealed=sealed)
+        if step.kind == "checklist_item":
+            item = step.payload
+            return core.add_item(parent, item.text, done=item.done, board_id=board_id, on_sealed=sealed)
+        if step.kind in ("comment", "note"):
+            return core.add_comment(parent, step.payload, on_sealed=sealed)
+        return None
+
+    def _perform(self, journal: Journal, step: _Step, board_key: str, flow: Flow[Any] | None) -> None:
+        """Send one step (`flow`: its create, sealed ahead).  Ids are passed explicitly (never
+        taken from the client's memory of this process), so a run resumed by another process
+        sends the same requests."""
         parent = journal.done[step.parent] if step.parent else self.workspace_id
         board_id = journal.done.get(board_key, "")
         if (wait := self._order.wait(step.kind, parent)) > 0:
             self._sleep(wait)
-        kind, listed_key = step.listed
-        listed_under = (journal.done[listed_key] if listed_key else self.workspace_id) if kind else ""
-
-        def sealed(digest: str) -> None:
-            journal.intend(step.key, kind, listed_under, digest, step.content)
-            self._stage("sealed", step.key)
-
+        if flow is None:
+            flow = self._creation(journal, step, board_key, self._on_sealed(journal, step))
         client = self.client
         entity_id = ""
-        if step.kind == "board":
-            title, description = step.payload
-            entity_id = client.create_board(parent, title, description, on_sealed=sealed).id
-        elif step.kind == "label":
-            label: SourceLabel = step.payload
-            entity_id = client.create_label(parent, label.name, label.color, on_sealed=sealed).id
-        elif step.kind == "custom_field":
-            custom: SourceField = step.payload
-            entity_id = client.create_custom_field(
-                parent, custom.name, custom.type, custom.options, on_sealed=sealed
-            ).id
-        elif step.kind == "milestone":
-            milestone: SourceMilestone = step.payload
-            entity_id = client.create_milestone(parent, milestone.title, milestone.due_at, on_sealed=sealed).id
+        if flow is not None:
+            created = client.run(flow)
+            entity_id = created.id
+            if step.kind == "card" and step.payload.field_values:
+                self._created[step.key] = created
         elif step.kind == "field_values":
             values = {journal.done[k]: v for k, v in step.payload.items()}
             client.edit_card(parent, custom_fields=values, base=self._created.pop(step.parent, None))
         elif step.kind == "milestone_link":
             client.set_milestone(parent, journal.done[step.payload])
-        elif step.kind == "column":
-            column = step.payload
-            entity_id = client.create_column(parent, column.title, wip_limit=column.wip_limit, on_sealed=sealed).id
-        elif step.kind == "template":
-            template: SourceTemplate = step.payload
-            entity_id = client.create_card_template(parent, template.title, template.body, on_sealed=sealed).id
-        elif step.kind == "automation":
-            rule: SourceRule = step.payload
-            trigger, action = (_resolve_rule(part, journal) for part in (rule.trigger, rule.action))
-            entity_id = client.create_automation(
-                parent, rule.name, trigger, action, enabled=rule.enabled, on_sealed=sealed
-            ).id
         elif step.kind == "webhook":
-            hook: SourceWebhook = step.payload
-            sealed(webhook_digest(hook.url, hook.events))
-            webhook = client.create_webhook(parent, hook.url, hook.events)
-            if not hook.active:
-                self._pace()
-                client.update_webhook(webhook.id, active=False)
-            entity_id = webhook.id
-            if webhook.secret is not None:
-                self._secrets.append((hook.url, webhook.secret))
-                if self._on_secret is not None:
-                    self._on_secret(hook.url, webhook.secret)
-        elif step.kind == "card":
-            card: SourceCard = step.payload
-            created = client.create_card(
-                parent, card.title, card.description, due_at=card.due_at, board_id=board_id, on_sealed=sealed
-            )
-            entity_id = created.id
-            if card.field_values:
-                self._created[step.key] = created
+            entity_id = self._create_webhook(journal, step, parent)
         elif step.kind == "label_link":
             client.add_label(parent, journal.done[step.payload])
         elif step.kind == "assignment":
             client.assign(parent, step.payload)
-        elif step.kind == "checklist":
-            entity_id = client.add_checklist(parent, step.payload, on_sealed=sealed).id
-        elif step.kind == "checklist_item":
-            item = step.payload
-            entity_id = client.add_item(parent, item.text, done=item.done, board_id=board_id, on_sealed=sealed).id
-        elif step.kind in ("comment", "note"):
-            entity_id = client.add_comment(parent, step.payload, on_sealed=sealed).id
         elif step.kind == "attachment":
-            entity_id = self._upload(parent, step.payload, sealed)
+            entity_id = self._upload(parent, step.payload, self._on_sealed(journal, step))
         elif step.parent.startswith("board:"):
             client.update_board(parent, archived=True)
         elif step.parent.startswith("milestone:"):
@@ -712,6 +736,36 @@ class Importer:
         journal.record(step.key, entity_id, step.content)
         self._stage("recorded", step.key)
 
+    def _on_sealed(
+        self, journal: Journal, step: _Step, *, sync: bool = True, written: list[str] | None = None
+    ) -> SealedHook:
+        """The `on_sealed` of `step`'s create: its intent journaled (synced before the request
+        leaves unless the caller syncs a round of them), the digest noted in `written`."""
+        kind, listed_key = step.listed
+        listed_under = journal.done[listed_key] if listed_key else self.workspace_id
+
+        def sealed(digest: str) -> None:
+            journal.intend(step.key, kind, listed_under, digest, step.content, sync=sync)
+            if written is not None:
+                written.append(digest)
+            self._stage("sealed", step.key)
+
+        return sealed
+
+    def _create_webhook(self, journal: Journal, step: _Step, board_id: str) -> str:
+        """A webhook has no envelope: its intent names it by URL and events (unique on the run's own board)."""
+        hook: SourceWebhook = step.payload
+        self._on_sealed(journal, step)(webhook_digest(hook.url, hook.events))
+        webhook = self.client.create_webhook(board_id, hook.url, hook.events)
+        if not hook.active:
+            self._pace()
+            self.client.update_webhook(webhook.id, active=False)
+        if webhook.secret is not None:
+            self._secrets.append((hook.url, webhook.secret))
+            if self._on_secret is not None:
+                self._on_secret(hook.url, webhook.secret)
+        return webhook.id
+
     def _upload(self, card_id: str, attachment: SourceAttachment, sealed: SealedHook) -> str:
         with attachment.open() as (stream, size):
             if ciphertext_size(size) > ATTACHMENT_MAX_CIPHERTEXT:
@@ -720,6 +774,30 @@ class Importer:
                 card_id, stream, attachment.name, attachment.mime, size=size, on_sealed=sealed
             )
         return uploaded.id
+
+
+def _rounds(steps: Sequence[_Step], journal: Journal) -> Iterable[list[_Step]]:
+    """`steps` in rounds of ready ones: each step's parent (and where it is listed) already
+    created, in the plan's order otherwise.  A round's creates are sealed and journaled
+    together, so one fsync makes them all durable: cards of a column go in one round, the
+    comments and checklists of those cards in the next, their items in the one after.
+    Siblings keep their order (a step waits while an earlier one with the same parent
+    does); a barrier step waits for every step before it."""
+    waiting = deque(steps)
+    while waiting:
+        # every step before the first waiting one is done, its parent too: it is always ready
+        batch = [waiting.popleft()]
+        passed: list[_Step] = []
+        while batch[0].kind not in _BARRIERS and waiting and len(batch) < _ROUND_STEPS:
+            step = waiting[0]
+            if step.kind in _BARRIERS or len(passed) >= _ROUND_WINDOW:
+                break
+            waiting.popleft()
+            listed = step.listed[1]
+            ready = step.parent in journal.done and (not listed or listed in journal.done)
+            (batch if ready else passed).append(step)
+        waiting.extendleft(reversed(passed))
+        yield batch
 
 
 def _resolve_rule(pairs: Sequence[tuple[str, str]], journal: Journal) -> dict[str, str]:

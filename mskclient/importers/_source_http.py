@@ -12,23 +12,28 @@ something unexpected.
 
 from __future__ import annotations
 
+import base64
 import contextlib
 import email.utils
 import json
 import tempfile
 import time
 from collections import deque
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Generator, Iterator, Mapping
+from dataclasses import dataclass
 from typing import Any, BinaryIO, Final, cast
+from urllib.parse import urlsplit
 
 import httpx
 
 from .._errors import ProtocolError, TransportError, api_error
+from .._version import __version__
 from ..client import DeadlineTransport
 
-__all__ = ["ErrorText", "Record", "SourceHttp", "SourcePace", "SourceUnavailable"]
+__all__ = ["BasicAuth", "ErrorText", "Record", "SourceAuth", "SourceHttp", "SourcePace", "SourceUnavailable"]
 
 _RETRY_STATUSES: Final = frozenset({429, 500, 502, 503, 504})
+_USER_AGENT: Final = f"mskclient/{__version__}"
 #: Longest Retry-After the reader waits for; a source asking more stops the run (resumable).
 _MAX_RETRY_AFTER: Final = 120.0
 
@@ -89,7 +94,7 @@ class SourcePace:
             wait = max(wait, self._answered[oldest_in_the_way] + self._seconds - now)
         return max(0.0, wait)
 
-    def until_reset(self, headers: httpx.Headers) -> float | None:
+    def until_reset(self, headers: Mapping[str, str]) -> float | None:
         """Seconds until the reset the headers announce, or None when they announce none."""
         value = headers.get(self._reset_header)
         try:
@@ -98,7 +103,7 @@ class SourcePace:
             return None
         return None if reset is None else min(_MAX_RETRY_AFTER, max(0.0, reset - self._wall()))
 
-    def answered(self, headers: httpx.Headers | None, requests: int = 1) -> None:
+    def answered(self, headers: Mapping[str, str] | None, requests: int = 1) -> None:
         """`requests` requests got their answer now (None: lost, though the source may have
         counted them); an answer with nothing left makes the next request wait for the reset."""
         now = self._clock()
@@ -115,6 +120,42 @@ class SourcePace:
 ErrorText = Callable[[bytes], str | None]
 
 
+class SourceAuth(httpx.Auth):
+    """A source's credentials as the headers one request carries, chosen by its method and URL
+    (none where they must not go, e.g. a file's URL taken from an answer).  Both ways a read
+    is sent take them from here: the transport's own and httpx.Client's (redirects, downloads)."""
+
+    def headers_for(self, method: str, url: str) -> Mapping[str, str]:
+        raise NotImplementedError
+
+    def auth_flow(self, request: httpx.Request) -> Generator[httpx.Request, httpx.Response, None]:
+        request.headers.update(self.headers_for(request.method, str(request.url)))
+        yield request
+
+
+class BasicAuth(SourceAuth):
+    """HTTP basic auth (user and password, UTF-8, as httpx.BasicAuth encodes them), on every request."""
+
+    def __init__(self, user: str, password: str) -> None:
+        pair = base64.b64encode(f"{user}:{password}".encode()).decode("ascii")
+        self._headers = {"Authorization": f"Basic {pair}"}
+
+    def headers_for(self, method: str, url: str) -> Mapping[str, str]:
+        return self._headers
+
+
+@dataclass(frozen=True, slots=True)
+class _Answer:
+    """One attempt's answer: its status and headers, how many requests it took (each redirect
+    followed is one more) and its body, read whole or, for a download, open in `stream`."""
+
+    status_code: int
+    headers: Mapping[str, str]
+    requests: int
+    content: bytes = b""
+    stream: httpx.Response | None = None
+
+
 class SourceHttp:
     """Read requests to one source; `pace` keeps them under its limit.
 
@@ -126,7 +167,7 @@ class SourceHttp:
         self,
         name: str,
         *,
-        auth: httpx.Auth | None = None,
+        auth: SourceAuth | None = None,
         headers: Mapping[str, str] | None = None,
         transport: httpx.BaseTransport | None = None,
         timeout: float = 30.0,
@@ -145,12 +186,14 @@ class SourceHttp:
         self._refused = refused or f"{name} refused the user or password/token"
         self._error_text = error_text
         self._auth = auth
+        self._headers = {"Accept-Encoding": "gzip, deflate", "User-Agent": _USER_AGENT, **(headers or {})}
+        self._timeouts = dict.fromkeys(("connect", "read", "write", "pool"), timeout)
         # the MSKanban client's transport: httpx's default one costs several times its CPU per request
         self._transport = transport or DeadlineTransport()
         # httpx drops the Authorization header when a redirect leaves the origin
         self._http = httpx.Client(
             auth=auth,
-            headers=dict(headers or {}),
+            headers=self._headers,
             transport=self._transport,
             timeout=timeout,
             follow_redirects=follow_redirects,
@@ -174,7 +217,7 @@ class SourceHttp:
         read: bool,
         method: str = "GET",
         body: Any = None,
-    ) -> httpx.Response:
+    ) -> _Answer:
         """A 2xx answer of `method url` after the retries (body read if `read`, else open for streaming)."""
         last, attempt = "", 0
         while attempt < self._attempts:
@@ -187,27 +230,19 @@ class SourceHttp:
                 self._sleep(delay)
             try:
                 try:
-                    request = self._http.build_request(method, url, params=params, json=body)
-                    response = self._send(request) if read else self._http.send(request, stream=True)
+                    answer = self._read(method, url, params, body) if read else self._stream(method, url, params)
                 except httpx.TransportError:
                     if self._pace is not None:
                         self._pace.answered(None)
                     raise
-                if self._pace is not None:  # a followed redirect was a request of its own
-                    self._pace.answered(response.headers, 1 + len(response.history))
-                if response.status_code < 300:
-                    if read:
-                        try:
-                            response.read()
-                        finally:
-                            response.close()
-                    return response
-                response.read()
-                response.close()
-                if response.status_code not in _RETRY_STATUSES:
-                    raise self._error(response.status_code, f"{method} {route}", response.content)
-                last = f"HTTP {response.status_code}"
-                wait = max(wait, self._retry_wait(response))
+                if self._pace is not None:
+                    self._pace.answered(answer.headers, answer.requests)
+                if answer.status_code < 300:
+                    return answer
+                if answer.status_code not in _RETRY_STATUSES:
+                    raise self._error(answer.status_code, f"{method} {route}", answer.content)
+                last = f"HTTP {answer.status_code}"
+                wait = max(wait, self._retry_wait(answer.status_code, answer.headers))
             except httpx.TimeoutException:
                 last = "timed out"
             except httpx.TransportError as exc:
@@ -218,31 +253,64 @@ class SourceHttp:
                 self._sleep(wait)
         raise SourceUnavailable(f"{self.name} {method} {route}: still failing after {attempt} attempts ({last})")
 
-    def _send(self, request: httpx.Request) -> httpx.Response:
-        """A read straight to the transport, its auth applied: httpx.Client's send would also
-        run its cookie jar over every answer, which cost more CPU than the rest of the exchange
-        (`bench/import.py`); a source's API is read with its token, no session.  A redirect, where
-        this reader follows them, goes through httpx.Client after all (it keeps the token on the
-        origin)."""
-        sent = next(self._auth.sync_auth_flow(request)) if self._auth is not None else request
-        response = self._transport.handle_request(sent)
-        if self._follow_redirects and response.has_redirect_location:
-            response.close()
-            # that answer was a request of its own: its slot is taken in the source's window
-            if self._pace is not None:
-                self._pace.answered(response.headers)
-            return self._http.send(request, stream=True)
-        return response
+    def _read(self, method: str, url: str, params: Mapping[str, str] | None, body: Any) -> _Answer:
+        """A read sent by the transport itself, its body read whole: through httpx.Client it
+        cost several times the CPU (a URL model, a Request and a Response built, a cookie jar
+        run over every answer), and a source's API is read with its token, no session.  A
+        redirect, where this reader follows them, goes through httpx.Client after all (it
+        keeps the token on the origin)."""
+        if not isinstance(self._transport, DeadlineTransport):
+            return self._via_httpx(method, url, params, body, read=True)
+        parts = urlsplit(url)
+        path = f"{parts.path or '/'}?{parts.query}" if parts.query else parts.path or "/"
+        headers = self._headers if self._auth is None else {**self._headers, **self._auth.headers_for(method, url)}
+        received = self._transport.exchange(
+            method,
+            f"{parts.scheme}://{parts.netloc}",
+            path,
+            params=params,
+            headers=headers,
+            json_body=body,
+            timeouts=self._timeouts,
+        )
+        try:
+            if self._follow_redirects and 300 <= received.status_code < 400 and "location" in received.headers:
+                # that answer was a request of its own: its slot is taken in the source's window
+                if self._pace is not None:
+                    self._pace.answered(received.headers)
+                received.close()
+                return self._via_httpx(method, url, params, body, read=True)
+            content = b"".join(received.iter_bytes())
+        finally:
+            received.close()
+        return _Answer(received.status_code, received.headers, 1, content)
 
-    def _retry_wait(self, response: httpx.Response) -> float:
+    def _stream(self, method: str, url: str, params: Mapping[str, str] | None) -> _Answer:
+        return self._via_httpx(method, url, params, None, read=False)
+
+    def _via_httpx(self, method: str, url: str, params: Mapping[str, str] | None, body: Any, *, read: bool) -> _Answer:
+        """Through httpx.Client (following redirects where this reader does): read whole, or a
+        2xx answer left open for streaming."""
+        request = self._http.build_request(method, url, params=params, json=body)
+        response = self._http.send(request, stream=True)
+        requests = 1 + len(response.history)
+        if read or response.status_code >= 300:
+            try:
+                response.read()
+            finally:
+                response.close()
+            return _Answer(response.status_code, response.headers, requests, response.content)
+        return _Answer(response.status_code, response.headers, requests, stream=response)
+
+    def _retry_wait(self, status: int, headers: Mapping[str, str]) -> float:
         """The source's own reset when it names one, else its Retry-After; a 429 with neither
         under a known limit waits a whole window, so the next try has room."""
-        reset = None if self._pace is None else self._pace.until_reset(response.headers)
+        reset = None if self._pace is None else self._pace.until_reset(headers)
         if reset is not None:
             return reset
-        if response.status_code == 429 and not response.headers.get("retry-after") and self._pace is not None:
+        if status == 429 and not headers.get("retry-after") and self._pace is not None:
             return self._pace.window
-        return _retry_after(response.headers.get("retry-after"))
+        return _retry_after(headers.get("retry-after"))
 
     def _error(self, status: int, request: str, body: bytes = b"") -> Exception:
         """The source's refusal as the error of that status (exit 5 for bad credentials)."""
@@ -278,7 +346,8 @@ class SourceHttp:
         The size comes from Content-Length; without it the body is read through once to a
         temporary file (constant memory).  A connection lost mid-stream surfaces as the
         upload's TransportError, and the runner retries the step from the start."""
-        response = self._open(url, None, route, read=False)
+        response = self._open(url, None, route, read=False).stream
+        assert response is not None  # a 2xx download is left open
         try:
             length = response.headers.get("content-length", "")
             if length.isdigit() and "content-encoding" not in response.headers:

@@ -7,8 +7,8 @@ import io
 
 import pytest
 
-from mskclient import UsageError
-from mskclient.client import envelope_digest
+from mskclient import NotFoundError, UsageError
+from mskclient.client import envelope_digest, primed
 
 from .conftest import Account
 
@@ -98,3 +98,25 @@ def test_workspaces_templates_and_automations_announce_theirs_too(alice: Account
         msk.sealed_digests("automation", board.id),
     ]
     assert [listing[digest] for listing, digest in zip(found, seen, strict=True)] == [ws.id, template.id, rule.id]
+
+
+def test_a_primed_create_seals_at_once_and_is_sent_when_run(alice: Account) -> None:
+    msk = alice.client
+    board = msk.create_board(msk.create_workspace("Primed").id, "B")
+    column = msk.create_column(board.id, "C")
+    seen: list[str] = []
+    creates = [msk.core.create_card(column.id, f"card {i}", board_id=board.id, on_sealed=seen.append) for i in range(3)]
+    ahead = [primed(flow) for flow in creates]
+    assert len(seen) == 3 and msk.cards(board.id) == []  # sealed and announced, nothing sent yet
+    cards = [msk.run(flow) for flow in ahead]
+    assert [c.title for c in cards] == ["card 0", "card 1", "card 2"]
+    assert set(msk.sealed_digests("card", board.id)) == set(seen)
+
+
+def test_a_primed_create_hears_the_failure_of_its_exchange(alice: Account) -> None:
+    msk = alice.client
+    board = msk.create_board(msk.create_workspace("Primed failure").id, "B")
+    flow = primed(msk.core.create_column(board.id, "C"))
+    msk.delete_board(board.id)
+    with pytest.raises(NotFoundError):
+        msk.run(flow)

@@ -5,14 +5,18 @@ from __future__ import annotations
 
 import contextlib
 import io
+import json
+import os
 from collections import Counter
 from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any, BinaryIO
 
+import httpx
 import pytest
 
 from mskclient import Client, Pacer
+from mskclient.client import envelope_digest
 from mskclient.importers import (
     BoardRef,
     Importer,
@@ -173,3 +177,64 @@ def test_crash_and_resume_in_another_process(account: Account, tmp_path: Path, s
     clean_root = tmp_path / "clean"
     _, clean = run(account.client, account, clean_root, sample_board(f"clean-{stage}-{at}"))
     assert snapshot(account.client, summary.boards[0].board_id) == snapshot(account.client, clean.boards[0].board_id)
+
+
+class DurableBeforeSent(httpx.BaseTransport):
+    """Forwards to the real sandbox, checking first that a create's write-ahead intent (the
+    digest of its identifying envelope) is already in the part of the journal that was synced."""
+
+    ENVELOPES = ("encTitle", "encName", "encBody", "encText")
+
+    def __init__(self, journals: Path, synced: dict[int, int]) -> None:
+        self._real = httpx.HTTPTransport()
+        self._journals = journals
+        self._synced = synced
+        self.creates = 0
+
+    def handle_request(self, request: httpx.Request) -> httpx.Response:
+        if request.method == "POST" and request.headers.get("content-type") == "application/json":
+            body = json.loads(request.read())
+            envelope = next((body[name] for name in self.ENVELOPES if name in body), None)
+            if envelope is not None:
+                self.creates += 1
+                (journal,) = self._journals.glob("imports/*.jsonl")
+                durable = journal.read_bytes()[: self._synced.get(journal.stat().st_ino, 0)]
+                assert envelope_digest(envelope).encode() in durable, f"{request.url.path}: sent before it was synced"
+        return self._real.handle_request(request)
+
+    def close(self) -> None:
+        self._real.close()
+
+
+def test_every_create_is_durable_in_the_journal_before_it_is_sent_and_a_round_shares_one_fsync(
+    account: Account, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    synced: dict[int, int] = {}
+    fsyncs = 0
+    real_fsync = os.fsync
+
+    def fsync(fd: int) -> None:
+        nonlocal fsyncs
+        fsyncs += 1
+        real_fsync(fd)
+        stat = os.fstat(fd)
+        synced[stat.st_ino] = stat.st_size
+
+    monkeypatch.setattr(os, "fsync", fsync)
+
+    def card(i: int) -> SourceCard:
+        comments = tuple(Comment(f"x{i}-{j}", "Kim", "2026-01-01T00:00:00Z", f"note {j}") for j in range(2))
+        items = tuple(SourceChecklistItem(f"i{i}-{k}", f"step {k}", k == 0) for k in range(3))
+        checklist = SourceChecklist(f"l{i}", "Steps", items)
+        return SourceCard(f"c{i}", f"Card {i}", comments=comments, checklists=(checklist,))
+
+    cards = [card(i) for i in range(40)]
+    board = SourceBoard("durable", "Durable", columns=(SourceColumn("todo", "To do", tuple(cards)),))
+    transport = DurableBeforeSent(tmp_path, synced)
+    server, token = account.client.server, account.client.token
+    with Client(server, token=token, pacer=Pacer.unlimited(), transport=transport) as client:
+        client.use_keys(account.client.keys)
+        _, summary = run(client, account, tmp_path, board)
+    creates = 2 + 40 * (1 + 2 + 1 + 3)  # board, column; per card itself, 2 comments, a checklist, 3 items
+    assert sum(summary.totals().values()) == creates == transport.creates
+    assert fsyncs <= 12  # rounds of up to 64 sealed creates, not one fsync per create (282 of them)
