@@ -70,7 +70,8 @@ PUBLIC = {'mskclient': ['ActivityEvent', 'ApiError', 'AsyncClient', 'Attachment'
                          'estimate_seconds', 'journal_path', 'kaiten_base_url', 'notes_text',
                          'split_tasks', 'tag_color', 'webhook_digest'],
  'mskclient.client': ['AsyncClient', 'Client', 'Core', 'DeadlineTransport', 'DescriptionEdit', 'Flow',
-                      'Registration', 'Request', 'Response', 'SealedHook', 'Streamed', 'UNSET', 'envelope_digest']}
+                      'Registration', 'Request', 'Response', 'SealedHook', 'Streamed', 'UNSET', 'envelope_digest',
+                      'primed']}
 
 
 @pytest.mark.parametrize("module", PUBLIC)

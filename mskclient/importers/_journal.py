@@ -145,17 +145,17 @@ class Journal:
         except OSError as exc:
             raise UsageError(f"cannot write the import journal {self.path}: {exc.strerror or exc}") from None
 
-    def _append(self, record: Mapping[str, Any]) -> None:
+    def _write(self, line: bytes) -> None:
         if self._fd is None:
             raise UsageError("the import journal is closed")
-        os.write(self._fd, _line(record))
+        os.write(self._fd, line)
 
     def intend(self, key: str, kind: str, parent: str, digest: str, content: str, *, sync: bool = True) -> None:
         """Write ahead: a create of `kind` below `parent` whose envelope has `digest` is about to go out.
 
         Synced to disk before the request leaves, so not even a power cut loses it: here, or
         with `sync=False` by the caller's `sync()` once it wrote the intents of a batch."""
-        self._append({"k": key, "t": kind, "p": parent, "d": digest, "h": content})
+        self._write(_INTENT % (_text(key), _text(kind), _text(parent), _text(digest), _text(content)))
         self.pending.setdefault(key, []).append(Intent(kind, parent, digest, content))
         self._unsynced = True
         if sync:
@@ -169,14 +169,14 @@ class Journal:
 
     def record(self, key: str, entity_id: str, content: str = "") -> None:
         """`key` is done: it became `entity_id` (or "" for a step that creates nothing)."""
-        self._append({"k": key, "id": entity_id, "h": content})
+        self._write(_RECORD % (_text(key), _text(entity_id), _text(content)))
         self.done[key] = entity_id
         self.content[key] = content
         self.pending.pop(key, None)
 
     def drop(self, key: str) -> None:
         """Forget the intents of `key`: none of them reached the server, it will be created again."""
-        self._append({"k": key, "drop": True})
+        self._write(_line({"k": key, "drop": True}))
         self.pending.pop(key, None)
 
     def hash(self, content: Any) -> str:
@@ -199,3 +199,13 @@ _CANONICAL = json.JSONEncoder(sort_keys=True, ensure_ascii=False, separators=(",
 
 def _line(record: Mapping[str, Any]) -> bytes:
     return _COMPACT.encode(record).encode() + b"\n"
+
+
+def _text(value: str) -> bytes:
+    """A JSON string (ASCII, escaped as json.dumps does), for the two lines written per create."""
+    return _COMPACT.encode(value).encode()
+
+
+#: the lines `_line` would write for an intent and for a record, without building a dict per create
+_INTENT: Final = b'{"k":%b,"t":%b,"p":%b,"d":%b,"h":%b}\n'
+_RECORD: Final = b'{"k":%b,"id":%b,"h":%b}\n'
