@@ -156,6 +156,16 @@ def envelope_digest(envelope: str) -> str:
     return hashlib.sha256(envelope.encode("ascii")).hexdigest()
 
 
+def _kept_description(current: Card, ours: bytes | None, description: str | None) -> tuple[bytes, str] | None:
+    """The description state an edit of `current` leaves and its text, when known without
+    decoding it: the state as it was (an edit of other fields), or ours as sent on the first
+    attempt (`current` is then the base it was made from)."""
+    if ours is None:
+        text = current.description
+        return None if isinstance(text, Undecryptable) else (current.description_state, text)
+    return None if description is None else (ours, description)
+
+
 def _announce(hook: SealedHook | None, envelope: str) -> None:
     if hook is not None:
         hook(envelope_digest(envelope))
@@ -977,7 +987,8 @@ class Core:
             )
             response = yield request
             if response.status != 409:
-                return self._card(read_object(response, "card"), bk)
+                typed = description if description_state is None else None  # a merge's text is not known
+                return self._card(read_object(response, "card"), bk, _kept_description(current, ours, typed))
             current = yield from self.card(card_id)
         raise EditConflictError(f"card {card_id}: still conflicting after {_EDIT_ATTEMPTS} attempts")
 

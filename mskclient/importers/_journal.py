@@ -132,15 +132,14 @@ class Journal:
     # --- writing ------------------------------------------------------------------------------
     def compact(self) -> None:
         """Rewrite the log as its live state (atomically): done steps and unresolved intents."""
-        header = {"journal": _VERSION, "salt": self._salt.hex()}
-        rows = [header]
-        rows += [{"k": k, "id": v, "h": self.content.get(k, "")} for k, v in self.done.items()]
+        lines = [_line({"journal": _VERSION, "salt": self._salt.hex()})]
+        lines += [_RECORD % (_text(k), _text(v), _text(self.content.get(k, ""))) for k, v in self.done.items()]
         for key, intents in self.pending.items():
-            rows += [{"k": key, "t": i.kind, "p": i.parent, "d": i.digest, "h": i.content} for i in intents]
+            lines += [_intent(key, i.kind, i.parent, i.digest, i.content) for i in intents]
         self.close()
         try:
             with atomic_replace(self.path) as handle:
-                handle.write(b"".join(_line(row) for row in rows))
+                handle.write(b"".join(lines))
             self._fd = os.open(self.path, os.O_WRONLY | os.O_APPEND)
         except OSError as exc:
             raise UsageError(f"cannot write the import journal {self.path}: {exc.strerror or exc}") from None
@@ -155,7 +154,7 @@ class Journal:
 
         Synced to disk before the request leaves, so not even a power cut loses it: here, or
         with `sync=False` by the caller's `sync()` once it wrote the intents of a batch."""
-        self._write(_INTENT % (_text(key), _text(kind), _text(parent), _text(digest), _text(content)))
+        self._write(_intent(key, kind, parent, digest, content))
         self.pending.setdefault(key, []).append(Intent(kind, parent, digest, content))
         self._unsynced = True
         if sync:
@@ -209,3 +208,7 @@ def _text(value: str) -> bytes:
 #: the lines `_line` would write for an intent and for a record, without building a dict per create
 _INTENT: Final = b'{"k":%b,"t":%b,"p":%b,"d":%b,"h":%b}\n'
 _RECORD: Final = b'{"k":%b,"id":%b,"h":%b}\n'
+
+
+def _intent(key: str, kind: str, parent: str, digest: str, content: str) -> bytes:
+    return _INTENT % (_text(key), _text(kind), _text(parent), _text(digest), _text(content))
