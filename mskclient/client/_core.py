@@ -120,6 +120,9 @@ _STRENGTH_PREFIX: Final = 72
 _EDIT_ATTEMPTS: Final = 5
 #: sealed envelopes remembered for their echo at most (a flow seals a handful before its answer)
 _SEALED_ECHOES: Final = 64
+#: card descriptions remembered for an unchanged envelope in a later answer (a bulk writer
+#: edits a card a round of creates after it created it)
+_DESCRIPTIONS_KNOWN: Final = 256
 _MiB: Final = 1024 * 1024
 
 
@@ -154,16 +157,6 @@ _SEALED_LISTS: Final[dict[str, tuple[str, str]]] = {
 def envelope_digest(envelope: str) -> str:
     """SHA-256 (hex) of an envelope string exactly as sent: an id for one creation, no plaintext."""
     return hashlib.sha256(envelope.encode("ascii")).hexdigest()
-
-
-def _kept_description(current: Card, ours: bytes | None, description: str | None) -> tuple[bytes, str] | None:
-    """The description state an edit of `current` leaves and its text, when known without
-    decoding it: the state as it was (an edit of other fields), or ours as sent on the first
-    attempt (`current` is then the base it was made from)."""
-    if ours is None:
-        text = current.description
-        return None if isinstance(text, Undecryptable) else (current.description_state, text)
-    return None if description is None else (ours, description)
 
 
 def _announce(hook: SealedHook | None, envelope: str) -> None:
@@ -292,6 +285,10 @@ class Core:
         #: text envelopes sealed here whose answer has not come back: an answer that echoes one
         #: needs no decryption (the same string under the same key and field is the same text)
         self._sealed_here: dict[tuple[str, str, str], tuple[SymmetricKey, str]] = {}
+        #: card id -> the description envelope last read or sent, the key it is under, its Yjs
+        #: state and text: an answer that holds the same envelope (a card edited in other
+        #: fields, or read again) needs neither decryption nor decoding
+        self._descriptions: dict[str, tuple[str, SymmetricKey, bytes, str]] = {}
         self._wk: dict[str, WorkspaceKey] = {}
         self._bk: dict[str, BoardKey] = {}
         #: entity id -> board id, learnt from every read, so updates of children find their key.
@@ -331,6 +328,7 @@ class Core:
         self._wk.clear()
         self._bk.clear()
         self._sealed_wk.clear()
+        self._descriptions.clear()
 
     def _placeholder(self, error: DecryptionError | EnvelopeError) -> Undecryptable:
         marker = Undecryptable(error)
@@ -818,29 +816,35 @@ class Core:
         yield _send("DELETE", "/columns/{}", column_id)
 
     # --- cards ------------------------------------------------------------------------------
-    def _card(self, obj: Obj, bk: BoardKey, written: tuple[bytes, str] | None = None) -> Card:
-        """The card of an answer; `written` is the description state this client just sent and
-        its text, which an answer holding that very state needs not decode again."""
+    def _card(self, obj: Obj, bk: BoardKey, written: tuple[str, bytes, str] | None = None) -> Card:
+        """The card of an answer; `written` is the description this client just sent (envelope,
+        Yjs state, text), which an answer holding that very envelope needs not open again."""
         card_id, board_id = obj.id(), obj.id("boardId")
         self._remember(card_id, board_id)
         state = _description.empty_state()
-        unreadable: Undecryptable | None = None
-        if obj.data.get("encDescription") is not None:
+        text: str | Undecryptable = ""
+        envelope = obj.data.get("encDescription")
+        known = self._descriptions.get(card_id)
+        if written is not None:
+            known = (written[0], bk, written[1], written[2])
+        if envelope is None:
+            pass
+        elif known is not None and known[0] == envelope and (known[1] is bk or known[1] == bk):
+            _, _, state, text = known
+        else:
             try:
                 state = open_bytes(bk, obj, "encDescription", card_id)
+                text = _description.text_of(state)
             except (DecryptionError, EnvelopeError) as exc:
                 if not self.lenient_reads:
                     raise
-                unreadable = self._placeholder(exc)
-        try:
-            if unreadable is not None:
-                text: str | Undecryptable = unreadable
-            elif written is not None and written[0] == state:
-                text = written[1]
-            else:
-                text = _description.text_of(state)
-        except Exception as exc:  # pycrdt raises bare exceptions on a bad update
-            raise ProtocolError(f"card {card_id}: encDescription is not a Yjs state ({exc})") from None
+                text = self._placeholder(exc)
+            except Exception as exc:  # pycrdt raises bare exceptions on a bad update
+                raise ProtocolError(f"card {card_id}: encDescription is not a Yjs state ({exc})") from None
+        if isinstance(envelope, str) and isinstance(text, str):
+            if len(self._descriptions) >= _DESCRIPTIONS_KNOWN:
+                del self._descriptions[next(iter(self._descriptions))]
+            self._descriptions[card_id] = (envelope, bk, state, text)
         custom: dict[str, str] = {}
         for field_id, envelope in obj.mapping("customFields").items():
             if not is_valid_id(field_id):
@@ -915,7 +919,7 @@ class Core:
         if description:
             state = _description.edit_to(_description.empty_state(), description)
             body["encDescription"] = seal_bytes(bk, "card", "encDescription", state)
-            written = (state, description)
+            written = (body["encDescription"], state, description)
         if due_at is not None:
             body["dueAt"] = due_at
         if position is not None:
@@ -987,8 +991,10 @@ class Core:
             )
             response = yield request
             if response.status != 409:
-                typed = description if description_state is None else None  # a merge's text is not known
-                return self._card(read_object(response, "card"), bk, _kept_description(current, ours, typed))
+                written = None
+                if ours is not None and current is base and description is not None and description_state is None:
+                    written = (body["encDescription"], ours, description)  # a merge's text is not known
+                return self._card(read_object(response, "card"), bk, written)
             current = yield from self.card(card_id)
         raise EditConflictError(f"card {card_id}: still conflicting after {_EDIT_ATTEMPTS} attempts")
 

@@ -7,8 +7,8 @@ import io
 
 import pytest
 
-from mskclient import NotFoundError, UsageError
-from mskclient.client import envelope_digest, primed
+from mskclient import Client, NotFoundError, Pacer, UsageError
+from mskclient.client import _core, envelope_digest, primed
 
 from .conftest import Account
 
@@ -120,3 +120,25 @@ def test_a_primed_create_hears_the_failure_of_its_exchange(alice: Account) -> No
     msk.delete_board(board.id)
     with pytest.raises(NotFoundError):
         msk.run(flow)
+
+
+def test_an_answer_repeating_a_known_description_is_not_opened_again_and_a_new_one_is(
+    alice: Account, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    msk = alice.client
+    board = msk.create_board(msk.create_workspace("Descriptions").id, "B")
+    card = msk.create_card(msk.create_column(board.id, "C").id, "T", "# Notes\n\nsome *text*", board_id=board.id)
+    opened: list[str] = []
+    open_bytes = _core.open_bytes
+    monkeypatch.setattr(
+        _core, "open_bytes", lambda key, obj, name, card_id: opened.append(name) or open_bytes(key, obj, name, card_id)
+    )
+    edited = msk.edit_card(card.id, title="T2", base=card)
+    assert msk.card(card.id).description == edited.description == "# Notes\n\nsome *text*"
+    assert opened == []  # the same envelope each time: what it holds is known
+    with Client(msk.server, token=msk.token, pacer=Pacer.unlimited()) as other:
+        other.use_keys(msk.keys)
+        other.edit_card(card.id, description="changed elsewhere")
+    opened.clear()
+    assert msk.card(card.id).description == "changed elsewhere"
+    assert opened == ["encDescription"]
