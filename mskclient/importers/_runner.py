@@ -552,7 +552,7 @@ class Importer:
                 finally:
                     for flow in flows.values():
                         flow.close()
-            board_id = journal.done[f"board:{board.key}"]
+            board_id = journal.done[board_key]
             journal.compact()
             result = BoardResult(
                 board.key,
