@@ -15,7 +15,8 @@ so this process's CPU and memory are the importer's alone.
   without --dry-run does not make it; the run plans what is left itself, and that counts). Then
   the floor of that share on this sandbox: comment creates sent bare (one prebuilt request
   on a socket, llhttp parsing the answer, nothing sealed, decoded or checked), without and
-  with an fsynced journal append before each, as the importer's write-ahead does.
+  with an fsynced journal append before each (what one fsync per create would cost; the
+  importer's write-ahead shares one among a round of up to 64 creates).
 * **Memory**: the tracemalloc peak of importing one card with a 1 MB attachment and one with a
   16 MB attachment: attachments are streamed, so the peak must not grow with the file size.
 * **Kaiten**: the same N cards and F files on the fixture Kaiten (the tests' server: each card
@@ -194,8 +195,9 @@ def crypto_seconds(envelopes: int, attachment_bytes: int) -> float:
 def bare_exchanges(url: str, client: Client, workspace_id: str, count: int, *, journal: Path | None) -> float:
     """The CPU share of wall time of `count` comment creates sent bare: one prebuilt request
     written to a socket, the answer parsed by llhttp and nothing else (no sealing, JSON, models
-    or checks); with `journal`, each preceded by an fsynced append there, as the importer's
-    write-ahead does.  What no client of this sandbox can go below, for the goal's reading."""
+    or checks); with `journal`, each preceded by an fsynced append there, as a write-ahead with
+    one fsync per create would do.  What no client of this sandbox can go below, for the goal's
+    reading."""
     import socket
 
     import httptools
@@ -248,7 +250,7 @@ def unlimited(cards: int, files: int) -> None:
                 bare = bare_exchanges(url, client, workspace_id, 2000, journal=None)
                 journaled = bare_exchanges(url, client, workspace_id, 2000, journal=Path(tmp) / "floor.jsonl")
             print(f"  floor on this sandbox: bare creates (a socket and llhttp, nothing else) {100 * bare:.0f} % "
-                  f"CPU of their wall time; with the journal's fsync before each {100 * journaled:.0f} %")  # fmt: skip
+                  f"CPU of their wall time; with an fsync before each {100 * journaled:.0f} %")  # fmt: skip
 
 
 def memory(size_mb: int) -> int:
