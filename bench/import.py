@@ -16,7 +16,8 @@ so this process's CPU and memory are the importer's alone.
   the floor of that share on this sandbox: comment creates sent bare (one prebuilt request
   on a socket, llhttp parsing the answer, nothing sealed, decoded or checked), without and
   with an fsynced journal append before each (what one fsync per create would cost; the
-  importer's write-ahead shares one among a round of up to 64 creates).
+  importer's write-ahead shares one among a round of up to 64 creates), and the same creates
+  made with `Client.add_comment` (the client alone, none of the importer).
 * **Memory**: the tracemalloc peak of importing one card with a 1 MB attachment and one with a
   16 MB attachment: attachments are streamed, so the peak must not grow with the file size.
 * **Kaiten**: the same N cards and F files on the fixture Kaiten (the tests' server: each card
@@ -240,6 +241,17 @@ def bare_exchanges(url: str, client: Client, workspace_id: str, count: int, *, j
     return share
 
 
+def plain_creates(client: Client, workspace_id: str, count: int) -> float:
+    """The CPU share of wall time of `count` comments added with `Client.add_comment`: the
+    client alone (sealing, the exchange, the answer checked and opened), none of the importer."""
+    board = client.create_board(workspace_id, "Plain")
+    card = client.create_card(client.create_column(board.id, "Plain").id, "Plain", board_id=board.id)
+    wall, cpu_start = time.perf_counter(), cpu()
+    for i in range(count):
+        client.add_comment(card.id, f"Comment {i} on a card 👍")
+    return (cpu() - cpu_start) / (time.perf_counter() - wall)
+
+
 def unlimited(cards: int, files: int) -> None:
     with tempfile.TemporaryDirectory() as tmp, FixtureProcess(_deck_apps, cards, files) as deck_url:
         config = SandboxConfig(db_path=str(Path(tmp) / "sandbox.db")).lift_limits()
@@ -249,8 +261,10 @@ def unlimited(cards: int, files: int) -> None:
                 report("deck", source, client, workspace_id, Path(tmp), cards, files)
                 bare = bare_exchanges(url, client, workspace_id, 2000, journal=None)
                 journaled = bare_exchanges(url, client, workspace_id, 2000, journal=Path(tmp) / "floor.jsonl")
+                plain = plain_creates(client, workspace_id, 2000)
             print(f"  floor on this sandbox: bare creates (a socket and llhttp, nothing else) {100 * bare:.0f} % "
-                  f"CPU of their wall time; with an fsync before each {100 * journaled:.0f} %")  # fmt: skip
+                  f"CPU of their wall time; with an fsync before each {100 * journaled:.0f} %; "
+                  f"Client.add_comment alone (no importer) {100 * plain:.0f} %")  # fmt: skip
 
 
 def memory(size_mb: int) -> int:
