@@ -10,6 +10,8 @@ from __future__ import annotations
 import nacl.bindings as _b
 import nacl.utils
 from argon2.low_level import Type, hash_secret_raw
+from nacl._sodium import ffi as _ffi  # the cffi module holding PyNaCl's libsodium (as `_batch` uses it)
+from nacl._sodium import lib as _lib
 from nacl.exceptions import CryptoError as _NaclCryptoError
 
 __all__ = [
@@ -67,12 +69,40 @@ def sodium_memcmp(a: bytes, b: bytes) -> bool:
     return len(a) == len(b) and bool(_b.sodium_memcmp(a, b))
 
 
+# The AEAD of every field, sealed and opened once per request a bulk import or an export
+# makes: called on PyNaCl's libsodium directly, with the checks its binding makes (which
+# format an error message for each of them on every call, over half the cost of a short field).
+
+
+def _aead_arguments(ad: bytes, nonce: bytes, key: bytes) -> None:
+    if not isinstance(ad, bytes):
+        raise TypeError("additional data must be bytes")
+    if not isinstance(nonce, bytes) or len(nonce) != AEAD_NPUBBYTES:
+        raise TypeError(f"the nonce must be {AEAD_NPUBBYTES} bytes")
+    if not isinstance(key, bytes) or len(key) != AEAD_KEYBYTES:
+        raise TypeError(f"the key must be {AEAD_KEYBYTES} bytes")
+
+
 def crypto_aead_xchacha20poly1305_ietf_encrypt(m: bytes, ad: bytes, nonce: bytes, key: bytes) -> bytes:
-    return bytes(_b.crypto_aead_xchacha20poly1305_ietf_encrypt(m, ad, nonce, key))
+    if not isinstance(m, bytes):
+        raise TypeError("the message must be bytes")
+    _aead_arguments(ad, nonce, key)
+    out = _ffi.new("unsigned char[]", len(m) + AEAD_ABYTES)
+    if _lib.crypto_aead_xchacha20poly1305_ietf_encrypt(out, _ffi.NULL, m, len(m), ad, len(ad), _ffi.NULL, nonce, key):
+        raise SodiumFailure("encryption failed")
+    return bytes(_ffi.buffer(out))
 
 
 def crypto_aead_xchacha20poly1305_ietf_decrypt(c: bytes, ad: bytes, nonce: bytes, key: bytes) -> bytes:
-    return bytes(_b.crypto_aead_xchacha20poly1305_ietf_decrypt(c, ad, nonce, key))
+    if not isinstance(c, bytes):
+        raise TypeError("the ciphertext must be bytes")
+    _aead_arguments(ad, nonce, key)
+    if len(c) < AEAD_ABYTES:
+        raise SodiumFailure("the ciphertext is shorter than its tag")
+    out = _ffi.new("unsigned char[]", len(c) - AEAD_ABYTES)
+    if _lib.crypto_aead_xchacha20poly1305_ietf_decrypt(out, _ffi.NULL, _ffi.NULL, c, len(c), ad, len(ad), nonce, key):
+        raise SodiumFailure("decryption failed")
+    return bytes(_ffi.buffer(out))
 
 
 def crypto_box_keypair() -> tuple[bytes, bytes]:

@@ -6,6 +6,7 @@ import hashlib
 import hmac
 import re
 
+import nacl.bindings
 import pytest
 
 from mskclient._errors import ProtocolError
@@ -15,6 +16,7 @@ from mskclient.crypto import (
     KeyPair,
     WebhookSignatureError,
     _misc,
+    _sodium,
     fingerprint,
     open_relay_frame,
     seal_relay_frame,
@@ -206,3 +208,19 @@ def test_unknown_schemes_alone_are_not_enough() -> None:
 
 def test_webhook_signature_error_is_a_protocol_error() -> None:
     assert issubclass(WebhookSignatureError, ProtocolError)
+
+
+def test_the_aead_calls_match_pynacls_binding_and_refuse_what_it_refuses() -> None:
+    key, nonce, ad = bytes(range(32)), bytes(range(24)), b"comment:encBody"
+    for message in (b"", b"a comment \xf0\x9f\x91\x8d", bytes(70_000)):
+        sealed = _sodium.crypto_aead_xchacha20poly1305_ietf_encrypt(message, ad, nonce, key)
+        assert sealed == nacl.bindings.crypto_aead_xchacha20poly1305_ietf_encrypt(message, ad, nonce, key)
+        assert _sodium.crypto_aead_xchacha20poly1305_ietf_decrypt(sealed, ad, nonce, key) == message
+    tampered = sealed[:-1] + bytes([sealed[-1] ^ 1])
+    for ciphertext, extra in ((tampered, ad), (sealed, b"card:encTitle"), (sealed[:15], ad)):
+        with pytest.raises(_sodium.SodiumFailure):
+            _sodium.crypto_aead_xchacha20poly1305_ietf_decrypt(ciphertext, extra, nonce, key)
+    with pytest.raises(TypeError):
+        _sodium.crypto_aead_xchacha20poly1305_ietf_encrypt(b"x", ad, nonce[:23], key)
+    with pytest.raises(TypeError):
+        _sodium.crypto_aead_xchacha20poly1305_ietf_decrypt(sealed, ad, nonce, key[:31])
