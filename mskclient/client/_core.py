@@ -159,6 +159,11 @@ def envelope_digest(envelope: str) -> str:
     return hashlib.sha256(envelope.encode("ascii")).hexdigest()
 
 
+def _same_key(remembered: SymmetricKey, key: SymmetricKey) -> bool:
+    """Whether a memo's key is `key` (mostly the cached key object itself, checked first)."""
+    return remembered is key or remembered == key
+
+
 def _announce(hook: SealedHook | None, envelope: str) -> None:
     if hook is not None:
         hook(envelope_digest(envelope))
@@ -347,7 +352,7 @@ class Core:
         envelope = obj.data.get(name)
         if isinstance(envelope, str) and self._sealed_here:
             sealed = self._sealed_here.pop((obj.entity, name, envelope), None)
-            if sealed is not None and (sealed[0] is key or sealed[0] == key):  # mostly the cached key itself
+            if sealed is not None and _same_key(sealed[0], key):
                 return sealed[1]
         try:
             return open_text(key, obj, name, entity_id)
@@ -824,14 +829,10 @@ class Core:
         state = _description.empty_state()
         text: str | Undecryptable = ""
         envelope = obj.data.get("encDescription")
-        known = self._descriptions.get(card_id)
-        if written is not None:
-            known = (written[0], bk, written[1], written[2])
-        if envelope is None:
-            pass
-        elif known is not None and known[0] == envelope and (known[1] is bk or known[1] == bk):
+        known = self._descriptions.get(card_id) if written is None else (written[0], bk, written[1], written[2])
+        if envelope is not None and known is not None and known[0] == envelope and _same_key(known[1], bk):
             _, _, state, text = known
-        else:
+        elif envelope is not None:
             try:
                 state = open_bytes(bk, obj, "encDescription", card_id)
                 text = _description.text_of(state)

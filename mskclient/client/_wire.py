@@ -86,17 +86,12 @@ def _from_first(flow: Flow[_T], request: Request) -> Flow[_T]:
             except GeneratorExit:
                 raise
             except BaseException as exc:  # what the driver throws in (a failed exchange) is the flow's to handle
-                try:
-                    request = flow.throw(exc)
-                except StopIteration as stop:
-                    result: _T = stop.value
-                    return result
+                request = flow.throw(exc)
                 continue
-            try:
-                request = flow.send(response)
-            except StopIteration as stop:
-                done: _T = stop.value
-                return done
+            request = flow.send(response)
+    except StopIteration as stop:
+        result: _T = stop.value
+        return result
     finally:
         flow.close()
 

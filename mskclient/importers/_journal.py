@@ -133,7 +133,7 @@ class Journal:
     def compact(self) -> None:
         """Rewrite the log as its live state (atomically): done steps and unresolved intents."""
         lines = [_line({"journal": _VERSION, "salt": self._salt.hex()})]
-        lines += [_RECORD % (_text(k), _text(v), _text(self.content.get(k, ""))) for k, v in self.done.items()]
+        lines += [_record(k, v, self.content.get(k, "")) for k, v in self.done.items()]
         for key, intents in self.pending.items():
             lines += [_intent(key, i.kind, i.parent, i.digest, i.content) for i in intents]
         self.close()
@@ -168,7 +168,7 @@ class Journal:
 
     def record(self, key: str, entity_id: str, content: str = "") -> None:
         """`key` is done: it became `entity_id` (or "" for a step that creates nothing)."""
-        self._write(_RECORD % (_text(key), _text(entity_id), _text(content)))
+        self._write(_record(key, entity_id, content))
         self.done[key] = entity_id
         self.content[key] = content
         self.pending.pop(key, None)
@@ -212,3 +212,7 @@ _RECORD: Final = b'{"k":%b,"id":%b,"h":%b}\n'
 
 def _intent(key: str, kind: str, parent: str, digest: str, content: str) -> bytes:
     return _INTENT % (_text(key), _text(kind), _text(parent), _text(digest), _text(content))
+
+
+def _record(key: str, entity_id: str, content: str) -> bytes:
+    return _RECORD % (_text(key), _text(entity_id), _text(content))

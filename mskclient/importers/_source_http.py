@@ -230,7 +230,10 @@ class SourceHttp:
                 self._sleep(delay)
             try:
                 try:
-                    answer = self._read(method, url, params, body) if read else self._stream(method, url, params)
+                    if read:
+                        answer = self._read(method, url, params, body)
+                    else:
+                        answer = self._via_httpx(method, url, params, None, read=False)
                 except httpx.TransportError:
                     if self._pace is not None:
                         self._pace.answered(None)
@@ -284,9 +287,6 @@ class SourceHttp:
         finally:
             received.close()
         return _Answer(received.status_code, received.headers, 1, content)
-
-    def _stream(self, method: str, url: str, params: Mapping[str, str] | None) -> _Answer:
-        return self._via_httpx(method, url, params, None, read=False)
 
     def _via_httpx(self, method: str, url: str, params: Mapping[str, str] | None, body: Any, *, read: bool) -> _Answer:
         """Through httpx.Client (following redirects where this reader does): read whole, or a
