@@ -66,7 +66,7 @@ Origin = tuple[str, str, int]
 
 
 class _Clock:
-    """The deadline (time.monotonic) of the request running on each thread, or None."""
+    """The deadline (time.monotonic) of the httpx requests running on each thread, or None."""
 
     def __init__(self) -> None:
         self._local = threading.local()
@@ -74,15 +74,19 @@ class _Clock:
     def set(self, until: float | None) -> None:
         self._local.until = until
 
-    def bound(self, timeout: float | None, expired: type[httpx.TimeoutException]) -> float | None:
-        """`timeout`, shortened to what is left before the deadline (`expired` once it has passed)."""
+    def get(self) -> float | None:
         until: float | None = getattr(self._local, "until", None)
-        if until is None:
-            return timeout
-        left = until - time.monotonic()
-        if left <= 0:
-            raise expired("the request's deadline has passed")
-        return left if timeout is None else min(timeout, left)
+        return until
+
+
+def _bound(timeout: float | None, until: float | None, expired: type[httpx.TimeoutException]) -> float | None:
+    """`timeout`, shortened to what is left before `until` (`expired` once it has passed)."""
+    if until is None:
+        return timeout
+    left = until - time.monotonic()
+    if left <= 0:
+        raise expired("the request's deadline has passed")
+    return left if timeout is None else min(timeout, left)
 
 
 _TIMEOUTS: dict[type[httpx.TransportError], type[httpx.TimeoutException]] = {
@@ -104,7 +108,9 @@ class _Stale(httpx.ReadError):
 
 
 class _Head:
-    """The parser's callbacks for one answer: its head, its body pieces, and where it ends.
+    """The parser's callbacks for the answer being read on a connection: its head, its body
+    pieces, and where it ends.  One per connection, its parser going on from one answer to
+    the next (`start`), as llhttp parses a keep-alive connection's stream.
 
     Interim (1xx) answers before it are passed over, as http.client does."""
 
@@ -112,6 +118,10 @@ class _Head:
 
     def __init__(self) -> None:
         self.parser = httptools.HttpResponseParser(self)
+        self.start()
+
+    def start(self) -> None:
+        """Ready for the next answer (new lists: an earlier `Received` keeps its own)."""
         self.headers: list[tuple[bytes, bytes]] = []
         self.body: list[bytes] = []
         self.head_done = False
@@ -156,6 +166,9 @@ class _Connection:
         self.sock = sock
         self.origin = origin
         self.idle_since = 0.0
+        #: only a connection whose every answer was read to its end is reused, so the parser
+        #: is always between answers when a request goes out
+        self.head = _Head()
         self._readable = select.poll()
         self._readable.register(sock, select.POLLIN)
 
@@ -235,6 +248,16 @@ class Received:
         if method == "HEAD":
             head.complete = True
 
+    def whole(self) -> bytes | None:
+        """The body, when it came complete with the head and in no Content-Encoding (the
+        connection then back in the pool); else None, and `iter_bytes` reads it."""
+        head = self._head
+        if not head.complete or self._connection is None or "content-encoding" in self.headers:
+            return None
+        pieces = head.body
+        self._finish()
+        return b"".join(pieces) if len(pieces) != 1 else pieces[0]
+
     def iter_raw(self) -> Iterator[bytes]:
         """The body as it came (chunked framing taken off, still in its Content-Encoding)."""
         connection, head = self._connection, self._head
@@ -256,7 +279,15 @@ class Received:
                 head.extra = True  # the end of the body is the end of the connection
                 break
             self._feed(data)
+        self._finish()
+
+    def _finish(self) -> None:
+        """The answer was read to its end: its connection back in the pool, or closed if it cannot serve again."""
+        connection, head = self._connection, self._head
         self._connection = None
+        head.body = []
+        if connection is None:
+            return
         if head.extra or not head.keep_alive:
             connection.close()
         else:
@@ -368,11 +399,7 @@ class DeadlineTransport(httpx.BaseTransport):
         elif method in ("POST", "PUT", "PATCH"):
             lines.append("Content-Length: 0")
         lines += [f"{name}: {value}" for name, value in headers.items()]
-        self._clock.set(until)
-        try:
-            return self._send(method, origin, _head(lines) + body, (), timeouts)
-        finally:
-            self._clock.set(None)
+        return self._send(method, origin, _head(lines) + body, (), timeouts, until)
 
     def _origin(self, base_url: str) -> tuple[Origin, str, str]:
         known = self._origins.get(base_url)
@@ -404,7 +431,8 @@ class DeadlineTransport(httpx.BaseTransport):
             data, rest = head + b"".join(stream), ()
         else:
             data, rest = head, (_chunked(stream) if chunked else stream)
-        received = self._send(request.method, origin, data, rest, request.extensions.get("timeout", {}))
+        timeouts = request.extensions.get("timeout", {})
+        received = self._send(request.method, origin, data, rest, timeouts, self._clock.get())
         return httpx.Response(
             received.status_code,
             headers=received.raw_headers,
@@ -420,12 +448,14 @@ class DeadlineTransport(httpx.BaseTransport):
         data: bytes,
         rest: Iterable[bytes],
         timeouts: Mapping[str, float | None],
+        until: float | None,
     ) -> Received:
-        """Write `data` then `rest` on a pooled (or new) connection and read the answer's head."""
+        """Write `data` then `rest` on a pooled (or new) connection and read the answer's head,
+        every wait ending by `until` (time.monotonic) if given."""
         connection = self._idle_connection(origin)
         if connection is not None:
             try:
-                return self._over(connection, method, data, rest, timeouts)
+                return self._over(connection, method, data, rest, timeouts, until)
             except (_Stale, httpx.WriteError) as exc:
                 # the server closed the kept-alive connection just as the request went out: an
                 # idempotent request goes again on a new one; a POST's failure stands (it may have
@@ -433,8 +463,8 @@ class DeadlineTransport(httpx.BaseTransport):
                 stale = isinstance(exc, _Stale) or isinstance(exc.__cause__, BrokenPipeError | ConnectionResetError)
                 if method not in _IDEMPOTENT or not stale or rest != ():
                     raise
-        connection = self._connect(origin, timeouts.get("connect"))
-        return self._over(connection, method, data, rest, timeouts)
+        connection = self._connect(origin, timeouts.get("connect"), until)
+        return self._over(connection, method, data, rest, timeouts, until)
 
     def _over(
         self,
@@ -443,23 +473,25 @@ class DeadlineTransport(httpx.BaseTransport):
         data: bytes,
         rest: Iterable[bytes],
         timeouts: Mapping[str, float | None],
+        until: float | None,
     ) -> Received:
         read_timeout = timeouts.get("read")
         try:
             write, sock = timeouts.get("write"), connection.sock
             try:
-                _set_timeout(sock, self._clock.bound(write, httpx.WriteTimeout))
+                _set_timeout(sock, _bound(write, until, httpx.WriteTimeout))
                 sock.sendall(data)
                 for piece in rest:
-                    _set_timeout(sock, self._clock.bound(write, httpx.WriteTimeout))
+                    _set_timeout(sock, _bound(write, until, httpx.WriteTimeout))
                     sock.sendall(piece)
             except (OSError, ValueError) as exc:
                 raise _as_httpx(exc, httpx.WriteError) from exc
-            head = _Head()
+            head = connection.head
+            head.start()
             received = 0
             while not head.head_done:
                 try:
-                    piece = self._receive(connection, read_timeout)
+                    piece = self._receive(connection, read_timeout, until)
                 except httpx.ReadError as exc:
                     if received == 0 and isinstance(exc.__cause__, ConnectionResetError):
                         raise _Stale("the server reset the connection before answering") from exc
@@ -480,9 +512,9 @@ class DeadlineTransport(httpx.BaseTransport):
             connection.close()
             raise
 
-    def _receive(self, connection: _Connection, timeout: float | None) -> bytes:
+    def _receive(self, connection: _Connection, timeout: float | None, until: float | None = None) -> bytes:
         try:
-            _set_timeout(connection.sock, self._clock.bound(timeout, httpx.ReadTimeout))
+            _set_timeout(connection.sock, _bound(timeout, until, httpx.ReadTimeout))
             return connection.sock.recv(_READ_SIZE)
         except (OSError, ValueError) as exc:
             raise _as_httpx(exc, httpx.ReadError) from exc
@@ -498,9 +530,9 @@ class DeadlineTransport(httpx.BaseTransport):
                 connection.close()
         return None
 
-    def _connect(self, origin: Origin, timeout: float | None) -> _Connection:
+    def _connect(self, origin: Origin, timeout: float | None, until: float | None) -> _Connection:
         scheme, host, port = origin
-        bounded = self._clock.bound(timeout, httpx.ConnectTimeout)
+        bounded = _bound(timeout, until, httpx.ConnectTimeout)
         try:
             sock = socket.create_connection((host, port), timeout=bounded)
         except (OSError, ValueError) as exc:
@@ -522,7 +554,7 @@ class DeadlineTransport(httpx.BaseTransport):
         connection.idle_since = time.monotonic()
         with self._lock:
             idle = self._idle.setdefault(connection.origin, [])
-            if sum(len(connections) for connections in self._idle.values()) < _IDLE_CONNECTIONS:
+            if sum(map(len, self._idle.values())) < _IDLE_CONNECTIONS:
                 idle.append(connection)
                 return
         connection.close()

@@ -426,9 +426,13 @@ class Client(_Base):
             answer = self._open(request, deadline.until)
             try:
                 body = _Body(request, answer.status_code, answer.headers)
-                for chunk in answer.iter_bytes():
-                    deadline.check()
-                    body.take(chunk)
+                whole = answer.whole() if isinstance(answer, Received) else None
+                if whole is not None:
+                    body.take(whole)
+                else:
+                    for chunk in answer.iter_bytes():
+                        deadline.check()
+                        body.take(chunk)
                 return body.response(answer.status_code, answer.headers)
             finally:
                 answer.close()

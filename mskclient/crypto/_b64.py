@@ -12,8 +12,12 @@ _STRICT = re.compile(r"[A-Za-z0-9_-]*={0,2}")
 _ALPHABET = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_"
 
 
+#: standard base64's two last symbols as base64url spells them
+_URLSAFE = bytes.maketrans(b"+/", b"-_")
+
+
 def b64u_encode(data: bytes) -> str:
-    return base64.urlsafe_b64encode(data).rstrip(b"=").decode("ascii")
+    return binascii.b2a_base64(data, newline=False).translate(_URLSAFE).rstrip(b"=").decode("ascii")
 
 
 def b64u_decode(text: str) -> bytes:

@@ -25,6 +25,7 @@ import os
 import secrets
 from collections.abc import Mapping
 from dataclasses import dataclass
+from json.encoder import encode_basestring_ascii as _json_string
 from pathlib import Path
 from typing import Any, Final
 
@@ -67,7 +68,9 @@ class Journal:
         self._fd: int | None = None
         #: fsync each intent before its request leaves (see `open`)
         self._durable = True
-        #: intents written since the last fsync (`intend(sync=False)`, made durable by `sync()`)
+        #: intents of a batch (`intend(sync=False)`), written and made durable together by `sync()`
+        self._unwritten: list[bytes] = []
+        #: lines written since the last fsync
         self._unsynced = False
 
     @classmethod
@@ -147,21 +150,30 @@ class Journal:
     def _write(self, line: bytes) -> None:
         if self._fd is None:
             raise UsageError("the import journal is closed")
+        if self._unwritten:  # a batch's intents keep their place before what follows them
+            line = b"".join(self._unwritten) + line
+            self._unwritten.clear()
         os.write(self._fd, line)
 
     def intend(self, key: str, kind: str, parent: str, digest: str, content: str, *, sync: bool = True) -> None:
         """Write ahead: a create of `kind` below `parent` whose envelope has `digest` is about to go out.
 
         Synced to disk before the request leaves, so not even a power cut loses it: here, or
-        with `sync=False` by the caller's `sync()` once it wrote the intents of a batch."""
-        self._write(_intent(key, kind, parent, digest, content))
+        with `sync=False` by the caller's `sync()` once it sealed every create of a batch (the
+        batch's intents then go out in one write and one fsync)."""
+        line = _intent(key, kind, parent, digest, content)
         self.pending.setdefault(key, []).append(Intent(kind, parent, digest, content))
         self._unsynced = True
         if sync:
+            self._write(line)
             self.sync()
+        else:
+            self._unwritten.append(line)
 
     def sync(self) -> None:
-        """Make the intents written so far durable (one fsync for all of them)."""
+        """Write the batch's intents and make everything written so far durable (one fsync)."""
+        if self._unwritten:
+            self._write(b"")
         if self._unsynced and self._durable and self._fd is not None:
             os.fsync(self._fd)
         self._unsynced = False
@@ -185,6 +197,8 @@ class Journal:
 
     def close(self) -> None:
         if self._fd is not None:
+            if self._unwritten:
+                self._write(b"")
             with contextlib.suppress(OSError):
                 os.fsync(self._fd)
             os.close(self._fd)
@@ -200,19 +214,17 @@ def _line(record: Mapping[str, Any]) -> bytes:
     return _COMPACT.encode(record).encode() + b"\n"
 
 
-def _text(value: str) -> bytes:
-    """A JSON string (ASCII, escaped as json.dumps does), for the two lines written per create."""
-    return _COMPACT.encode(value).encode()
-
-
-#: the lines `_line` would write for an intent and for a record, without building a dict per create
-_INTENT: Final = b'{"k":%b,"t":%b,"p":%b,"d":%b,"h":%b}\n'
-_RECORD: Final = b'{"k":%b,"id":%b,"h":%b}\n'
+#: the lines `_line` would write for an intent and for a record, without building a dict per
+#: create: each value a JSON string, ASCII and escaped as `json.dumps` writes it
+_INTENT: Final = '{"k":%s,"t":%s,"p":%s,"d":%s,"h":%s}\n'
+_RECORD: Final = '{"k":%s,"id":%s,"h":%s}\n'
 
 
 def _intent(key: str, kind: str, parent: str, digest: str, content: str) -> bytes:
-    return _INTENT % (_text(key), _text(kind), _text(parent), _text(digest), _text(content))
+    text = _json_string
+    return (_INTENT % (text(key), text(kind), text(parent), text(digest), text(content))).encode()
 
 
 def _record(key: str, entity_id: str, content: str) -> bytes:
-    return _RECORD % (_text(key), _text(entity_id), _text(content))
+    text = _json_string
+    return (_RECORD % (text(key), text(entity_id), text(content))).encode()
