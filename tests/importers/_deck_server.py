@@ -154,7 +154,10 @@ def create_app(data: DeckData) -> Starlette:
     def deck_error(status: int, message: str) -> JSONResponse:
         return JSONResponse({"status": status, "message": message}, status_code=status)
 
-    def card_json(board: DeckBoard, stack: DeckStack, card: DeckCard) -> dict[str, Any]:
+    def card_json(board: DeckBoard, stack: DeckStack, card: DeckCard, counted: bool) -> dict[str, Any]:
+        """A card as a stacks route lists it.  `counted`: with its attachment count, as the
+        active stacks give it (Nextcloud Deck, lib/Service/StackService.php: findAll enriches
+        every card with the count, findAllArchived does not, so an archived card says null)."""
         labels = [_label_json(lab, board.id, card.id) for lab in board.labels if lab.id in card.labels]
         assigned = [
             {"id": 100 + i, "participant": _participant(data.users[uid]), "cardId": card.id, "type": 0}
@@ -179,7 +182,7 @@ def create_app(data: DeckData) -> Starlette:
             "labels": labels or None,  # Deck sends null, not [], for a card without labels
             "assignedUsers": assigned or None,
             "attachments": None,
-            "attachmentCount": len(live) or None,
+            "attachmentCount": len(live) if counted else None,
             "owner": data.user,
             "order": card.order,
             "archived": card.archived,
@@ -193,7 +196,7 @@ def create_app(data: DeckData) -> Starlette:
     def stacks_json(board: DeckBoard, archived: bool) -> list[dict[str, Any]]:
         out = []
         for stack in board.stacks:
-            cards = [card_json(board, stack, c) for c in stack.cards if c.archived == archived]
+            cards = [card_json(board, stack, c, not archived) for c in stack.cards if c.archived == archived]
             if archived and not cards:
                 continue
             out.append(

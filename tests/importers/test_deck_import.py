@@ -291,6 +291,14 @@ def test_lost_answers_and_5xx_from_mskanban_are_settled_without_duplicates(
     assert snapshot(account.client, summary.boards[0].board_id) == clean_import
 
 
+def test_attachments_are_listed_only_where_the_stacks_route_does_not_say_none(deck: Deck) -> None:
+    """Active stacks give each card's attachment count, archived ones give null: a card counted
+    0 costs no request, an uncounted (archived) card and a counted one are listed."""
+    read(deck, "10")
+    listed = [path for _, path in deck.data.requests if path.endswith("/attachments")]
+    assert [path.split("/")[-2] for path in listed] == ["11", "14"]
+
+
 def test_source_5xx_429_and_timeouts_are_retried(account: Account, deck: Deck, tmp_path: Path) -> None:
     deck.data.fail(r"/stacks$", times=2, status=503)
     deck.data.fail(r"/comments$", times=1, status=429, retry_after="3")
