@@ -230,6 +230,8 @@ class Received:
     What the blocking client reads of an `httpx.Response` (`status_code`, `headers`,
     `iter_bytes()` decoded as Content-Encoding says, `close()`), without building one."""
 
+    __slots__ = ("_connection", "_head", "_read_timeout", "_transport", "headers", "raw_headers", "status_code")
+
     def __init__(
         self,
         transport: DeadlineTransport,
@@ -479,7 +481,9 @@ class DeadlineTransport(httpx.BaseTransport):
         try:
             write, sock = timeouts.get("write"), connection.sock
             try:
-                _set_timeout(sock, _bound(write, until, httpx.WriteTimeout))
+                wait = write if until is None else _bound(write, until, httpx.WriteTimeout)
+                if sock.gettimeout() != wait:  # settimeout is a system call
+                    sock.settimeout(wait)
                 sock.sendall(data)
                 for piece in rest:
                     _set_timeout(sock, _bound(write, until, httpx.WriteTimeout))
@@ -488,21 +492,29 @@ class DeadlineTransport(httpx.BaseTransport):
                 raise _as_httpx(exc, httpx.WriteError) from exc
             head = connection.head
             head.start()
+            feed = head.parser.feed_data
             received = 0
+            # the answer's head, read here rather than through `_receive`: this loop runs once
+            # per request, its wait the one every request makes
             while not head.head_done:
                 try:
-                    piece = self._receive(connection, read_timeout, until)
-                except httpx.ReadError as exc:
-                    if received == 0 and isinstance(exc.__cause__, ConnectionResetError):
-                        raise _Stale("the server reset the connection before answering") from exc
-                    raise
+                    wait = read_timeout if until is None else _bound(read_timeout, until, httpx.ReadTimeout)
+                    if sock.gettimeout() != wait:
+                        sock.settimeout(wait)
+                    piece = sock.recv(_READ_SIZE)
+                except (OSError, ValueError) as exc:
+                    failure = _as_httpx(exc, httpx.ReadError)
+                    failure.__cause__ = exc
+                    if received == 0 and isinstance(exc, ConnectionResetError):
+                        raise _Stale("the server reset the connection before answering") from failure
+                    raise failure from exc
                 if not piece:
                     if received == 0:
                         raise _Stale("the server closed the connection before answering")
                     raise httpx.RemoteProtocolError("the connection closed within the answer's head")
                 received += len(piece)
                 try:
-                    head.parser.feed_data(piece)
+                    feed(piece)
                 except httptools.HttpParserError as exc:
                     raise httpx.RemoteProtocolError(f"malformed answer: {exc}") from None
                 if len(head.headers) > _MAX_HEADERS or (not head.head_done and received > _MAX_HEAD_BYTES):
@@ -512,9 +524,10 @@ class DeadlineTransport(httpx.BaseTransport):
             connection.close()
             raise
 
-    def _receive(self, connection: _Connection, timeout: float | None, until: float | None = None) -> bytes:
+    def _receive(self, connection: _Connection, timeout: float | None) -> bytes:
+        """More of an answer's body (its head is read in `_over`)."""
         try:
-            _set_timeout(connection.sock, _bound(timeout, until, httpx.ReadTimeout))
+            _set_timeout(connection.sock, timeout)
             return connection.sock.recv(_READ_SIZE)
         except (OSError, ValueError) as exc:
             raise _as_httpx(exc, httpx.ReadError) from exc

@@ -283,7 +283,9 @@ class SourceHttp:
                     self._pace.answered(received.headers)
                 received.close()
                 return self._via_httpx(method, url, params, body, read=True)
-            content = b"".join(received.iter_bytes())
+            content = received.whole()
+            if content is None:
+                content = b"".join(received.iter_bytes())
         finally:
             received.close()
         return _Answer(received.status_code, received.headers, 1, content)
