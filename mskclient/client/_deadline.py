@@ -504,8 +504,8 @@ class DeadlineTransport(httpx.BaseTransport):
                     piece = sock.recv(_READ_SIZE)
                 except (OSError, ValueError) as exc:
                     failure = _as_httpx(exc, httpx.ReadError)
-                    failure.__cause__ = exc
                     if received == 0 and isinstance(exc, ConnectionResetError):
+                        failure.__cause__ = exc
                         raise _Stale("the server reset the connection before answering") from failure
                     raise failure from exc
                 if not piece:
