@@ -116,6 +116,10 @@ class Pacer:
             self.on_wait(seconds, reason)
 
 
+#: Cards whose last answer `CreationOrder` keeps before it forgets those long past.
+_CREATION_ORDER_CARDS: Final = 1024
+
+
 class CreationOrder:
     """Keeps a card's comments, labels and assignees in the order a bulk writer sends them.
 
@@ -129,19 +133,20 @@ class CreationOrder:
 
     def __init__(self, clock: Callable[[], float] = time.monotonic) -> None:
         self._clock = clock
-        #: list -> (the card it was last added to, when that answer came)
-        self._last: dict[str, tuple[str, float]] = {}
+        #: (list, card) -> when the answer to the last step that added to it came
+        self._last: dict[tuple[str, str], float] = {}
 
     def wait(self, kind: str, card: str) -> float:
         """Seconds to wait before sending a step of `kind` that adds to `card` (its id or route)."""
         listed = self.KINDS.get(kind)
-        if listed is None or listed not in self._last:
-            return 0.0
-        previous, answered = self._last[listed]
-        return max(0.0, answered + CREATION_ORDER_SECONDS - self._clock()) if previous == card else 0.0
+        answered = None if listed is None else self._last.get((listed, card))
+        return 0.0 if answered is None else max(0.0, answered + CREATION_ORDER_SECONDS - self._clock())
 
     def answered(self, kind: str, card: str) -> None:
         """The step of `kind` that added to `card` got its answer now."""
         listed = self.KINDS.get(kind)
         if listed is not None:
-            self._last[listed] = (card, self._clock())
+            now = self._clock()
+            if len(self._last) >= _CREATION_ORDER_CARDS:  # only the last few milliseconds matter
+                self._last = {where: at for where, at in self._last.items() if at > now - CREATION_ORDER_SECONDS}
+            self._last[listed, card] = now

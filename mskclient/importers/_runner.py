@@ -782,7 +782,8 @@ def _rounds(steps: Sequence[_Step], journal: Journal) -> Iterable[list[_Step]]:
     together, so one fsync makes them all durable: cards of a column go in one round, the
     comments and checklists of those cards in the next, their items in the one after.
     Siblings keep their order (a step waits while an earlier one with the same parent
-    does); a barrier step waits for every step before it."""
+    does); a barrier step waits for every step before it.  Within a round, the comments
+    (labels, assignees) of its cards are spread out (`_spread`)."""
     waiting = deque(steps)
     while waiting:
         # every step before the first waiting one is done, its parent too: it is always ready
@@ -797,7 +798,27 @@ def _rounds(steps: Sequence[_Step], journal: Journal) -> Iterable[list[_Step]]:
             ready = step.parent in journal.done and (not listed or listed in journal.done)
             (batch if ready else passed).append(step)
         waiting.extendleft(reversed(passed))
-        yield batch
+        yield _spread(batch)
+
+
+def _spread(batch: list[_Step]) -> list[_Step]:
+    """`batch` with each card's second comment (label, assignee) after every card's first, its
+    third after every second, and so on.  The server lists them by creation time in
+    milliseconds (`CreationOrder`): a card's next one sent right after its last would wait
+    for that time to pass, sent after the other cards' ones it needs no wait.  A round's steps
+    wait on nothing in it, and the order within each card's list stays: the sort is stable."""
+    added: Counter[tuple[str, str]] = Counter()
+    ranks = []
+    for step in batch:
+        listed = CreationOrder.KINDS.get(step.kind)
+        if listed is None:
+            ranks.append(0)
+        else:
+            ranks.append(added[listed, step.parent])
+            added[listed, step.parent] += 1
+    if not any(ranks):
+        return batch
+    return [batch[i] for i in sorted(range(len(batch)), key=ranks.__getitem__)]
 
 
 def _resolve_rule(pairs: Sequence[tuple[str, str]], journal: Journal) -> dict[str, str]:

@@ -206,6 +206,33 @@ class DurableBeforeSent(httpx.BaseTransport):
         self._real.close()
 
 
+def test_a_cards_comments_are_spread_over_a_round_so_none_waits_and_each_keeps_its_order(
+    account: Account, tmp_path: Path
+) -> None:
+    """The server lists a card's comments by creation time in milliseconds: sent one right
+    after the other they would wait for that time to pass; every card's first comment goes
+    before any card's second, so nothing waits, and each card's comments stay in order."""
+    cards = [
+        SourceCard(
+            f"c{i}",
+            f"Card {i}",
+            comments=tuple(Comment(f"x{i}-{j}", "Kim", f"2026-01-01T00:0{j}:00Z", f"comment {j}") for j in range(3)),
+            notes=("a note after the comments",) if i % 2 else (),
+        )
+        for i in range(12)
+    ]
+    board = SourceBoard("spread", "Spread", columns=(SourceColumn("todo", "To do", tuple(cards)),))
+    sleeps: list[float] = []
+    _, summary = run(account.client, account, tmp_path, board, sleep=sleeps.append)
+    assert sleeps == []
+    board_id = summary.boards[0].board_id
+    for listed in account.client.cards(board_id):
+        card = account.client.card(listed.id)
+        bodies = [comment.body.rsplit("\n", 1)[-1] for comment in card.comments or ()]
+        note = ["- a note after the comments"] if int(card.title.split()[1]) % 2 else []
+        assert bodies == ["comment 0", "comment 1", "comment 2", *note], card.title
+
+
 def test_every_create_is_durable_in_the_journal_before_it_is_sent_and_a_round_shares_one_fsync(
     account: Account, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
