@@ -21,8 +21,8 @@ from ..crypto import (
     SymmetricKey,
     Where,
     decrypt_field,
-    encrypt_field,
     encrypted_chunks,
+    seal_field,
 )
 from ..crypto.hazmat import SECRETSTREAM_HEADERBYTES
 
@@ -30,7 +30,7 @@ __all__ = ["DecryptingSink", "EncryptingReader", "open_text", "open_bytes", "sea
 
 
 def seal_bytes(key: SymmetricKey, entity: str, name: str, plaintext: bytes) -> str:
-    return str(encrypt_field(key, plaintext, field(entity, name)))
+    return seal_field(key, plaintext, field(entity, name))
 
 
 def seal_text(key: SymmetricKey, entity: str, name: str, plaintext: str) -> str:

@@ -17,6 +17,7 @@ from ._envelope import (
     Where,
     decrypt_field,
     encrypt_field,
+    seal_field,
 )
 from ._hierarchy import (
     AccountKeys,
@@ -94,6 +95,7 @@ __all__ = [
     "derivation_seconds",
     "derive_login_keys",
     "encrypt_field",
+    "seal_field",
     "encrypt_file",
     "encrypted_chunks",
     "fingerprint",

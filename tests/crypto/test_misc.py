@@ -10,15 +10,20 @@ import nacl.bindings
 import pytest
 
 from mskclient._errors import ProtocolError
-from mskclient._profile import RELAY_MAX_FRAME, WEBHOOK_TOLERANCE_SECONDS
+from mskclient._profile import RELAY_MAX_FRAME, WEBHOOK_TOLERANCE_SECONDS, field
 from mskclient.crypto import (
     BoardKey,
+    Envelope,
     KeyPair,
     WebhookSignatureError,
+    Where,
+    WorkspaceKey,
     _misc,
     _sodium,
+    decrypt_field,
     fingerprint,
     open_relay_frame,
+    seal_field,
     seal_relay_frame,
     sign_webhook,
     verify_webhook_signature,
@@ -224,3 +229,17 @@ def test_the_aead_calls_match_pynacls_binding_and_refuse_what_it_refuses() -> No
         _sodium.crypto_aead_xchacha20poly1305_ietf_encrypt(b"x", ad, nonce[:23], key)
     with pytest.raises(TypeError):
         _sodium.crypto_aead_xchacha20poly1305_ietf_decrypt(sealed, ad, nonce, key[:31])
+
+
+def test_seal_field_is_the_wire_text_of_encrypt_field() -> None:
+    """The bulk path's wire text opens like `encrypt_field`'s, under a fresh nonce each time,
+    and refuses the key type its field does not take."""
+    spec = field("comment", "encBody")
+    key = BoardKey.generate()
+    texts = {seal_field(key, b"a comment", spec) for _ in range(3)}
+    assert len(texts) == 3  # a fresh nonce each time
+    for text in texts:
+        assert Envelope.parse(text, Where.of(spec)).nonce != bytes(24)
+        assert decrypt_field(key, text, spec) == b"a comment"
+    with pytest.raises(TypeError, match="needs a BoardKey"):
+        seal_field(WorkspaceKey(key.raw), b"a comment", spec)
