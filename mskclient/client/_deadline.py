@@ -481,9 +481,7 @@ class DeadlineTransport(httpx.BaseTransport):
         try:
             write, sock = timeouts.get("write"), connection.sock
             try:
-                wait = write if until is None else _bound(write, until, httpx.WriteTimeout)
-                if sock.gettimeout() != wait:  # settimeout is a system call
-                    sock.settimeout(wait)
+                _set_timeout(sock, _bound(write, until, httpx.WriteTimeout))
                 sock.sendall(data)
                 for piece in rest:
                     _set_timeout(sock, _bound(write, until, httpx.WriteTimeout))
@@ -492,29 +490,21 @@ class DeadlineTransport(httpx.BaseTransport):
                 raise _as_httpx(exc, httpx.WriteError) from exc
             head = connection.head
             head.start()
-            feed = head.parser.feed_data
             received = 0
-            # the answer's head, read here rather than through `_receive`: this loop runs once
-            # per request, its wait the one every request makes
             while not head.head_done:
                 try:
-                    wait = read_timeout if until is None else _bound(read_timeout, until, httpx.ReadTimeout)
-                    if sock.gettimeout() != wait:
-                        sock.settimeout(wait)
-                    piece = sock.recv(_READ_SIZE)
-                except (OSError, ValueError) as exc:
-                    failure = _as_httpx(exc, httpx.ReadError)
-                    if received == 0 and isinstance(exc, ConnectionResetError):
-                        failure.__cause__ = exc
-                        raise _Stale("the server reset the connection before answering") from failure
-                    raise failure from exc
+                    piece = self._receive(connection, _bound(read_timeout, until, httpx.ReadTimeout))
+                except httpx.ReadError as exc:
+                    if received == 0 and isinstance(exc.__cause__, ConnectionResetError):
+                        raise _Stale("the server reset the connection before answering") from exc
+                    raise
                 if not piece:
                     if received == 0:
                         raise _Stale("the server closed the connection before answering")
                     raise httpx.RemoteProtocolError("the connection closed within the answer's head")
                 received += len(piece)
                 try:
-                    feed(piece)
+                    head.parser.feed_data(piece)
                 except httptools.HttpParserError as exc:
                     raise httpx.RemoteProtocolError(f"malformed answer: {exc}") from None
                 if len(head.headers) > _MAX_HEADERS or (not head.head_done and received > _MAX_HEAD_BYTES):
@@ -525,7 +515,6 @@ class DeadlineTransport(httpx.BaseTransport):
             raise
 
     def _receive(self, connection: _Connection, timeout: float | None) -> bytes:
-        """More of an answer's body (its head is read in `_over`)."""
         try:
             _set_timeout(connection.sock, timeout)
             return connection.sock.recv(_READ_SIZE)
