@@ -18,7 +18,10 @@ so this process's CPU and memory are the importer's alone.
   on a socket, llhttp parsing the answer, nothing sealed, decoded or checked), without and
   with an fsynced journal append before each (what one fsync per create would cost; the
   importer's write-ahead shares one among a round of up to 64 creates), and the same creates
-  made with `Client.add_comment` (the client alone, none of the importer).
+  made with `Client.add_comment` (the client alone, none of the importer).  Last, the import
+  and those creates again with the client's transport swapped for the cheapest exchange
+  Python can make (`CheapestExchange`: unsafe, a measurement only), to tell what the
+  transport's deadline, bounds and pool cost from what the rest of the client costs.
 * **Memory**: the tracemalloc peak of importing one card with a 1 MB attachment and one with a
   16 MB attachment: attachments are streamed, so the peak must not grow with the file size.
 * **Kaiten**: the same N cards and F files on the fixture Kaiten (the tests' server: each card
@@ -52,6 +55,8 @@ from typing import Any
 
 from mskclient import Client, Pacer
 from mskclient._profile import API_PREFIX, SESSION_COOKIE
+from mskclient.client import DeadlineTransport
+from mskclient.client._deadline import Received  # what the driver reads whole: the measurement swaps its maker
 from mskclient.crypto import BoardKey, FileKey, encrypt_file
 from mskclient.crypto.hazmat import encrypt_with_ad
 from mskclient.importers import CodecksSource, DeckSource, Importer, KaitenSource, Source
@@ -253,6 +258,79 @@ def plain_creates(client: Client, workspace_id: str, count: int) -> float:
     return (cpu() - cpu_start) / (time.perf_counter() - wall)
 
 
+class _SplitHeaders(dict[str, str]):
+    def get_list(self, name: str) -> list[str]:
+        value = self.get(name)
+        return [] if value is None else [value]
+
+
+class _Whole(Received):
+    """An answer read whole, as the driver takes it from `Received.whole`."""
+
+    __slots__ = ("_body",)
+
+    def __init__(self, status: int, headers: _SplitHeaders, body: bytes) -> None:
+        self.status_code, self.headers, self.raw_headers, self._body = status, headers, [], body
+
+    def whole(self) -> bytes | None:
+        return self._body
+
+    def close(self) -> None:
+        pass
+
+
+class CheapestExchange(DeadlineTransport):
+    """The cheapest exchange a Python client can make: one blocking socket per origin, the
+    request's head formatted in one go, the answer split with bytes methods.  No deadline, no
+    bound on the head or body, no pool or stale-connection check, no chunked or compressed
+    answers, no check of what goes into the head: unsafe against any server, and here only to
+    measure how much of the client's CPU share the transport's safety costs (what is left is
+    sealing, JSON, the checks, the models, the journal and the flows)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self._sockets: dict[tuple[str, int], Any] = {}
+
+    def exchange(self, method: str, base_url: str, path: str, *, params: Any = None, headers: Any,
+                 json_body: Any = None, timeouts: Any, until: float | None = None) -> Received:  # fmt: skip
+        import socket
+
+        (_, host, port), netloc, prefix = self._origin(base_url)
+        sock = self._sockets.get((host, port))
+        if sock is None:
+            sock = self._sockets[(host, port)] = socket.create_connection((host, port))
+            sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        body = b"" if json_body is None else json.dumps(json_body, separators=(",", ":")).encode()
+        lines = "".join(f"{name}: {value}\r\n" for name, value in headers.items())
+        sock.sendall(f"{method} {prefix}{path} HTTP/1.1\r\nHost: {netloc}\r\nContent-Type: application/json\r\n"
+                     f"Content-Length: {len(body)}\r\n{lines}\r\n".encode() + body)  # fmt: skip
+        data = sock.recv(65536)
+        while b"\r\n\r\n" not in data:
+            data += sock.recv(65536)
+        head, _, rest = data.partition(b"\r\n\r\n")
+        status_line, *header_lines = head.decode("latin-1").split("\r\n")
+        answer_headers = _SplitHeaders()
+        for line in header_lines:
+            name, _, value = line.partition(":")
+            answer_headers[name.lower()] = value.strip()
+        while len(rest) < int(answer_headers.get("content-length", "0")):
+            rest += sock.recv(65536)
+        return _Whole(int(status_line.split(" ", 2)[1]), answer_headers, rest)
+
+    def close(self) -> None:
+        for sock in self._sockets.values():
+            sock.close()
+        super().close()
+
+
+def import_share(source: Source, client: Client, workspace_id: str, journal_root: Path) -> float:
+    """The client's CPU share of the wall time of reading and importing every board of `source`."""
+    wall, cpu_start = time.perf_counter(), cpu()
+    boards = [source.read_board(ref) for ref in source.boards()]
+    Importer(client, workspace_id, journal_root=journal_root, limit=None).run(source, boards)
+    return (cpu() - cpu_start) / (time.perf_counter() - wall)
+
+
 def unlimited(cards: int, files: int) -> None:
     with tempfile.TemporaryDirectory() as tmp, FixtureProcess(_deck_apps, cards, files) as deck_url:
         config = SandboxConfig(db_path=str(Path(tmp) / "sandbox.db")).lift_limits()
@@ -266,6 +344,13 @@ def unlimited(cards: int, files: int) -> None:
             print(f"  floor on this sandbox: bare creates (a socket and llhttp, nothing else) {100 * bare:.0f} % "
                   f"CPU of their wall time; with an fsync before each {100 * journaled:.0f} %; "
                   f"Client.add_comment alone (no importer) {100 * plain:.0f} %")  # fmt: skip
+            cheapest, workspace_id = account(url)
+            cheapest._bounded = cheapest._transport = CheapestExchange()  # a measurement's swap, not an option
+            with cheapest, DeckSource(deck_url, "ana", APP_PASSWORD) as source:
+                share = import_share(source, cheapest, workspace_id, Path(tmp) / "cheapest")
+                plain = plain_creates(cheapest, workspace_id, 2000)
+            print(f"  with CheapestExchange (no deadline, bounds or pool; unsafe): the same import "
+                  f"{100 * share:.0f} %, Client.add_comment alone {100 * plain:.0f} %")  # fmt: skip
 
 
 def memory(size_mb: int) -> int:
