@@ -41,7 +41,7 @@ from ..backup import (
 from ..export import ExportResult, resolve, save_attachments
 from ._context import CliContext, global_options, read_secret
 from ._import import mutation_limit
-from ._units import counted, human_size
+from ._units import counted, human_size, paced_time
 from ._untrusted import visible
 
 __all__ = [
@@ -379,9 +379,8 @@ def _restore_table(title: str, rows: list[tuple[str, dict[str, int]]]) -> Table:
 
 
 def _render_restore_plan(plan: RestorePlan) -> Table:
-    minutes = plan.estimated_seconds / 60
     rows = [(f"{w.source_id} → {w.target or 'new'}", dict(w.create)) for w in plan.workspaces]
-    return _restore_table(f"Plan: {plan.mutations} mutations, about {minutes:.1f} min at the server's limit", rows)
+    return _restore_table(f"Plan: {paced_time(plan.mutations, plan.estimated_seconds, plan.limit)}", rows)
 
 
 def _render_restore_summary(summary: RestoreSummary) -> Table:

@@ -41,7 +41,7 @@ from ..importers import (
 )
 from ._context import CliContext, global_options, read_secret
 from ._resolve import Resolver
-from ._units import counted, human_size
+from ._units import counted, human_size, paced_time
 
 __all__ = ["import_group", "mutation_limit"]
 
@@ -303,12 +303,7 @@ def _render_plan(plan: Plan) -> Table:
         )
         for b in plan.boards
     ]
-    minutes = plan.estimated_seconds / 60
-    limit = "no limit" if plan.limit is None else f"{plan.limit[0]} per {plan.limit[1]:g} s"
-    title = (
-        f"Plan: import from {plan.source}: {plan.mutations} mutations, about {minutes:.1f} min at the server's limit "
-        f"({limit})"
-    )
+    title = f"Plan: import from {plan.source}: {paced_time(plan.mutations, plan.estimated_seconds, plan.limit)}"
     return _counts_table(title, rows)
 
 

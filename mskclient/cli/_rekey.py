@@ -20,6 +20,7 @@ from ..importers import KINDS
 from ._context import CliContext
 from ._import import mutation_limit
 from ._resolve import Resolver, confirm_delete
+from ._units import paced_time
 
 __all__ = ["rekey_workspace"]
 
@@ -89,11 +90,10 @@ def _counts(headline: str, counts: dict[str, int]) -> Group:
 
 
 def _render_plan(plan: RekeyPlan) -> Group:
-    limit = "no limit" if plan.limit is None else f"{plan.limit[0]} per {plan.limit[1]:g} s"
     target = plan.new_id or "a new workspace"
     title = (
         f"Plan: rekey {plan.old_name} ({plan.old_id}) into {target}: invite {len(plan.invite)} member(s), "
-        f"{plan.mutations} mutations, estimated {plan.estimated_seconds / 60:.1f} min at the server's limit ({limit})"
+        f"{paced_time(plan.mutations, plan.estimated_seconds, plan.limit)}"
     )
     return _counts(title, plan.boards.totals())
 
