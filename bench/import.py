@@ -18,10 +18,10 @@ so this process's CPU and memory are the importer's alone.
   on a socket, llhttp parsing the answer, nothing sealed, decoded or checked), without and
   with an fsynced journal append before each (what one fsync per create would cost; the
   importer's write-ahead shares one among a round of up to 64 creates), and the same creates
-  made with `Client.add_comment` (the client alone, none of the importer).  Last, the import
-  and those creates again with the client's transport swapped for the cheapest exchange
-  Python can make (`CheapestExchange`: unsafe, a measurement only), to tell what the
-  transport's deadline, bounds and pool cost from what the rest of the client costs.
+  made with `Client.add_comment` (the client alone, none of the importer).  Last (for every
+  source), the import and those creates again with the client's transport swapped for the
+  cheapest exchange Python can make (`CheapestExchange`: unsafe, a measurement only), to tell
+  what the transport's deadline, bounds and pool cost from what the rest of the client costs.
 * **Memory**: the tracemalloc peak of importing one card with a 1 MB attachment and one with a
   16 MB attachment: attachments are streamed, so the peak must not grow with the file size.
 * **Kaiten**: the same N cards and F files on the fixture Kaiten (the tests' server: each card
@@ -323,12 +323,22 @@ class CheapestExchange(DeadlineTransport):
         super().close()
 
 
-def import_share(source: Source, client: Client, workspace_id: str, journal_root: Path) -> float:
-    """The client's CPU share of the wall time of reading and importing every board of `source`."""
-    wall, cpu_start = time.perf_counter(), cpu()
-    boards = [source.read_board(ref) for ref in source.boards()]
-    Importer(client, workspace_id, journal_root=journal_root, limit=None).run(source, boards)
-    return (cpu() - cpu_start) / (time.perf_counter() - wall)
+def cheapest_shares(url: str, open_source: Callable[[], Source], journal_root: Path) -> tuple[float, float]:
+    """The client's CPU share of the wall time of reading and importing every board of the
+    source, then of 2,000 `Client.add_comment` calls, both with `CheapestExchange`."""
+    client, workspace_id = account(url)
+    client._bounded = client._transport = CheapestExchange()  # a measurement's swap, not an option
+    with client, open_source() as source:
+        wall, cpu_start = time.perf_counter(), cpu()
+        boards = [source.read_board(ref) for ref in source.boards()]
+        Importer(client, workspace_id, journal_root=journal_root, limit=None).run(source, boards)
+        share = (cpu() - cpu_start) / (time.perf_counter() - wall)
+        return share, plain_creates(client, workspace_id, 2000)
+
+
+def print_cheapest(shares: tuple[float, float]) -> None:
+    print(f"  with CheapestExchange (no deadline, bounds or pool; unsafe): the same import {100 * shares[0]:.0f} %, "
+          f"Client.add_comment alone {100 * shares[1]:.0f} %")  # fmt: skip
 
 
 def unlimited(cards: int, files: int) -> None:
@@ -344,13 +354,7 @@ def unlimited(cards: int, files: int) -> None:
             print(f"  floor on this sandbox: bare creates (a socket and llhttp, nothing else) {100 * bare:.0f} % "
                   f"CPU of their wall time; with an fsync before each {100 * journaled:.0f} %; "
                   f"Client.add_comment alone (no importer) {100 * plain:.0f} %")  # fmt: skip
-            cheapest, workspace_id = account(url)
-            cheapest._bounded = cheapest._transport = CheapestExchange()  # a measurement's swap, not an option
-            with cheapest, DeckSource(deck_url, "ana", APP_PASSWORD) as source:
-                share = import_share(source, cheapest, workspace_id, Path(tmp) / "cheapest")
-                plain = plain_creates(cheapest, workspace_id, 2000)
-            print(f"  with CheapestExchange (no deadline, bounds or pool; unsafe): the same import "
-                  f"{100 * share:.0f} %, Client.add_comment alone {100 * plain:.0f} %")  # fmt: skip
+            print_cheapest(cheapest_shares(url, lambda: DeckSource(deck_url, "ana", APP_PASSWORD), Path(tmp) / "cheap"))
 
 
 def memory(size_mb: int) -> int:
@@ -430,6 +434,7 @@ def unlimited_kaiten(cards: int, files: int) -> None:
             client, workspace_id = account(url)
             with client, kaiten_source(kaiten_url) as source:
                 report("kaiten", source, client, workspace_id, Path(tmp), cards, files)
+            print_cheapest(cheapest_shares(url, lambda: kaiten_source(kaiten_url), Path(tmp) / "cheap"))
 
 
 def report(name: str, source: Source, client: Client, workspace_id: str, tmp: Path, cards: int, files: int) -> None:
@@ -534,6 +539,8 @@ def codecks_unlimited(cards: int, files: int) -> None:
             client, workspace_id = account(url)
             with client, CodecksSource(codecks_url, "bench", CODECKS_TOKEN, limit=None) as source:
                 report("codecks", source, client, workspace_id, Path(tmp), cards, files)
+            unpaced = lambda: CodecksSource(codecks_url, "bench", CODECKS_TOKEN, limit=None)  # noqa: E731
+            print_cheapest(cheapest_shares(url, unpaced, Path(tmp) / "cheap"))
             waits: list[float] = []
 
             def wait(seconds: float) -> None:
