@@ -40,11 +40,13 @@ so this process's CPU and memory are the importer's alone.
 from __future__ import annotations
 
 import argparse
+import functools
 import io
 import json
 import multiprocessing
 import os
 import resource
+import socket
 import sys
 import tempfile
 import time
@@ -205,8 +207,6 @@ def bare_exchanges(url: str, client: Client, workspace_id: str, count: int, *, j
     or checks); with `journal`, each preceded by an fsynced append there, as a write-ahead with
     one fsync per create would do.  What no client of this sandbox can go below, for the goal's
     reading."""
-    import socket
-
     import httptools
 
     board = client.create_board(workspace_id, "Floor")
@@ -258,6 +258,9 @@ def plain_creates(client: Client, workspace_id: str, count: int) -> float:
     return (cpu() - cpu_start) / (time.perf_counter() - wall)
 
 
+_COMPACT_JSON = json.JSONEncoder(ensure_ascii=False, separators=(",", ":"))
+
+
 class _SplitHeaders(dict[str, str]):
     def get_list(self, name: str) -> list[str]:
         value = self.get(name)
@@ -293,14 +296,12 @@ class CheapestExchange(DeadlineTransport):
 
     def exchange(self, method: str, base_url: str, path: str, *, params: Any = None, headers: Any,
                  json_body: Any = None, timeouts: Any, until: float | None = None) -> Received:  # fmt: skip
-        import socket
-
         (_, host, port), netloc, prefix = self._origin(base_url)
         sock = self._sockets.get((host, port))
         if sock is None:
             sock = self._sockets[(host, port)] = socket.create_connection((host, port))
             sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-        body = b"" if json_body is None else json.dumps(json_body, separators=(",", ":")).encode()
+        body = b"" if json_body is None else _COMPACT_JSON.encode(json_body).encode()
         lines = "".join(f"{name}: {value}\r\n" for name, value in headers.items())
         sock.sendall(f"{method} {prefix}{path} HTTP/1.1\r\nHost: {netloc}\r\nContent-Type: application/json\r\n"
                      f"Content-Length: {len(body)}\r\n{lines}\r\n".encode() + body)  # fmt: skip
@@ -354,7 +355,8 @@ def unlimited(cards: int, files: int) -> None:
             print(f"  floor on this sandbox: bare creates (a socket and llhttp, nothing else) {100 * bare:.0f} % "
                   f"CPU of their wall time; with an fsync before each {100 * journaled:.0f} %; "
                   f"Client.add_comment alone (no importer) {100 * plain:.0f} %")  # fmt: skip
-            print_cheapest(cheapest_shares(url, lambda: DeckSource(deck_url, "ana", APP_PASSWORD), Path(tmp) / "cheap"))
+            deck = functools.partial(DeckSource, deck_url, "ana", APP_PASSWORD)
+            print_cheapest(cheapest_shares(url, deck, Path(tmp) / "cheap"))
 
 
 def memory(size_mb: int) -> int:
@@ -434,7 +436,7 @@ def unlimited_kaiten(cards: int, files: int) -> None:
             client, workspace_id = account(url)
             with client, kaiten_source(kaiten_url) as source:
                 report("kaiten", source, client, workspace_id, Path(tmp), cards, files)
-            print_cheapest(cheapest_shares(url, lambda: kaiten_source(kaiten_url), Path(tmp) / "cheap"))
+            print_cheapest(cheapest_shares(url, functools.partial(kaiten_source, kaiten_url), Path(tmp) / "cheap"))
 
 
 def report(name: str, source: Source, client: Client, workspace_id: str, tmp: Path, cards: int, files: int) -> None:
@@ -539,7 +541,7 @@ def codecks_unlimited(cards: int, files: int) -> None:
             client, workspace_id = account(url)
             with client, CodecksSource(codecks_url, "bench", CODECKS_TOKEN, limit=None) as source:
                 report("codecks", source, client, workspace_id, Path(tmp), cards, files)
-            unpaced = lambda: CodecksSource(codecks_url, "bench", CODECKS_TOKEN, limit=None)  # noqa: E731
+            unpaced = functools.partial(CodecksSource, codecks_url, "bench", CODECKS_TOKEN, limit=None)
             print_cheapest(cheapest_shares(url, unpaced, Path(tmp) / "cheap"))
             waits: list[float] = []
 
