@@ -57,6 +57,11 @@ class Where:
 _E = TypeVar("_E", bound="_Parsed")
 
 
+def _wire_text(head: bytes, body: bytes) -> str:
+    """`v1.<head>.<body>`, each part base64url without padding: how an envelope is sent."""
+    return f"{ENVELOPE_VERSION}.{b64u_encode(head)}.{b64u_encode(body)}"
+
+
 @dataclass(frozen=True, slots=True)
 class _Parsed:
     head: bytes
@@ -66,7 +71,7 @@ class _Parsed:
     _MIN_BODY = 0
 
     def __str__(self) -> str:
-        return f"{ENVELOPE_VERSION}.{b64u_encode(self.head)}.{b64u_encode(self.body)}"
+        return _wire_text(self.head, self.body)
 
     @classmethod
     def parse(cls: type[_E], text: object, where: Where) -> _E:
@@ -131,7 +136,7 @@ def seal_field(key: SymmetricKey, plaintext: bytes, spec: FieldSpec) -> str:
     _check_key(key, spec)
     nonce = _sodium.randombytes_buf(_sodium.AEAD_NPUBBYTES)
     sealed = _sodium.crypto_aead_xchacha20poly1305_ietf_encrypt(plaintext, spec.ad, nonce, key.raw)
-    return f"{ENVELOPE_VERSION}.{b64u_encode(nonce)}.{b64u_encode(sealed)}"
+    return _wire_text(nonce, sealed)
 
 
 def encrypt_with_ad(key: SymmetricKey, plaintext: bytes, ad: bytes, *, nonce: bytes | None = None) -> Envelope:
