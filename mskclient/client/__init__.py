@@ -8,11 +8,12 @@ live, importers, backup, the CLI or the sandbox.
 """
 
 from ._core import UNSET, Core, DescriptionEdit, Registration, SealedHook, envelope_digest
-from ._deadline import DeadlineTransport
+from ._deadline import REQUEST_HEADERS, DeadlineTransport
 from ._drivers import AsyncClient, Client, Streamed
 from ._wire import Flow, Request, Response, primed
 
 __all__ = [
+    "REQUEST_HEADERS",
     "UNSET",
     "AsyncClient",
     "Client",

@@ -31,13 +31,16 @@ import threading
 import time
 import zlib
 from collections.abc import Iterable, Iterator, Mapping, Sequence
-from typing import Any
+from types import MappingProxyType
+from typing import Any, Final
 from urllib.parse import SplitResult, quote, urlencode, urlsplit
 
 import httptools
 import httpx
 
-__all__ = ["AnswerHeaders", "DeadlineTransport", "Received"]
+from .._version import __version__
+
+__all__ = ["REQUEST_HEADERS", "AnswerHeaders", "DeadlineTransport", "Received"]
 
 _READ_SIZE = 65536
 _IDLE_CONNECTIONS = 20  # as httpx's default pool
@@ -58,6 +61,11 @@ _PLAIN_TARGET = re.compile(r"[A-Za-z0-9/?%:@!$&'()*+,;=._~-]*")
 _KNOWN_ORIGINS = 64
 #: the answer encodings this transport asks for, and the zlib window that reads each
 _DECODERS = {"gzip": zlib.MAX_WBITS | 16, "deflate": zlib.MAX_WBITS}
+#: what every request of this client and of its import sources' readers says of itself: its
+#: name and version, and the answer encodings it reads (those this transport decodes)
+REQUEST_HEADERS: Final[Mapping[str, str]] = MappingProxyType(
+    {"Accept-Encoding": ", ".join(_DECODERS), "User-Agent": f"mskclient/{__version__}"}
+)
 
 #: a JSON body as httpx writes one (built once: `json.dumps` with options builds an encoder at every call)
 _JSON_BODY = json.JSONEncoder(ensure_ascii=False, separators=(",", ":"), allow_nan=False)

@@ -30,10 +30,9 @@ from .._models import Member, User, UserLookup
 from .._pacing import Pacer
 from .._profile import ANSWER_DEADLINE_SECONDS, ANSWER_MAX_OBJECT, API_PREFIX, SESSION_COOKIE, KdfParams
 from .._trust import TrustStore
-from .._version import __version__
 from ..crypto import AccountKeys
 from ._core import Core
-from ._deadline import AnswerHeaders, DeadlineTransport, Received
+from ._deadline import REQUEST_HEADERS, AnswerHeaders, DeadlineTransport, Received
 from ._wire import Flow, Request, Response, error_from
 
 __all__ = ["AsyncClient", "Client", "Streamed"]
@@ -42,7 +41,6 @@ _P = ParamSpec("_P")
 _T = TypeVar("_T")
 _Chunks = TypeVar("_Chunks", Iterator[bytes], AsyncIterator[bytes])
 _DEFAULT_TIMEOUT = 30.0
-_USER_AGENT = f"mskclient/{__version__}"
 
 
 def _base_url(server: str) -> str:
@@ -79,7 +77,7 @@ def _cookies(headers: httpx.Headers | AnswerHeaders) -> dict[str, str]:
 
 
 def _headers(core: Core, request: Request) -> dict[str, str]:
-    headers = {"Accept-Encoding": "gzip, deflate", "User-Agent": _USER_AGENT, **(request.headers or {})}
+    headers = {**REQUEST_HEADERS, **(request.headers or {})}
     if core.token is not None:
         headers["Cookie"] = f"{SESSION_COOKIE}={core.token}"
     return headers

@@ -27,13 +27,11 @@ from urllib.parse import urlsplit
 import httpx
 
 from .._errors import ProtocolError, TransportError, api_error
-from .._version import __version__
-from ..client import DeadlineTransport
+from ..client import REQUEST_HEADERS, DeadlineTransport
 
 __all__ = ["BasicAuth", "ErrorText", "Record", "SourceAuth", "SourceHttp", "SourcePace", "SourceUnavailable"]
 
 _RETRY_STATUSES: Final = frozenset({429, 500, 502, 503, 504})
-_USER_AGENT: Final = f"mskclient/{__version__}"
 #: Longest Retry-After the reader waits for; a source asking more stops the run (resumable).
 _MAX_RETRY_AFTER: Final = 120.0
 
@@ -186,7 +184,7 @@ class SourceHttp:
         self._refused = refused or f"{name} refused the user or password/token"
         self._error_text = error_text
         self._auth = auth
-        self._headers = {"Accept-Encoding": "gzip, deflate", "User-Agent": _USER_AGENT, **(headers or {})}
+        self._headers = {**REQUEST_HEADERS, **(headers or {})}
         self._timeouts = dict.fromkeys(("connect", "read", "write", "pool"), timeout)
         # the MSKanban client's transport: httpx's default one costs several times its CPU per request
         self._transport = transport or DeadlineTransport()
