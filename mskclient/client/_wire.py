@@ -83,9 +83,7 @@ def _from_first(flow: Flow[_T], request: Request) -> Flow[_T]:
         while True:
             try:
                 response = yield request
-            except GeneratorExit:
-                raise
-            except BaseException as exc:  # what the driver throws in (a failed exchange) is the flow's to handle
+            except Exception as exc:  # what the driver throws in (as its run does, a failed exchange) is the flow's
                 request = flow.throw(exc)
                 continue
             request = flow.send(response)
