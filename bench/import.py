@@ -54,6 +54,7 @@ import tracemalloc
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlencode
 
 from mskclient import Client, Pacer
 from mskclient._profile import API_PREFIX, SESSION_COOKIE
@@ -303,7 +304,8 @@ class CheapestExchange(DeadlineTransport):
             sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
         body = b"" if json_body is None else _COMPACT_JSON.encode(json_body).encode()
         lines = "".join(f"{name}: {value}\r\n" for name, value in headers.items())
-        sock.sendall(f"{method} {prefix}{path} HTTP/1.1\r\nHost: {netloc}\r\nContent-Type: application/json\r\n"
+        target = f"{prefix}{path}?{urlencode(params)}" if params else f"{prefix}{path}"
+        sock.sendall(f"{method} {target} HTTP/1.1\r\nHost: {netloc}\r\nContent-Type: application/json\r\n"
                      f"Content-Length: {len(body)}\r\n{lines}\r\n".encode() + body)  # fmt: skip
         data = sock.recv(65536)
         while b"\r\n\r\n" not in data:
