@@ -69,9 +69,9 @@ PUBLIC = {'mskclient': ['ActivityEvent', 'ApiError', 'AsyncClient', 'Attachment'
                          'SourceWebhook', 'Stage', 'Summary', 'comment_text', 'count_by_kind', 'deck_base_url',
                          'estimate_seconds', 'journal_path', 'kaiten_base_url', 'notes_text',
                          'split_tasks', 'tag_color', 'webhook_digest'],
- 'mskclient.client': ['AsyncClient', 'Client', 'Core', 'DeadlineTransport', 'DescriptionEdit', 'Flow', 'REQUEST_HEADERS',
-                      'Registration', 'Request', 'Response', 'SealedHook', 'Streamed', 'UNSET', 'envelope_digest',
-                      'primed']}
+ 'mskclient.client': ['AsyncClient', 'Client', 'Core', 'DeadlineTransport', 'DescriptionEdit', 'Flow',
+                      'REQUEST_HEADERS', 'Registration', 'Request', 'Response', 'SealedHook', 'Streamed', 'UNSET',
+                      'envelope_digest', 'primed']}
 
 
 @pytest.mark.parametrize("module", PUBLIC)
